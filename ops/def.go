@@ -1,0 +1,247 @@
+package ops
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Space is a merge space: what kind of quantity a tensor is.
+type Space uint8
+
+// The three built-in merge spaces, in sd-mecha's preference order.
+const (
+	WeightSpace Space = 1 << iota // a full checkpoint value
+	DeltaSpace                    // a difference of weights (task vector)
+	ParamSpace                    // hyper-parameters, masks, scalars
+)
+
+// AnySpace is every space.
+const AnySpace = WeightSpace | DeltaSpace | ParamSpace
+
+var spaceNames = []struct {
+	s    Space
+	name string
+}{{WeightSpace, "weight"}, {DeltaSpace, "delta"}, {ParamSpace, "param"}}
+
+// ParseSpace reads "weight", "delta" or "param" (and the 0.0.x names "base"/"model"/"lora").
+func ParseSpace(s string) (Space, error) {
+	for _, n := range spaceNames {
+		if n.name == s {
+			return n.s, nil
+		}
+	}
+	switch strings.ToLower(s) {
+	case "base", "model":
+		return WeightSpace, nil
+	case "lora":
+		return DeltaSpace, nil
+	}
+	return 0, fmt.Errorf("unknown merge space %q (weight, delta or param)", s)
+}
+
+// String prints one space name, or a set as {weight|delta}.
+func (s Space) String() string {
+	var parts []string
+	for _, n := range spaceNames {
+		if s&n.s != 0 {
+			parts = append(parts, n.name)
+		}
+	}
+	if len(parts) == 1 {
+		return parts[0]
+	}
+	return "{" + strings.Join(parts, "|") + "}"
+}
+
+// First returns the first space of the set in preference order (weight, delta, param).
+func (s Space) First() Space {
+	for _, n := range spaceNames {
+		if s&n.s != 0 {
+			return n.s
+		}
+	}
+	return 0
+}
+
+// ParamType says what a parameter accepts.
+type ParamType uint8
+
+// Parameter types. They mirror sd-mecha's annotations, because they decide the numerics:
+// a TensorHyper (sd-mecha `Tensor`-typed scalar such as alpha) is a float32 0-dim tensor in
+// sd-mecha-compatible numerics, while Float/Int/Bool parameters stay exact Python numbers.
+const (
+	TensorIn    ParamType = iota // a model / state dict: one tensor per key
+	TensorHyper                  // a number or a param-space tensor (sd-mecha `Tensor` hyper)
+	FloatHyper                   // a Python float
+	IntHyper                     // a Python int
+	BoolHyper                    // a Python bool (sd-mecha passes int(value))
+	StringHyper                  // a string
+)
+
+var paramTypeNames = [...]string{"Tensor", "Tensor|float", "float", "int", "bool", "str"}
+
+func (t ParamType) String() string { return paramTypeNames[t] }
+
+// IsTensor reports whether the parameter is fed per key from the graph.
+func (t ParamType) IsTensor() bool { return t == TensorIn }
+
+// Param is one parameter of a method's signature.
+type Param struct {
+	Name string
+	Type ParamType
+	// Default is the value used when the argument is not given; nil means required.
+	Default *Value
+	// Spaces the argument may be in (TensorIn and TensorHyper). Zero means AnySpace.
+	Spaces Space
+	// Symbol, when set, ties this parameter's space to every other parameter (and the
+	// return) carrying the same symbol: sd-mecha's "same space as the others".
+	Symbol string
+	// Optional means the default is None (null) and the argument may stay absent.
+	Optional bool
+}
+
+// Traits describe how a kernel touches its data; the scheduler and the docs use them.
+type Traits uint8
+
+// Trait bits.
+const (
+	Elementwise   Traits = 1 << iota // out[i] depends only on in[*][i]
+	WholeTensor                      // needs the whole tensor (norms, sorts, FFT)
+	LinearAlgebra                    // SVD, QR, eigen-decompositions
+	Random                           // draws random numbers (seeded per key)
+	Routing                          // moves tensors between keys/configs without arithmetic
+)
+
+func (t Traits) String() string {
+	var parts []string
+	for i, n := range []string{"elementwise", "whole-tensor", "linear-algebra", "random", "routing"} {
+		if t&(1<<i) != 0 {
+			parts = append(parts, n)
+		}
+	}
+	return strings.Join(parts, ",")
+}
+
+// KeyRule says which keys a method's output has, given its inputs' keys.
+type KeyRule uint8
+
+// Key rules.
+const (
+	// KeysIntersect: the output has key K iff every tensor input (varargs included) has K.
+	KeysIntersect KeyRule = iota
+	// KeysFallback: the output has K iff the first or the second input has it; the first wins,
+	// also at run time when the first input's value is dropped (non-finite input).
+	KeysFallback
+	// KeysPickComponent: the first input's keys that belong to the component named by the
+	// string parameter "component" of the first input's model config.
+	KeysPickComponent
+	// KeysOmitComponent: the first input's keys outside that component.
+	KeysOmitComponent
+	// KeysBroadcast: a singleton literal ({"key": v}) made available under every key of the
+	// config its consumer uses (sd-mecha's convert_singleton).
+	KeysBroadcast
+)
+
+// Call is one kernel invocation for one output key.
+type Call struct {
+	Key      string
+	Numerics Numerics
+	Args     []Value // positional-or-keyword parameters, in signature order
+	Var      []Value // varargs, in order
+	Kw       []Value // keyword-only parameters, in signature order
+	// Out is prepared by the VM: Shape is the broadcast shape of the tensor arguments,
+	// Data a buffer of that length (contents undefined), DType the promoted dtype.
+	Out *Tensor
+}
+
+// Kernel computes Call.Out. It must not modify its inputs and must write every element.
+type Kernel func(c *Call) error
+
+// Def is the definition of one merge method in one era.
+type Def struct {
+	Name string
+	// Era is "" for today's definition (sd-mecha 1.1.5); older math gets its own Def.
+	Era    string
+	Params []Param
+	// Varargs, when non-nil, is the *models parameter.
+	Varargs *Param
+	KwOnly  []Param
+	// Returns is the output space; a Symbol ties it to the parameters with that symbol.
+	Returns       Space
+	ReturnsSymbol string
+	Traits        Traits
+	Keys          KeyRule
+	// Formula is one line of math shown by `mechac explain` and SPEC.md.
+	Formula string
+	// Doc says what the method is for and any quirks it reproduces.
+	Doc    string
+	Kernel Kernel
+	// OutShape computes the output shape; nil means the broadcast of the tensor arguments.
+	OutShape func(args, vars, kw []Value) ([]int, error)
+}
+
+// FullName is name or name@era.
+func (d *Def) FullName() string {
+	if d.Era == "" {
+		return d.Name
+	}
+	return d.Name + "@" + d.Era
+}
+
+// Signature prints the method's signature in Python style, e.g.
+// weighted_sum(a: Tensor, b: Tensor, alpha: Tensor|float = 0.5).
+func (d *Def) Signature() string {
+	var parts []string
+	p := func(prefix string, q Param) string {
+		s := prefix + q.Name + ": " + q.Type.String()
+		if q.Default != nil {
+			s += " = " + q.Default.String()
+		}
+		return s
+	}
+	for _, q := range d.Params {
+		parts = append(parts, p("", q))
+	}
+	if d.Varargs != nil {
+		parts = append(parts, p("*", *d.Varargs))
+	} else if len(d.KwOnly) > 0 {
+		parts = append(parts, "*")
+	}
+	for _, q := range d.KwOnly {
+		parts = append(parts, p("", q))
+	}
+	return d.Name + "(" + strings.Join(parts, ", ") + ")"
+}
+
+// Validate checks that the definition is well formed: names, defaults, a kernel.
+func (d *Def) Validate() error {
+	if d.Name == "" {
+		return fmt.Errorf("method without a name")
+	}
+	if d.Kernel == nil {
+		return fmt.Errorf("%s: no kernel", d.FullName())
+	}
+	seen := map[string]bool{}
+	all := append(append([]Param{}, d.Params...), d.KwOnly...)
+	if d.Varargs != nil {
+		all = append(all, *d.Varargs)
+	}
+	defaulted := false
+	for i, q := range all {
+		if q.Name == "" || seen[q.Name] {
+			return fmt.Errorf("%s: parameter %d has an empty or repeated name %q", d.FullName(), i, q.Name)
+		}
+		seen[q.Name] = true
+		if i < len(d.Params) {
+			if q.Default != nil {
+				defaulted = true
+			} else if defaulted {
+				return fmt.Errorf("%s: required parameter %q after a defaulted one", d.FullName(), q.Name)
+			}
+		}
+		if q.Type == TensorIn && q.Default != nil && q.Default.Kind != KindNull {
+			return fmt.Errorf("%s: tensor parameter %q cannot have a constant default", d.FullName(), q.Name)
+		}
+	}
+	return nil
+}
