@@ -47,6 +47,9 @@ type Stmt struct {
 	// merge, model, dict, parameter (B).
 	Command string
 	Args    []*Arg
+	// LineComment is an end-of-line comment ("# ..." after the arguments, dialect C
+	// only). sd-mecha has no such comments; Format moves it onto its own line above.
+	LineComment string
 	// Index is the value index that `&Index` refers to; -1 for comments.
 	Index int
 }

@@ -1,0 +1,150 @@
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/mechac/mechac/compiler"
+	"github.com/mechac/mechac/lang"
+)
+
+func cmdCheck(e *env, args []string) error {
+	fs := newFlags(e, "check", "RECIPE [flags]")
+	var co compileOptions
+	co.register(fs, false)
+	strict := fs.Bool("strict", false, "also report what sd-mecha's own parser would reject (trailing newline, CRLF, blank lines, ...)")
+	if err := parseFlags(fs, args); err != nil {
+		if err == errHelp {
+			return nil
+		}
+		return err
+	}
+	if fs.NArg() != 1 {
+		return usagef("check: want exactly one recipe, got %d arguments", fs.NArg())
+	}
+	recipe := fs.Arg(0)
+	f, src, err := loadRecipe(recipe)
+	if err != nil {
+		return err
+	}
+	if *strict {
+		if errs := lang.Strict(recipe, src); len(errs) > 0 {
+			return errs
+		}
+	}
+	opts, err := co.options(string(src))
+	if err != nil {
+		return err
+	}
+	finder := newModelFinder(co.modelsDirs, recipe)
+	paths := modelPaths(f)
+	found, missing := finder.allFound(paths)
+	if found {
+		opts.Models = finder
+	}
+	res, err := compiler.Compile(f, opts)
+	printNotes(e, res, false)
+	if err != nil {
+		return err
+	}
+	summary := fmt.Sprintf("%s: ok: %s dialect, %d instructions, %d models", recipe, f.Dialect, len(f.Instrs()), len(paths))
+	if res.Program != nil {
+		summary += fmt.Sprintf("; %d output keys in %d key classes", len(res.Program.Keys), len(res.Program.Classes))
+	} else if len(paths) > 0 {
+		summary += fmt.Sprintf("; keys and shapes not checked (model file %q not found)", missing)
+	}
+	fmt.Fprintln(e.stdout, summary)
+	return nil
+}
+
+func cmdFmt(e *env, args []string) error {
+	fs := newFlags(e, "fmt", "RECIPE [-w]")
+	write := fs.BoolP("write", "w", false, "rewrite the recipe file instead of printing")
+	if err := parseFlags(fs, args); err != nil {
+		if err == errHelp {
+			return nil
+		}
+		return err
+	}
+	if fs.NArg() != 1 {
+		return usagef("fmt: want exactly one recipe, got %d arguments", fs.NArg())
+	}
+	recipe := fs.Arg(0)
+	f, _, err := loadRecipe(recipe)
+	if err != nil {
+		return err
+	}
+	text := lang.Format(f)
+	if *write {
+		st, err := os.Stat(recipe)
+		if err != nil {
+			return err
+		}
+		return writeFileAtomic(recipe, []byte(text), st.Mode().Perm())
+	}
+	_, err = fmt.Fprintln(e.stdout, text)
+	return err
+}
+
+func cmdCompile(e *env, args []string) error {
+	fs := newFlags(e, "compile", "RECIPE [-o PLAN] [flags]")
+	var co compileOptions
+	co.register(fs, true)
+	out := fs.StringP("output", "o", "", "write the plan text to `FILE` instead of standard output")
+	if err := parseFlags(fs, args); err != nil {
+		if err == errHelp {
+			return nil
+		}
+		return err
+	}
+	if fs.NArg() != 1 {
+		return usagef("compile: want exactly one recipe, got %d arguments", fs.NArg())
+	}
+	recipe := fs.Arg(0)
+	f, src, err := loadRecipe(recipe)
+	if err != nil {
+		return err
+	}
+	opts, err := co.options(string(src))
+	if err != nil {
+		return err
+	}
+	opts.Models = newModelFinder(co.modelsDirs, recipe)
+	res, err := compiler.Compile(f, opts)
+	printNotes(e, res, false)
+	if err != nil {
+		return err
+	}
+	text := res.Program.Text()
+	if *out != "" {
+		return writeFileAtomic(*out, []byte(text), 0o644)
+	}
+	_, err = fmt.Fprint(e.stdout, text)
+	return err
+}
+
+// writeFileAtomic writes through a temporary file and a rename, so an interrupted write
+// never leaves half a recipe or plan behind.
+func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
+	tmp, err := os.CreateTemp(dirOf(path), ".mechac-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Chmod(perm); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}

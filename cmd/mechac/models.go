@@ -1,0 +1,102 @@
+package main
+
+import (
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+
+	"github.com/mechac/mechac/compiler"
+	"github.com/mechac/mechac/vm/safetensors"
+)
+
+// modelFinder resolves the model paths a recipe writes and reads their headers.
+//
+// A relative path is looked up in each --models-dir in order, then beside the recipe.
+// Recipes written on Windows use `\` separators (sd-mecha writes them escaped as `\\`); on
+// other systems they are turned into `/` so the same recipe runs everywhere.
+type modelFinder struct {
+	dirs      []string
+	recipeDir string
+	// set binds template parameter names to paths (--set name=path).
+	set   map[string]string
+	cache map[string]*compiler.ModelInfo
+}
+
+func newModelFinder(dirs []string, recipePath string) *modelFinder {
+	return &modelFinder{dirs: dirs, recipeDir: filepath.Dir(recipePath), cache: map[string]*compiler.ModelInfo{}}
+}
+
+// candidates lists where a recipe path may be, in search order.
+func (m *modelFinder) candidates(p string) []string {
+	if runtime.GOOS != "windows" {
+		p = strings.ReplaceAll(p, `\`, "/")
+	}
+	if filepath.IsAbs(p) {
+		return []string{filepath.Clean(p)}
+	}
+	var out []string
+	for _, d := range m.dirs {
+		out = append(out, filepath.Join(d, p))
+	}
+	out = append(out, filepath.Join(m.recipeDir, p))
+	return out
+}
+
+// find returns the first existing candidate.
+func (m *modelFinder) find(p string) (string, error) {
+	cands := m.candidates(p)
+	for _, c := range cands {
+		st, err := os.Stat(c)
+		if err == nil && !st.IsDir() {
+			return c, nil
+		}
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return "", err
+		}
+	}
+	return "", fmt.Errorf("model file %q not found (looked for %s)", p, strings.Join(cands, ", "))
+}
+
+// Model implements compiler.ModelSource.
+func (m *modelFinder) Model(p string) (*compiler.ModelInfo, error) {
+	if info, ok := m.cache[p]; ok {
+		return info, nil
+	}
+	path, err := m.find(p)
+	if err != nil {
+		return nil, err
+	}
+	f, err := safetensors.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	info := &compiler.ModelInfo{
+		Path:       path,
+		Size:       f.Size,
+		HeaderHash: hex.EncodeToString(f.HeaderHash[:]),
+		Tensors:    map[string]compiler.TensorInfo{},
+	}
+	for name, t := range f.Tensors {
+		info.Tensors[name] = compiler.TensorInfo{DType: t.DType, Shape: t.Shape}
+	}
+	m.cache[p] = info
+	return info, nil
+}
+
+// allFound reports whether every model path of the list can be found, and the first missing.
+func (m *modelFinder) allFound(paths []string) (bool, string) {
+	for _, p := range paths {
+		if _, err := m.find(p); err != nil {
+			return false, p
+		}
+	}
+	return true, ""
+}
+
+func dirOf(p string) string { return filepath.Dir(p) }

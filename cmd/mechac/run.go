@@ -1,0 +1,135 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+
+	"github.com/mechac/mechac/compiler"
+	"github.com/mechac/mechac/stdlib"
+	"github.com/mechac/mechac/vm"
+)
+
+func cmdRun(e *env, args []string) error {
+	fs := newFlags(e, "run", "RECIPE -o OUT [flags]")
+	var co compileOptions
+	co.register(fs, true)
+	out := fs.StringP("output", "o", "", "output `FILE` (.safetensors)")
+	jobs := fs.IntP("jobs", "j", 0, "`N` worker threads (default: number of CPUs)")
+	quiet := fs.BoolP("quiet", "q", false, "print nothing but errors")
+	if err := parseFlags(fs, args); err != nil {
+		if err == errHelp {
+			return nil
+		}
+		return err
+	}
+	if fs.NArg() != 1 {
+		return usagef("run: want exactly one recipe, got %d arguments", fs.NArg())
+	}
+	if *out == "" {
+		return usagef("run: missing -o OUT")
+	}
+	if *jobs < 0 {
+		return usagef("run: -j must be at least 1")
+	}
+	recipe := fs.Arg(0)
+	if err := checkOutputPath(*out); err != nil {
+		return err
+	}
+	f, src, err := loadRecipe(recipe)
+	if err != nil {
+		return err
+	}
+	opts, err := co.options(string(src))
+	if err != nil {
+		return err
+	}
+	finder := newModelFinder(co.modelsDirs, recipe)
+	opts.Models = finder
+	res, err := compiler.Compile(f, opts)
+	printNotes(e, res, *quiet)
+	if err != nil {
+		return err
+	}
+	prog := res.Program
+	for _, in := range prog.Inputs {
+		if same, _ := samePath(in.Path, *out); same {
+			return usagef("output %s is also an input of the recipe (%s); choose another output path", *out, in.Recipe)
+		}
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	bar := newProgress(e, *quiet)
+	stats, err := vm.Run(ctx, prog, vm.Options{
+		Registry: stdlib.Default(),
+		Output:   *out,
+		Jobs:     *jobs,
+		Progress: bar.update,
+		Warn: func(msg string) {
+			if !*quiet {
+				bar.message("warning: " + msg)
+			}
+		},
+	})
+	bar.finish()
+	if err != nil {
+		return err
+	}
+	if !*quiet {
+		fmt.Fprintf(e.stderr, "wrote %s: %d tensors, %s, in %.1fs (plan %s)\n",
+			*out, stats.Keys, humanBytes(stats.BytesOut), stats.Elapsed.Seconds(), stats.PlanHash[:12])
+		if len(stats.Omitted) > 0 {
+			fmt.Fprintf(e.stderr, "warning: %d key(s) omitted because an input was non-finite and no fallback covered it (first: %s)\n",
+				len(stats.Omitted), stats.Omitted[0])
+		}
+	}
+	return nil
+}
+
+// checkOutputPath refuses an output whose folder does not exist, before any work is done.
+func checkOutputPath(out string) error {
+	dir := filepath.Dir(out)
+	st, err := os.Stat(dir)
+	if err != nil {
+		return usagef("output folder %s does not exist", dir)
+	}
+	if !st.IsDir() {
+		return usagef("output folder %s is not a folder", dir)
+	}
+	if st, err := os.Stat(out); err == nil && st.IsDir() {
+		return usagef("output %s is a folder", out)
+	}
+	return nil
+}
+
+// samePath reports whether two paths name the same file (or would, once created).
+func samePath(a, b string) (bool, error) {
+	sa, errA := os.Stat(a)
+	sb, errB := os.Stat(b)
+	if errA == nil && errB == nil {
+		return os.SameFile(sa, sb), nil
+	}
+	aa, err := filepath.Abs(a)
+	if err != nil {
+		return false, err
+	}
+	bb, err := filepath.Abs(b)
+	if err != nil {
+		return false, err
+	}
+	return aa == bb, nil
+}
+
+func humanBytes(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.2f GiB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
+}

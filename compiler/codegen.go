@@ -1,0 +1,398 @@
+package compiler
+
+import (
+	"fmt"
+	"math"
+	"strings"
+
+	"github.com/mechac/mechac/compiler/ir"
+	"github.com/mechac/mechac/lang/pos"
+	"github.com/mechac/mechac/ops"
+	"github.com/mechac/mechac/vm/bytecode"
+)
+
+// result is what emitting a value for one key produced.
+type result struct {
+	missing bool
+	isConst bool
+	reg     int
+	konst   int
+	// mayMiss: the value can turn out missing at run time (a non-finite input).
+	mayMiss bool
+	shape   []int
+}
+
+type generator struct {
+	c       *compilation
+	prog    *bytecode.Program
+	consts  map[string]int
+	methods map[string]int
+	classes map[string]int
+	errs    pos.ErrorList
+
+	// per key
+	key   string
+	code  []bytecode.Instr
+	nregs int
+	loads []string
+	memo  map[*ir.Value]result
+}
+
+// generate emits one register program per output key and merges identical programs into
+// key classes.
+func (c *compilation) generate() (*bytecode.Program, error) {
+	keys, err := c.outputKeys()
+	if err != nil {
+		return nil, err
+	}
+	g := &generator{
+		c: c,
+		prog: &bytecode.Program{
+			Version:       bytecode.Version,
+			Numerics:      c.opts.Numerics.String(),
+			OutputDType:   c.opts.OutputDType.String(),
+			OmitNonFinite: !c.opts.KeepNonFinite,
+			RecipeHash:    RecipeHash(c.opts.RecipeText),
+			Recipe:        c.opts.RecipeText,
+		},
+		consts:  map[string]int{},
+		methods: map[string]int{},
+		classes: map[string]int{},
+	}
+	for _, in := range c.inputs {
+		g.prog.Inputs = append(g.prog.Inputs, bytecode.Input{
+			Path: in.info.Path, Size: in.info.Size, HeaderHash: in.info.HeaderHash,
+			Recipe: in.value.Path, Pos: in.value.Pos.String(),
+		})
+	}
+	for _, k := range keys {
+		if len(g.errs) >= 10 {
+			break
+		}
+		g.genKey(k)
+	}
+	if len(g.errs) > 0 {
+		return nil, g.errs
+	}
+	if len(g.prog.Keys) == 0 {
+		return nil, pos.Errorf(c.fn.Root.Pos, "the merge produces no tensor: no key is present in every input it needs (are the models of the same kind?)")
+	}
+	if err := bytecode.Verify(g.prog); err != nil {
+		return nil, fmt.Errorf("internal error: generated plan does not verify: %v", err)
+	}
+	return g.prog, nil
+}
+
+func (g *generator) genKey(key string) {
+	g.key, g.code, g.nregs, g.loads = key, nil, 0, nil
+	g.memo = map[*ir.Value]result{}
+	r := g.emit(g.c.fn.Root)
+	if r.missing {
+		return // statically absent (e.g. a key only some inputs have)
+	}
+	if r.isConst {
+		g.errs.Addf(g.c.fn.Root.Pos, "key %q: the result is a constant", key)
+		return
+	}
+	g.code = append(g.code, bytecode.Instr{Op: bytecode.STORE, A: r.reg})
+	code := bytecode.Code{NumRegs: g.nregs, Instrs: insertFrees(g.code, r.reg)}
+	sig := classSignature(code)
+	cls, ok := g.classes[sig]
+	if !ok {
+		cls = len(g.prog.Classes)
+		g.classes[sig] = cls
+		g.prog.Classes = append(g.prog.Classes, code)
+	}
+	g.prog.Keys = append(g.prog.Keys, bytecode.Key{
+		Name: key, Class: cls, Loads: g.loads, Shape: r.shape, DType: g.prog.OutputDType,
+	})
+}
+
+func (g *generator) newReg() int {
+	g.nregs++
+	return g.nregs - 1
+}
+
+func (g *generator) constant(c bytecode.Const) int {
+	k := fmt.Sprintf("%d|%t|%d|%x|%q", c.Kind, c.B, c.I, math.Float64bits(c.F), c.S)
+	if i, ok := g.consts[k]; ok {
+		return i
+	}
+	i := len(g.prog.Consts)
+	g.prog.Consts = append(g.prog.Consts, c)
+	g.consts[k] = i
+	return i
+}
+
+func (g *generator) method(d *ops.Def) int {
+	if i, ok := g.methods[d.FullName()]; ok {
+		return i
+	}
+	i := len(g.prog.Methods)
+	g.prog.Methods = append(g.prog.Methods, d.FullName())
+	g.methods[d.FullName()] = i
+	return i
+}
+
+// constFor turns a constant bound to parameter p into a plan constant. A number bound to a
+// Tensor-typed hyper-parameter becomes a 0-dim tensor; in sd-mecha numerics it is rounded to
+// float32 first, as sd-mecha's torch.tensor(value, dtype=float32) does.
+func (g *generator) constFor(v ops.Value, p ops.Param) bytecode.Const {
+	switch v.Kind {
+	case ops.KindNull:
+		return bytecode.Const{Kind: bytecode.ConstNull}
+	case ops.KindString:
+		return bytecode.Const{Kind: bytecode.ConstString, S: v.S}
+	}
+	if p.Type == ops.TensorHyper || p.Type == ops.TensorIn {
+		f, _ := v.Float64()
+		if g.c.opts.Numerics == ops.SDMecha {
+			f = float64(float32(f))
+		}
+		return bytecode.Const{Kind: bytecode.ConstScalar, F: f}
+	}
+	switch v.Kind {
+	case ops.KindBool:
+		return bytecode.Const{Kind: bytecode.ConstBool, B: v.B}
+	case ops.KindInt:
+		return bytecode.Const{Kind: bytecode.ConstInt, I: v.I}
+	}
+	return bytecode.Const{Kind: bytecode.ConstFloat, F: v.F}
+}
+
+func (g *generator) emit(v *ir.Value) result {
+	if r, ok := g.memo[v]; ok {
+		return r
+	}
+	r := g.emitNew(v)
+	g.memo[v] = r
+	return r
+}
+
+func (g *generator) emitNew(v *ir.Value) result {
+	t := g.c.keys
+	if v.Op != ir.OpConst && !t.sets[v].has(g.key) {
+		return result{missing: true}
+	}
+	switch v.Op {
+	case ir.OpConst:
+		return result{isConst: true}
+	case ir.OpModel:
+		mk := t.models[v]
+		name := mk.load[g.key]
+		slot := len(g.loads)
+		g.loads = append(g.loads, name)
+		reg := g.newReg()
+		g.code = append(g.code, bytecode.Instr{Op: bytecode.LOAD, A: reg, B: mk.input, C: slot})
+		return result{reg: reg, mayMiss: !g.c.opts.KeepNonFinite, shape: mk.info.Tensors[name].Shape}
+	case ir.OpLiteral, ir.OpDict:
+		g.errs.Addf(v.Pos, "a literal with model config %q is not supported yet", v.Config)
+		return result{missing: true}
+	}
+	switch v.Def.Keys {
+	case ops.KeysFallback:
+		return g.emitFallback(v)
+	case ops.KeysPickComponent, ops.KeysOmitComponent:
+		return g.emit(v.Args[0])
+	case ops.KeysBroadcast:
+		g.errs.Addf(v.Pos, "%s of a non-constant value is not supported yet", v.Def.Name)
+		return result{missing: true}
+	}
+	return g.emitCall(v)
+}
+
+// emitFallback: the first input if it has the key, else the default. When the first input
+// can go missing at run time (a non-finite input tensor), both are compiled with a branch.
+func (g *generator) emitFallback(v *ir.Value) result {
+	ra := g.emit(v.Args[0])
+	if ra.missing {
+		return g.emit(v.Args[1])
+	}
+	if !ra.mayMiss {
+		return ra
+	}
+	jp := len(g.code)
+	g.code = append(g.code, bytecode.Instr{Op: bytecode.JPRESENT, A: ra.reg})
+	// Values computed only in the branch must not be reused after it: the branch may be
+	// skipped. Emit it with a copy of the memo table and restore it afterwards.
+	saved := make(map[*ir.Value]result, len(g.memo))
+	for k, r := range g.memo {
+		saved[k] = r
+	}
+	rd := g.emit(v.Args[1])
+	g.memo = saved
+	dst := ra.reg
+	if rd.missing {
+		// ra stays missing: nothing to do on this path.
+		g.code[jp].B = len(g.code)
+		if g.code[jp].B == len(g.code) {
+			g.code = append(g.code, bytecode.Instr{Op: bytecode.NOP})
+		}
+		return result{reg: dst, mayMiss: true, shape: ra.shape}
+	}
+	if !ops.SameShape(ra.shape, rd.shape) {
+		g.errs.Addf(v.Pos, "fallback: key %q has shape %s in %s but %s in the default %s",
+			g.key, ops.FormatShape(ra.shape), describe(v.Args[0]), ops.FormatShape(rd.shape), describe(v.Args[1]))
+	}
+	g.code = append(g.code, bytecode.Instr{Op: bytecode.MOVE, A: dst, B: rd.reg})
+	g.code[jp].B = len(g.code)
+	g.code = append(g.code, bytecode.Instr{Op: bytecode.NOP})
+	return result{reg: dst, mayMiss: rd.mayMiss, shape: ra.shape}
+}
+
+func (g *generator) emitCall(v *ir.Value) result {
+	d := v.Def
+	ops_ := v.Operands()
+	operands := make([]bytecode.Operand, len(ops_))
+	var shapes [][]int
+	var argVals, varVals, kwVals []ops.Value
+	mayMiss := false
+	for i, a := range ops_ {
+		p := v.ParamFor(i)
+		var val ops.Value
+		if a == nil {
+			operands[i] = bytecode.Operand{Kind: bytecode.OpAbsent}
+			val = ops.Null()
+		} else {
+			r := g.emit(a)
+			switch {
+			case r.missing:
+				return result{missing: true}
+			case r.isConst:
+				c := g.constFor(a.Const, p)
+				operands[i] = bytecode.Operand{Kind: bytecode.OpConst, Index: g.constant(c)}
+				val = a.Const
+				if c.Kind == bytecode.ConstScalar {
+					val = ops.TensorValue(ops.Scalar(c.F))
+				}
+			default:
+				operands[i] = bytecode.Operand{Kind: bytecode.OpReg, Index: r.reg}
+				shapes = append(shapes, r.shape)
+				val = ops.TensorValue(&ops.Tensor{Shape: r.shape})
+				mayMiss = mayMiss || r.mayMiss
+			}
+		}
+		switch {
+		case i < len(v.Args):
+			argVals = append(argVals, val)
+		case i < len(v.Args)+len(v.Var):
+			varVals = append(varVals, val)
+		default:
+			kwVals = append(kwVals, val)
+		}
+	}
+	var shape []int
+	var err error
+	if d.OutShape != nil {
+		shape, err = d.OutShape(argVals, varVals, kwVals)
+	} else {
+		shape, err = ops.BroadcastShape(shapes...)
+	}
+	if err != nil {
+		g.errs.Addf(v.Pos, "%s: key %q: %v (inputs: %s)", d.Name, g.key, err, inputsText(v, g))
+		return result{missing: true}
+	}
+	reg := g.newReg()
+	g.code = append(g.code, bytecode.Instr{
+		Op: bytecode.CALL, A: reg, B: g.method(d), Operands: operands,
+		NArgs: len(v.Args), NVar: len(v.Var),
+	})
+	return result{reg: reg, mayMiss: mayMiss, shape: shape}
+}
+
+func inputsText(v *ir.Value, g *generator) string {
+	var parts []string
+	for i, a := range v.Operands() {
+		if a == nil || a.Op == ir.OpConst {
+			continue
+		}
+		r := g.memo[a]
+		parts = append(parts, fmt.Sprintf("%s=%s %s", v.ParamFor(i).Name, describe(a), ops.FormatShape(r.shape)))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// insertFrees adds a FREE after the last instruction that reads each register (except the
+// stored one), so buffers return to the pool as early as the program order allows. Jump
+// targets are remapped.
+func insertFrees(code []bytecode.Instr, stored int) []bytecode.Instr {
+	last := map[int]int{}
+	for pc, in := range code {
+		for _, r := range readRegs(in) {
+			last[r] = pc
+		}
+	}
+	// Registers written but never read (dead results) are freed right after they are written.
+	for pc, in := range code {
+		if bytecode.Ops[in.Op].WritesA {
+			if _, ok := last[in.A]; !ok {
+				last[in.A] = pc
+			}
+		}
+	}
+	freesAfter := map[int][]int{}
+	for r, pc := range last {
+		if r == stored {
+			continue
+		}
+		freesAfter[pc] = append(freesAfter[pc], r)
+	}
+	newPC := make([]int, len(code)+1)
+	var out []bytecode.Instr
+	for pc, in := range code {
+		newPC[pc] = len(out)
+		out = append(out, in)
+		rs := freesAfter[pc]
+		sortInts(rs)
+		for _, r := range rs {
+			out = append(out, bytecode.Instr{Op: bytecode.FREE, A: r})
+		}
+	}
+	newPC[len(code)] = len(out)
+	for i := range out {
+		if bytecode.Ops[out[i].Op].Jumps {
+			out[i].B = newPC[out[i].B]
+		}
+	}
+	return out
+}
+
+func readRegs(in bytecode.Instr) []int {
+	var rs []int
+	info := bytecode.Ops[in.Op]
+	if info.ReadsA {
+		rs = append(rs, in.A)
+	}
+	if info.ReadsB {
+		rs = append(rs, in.B)
+	}
+	if in.Op == bytecode.CALL {
+		for _, o := range in.Operands {
+			if o.Kind == bytecode.OpReg {
+				rs = append(rs, o.Index)
+			}
+		}
+	}
+	return rs
+}
+
+func sortInts(a []int) {
+	for i := 1; i < len(a); i++ {
+		for j := i; j > 0 && a[j] < a[j-1]; j-- {
+			a[j], a[j-1] = a[j-1], a[j]
+		}
+	}
+}
+
+func classSignature(c bytecode.Code) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d;", c.NumRegs)
+	for _, in := range c.Instrs {
+		fmt.Fprintf(&b, "%d,%d,%d,%d,%d,%d:", in.Op, in.A, in.B, in.C, in.NArgs, in.NVar)
+		for _, o := range in.Operands {
+			fmt.Fprintf(&b, "%d.%d ", o.Kind, o.Index)
+		}
+		b.WriteByte(';')
+	}
+	return b.String()
+}

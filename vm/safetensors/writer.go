@@ -1,0 +1,543 @@
+package safetensors
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/bits"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"sync"
+	"syscall"
+
+	"github.com/mechac/mechac/ops"
+	"github.com/mechac/mechac/ops/num"
+)
+
+// OutTensor declares one tensor of an output file.
+type OutTensor struct {
+	Name  string
+	DType ops.DType
+	Shape []int
+}
+
+// TempFile is what the Writer needs of its temporary file. Tests wrap the real *os.File
+// (WriterOptions.WrapFile) to inject errors such as ENOSPC.
+type TempFile interface {
+	WriteAt(p []byte, off int64) (int, error)
+	Sync() error
+	Close() error
+	Truncate(size int64) error
+}
+
+// WriterOptions configures Create.
+type WriterOptions struct {
+	// ViaF32 narrows float16/bfloat16 outputs through float32 (two roundings), as sd-mecha
+	// does; false rounds once from float64. See package ops/num.
+	ViaF32 bool
+	// Inputs are the paths of the files the merge reads; Create refuses to overwrite any of
+	// them, since the output is only complete after the inputs have been read.
+	Inputs []string
+	// WrapFile, if set, wraps the temporary file; for tests.
+	WrapFile func(*os.File) TempFile
+}
+
+// Writer writes one safetensors file. WriteFloat64, WriteRaw and Omit are safe for concurrent
+// use (for different tensors); Commit and Abort are not meant to race with them.
+type Writer struct {
+	path    string // output path as given
+	tmpPath string
+	f       *os.File // the temporary file, for reading back during compaction
+	wf      TempFile // f, possibly wrapped
+	viaF32  bool
+
+	meta    map[string]string
+	tensors []*outEntry // sorted by name
+	byName  map[string]*outEntry
+	hdrLen  int64 // padded JSON length
+	size    int64 // whole file
+
+	mu     sync.Mutex
+	err    error // first write error; Commit returns it
+	closed bool  // committed or aborted
+}
+
+type outEntry struct {
+	OutTensor
+	count      int
+	begin, end int64 // relative to the data section, as in the header
+	state      int   // pending, written or omitted; guarded by Writer.mu
+}
+
+const (
+	pending = iota
+	writing
+	written
+	omitted
+)
+
+// Create plans the output file and prepares its temporary file: the header is computed first
+// (tensors sorted by name, data laid out in that order without gaps, JSON padded with spaces to
+// a multiple of 8 bytes so every tensor starts 8-byte aligned), the temporary file is created in
+// the output's folder (so the final rename stays on one file system) and preallocated to the
+// full size, so that a full disk is reported before any merge work, and the header is written.
+//
+// It refuses a missing output folder and an output that is one of opts.Inputs (same cleaned
+// absolute path, or the same file by os.SameFile, e.g. through a link).
+func Create(path string, tensors []OutTensor, metadata map[string]string, opts WriterOptions) (*Writer, error) {
+	if err := checkOutputPath(path, opts.Inputs); err != nil {
+		return nil, err
+	}
+	w := &Writer{path: path, viaF32: opts.ViaF32, meta: metadata, byName: make(map[string]*outEntry, len(tensors))}
+	for _, t := range tensors {
+		if t.Name == "" || t.Name == metadataKey {
+			return nil, fmt.Errorf("writing %s: invalid tensor name %q", path, t.Name)
+		}
+		if _, dup := w.byName[t.Name]; dup {
+			return nil, fmt.Errorf("writing %s: tensor %q declared twice", path, t.Name)
+		}
+		if _, err := ops.ParseDType(t.DType.String()); err != nil {
+			return nil, fmt.Errorf("writing %s: tensor %q: unknown dtype %v", path, t.Name, t.DType)
+		}
+		count, ok := checkedCount(t.Shape, t.DType.Size())
+		if !ok {
+			return nil, fmt.Errorf("writing %s: tensor %q: invalid shape %s", path, t.Name, ops.FormatShape(t.Shape))
+		}
+		e := &outEntry{OutTensor: t, count: count}
+		e.Shape = slices.Clone(t.Shape)
+		w.byName[t.Name] = e
+		w.tensors = append(w.tensors, e)
+	}
+	slices.SortFunc(w.tensors, func(a, b *outEntry) int { return cmpString(a.Name, b.Name) })
+	hdr := w.layout()
+	w.hdrLen = int64(len(hdr))
+
+	dir, base := filepath.Split(path)
+	if dir == "" {
+		dir = "."
+	}
+	f, err := os.CreateTemp(dir, "."+base+".tmp-*")
+	if err != nil {
+		return nil, w.ioErr(err)
+	}
+	w.f, w.tmpPath = f, f.Name()
+	w.wf = f
+	if opts.WrapFile != nil {
+		w.wf = opts.WrapFile(f)
+	}
+	if err := w.writeHeader(hdr); err != nil {
+		w.Abort()
+		return nil, err
+	}
+	return w, nil
+}
+
+// writeHeader preallocates the file and writes the length prefix and JSON.
+func (w *Writer) writeHeader(hdr []byte) error {
+	if err := preallocate(w.f, w.size); err != nil {
+		return w.ioErr(err)
+	}
+	// Also through the (possibly wrapped) TempFile: sets the final size where fallocate is not
+	// available and lets tests inject failures here.
+	if err := w.wf.Truncate(w.size); err != nil {
+		return w.ioErr(err)
+	}
+	buf := make([]byte, 8+len(hdr))
+	putUint64(buf, uint64(len(hdr)))
+	copy(buf[8:], hdr)
+	if _, err := w.wf.WriteAt(buf, 0); err != nil {
+		return w.ioErr(err)
+	}
+	return nil
+}
+
+func putUint64(b []byte, v uint64) {
+	for i := range 8 {
+		b[i] = byte(v >> (8 * i))
+	}
+}
+
+// layout assigns data offsets to the tensors not omitted, in name order, and returns the
+// padded header JSON; it sets w.size.
+func (w *Writer) layout() []byte {
+	var b bytes.Buffer
+	b.WriteByte('{')
+	if len(w.meta) > 0 {
+		b.WriteString(`"` + metadataKey + `":{`)
+		keys := make([]string, 0, len(w.meta))
+		for k := range w.meta {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		for i, k := range keys {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			writeJSONString(&b, k)
+			b.WriteByte(':')
+			writeJSONString(&b, w.meta[k])
+		}
+		b.WriteByte('}')
+	}
+	var off int64
+	first := len(w.meta) == 0
+	for _, e := range w.tensors {
+		if e.state == omitted {
+			continue
+		}
+		e.begin = off
+		e.end = off + int64(e.count)*int64(e.DType.Size())
+		off = e.end
+		if !first {
+			b.WriteByte(',')
+		}
+		first = false
+		writeJSONString(&b, e.Name)
+		b.WriteString(`:{"dtype":"` + e.DType.String() + `","shape":[`)
+		for i, d := range e.Shape {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			b.WriteString(strconv.Itoa(d))
+		}
+		fmt.Fprintf(&b, `],"data_offsets":[%d,%d]}`, e.begin, e.end)
+	}
+	b.WriteByte('}')
+	for b.Len()%8 != 0 {
+		b.WriteByte(' ')
+	}
+	w.size = 8 + int64(b.Len()) + off
+	return b.Bytes()
+}
+
+// writeJSONString writes s as a JSON string without HTML escaping (recipes contain '<', '>',
+// '&' and should stay readable in the header).
+func writeJSONString(b *bytes.Buffer, s string) {
+	enc := json.NewEncoder(b)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(s) // a string always encodes
+	b.Truncate(b.Len() - 1) // Encode appends a newline
+}
+
+func checkedCount(shape []int, size int) (int, bool) {
+	count := uint64(1)
+	for _, d := range shape {
+		if d < 0 {
+			return 0, false
+		}
+		hi, lo := bits.Mul64(count, uint64(d))
+		if hi != 0 {
+			return 0, false
+		}
+		count = lo
+	}
+	hi, nbytes := bits.Mul64(count, uint64(size))
+	if hi != 0 || nbytes > 1<<62 {
+		return 0, false
+	}
+	return int(count), true
+}
+
+func cmpString(a, b string) int {
+	if a < b {
+		return -1
+	}
+	if a > b {
+		return 1
+	}
+	return 0
+}
+
+// checkOutputPath refuses an output whose folder is missing or that is one of the inputs.
+func checkOutputPath(path string, inputs []string) error {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return fmt.Errorf("output %s: %v", path, err)
+	}
+	dir := filepath.Dir(abs)
+	st, err := os.Stat(dir)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("output %s: folder %s does not exist", path, dir)
+		}
+		return fmt.Errorf("output %s: %v", path, err)
+	}
+	if !st.IsDir() {
+		return fmt.Errorf("output %s: %s is not a folder", path, dir)
+	}
+	out, outErr := os.Stat(abs)
+	if outErr == nil && out.IsDir() {
+		return fmt.Errorf("output %s is a folder", path)
+	}
+	for _, in := range inputs {
+		inAbs, err := filepath.Abs(in)
+		if err == nil && inAbs == abs {
+			return fmt.Errorf("output %s is also an input", path)
+		}
+		if outErr != nil {
+			continue
+		}
+		if ist, err := os.Stat(in); err == nil && os.SameFile(ist, out) {
+			return fmt.Errorf("output %s is also an input (%s)", path, in)
+		}
+	}
+	return nil
+}
+
+// DiskFullError reports that the output's file system ran out of space. It unwraps to the
+// underlying error (errors.Is(err, syscall.ENOSPC) holds).
+type DiskFullError struct {
+	Path string
+	Err  error
+}
+
+func (e *DiskFullError) Error() string {
+	return fmt.Sprintf("writing %s: disk full (no space left on device)", e.Path)
+}
+
+func (e *DiskFullError) Unwrap() error { return e.Err }
+
+// ioErr names the output in an I/O error and turns ENOSPC/EDQUOT into a plain "disk full".
+func (w *Writer) ioErr(err error) error {
+	if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) {
+		return &DiskFullError{Path: w.path, Err: err}
+	}
+	return fmt.Errorf("writing %s: %w", w.path, err)
+}
+
+// Path returns the output path.
+func (w *Writer) Path() string { return w.path }
+
+// Size returns the planned file size in bytes (before any compaction).
+func (w *Writer) Size() int64 { return w.size }
+
+// start marks a tensor as being written, refusing unknown, omitted or already written names.
+func (w *Writer) start(name string) (*outEntry, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closed {
+		return nil, fmt.Errorf("writing %s: tensor %q: writer already closed", w.path, name)
+	}
+	if w.err != nil {
+		return nil, w.err
+	}
+	e, ok := w.byName[name]
+	if !ok {
+		return nil, fmt.Errorf("writing %s: tensor %q was not declared", w.path, name)
+	}
+	if e.state != pending {
+		return nil, fmt.Errorf("writing %s: tensor %q written or omitted twice", w.path, name)
+	}
+	e.state = writing
+	return e, nil
+}
+
+// finish records the outcome of a write; the first error sticks and fails Commit.
+func (w *Writer) finish(e *outEntry, err error) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if err != nil {
+		e.state = pending
+		if w.err == nil {
+			w.err = err
+		}
+		return err
+	}
+	e.state = written
+	return nil
+}
+
+// WriteFloat64 narrows data to the tensor's dtype (see WriterOptions.ViaF32 and num.Narrow)
+// and writes it at the tensor's place. len(data) must be the element count.
+func (w *Writer) WriteFloat64(name string, data []float64) error {
+	e, err := w.start(name)
+	if err != nil {
+		return err
+	}
+	if len(data) != e.count {
+		return w.finish(e, fmt.Errorf("writing %s: tensor %q has %d elements, got %d", w.path, name, e.count, len(data)))
+	}
+	bp := chunkPool.Get().(*[]byte)
+	defer chunkPool.Put(bp)
+	size := e.DType.Size()
+	per := chunkSize / size
+	off := 8 + w.hdrLen + e.begin
+	for i := 0; i < len(data); i += per {
+		n := min(per, len(data)-i)
+		buf := (*bp)[:n*size]
+		num.EncodeInto(buf, data[i:i+n], e.DType, w.viaF32)
+		if _, err := w.wf.WriteAt(buf, off); err != nil {
+			return w.finish(e, w.ioErr(err))
+		}
+		off += int64(len(buf))
+	}
+	return w.finish(e, nil)
+}
+
+// WriteRaw writes the tensor's bytes as they are (little-endian, in the declared dtype), e.g.
+// copied from an input with File.ReadRaw.
+func (w *Writer) WriteRaw(name string, data []byte) error {
+	e, err := w.start(name)
+	if err != nil {
+		return err
+	}
+	if int64(len(data)) != e.end-e.begin {
+		return w.finish(e, fmt.Errorf("writing %s: tensor %q has %d bytes, got %d", w.path, name, e.end-e.begin, len(data)))
+	}
+	if _, err := w.wf.WriteAt(data, 8+w.hdrLen+e.begin); err != nil {
+		return w.finish(e, w.ioErr(err))
+	}
+	return w.finish(e, nil)
+}
+
+// Omit drops a declared tensor that turned out not to exist at run time. Commit then compacts
+// the file. Omitting an unknown or already written tensor is a no-op.
+func (w *Writer) Omit(name string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if e, ok := w.byName[name]; ok && e.state == pending {
+		e.state = omitted
+	}
+}
+
+// Commit finishes the file: every declared tensor must have been written or omitted. If some
+// were omitted, the file is compacted (new header without them, data moved up). Then the
+// temporary file is fsynced, renamed over the output path and the folder is fsynced, so the
+// output appears complete or not at all. On error the temporary file is removed.
+func (w *Writer) Commit() error {
+	w.mu.Lock()
+	if w.closed {
+		w.mu.Unlock()
+		return fmt.Errorf("writing %s: writer already closed", w.path)
+	}
+	err := w.err
+	anyOmitted := false
+	for _, e := range w.tensors {
+		if err != nil {
+			break
+		}
+		switch e.state {
+		case omitted:
+			anyOmitted = true
+		case pending, writing:
+			err = fmt.Errorf("writing %s: tensor %q was never written", w.path, e.Name)
+		}
+	}
+	w.mu.Unlock()
+	if err == nil && anyOmitted {
+		err = w.compact()
+	}
+	if err == nil {
+		err = w.publish()
+	}
+	if err != nil {
+		w.Abort()
+		return err
+	}
+	return nil
+}
+
+// compact rewrites the temporary file in place without the omitted tensors. The new header
+// lists fewer tensors with offsets no larger than before, so it is no longer than the old one
+// and every tensor moves towards the start of the file: copying in ascending order never
+// overwrites data not yet copied.
+func (w *Writer) compact() error {
+	old := make(map[string][2]int64, len(w.tensors))
+	oldStart := 8 + w.hdrLen
+	for _, e := range w.tensors {
+		old[e.Name] = [2]int64{e.begin, e.end}
+	}
+	hdr := w.layout()
+	if int64(len(hdr)) > w.hdrLen {
+		return fmt.Errorf("writing %s: internal error: compacted header grew", w.path)
+	}
+	w.hdrLen = int64(len(hdr))
+	newStart := 8 + w.hdrLen
+	bp := chunkPool.Get().(*[]byte)
+	defer chunkPool.Put(bp)
+	for _, e := range w.tensors {
+		if e.state == omitted {
+			continue
+		}
+		src, dst := oldStart+old[e.Name][0], newStart+e.begin
+		if src == dst {
+			continue
+		}
+		for n := e.end - e.begin; n > 0; {
+			buf := (*bp)[:min(int64(len(*bp)), n)]
+			if _, err := w.f.ReadAt(buf, src); err != nil {
+				return fmt.Errorf("writing %s: compacting: %w", w.path, err)
+			}
+			if _, err := w.wf.WriteAt(buf, dst); err != nil {
+				return w.ioErr(err)
+			}
+			src, dst, n = src+int64(len(buf)), dst+int64(len(buf)), n-int64(len(buf))
+		}
+	}
+	buf := make([]byte, 8+len(hdr))
+	putUint64(buf, uint64(len(hdr)))
+	copy(buf[8:], hdr)
+	if _, err := w.wf.WriteAt(buf, 0); err != nil {
+		return w.ioErr(err)
+	}
+	if err := w.wf.Truncate(w.size); err != nil {
+		return w.ioErr(err)
+	}
+	return nil
+}
+
+func (w *Writer) publish() error {
+	if err := w.wf.Sync(); err != nil {
+		return w.ioErr(err)
+	}
+	// CreateTemp makes the file 0600; an output checkpoint is an ordinary file.
+	if err := w.f.Chmod(0o644); err != nil {
+		return w.ioErr(err)
+	}
+	w.mu.Lock()
+	w.closed = true
+	w.mu.Unlock()
+	if err := w.wf.Close(); err != nil {
+		os.Remove(w.tmpPath)
+		return w.ioErr(err)
+	}
+	if err := os.Rename(w.tmpPath, w.path); err != nil {
+		os.Remove(w.tmpPath)
+		return w.ioErr(err)
+	}
+	w.tmpPath = ""
+	return syncDir(filepath.Dir(w.path))
+}
+
+// syncDir makes the rename durable. File systems that cannot sync a directory are ignored.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return nil
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil && !errors.Is(err, syscall.EINVAL) && !errors.Is(err, syscall.ENOTSUP) {
+		return fmt.Errorf("syncing folder %s: %w", dir, err)
+	}
+	return nil
+}
+
+// Abort discards the output: it closes and removes the temporary file. It is idempotent and a
+// no-op after a successful Commit.
+func (w *Writer) Abort() {
+	w.mu.Lock()
+	wasClosed := w.closed
+	w.closed = true
+	tmp := w.tmpPath
+	w.tmpPath = ""
+	w.mu.Unlock()
+	if !wasClosed && w.wf != nil {
+		w.wf.Close()
+	}
+	if tmp != "" {
+		os.Remove(tmp)
+	}
+}

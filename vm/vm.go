@@ -1,0 +1,489 @@
+// Package vm runs compiled plans: for every output key, the key's class program over a
+// register file, with a worker pool, float64 kernels, pooled buffers, and a writer that puts
+// each tensor at its precomputed offset of the output file.
+//
+// The VM imports neither the recipe language nor the compiler: a plan (package bytecode)
+// and a method registry are all it needs.
+package vm
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"math"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/mechac/mechac/ops"
+	"github.com/mechac/mechac/ops/num"
+	"github.com/mechac/mechac/vm/bytecode"
+	"github.com/mechac/mechac/vm/safetensors"
+)
+
+// Options configure a run.
+type Options struct {
+	Registry *ops.Registry
+	// Output is the .safetensors path to write.
+	Output string
+	// Jobs is the number of worker goroutines (0 = number of CPUs).
+	Jobs int
+	// Metadata is added to the output's __metadata__ (mecha_recipe, plan hash and numerics
+	// are always written).
+	Metadata map[string]string
+	// Progress, when set, is called after each key (from one goroutine at a time).
+	Progress func(Progress)
+	// Warn receives run-time warnings (a dropped non-finite input).
+	Warn func(string)
+	// Writer options (tests inject faults through it).
+	Writer safetensors.WriterOptions
+}
+
+// Progress reports how far a run is.
+type Progress struct {
+	KeysDone, KeysTotal   int
+	BytesDone, BytesTotal int64
+	Elapsed               time.Duration
+}
+
+// Stats summarize a finished run.
+type Stats struct {
+	Keys        int
+	Omitted     []string
+	BytesRead   int64
+	BytesOut    int64
+	Elapsed     time.Duration
+	PlanHash    string
+	NonFiniteIn []string
+}
+
+// KeyError is a failure while computing one output key.
+type KeyError struct {
+	Key string
+	Err error
+}
+
+func (e *KeyError) Error() string { return fmt.Sprintf("key %q: %v", e.Key, e.Err) }
+func (e *KeyError) Unwrap() error { return e.Err }
+
+type machine struct {
+	prog     *bytecode.Program
+	methods  []*ops.Def
+	consts   []ops.Value
+	inputs   []*safetensors.File
+	numerics ops.Numerics
+	out      *safetensors.Writer
+	warn     func(string)
+
+	bytesRead atomic.Int64
+	warnMu    sync.Mutex
+	nonFinite []string
+}
+
+// Run executes the plan and writes the output file. On any error nothing is left at the
+// output path (the temporary file is removed).
+func Run(ctx context.Context, p *bytecode.Program, opts Options) (*Stats, error) {
+	start := time.Now()
+	if err := bytecode.Verify(p); err != nil {
+		return nil, fmt.Errorf("invalid plan: %v", err)
+	}
+	numerics, err := ops.ParseNumerics(p.Numerics)
+	if err != nil {
+		return nil, err
+	}
+	m := &machine{prog: p, numerics: numerics, warn: opts.Warn}
+	if m.warn == nil {
+		m.warn = func(string) {}
+	}
+	for _, name := range p.Methods {
+		d, ok := opts.Registry.Lookup(name)
+		if !ok {
+			return nil, fmt.Errorf("the plan uses method %s, which this mechac does not have", name)
+		}
+		m.methods = append(m.methods, d)
+	}
+	for _, c := range p.Consts {
+		m.consts = append(m.consts, constValue(c))
+	}
+	defer func() {
+		for _, f := range m.inputs {
+			if f != nil {
+				f.Close()
+			}
+		}
+	}()
+	var inputPaths []string
+	for _, in := range p.Inputs {
+		f, err := safetensors.Open(in.Path)
+		if err != nil {
+			return nil, err
+		}
+		m.inputs = append(m.inputs, f)
+		inputPaths = append(inputPaths, in.Path)
+		if f.Size != in.Size || (in.HeaderHash != "" && hex.EncodeToString(f.HeaderHash[:]) != in.HeaderHash) {
+			return nil, fmt.Errorf("%s changed since the plan was compiled (size or header differs); compile again", in.Path)
+		}
+	}
+	tensors := make([]safetensors.OutTensor, len(p.Keys))
+	var total int64
+	for i, k := range p.Keys {
+		dt, err := ops.ParseDType(k.DType)
+		if err != nil {
+			return nil, fmt.Errorf("key %q: %v", k.Name, err)
+		}
+		tensors[i] = safetensors.OutTensor{Name: k.Name, DType: dt, Shape: k.Shape}
+		total += int64(ops.NumElements(k.Shape) * dt.Size())
+	}
+	meta := map[string]string{}
+	for k, v := range opts.Metadata {
+		meta[k] = v
+	}
+	meta["mecha_recipe"] = p.Recipe
+	meta["mechac_plan_hash"] = p.Hash()
+	meta["mechac_numerics"] = p.Numerics
+	wopts := opts.Writer
+	wopts.Inputs = append(wopts.Inputs, inputPaths...)
+	wopts.ViaF32 = numerics == ops.SDMecha
+	w, err := safetensors.Create(opts.Output, tensors, meta, wopts)
+	if err != nil {
+		return nil, err
+	}
+	m.out = w
+	defer w.Abort()
+
+	jobs := opts.Jobs
+	if jobs <= 0 {
+		jobs = runtime.NumCPU()
+	}
+	if jobs > len(p.Keys) {
+		jobs = max(1, len(p.Keys))
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	next := atomic.Int64{}
+	var (
+		errOnce  sync.Once
+		firstErr error
+		omitMu   sync.Mutex
+		omitted  []string
+		progMu   sync.Mutex
+		done     int
+		bytes    int64
+	)
+	fail := func(err error) {
+		errOnce.Do(func() { firstErr = err; cancel() })
+	}
+	var wg sync.WaitGroup
+	for j := 0; j < jobs; j++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			wk := newWorker(m)
+			for {
+				if ctx.Err() != nil {
+					return
+				}
+				i := int(next.Add(1) - 1)
+				if i >= len(p.Keys) {
+					return
+				}
+				k := &p.Keys[i]
+				present, err := wk.runKey(k)
+				if err != nil {
+					fail(&KeyError{Key: k.Name, Err: err})
+					return
+				}
+				if !present {
+					omitMu.Lock()
+					omitted = append(omitted, k.Name)
+					omitMu.Unlock()
+					w.Omit(k.Name)
+				}
+				if opts.Progress != nil {
+					progMu.Lock()
+					done++
+					bytes += int64(ops.NumElements(k.Shape) * tensors[i].DType.Size())
+					opts.Progress(Progress{KeysDone: done, KeysTotal: len(p.Keys), BytesDone: bytes, BytesTotal: total, Elapsed: time.Since(start)})
+					progMu.Unlock()
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if firstErr == nil && ctx.Err() != nil {
+		firstErr = ctx.Err()
+	}
+	if firstErr != nil {
+		return nil, firstErr
+	}
+	if err := w.Commit(); err != nil {
+		return nil, err
+	}
+	sortStrings(omitted)
+	return &Stats{
+		Keys: len(p.Keys) - len(omitted), Omitted: omitted, BytesRead: m.bytesRead.Load(),
+		BytesOut: total, Elapsed: time.Since(start), PlanHash: p.Hash(), NonFiniteIn: m.nonFinite,
+	}, nil
+}
+
+func constValue(c bytecode.Const) ops.Value {
+	switch c.Kind {
+	case bytecode.ConstBool:
+		return ops.Bool(c.B)
+	case bytecode.ConstInt:
+		return ops.Int(c.I)
+	case bytecode.ConstFloat:
+		return ops.Float(c.F)
+	case bytecode.ConstString:
+		return ops.String(c.S)
+	case bytecode.ConstScalar:
+		return ops.TensorValue(ops.Scalar(c.F))
+	}
+	return ops.Null()
+}
+
+// slot is a register's value: a tensor shared by MOVE, reference counted so that its buffer
+// returns to the pool only when no register holds it.
+type slot struct {
+	t    *ops.Tensor
+	refs int
+}
+
+type worker struct {
+	m    *machine
+	regs []*slot
+	pool map[int][][]float64
+}
+
+func newWorker(m *machine) *worker {
+	return &worker{m: m, pool: map[int][][]float64{}}
+}
+
+func (w *worker) alloc(n int) []float64 {
+	if l := w.pool[n]; len(l) > 0 {
+		b := l[len(l)-1]
+		w.pool[n] = l[:len(l)-1]
+		return b
+	}
+	return make([]float64, n)
+}
+
+func (w *worker) release(r int) {
+	s := w.regs[r]
+	w.regs[r] = nil
+	if s == nil {
+		return
+	}
+	s.refs--
+	if s.refs == 0 && s.t != nil {
+		// Keep a few buffers per size: enough for the next key of the same class.
+		if len(w.pool[len(s.t.Data)]) < 8 {
+			w.pool[len(s.t.Data)] = append(w.pool[len(s.t.Data)], s.t.Data)
+		}
+		s.t = nil
+	}
+}
+
+func (w *worker) set(r int, t *ops.Tensor) {
+	if w.regs[r] != nil {
+		w.release(r)
+	}
+	if t == nil {
+		return
+	}
+	w.regs[r] = &slot{t: t, refs: 1}
+}
+
+// runKey runs one key's program and hands the result to the writer. It reports whether the
+// key is present (false: every path ended missing, e.g. a non-finite input without fallback).
+func (w *worker) runKey(k *bytecode.Key) (bool, error) {
+	m := w.m
+	code := &m.prog.Classes[k.Class]
+	if cap(w.regs) < code.NumRegs {
+		w.regs = make([]*slot, code.NumRegs)
+	}
+	w.regs = w.regs[:code.NumRegs]
+	defer func() {
+		for r := range w.regs {
+			w.release(r)
+		}
+	}()
+	for pc := 0; pc < len(code.Instrs); pc++ {
+		in := &code.Instrs[pc]
+		switch in.Op {
+		case bytecode.NOP:
+		case bytecode.LOAD:
+			t, err := w.load(in.B, k.Loads[in.C])
+			if err != nil {
+				return false, err
+			}
+			w.set(in.A, t)
+		case bytecode.CALL:
+			t, err := w.call(k, in)
+			if err != nil {
+				return false, err
+			}
+			w.set(in.A, t)
+		case bytecode.JPRESENT:
+			if w.regs[in.A] != nil {
+				pc = in.B - 1
+			}
+		case bytecode.JUMP:
+			pc = in.B - 1
+		case bytecode.MOVE:
+			src := w.regs[in.B]
+			if w.regs[in.A] != nil {
+				w.release(in.A)
+			}
+			if src != nil {
+				src.refs++
+			}
+			w.regs[in.A] = src
+		case bytecode.MISS:
+			w.set(in.A, nil)
+		case bytecode.FREE:
+			w.release(in.A)
+		case bytecode.STORE:
+			s := w.regs[in.A]
+			if s == nil {
+				return false, nil
+			}
+			if !ops.SameShape(s.t.Shape, k.Shape) {
+				return false, fmt.Errorf("result has shape %s, the plan says %s", ops.FormatShape(s.t.Shape), ops.FormatShape(k.Shape))
+			}
+			if err := m.out.WriteFloat64(k.Name, s.t.Data); err != nil {
+				return false, err
+			}
+			return true, nil
+		default:
+			return false, fmt.Errorf("bad opcode %v", in.Op)
+		}
+	}
+	return false, errors.New("program ended without STORE")
+}
+
+func (w *worker) load(input int, name string) (*ops.Tensor, error) {
+	m := w.m
+	f := m.inputs[input]
+	info, ok := f.Tensors[name]
+	if !ok {
+		return nil, fmt.Errorf("%s has no tensor %q (did the file change?)", f.Path, name)
+	}
+	n := ops.NumElements(info.Shape)
+	data := w.alloc(n)
+	if err := f.ReadFloat64(name, data); err != nil {
+		return nil, err
+	}
+	m.bytesRead.Add(info.End - info.Begin)
+	if m.prog.OmitNonFinite {
+		for _, x := range data {
+			if math.IsNaN(x) || math.IsInf(x, 0) {
+				msg := fmt.Sprintf("%s: tensor %q has non-finite values; treated as missing", f.Path, name)
+				m.warnMu.Lock()
+				m.nonFinite = append(m.nonFinite, msg)
+				m.warnMu.Unlock()
+				m.warn(msg)
+				w.pool[n] = append(w.pool[n], data)
+				return nil, nil
+			}
+		}
+	}
+	return &ops.Tensor{Shape: info.Shape, Data: data, DType: ops.F64}, nil
+}
+
+func (w *worker) call(k *bytecode.Key, in *bytecode.Instr) (*ops.Tensor, error) {
+	m := w.m
+	d := m.methods[in.B]
+	c := &ops.Call{Key: k.Name, Numerics: m.numerics}
+	var shapes [][]int
+	dtype := ops.DType(255)
+	for i, o := range in.Operands {
+		var v ops.Value
+		switch o.Kind {
+		case bytecode.OpReg:
+			s := w.regs[o.Index]
+			if s == nil {
+				return nil, nil // a missing input: the key is missing here too
+			}
+			v = ops.TensorValue(s.t)
+			shapes = append(shapes, s.t.Shape)
+			dtype = promote(dtype, s.t.DType)
+		case bytecode.OpConst:
+			v = m.consts[o.Index]
+		default:
+			v = ops.Null()
+		}
+		switch {
+		case i < in.NArgs:
+			c.Args = append(c.Args, v)
+		case i < in.NArgs+in.NVar:
+			c.Var = append(c.Var, v)
+		default:
+			c.Kw = append(c.Kw, v)
+		}
+	}
+	var shape []int
+	var err error
+	if d.OutShape != nil {
+		shape, err = d.OutShape(c.Args, c.Var, c.Kw)
+	} else {
+		shape, err = ops.BroadcastShape(shapes...)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s: %v", d.Name, err)
+	}
+	if dtype == 255 {
+		dtype = ops.F64
+	}
+	c.Out = &ops.Tensor{Shape: shape, Data: w.alloc(ops.NumElements(shape)), DType: dtype}
+	if err := d.Kernel(c); err != nil {
+		w.pool[len(c.Out.Data)] = append(w.pool[len(c.Out.Data)], c.Out.Data)
+		return nil, fmt.Errorf("%s: %v", d.Name, err)
+	}
+	if c.Out.DType != ops.F64 && c.Out.DType.IsFloat() {
+		via := m.numerics == ops.SDMecha
+		for i, x := range c.Out.Data {
+			c.Out.Data[i] = num.Narrow(x, c.Out.DType, via)
+		}
+	}
+	return c.Out, nil
+}
+
+// promote is torch's type promotion among the float types the VM meets: float64 wins,
+// float32 next, float16 with bfloat16 gives float32.
+func promote(a, b ops.DType) ops.DType {
+	if a == 255 {
+		return b
+	}
+	if a == b {
+		return a
+	}
+	rank := func(d ops.DType) int {
+		switch d {
+		case ops.F64:
+			return 3
+		case ops.F32:
+			return 2
+		case ops.F16, ops.BF16:
+			return 1
+		}
+		return 0
+	}
+	if rank(a) == 1 && rank(b) == 1 {
+		return ops.F32
+	}
+	if rank(a) >= rank(b) {
+		return a
+	}
+	return b
+}
+
+func sortStrings(a []string) {
+	for i := 1; i < len(a); i++ {
+		for j := i; j > 0 && a[j] < a[j-1]; j-- {
+			a[j], a[j-1] = a[j-1], a[j]
+		}
+	}
+}
