@@ -107,6 +107,7 @@ type scan struct {
 	toks     []lexer.Token
 	errs     pos.ErrorList
 	bad      map[int]bool // line numbers whose instruction could not be lexed
+	index    int          // reference index of the instruction being lexed
 	first    int          // index into lines of the first non-blank line, -1 if none
 }
 
@@ -229,6 +230,7 @@ func (s *scan) scanLine(l *srcLine) {
 		s.bad[l.num] = true
 		s.tok(TokCommand, "#", l, l.col0)
 		s.tok(TokEOL, "", l, len(l.text)+1)
+		s.index++
 		return
 	}
 	sc := tokenize(l.body, l.col0, d)
@@ -239,6 +241,7 @@ func (s *scan) scanLine(l *srcLine) {
 		s.bad[l.num] = true
 		s.tok(TokCommand, "", l, l.col0)
 		s.tok(TokEOL, "", l, len(l.text)+1)
+		s.index++
 		return
 	}
 	toks, comment := sc.toks, ""
@@ -274,6 +277,7 @@ func (s *scan) scanLine(l *srcLine) {
 		s.tok(TokCommand, toks[0].text, l, toks[0].col)
 	}
 	s.tok(TokEOL, "", l, len(l.text)+1)
+	s.index++
 }
 
 // arg classifies one argument token (mecha-format §2.5) and emits its tokens.
@@ -317,6 +321,11 @@ func (s *scan) value(l *srcLine, raw string, col int) {
 			msg += " (a tab does not separate arguments)"
 		}
 		s.errorf(l.num, col, "%s", msg)
+		return
+	}
+	if v.Kind == Ref && (v.Int < 0 || v.Int >= int64(s.index)) {
+		// Only backward references exist: &N names the N-th instruction before this one.
+		s.errorf(l.num, col, "%s", refRange(v, s.index))
 		return
 	}
 	var tt lexer.TokenType

@@ -120,10 +120,7 @@ func Parse(filename string, src []byte) (*File, error) {
 		if gl.Trailing != nil {
 			st.LineComment = *gl.Trailing
 		}
-		if s.bad[gl.Pos.Line] {
-			continue
-		}
-		if !knownCommand(s.dialect, st.Command) {
+		if st.Command != "" && st.Command != "#" && !knownCommand(s.dialect, st.Command) {
 			errs.Add(st.Pos, unknownCommand(s.dialect, st.Command))
 		}
 		for _, ga := range gl.Args {
@@ -138,9 +135,6 @@ func Parse(filename string, src []byte) (*File, error) {
 			v.Pos = toPos(filename, ga.Value.Pos)
 			a.Value = &v
 			st.Args = append(st.Args, a)
-			if v.Kind == Ref && (v.Int < 0 || v.Int >= int64(st.Index)) {
-				errs.Add(v.Pos, refRange(v, st.Index))
-			}
 		}
 	}
 	if index == 0 && s.first >= 0 {
@@ -170,8 +164,6 @@ func unknownCommand(d Dialect, name string) string {
 	switch {
 	case d == DialectC && name == "call":
 		msg += `: "call" is dialect A, write "merge"`
-	case d != DialectC && strings.HasPrefix(name, "#"):
-		msg += ": only dialect C (version 0.1.0) has comments"
 	}
 	return msg
 }

@@ -121,6 +121,7 @@ func tokenize(body string, col0 int, d Dialect) lineScan {
 		plain    bool
 		hash     bool
 		quoteCol int
+		escCol   int
 	)
 	reset := func() {
 		cur, curCols, prefix, preCols = nil, nil, nil, nil
@@ -134,13 +135,15 @@ func tokenize(body string, col0 int, d Dialect) lineScan {
 		ch, c := body[i], col0+i
 		if d == DialectC {
 			if esc {
+				// Positions point at the backslash, where the escaped character's
+				// spelling starts.
 				esc = false
-				cur, curCols = append(cur, ch), append(curCols, c)
+				cur, curCols = append(cur, ch), append(curCols, escCol)
 				continue
 			}
 			if ch == '\\' {
 				// The backslash itself is dropped; the next byte is taken literally.
-				esc = true
+				esc, escCol = true, c
 				if start < 0 {
 					start = c
 				}

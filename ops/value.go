@@ -3,6 +3,7 @@ package ops
 import (
 	"fmt"
 	"strconv"
+	"strings"
 )
 
 // Kind says what a Value holds.
@@ -100,7 +101,12 @@ func (v Value) String() string {
 	case KindInt:
 		return strconv.FormatInt(v.I, 10)
 	case KindFloat:
-		return strconv.FormatFloat(v.F, 'g', -1, 64)
+		// Integral floats keep ".0", as Python prints them, so a signature reads alpha = 1.0.
+		s := strconv.FormatFloat(v.F, 'g', -1, 64)
+		if !strings.ContainsAny(s, ".eEn") {
+			s += ".0"
+		}
+		return s
 	case KindString:
 		return strconv.Quote(v.S)
 	case KindTensor:

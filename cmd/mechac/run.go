@@ -10,7 +10,11 @@ import (
 	"github.com/mechac/mechac/compiler"
 	"github.com/mechac/mechac/stdlib"
 	"github.com/mechac/mechac/vm"
+	"github.com/mechac/mechac/vm/safetensors"
 )
+
+// writerHook lets tests wrap the output's temporary file (to simulate a full disk).
+var writerHook func(*os.File) safetensors.TempFile
 
 func cmdRun(e *env, args []string) error {
 	fs := newFlags(e, "run", "RECIPE -o OUT [flags]")
@@ -67,6 +71,7 @@ func cmdRun(e *env, args []string) error {
 		Output:   *out,
 		Jobs:     *jobs,
 		Progress: bar.update,
+		Writer:   safetensors.WriterOptions{WrapFile: writerHook},
 		Warn: func(msg string) {
 			if !*quiet {
 				bar.message("warning: " + msg)

@@ -84,11 +84,19 @@ func T(shape []int, data ...float64) ops.Value {
 // Modes is both numerics modes.
 var Modes = []ops.Numerics{ops.Exact, ops.SDMecha}
 
-// Check runs every check of the package documentation on d.
+// Check runs every check of the package documentation on d and reports each failure on t.
 func Check(t *testing.T, d *ops.Def, s Spec) {
 	t.Helper()
+	for _, err := range Errors(d, s) {
+		t.Errorf("%s: %v", d.FullName(), err)
+	}
+}
+
+// Errors runs the checks of Check and returns the failures.
+func Errors(d *ops.Def, s Spec) []error {
+	t := &report{}
 	if !checkDef(t, d) {
-		return
+		return t.errs
 	}
 	if s.Varargs == 0 {
 		s.Varargs = 3
@@ -100,26 +108,26 @@ func Check(t *testing.T, d *ops.Def, s Spec) {
 		s.Seed = 1
 	}
 	for _, n := range Modes {
-		t.Run(n.String(), func(t *testing.T) {
-			g := &gen{r: rand.New(rand.NewPCG(s.Seed, uint64(n))), n: n, shape: s.Shape}
-			for _, v := range variants(d) {
-				c, ok := g.call(t, d, s, v)
-				if !ok {
-					return
-				}
-				name := fmt.Sprintf("random/%s", v)
-				if err := Run(d, c); err != nil {
-					t.Errorf("%s: %v", name, err)
-					continue
-				}
-				checkDeterministic(t, name, d, c)
-				if d.Traits&ops.Elementwise != 0 {
-					checkElementwise(t, name, d, c, s.Ref)
-				}
+		t.prefix = n.String() + ": "
+		g := &gen{r: rand.New(rand.NewPCG(s.Seed, uint64(n))), n: n, shape: s.Shape}
+		for _, v := range variants(d) {
+			c, ok := g.call(t, d, s, v)
+			if !ok {
+				return t.errs
 			}
-			checkDefaults(t, d, g, s)
-		})
+			name := fmt.Sprintf("random/%s", v)
+			if err := Run(d, c); err != nil {
+				t.Errorf("%s: %v", name, err)
+				continue
+			}
+			checkDeterministic(t, name, d, c)
+			if d.Traits&ops.Elementwise != 0 {
+				checkElementwise(t, name, d, c, s.Ref)
+			}
+		}
+		checkDefaults(t, d, g, s)
 	}
+	t.prefix = ""
 	for _, tc := range s.Cases {
 		modes := tc.Numerics
 		if modes == nil {
@@ -129,11 +137,21 @@ func Check(t *testing.T, d *ops.Def, s Spec) {
 			runCase(t, d, tc, n)
 		}
 	}
+	return t.errs
+}
+
+// report collects failures.
+type report struct {
+	prefix string
+	errs   []error
+}
+
+func (r *report) Errorf(format string, args ...any) {
+	r.errs = append(r.errs, fmt.Errorf(r.prefix+format, args...))
 }
 
 // checkDef checks the definition itself.
-func checkDef(t *testing.T, d *ops.Def) bool {
-	t.Helper()
+func checkDef(t *report, d *ops.Def) bool {
 	if err := d.Validate(); err != nil {
 		t.Errorf("Validate: %v", err)
 		return false
@@ -386,7 +404,7 @@ func (g *gen) hyperValue(v variant) ops.Value {
 }
 
 // param returns a random or given value for one parameter.
-func (g *gen) param(t *testing.T, d *ops.Def, s Spec, q ops.Param, v variant) (ops.Value, bool) {
+func (g *gen) param(t *report, d *ops.Def, s Spec, q ops.Param, v variant) (ops.Value, bool) {
 	switch q.Type {
 	case ops.TensorIn:
 		return ops.TensorValue(g.tensor(g.shape, -2, 2)), true
@@ -404,7 +422,7 @@ func (g *gen) param(t *testing.T, d *ops.Def, s Spec, q ops.Param, v variant) (o
 }
 
 // call builds a random call of d.
-func (g *gen) call(t *testing.T, d *ops.Def, s Spec, v variant) (*ops.Call, bool) {
+func (g *gen) call(t *report, d *ops.Def, s Spec, v variant) (*ops.Call, bool) {
 	c := &ops.Call{Key: "opstest.key", Numerics: g.n}
 	for _, q := range d.Params {
 		x, ok := g.param(t, d, s, q, v)
@@ -455,8 +473,7 @@ func fresh(c *ops.Call) *ops.Call {
 	return &cc
 }
 
-func checkDeterministic(t *testing.T, name string, d *ops.Def, c *ops.Call) {
-	t.Helper()
+func checkDeterministic(t *report, name string, d *ops.Def, c *ops.Call) {
 	again := fresh(c)
 	if err := Run(d, again); err != nil {
 		t.Errorf("%s (second run): %v", name, err)
@@ -491,8 +508,7 @@ func element(c *ops.Call, i int) (*ops.Call, []float64) {
 	return &cc, xs
 }
 
-func checkElementwise(t *testing.T, name string, d *ops.Def, c *ops.Call, ref func(ops.Numerics, []float64) float64) {
-	t.Helper()
+func checkElementwise(t *report, name string, d *ops.Def, c *ops.Call, ref func(ops.Numerics, []float64) float64) {
 	for i, got := range c.Out.Data {
 		one, xs := element(c, i)
 		if err := Run(d, one); err != nil {
@@ -527,8 +543,7 @@ func defaultValue(q ops.Param, n ops.Numerics) ops.Value {
 
 // checkDefaults compares calls leaving out trailing defaulted parameters with calls passing the
 // defaults explicitly.
-func checkDefaults(t *testing.T, d *ops.Def, g *gen, s Spec) {
-	t.Helper()
+func checkDefaults(t *report, d *ops.Def, g *gen, s Spec) {
 	base, ok := g.call(t, d, s, hyperRandom)
 	if !ok {
 		return
@@ -566,8 +581,7 @@ func checkDefaults(t *testing.T, d *ops.Def, g *gen, s Spec) {
 	try("kw", d.KwOnly, func(c *ops.Call) *[]ops.Value { return &c.Kw })
 }
 
-func runCase(t *testing.T, d *ops.Def, tc Case, n ops.Numerics) {
-	t.Helper()
+func runCase(t *report, d *ops.Def, tc Case, n ops.Numerics) {
 	name := fmt.Sprintf("%s/%s", tc.Name, n)
 	c := &ops.Call{Key: "opstest.key", Numerics: n, Args: tc.Args, Var: tc.Var, Kw: tc.Kw}
 	c = fresh(c)

@@ -112,12 +112,13 @@ func (h *Header) Lint() []string {
 	return out
 }
 
-// headerEntry is one tensor entry of the JSON. Numbers are kept as text and parsed strictly
-// (integers only) instead of letting encoding/json turn them into float64.
+// headerEntry is one tensor entry of the JSON. Numbers are kept as raw text and parsed strictly
+// (decimal integers only): encoding/json would turn them into float64 (losing precision above
+// 2^53) or, for json.Number, also accept quoted strings.
 type headerEntry struct {
-	DType       *string       `json:"dtype"`
-	Shape       []json.Number `json:"shape"`
-	DataOffsets []json.Number `json:"data_offsets"`
+	DType       *string           `json:"dtype"`
+	Shape       []json.RawMessage `json:"shape"`
+	DataOffsets []json.RawMessage `json:"data_offsets"`
 }
 
 // ReadHeader reads and validates the header of a safetensors file of the given size. If r has
@@ -138,6 +139,22 @@ func ReadHeader(r io.ReaderAt, size int64) (*Header, error) {
 	return readHeader(r, size, name)
 }
 
+// readFull is ReadAt that accepts io.EOF together with a full read, which io.ReaderAt allows
+// at the end of the input.
+func readFull(r io.ReaderAt, buf []byte, off int64) error {
+	if len(buf) == 0 {
+		return nil
+	}
+	n, err := r.ReadAt(buf, off)
+	if n == len(buf) {
+		return nil
+	}
+	if err == nil || err == io.EOF {
+		err = io.ErrUnexpectedEOF
+	}
+	return err
+}
+
 func readHeader(r io.ReaderAt, size int64, path string) (*Header, error) {
 	fail := func(format string, args ...any) error {
 		return fmt.Errorf("%s: "+format, append([]any{path}, args...)...)
@@ -146,7 +163,7 @@ func readHeader(r io.ReaderAt, size int64, path string) (*Header, error) {
 		return nil, fail("truncated header: file has %d bytes, need 8", size)
 	}
 	var lenBuf [8]byte
-	if _, err := r.ReadAt(lenBuf[:], 0); err != nil {
+	if err := readFull(r, lenBuf[:], 0); err != nil {
 		return nil, fail("reading header length: %v", err)
 	}
 	n := binary.LittleEndian.Uint64(lenBuf[:])
@@ -157,7 +174,7 @@ func readHeader(r io.ReaderAt, size int64, path string) (*Header, error) {
 		return nil, fail("header length %d exceeds file size %d", n, size)
 	}
 	raw := make([]byte, n)
-	if _, err := r.ReadAt(raw, 8); err != nil {
+	if err := readFull(r, raw, 8); err != nil {
 		return nil, fail("reading header: %v", err)
 	}
 	h := &Header{
@@ -420,8 +437,8 @@ func (f *File) ReadRaw(name string, buf []byte) error {
 }
 
 func (f *File) readAt(t *TensorInfo, buf []byte, off int64) error {
-	if _, err := f.f.ReadAt(buf, off); err != nil {
-		if errors.Is(err, io.EOF) {
+	if err := readFull(f.f, buf, off); err != nil {
+		if errors.Is(err, io.ErrUnexpectedEOF) {
 			return fmt.Errorf("%s: tensor %q: file is shorter than its header says (changed since it was opened?)", f.Path, t.Name)
 		}
 		return fmt.Errorf("%s: tensor %q: %w", f.Path, t.Name, err)

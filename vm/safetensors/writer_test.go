@@ -1,0 +1,504 @@
+package safetensors
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+
+	"github.com/mechac/mechac/ops"
+	"github.com/mechac/mechac/ops/num"
+)
+
+var allDTypes = []ops.DType{ops.F64, ops.F32, ops.F16, ops.BF16, ops.I64, ops.I32, ops.I16, ops.I8, ops.U8, ops.BOOL}
+
+func randomValues(r *rand.Rand, n int) []float64 {
+	v := make([]float64, n)
+	for i := range v {
+		switch i % 5 {
+		case 0:
+			v[i] = float64(r.IntN(200) - 100)
+		case 1:
+			v[i] = r.NormFloat64() * 1e4
+		default:
+			v[i] = r.NormFloat64()
+		}
+	}
+	if n > 3 {
+		v[0], v[1], v[2] = math.Inf(1), math.Copysign(0, -1), 1+0x1p-11+0x1p-40
+	}
+	return v
+}
+
+// listDir returns the names in dir, to check that no temporary file is left behind.
+func listDir(t *testing.T, dir string) []string {
+	t.Helper()
+	es, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range es {
+		names = append(names, e.Name())
+	}
+	return names
+}
+
+func TestRoundTripAllDTypes(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 1))
+	for _, via := range []bool{false, true} {
+		dir := t.TempDir()
+		out := filepath.Join(dir, "out.safetensors")
+		var decl []OutTensor
+		vals := map[string][]float64{}
+		for i, d := range allDTypes {
+			shape := []int{3, 1 + i, 2}
+			name := fmt.Sprintf("t.%s", d)
+			decl = append(decl, OutTensor{Name: name, DType: d, Shape: shape})
+			vals[name] = randomValues(r, ops.NumElements(shape))
+		}
+		decl = append(decl, OutTensor{Name: "scalar", DType: ops.F32, Shape: []int{}}, OutTensor{Name: "empty", DType: ops.F16, Shape: []int{0}})
+		vals["scalar"], vals["empty"] = []float64{0.3}, []float64{}
+		meta := map[string]string{"mecha_recipe": "merge <a> & \"b\"", "mechac_numerics": "exact"}
+		w, err := Create(out, decl, meta, WriterOptions{ViaF32: via})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for name, v := range vals {
+			if err := w.WriteFloat64(name, v); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := w.Commit(); err != nil {
+			t.Fatal(err)
+		}
+		w.Abort() // no-op after Commit
+		if got := listDir(t, dir); len(got) != 1 || got[0] != "out.safetensors" {
+			t.Fatalf("folder holds %v", got)
+		}
+		f, err := Open(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if l := f.Lint(); l != nil {
+			t.Errorf("Lint: %v", l)
+		}
+		if f.Metadata["mecha_recipe"] != meta["mecha_recipe"] || len(f.Metadata) != 2 {
+			t.Errorf("metadata %q", f.Metadata)
+		}
+		if f.HeaderLen%8 != 0 {
+			t.Errorf("header length %d not a multiple of 8", f.HeaderLen)
+		}
+		for _, d := range decl {
+			ti := f.Tensors[d.Name]
+			if ti == nil || ti.DType != d.DType || !ops.SameShape(ti.Shape, d.Shape) {
+				t.Fatalf("%s: %+v", d.Name, ti)
+			}
+			got := make([]float64, ti.NumElements())
+			if err := f.ReadFloat64(d.Name, got); err != nil {
+				t.Fatal(err)
+			}
+			for i, x := range vals[d.Name] {
+				if want := num.Narrow(x, d.DType, via); math.Float64bits(got[i]) != math.Float64bits(want) {
+					t.Fatalf("via=%v %s[%d]: %v stored as %v, want %v", via, d.Name, i, x, got[i], want)
+				}
+			}
+		}
+		// Names sorted by offset = sorted by name for our own files.
+		names := f.Names()
+		for i := 1; i < len(names); i++ {
+			if names[i-1] > names[i] && f.Tensors[names[i-1]].Len() > 0 {
+				t.Errorf("layout not in name order: %v", names)
+			}
+		}
+		f.Close()
+		st, _ := os.Stat(out)
+		if st.Mode().Perm() != 0o644 {
+			t.Errorf("mode %v", st.Mode())
+		}
+	}
+}
+
+func TestWriterDeterministicAndMetadataFirst(t *testing.T) {
+	write := func(path string) []byte {
+		decl := []OutTensor{{"z", ops.F16, []int{2}}, {"a", ops.BF16, []int{1, 3}}, {"m", ops.I64, []int{1}}}
+		w, err := Create(path, decl, map[string]string{"mechac_plan_hash": "abc", "mecha_recipe": "r"}, WriterOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range []string{"m", "z", "a"} { // order of writes does not matter
+			if err := w.WriteFloat64(n, make([]float64, map[string]int{"z": 2, "a": 3, "m": 1}[n])); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := w.Commit(); err != nil {
+			t.Fatal(err)
+		}
+		b, _ := os.ReadFile(path)
+		return b
+	}
+	dir := t.TempDir()
+	a, b := write(filepath.Join(dir, "a.safetensors")), write(filepath.Join(dir, "b.safetensors"))
+	if !bytes.Equal(a, b) {
+		t.Fatal("same inputs, different bytes")
+	}
+	want := `{"__metadata__":{"mecha_recipe":"r","mechac_plan_hash":"abc"},"a":{"dtype":"BF16","shape":[1,3],"data_offsets":[0,6]},` +
+		`"m":{"dtype":"I64","shape":[1],"data_offsets":[6,14]},"z":{"dtype":"F16","shape":[2],"data_offsets":[14,18]}}`
+	hdr := string(a[8 : 8+len(want)])
+	if hdr != want {
+		t.Errorf("header\n%s\nwant\n%s", hdr, want)
+	}
+	if n := int(a[0]); n%8 != 0 || strings.TrimRight(string(a[8:8+n]), " ") != want {
+		t.Errorf("padding: length %d, %q", n, a[8:8+n])
+	}
+}
+
+func TestConcurrentWrites(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(dir, "c.safetensors")
+	const n = 200
+	var decl []OutTensor
+	for i := range n {
+		decl = append(decl, OutTensor{Name: fmt.Sprintf("k%03d", i), DType: ops.F16, Shape: []int{i%7 + 1, 1000 + i}})
+	}
+	w, err := Create(out, decl, nil, WriterOptions{ViaF32: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for i, d := range decl {
+		wg.Go(func() {
+			v := make([]float64, ops.NumElements(d.Shape))
+			for j := range v {
+				v[j] = float64(i) + float64(j%100)/128
+			}
+			errs <- w.WriteFloat64(d.Name, v)
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.WriteFloat64("k000", make([]float64, 1000)); err == nil {
+		t.Error("second write of a tensor accepted")
+	}
+	if err := w.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	f, err := Open(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	// Read back concurrently too.
+	for i, d := range decl {
+		wg.Go(func() {
+			v := make([]float64, ops.NumElements(d.Shape))
+			if err := f.ReadFloat64(d.Name, v); err != nil {
+				t.Error(err)
+				return
+			}
+			for j, x := range v {
+				if want := float64(i) + float64(j%100)/128; x != num.Narrow(want, ops.F16, true) {
+					t.Errorf("%s[%d] = %v, want %v", d.Name, j, x, want)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+}
+
+func TestOmitCompacts(t *testing.T) {
+	dir := t.TempDir()
+	r := rand.New(rand.NewPCG(2, 2))
+	decl := []OutTensor{
+		{"a", ops.F16, []int{300, 5}}, {"b", ops.F32, []int{7}}, {"c", ops.F16, []int{1 << 19}},
+		{"d.with.a.long.name.that.makes.the.header.longer", ops.BF16, []int{3, 3}}, {"e", ops.F64, []int{1}},
+	}
+	vals := map[string][]float64{}
+	for _, d := range decl {
+		vals[d.Name] = randomValues(r, ops.NumElements(d.Shape))
+	}
+	meta := map[string]string{"mecha_recipe": "x"}
+	write := func(path string, omit map[string]bool) {
+		var ds []OutTensor
+		for _, d := range decl {
+			if !omit[d.Name] {
+				ds = append(ds, d)
+			}
+		}
+		w, err := Create(path, ds, meta, WriterOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range ds {
+			if err := w.WriteFloat64(d.Name, vals[d.Name]); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := w.Commit(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	omit := map[string]bool{"b": true, "d.with.a.long.name.that.makes.the.header.longer": true}
+	compacted := filepath.Join(dir, "compacted.safetensors")
+	// Declare all, omit two: must equal a file declared without them.
+	{
+		w, err := Create(compacted, decl, meta, WriterOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range decl {
+			if omit[d.Name] {
+				w.Omit(d.Name)
+			} else if err := w.WriteFloat64(d.Name, vals[d.Name]); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := w.Commit(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	direct := filepath.Join(dir, "direct.safetensors")
+	write(direct, omit)
+	a, _ := os.ReadFile(compacted)
+	b, _ := os.ReadFile(direct)
+	if !bytes.Equal(a, b) {
+		t.Fatalf("compacted file (%d bytes) differs from one written without the omitted keys (%d bytes)", len(a), len(b))
+	}
+	f, err := Open(compacted)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if len(f.Tensors) != 3 || f.Lint() != nil {
+		t.Errorf("tensors %v lint %v", f.Names(), f.Lint())
+	}
+	if got := listDir(t, dir); len(got) != 2 {
+		t.Errorf("folder holds %v", got)
+	}
+}
+
+func TestCommitRefusesUnwritten(t *testing.T) {
+	dir := t.TempDir()
+	w, err := Create(filepath.Join(dir, "o.safetensors"), []OutTensor{{"a", ops.F16, []int{1}}, {"b", ops.F16, []int{1}}}, nil, WriterOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.WriteFloat64("a", []float64{1}); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.WriteFloat64("nope", []float64{1}); err == nil || !strings.Contains(err.Error(), `tensor "nope" was not declared`) {
+		t.Errorf("undeclared: %v", err)
+	}
+	err = w.Commit()
+	if err == nil || !strings.Contains(err.Error(), `tensor "b" was never written`) {
+		t.Errorf("Commit: %v", err)
+	}
+	if got := listDir(t, dir); len(got) != 0 {
+		t.Errorf("folder holds %v", got)
+	}
+}
+
+func TestCreateRefusals(t *testing.T) {
+	dir := t.TempDir()
+	in := filepath.Join(dir, "in.safetensors")
+	if err := os.WriteFile(in, rawFile("{}      ", nil), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(dir, "link.safetensors")
+	if err := os.Symlink(in, link); err != nil {
+		t.Fatal(err)
+	}
+	sub := filepath.Join(dir, "sub")
+	os.Mkdir(sub, 0o755)
+	wd, _ := os.Getwd()
+	t.Cleanup(func() { os.Chdir(wd) })
+	if err := os.Chdir(dir); err != nil {
+		t.Fatal(err)
+	}
+	decl := []OutTensor{{"a", ops.F16, []int{1}}}
+	cases := []struct {
+		out    string
+		inputs []string
+		want   string
+	}{
+		{in, []string{in}, "is also an input"},
+		{"in.safetensors", []string{in}, "is also an input"},                           // relative vs absolute
+		{filepath.Join(sub, "..", "in.safetensors"), []string{in}, "is also an input"}, // unclean
+		{link, []string{in}, "is also an input"},                                       // same file through a link
+		{in, []string{link}, "is also an input"},
+		{filepath.Join(dir, "missing", "out.safetensors"), nil, "folder " + filepath.Join(dir, "missing") + " does not exist"},
+		{filepath.Join(in, "out.safetensors"), nil, "is not a folder"},
+		{sub, nil, "is a folder"},
+	}
+	for _, c := range cases {
+		_, err := Create(c.out, decl, nil, WriterOptions{Inputs: c.inputs})
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("Create(%s, inputs %v): %v, want %q", c.out, c.inputs, err, c.want)
+		}
+	}
+	bad := [][]OutTensor{
+		{{"a", ops.F16, []int{1}}, {"a", ops.F16, []int{1}}},
+		{{"", ops.F16, []int{1}}},
+		{{"__metadata__", ops.F16, []int{1}}},
+		{{"a", ops.F16, []int{-1}}},
+		{{"a", ops.F16, []int{1 << 40, 1 << 40}}},
+		{{"a", ops.DType(99), []int{1}}},
+	}
+	for _, d := range bad {
+		if _, err := Create(filepath.Join(dir, "x.safetensors"), d, nil, WriterOptions{}); err == nil {
+			t.Errorf("Create accepted %+v", d)
+		}
+	}
+	if got := listDir(t, dir); len(got) != 3 {
+		t.Errorf("folder holds %v", got)
+	}
+}
+
+// fullDisk fails writes past a byte budget with ENOSPC, as a full file system does.
+type fullDisk struct {
+	*os.File
+	budget   int64
+	written  int64
+	mu       sync.Mutex
+	truncErr bool
+}
+
+func (d *fullDisk) WriteAt(p []byte, off int64) (int, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.written+int64(len(p)) > d.budget {
+		return 0, &os.PathError{Op: "write", Path: d.Name(), Err: syscall.ENOSPC}
+	}
+	d.written += int64(len(p))
+	return d.File.WriteAt(p, off)
+}
+
+func (d *fullDisk) Truncate(size int64) error {
+	if d.truncErr {
+		return &os.PathError{Op: "truncate", Path: d.Name(), Err: syscall.ENOSPC}
+	}
+	return d.File.Truncate(size)
+}
+
+func TestDiskFull(t *testing.T) {
+	decl := []OutTensor{{"a", ops.F32, []int{1000}}, {"b", ops.F32, []int{1 << 20}}}
+	for _, c := range []struct {
+		name     string
+		budget   int64
+		truncErr bool
+	}{
+		{"at preallocation", 1 << 30, true},
+		{"at header", 10, false},
+		{"at data", 8000, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			out := filepath.Join(dir, "OUT.safetensors")
+			opts := WriterOptions{WrapFile: func(f *os.File) TempFile {
+				return &fullDisk{File: f, budget: c.budget, truncErr: c.truncErr}
+			}}
+			w, err := Create(out, decl, nil, opts)
+			if err == nil {
+				err = w.WriteFloat64("a", make([]float64, 1000))
+				if err == nil {
+					err = w.WriteFloat64("b", make([]float64, 1<<20))
+				}
+				if err == nil {
+					t.Fatal("no error from a full disk")
+				}
+				if cerr := w.Commit(); cerr == nil || !errors.Is(cerr, syscall.ENOSPC) {
+					t.Errorf("Commit after a failed write: %v", cerr)
+				}
+				w.Abort()
+			}
+			if !errors.Is(err, syscall.ENOSPC) || err.Error() != "writing "+out+": disk full (no space left on device)" {
+				t.Errorf("error %q", err)
+			}
+			if got := listDir(t, dir); len(got) != 0 {
+				t.Errorf("folder holds %v after a failed write", got)
+			}
+		})
+	}
+}
+
+func TestAbortRemovesTemp(t *testing.T) {
+	dir := t.TempDir()
+	w, err := Create(filepath.Join(dir, "o.safetensors"), []OutTensor{{"a", ops.F16, []int{4}}}, nil, WriterOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := listDir(t, dir); len(got) != 1 || !strings.HasPrefix(got[0], ".o.safetensors.tmp-") {
+		t.Errorf("temp file %v", got)
+	}
+	w.Abort()
+	w.Abort()
+	if got := listDir(t, dir); len(got) != 0 {
+		t.Errorf("folder holds %v", got)
+	}
+	if err := w.Commit(); err == nil {
+		t.Error("Commit after Abort succeeded")
+	}
+}
+
+// Overwriting an existing output (not an input) replaces it atomically.
+func TestReplaceExisting(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(dir, "o.safetensors")
+	os.WriteFile(out, []byte("old"), 0o644)
+	w, err := Create(out, []OutTensor{{"a", ops.F16, []int{1}}}, nil, WriterOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(out); string(b) != "old" {
+		t.Error("output touched before Commit")
+	}
+	w.WriteFloat64("a", []float64{1})
+	if err := w.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	f, err := Open(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+}
+
+func BenchmarkReadFloat64F16(b *testing.B) {
+	dir := b.TempDir()
+	out := filepath.Join(dir, "b.safetensors")
+	const n = 1 << 22
+	w, err := Create(out, []OutTensor{{"x", ops.F16, []int{n}}}, nil, WriterOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	w.WriteFloat64("x", randomValues(rand.New(rand.NewPCG(1, 2)), n))
+	if err := w.Commit(); err != nil {
+		b.Fatal(err)
+	}
+	f, err := Open(out)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	dst := make([]float64, n)
+	b.SetBytes(2 * n)
+	for b.Loop() {
+		if err := f.ReadFloat64("x", dst); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
