@@ -20,7 +20,7 @@ func TestDefault(t *testing.T) {
 		keys        ops.KeyRule
 	}{
 		{"weighted_sum(a: Tensor, b: Tensor, alpha: Tensor|float = 0.5)", "S:{weight|delta|param} S:{weight|delta|param} param -> S:{weight|delta|param}", ops.Elementwise, ops.KeysIntersect},
-		{"add_difference(a: Tensor, b: Tensor, alpha: Tensor|float = 1)", "S:{weight|delta|param} delta param -> S:{weight|delta|param}", ops.Elementwise, ops.KeysIntersect},
+		{"add_difference(a: Tensor, b: Tensor, alpha: Tensor|float = 1.0)", "S:{weight|delta|param} delta param -> S:{weight|delta|param}", ops.Elementwise, ops.KeysIntersect},
 		{"subtract(a: Tensor, b: Tensor)", "weight weight -> delta", ops.Elementwise, ops.KeysIntersect},
 		{"scale(a: Tensor, alpha: Tensor|float = 1.0)", "delta param -> delta", ops.Elementwise, ops.KeysIntersect},
 		{"n_average(*models: Tensor)", "*S:{weight|delta|param} -> S:{weight|delta|param}", ops.Elementwise, ops.KeysIntersect},

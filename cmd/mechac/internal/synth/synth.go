@@ -15,18 +15,20 @@
 // is base(FineTuneOf) + N(0, (DeltaRel*std)^2) drawn from Seed, so fine-tunes of one base share
 // it and differ from it by about 5% per element.
 //
-// Sizes for the sdxl-sgm config (2515 keys as a real SDXL base checkpoint has them: optional
-// keys included except the v-pred/edm markers; float16):
+// Sizes for the sdxl-sgm config (the 2515 keys of a real SDXL base checkpoint: optional keys
+// included except the v-pred/edm markers, i.e. Exclude: SDXLBaseExcluded), float16, tensor
+// data only (the JSON header adds about 0.3 MB at every divisor):
 //
-//	divisor  1  3.50e9 params  6.5 GiB   (the real shapes)
-//	divisor  4   219e6 params   418 MiB
-//	divisor  8    55e6 params   105 MiB
-//	divisor 16    14e6 params    27 MiB
-//	divisor 32   3.5e6 params   6.9 MiB
-//	divisor 64   0.9e6 params   2.0 MiB  (the golden pool; 0.34 MB of it is the header)
+//	divisor  1  3,468,837,945 params  6,937,676,352 bytes (6.5 GiB, the real shapes)
+//	divisor  2    867,806,841 params  1,735,614,144 bytes (1.6 GiB)
+//	divisor  4    217,250,713 params    434,501,888 bytes (414 MiB)
+//	divisor  8     54,462,377 params    108,925,216 bytes (104 MiB)
+//	divisor 16     13,690,449 params     27,381,360 bytes (26 MiB)
+//	divisor 32      3,460,077 params      6,920,616 bytes (6.6 MiB)
+//	divisor 64        883,837 params      1,768,136 bytes (1.7 MiB, the golden pool's size)
 //
-// (TestSDXLSizes prints the exact numbers.) Parameter counts fall with the square of the
-// divisor because almost all parameters are in 2-D and 4-D weights with two scaled dimensions.
+// TestSDXLSizes recomputes the table. Parameter counts fall with the square of the divisor
+// because almost all parameters sit in weights with two scaled dimensions.
 package synth
 
 import (
