@@ -229,6 +229,8 @@ func TestStrict(t *testing.T) {
 		{"clean B", "model \"a\" \"sdxl\" \"base\"\nmerge \"m\" &0 &0 alpha=1.0", ""},
 		{"trailing newline", "version 0.1.0\nmodel \"a\"\n",
 			"f:3:1: file ends with a newline: sd-mecha reads an empty last line and rejects the recipe"},
+		{"trailing newline B is fine", "model \"a\"\n", ""},
+		{"trailing blank line B", "model \"a\"\n\n", "f:2:1: blank line: sd-mecha rejects empty lines"},
 		{"blank line", "version 0.1.0\n\nmodel \"a\"", "f:2:1: blank line: sd-mecha rejects empty lines"},
 		{"blank spaces line", "model \"a\"\n  \t\nmodel \"b\"", "f:2:1: blank line: sd-mecha rejects empty lines"},
 		{"crlf C", "version 0.1.0\r\nmodel \"a\"",

@@ -10,8 +10,8 @@ import (
 // it. It complements Parse and does not repeat Parse's errors; run both. Reports, each
 // once per occurrence and in position order:
 //
-//   - a trailing newline (sd-mecha reads an empty last line and fails), reported on the
-//     empty line after it;
+//   - a trailing newline in dialect C (sd-mecha reads an empty last line and fails),
+//     reported on the empty line after it;
 //   - blank lines (same failure);
 //   - a version line that is not byte-exactly "version 0.1.0" (extra spaces, CR, tabs);
 //   - tabs outside quotes: sd-mecha does not split at them, so they glue tokens together;
@@ -84,7 +84,9 @@ func Strict(filename string, src []byte) pos.ErrorList {
 			}
 		}
 	}
-	if len(src) > 0 && src[len(src)-1] == '\n' {
+	// Dialect C splits the text at "\n", so a final newline makes an empty last line;
+	// dialects A/B read with Python's readlines(), which does not.
+	if d == DialectC && len(src) > 0 && src[len(src)-1] == '\n' {
 		errs.Add(at(len(lines)+1, 1), "file ends with a newline: sd-mecha reads an empty last line and rejects the recipe")
 	}
 	errs.Sort()
