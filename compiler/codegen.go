@@ -28,6 +28,7 @@ type generator struct {
 	consts  map[string]int
 	methods map[string]int
 	classes map[string]int
+	pending map[*ops.Def]bool
 	errs    pos.ErrorList
 
 	// per key
@@ -58,6 +59,7 @@ func (c *compilation) generate() (*bytecode.Program, error) {
 		consts:  map[string]int{},
 		methods: map[string]int{},
 		classes: map[string]int{},
+		pending: map[*ops.Def]bool{},
 	}
 	for _, in := range c.inputs {
 		g.prog.Inputs = append(g.prog.Inputs, bytecode.Input{
@@ -242,6 +244,13 @@ func (g *generator) emitFallback(v *ir.Value) result {
 
 func (g *generator) emitCall(v *ir.Value) result {
 	d := v.Def
+	if d.Pending != "" {
+		if _, reported := g.pending[d]; !reported {
+			g.pending[d] = true
+			g.errs.Addf(v.Pos, "%s cannot run yet: %s", d.Name, d.Pending)
+		}
+		return result{missing: true}
+	}
 	ops_ := v.Operands()
 	operands := make([]bytecode.Operand, len(ops_))
 	var shapes [][]int

@@ -176,6 +176,9 @@ type Def struct {
 	// Doc says what the method is for and any quirks it reproduces.
 	Doc    string
 	Kernel Kernel
+	// Pending, when set, says why the method has no kernel yet: its signature is known, so
+	// recipes using it parse, bind and check, but no plan can run it.
+	Pending string
 	// OutShape computes the output shape; nil means the broadcast of the tensor arguments.
 	OutShape func(args, vars, kw []Value) ([]int, error)
 }
@@ -218,8 +221,8 @@ func (d *Def) Validate() error {
 	if d.Name == "" {
 		return fmt.Errorf("method without a name")
 	}
-	if d.Kernel == nil {
-		return fmt.Errorf("%s: no kernel", d.FullName())
+	if d.Kernel == nil && d.Pending == "" {
+		return fmt.Errorf("%s: no kernel (and no Pending reason)", d.FullName())
 	}
 	seen := map[string]bool{}
 	all := append(append([]Param{}, d.Params...), d.KwOnly...)

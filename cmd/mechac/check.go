@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/mechac/mechac/compiler"
 	"github.com/mechac/mechac/lang"
@@ -51,7 +52,16 @@ func cmdCheck(e *env, args []string) error {
 	if res.Program != nil {
 		summary += fmt.Sprintf("; %d output keys in %d key classes", len(res.Program.Keys), len(res.Program.Classes))
 	} else if len(paths) > 0 {
-		summary += fmt.Sprintf("; keys and shapes not checked (model file %q not found)", missing)
+		summary += fmt.Sprintf("; keys and shapes not checked (model file \"%s\" not found)", missing)
+	}
+	var pending []string
+	for _, v := range res.Func.Values {
+		if v.Def != nil && v.Def.Pending != "" && !contains(pending, v.Def.Name) {
+			pending = append(pending, v.Def.Name)
+		}
+	}
+	if len(pending) > 0 {
+		summary += fmt.Sprintf("\nnote: cannot run yet: no kernel for %s", strings.Join(pending, ", "))
 	}
 	fmt.Fprintln(e.stdout, summary)
 	return nil
@@ -147,4 +157,13 @@ func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
 		return err
 	}
 	return os.Rename(tmp.Name(), path)
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
 }

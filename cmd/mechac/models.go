@@ -59,7 +59,7 @@ func (m *modelFinder) find(p string) (string, error) {
 			return "", err
 		}
 	}
-	return "", fmt.Errorf("model file %q not found (looked for %s)", p, strings.Join(cands, ", "))
+	return "", fmt.Errorf("model file \"%s\" not found (looked for %s)", p, strings.Join(cands, ", "))
 }
 
 // Model implements compiler.ModelSource.
