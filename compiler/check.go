@@ -48,6 +48,15 @@ func checkTypes(f *ir.Func) pos.ErrorList {
 					bad = "a string"
 				}
 			}
+			if bad == "" && a.Op == ir.OpConst && p.Check != nil {
+				if err := p.Check(a.Const); err != nil {
+					at := a.Pos
+					if !at.IsValid() {
+						at = v.Pos
+					}
+					errs.Addf(at, "argument %q of %s: %v", p.Name, v.Def.Name, err)
+				}
+			}
 			if a.Op == ir.OpDict {
 				bad += " (a dict of per-key values is not supported here yet)"
 			}

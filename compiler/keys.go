@@ -79,7 +79,8 @@ func (c *compilation) resolveModels() pos.ErrorList {
 			names = append(names, n)
 		}
 		sort.Strings(names)
-		if v.Config == "" {
+		declared := v.Config != ""
+		if !declared {
 			cfg, err := c.opts.Registry.InferConfig(names)
 			if err != nil {
 				errs.Addf(v.Pos, "%s: cannot tell the model config from its keys: %v (name one with model_config=)", v.Path, err)
@@ -108,6 +109,14 @@ func (c *compilation) resolveModels() pos.ErrorList {
 				}
 			}
 			mk.load[canon] = n
+		}
+		if declared && 2*len(extra) > len(names) {
+			msg := fmt.Sprintf("%s does not look like a %s model: %d of its %d tensors are not %s keys", v.Path, v.Config, len(extra), len(names), v.Config)
+			if best, err := c.opts.Registry.InferConfig(names); err == nil && best.ID != v.Config {
+				msg += fmt.Sprintf(" (its keys match %s)", best.ID)
+			}
+			errs.Addf(v.Pos, "%s", msg)
+			continue
 		}
 		if len(extra) > 0 {
 			c.warnf("%s: %d tensor%s not in config %s ignored (first: %s)", v.Path, len(extra), plural(len(extra)), v.Config, extra[0])

@@ -98,6 +98,9 @@ type Param struct {
 	Symbol string
 	// Optional means the default is None (null) and the argument may stay absent.
 	Optional bool
+	// Check, when set, validates a constant argument at compile time, so that a bad value
+	// (an unknown dtype name, say) is reported at its recipe position instead of once per key.
+	Check func(Value) error
 }
 
 // Traits describe how a kernel touches its data; the scheduler and the docs use them.

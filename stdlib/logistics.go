@@ -81,8 +81,8 @@ var castDef = define(&ops.Def{
 	Name: "cast",
 	Params: []ops.Param{
 		symbolIn("a"),
-		{Name: "device", Type: ops.StringHyper, Default: nullDefault(), Spaces: ops.ParamSpace, Optional: true},
-		{Name: "dtype", Type: ops.StringHyper, Default: nullDefault(), Spaces: ops.ParamSpace, Optional: true},
+		{Name: "device", Type: ops.StringHyper, Default: nullDefault(), Spaces: ops.ParamSpace, Optional: true, Check: checkDevice},
+		{Name: "dtype", Type: ops.StringHyper, Default: nullDefault(), Spaces: ops.ParamSpace, Optional: true, Check: checkCastDType},
 	},
 	Returns:       ops.AnySpace,
 	ReturnsSymbol: "S",
@@ -95,8 +95,8 @@ var castDef = define(&ops.Def{
 		"round through float32 as torch does from float64; exact numerics round once. device " +
 		"must be null or \"cpu\": mechac computes on the CPU.",
 	Kernel: func(c *ops.Call) error {
-		if dev := c.Args[1]; dev.Kind != ops.KindNull && !(dev.Kind == ops.KindString && dev.S == "cpu") {
-			return fmt.Errorf("cast: device %s is not supported (null or \"cpu\")", dev)
+		if err := checkDevice(c.Args[1]); err != nil {
+			return err
 		}
 		ts, err := tensors("cast", len(c.Out.Data), c.Args[0])
 		if err != nil {
@@ -122,6 +122,23 @@ var castDef = define(&ops.Def{
 	},
 })
 
+// checkDevice accepts null and "cpu": mechac computes on the CPU.
+func checkDevice(dev ops.Value) error {
+	if dev.Kind != ops.KindNull && !(dev.Kind == ops.KindString && dev.S == "cpu") {
+		return fmt.Errorf("device %s is not supported (null or \"cpu\")", dev)
+	}
+	return nil
+}
+
+// checkCastDType accepts null and the dtype names of CastDType.
+func checkCastDType(v ops.Value) error {
+	if v.Kind == ops.KindString {
+		_, err := CastDType(v.S)
+		return err
+	}
+	return nil
+}
+
 // castNames are the dtype names sd-mecha 1.1.5's cast accepts on torch 1.13 (cast_dtype_map:
 // the fixed list plus uint8, the one optional name torch 1.13 has) that mechac can represent.
 var castNames = []string{"float64", "int64", "float32", "int32", "float16", "bfloat16", "int16", "int8", "bool", "uint8"}
@@ -134,7 +151,7 @@ func CastDType(s string) (ops.DType, error) {
 			return ops.ParseDType(s)
 		}
 	}
-	return 0, fmt.Errorf("cast: unknown dtype %q (null, %s)", s, strings.Join(castNames, ", "))
+	return 0, fmt.Errorf("unknown dtype %q (null, %s)", s, strings.Join(castNames, ", "))
 }
 
 // convertSingleton: convert_singleton(singleton) -> singleton["key"] under every key.
