@@ -3,6 +3,7 @@ package compiler
 import (
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 
 	"github.com/mechac/mechac/compiler/ir"
@@ -352,7 +353,7 @@ func insertFrees(code []bytecode.Instr, stored int) []bytecode.Instr {
 		newPC[pc] = len(out)
 		out = append(out, in)
 		rs := freesAfter[pc]
-		sortInts(rs)
+		slices.Sort(rs)
 		for _, r := range rs {
 			out = append(out, bytecode.Instr{Op: bytecode.FREE, A: r})
 		}
@@ -383,14 +384,6 @@ func readRegs(in bytecode.Instr) []int {
 		}
 	}
 	return rs
-}
-
-func sortInts(a []int) {
-	for i := 1; i < len(a); i++ {
-		for j := i; j > 0 && a[j] < a[j-1]; j-- {
-			a[j], a[j-1] = a[j-1], a[j]
-		}
-	}
 }
 
 func classSignature(c bytecode.Code) string {

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"math"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -221,7 +222,7 @@ func Run(ctx context.Context, p *bytecode.Program, opts Options) (*Stats, error)
 	if err := w.Commit(); err != nil {
 		return nil, err
 	}
-	sortStrings(omitted)
+	slices.Sort(omitted)
 	return &Stats{
 		Keys: len(p.Keys) - len(omitted), Omitted: omitted, BytesRead: m.bytesRead.Load(),
 		BytesOut: total, Elapsed: time.Since(start), PlanHash: p.Hash(), NonFiniteIn: m.nonFinite,
@@ -478,12 +479,4 @@ func promote(a, b ops.DType) ops.DType {
 		return a
 	}
 	return b
-}
-
-func sortStrings(a []string) {
-	for i := 1; i < len(a); i++ {
-		for j := i; j > 0 && a[j] < a[j-1]; j-- {
-			a[j], a[j-1] = a[j-1], a[j]
-		}
-	}
 }

@@ -22,6 +22,7 @@ package safetensors
 
 import (
 	"bytes"
+	"cmp"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/json"
@@ -342,10 +343,10 @@ func (h *Header) checkOverlap() error {
 	slices.SortFunc(h.names, func(a, b string) int {
 		ta, tb := h.Tensors[a], h.Tensors[b]
 		if ta.Begin != tb.Begin {
-			return cmpInt64(ta.Begin, tb.Begin)
+			return cmp.Compare(ta.Begin, tb.Begin)
 		}
 		if ta.End != tb.End {
-			return cmpInt64(ta.End, tb.End)
+			return cmp.Compare(ta.End, tb.End)
 		}
 		if a < b {
 			return -1
@@ -371,16 +372,6 @@ func (h *Header) checkOverlap() error {
 		}
 	}
 	return nil
-}
-
-func cmpInt64(a, b int64) int {
-	if a < b {
-		return -1
-	}
-	if a > b {
-		return 1
-	}
-	return 0
 }
 
 // File is an open safetensors file. Its read methods are safe for concurrent use.

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 
@@ -111,7 +112,7 @@ func Create(path string, tensors []OutTensor, metadata map[string]string, opts W
 		w.byName[t.Name] = e
 		w.tensors = append(w.tensors, e)
 	}
-	slices.SortFunc(w.tensors, func(a, b *outEntry) int { return cmpString(a.Name, b.Name) })
+	slices.SortFunc(w.tensors, func(a, b *outEntry) int { return strings.Compare(a.Name, b.Name) })
 	hdr := w.layout()
 	w.hdrLen = int64(len(hdr))
 
@@ -239,16 +240,6 @@ func checkedCount(shape []int, size int) (int, bool) {
 		return 0, false
 	}
 	return int(count), true
-}
-
-func cmpString(a, b string) int {
-	if a < b {
-		return -1
-	}
-	if a > b {
-		return 1
-	}
-	return 0
 }
 
 // checkOutputPath refuses an output whose folder is missing or that is one of the inputs.
