@@ -215,6 +215,7 @@ func (g *generator) emitFallback(v *ir.Value) result {
 		return ra
 	}
 	jp := len(g.code)
+	nloads := len(g.loads)
 	g.code = append(g.code, bytecode.Instr{Op: bytecode.JPRESENT, A: ra.reg})
 	// Values computed only in the branch must not be reused after it: the branch may be
 	// skipped. Emit it with a copy of the memo table and restore it afterwards.
@@ -224,21 +225,24 @@ func (g *generator) emitFallback(v *ir.Value) result {
 	}
 	rd := g.emit(v.Args[1])
 	g.memo = saved
-	dst := ra.reg
 	if rd.missing {
-		// ra stays missing: nothing to do on this path.
-		g.code[jp].B = len(g.code)
-		if g.code[jp].B == len(g.code) {
-			g.code = append(g.code, bytecode.Instr{Op: bytecode.NOP})
-		}
-		return result{reg: dst, mayMiss: true, shape: ra.shape}
+		// The default never has the key: the fallback is just its first input, present or not.
+		g.code, g.loads = g.code[:jp], g.loads[:nloads]
+		return ra
 	}
 	if !ops.SameShape(ra.shape, rd.shape) {
 		g.errs.Addf(v.Pos, "fallback: key %q has shape %s in %s but %s in the default %s",
 			g.key, ops.FormatShape(ra.shape), describe(v.Args[0]), ops.FormatShape(rd.shape), describe(v.Args[1]))
 	}
+	// The result gets its own register: the first input's register keeps meaning "the first
+	// input" (missing when it is) for every other use of it in this key.
+	dst := g.newReg()
 	g.code = append(g.code, bytecode.Instr{Op: bytecode.MOVE, A: dst, B: rd.reg})
+	jend := len(g.code)
+	g.code = append(g.code, bytecode.Instr{Op: bytecode.JUMP})
 	g.code[jp].B = len(g.code)
+	g.code = append(g.code, bytecode.Instr{Op: bytecode.MOVE, A: dst, B: ra.reg})
+	g.code[jend].B = len(g.code)
 	g.code = append(g.code, bytecode.Instr{Op: bytecode.NOP})
 	return result{reg: dst, mayMiss: rd.mayMiss, shape: ra.shape}
 }

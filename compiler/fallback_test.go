@@ -1,0 +1,62 @@
+package compiler
+
+import (
+	"context"
+	"math"
+	"path/filepath"
+	"testing"
+
+	"github.com/mechac/mechac/ops"
+	"github.com/mechac/mechac/stdlib"
+	"github.com/mechac/mechac/vm"
+)
+
+// TestFallbackKeepsInputMissing: when a's tensor is non-finite (missing, sd-mecha 1.1.x),
+// fallback(a, b) is b, but a itself stays missing for every other user: weighted_sum(fb, a)
+// must omit the key, as sd-mecha does. The runtime branch must not overwrite the register
+// that still stands for a.
+func TestFallbackKeepsInputMissing(t *testing.T) {
+	dir := t.TempDir()
+	const bad = "first_stage_model.quant_conv.bias"
+	const good = "first_stage_model.quant_conv.weight"
+	shapes := map[string][]int{bad: {8}, good: {8, 8, 1, 1}}
+	writeTestModel(t, filepath.Join(dir, "a.safetensors"), ops.F32, shapes, 1, map[string]bool{bad: true})
+	writeTestModel(t, filepath.Join(dir, "b.safetensors"), ops.F32, shapes, 2, nil)
+	tests := []struct {
+		name    string
+		body    string
+		present bool // whether key `bad` is in the output
+	}{
+		{"fallback alone", `merge "fallback" &0 &1`, true},
+		{"fallback then a", "merge \"fallback\" &0 &1\nmerge \"weighted_sum\" &2 &0", false},
+		{"a then fallback", "merge \"weighted_sum\" &0 &1\nmerge \"fallback\" &0 &1\nmerge \"weighted_sum\" &2 &3", false},
+		{"fallback twice", "merge \"fallback\" &0 &1\nmerge \"fallback\" &0 &0\nmerge \"weighted_sum\" &2 &3", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			src := hdrAB + tt.body
+			prog := compileWith(t, src, diskModels(dir), ops.Exact, map[string]bool{"fold": true, "cse": true, "dce": true})
+			out := filepath.Join(t.TempDir(), "out.safetensors")
+			stats, err := vm.Run(context.Background(), prog, vm.Options{Registry: stdlib.Default(), Output: out, Jobs: 1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := tensorBits(t, out)
+			_, present := got[bad]
+			if present != tt.present {
+				t.Errorf("key %s present=%t, want %t (omitted: %v)\n%s", bad, present, tt.present, stats.Omitted, prog.Text())
+			}
+			if _, ok := got[good]; !ok {
+				t.Errorf("key %s missing", good)
+			}
+			for k, bits := range got {
+				for _, b := range bits {
+					if x := math.Float64frombits(b); math.IsNaN(x) || math.IsInf(x, 0) {
+						t.Errorf("%s: non-finite output", k)
+						break
+					}
+				}
+			}
+		})
+	}
+}
