@@ -8,4 +8,7 @@ require (
 	github.com/spf13/pflag v1.1.0
 )
 
-require golang.org/x/tools v0.30.0 // indirect
+require (
+	golang.org/x/tools v0.30.0 // indirect
+	gonum.org/v1/gonum v0.17.0 // indirect
+)

@@ -11,7 +11,8 @@ import (
 // checkTypes verifies that every argument fits its parameter's type: tensors where the method
 // reads a model, numbers where it wants a number, strings where it wants a name. It runs
 // after constant folding, so a convert_singleton of a scalar already is that scalar.
-func checkTypes(f *ir.Func) pos.ErrorList {
+func checkTypes(f *ir.Func, era *ops.Era) pos.ErrorList {
+	dictHypers := era != nil && era.Engine.Hyper != nil
 	var errs pos.ErrorList
 	for _, v := range f.Values {
 		if v.Op == ir.OpLiteral && v.Config == "" && v.Inner.Op == ir.OpConst {
@@ -26,6 +27,19 @@ func checkTypes(f *ir.Func) pos.ErrorList {
 				continue
 			}
 			node := a.Op == ir.OpModel || a.Op == ir.OpMerge || a.Op == ir.OpLiteral
+			if a.Op == ir.OpDict && dictHypers && p.Type != ops.TensorIn && p.Type != ops.StringHyper {
+				// Per-block values, resolved per key by the era's rule.
+				if era.Engine.ValidateHyper != nil {
+					var names []string
+					for _, e := range a.Dict {
+						names = append(names, e.Key)
+					}
+					if err := era.Engine.ValidateHyper(names); err != nil {
+						errs.Addf(a.Pos, "%v", err)
+					}
+				}
+				continue
+			}
 			bad := ""
 			switch p.Type {
 			case ops.TensorIn:

@@ -33,6 +33,7 @@ type generator struct {
 	errs    pos.ErrorList
 
 	// per key
+	abort bool // a 0.0.x engine gave the whole key to its passthrough value
 	key   string
 	code  []bytecode.Instr
 	nregs int
@@ -50,12 +51,14 @@ func (c *compilation) generate() (*bytecode.Program, error) {
 	g := &generator{
 		c: c,
 		prog: &bytecode.Program{
-			Version:       bytecode.Version,
-			Numerics:      c.opts.Numerics.String(),
-			OutputDType:   c.opts.OutputDType.String(),
-			OmitNonFinite: !c.opts.KeepNonFinite,
-			RecipeHash:    RecipeHash(c.opts.RecipeText),
-			Recipe:        c.opts.RecipeText,
+			Version:        bytecode.Version,
+			Numerics:       c.opts.Numerics.String(),
+			OutputDType:    c.opts.OutputDType.String(),
+			OmitNonFinite:  c.omitNonFinite(),
+			NanToNumOutput: c.era != nil && c.era.Engine.NanToNumOutput,
+			RecipeHash:     RecipeHash(c.opts.RecipeText),
+			Era:            eraID(c.era),
+			Recipe:         c.opts.RecipeText,
 		},
 		consts:  map[string]int{},
 		methods: map[string]int{},
@@ -89,7 +92,15 @@ func (c *compilation) generate() (*bytecode.Program, error) {
 func (g *generator) genKey(key string) {
 	g.key, g.code, g.nregs, g.loads = key, nil, 0, nil
 	g.memo = map[*ir.Value]result{}
-	r := g.emit(g.c.fn.Root)
+	if g.c.unionKeys() {
+		g.genKeyUnion(key)
+		return
+	}
+	g.finishKey(key, g.emit(g.c.fn.Root))
+}
+
+// finishKey stores r as the key's output and files the program under its key class.
+func (g *generator) finishKey(key string, r result) {
 	if r.missing {
 		return // statically absent (e.g. a key only some inputs have)
 	}
@@ -147,12 +158,29 @@ func (g *generator) constFor(v ops.Value, p ops.Param) bytecode.Const {
 	case ops.KindString:
 		return bytecode.Const{Kind: bytecode.ConstString, S: v.S}
 	}
+	rounding := ops.RoundTensorHypers
+	if g.c.era != nil {
+		rounding = g.c.era.Engine.Scalars
+	}
+	sdmecha := g.c.opts.Numerics == ops.SDMecha
 	if p.Type == ops.TensorHyper || p.Type == ops.TensorIn {
 		f, _ := v.Float64()
-		if g.c.opts.Numerics == ops.SDMecha {
+		if sdmecha && rounding != ops.RoundNone {
 			f = float64(float32(f))
 		}
 		return bytecode.Const{Kind: bytecode.ConstScalar, F: f}
+	}
+	if sdmecha && rounding == ops.RoundAllScalars {
+		// sd-mecha 1.0.x made every number a float32 tensor before coercing it to the
+		// parameter's Python type: 1e-06 arrives as 9.999999974752427e-07, seeds above 2^24
+		// lose their low bits.
+		f, _ := v.Float64()
+		f = float64(float32(f))
+		switch p.Type {
+		case ops.IntHyper, ops.BoolHyper:
+			return bytecode.Const{Kind: bytecode.ConstInt, I: int64(f)}
+		}
+		return bytecode.Const{Kind: bytecode.ConstFloat, F: f}
 	}
 	switch v.Kind {
 	case ops.KindBool:
@@ -181,13 +209,7 @@ func (g *generator) emitNew(v *ir.Value) result {
 	case ir.OpConst:
 		return result{isConst: true}
 	case ir.OpModel:
-		mk := t.models[v]
-		name := mk.load[g.key]
-		slot := len(g.loads)
-		g.loads = append(g.loads, name)
-		reg := g.newReg()
-		g.code = append(g.code, bytecode.Instr{Op: bytecode.LOAD, A: reg, B: mk.input, C: slot})
-		return result{reg: reg, mayMiss: !g.c.opts.KeepNonFinite, shape: mk.info.Tensors[name].Shape}
+		return g.emitLoad(v)
 	case ir.OpLiteral, ir.OpDict:
 		g.errs.Addf(v.Pos, "a literal with model config %q is not supported yet", v.Config)
 		return result{missing: true}
@@ -261,17 +283,36 @@ func (g *generator) emitCall(v *ir.Value) result {
 	var shapes [][]int
 	var argVals, varVals, kwVals []ops.Value
 	mayMiss := false
+	var present []result
+	var presentVals []*ir.Value
+	anyMissing := false
 	for i, a := range ops_ {
 		p := v.ParamFor(i)
 		var val ops.Value
 		if a == nil {
 			operands[i] = bytecode.Operand{Kind: bytecode.OpAbsent}
 			val = ops.Null()
+		} else if hv, ok, isDict := g.dictHyper(a); isDict {
+			if !ok {
+				anyMissing = true
+				continue
+			}
+			c := g.constFor(hv, p)
+			operands[i] = bytecode.Operand{Kind: bytecode.OpConst, Index: g.constant(c)}
+			val = hv
+			if c.Kind == bytecode.ConstScalar {
+				val = ops.TensorValue(ops.Scalar(c.F))
+			}
 		} else {
 			r := g.emit(a)
+			if p.Type == ops.TensorIn {
+				present = append(present, r)
+				presentVals = append(presentVals, a)
+			}
 			switch {
 			case r.missing:
-				return result{missing: true}
+				anyMissing = true
+				continue
 			case r.isConst:
 				c := g.constFor(a.Const, p)
 				operands[i] = bytecode.Operand{Kind: bytecode.OpConst, Index: g.constant(c)}
@@ -286,6 +327,9 @@ func (g *generator) emitCall(v *ir.Value) result {
 				mayMiss = mayMiss || r.mayMiss
 			}
 		}
+		if anyMissing {
+			continue
+		}
 		switch {
 		case i < len(v.Args):
 			argVals = append(argVals, val)
@@ -294,6 +338,10 @@ func (g *generator) emitCall(v *ir.Value) result {
 		default:
 			kwVals = append(kwVals, val)
 		}
+	}
+	if anyMissing {
+		r, _ := g.missingOperand(v, present, presentVals)
+		return r
 	}
 	var shape []int
 	var err error
@@ -324,6 +372,14 @@ func inputsText(v *ir.Value, g *generator) string {
 		parts = append(parts, fmt.Sprintf("%s=%s %s", v.ParamFor(i).Name, describe(a), ops.FormatShape(r.shape)))
 	}
 	return strings.Join(parts, ", ")
+}
+
+// omitNonFinite: does a non-finite input tensor count as missing (sd-mecha 1.1.x)?
+func (c *compilation) omitNonFinite() bool {
+	if c.opts.KeepNonFinite {
+		return false
+	}
+	return c.era == nil || c.era.Engine.OmitNonFinite
 }
 
 // insertFrees adds a FREE after the last instruction that reads each register (except the
@@ -401,4 +457,11 @@ func classSignature(c bytecode.Code) string {
 		b.WriteByte(';')
 	}
 	return b.String()
+}
+
+func eraID(e *ops.Era) string {
+	if e == nil {
+		return ""
+	}
+	return e.ID
 }

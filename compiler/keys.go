@@ -191,6 +191,21 @@ func (c *compilation) mergeKeys(v *ir.Value) keySet {
 		}
 		return s
 	}
+	if c.unionKeys() {
+		// 0.0.x engines: every key some input has; a merge missing an input's key is handled
+		// per key by the era's Missing rule in code generation.
+		s := keySet{keys: map[string]bool{}}
+		for _, a := range tensorArgs() {
+			as := t.sets[a]
+			if as.all {
+				continue
+			}
+			for k := range as.keys {
+				s.keys[k] = true
+			}
+		}
+		return s
+	}
 	s := keySet{all: true}
 	for _, a := range tensorArgs() {
 		as := t.sets[a]

@@ -10,13 +10,11 @@ import (
 	"github.com/mechac/mechac/ops"
 )
 
-// Lower translates a parsed recipe into IR. Every error carries the position of the
-// offending line or argument; all errors found are returned together.
-func Lower(f *lang.File, reg *ops.Registry) (*ir.Func, error) {
-	l := &lowerer{reg: reg, fn: &ir.Func{}}
-	if f.Dialect != lang.DialectC {
-		return nil, pos.Errorf(f.VersionPos, "dialect %s recipes are not supported yet (only `version 0.1.0`)", f.Dialect)
-	}
+// Lower translates a parsed recipe into IR, resolving method names in era (nil: today's
+// sd-mecha). Every error carries the position of the offending line or argument; all errors
+// found are returned together.
+func Lower(f *lang.File, reg *ops.Registry, era *ops.Era) (*ir.Func, error) {
+	l := &lowerer{reg: reg, fn: &ir.Func{}, era: era, dialect: f.Dialect}
 	instrs := f.Instrs()
 	values := make([]*ir.Value, len(instrs))
 	for i, s := range instrs {
@@ -35,13 +33,17 @@ func Lower(f *lang.File, reg *ops.Registry) (*ir.Func, error) {
 		return nil, pos.Errorf(pos.Position{File: f.Name, Line: 1, Col: 1}, "recipe has no instructions")
 	}
 	l.fn.Root = values[len(values)-1]
+	l.fn.Warnings = l.warnings
 	return l.fn, nil
 }
 
 type lowerer struct {
-	reg  *ops.Registry
-	fn   *ir.Func
-	errs pos.ErrorList
+	reg      *ops.Registry
+	fn       *ir.Func
+	era      *ops.Era
+	dialect  lang.Dialect
+	errs     pos.ErrorList
+	warnings []string
 }
 
 func (l *lowerer) add(v *ir.Value) *ir.Value {
@@ -82,6 +84,9 @@ func (l *lowerer) value(a *lang.Value, defined []*ir.Value) *ir.Value {
 }
 
 func (l *lowerer) stmt(s *lang.Stmt, defined []*ir.Value) *ir.Value {
+	if l.dialect != lang.DialectC {
+		return l.stmtAB(s, defined)
+	}
 	switch s.Command {
 	case "model":
 		return l.model(s)
@@ -248,7 +253,7 @@ func (l *lowerer) merge(s *lang.Stmt, defined []*ir.Value) *ir.Value {
 		return nil
 	}
 	name := p[0].Value.Str
-	def, ok := l.reg.Lookup(name)
+	def, ok := l.reg.LookupIn(name, l.era)
 	if !ok {
 		msg := fmt.Sprintf("unknown merge method %q", name)
 		if sug := l.reg.Suggest(name); sug != "" {

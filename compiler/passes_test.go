@@ -50,7 +50,7 @@ func TestPassesKeepIRValid(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fn, err := Lower(f, reg)
+	fn, err := Lower(f, reg, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -139,7 +139,7 @@ func TestVerifyRejects(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			fn, err := Lower(f, reg)
+			fn, err := Lower(f, reg, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -210,7 +210,7 @@ func compileWith(t *testing.T, src string, models ModelSource, numerics ops.Nume
 	if err != nil {
 		t.Fatal(err)
 	}
-	fn, err := Lower(f, reg)
+	fn, err := Lower(f, reg, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -225,7 +225,7 @@ func compileWith(t *testing.T, src string, models ModelSource, numerics ops.Nume
 	opts := Options{Registry: reg, Numerics: numerics, OutputDType: ops.F64, Models: models, RecipeText: src}
 	c := &compilation{opts: opts, fn: fn}
 	var errs pos.ErrorList
-	errs = append(errs, checkTypes(fn)...)
+	errs = append(errs, checkTypes(fn, nil)...)
 	errs = append(errs, checkSpaces(fn)...)
 	errs = append(errs, checkConfigs(fn, reg)...)
 	if len(errs) > 0 {

@@ -11,6 +11,7 @@ type Registry struct {
 	defs    map[string]*Def // by FullName
 	aliases map[string]string
 	configs map[string]*ModelConfig
+	eras    map[string]*Era
 }
 
 // NewRegistry returns an empty registry.

@@ -57,6 +57,9 @@ func Default() *ops.Registry {
 		if err := Register(r); err != nil {
 			panic(err) // a programming error in a definition, caught by the tests
 		}
+		if err := RegisterEras(r); err != nil {
+			panic(err)
+		}
 		if err := configs.Register(r); err != nil {
 			panic(err) // corrupt embedded data, caught by the tests
 		}

@@ -39,6 +39,9 @@ type Value struct {
 
 	// OpModel: the path as written, the config the recipe names ("" = infer).
 	Path string
+	// Param names a template placeholder (`parameter "name" ...`): a model whose path is bound
+	// at run time; Path is empty until then.
+	Param string
 	// Config is the model config identifier: named by the recipe, inferred, or propagated.
 	Config string
 	// Space is the merge space (a single space once checked).
@@ -87,6 +90,8 @@ func (v *Value) ParamFor(i int) ops.Param {
 type Func struct {
 	Values []*Value // in definition order; operands always come earlier
 	Root   *Value
+	// Warnings from lowering (e.g. keywords an era ignored).
+	Warnings []string
 }
 
 // Renumber assigns IDs in slice order (after passes removed or reordered values).

@@ -153,7 +153,12 @@ type Program struct {
 	OutputDType string
 	// OmitNonFinite makes LOAD report a tensor with NaN/Inf as missing (sd-mecha 1.1.x).
 	OmitNonFinite bool
-	RecipeHash    string
+	// NanToNumOutput replaces non-finite output values by 0 / ±max of the output dtype after
+	// the output cast (the AstolfoMix fork's 3e3aea3).
+	NanToNumOutput bool
+	// Era is the sd-mecha era whose semantics the plan implements.
+	Era        string
+	RecipeHash string
 	// Recipe is the recipe text, written to the output's metadata.
 	Recipe  string
 	Inputs  []Input

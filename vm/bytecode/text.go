@@ -18,7 +18,13 @@ func Fprint(w io.Writer, p *Program) error {
 	fmt.Fprintf(b, "mechac plan %d\n", p.Version)
 	fmt.Fprintf(b, "numerics %s\n", p.Numerics)
 	fmt.Fprintf(b, "output-dtype %s\n", p.OutputDType)
+	if p.Era != "" {
+		fmt.Fprintf(b, "era %s\n", p.Era)
+	}
 	fmt.Fprintf(b, "omit-non-finite %t\n", p.OmitNonFinite)
+	if p.NanToNumOutput {
+		fmt.Fprintf(b, "nan-to-num-output true\n")
+	}
 	fmt.Fprintf(b, "recipe sha256:%s\n", p.RecipeHash)
 	for i, in := range p.Inputs {
 		fmt.Fprintf(b, "input %d %s size=%d header=sha256:%s\n", i, strconv.Quote(in.Path), in.Size, in.HeaderHash)

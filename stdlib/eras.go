@@ -1,0 +1,272 @@
+package stdlib
+
+import (
+	"bufio"
+	"embed"
+	"fmt"
+	"strings"
+
+	"github.com/mechac/mechac/ops"
+)
+
+// The eras of sd-mecha history that recipes in the wild were written in, with the engine rules
+// that decide their numbers (../shared/golden-eras/README.md section 5 is the research behind
+// each line). Methods whose math changed carry Def.Era = one of the Chain names below.
+
+//go:embed eras/*.tsv
+var eraData embed.FS
+
+// passthrough004 is 0.0.4's (60d0764) list of never-merged keys: the VAE, the UNet's time and
+// label embeddings, CLIP position ids, and any [1000] buffer.
+func passthrough004(key string, shape []int) bool {
+	return strings.HasPrefix(key, "first_stage_model.") ||
+		strings.HasPrefix(key, "model.diffusion_model.time_embed.") ||
+		strings.HasPrefix(key, "model.diffusion_model.label_emb.") ||
+		strings.HasSuffix(key, "embeddings.position_ids") ||
+		(len(shape) == 1 && shape[0] == 1000)
+}
+
+// keep004: 0.0.4 writes only passthrough keys and the UNet / text encoder keys.
+func keep004(key string) bool {
+	for _, p := range []string{"model.diffusion_model.", "cond_stage_model.", "conditioner.embedders."} {
+		if strings.HasPrefix(key, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// passthrough00x is the arch yaml `passthrough` list of 0.0.5 .. 0.0.29: the VAE, CLIP position
+// ids and the v-prediction markers.
+func passthrough00x(key string, _ []int) bool {
+	for _, p := range []string{
+		"first_stage_model", "conditioner.embedders.0.transformer.text_model.embeddings.position_ids",
+		"cond_stage_model.transformer.text_model.embeddings.position_ids", "edm_vpred", "v_pred", "ztsnr",
+	} {
+		if strings.HasPrefix(key, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// hyperTable is one of 60d0764's hyper-name -> key-fragment tables.
+type hyperTable struct {
+	names map[string]string
+}
+
+func loadHyperTable(name string) *hyperTable {
+	f, err := eraData.Open("eras/" + name)
+	if err != nil {
+		panic(err)
+	}
+	defer f.Close()
+	t := &hyperTable{names: map[string]string{}}
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := sc.Text()
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		k, v, ok := strings.Cut(line, "\t")
+		if !ok {
+			panic(fmt.Sprintf("eras/%s: bad line %q", name, line))
+		}
+		t.names[k] = v
+	}
+	return t
+}
+
+var (
+	hypersSDXL004 = loadHyperTable("hypers-60d0764-sdxl.tsv")
+	hypersSD15004 = loadHyperTable("hypers-60d0764-sd15.tsv")
+)
+
+// hyper004 is get_hyper of 60d0764: the SDXL table if any name starts with g14_txt_ or
+// sdxl_unet_, else SD1.5's; every name (mapped through the table, unknown names standing for
+// themselves) that is a substring of the key contributes its weight; the result is their mean,
+// else the last *_default's weight, else 0.0. Substring matching is the era's real behaviour:
+// CLIP-G's "attn.out_proj." also hits CLIP-L's "self_attn.out_proj." keys (x43 gives those the
+// mean of the two entries).
+func hyper004(names []string, values []ops.Value, key string) (ops.Value, bool) {
+	table := hypersSD15004
+	for _, n := range names {
+		if strings.HasPrefix(n, "g14_txt_") || strings.HasPrefix(n, "sdxl_unet_") {
+			table = hypersSDXL004
+			break
+		}
+	}
+	sum, count := 0.0, 0
+	def := 0.0
+	for i, n := range names {
+		frag, ok := table.names[n]
+		if !ok {
+			frag = n
+		}
+		w, _ := values[i].Float64()
+		if frag != "" && strings.Contains(key, frag) {
+			sum += w
+			count++
+		} else if strings.HasSuffix(n, "_default") {
+			def = w
+		}
+	}
+	if count > 0 {
+		return ops.Float(sum / float64(count)), true
+	}
+	return ops.Float(def), true
+}
+
+// componentPrefixes00x maps the 0.0.x component names of `{arch}_{component}_default` dict
+// entries to key prefixes.
+var componentPrefixes00x = map[string][]string{
+	"sdxl_txt":  {"conditioner.embedders.0.transformer.text_model."},
+	"sdxl_txt2": {"conditioner.embedders.1.model."},
+	"sdxl_unet": {"model.diffusion_model."},
+	"sd1_txt":   {"cond_stage_model.transformer.text_model."},
+	"sd1_unet":  {"model.diffusion_model."},
+}
+
+// hyper00x resolves the per-component `{arch}_{component}_default` entries of dialect B
+// dicts: a key takes its component's value; a key of no listed component has none (a KeyError
+// in those eras, which hands the key to its passthrough value). Block-wise entries
+// (`sdxl_unet_block_in00`, ...) are refused at compile time by validate00x.
+func hyper00x(names []string, values []ops.Value, key string) (ops.Value, bool) {
+	for i, n := range names {
+		comp := strings.TrimSuffix(n, "_default")
+		for _, p := range componentPrefixes00x[comp] {
+			if strings.HasPrefix(key, p) {
+				return values[i], true
+			}
+		}
+	}
+	// feefbf4: a key of a known component without its own entry gets 0.
+	for comp, prefixes := range componentPrefixes00x {
+		_ = comp
+		for _, p := range prefixes {
+			if strings.HasPrefix(key, p) {
+				return ops.Int(0), true
+			}
+		}
+	}
+	return ops.Value{}, false
+}
+
+func validate00x(names []string) error {
+	for _, n := range names {
+		if _, ok := componentPrefixes00x[strings.TrimSuffix(n, "_default")]; !ok || !strings.HasSuffix(n, "_default") {
+			return fmt.Errorf("dict entry %q: only per-component `<arch>_<component>_default` entries of dialect B dicts are supported yet", n)
+		}
+	}
+	return nil
+}
+
+var eras = []*ops.Era{
+	{
+		ID: "0.0.4", Version: "0.0.4", Dialect: "A",
+		Commits: []string{"8259d55", "0d1b193", "60d0764"},
+		Chain:   []string{"0.0.4", "0.0.x"},
+		Engine: ops.Engine{
+			UnionKeys: true, Missing: ops.MissingPassthrough,
+			Passthrough: passthrough004, KeepKey: keep004, Hyper: hyper004,
+			Scalars: ops.RoundNone,
+		},
+		Doc: "Feb 2024 `call` dialect: union of keys, VAE/time/label embeddings/position ids/[1000] buffers copied from the first model, substring-matched hyper dicts, weighted_sum = (1-a)x + ay",
+	},
+	{
+		ID: "0.0.9", Version: "0.0.9", Dialect: "B",
+		Commits: []string{"e0305da", "be45b2c", "feefbf4"},
+		Chain:   []string{"0.0.9", "0.0.x"},
+		Engine: ops.Engine{
+			UnionKeys: true, Missing: ops.MissingPassthrough, Passthrough: passthrough00x,
+			Hyper: hyper00x, ValidateHyper: validate00x, Scalars: ops.RoundNone, IgnoreUnknownKeywords: true,
+		},
+		Doc: "`merge` dialect, 0.0.5-0.0.18: union of keys restricted to the arch, VAE/position ids copied, a key an input lacks takes the passthrough value",
+	},
+	{
+		ID: "0.0.29", Version: "0.0.29", Dialect: "B",
+		Chain: []string{"0.0.29", "0.0.x"},
+		Engine: ops.Engine{
+			UnionKeys: true, Missing: ops.MissingFirstChild, Passthrough: passthrough00x,
+			Hyper: hyper00x, ValidateHyper: validate00x, Scalars: ops.RoundNone, IgnoreUnknownKeywords: true,
+		},
+		Doc: "`merge` dialect, 0.0.19-0.0.29: as 0.0.9, but a merge whose input lacks a key returns its first input in the same merge space",
+	},
+	{
+		ID: "1.0", Version: "1.0.x", Dialect: "C",
+		Commits: []string{"d61c178", "2a7daa2", "212b630", "8150c2a"},
+		Chain:   []string{"1.0"},
+		Engine:  ops.Engine{Scalars: ops.RoundAllScalars},
+		Doc:     "`version 0.1.0`, sd-mecha 0.1.0rc1-1.0.14: every recipe number is a float32 tensor first; no non-finite input rule",
+	},
+	{
+		ID: "1.1.5", Version: "1.1.5", Dialect: "C",
+		Commits: []string{"bab40d9", "91bcabb", "b8d4d88"},
+		Engine:  ops.Engine{Scalars: ops.RoundTensorHypers, OmitNonFinite: true},
+		Doc:     "today's sd-mecha: Tensor hypers are float32, non-finite inputs count as missing",
+	},
+}
+
+// weightedSum00x: 0.0.x's weighted_sum(a, b, *, alpha=0.5) = (1 - alpha)*a + alpha*b with a
+// Python-float alpha: two products and a sum, each rounded (no lerp, no fused multiply-add).
+var weightedSum00x = define(&ops.Def{
+	Name: "weighted_sum", Era: "0.0.x",
+	Params:  []ops.Param{symbolIn00x("a"), symbolIn00x("b")},
+	KwOnly:  []ops.Param{floatDefault("alpha", 0.5)},
+	Returns: ops.WeightSpace | ops.DeltaSpace, ReturnsSymbol: "S",
+	Traits: ops.Elementwise, Keys: ops.KeysIntersect,
+	Formula: "(1 - alpha)*a + alpha*b",
+	Doc:     "sd-mecha 0.0.x weighted sum: alpha a Python float, computed as two rounded products and a rounded sum.",
+	Kernel: func(c *ops.Call) error {
+		ts, err := tensors("weighted_sum", len(c.Out.Data), c.Args[0], c.Args[1])
+		if err != nil {
+			return err
+		}
+		alpha, _ := c.Kw[0].Float64()
+		a, b, out := ts[0], ts[1], c.Out.Data
+		for i := range out {
+			// The float64 conversions forbid fusing into a multiply-add: torch rounded each op.
+			out[i] = float64((1-alpha)*a.At(i)) + float64(alpha*b.At(i))
+		}
+		return nil
+	},
+})
+
+// addDifference00x: 0.0.x's add_difference(a, b, *, alpha=0.5) = a + alpha*b (rounded product,
+// rounded sum; note the default 0.5, not today's 1.0).
+var addDifference00x = define(&ops.Def{
+	Name: "add_difference", Era: "0.0.x",
+	Params:  []ops.Param{symbolIn00x("a"), {Name: "b", Type: ops.TensorIn, Spaces: ops.DeltaSpace}},
+	KwOnly:  []ops.Param{floatDefault("alpha", 0.5)},
+	Returns: ops.WeightSpace | ops.DeltaSpace, ReturnsSymbol: "S",
+	Traits: ops.Elementwise, Keys: ops.KeysIntersect,
+	Formula: "a + alpha*b",
+	Doc:     "sd-mecha 0.0.x add_difference: alpha a Python float (default 0.5), a rounded product and a rounded sum.",
+	Kernel: func(c *ops.Call) error {
+		ts, err := tensors("add_difference", len(c.Out.Data), c.Args[0], c.Args[1])
+		if err != nil {
+			return err
+		}
+		alpha, _ := c.Kw[0].Float64()
+		a, b, out := ts[0], ts[1], c.Out.Data
+		for i := range out {
+			out[i] = a.At(i) + float64(alpha*b.At(i))
+		}
+		return nil
+	},
+})
+
+// symbolIn00x is 0.0.x's SameMergeSpace: model or delta, the same for every such parameter.
+func symbolIn00x(name string) ops.Param {
+	return ops.Param{Name: name, Type: ops.TensorIn, Spaces: ops.WeightSpace | ops.DeltaSpace, Symbol: "S"}
+}
+
+// RegisterEras adds the era table to r.
+func RegisterEras(r *ops.Registry) error {
+	for _, e := range eras {
+		if err := r.AddEra(e); err != nil {
+			return err
+		}
+	}
+	return nil
+}
