@@ -167,7 +167,8 @@ func bindTemplates(fn *ir.Func, bindings map[string]string) []string {
 
 // commitInName finds an sd-mecha commit at the end of a recipe's file name, the way the
 // AstolfoMix files name theirs: x215a-AstolfoMix-24101101-6e545a3.mecha.
-var commitInName = regexp.MustCompile(`-([0-9a-f]{7,40})$`)
+// (or the sd-mecha example files' weighted_sum@953313a.mecha).
+var commitInName = regexp.MustCompile(`[-@]([0-9a-f]{7,40})$`)
 
 // ChooseEra decides which era's semantics a recipe gets: the --era flag if given; else a
 // commit named at the end of the file name; else the dialect's default (A: 0.0.4, B: the

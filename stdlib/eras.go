@@ -175,7 +175,7 @@ var eras = []*ops.Era{
 	},
 	{
 		ID: "0.0.9", Version: "0.0.9", Dialect: "B",
-		Commits: []string{"e0305da", "be45b2c", "feefbf4"},
+		Commits: []string{"953313a", "e0305da", "be45b2c", "feefbf4"},
 		Chain:   []string{"0.0.9", "0.0.x"},
 		Engine: ops.Engine{
 			UnionKeys: true, Missing: ops.MissingPassthrough, Passthrough: passthrough00x,
@@ -192,6 +192,22 @@ var eras = []*ops.Era{
 		},
 		Doc: "`merge` dialect, 0.0.19-0.0.29: as 0.0.9, but a merge whose input lacks a key returns its first input in the same merge space",
 	},
+	forkEra00x("fork-0.0.12", "fork-0.0.12", []string{"4edc67c"}, ops.MissingPassthrough,
+		"the AstolfoMix fork, May 2024: ties_sum_with_dropout with the global torch generator re-seeded per key, float32 keep probabilities, always rescaled"),
+	forkEra00x("fork-0.0.13", "fork-0.0.13..18", []string{"29bac1a", "01823a9"}, ops.MissingPassthrough,
+		"the fork, May-June 2024: no_rescale, apply_stock, apply_median added to ties_sum_with_dropout"),
+	forkEra00x("fork-0.0.19", "fork-0.0.19", []string{"3360d18"}, ops.MissingFirstChild,
+		"the fork on upstream 0.0.19, July 2024: a merge whose input lacks a key returns its first input"),
+	forkEra00x("fork-0.0.26", "fork-0.0.26", []string{"6e545a3"}, ops.MissingFirstChild,
+		"the fork's DELLA branch, Oct 2024: a generator per key call, float64 keep probabilities, della_eps ranks, rescale exponent"),
+	forkEra00x("fork-0.0.26-hotfix", "fork-0.0.26 (hotfix)", []string{"1458190"}, ops.MissingFirstChild,
+		"the fork's Feb 2025 hotfix: keep probabilities clamped to [1e-20, 1] after nan_to_num"),
+	forkEra10x("fork-1.0.4", "fork-1.0.4", []string{"f758dc0", "5818193"}, false,
+		"the fork on sd-mecha 1.0.4, June-July 2025: isotropic methods; ties_sum_with_dropout keep probabilities clamped to [1e-20, 1]"),
+	forkEra10x("fork-1.0.9", "fork-1.0.9", []string{"a4da898"}, false,
+		"the fork on 1.0.9, July 2025: DELLA offsets nan_to_num'ed, keep probabilities clamped to [0, 1]"),
+	forkEra10x("fork-1.0.9-nan2num", "fork-1.0.9 (nan2num)", []string{"3e3aea3"}, true,
+		"the fork's 3e3aea3: as fork-1.0.9, and every output key with a non-finite value goes through nan_to_num after the output cast"),
 	{
 		ID: "1.0", Version: "1.0.x", Dialect: "C",
 		Commits: []string{"d61c178", "2a7daa2", "212b630", "8150c2a"},
@@ -205,6 +221,29 @@ var eras = []*ops.Era{
 		Engine:  ops.Engine{Scalars: ops.RoundTensorHypers, OmitNonFinite: true},
 		Doc:     "today's sd-mecha: Tensor hypers are float32, non-finite inputs count as missing",
 	},
+}
+
+// forkEra00x is an era of the AstolfoMix author's 0.0.x fork (dialect B).
+func forkEra00x(id, version string, commits []string, missing ops.MissingRule, doc string) *ops.Era {
+	return &ops.Era{
+		ID: id, Version: version, Dialect: "B", Commits: commits,
+		Chain: []string{id, "fork-0.0.x", "0.0.x"},
+		Engine: ops.Engine{
+			UnionKeys: true, Missing: missing, Passthrough: passthrough00x,
+			Hyper: hyper00x, ValidateHyper: validate00x, Scalars: ops.RoundNone, IgnoreUnknownKeywords: true,
+		},
+		Doc: doc,
+	}
+}
+
+// forkEra10x is an era of the fork on sd-mecha 1.0.x (dialect C).
+func forkEra10x(id, version string, commits []string, nanToNum bool, doc string) *ops.Era {
+	return &ops.Era{
+		ID: id, Version: version, Dialect: "C", Commits: commits,
+		Chain:  []string{id, "fork-1.0.x", "1.0"},
+		Engine: ops.Engine{Scalars: ops.RoundAllScalars, NanToNumOutput: nanToNum},
+		Doc:    doc,
+	}
 }
 
 // weightedSum00x: 0.0.x's weighted_sum(a, b, *, alpha=0.5) = (1 - alpha)*a + alpha*b with a

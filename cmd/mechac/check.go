@@ -38,9 +38,10 @@ func cmdCheck(e *env, args []string) error {
 		return err
 	}
 	finder := newModelFinder(co.modelsDirs, recipe)
-	paths := modelPaths(f)
+	paths := modelPaths(f, opts.Bindings)
 	found, missing := finder.allFound(paths)
-	if found {
+	template := hasUnbound(f, opts.Bindings)
+	if found && !template {
 		opts.Models = finder
 	}
 	res, err := compiler.Compile(f, opts)
@@ -49,8 +50,13 @@ func cmdCheck(e *env, args []string) error {
 		return err
 	}
 	summary := fmt.Sprintf("%s: ok: %s dialect, %d instructions, %d models", recipe, f.Dialect, len(f.Instrs()), len(paths))
+	if res.Era != nil {
+		summary += fmt.Sprintf(", era %s", res.Era.ID)
+	}
 	if res.Program != nil {
 		summary += fmt.Sprintf("; %d output keys in %d key classes", len(res.Program.Keys), len(res.Program.Classes))
+	} else if template {
+		summary += "; a template: keys and shapes are checked once its parameters are bound (--set)"
 	} else if len(paths) > 0 {
 		summary += fmt.Sprintf("; keys and shapes not checked (model file \"%s\" not found)", missing)
 	}
@@ -163,6 +169,21 @@ func contains(list []string, s string) bool {
 	for _, x := range list {
 		if x == s {
 			return true
+		}
+	}
+	return false
+}
+
+// hasUnbound reports whether the recipe has template parameters the bindings leave open.
+func hasUnbound(f *lang.File, bindings map[string]string) bool {
+	for _, s := range f.Instrs() {
+		if s.Command != "parameter" {
+			continue
+		}
+		if p := s.Positional(); len(p) > 0 {
+			if _, ok := bindings[p[0].Value.Str]; !ok {
+				return true
+			}
 		}
 	}
 	return false

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/spf13/pflag"
 
@@ -55,10 +56,14 @@ type compileOptions struct {
 	modelsDirs  []string
 	numerics    string
 	outputDType string
+	era         string
+	set         []string
 }
 
 func (o *compileOptions) register(fs *pflag.FlagSet, withNumerics bool) {
 	fs.StringArrayVar(&o.modelsDirs, "models-dir", nil, "`DIR` to look for relative model paths in (repeatable; then the recipe's folder)")
+	fs.StringVar(&o.era, "era", "", "sd-mecha `ERA` whose semantics the recipe gets (an era, a version or a commit; default: from the dialect and the file name)")
+	fs.StringArrayVar(&o.set, "set", nil, "bind a template parameter: `NAME=PATH` (repeatable)")
 	if withNumerics {
 		fs.StringVar(&o.numerics, "numerics", "exact", "`MODE`: exact (float64, one rounding) or sd-mecha (bit-compatible with sd-mecha 1.1.5)")
 		fs.StringVar(&o.outputDType, "output-dtype", "f16", "output `DTYPE`: f16, bf16, f32 or f64")
@@ -66,7 +71,17 @@ func (o *compileOptions) register(fs *pflag.FlagSet, withNumerics bool) {
 }
 
 func (o *compileOptions) options(text string) (compiler.Options, error) {
-	opts := compiler.Options{Registry: stdlib.Default(), RecipeText: text, OutputDType: ops.F16}
+	opts := compiler.Options{Registry: stdlib.Default(), RecipeText: text, OutputDType: ops.F16, Era: o.era}
+	for _, kv := range o.set {
+		name, path, ok := strings.Cut(kv, "=")
+		if !ok || name == "" || path == "" {
+			return opts, usagef("--set %q: want NAME=PATH", kv)
+		}
+		if opts.Bindings == nil {
+			opts.Bindings = map[string]string{}
+		}
+		opts.Bindings[name] = path
+	}
 	if o.numerics != "" {
 		n, err := ops.ParseNumerics(o.numerics)
 		if err != nil {
@@ -91,13 +106,21 @@ func (o *compileOptions) options(text string) (compiler.Options, error) {
 	return opts, nil
 }
 
-// modelPaths lists the model paths a recipe names, in order.
-func modelPaths(f *lang.File) []string {
+// modelPaths lists the model paths a recipe names, in order, template parameters resolved
+// through the bindings (unbound ones are left out).
+func modelPaths(f *lang.File, bindings map[string]string) []string {
 	var out []string
 	for _, s := range f.Instrs() {
-		if s.Command == "model" {
-			if p := s.Positional(); len(p) > 0 && p[0].Value.Kind == lang.String {
-				out = append(out, p[0].Value.Str)
+		p := s.Positional()
+		if len(p) == 0 || p[0].Value.Kind != lang.String {
+			continue
+		}
+		switch s.Command {
+		case "model":
+			out = append(out, p[0].Value.Str)
+		case "parameter":
+			if path, ok := bindings[p[0].Value.Str]; ok {
+				out = append(out, path)
 			}
 		}
 	}
