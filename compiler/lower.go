@@ -34,6 +34,7 @@ func Lower(f *lang.File, reg *ops.Registry, era *ops.Era) (*ir.Func, error) {
 	}
 	l.fn.Root = values[len(values)-1]
 	l.fn.Warnings = l.warnings
+	l.fn.Lines = values
 	return l.fn, nil
 }
 

@@ -92,6 +92,9 @@ type Func struct {
 	Root   *Value
 	// Warnings from lowering (e.g. keywords an era ignored).
 	Warnings []string
+	// Lines[n] is the value of the recipe's n-th instruction (what &n names), as lowered;
+	// passes rewrite Values, not Lines.
+	Lines []*Value
 }
 
 // Renumber assigns IDs in slice order (after passes removed or reordered values).
