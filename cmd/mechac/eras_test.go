@@ -31,8 +31,8 @@ type eraModels struct {
 // tolerance: float16 within one ulp, float64 within rel 1e-6.
 var bitExactEras = map[string]bool{
 	"x43-AstolfoMix-x21te0x30te1-e2e-240222-60d0764": true,
-	"x72a-AstolfoMix-240421-feefbf4":                  true,
-	"x101a-AstolfoMix-24050903-4edc67c":               true,
+	"x72a-AstolfoMix-240421-feefbf4":                 true,
+	"x101a-AstolfoMix-24050903-4edc67c":              true,
 }
 
 // TestGoldenEras runs every real recipe of ../shared/golden-eras with the era its file name
