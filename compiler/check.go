@@ -170,6 +170,22 @@ func checkConfigs(f *ir.Func, reg *ops.Registry) pos.ErrorList {
 			v.Config = ""
 			continue
 		}
+		if v.Def.Keys == ops.KeysMapped {
+			var in []string
+			for i, a := range v.Operands() {
+				if a != nil && v.ParamFor(i).Type == ops.TensorIn {
+					in = append(in, a.Config)
+				}
+			}
+			if v.Def.OutConfig != nil {
+				out, err := v.Def.OutConfig(in)
+				if err != nil {
+					errs.Addf(v.Pos, "%s: %v", v.Def.Name, err)
+				}
+				v.Config = out
+			}
+			continue
+		}
 		cfg, from := "", ""
 		for i, a := range v.Operands() {
 			p := v.ParamFor(i)

@@ -16,8 +16,10 @@ import (
 type result struct {
 	missing bool
 	isConst bool
-	reg     int
-	konst   int
+	// val is the constant's value (for a per-key literal, the value at this key).
+	val   ops.Value
+	reg   int
+	konst int
 	// mayMiss: the value can turn out missing at run time (a non-finite input).
 	mayMiss bool
 	shape   []int
@@ -38,7 +40,13 @@ type generator struct {
 	code  []bytecode.Instr
 	nregs int
 	loads []string
-	memo  map[*ir.Value]result
+	memo  map[memoKey]result
+}
+
+// memoKey: a value at a key (KeysMapped methods read their inputs at other keys).
+type memoKey struct {
+	v   *ir.Value
+	key string
 }
 
 // generate emits one register program per output key and merges identical programs into
@@ -91,7 +99,7 @@ func (c *compilation) generate() (*bytecode.Program, error) {
 
 func (g *generator) genKey(key string) {
 	g.key, g.code, g.nregs, g.loads = key, nil, 0, nil
-	g.memo = map[*ir.Value]result{}
+	g.memo = map[memoKey]result{}
 	if g.c.unionKeys() {
 		g.genKeyUnion(key)
 		return
@@ -192,11 +200,21 @@ func (g *generator) constFor(v ops.Value, p ops.Param) bytecode.Const {
 }
 
 func (g *generator) emit(v *ir.Value) result {
-	if r, ok := g.memo[v]; ok {
+	k := memoKey{v, g.key}
+	if r, ok := g.memo[k]; ok {
 		return r
 	}
 	r := g.emitNew(v)
-	g.memo[v] = r
+	g.memo[k] = r
+	return r
+}
+
+// emitAt emits v at another key (for KeysMapped methods) and comes back.
+func (g *generator) emitAt(v *ir.Value, key string) result {
+	saved := g.key
+	g.key = key
+	r := g.emit(v)
+	g.key = saved
 	return r
 }
 
@@ -207,12 +225,11 @@ func (g *generator) emitNew(v *ir.Value) result {
 	}
 	switch v.Op {
 	case ir.OpConst:
-		return result{isConst: true}
+		return result{isConst: true, val: v.Const}
 	case ir.OpModel:
 		return g.emitLoad(v)
 	case ir.OpLiteral, ir.OpDict:
-		g.errs.Addf(v.Pos, "a literal with model config %q is not supported yet", v.Config)
-		return result{missing: true}
+		return g.emitLiteral(v)
 	}
 	switch v.Def.Keys {
 	case ops.KeysFallback:
@@ -222,6 +239,8 @@ func (g *generator) emitNew(v *ir.Value) result {
 	case ops.KeysBroadcast:
 		g.errs.Addf(v.Pos, "%s of a non-constant value is not supported yet", v.Def.Name)
 		return result{missing: true}
+	case ops.KeysMapped:
+		return g.emitMapped(v)
 	}
 	return g.emitCall(v)
 }
@@ -241,7 +260,7 @@ func (g *generator) emitFallback(v *ir.Value) result {
 	g.code = append(g.code, bytecode.Instr{Op: bytecode.JPRESENT, A: ra.reg})
 	// Values computed only in the branch must not be reused after it: the branch may be
 	// skipped. Emit it with a copy of the memo table and restore it afterwards.
-	saved := make(map[*ir.Value]result, len(g.memo))
+	saved := make(map[memoKey]result, len(g.memo))
 	for k, r := range g.memo {
 		saved[k] = r
 	}
@@ -314,9 +333,9 @@ func (g *generator) emitCall(v *ir.Value) result {
 				anyMissing = true
 				continue
 			case r.isConst:
-				c := g.constFor(a.Const, p)
+				c := g.constFor(r.val, p)
 				operands[i] = bytecode.Operand{Kind: bytecode.OpConst, Index: g.constant(c)}
-				val = a.Const
+				val = r.val
 				if c.Kind == bytecode.ConstScalar {
 					val = ops.TensorValue(ops.Scalar(c.F))
 				}
@@ -368,7 +387,7 @@ func inputsText(v *ir.Value, g *generator) string {
 		if a == nil || a.Op == ir.OpConst {
 			continue
 		}
-		r := g.memo[a]
+		r := g.memo[memoKey{a, g.key}]
 		parts = append(parts, fmt.Sprintf("%s=%s %s", v.ParamFor(i).Name, describe(a), ops.FormatShape(r.shape)))
 	}
 	return strings.Join(parts, ", ")

@@ -69,7 +69,7 @@ func (g *generator) genKeyUnion(key string) {
 	}
 	if pass || g.abort || r.missing {
 		g.code, g.loads, g.nregs = nil, nil, 0
-		g.memo = map[*ir.Value]result{}
+		g.memo = map[memoKey]result{}
 		r = g.emitLoad(src)
 	}
 	g.finishKey(key, r)

@@ -139,8 +139,10 @@ func (c *compilation) computeKeySets() {
 				}
 			}
 			t.sets[v] = s
-		case ir.OpConst, ir.OpDict, ir.OpLiteral:
+		case ir.OpConst:
 			t.sets[v] = keySet{all: true}
+		case ir.OpDict, ir.OpLiteral:
+			t.sets[v] = c.literalKeys(v)
 		case ir.OpMerge:
 			t.sets[v] = c.mergeKeys(v)
 		}
@@ -162,6 +164,8 @@ func (c *compilation) mergeKeys(v *ir.Value) keySet {
 	switch v.Def.Keys {
 	case ops.KeysBroadcast:
 		return keySet{all: true}
+	case ops.KeysMapped:
+		return c.mappedKeys(v)
 	case ops.KeysFallback:
 		a, d := t.sets[v.Args[0]], t.sets[v.Args[1]]
 		if a.all || d.all {

@@ -143,6 +143,11 @@ const (
 	// KeysBroadcast: a singleton literal ({"key": v}) made available under every key of the
 	// config its consumer uses (sd-mecha's convert_singleton).
 	KeysBroadcast
+	// KeysMapped: the method maps keys between model configs (conversions, block weights,
+	// LoRA): the output has the keys of OutConfig for which MapKeys names input keys that
+	// every tensor input has. Each tensor argument reaches the kernel as a KindTensorList
+	// holding the tensors of the keys MapKeys named for it, in that order.
+	KeysMapped
 )
 
 // Call is one kernel invocation for one output key.
@@ -183,7 +188,14 @@ type Def struct {
 	// recipes using it parse, bind and check, but no plan can run it.
 	Pending string
 	// OutShape computes the output shape; nil means the broadcast of the tensor arguments.
+	// For KeysMapped methods it is required; the key is given too.
 	OutShape func(args, vars, kw []Value) ([]int, error)
+	// OutConfig, for KeysMapped: the output's model config given the configs of the tensor
+	// inputs ("" where unknown).
+	OutConfig func(in []string) (string, error)
+	// MapKeys, for KeysMapped: the input keys each tensor parameter reads to produce outKey
+	// (one list per tensor parameter, in signature order); ok=false: no such output key.
+	MapKeys func(outKey string) (in [][]string, ok bool)
 }
 
 // FullName is name or name@era.

@@ -17,9 +17,11 @@ const (
 	KindFloat
 	KindString
 	KindTensor
+	// KindTensorList holds several tensors (a KeysMapped method's argument).
+	KindTensorList
 )
 
-var kindNames = [...]string{"null", "bool", "int", "float", "string", "tensor"}
+var kindNames = [...]string{"null", "bool", "int", "float", "string", "tensor", "tensor list"}
 
 func (k Kind) String() string { return kindNames[k] }
 
@@ -31,6 +33,7 @@ type Value struct {
 	F    float64
 	S    string
 	T    *Tensor
+	Ts   []*Tensor
 }
 
 // Constructors for constant values.

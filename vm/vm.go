@@ -400,21 +400,48 @@ func (w *worker) call(k *bytecode.Key, in *bytecode.Instr) (*ops.Tensor, error) 
 	c := &ops.Call{Key: k.Name, Numerics: m.numerics}
 	var shapes [][]int
 	dtype := ops.DType(255)
-	for i, o := range in.Operands {
-		var v ops.Value
+	operand := func(o bytecode.Operand) (ops.Value, bool) {
 		switch o.Kind {
 		case bytecode.OpReg:
 			s := w.regs[o.Index]
 			if s == nil {
-				return nil, nil // a missing input: the key is missing here too
+				return ops.Value{}, false
 			}
-			v = ops.TensorValue(s.t)
 			shapes = append(shapes, s.t.Shape)
 			dtype = promote(dtype, s.t.DType)
+			return ops.TensorValue(s.t), true
 		case bytecode.OpConst:
-			v = m.consts[o.Index]
-		default:
-			v = ops.Null()
+			return m.consts[o.Index], true
+		}
+		return ops.Null(), true
+	}
+	next := 0
+	nargs := len(in.Operands)
+	if in.Counts != nil {
+		nargs = len(in.Counts)
+	}
+	for i := 0; i < nargs; i++ {
+		var v ops.Value
+		if in.Counts == nil || in.Counts[i] < 0 {
+			var ok bool
+			if v, ok = operand(in.Operands[next]); !ok {
+				return nil, nil // a missing input: the key is missing here too
+			}
+			next++
+		} else {
+			v = ops.Value{Kind: ops.KindTensorList}
+			for j := 0; j < in.Counts[i]; j++ {
+				e, ok := operand(in.Operands[next])
+				if !ok {
+					return nil, nil
+				}
+				next++
+				if e.Kind == ops.KindTensor {
+					v.Ts = append(v.Ts, e.T)
+				} else if f, isNum := e.Float64(); isNum {
+					v.Ts = append(v.Ts, ops.Scalar(f))
+				}
+			}
 		}
 		switch {
 		case i < in.NArgs:

@@ -88,9 +88,13 @@ type Instr struct {
 	Op       Opcode
 	A, B, C  int
 	Operands []Operand
-	// NArgs and NVar split Operands into the method's positional-or-keyword parameters,
+	// NArgs and NVar split the arguments into the method's positional-or-keyword parameters,
 	// its varargs, and (the rest) its keyword-only parameters.
 	NArgs, NVar int
+	// Counts, when set, gives for each argument how many consecutive Operands it takes as a
+	// list of tensors (the keys a KeysMapped method reads); -1 marks a plain argument taking
+	// one operand. Nil: every argument is plain.
+	Counts []int
 }
 
 // Code is the program of one key class.

@@ -86,7 +86,25 @@ func Verify(p *Program) error {
 				if in.B < 0 || in.B >= len(p.Methods) {
 					return fmt.Errorf("class %d pc %d: method %d out of range", ci, pc, in.B)
 				}
-				if in.NArgs < 0 || in.NVar < 0 || in.NArgs+in.NVar > len(in.Operands) {
+				nargs := len(in.Operands)
+				if in.Counts != nil {
+					total := 0
+					for _, n := range in.Counts {
+						switch {
+						case n == -1:
+							total++
+						case n < 0:
+							return fmt.Errorf("class %d pc %d: bad operand count %d", ci, pc, n)
+						default:
+							total += n
+						}
+					}
+					if total != len(in.Operands) {
+						return fmt.Errorf("class %d pc %d: operand counts sum to %d, %d operands", ci, pc, total, len(in.Operands))
+					}
+					nargs = len(in.Counts)
+				}
+				if in.NArgs < 0 || in.NVar < 0 || in.NArgs+in.NVar > nargs {
 					return fmt.Errorf("class %d pc %d: bad operand split", ci, pc)
 				}
 				for _, o := range in.Operands {

@@ -117,6 +117,25 @@ func (in Instr) Text(p *Program) string {
 			ops[i] = o.text(p)
 		}
 		args := ops
+		if in.Counts != nil {
+			// A list argument prints as {a, b, c}.
+			args = nil
+			k := 0
+			for _, n := range in.Counts {
+				if n < 0 {
+					if k < len(ops) {
+						args = append(args, ops[k])
+					}
+					k++
+					continue
+				}
+				if k+n > len(ops) {
+					break
+				}
+				args = append(args, "{"+strings.Join(ops[k:k+n], ", ")+"}")
+				k += n
+			}
+		}
 		var parts []string
 		if in.NArgs <= len(args) {
 			parts = append(parts, strings.Join(args[:in.NArgs], ", "))

@@ -1,0 +1,173 @@
+package rng
+
+import "math"
+
+// TorchDefaultSeed is the seed of a fresh torch.Generator() (c10 default_rng_seed_val): what
+// sd-mecha's ties_sum_with_dropout uses when its seed is null or negative.
+const TorchDefaultSeed uint64 = 67280421310721
+
+const (
+	mtN         = 624
+	mtM         = 397
+	mtMatrixA   = 0x9908b0df
+	mtUpperMask = 0x80000000
+	mtLowerMask = 0x7fffffff
+)
+
+// Torch is torch 1.13's CPU generator: an MT19937 engine (ATen/core/MT19937RNGEngine.h) plus
+// the cached second normal sample of the per-element normal sampler. The zero value is not
+// usable; use NewTorch.
+type Torch struct {
+	state      [mtN]uint32
+	left, next int
+	// nextNormal caches r*sin(theta) of the per-element normal sampler (torch's
+	// next_double_normal_sample); manual_seed clears it.
+	nextNormal    float64
+	hasNextNormal bool
+}
+
+// NewTorch returns a generator as torch.Generator().manual_seed(seed) leaves it.
+func NewTorch(seed uint64) *Torch {
+	g := &Torch{}
+	g.ManualSeed(seed)
+	return g
+}
+
+// ManualSeed re-seeds like torch.Generator.manual_seed: MT19937 init_genrand with the low 32
+// bits of seed (a negative Python seed arrives as its two's complement uint64, whose low 32 bits
+// torch uses the same way), and clears the cached normal sample.
+func (g *Torch) ManualSeed(seed uint64) {
+	g.state[0] = uint32(seed)
+	for j := 1; j < mtN; j++ {
+		p := g.state[j-1]
+		g.state[j] = 1812433253*(p^(p>>30)) + uint32(j)
+	}
+	g.left, g.next = 1, 0
+	g.hasNextNormal = false
+}
+
+// nextState regenerates the 624 state words (torch's next_state: it refills once left drops
+// to zero, i.e. on the first draw after seeding, then every 624 draws).
+func (g *Torch) nextState() {
+	s := &g.state
+	g.left, g.next = mtN, 0
+	mix := func(u, v uint32) uint32 {
+		y := u&mtUpperMask | v&mtLowerMask
+		r := y >> 1
+		if v&1 != 0 {
+			r ^= mtMatrixA
+		}
+		return r
+	}
+	i := 0
+	for ; i < mtN-mtM; i++ {
+		s[i] = s[i+mtM] ^ mix(s[i], s[i+1])
+	}
+	for ; i < mtN-1; i++ {
+		s[i] = s[i+mtM-mtN] ^ mix(s[i], s[i+1])
+	}
+	s[mtN-1] = s[mtM-1] ^ mix(s[mtN-1], s[0])
+}
+
+// Uint32 returns the next 32-bit word (torch's random()).
+func (g *Torch) Uint32() uint32 {
+	g.left--
+	if g.left == 0 {
+		g.nextState()
+	}
+	y := g.state[g.next]
+	g.next++
+	y ^= y >> 11
+	y ^= (y << 7) & 0x9d2c5680
+	y ^= (y << 15) & 0xefc60000
+	y ^= y >> 18
+	return y
+}
+
+// Uint64 returns two words as torch's random64(): the first word is the high half.
+func (g *Torch) Uint64() uint64 {
+	hi := g.Uint32()
+	lo := g.Uint32()
+	return uint64(hi)<<32 | uint64(lo)
+}
+
+// Float64 is torch's uniform_real_distribution<double>(0, 1): 53 bits of random64() times
+// 2^-53, in [0, 1).
+func (g *Torch) Float64() float64 {
+	return float64(g.Uint64()&(1<<53-1)) * 0x1p-53
+}
+
+// Float32 is torch's uniform_real_distribution<float>(0, 1): 24 bits of one word times 2^-24,
+// in [0, 1) (returned widened, exactly).
+func (g *Torch) Float32() float64 {
+	return float64(g.Uint32()&(1<<24-1)) * 0x1p-24
+}
+
+// Bernoulli64 draws torch.bernoulli for one element with a float64 probability p: one
+// Float64 uniform u, and true iff u < p.
+func (g *Torch) Bernoulli64(p float64) bool { return g.Float64() < p }
+
+// Bernoulli32 draws torch.bernoulli for one element with a float32 probability p (p must be
+// a float32 value): one Float32 uniform u, true iff u < p.
+func (g *Torch) Bernoulli32(p float64) bool { return g.Float32() < p }
+
+// RandnFloat64 fills out like torch.randn(out.shape, dtype=float64, generator=g) on the CPU
+// (torch 1.13 normal_kernel). For len(out) >= 16 (normal_fill): len(out) uniforms
+// (Float64), then Box-Muller on every full block of 16 (u1 = 1 - d[j], u2 = d[j+8],
+// r = sqrt(-2 log u1), theta = 2 pi u2, d[j] = r cos theta, d[j+8] = r sin theta, j < 8);
+// if len(out) % 16 != 0 the last 16 values are redrawn (16 new uniforms) and transformed
+// again. For fewer than 16 values, torch's per-element normal_distribution<double>: two
+// uniforms u1, u2, r = sqrt(-2 log(1 - u2)), theta = 2 pi u1, the value r cos theta and
+// r sin theta cached for the next element.
+//
+// log, cos and sin are Go's, which may differ from glibc's in the last bit on rare inputs.
+func (g *Torch) RandnFloat64(out []float64) {
+	n := len(out)
+	if n < 16 {
+		for i := range out {
+			out[i] = g.normal()
+		}
+		return
+	}
+	for i := range out {
+		out[i] = g.Float64()
+	}
+	for i := 0; i+16 <= n; i += 16 {
+		boxMuller16(out[i : i+16])
+	}
+	if n%16 != 0 {
+		d := out[n-16:]
+		for i := range d {
+			d[i] = g.Float64()
+		}
+		boxMuller16(d)
+	}
+}
+
+// twoPi is 2.0f * c10::pi<double>, exact in float64.
+const twoPi = 2 * math.Pi
+
+func boxMuller16(d []float64) {
+	for j := 0; j < 8; j++ {
+		u1 := 1 - d[j]
+		u2 := d[j+8]
+		r := math.Sqrt(-2 * math.Log(u1))
+		theta := twoPi * u2
+		d[j] = r * math.Cos(theta)
+		d[j+8] = r * math.Sin(theta)
+	}
+}
+
+// normal is torch's at::normal_distribution<double>(0, 1) with the generator's cached sample.
+func (g *Torch) normal() float64 {
+	if g.hasNextNormal {
+		g.hasNextNormal = false
+		return g.nextNormal
+	}
+	u1 := g.Float64()
+	u2 := g.Float64()
+	r := math.Sqrt(-2 * math.Log(1-u2))
+	theta := twoPi * u1
+	g.nextNormal, g.hasNextNormal = r*math.Sin(theta), true
+	return r * math.Cos(theta)
+}

@@ -1,0 +1,238 @@
+package stdlib
+
+import (
+	"math"
+	"math/bits"
+)
+
+// Reductions in torch 1.13.1's CPU order (float64, one thread, AVX2 kernels: 4 lanes), so that
+// sd-mecha numerics can reproduce sums, norms and cosine similarities bit for bit (golden
+// README, "Numerics" rule 7). Exact-mode callers may use them too: the order is as good as any
+// and keeps both modes on the same discrete decisions.
+//
+// The sums follow aten/src/ATen/native/cpu/SumKernel.cpp (cascade_sum):
+//
+//   - multi_row_sum(size rows of nrows values): nrows accumulators per level, 4 levels. Rows
+//     are added into level 0 in groups of 2^level_power (level_power = max(4, ceil_log2(size)/4));
+//     after each group level j-1 is added into level j and reset, for j = 1, 2, 3, stopping after
+//     the first j whose bits (level_mask << j*level_power) of the row count are not all zero.
+//     Leftover rows go into level 0; at the end levels 1..3 are added to level 0 in order.
+//   - row_sum(size values): multi_row_sum with 4 accumulators over the size/4 rows of 4
+//     consecutive values, the size%4 tail values added to accumulator 0, then accumulators
+//     1, 2, 3 added to accumulator 0.
+//   - vectorized_inner_sum (sum of a contiguous run, sum(dim=-1)): row_sum over the n/4
+//     vectors of 4 lanes (lane-wise), then a scalar sum of the n%4 tail values from 0.0, then
+//     lanes 0..3 added to it in order.
+//   - vectorized_outer_sum (sum(dim=0) of a contiguous [R, C]): columns in blocks of 16 use
+//     multi_row_sum over the R rows (one accumulator per column); every other column uses
+//     row_sum over its R values.
+//
+// The output tensor of a torch reduction starts at +0.0 and receives the result with +=, so
+// a sum is never -0.0; every function here returns +0.0 for an all-zero input as torch does.
+
+const reduceLevels = 4
+
+// ceilLog2 is c10::utils::CeilLog2: 1 for x <= 2, else ceil(log2(x)).
+func ceilLog2(x int) int {
+	if x <= 2 {
+		return 1
+	}
+	return bits.Len64(uint64(x - 1))
+}
+
+// multiRowSum is ATen's multi_row_sum: size rows, row i holding the nrows values
+// x[off + i*rowStride + k*colStride] (k < nrows), summed per k with the 4-level cascade.
+// The nrows sums are written to out. nrows is at most 16.
+func multiRowSum(x []float64, off, rowStride, colStride, nrows, size int, out []float64) {
+	var acc [reduceLevels][16]float64
+	levelPower := max(4, ceilLog2(size)/reduceLevels)
+	levelStep := 1 << levelPower
+	levelMask := levelStep - 1
+	i := 0
+	for i+levelStep <= size {
+		for j := 0; j < levelStep; j, i = j+1, i+1 {
+			base := off + i*rowStride
+			for k := 0; k < nrows; k++ {
+				acc[0][k] += x[base+k*colStride]
+			}
+		}
+		for j := 1; j < reduceLevels; j++ {
+			for k := 0; k < nrows; k++ {
+				acc[j][k] += acc[j-1][k]
+				acc[j-1][k] = 0
+			}
+			if i&(levelMask<<(j*levelPower)) != 0 {
+				break
+			}
+		}
+	}
+	for ; i < size; i++ {
+		base := off + i*rowStride
+		for k := 0; k < nrows; k++ {
+			acc[0][k] += x[base+k*colStride]
+		}
+	}
+	for j := 1; j < reduceLevels; j++ {
+		for k := 0; k < nrows; k++ {
+			acc[0][k] += acc[j][k]
+		}
+	}
+	copy(out[:nrows], acc[0][:nrows])
+}
+
+// rowSum is ATen's scalar row_sum of the size values x[off + i*stride].
+func rowSum(x []float64, off, stride, size int) float64 {
+	var p [4]float64
+	ilp := size / 4
+	multiRowSum(x, off, 4*stride, stride, 4, ilp, p[:])
+	for i := ilp * 4; i < size; i++ {
+		p[0] += x[off+i*stride]
+	}
+	for k := 1; k < 4; k++ {
+		p[0] += p[k]
+	}
+	return p[0]
+}
+
+// SumTorch returns torch 1.13's x.sum() of a contiguous float64 run (vectorized_inner_sum
+// with 4-lane vectors; for n < 4 torch's scalar path gives the same plain sum from +0.0).
+func SumTorch(x []float64) float64 {
+	n := len(x)
+	vecSize := n / 4
+	// row_sum over vectors: its multi_row_sum has 4 vectors per row, i.e. 16 lanes, and the
+	// lanes are independent, so it is a 16-wide scalar multi_row_sum.
+	var lanes [16]float64
+	ilp := vecSize / 4
+	multiRowSum(x, 0, 16, 1, 16, ilp, lanes[:])
+	for v := ilp * 4; v < vecSize; v++ {
+		for l := 0; l < 4; l++ {
+			lanes[l] += x[4*v+l]
+		}
+	}
+	for k := 1; k < 4; k++ {
+		for l := 0; l < 4; l++ {
+			lanes[l] += lanes[4*k+l]
+		}
+	}
+	acc := 0.0
+	for i := vecSize * 4; i < n; i++ {
+		acc += x[i]
+	}
+	for l := 0; l < 4; l++ {
+		acc += lanes[l]
+	}
+	return acc
+}
+
+// SumDim0Torch writes torch 1.13's x.sum(dim=0) of a contiguous [rows, cols] tensor to
+// out[:cols] (vectorized_outer_sum for cols >= 4, scalar_outer_sum otherwise; both give
+// row_sum per column outside the 16-column blocks). A [R, d1, d2, ...] tensor is [R, d1*d2*...].
+// mean(dim=0) is this sum divided by rows.
+func SumDim0Torch(x []float64, rows, cols int, out []float64) {
+	if cols == 1 {
+		// TensorIterator drops the size-1 dimension: a contiguous inner reduction.
+		out[0] = SumTorch(x[:rows])
+		return
+	}
+	j := 0
+	if cols >= 4 {
+		for ; j+16 <= cols; j += 16 {
+			multiRowSum(x, j, cols, 1, 16, rows, out[j:j+16])
+		}
+	}
+	for ; j < cols; j++ {
+		out[j] = rowSum(x, j, cols, rows)
+	}
+}
+
+// SumLastDimTorch writes torch 1.13's x.sum(dim=-1) of a contiguous [rows, cols] tensor to
+// out[:rows]: every row is SumTorch of its cols values.
+func SumLastDimTorch(x []float64, rows, cols int, out []float64) {
+	for r := 0; r < rows; r++ {
+		out[r] = SumTorch(x[r*cols : (r+1)*cols])
+	}
+}
+
+// NormTorch returns torch 1.13's 2-norm of a whole tensor (x.norm(), linalg.norm(x)):
+// sqrt of acc = fma(x_i, x_i, acc) from +0.0 in element order.
+func NormTorch(x []float64) float64 {
+	acc := 0.0
+	for _, v := range x {
+		acc = math.FMA(v, v, acc)
+	}
+	return math.Sqrt(acc)
+}
+
+// DistTorch returns torch 1.13's torch.dist(a, b) = norm(a - b): the differences rounded,
+// then NormTorch's sequential fma. a and b have the same length.
+func DistTorch(a, b []float64) float64 {
+	acc := 0.0
+	for i, v := range a {
+		d := v - b[i]
+		acc = math.FMA(d, d, acc)
+	}
+	return math.Sqrt(acc)
+}
+
+// clampMin is torch's clamp_min: NaN stays NaN.
+func clampMin(x, lo float64) float64 {
+	if x < lo {
+		return lo
+	}
+	return x
+}
+
+// CosineSimilarityLastDimTorch writes torch 1.13's
+// F.cosine_similarity(x, y, dim=-1, eps) of two contiguous [rows, cols] tensors to out[:rows]:
+// w = sum(x*x, -1) (cascade), xn = x / sqrt(max(w, eps*eps)), the same for y, then
+// sum(xn*yn, -1) -- normalise first, then the dot product. scratch, when it has room for
+// 2*cols values, avoids an allocation.
+func CosineSimilarityLastDimTorch(x, y []float64, rows, cols int, eps float64, out, scratch []float64) {
+	if len(scratch) < 2*cols {
+		scratch = make([]float64, 2*cols)
+	}
+	sq, prod := scratch[:cols], scratch[cols:2*cols]
+	e2 := eps * eps
+	for r := 0; r < rows; r++ {
+		xr, yr := x[r*cols:(r+1)*cols], y[r*cols:(r+1)*cols]
+		for i, v := range xr {
+			sq[i] = v * v
+		}
+		nx := math.Sqrt(clampMin(SumTorch(sq), e2))
+		for i, v := range yr {
+			sq[i] = v * v
+		}
+		ny := math.Sqrt(clampMin(SumTorch(sq), e2))
+		for i := range xr {
+			prod[i] = (xr[i] / nx) * (yr[i] / ny)
+		}
+		out[r] = SumTorch(prod)
+	}
+}
+
+// CosineSimilarityDim0Torch writes F.cosine_similarity(x, y, dim=0, eps) of two contiguous
+// [rows, cols] tensors to out[:cols], with the reductions of SumDim0Torch (same operation
+// order as the last-dim version; golden README: not separately probed upstream).
+func CosineSimilarityDim0Torch(x, y []float64, rows, cols int, eps float64, out []float64) {
+	n := rows * cols
+	buf := make([]float64, n+2*cols)
+	sq, nx, ny := buf[:n], buf[n:n+cols], buf[n+cols:]
+	e2 := eps * eps
+	for i, v := range x[:n] {
+		sq[i] = v * v
+	}
+	SumDim0Torch(sq, rows, cols, nx)
+	for i, v := range y[:n] {
+		sq[i] = v * v
+	}
+	SumDim0Torch(sq, rows, cols, ny)
+	for j := range nx {
+		nx[j] = math.Sqrt(clampMin(nx[j], e2))
+		ny[j] = math.Sqrt(clampMin(ny[j], e2))
+	}
+	for i := range sq {
+		j := i % cols
+		sq[i] = (x[i] / nx[j]) * (y[i] / ny[j])
+	}
+	SumDim0Torch(sq, rows, cols, out)
+}
