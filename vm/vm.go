@@ -354,6 +354,11 @@ func (w *worker) runKey(k *bytecode.Key) (bool, error) {
 			if !ops.SameShape(s.t.Shape, k.Shape) {
 				return false, fmt.Errorf("result has shape %s, the plan says %s", ops.FormatShape(s.t.Shape), ops.FormatShape(k.Shape))
 			}
+			if m.prog.NanToNumOutput {
+				if err := m.nanToNum(s.t.Data, k.DType); err != nil {
+					return false, err
+				}
+			}
 			if err := m.out.WriteFloat64(k.Name, s.t.Data); err != nil {
 				return false, err
 			}
@@ -477,6 +482,26 @@ func (w *worker) call(k *bytecode.Key, in *bytecode.Instr) (*ops.Tensor, error) 
 		}
 	}
 	return c.Out, nil
+}
+
+// nanToNum applies the fork's 3e3aea3 output rule: after the output cast, NaN becomes 0 and
+// ±inf (also from overflow in the cast) becomes ±the largest finite value of the dtype.
+func (m *machine) nanToNum(data []float64, dtype string) error {
+	dt, err := ops.ParseDType(dtype)
+	if err != nil {
+		return err
+	}
+	limit := map[ops.DType]float64{ops.F16: 65504, ops.BF16: 3.3895313892515355e38, ops.F32: math.MaxFloat32, ops.F64: math.MaxFloat64}[dt]
+	via := m.numerics == ops.SDMecha
+	for i, x := range data {
+		switch {
+		case math.IsNaN(x):
+			data[i] = 0
+		case limit != 0 && math.IsInf(num.Narrow(x, dt, via), 0):
+			data[i] = math.Copysign(limit, x)
+		}
+	}
+	return nil
 }
 
 // promote is torch's type promotion among the float types the VM meets: float64 wins,
