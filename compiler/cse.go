@@ -60,7 +60,7 @@ func valueKey(v *ir.Value) string {
 	fmt.Fprintf(&b, "%d|", v.Op)
 	switch v.Op {
 	case ir.OpModel:
-		fmt.Fprintf(&b, "%q|%q|%d", v.Path, v.Config, v.Space)
+		fmt.Fprintf(&b, "%q|%q|%q|%d", v.Path, v.Param, v.Config, v.Space)
 	case ir.OpConst:
 		c := v.Const
 		// Float bits, so that 0.0 and -0.0 stay apart and NaN equals itself.
