@@ -136,7 +136,7 @@ func (g *generator) newReg() int {
 }
 
 func (g *generator) constant(c bytecode.Const) int {
-	k := fmt.Sprintf("%d|%t|%d|%x|%q", c.Kind, c.B, c.I, math.Float64bits(c.F), c.S)
+	k := fmt.Sprintf("%d|%t|%d|%x|%q|%t", c.Kind, c.B, c.I, math.Float64bits(c.F), c.S, c.F32)
 	if i, ok := g.consts[k]; ok {
 		return i
 	}
@@ -174,7 +174,7 @@ func (g *generator) constFor(v ops.Value, p ops.Param) bytecode.Const {
 	if p.Type == ops.TensorHyper || p.Type == ops.TensorIn {
 		f, _ := v.Float64()
 		if sdmecha && rounding != ops.RoundNone {
-			f = float64(float32(f))
+			return bytecode.Const{Kind: bytecode.ConstScalar, F: float64(float32(f)), F32: true}
 		}
 		return bytecode.Const{Kind: bytecode.ConstScalar, F: f}
 	}
@@ -378,7 +378,7 @@ func (g *generator) emitCall(v *ir.Value) result {
 		Op: bytecode.CALL, A: reg, B: g.method(d), Operands: operands,
 		NArgs: len(v.Args), NVar: len(v.Var),
 	})
-	return result{reg: reg, mayMiss: mayMiss, shape: shape}
+	return result{reg: reg, mayMiss: mayMiss || d.MayMiss, shape: shape}
 }
 
 func inputsText(v *ir.Value, g *generator) string {

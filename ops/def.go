@@ -1,6 +1,7 @@
 package ops
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 )
@@ -162,6 +163,11 @@ type Call struct {
 	Out *Tensor
 }
 
+// ErrMissing, wrapped in a kernel's error, means "this key has no value here" (sd-mecha's
+// StateDictKeyError raised inside a method, e.g. omit_non_finite): the VM makes the result
+// missing, as for a missing input, instead of failing the run.
+var ErrMissing = errors.New("missing")
+
 // Kernel computes Call.Out. It must not modify its inputs and must write every element.
 type Kernel func(c *Call) error
 
@@ -184,6 +190,9 @@ type Def struct {
 	// Doc says what the method is for and any quirks it reproduces.
 	Doc    string
 	Kernel Kernel
+	// MayMiss: the kernel may find that the key has no value (it returns an error wrapping
+	// ErrMissing), so a fallback above it needs a run-time branch.
+	MayMiss bool
 	// Pending, when set, says why the method has no kernel yet: its signature is known, so
 	// recipes using it parse, bind and check, but no plan can run it.
 	Pending string

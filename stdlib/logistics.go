@@ -2,6 +2,7 @@ package stdlib
 
 import (
 	"fmt"
+	"math"
 	"strings"
 
 	"github.com/mechac/mechac/ops"
@@ -167,4 +168,81 @@ var convertSingleton = define(&ops.Def{
 		"its consumer uses: how sd-mecha broadcasts one value (a scalar alpha) to a whole model. " +
 		"The argument must be of config singleton-mecha.",
 	Kernel: func(c *ops.Call) error { return copyInto("convert_singleton", c.Out, c.Args[0]) },
+})
+
+// stackDef: stack(*values) -> torch.stack(values): shape (n, *shape).
+var stackDef = define(&ops.Def{
+	Name:          "stack",
+	Varargs:       &ops.Param{Name: "values", Type: ops.TensorIn, Spaces: ops.AnySpace, Symbol: "S"},
+	Returns:       ops.AnySpace,
+	ReturnsSymbol: "S",
+	Traits:        ops.Routing,
+	Keys:          ops.KeysIntersect,
+	Formula:       "[v_1, ..., v_n] along a new leading dimension",
+	Doc: "Stacks the values (all of one shape) along a new first dimension, as torch.stack: " +
+		"the output of a key of shape S has shape (n, *S). No arithmetic; the dtype is the " +
+		"promotion of the inputs'.",
+	OutShape: stackShape,
+	Kernel: func(c *ops.Call) error {
+		if _, err := stackShape(nil, c.Var, nil); err != nil {
+			return err
+		}
+		out := c.Out.Data
+		for _, v := range c.Var {
+			out = out[copy(out, v.T.Data):]
+		}
+		return nil
+	},
+})
+
+// stackShape is (n, *shape) of n tensors of one shape.
+func stackShape(_, vars, _ []ops.Value) ([]int, error) {
+	if len(vars) == 0 {
+		return nil, fmt.Errorf("stack: no values (torch.stack needs at least one)")
+	}
+	var shape []int
+	for i, v := range vars {
+		if v.Kind != ops.KindTensor || v.T == nil {
+			return nil, fmt.Errorf("stack: value %d is %s, want a tensor", i+1, v.Kind)
+		}
+		if i == 0 {
+			shape = v.T.Shape
+		} else if !ops.SameShape(shape, v.T.Shape) {
+			return nil, fmt.Errorf("stack: value %d has shape %s, value 1 %s (torch.stack needs equal shapes)",
+				i+1, ops.FormatShape(v.T.Shape), ops.FormatShape(shape))
+		}
+	}
+	return append([]int{len(vars)}, shape...), nil
+}
+
+// ErrMissing is ops.ErrMissing (see there): a kernel's "no value for this key".
+var ErrMissing = ops.ErrMissing
+
+// omitNonFinite: omit_non_finite(a) -> a, or no value when a has a NaN or an infinity.
+var omitNonFinite = define(&ops.Def{
+	Name:          "omit_non_finite",
+	Params:        []ops.Param{symbolIn("a")},
+	Returns:       ops.AnySpace,
+	ReturnsSymbol: "S",
+	Traits:        ops.Routing,
+	Keys:          ops.KeysIntersect,
+	MayMiss:       true,
+	Formula:       "all(isfinite(a)) ? a : (no key)",
+	Doc: "Passes a through, or makes the key missing when a has a NaN or an infinity (sd-mecha " +
+		"raises NonFiniteStateDictKeyError), so that a fallback above supplies it or the key is " +
+		"dropped. merge() applies it to every input itself (--keep-non-finite turns that off); " +
+		"written in a recipe it checks an intermediate result, e.g. after a cast to float16 " +
+		"that overflowed.",
+	Kernel: func(c *ops.Call) error {
+		ts, err := tensors("omit_non_finite", len(c.Out.Data), c.Args[0])
+		if err != nil {
+			return err
+		}
+		for _, x := range ts[0].Data {
+			if math.IsNaN(x) || math.IsInf(x, 0) {
+				return fmt.Errorf("omit_non_finite: key %s has non-finite values: %w", c.Key, ErrMissing)
+			}
+		}
+		return copyInto("omit_non_finite", c.Out, c.Args[0])
+	},
 })

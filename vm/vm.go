@@ -240,7 +240,11 @@ func constValue(c bytecode.Const) ops.Value {
 	case bytecode.ConstString:
 		return ops.String(c.S)
 	case bytecode.ConstScalar:
-		return ops.TensorValue(ops.Scalar(c.F))
+		t := ops.Scalar(c.F)
+		if c.F32 {
+			t.DType = ops.F32 // sd-mecha's torch.tensor(v, dtype=float32)
+		}
+		return ops.TensorValue(t)
 	}
 	return ops.Null()
 }
@@ -473,6 +477,9 @@ func (w *worker) call(k *bytecode.Key, in *bytecode.Instr) (*ops.Tensor, error) 
 	c.Out = &ops.Tensor{Shape: shape, Data: w.alloc(ops.NumElements(shape)), DType: dtype}
 	if err := d.Kernel(c); err != nil {
 		w.pool[len(c.Out.Data)] = append(w.pool[len(c.Out.Data)], c.Out.Data)
+		if errors.Is(err, ops.ErrMissing) {
+			return nil, nil // the method found no value for this key
+		}
 		return nil, fmt.Errorf("%s: %v", d.Name, err)
 	}
 	if c.Out.DType != ops.F64 && c.Out.DType.IsFloat() {

@@ -123,10 +123,13 @@ func (k ConstKind) String() string { return constKindNames[k] }
 // Const is a constant operand.
 type Const struct {
 	Kind ConstKind
-	B    bool
-	I    int64
-	F    float64
-	S    string
+	// F32 marks a scalar that is a float32 tensor in sd-mecha's computation (its value is
+	// already rounded): kernels doing "python number (op) tensor" arithmetic do it in float32.
+	F32 bool
+	B   bool
+	I   int64
+	F   float64
+	S   string
 }
 
 // Input is one model file the plan reads.

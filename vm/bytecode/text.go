@@ -33,7 +33,11 @@ func Fprint(w io.Writer, p *Program) error {
 		fmt.Fprintf(b, "method %d %s\n", i, m)
 	}
 	for i, c := range p.Consts {
-		fmt.Fprintf(b, "const %d %s %s\n", i, c.Kind, c.Text())
+		kind := c.Kind.String()
+		if c.F32 {
+			kind += "32"
+		}
+		fmt.Fprintf(b, "const %d %s %s\n", i, kind, c.Text())
 	}
 	counts := make([]int, len(p.Classes))
 	for _, k := range p.Keys {
