@@ -18,8 +18,43 @@ func foldConstants(f *ir.Func) {
 		if c, ok := singletonConstant(v); ok {
 			pos := v.Pos
 			*v = ir.Value{ID: v.ID, Op: ir.OpConst, Const: c, Pos: pos}
+			continue
+		}
+		if c, ok := foldCall(v); ok {
+			pos := v.Pos
+			*v = ir.Value{ID: v.ID, Op: ir.OpConst, Const: c, Pos: pos}
 		}
 	}
+}
+
+// foldCall evaluates a method with a Fold rule whose arguments are all constants.
+func foldCall(v *ir.Value) (ops.Value, bool) {
+	if v.Op != ir.OpMerge || v.Def.Fold == nil {
+		return ops.Value{}, false
+	}
+	var args, vars, kw []ops.Value
+	for i, a := range v.Operands() {
+		val := ops.Null()
+		if a != nil {
+			if a.Op != ir.OpConst {
+				return ops.Value{}, false
+			}
+			val = a.Const
+		}
+		switch {
+		case i < len(v.Args):
+			args = append(args, val)
+		case i < len(v.Args)+len(v.Var):
+			vars = append(vars, val)
+		default:
+			kw = append(kw, val)
+		}
+	}
+	c, err := v.Def.Fold(args, vars, kw)
+	if err != nil {
+		return ops.Value{}, false // the kernel reports it at run time, with the key
+	}
+	return c, true
 }
 
 func singletonConstant(v *ir.Value) (ops.Value, bool) {

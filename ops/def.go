@@ -190,6 +190,9 @@ type Def struct {
 	// Doc says what the method is for and any quirks it reproduces.
 	Doc    string
 	Kernel Kernel
+	// Fold, when set, evaluates the method at compile time when every argument is a constant
+	// (get_dtype of a scalar literal is the string "float32").
+	Fold func(args, vars, kw []Value) (Value, error)
 	// MayMiss: the kernel may find that the key has no value (it returns an error wrapping
 	// ErrMissing), so a fallback above it needs a run-time branch.
 	MayMiss bool

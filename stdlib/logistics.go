@@ -246,3 +246,34 @@ var omitNonFinite = define(&ops.Def{
 		return copyInto("omit_non_finite", c.Out, c.Args[0])
 	},
 })
+
+// getDtype and getDevice: sd-mecha's get_dtype(a) / get_device(a) return the dtype name /
+// device of a param-space value. Their use is `cast(x, dtype=get_dtype(1.0))`: on a recipe
+// number (a float32 0-dim tensor in sd-mecha) they are the constants "float32" and "cpu",
+// folded at compile time. A per-key tensor input would make a per-key string, which no
+// parameter can take: that is refused.
+var getDtype = define(&ops.Def{
+	Name:    "get_dtype",
+	Params:  []ops.Param{{Name: "a", Type: ops.TensorHyper, Spaces: ops.ParamSpace}},
+	Returns: ops.ParamSpace,
+	Traits:  ops.Routing,
+	Keys:    ops.KeysIntersect,
+	Formula: "dtype name of a (\"float32\" for a recipe number)",
+	Fold:    func(args, _, _ []ops.Value) (ops.Value, error) { return ops.String("float32"), nil },
+	Kernel: func(c *ops.Call) error {
+		return fmt.Errorf("get_dtype of a per-key tensor is not supported: only of recipe numbers")
+	},
+})
+
+var getDevice = define(&ops.Def{
+	Name:    "get_device",
+	Params:  []ops.Param{{Name: "a", Type: ops.TensorHyper, Spaces: ops.ParamSpace}},
+	Returns: ops.ParamSpace,
+	Traits:  ops.Routing,
+	Keys:    ops.KeysIntersect,
+	Formula: "device of a (\"cpu\")",
+	Fold:    func(args, _, _ []ops.Value) (ops.Value, error) { return ops.String("cpu"), nil },
+	Kernel: func(c *ops.Call) error {
+		return fmt.Errorf("get_device of a per-key tensor is not supported: only of recipe numbers")
+	},
+})
