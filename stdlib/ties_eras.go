@@ -1,0 +1,738 @@
+package stdlib
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+
+	"github.com/mechac/mechac/ops"
+	"github.com/mechac/mechac/ops/rng"
+)
+
+// The TIES family as older sd-mecha releases and the AstolfoMix author's fork computed it
+// (../shared/golden-eras/README.md sections 5.2-5.7; /work/spec-parts/ties-eras.md has one
+// entry per definition). Differences from today's ties.go, all of which change numbers:
+//
+//   - 0.0.x polarity: vote_sgn > 0 votes with the SIGNS ("TIES-SOUP"), <= 0 with the values;
+//     apply_stock > 0 applies the model-stock factor. 1.0.x / 1.1.x: vote_sgn=true votes with
+//     the values, apply_stock=true does NOT apply the factor.
+//   - 0.0.4/0.0.9 ties_sum always votes with the signs and multiplies by alpha.
+//   - 0.0.x geometric median: torch.sum(torch.stack(...), dim=0) over the models and
+//     weights.sum() as torch reductions (float32 ones at first); 1.0.x uses Python's sum().
+//   - nan_to_num with torch's defaults (NaN -> 0, +-inf -> +-max) in every era before 1.1.
+//   - ties_sum_with_dropout: the keep-probability dtype (float32 -> 24-bit uniforms in the
+//     fork's 0.0.12-0.0.19, float64 -> 53-bit later), the generator (re-seeded per key either
+//     way), DELLA offsets in float32, the clamps of each commit and the rescale rule.
+//
+// Every era here computes the same thing in exact and sd-mecha numerics: the float32
+// quantities above are the era's own tensor dtypes, not recipe-scalar rounding (which the
+// compiler does per era), so both modes make the same random and top-k decisions.
+
+// tiesEraOpts are the resolved TIES options of one call, in the era's own polarity already.
+type tiesEraOpts struct {
+	k           float64
+	bySigns     bool // the elected sign is sign(sum of signs), else sign(sum of values)
+	stock       bool // multiply by the model-stock factor t
+	median      bool // geometric median instead of the disjoint mean
+	cosEps, eps float64
+	ftol        float64
+	maxiter     int64
+	torchMedian bool // 0.0.x geometric median (torch.stack sums, float32 initial weights)
+}
+
+// tiesEraCore is ties_sum / ties_sum_extended's body of the eras before 1.1 on R tensors of n
+// elements of the given shape: top-k filter, election, then the disjoint mean (optionally
+// times the model-stock factor) or the geometric median, through nan_to_num with torch's
+// defaults.
+func tiesEraCore(ms [][]float64, n int, shape []int, o tiesEraOpts, out []float64) error {
+	r := len(ms)
+	if r == 0 {
+		return errors.New("no models (torch.stack of an empty list)")
+	}
+	filtered, counts, err := tiesDeltas(ms, n, o.k, !o.bySigns)
+	if err != nil {
+		return err
+	}
+	if o.median {
+		if o.torchMedian {
+			geometricMedian00x(filtered, r, n, o.eps, o.maxiter, o.ftol, out)
+		} else {
+			geometricMedian(filtered, r, n, o.eps, o.maxiter, o.ftol, out)
+		}
+		for j, v := range out {
+			out[j] = tiesNanToNum(v)
+		}
+		return nil
+	}
+	sum := make([]float64, n)
+	SumDim0Torch(filtered, r, n, sum)
+	if !o.stock {
+		for j := range out {
+			out[j] = tiesNanToNum(sum[j] / counts[j])
+		}
+		return nil
+	}
+	t, err := modelStockT(filtered, r, n, shape, o.cosEps)
+	if err != nil {
+		return err
+	}
+	_, cols := tiesLastDim(shape, n)
+	for j := range out {
+		out[j] = tiesNanToNum(float64(sum[j]*t[j/cols]) / counts[j])
+	}
+	return nil
+}
+
+// geometricMedian00x is the 0.0.x fork's geometric_median_list_of_array (Weiszfeld) on R
+// points of n elements (model-major):
+//
+//	weighted_average(P, w) = torch.sum(torch.stack([p_i * w_i]), dim=0) / w.sum()
+//	w = float32 ones; median = weighted_average(P, w); obj = mean(dist(p_i, median) * w)
+//	repeat maxiter times: w' = w / clamp(dist(p_i, median), eps); median = weighted_average(P, w');
+//	    prev, obj = obj, mean(dist(p_i, median) * w); stop if |prev - obj| <= ftol*obj
+//	return weighted_average(P, w') (w' = w when maxiter <= 0)
+//
+// Every sum is a torch reduction (SumDim0Torch over the stacked products, SumTorch over the
+// weights and distances); the float32 ones are exact, so only their sum's dtype is moot.
+func geometricMedian00x(pts []float64, r, n int, eps float64, maxiter int64, ftol float64, out []float64) {
+	prod := make([]float64, r*n)
+	weighted := func(w []float64, dst []float64) {
+		for i := 0; i < r; i++ {
+			wi := w[i]
+			for j, v := range pts[i*n : (i+1)*n] {
+				prod[i*n+j] = v * wi
+			}
+		}
+		SumDim0Torch(prod, r, n, dst)
+		den := SumTorch(w)
+		for j := range dst {
+			dst[j] /= den
+		}
+	}
+	ones := make([]float64, r)
+	fill(ones, 1)
+	median := make([]float64, n)
+	weighted(ones, median)
+	dists := make([]float64, r)
+	objective := func() float64 {
+		for i := range dists {
+			dists[i] = DistTorch(pts[i*n:(i+1)*n], median) // * weights (ones): exact
+		}
+		return SumTorch(dists) / float64(r)
+	}
+	w := ones
+	obj := objective()
+	for it := int64(0); it < maxiter; it++ {
+		prev := obj
+		nw := make([]float64, r)
+		for i := range nw {
+			nw[i] = 1 / clampMin(DistTorch(pts[i*n:(i+1)*n], median), eps)
+		}
+		w = nw
+		weighted(w, median)
+		obj = objective()
+		if math.Abs(prev-obj) <= ftol*obj {
+			break
+		}
+	}
+	weighted(w, out)
+}
+
+// --- argument helpers -------------------------------------------------------------------------
+
+// eraMaxiter is range(maxiter) of a 0.0.x Python number: round(maxiter) when the era rounds
+// (6e545a3 and upstream 0.0.26+: range(max(0, round(maxiter)))), else it must be integral
+// (range() of a float is a TypeError). Negative counts run no iteration.
+func eraMaxiter(name string, v float64, round bool) (int64, error) {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return 0, fmt.Errorf("%s: maxiter must be finite, not %v", name, v)
+	}
+	if round {
+		v = math.RoundToEven(v)
+	} else if v != math.Trunc(v) {
+		return 0, fmt.Errorf("%s: maxiter = %v: range() needs an integer in this era", name, v)
+	}
+	return int64(max(v, 0)), nil
+}
+
+// kwFloats reads the named float keyword arguments of def d (absent names read as their
+// default through normalising, so every name of d.KwOnly is present).
+func kwFloats(d *ops.Def, kw []ops.Value) (map[string]float64, error) {
+	m := make(map[string]float64, len(kw))
+	for i, q := range d.KwOnly {
+		if q.Type != ops.FloatHyper && q.Type != ops.IntHyper && q.Type != ops.BoolHyper {
+			continue
+		}
+		if kw[i].Kind == ops.KindNull {
+			continue
+		}
+		x, err := tiesFloat(d.FullName(), q.Name, kw[i])
+		if err != nil {
+			return nil, err
+		}
+		m[q.Name] = x
+	}
+	return m, nil
+}
+
+// kwIndex returns the position of the keyword-only parameter name in d, or -1.
+func kwIndex(d *ops.Def, name string) int {
+	for i, q := range d.KwOnly {
+		if q.Name == name {
+			return i
+		}
+	}
+	return -1
+}
+
+// opts00x reads the 0.0.x TIES hypers from h (missing names take the 0.0.x defaults, so a
+// definition whose era lacked a hyper behaves as if it was never given).
+func opts00x(name string, h map[string]float64, roundMaxiter bool) (tiesEraOpts, error) {
+	get := func(k string, def float64) float64 {
+		if v, ok := h[k]; ok {
+			return v
+		}
+		return def
+	}
+	mi, err := eraMaxiter(name, get("maxiter", 100), roundMaxiter)
+	if err != nil {
+		return tiesEraOpts{}, err
+	}
+	return tiesEraOpts{
+		k:           get("k", 0.2),
+		bySigns:     get("vote_sgn", 0) > 0,
+		stock:       get("apply_stock", 0) > 0,
+		median:      get("apply_median", 0) > 0,
+		cosEps:      get("cos_eps", 1e-6),
+		eps:         get("eps", 1e-6),
+		ftol:        get("ftol", 1e-20),
+		maxiter:     mi,
+		torchMedian: true,
+	}, nil
+}
+
+// floats00x are 0.0.x Hyper parameters: Python numbers with the given defaults.
+func floats00x(names []string, defaults []float64) []ops.Param {
+	ps := make([]ops.Param, len(names))
+	for i, n := range names {
+		ps[i] = floatDefault(n, defaults[i])
+	}
+	return ps
+}
+
+var (
+	tiesPlain00x    = floats00x([]string{"k", "vote_sgn"}, []float64{0.2, 0})
+	tiesStock00x    = floats00x([]string{"k", "vote_sgn", "apply_stock", "cos_eps"}, []float64{0.2, 0, 0, 1e-6})
+	tiesExtended00x = floats00x([]string{"k", "vote_sgn", "apply_stock", "cos_eps", "apply_median", "eps", "maxiter", "ftol"},
+		[]float64{0.2, 0, 0, 1e-6, 0, 1e-6, 100, 1e-20})
+)
+
+func cat(parts ...[]ops.Param) []ops.Param {
+	var out []ops.Param
+	for _, p := range parts {
+		out = append(out, p...)
+	}
+	return out
+}
+
+// --- ties_sum / ties_sum_extended of 0.0.x ------------------------------------------------------
+
+// tiesSumAlpha00x defines 0.0.4 / 0.0.9's ties_sum(*models, alpha, k=0.2): always a sign vote,
+// alpha * nan_to_num(disjoint mean).
+func tiesSumAlpha00x(era string) *ops.Def {
+	d := &ops.Def{
+		Name: "ties_sum", Era: era,
+		Varargs: tiesDeltaVarargs("models"),
+		KwOnly:  floats00x([]string{"alpha", "k"}, []float64{1, 0.2}),
+		Returns: ops.DeltaSpace, Traits: ops.WholeTensor, Keys: ops.KeysIntersect,
+		Formula: "alpha * nan_to_num(sum_i D_i[s_i == e] / count), D_i = topk(m_i, k), s_i = sign(D_i), e = sign(sum_i s_i)",
+		Doc: "sd-mecha 0.0.4-0.0.9 TIES: the elected sign is the sign of the sum of the SIGNS " +
+			"(\"TIES-SOUP\", there is no vote_sgn), the agreeing filtered deltas are averaged, " +
+			"NaN becomes 0 and +-inf +-max (torch.nan_to_num defaults), times alpha. The " +
+			"commits declare alpha required; the author's feefbf4 copy that wrote his recipes had " +
+			"no alpha (lambda = 1), so alpha defaults to 1.0 here and a recipe giving it gets the " +
+			"pristine behaviour.",
+	}
+	d.Kernel = func(c *ops.Call) error {
+		h, err := kwFloats(d, c.Kw)
+		if err != nil {
+			return err
+		}
+		out := c.Out.Data
+		n := len(out)
+		ms, err := tiesVarTensors(d.FullName(), n, c.Var)
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return nil
+		}
+		if err := tiesEraCore(ms, n, c.Out.Shape, tiesEraOpts{k: h["k"], bySigns: true}, out); err != nil {
+			return fmt.Errorf("%s: %v", d.FullName(), err)
+		}
+		alpha := h["alpha"]
+		for j, v := range out {
+			out[j] = alpha * v
+		}
+		return nil
+	}
+	return define(d)
+}
+
+// tiesSum00xDef defines a 0.0.x ties_sum or ties_sum_extended with the given keyword-only
+// parameters (a subset of tiesExtended00x) and the 0.0.x polarities.
+func tiesSum00xDef(name, era string, kw []ops.Param, roundMaxiter bool, doc string) *ops.Def {
+	d := &ops.Def{
+		Name: name, Era: era,
+		Varargs: tiesDeltaVarargs("models"),
+		KwOnly:  kw,
+		Returns: ops.DeltaSpace, Traits: ops.WholeTensor, Keys: ops.KeysIntersect,
+		Formula: "e = sign(sum_i (vote_sgn > 0 ? sign(D_i) : D_i)), F_i = D_i[sign(D_i) == e]; " +
+			"apply_median > 0 ? nan_to_num(gmedian00x(F)) : nan_to_num(sum_i F_i * (apply_stock > 0 ? t_stock : 1) / count)",
+		Doc: doc,
+	}
+	d.Kernel = func(c *ops.Call) error {
+		h, err := kwFloats(d, c.Kw)
+		if err != nil {
+			return err
+		}
+		o, err := opts00x(d.FullName(), h, roundMaxiter)
+		if err != nil {
+			return err
+		}
+		out := c.Out.Data
+		n := len(out)
+		ms, err := tiesVarTensors(d.FullName(), n, c.Var)
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return nil
+		}
+		if err := tiesEraCore(ms, n, c.Out.Shape, o, out); err != nil {
+			return fmt.Errorf("%s: %v", d.FullName(), err)
+		}
+		return nil
+	}
+	return define(d)
+}
+
+const tiesPolarity00x = "0.0.x polarities: vote_sgn > 0 elects the sign of the sum of the SIGNS " +
+	"(\"TIES-SOUP\"), vote_sgn <= 0 of the values; apply_stock > 0 multiplies the disjoint sum by " +
+	"the model-stock factor t = n*c/(1+(n-1)*c) before dividing by the count; apply_median > 0 " +
+	"takes the geometric median of all n filtered rows (zeros where filtered, no division by " +
+	"the count) with the 0.0.x Weiszfeld (torch.stack sums, float32 initial weights). " +
+	"nan_to_num with torch's defaults."
+
+var (
+	_ = tiesSumAlpha00x("0.0.4")
+	_ = tiesSumAlpha00x("0.0.9")
+
+	_ = tiesSum00xDef("ties_sum", "0.0.x", tiesPlain00x, true,
+		"sd-mecha 0.0.12-0.0.29 ties_sum(*models, k=0.2, vote_sgn=0.0): TIES with a value vote, "+
+			"or a sign vote when vote_sgn > 0 (0.0.12-0.0.19 upstream had no vote_sgn: the "+
+			"default is their behaviour). "+tiesPolarity00x)
+	_ = tiesSum00xDef("ties_sum_extended", "0.0.x", tiesExtended00x, true,
+		"sd-mecha 0.0.26+ / the fork's 6e545a3 ties_sum_extended. "+tiesPolarity00x+
+			" maxiter is Python-rounded (range(max(0, round(maxiter)))).")
+	// The fork's ties_sum grew hypers commit by commit before 6e545a3 split it off into
+	// ties_sum_extended; a hyper the commit did not have was silently dropped.
+	_ = tiesSum00xDef("ties_sum", "fork-0.0.x", tiesExtended00x, false,
+		"the fork's 3360d18 (0.0.19) ties_sum with every TIES hyper. "+tiesPolarity00x+
+			" maxiter must be integral (range(maxiter)).")
+	_ = tiesSum00xDef("ties_sum", "fork-0.0.13", tiesStock00x, false,
+		"the fork's 01823a9 ties_sum: model stock added, no geometric median. "+tiesPolarity00x)
+	_ = tiesSum00xDef("ties_sum", "fork-0.0.12", tiesPlain00x, false,
+		"the fork's 4edc67c ties_sum(*models, k=0.2, vote_sgn=0.0). "+tiesPolarity00x)
+	_ = tiesSum00xDef("ties_sum", "fork-0.0.26", tiesPlain00x, true,
+		"the fork's 6e545a3 ties_sum(*models, k=0.2, vote_sgn=0.0) (the extras moved to "+
+			"ties_sum_extended). "+tiesPolarity00x)
+	_ = tiesSum00xDef("ties_sum", "fork-0.0.26-hotfix", tiesPlain00x, true,
+		"the fork's 1458190 ties_sum, as 6e545a3. "+tiesPolarity00x)
+)
+
+// --- ties_sum_with_dropout of the 0.0.x fork ------------------------------------------------------
+
+// dropout00xKind selects the fork commit's ties_sum_with_dropout.
+type dropout00xKind uint8
+
+const (
+	dropoutFork012  dropout00xKind = iota // 4edc67c: float32 P, always / (1 - p)
+	dropoutFork013                        // 29bac1a/01823a9/3360d18: + p == 1 -> r*0, no_rescale
+	dropoutDella                          // 6e545a3 / upstream 0.0.26+: float64 P, DELLA, (1-p)^rescale
+	dropoutDellaFix                       // 1458190: + clamp(nan_to_num(P, nan=1e-20), 1e-20, 1)
+)
+
+// eraSeed reads a 0.0.x seed: (value, true), or (0, false) for None.
+func eraSeed(name string, v ops.Value) (float64, bool, error) {
+	if v.Kind == ops.KindNull {
+		return 0, false, nil
+	}
+	x, ok := v.Float64()
+	if !ok || math.IsNaN(x) || math.IsInf(x, 0) {
+		return 0, false, fmt.Errorf("%s: seed must be a finite number or null, not %s", name, v)
+	}
+	return x, true, nil
+}
+
+// dellaOffsets writes the fork's DELLA offsets for one delta to off: rank/N - (N+1)/(2N) times
+// della_eps, every operation in float32 (the int64 scipy ordinal ranks 1..N divided by the
+// int N is a float32 tensor; the Python scalars enter as float32), widened exactly. Any NaN in
+// delta makes scipy's ranks all NaN (float64): every offset is NaN.
+func dellaOffsets(delta []float64, dellaEps float64, idx []int, off []float64) {
+	n := len(delta)
+	for i := range idx {
+		idx[i] = i
+		if math.IsNaN(delta[i]) {
+			fill(off, math.NaN())
+			return
+		}
+	}
+	slices.SortFunc(idx, func(a, b int) int {
+		if c := cmp.Compare(math.Abs(delta[a]), math.Abs(delta[b])); c != 0 {
+			return c
+		}
+		return cmp.Compare(a, b)
+	})
+	ne := float32(n)
+	center := float32(float64(n+1) / float64(n*2))
+	e := float32(dellaEps)
+	for r, i := range idx {
+		off[i] = float64((float32(r+1)/ne - center) * e)
+	}
+}
+
+// bernoulliCheck is torch.bernoulli's range check on one probability.
+func bernoulliCheck(name string, p float64) error {
+	if !(p >= 0 && p <= 1) {
+		return fmt.Errorf("%s: bernoulli probability %v is not in [0, 1] (torch refuses it)", name, p)
+	}
+	return nil
+}
+
+// tiesDropout00xDef defines one fork commit's ties_sum_with_dropout.
+func tiesDropout00xDef(era string, kind dropout00xKind, kw []ops.Param, doc, formula string) *ops.Def {
+	d := &ops.Def{
+		Name: "ties_sum_with_dropout", Era: era,
+		Varargs: tiesDeltaVarargs("deltas"),
+		KwOnly:  kw,
+		Returns: ops.DeltaSpace, Traits: ops.WholeTensor | ops.Random, Keys: ops.KeysIntersect,
+		Formula: formula,
+		Doc:     doc,
+	}
+	seedAt := kwIndex(d, "seed")
+	d.Kernel = func(c *ops.Call) error {
+		name := d.FullName()
+		h, err := kwFloats(d, c.Kw)
+		if err != nil {
+			return err
+		}
+		o, err := opts00x(name, h, kind >= dropoutDella)
+		if err != nil {
+			return err
+		}
+		seed, hasSeed, err := eraSeed(name, c.Kw[seedAt])
+		if err != nil {
+			return err
+		}
+		p := h["probability"]
+		out := c.Out.Data
+		n := len(out)
+		if kind >= dropoutDella && (len(c.Var) == 0 || p == 1) {
+			fill(out, 0)
+			return nil
+		}
+		ms, err := tiesVarTensors(name, n, c.Var)
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return nil
+		}
+		var g *rng.Torch
+		switch {
+		case kind < dropoutDella:
+			// torch.manual_seed(seed) on the global generator at every key call.
+			if !hasSeed {
+				return fmt.Errorf("%s: seed is required in this era (torch.manual_seed(None) fails)", name)
+			}
+			g = rng.NewTorch(uint64(int64(seed)))
+		case hasSeed && seed >= 0:
+			g = rng.NewTorch(uint64(int64(math.RoundToEven(seed))))
+		default:
+			g = rng.NewTorch(rng.TorchDefaultSeed)
+		}
+		masked := make([][]float64, len(ms))
+		if kind < dropoutDella {
+			keep := float64(float32(1 - p)) // torch.full(shape, 1 - p): a float32 tensor
+			if err := bernoulliCheck(name, keep); err != nil {
+				return err
+			}
+			for i, dl := range ms {
+				m := make([]float64, n)
+				for j, v := range dl {
+					b := 0.0
+					if g.Bernoulli32(keep) {
+						b = 1
+					}
+					m[j] = v * b
+				}
+				masked[i] = m
+			}
+		} else {
+			dellaEps := h["della_eps"]
+			var off []float64
+			var idx []int
+			if dellaEps != 0 {
+				off, idx = make([]float64, n), make([]int, n)
+			}
+			pMin := 1 - p
+			for i, dl := range ms {
+				if off != nil {
+					dellaOffsets(dl, dellaEps, idx, off)
+				}
+				m := make([]float64, n)
+				for j, v := range dl {
+					q := pMin
+					if off != nil {
+						q = pMin + off[j]
+					}
+					if kind == dropoutDellaFix { // clamp(nan_to_num(P, nan=1e-20), 1e-20, 1)
+						if math.IsNaN(q) {
+							q = 1e-20
+						}
+						q = min(max(tiesNanToNum(q), 1e-20), 1)
+					}
+					if err := bernoulliCheck(name, q); err != nil {
+						return err
+					}
+					b := 0.0
+					if g.Bernoulli64(q) {
+						b = 1
+					}
+					m[j] = v * b
+				}
+				masked[i] = m
+			}
+		}
+		if err := tiesEraCore(masked, n, c.Out.Shape, o, out); err != nil {
+			return fmt.Errorf("%s: %v", name, err)
+		}
+		switch kind {
+		case dropoutFork012:
+			div := 1 - p
+			for j := range out {
+				out[j] /= div
+			}
+		case dropoutFork013:
+			switch {
+			case p == 1:
+				for j := range out {
+					out[j] *= 0
+				}
+			case h["no_rescale"] <= 0:
+				div := 1 - p
+				for j := range out {
+					out[j] /= div
+				}
+			}
+		default:
+			div := math.Pow(1-p, h["rescale"])
+			if math.IsNaN(div) || math.IsInf(div, 0) {
+				div = 1
+			}
+			for j := range out {
+				out[j] /= div
+			}
+		}
+		return nil
+	}
+	return define(d)
+}
+
+func seed00x(def *float64) ops.Param {
+	if def == nil {
+		return ops.Param{Name: "seed", Type: ops.FloatHyper, Default: nullDefault(), Optional: true, Spaces: ops.ParamSpace}
+	}
+	return floatDefault("seed", *def)
+}
+
+var minusOne = -1.0
+
+var (
+	_ = tiesDropout00xDef("fork-0.0.12", dropoutFork012,
+		cat(floats00x([]string{"probability"}, []float64{0.9}), tiesPlain00x, []ops.Param{seed00x(nil)}),
+		"the fork's 4edc67c DARE + TIES: torch.manual_seed(int(seed)) on the global generator "+
+			"at every key call, each delta times bernoulli(full(shape, 1 - p)) with a FLOAT32 "+
+			"probability (24-bit uniforms: keep iff (w & 0xFFFFFF)*2^-24 < fp32(1 - p)), deltas "+
+			"in argument order, then ties_sum@fork-0.0.12 and ALWAYS / (1 - p) (p = 1 divides "+
+			"by zero). seed is required. "+tiesPolarity00x,
+		"ties_sum(delta_i * bernoulli_f32(fp32(1 - p))) / (1 - p)")
+	_ = tiesDropout00xDef("fork-0.0.13", dropoutFork013,
+		cat(floats00x([]string{"probability", "no_rescale"}, []float64{0.9, 0}), tiesStock00x, []ops.Param{seed00x(nil)}),
+		"the fork's 29bac1a/01823a9 DARE + TIES: masks as fork-0.0.12 (float32 probabilities, "+
+			"global generator re-seeded per key); p == 1 gives r*0, no_rescale > 0 keeps r, "+
+			"else r / (1 - p). apply_stock/cos_eps are 01823a9's (29bac1a dropped them). "+tiesPolarity00x,
+		"p == 1 ? r*0 : (no_rescale > 0 ? r : r / (1 - p)), r = ties_sum(delta_i * bernoulli_f32(fp32(1 - p)))")
+	_ = tiesDropout00xDef("fork-0.0.x", dropoutFork013,
+		cat(floats00x([]string{"probability", "no_rescale"}, []float64{0.9, 0}), tiesExtended00x, []ops.Param{seed00x(nil)}),
+		"the fork's 3360d18 (0.0.19) DARE + TIES: as fork-0.0.13 with the geometric median "+
+			"(apply_median, eps, maxiter, ftol). "+tiesPolarity00x,
+		"p == 1 ? r*0 : (no_rescale > 0 ? r : r / (1 - p)), r = ties_sum(delta_i * bernoulli_f32(fp32(1 - p)))")
+	dellaKw00x = cat(floats00x([]string{"probability", "della_eps", "rescale"}, []float64{0.9, 0, 1}), tiesExtended00x, []ops.Param{seed00x(&minusOne)})
+	_          = tiesDropout00xDef("0.0.x", dropoutDella, dellaKw00x,
+		"sd-mecha 0.0.26+ / the fork's 6e545a3 (\"della\") DARE/DELLA + TIES: no deltas or "+
+			"p == 1 give 0; a new torch generator per key call, seeded with round(seed) when "+
+			"seed >= 0 (else torch's default seed); P = full(1 - p, float64) + Delta, Delta = "+
+			"(rank/N - (N+1)/(2N)) * della_eps in float32 (ordinal ranks of |delta|) when "+
+			"della_eps != 0; 53-bit uniforms; then ties_sum_extended@0.0.x and / (1 - p)^rescale "+
+			"(1 when not finite). P outside [0, 1] is an error, as in torch. "+tiesPolarity00x,
+		"ties_sum_extended(delta_i * bernoulli_f64(1 - p + Delta_i)) / (1 - p)^rescale")
+	_ = tiesDropout00xDef("fork-0.0.26", dropoutDella, dellaKw00x,
+		"the fork's 6e545a3 (\"della\"): as ties_sum_with_dropout@0.0.x.",
+		"ties_sum_extended(delta_i * bernoulli_f64(1 - p + Delta_i)) / (1 - p)^rescale")
+	_ = tiesDropout00xDef("fork-0.0.26-hotfix", dropoutDellaFix, dellaKw00x,
+		"the fork's 1458190 hotfix: as fork-0.0.26 with P = clamp(nan_to_num(P, nan=1e-20), "+
+			"1e-20, 1) before the draws.",
+		"ties_sum_extended(delta_i * bernoulli_f64(clamp(nan_to_num(1 - p + Delta_i, nan=1e-20), 1e-20, 1))) / (1 - p)^rescale")
+)
+
+// --- ties_sum_with_dropout of 1.0.x ---------------------------------------------------------------
+
+// tiesDropout10xDef defines the 1.0.x ties_sum_with_dropout; fixed is a4da898's clamp to
+// [0, 1] after nan_to_num of the DELLA offsets, else clamp(P, 1e-20, 1).
+func tiesDropout10xDef(era string, fixed bool, doc string) *ops.Def {
+	formula := "ties_sum_extended(delta_i * bernoulli_f64(clamp(1 - p + Delta_i, 1e-20, 1))) / (rescale ? 1 - p : 1)"
+	if fixed {
+		formula = "ties_sum_extended(delta_i * bernoulli_f64(clamp(1 - p + nan_to_num(Delta_i, 0, 0, 0), 0, 1))) / (rescale ? 1 - p : 1)"
+	}
+	d := &ops.Def{
+		Name: "ties_sum_with_dropout", Era: era,
+		Varargs: tiesDeltaVarargs("deltas"),
+		KwOnly:  tiesDropoutParams,
+		Returns: ops.DeltaSpace, Traits: ops.WholeTensor | ops.Random, Keys: ops.KeysIntersect,
+		Formula: formula,
+		Doc:     doc,
+	}
+	d.Kernel = func(c *ops.Call) error {
+		name := d.FullName()
+		out := c.Out.Data
+		n := len(out)
+		pts, err := tensors(name, n, c.Kw[0])
+		if err != nil {
+			return err
+		}
+		if !pts[0].IsScalar() {
+			return fmt.Errorf("%s: probability must be a single number in this era (math.isclose of a tensor)", name)
+		}
+		p := pts[0].Data[0]
+		if len(c.Var) == 0 || isClose(p, 1) {
+			fill(out, 0)
+			return nil
+		}
+		dellaEps, err := tiesFloat(name, "della_eps", c.Kw[1])
+		if err != nil {
+			return err
+		}
+		rescale, err := tiesBool(name, "rescale", c.Kw[2])
+		if err != nil {
+			return err
+		}
+		t, err := readTiesOpts(name, tiesDropoutParams[3:11], c.Kw[3:11])
+		if err != nil {
+			return err
+		}
+		seed, ok, err := tiesSeed(name, c.Kw[11])
+		if err != nil {
+			return err
+		}
+		if !ok || seed < 0 {
+			seed = int64(rng.TorchDefaultSeed)
+		}
+		ms, err := tiesVarTensors(name, n, c.Var)
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return nil
+		}
+		o := tiesEraOpts{
+			k: t.k, bySigns: !t.voteSgn, stock: !t.applyStock, median: t.applyMedian,
+			cosEps: t.cosEps, eps: t.eps, ftol: t.ftol, maxiter: max(t.maxiter, 0),
+		}
+		g := rng.NewTorch(uint64(seed))
+		var off []float64
+		var idx []int
+		if dellaEps != 0 { // math.isclose(della_eps, 0.0): only 0 itself
+			off, idx = make([]float64, n), make([]int, n)
+		}
+		pMin := 1 - p // torch.ones_like(delta) - probability (a float64 0-dim tensor)
+		lo := 1e-20
+		if fixed {
+			lo = 0
+		}
+		masked := make([][]float64, len(ms))
+		for i, dl := range ms {
+			if off != nil {
+				dellaOffsets(dl, dellaEps, idx, off)
+			}
+			m := make([]float64, n)
+			for j, v := range dl {
+				q := pMin
+				if off != nil {
+					e := off[j]
+					if fixed {
+						e = tiesNanToZero(e)
+					}
+					q = pMin + e
+				}
+				if q < lo { // torch.clamp: NaN stays NaN
+					q = lo
+				} else if q > 1 {
+					q = 1
+				}
+				if err := bernoulliCheck(name, q); err != nil {
+					return err
+				}
+				b := 0.0
+				if g.Bernoulli64(q) {
+					b = 1
+				}
+				m[j] = v * b
+			}
+			masked[i] = m
+		}
+		if err := tiesEraCore(masked, n, c.Out.Shape, o, out); err != nil {
+			return fmt.Errorf("%s: %v", name, err)
+		}
+		if rescale {
+			div := 1 - p
+			for j := range out {
+				out[j] /= div
+			}
+		}
+		return nil
+	}
+	return define(d)
+}
+
+const polarity10x = " Polarities as 1.1.5 (vote_sgn=true votes with the VALUES, apply_stock=true " +
+	"does not apply the stock factor: the opposite of 0.0.x's 1.0), nan_to_num with torch's " +
+	"defaults, the geometric median with Python sums and float64 weights; every recipe number " +
+	"was a float32 tensor first (the era's scalar rule), and 1 - p is computed in float64."
+
+var (
+	_ = tiesDropout10xDef("1.0", false,
+		"sd-mecha 1.0.x (8150c2a) DARE/DELLA + TIES: a new torch generator per key call "+
+			"(seeded when seed >= 0), P = clamp(ones - p + Delta, 1e-20, 1) in float64 with "+
+			"Delta's float32 DELLA offsets, 53-bit uniforms, ties_sum_extended, / (1 - p) when "+
+			"rescale; p isclose to 1 gives 0."+polarity10x+" The 0.1.0rc-era signature "+
+			"(probability: float, no_rescale) is not covered.")
+	_ = tiesDropout10xDef("fork-1.0.4", false,
+		"the fork's f758dc0/5818193 (1.0.4): as ties_sum_with_dropout@1.0 (clamp(P, 1e-20, 1)).")
+	_ = tiesDropout10xDef("fork-1.0.x", true,
+		"the fork's a4da898/3e3aea3 (1.0.9): as ties_sum_with_dropout@1.0 but the DELLA "+
+			"offsets go through nan_to_num(nan=0, posinf=0, neginf=0) and P is clamped to [0, 1].")
+)
