@@ -54,6 +54,9 @@ func checkTypes(f *ir.Func, era *ops.Era) pos.ErrorList {
 					bad = "a number or a param-space value"
 				}
 			case ops.FloatHyper, ops.IntHyper, ops.BoolHyper:
+				if perKeyNumbers(a) {
+					break // a literal of per-key numbers: a constant at each key
+				}
 				if a.Op != ir.OpConst || !(a.Const.IsNumber() || (a.Const.Kind == ops.KindNull && p.Optional)) {
 					bad = "a number"
 				}
@@ -226,4 +229,18 @@ func componentArg(v *ir.Value) string {
 		}
 	}
 	return ""
+}
+
+// perKeyNumbers reports a literal whose dict maps keys to numbers: at each key it is a
+// constant, so it may feed a float/int/bool hyper-parameter.
+func perKeyNumbers(a *ir.Value) bool {
+	if a.Op != ir.OpLiteral || a.Inner == nil || a.Inner.Op != ir.OpDict || a.Config == "" || a.Config == "singleton-mecha" {
+		return false
+	}
+	for _, e := range a.Inner.Dict {
+		if e.Value.Op != ir.OpConst || !e.Value.Const.IsNumber() {
+			return false
+		}
+	}
+	return true
 }

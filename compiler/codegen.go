@@ -37,6 +37,7 @@ type generator struct {
 	// per key
 	abort bool // a 0.0.x engine gave the whole key to its passthrough value
 	key   string
+	root  string // the program key being generated (key differs under key-mapping methods)
 	code  []bytecode.Instr
 	nregs int
 	loads []string
@@ -98,7 +99,7 @@ func (c *compilation) generate() (*bytecode.Program, error) {
 }
 
 func (g *generator) genKey(key string) {
-	g.key, g.code, g.nregs, g.loads = key, nil, 0, nil
+	g.key, g.root, g.code, g.nregs, g.loads = key, key, nil, 0, nil
 	g.memo = map[memoKey]result{}
 	if g.c.unionKeys() {
 		g.genKeyUnion(key)
@@ -234,7 +235,7 @@ func (g *generator) emitNew(v *ir.Value) result {
 	switch v.Def.Keys {
 	case ops.KeysFallback:
 		return g.emitFallback(v)
-	case ops.KeysPickComponent, ops.KeysOmitComponent:
+	case ops.KeysPickComponent, ops.KeysOmitComponent, ops.KeysFilter:
 		return g.emit(v.Args[0])
 	case ops.KeysBroadcast:
 		g.errs.Addf(v.Pos, "%s of a non-constant value is not supported yet", v.Def.Name)
@@ -364,7 +365,9 @@ func (g *generator) emitCall(v *ir.Value) result {
 	}
 	var shape []int
 	var err error
-	if d.OutShape != nil {
+	if d.OutShapeKey != nil {
+		shape, err = d.OutShapeKey(g.key, 0, argVals, varVals, kwVals)
+	} else if d.OutShape != nil {
 		shape, err = d.OutShape(argVals, varVals, kwVals)
 	} else {
 		shape, err = ops.BroadcastShape(shapes...)
@@ -376,7 +379,7 @@ func (g *generator) emitCall(v *ir.Value) result {
 	reg := g.newReg()
 	g.code = append(g.code, bytecode.Instr{
 		Op: bytecode.CALL, A: reg, B: g.method(d), Operands: operands,
-		NArgs: len(v.Args), NVar: len(v.Var),
+		NArgs: len(v.Args), NVar: len(v.Var), Key: g.callKey(),
 	})
 	return result{reg: reg, mayMiss: mayMiss || d.MayMiss, shape: shape}
 }
@@ -469,7 +472,7 @@ func classSignature(c bytecode.Code) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%d;", c.NumRegs)
 	for _, in := range c.Instrs {
-		fmt.Fprintf(&b, "%d,%d,%d,%d,%d,%d:", in.Op, in.A, in.B, in.C, in.NArgs, in.NVar)
+		fmt.Fprintf(&b, "%d,%d,%d,%d,%d,%d,%v,%q,%d:", in.Op, in.A, in.B, in.C, in.NArgs, in.NVar, in.Counts, in.Key, in.Alt)
 		for _, o := range in.Operands {
 			fmt.Fprintf(&b, "%d.%d ", o.Kind, o.Index)
 		}
@@ -483,4 +486,12 @@ func eraID(e *ops.Era) string {
 		return ""
 	}
 	return e.ID
+}
+
+// callKey is the Key of a CALL emitted now: empty at the program's key.
+func (g *generator) callKey() string {
+	if g.key == g.root {
+		return ""
+	}
+	return g.key
 }

@@ -78,34 +78,61 @@ func tensorOperands(v *ir.Value) []*ir.Value {
 func (c *compilation) mappedKeys(v *ir.Value) keySet {
 	s := keySet{keys: map[string]bool{}}
 	cfg, ok := c.opts.Registry.Config(v.Config)
-	if !ok || v.Def.MapKeys == nil {
+	if !ok || (v.Def.MapKeys == nil && v.Def.MapKeysAlt == nil) {
 		return s
 	}
-	ins := tensorOperands(v)
 	for _, spec := range cfg.Keys {
-		need, ok := v.Def.MapKeys(spec.Name)
-		if !ok || len(need) != len(ins) {
-			continue
-		}
-		all := true
-		for i, keys := range need {
-			set := c.keys.sets[ins[i]]
-			for _, k := range keys {
-				if !set.has(k) {
-					all = false
-				}
-			}
-		}
-		if all {
+		if _, _, ok := c.chooseMapping(v, spec.Name); ok {
 			s.keys[spec.Name] = true
 		}
 	}
 	return s
 }
 
+// chooseMapping: the input keys a mapped method reads for outKey (with MapKeysAlt, the first
+// alternative whose keys every tensor input has, and its index); ok=false if none is complete.
+func (c *compilation) chooseMapping(v *ir.Value, outKey string) ([][]string, int, bool) {
+	d := v.Def
+	ins := tensorOperands(v)
+	complete := func(need [][]string) bool {
+		if len(need) != len(ins) {
+			return false
+		}
+		for i, keys := range need {
+			set := c.keys.sets[ins[i]]
+			for _, k := range keys {
+				if !set.has(k) {
+					return false
+				}
+			}
+		}
+		return true
+	}
+	if d.MapKeysAlt != nil {
+		alts, ok := d.MapKeysAlt(outKey)
+		if !ok {
+			return nil, 0, false
+		}
+		for i, need := range alts {
+			if complete(need) {
+				return need, i, true
+			}
+		}
+		return nil, 0, false
+	}
+	if d.MapKeys == nil {
+		return nil, 0, false
+	}
+	need, ok := d.MapKeys(outKey)
+	if !ok || !complete(need) {
+		return nil, 0, false
+	}
+	return need, 0, true
+}
+
 func (g *generator) emitMapped(v *ir.Value) result {
 	d := v.Def
-	need, ok := d.MapKeys(g.key)
+	need, alt, ok := g.c.chooseMapping(v, g.key)
 	ins := tensorOperands(v)
 	if !ok || len(need) != len(ins) {
 		return result{missing: true}
@@ -174,11 +201,17 @@ func (g *generator) emitMapped(v *ir.Value) result {
 			kwVals = append(kwVals, val)
 		}
 	}
-	if d.OutShape == nil {
+	if d.OutShape == nil && d.OutShapeKey == nil {
 		g.errs.Addf(v.Pos, "%s: key-mapping method without an output shape rule", d.Name)
 		return result{missing: true}
 	}
-	shape, err := d.OutShape(argVals, varVals, kwVals)
+	var shape []int
+	var err error
+	if d.OutShapeKey != nil {
+		shape, err = d.OutShapeKey(g.key, alt, argVals, varVals, kwVals)
+	} else {
+		shape, err = d.OutShape(argVals, varVals, kwVals)
+	}
 	if err != nil {
 		g.errs.Addf(v.Pos, "%s: key %q: %v", d.Name, g.key, err)
 		return result{missing: true}
@@ -186,7 +219,7 @@ func (g *generator) emitMapped(v *ir.Value) result {
 	reg := g.newReg()
 	g.code = append(g.code, bytecode.Instr{
 		Op: bytecode.CALL, A: reg, B: g.method(d), Operands: operands,
-		NArgs: len(v.Args), NVar: len(v.Var), Counts: counts,
+		NArgs: len(v.Args), NVar: len(v.Var), Counts: counts, Key: g.callKey(), Alt: alt,
 	})
 	return result{reg: reg, mayMiss: mayMiss, shape: shape}
 }

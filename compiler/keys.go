@@ -166,6 +166,15 @@ func (c *compilation) mergeKeys(v *ir.Value) keySet {
 		return keySet{all: true}
 	case ops.KeysMapped:
 		return c.mappedKeys(v)
+	case ops.KeysFilter:
+		in := t.sets[v.Args[0]]
+		s := keySet{keys: map[string]bool{}}
+		for k := range in.keys {
+			if v.Def.KeepKey(k) {
+				s.keys[k] = true
+			}
+		}
+		return s
 	case ops.KeysFallback:
 		a, d := t.sets[v.Args[0]], t.sets[v.Args[1]]
 		if a.all || d.all {

@@ -149,11 +149,18 @@ const (
 	// every tensor input has. Each tensor argument reaches the kernel as a KindTensorList
 	// holding the tensors of the keys MapKeys named for it, in that order.
 	KeysMapped
+	// KeysFilter: the first input's keys for which Def.KeepKey is true (an era's engine rule
+	// written as a method, e.g. the keys sd-mecha 0.0.4 copied instead of merging).
+	KeysFilter
 )
 
 // Call is one kernel invocation for one output key.
 type Call struct {
-	Key      string
+	// Key is the key this call computes: the output key, or, for a call under a key-mapping
+	// method (which evaluates its inputs at other keys), the key it is evaluated at.
+	Key string
+	// Alt is the alternative the compiler chose, for a method with MapKeysAlt.
+	Alt      int
 	Numerics Numerics
 	Args     []Value // positional-or-keyword parameters, in signature order
 	Var      []Value // varargs, in order
@@ -190,6 +197,8 @@ type Def struct {
 	// Doc says what the method is for and any quirks it reproduces.
 	Doc    string
 	Kernel Kernel
+	// KeepKey, for KeysFilter methods: whether the output has the key.
+	KeepKey func(key string) bool
 	// Fold, when set, evaluates the method at compile time when every argument is a constant
 	// (get_dtype of a scalar literal is the string "float32").
 	Fold func(args, vars, kw []Value) (Value, error)
@@ -208,6 +217,15 @@ type Def struct {
 	// MapKeys, for KeysMapped: the input keys each tensor parameter reads to produce outKey
 	// (one list per tensor parameter, in signature order); ok=false: no such output key.
 	MapKeys func(outKey string) (in [][]string, ok bool)
+	// MapKeysAlt, for KeysMapped methods whose input keys have alternatives (sd-mecha's clauses
+	// joined by |, e.g. a LoRA key with or without alpha): the alternatives for outKey in
+	// preference order, each as MapKeys returns it. The compiler uses the first one whose keys
+	// every tensor input has (sd-mecha 1.1.5 graph_finalization.py visit_merge) and passes its
+	// index in Call.Alt. When set, MapKeys is not used.
+	MapKeysAlt func(outKey string) (alts [][][]string, ok bool)
+	// OutShapeKey, when set, is used instead of OutShape: it also gets the key the call
+	// computes (Call.Key) and, for MapKeysAlt methods, the chosen alternative (Call.Alt).
+	OutShapeKey func(key string, alt int, args, vars, kw []Value) ([]int, error)
 }
 
 // FullName is name or name@era.

@@ -309,3 +309,31 @@ func RegisterEras(r *ops.Registry) error {
 	}
 	return nil
 }
+
+// The 0.0.x engines' key rules as methods, so that an upgraded recipe (mechac fmt --upgrade)
+// can say in dialect C what the old engine did implicitly: passthrough_keys@E(a) keeps the
+// keys era E copied from the first model, merged_keys@E(a) the keys it merged.
+func keyFilter(name, era, doc string, keep func(string) bool) *ops.Def {
+	return define(&ops.Def{
+		Name: name, Era: era,
+		Params:  []ops.Param{symbolIn("a")},
+		Returns: ops.AnySpace, ReturnsSymbol: "S",
+		Traits: ops.Routing, Keys: ops.KeysFilter, KeepKey: keep,
+		Formula: doc,
+		Doc:     "An engine rule of sd-mecha " + era + " written as a method: " + doc + ".",
+		Kernel: func(c *ops.Call) error {
+			return copyInto(name, c.Out, c.Args[0])
+		},
+	})
+}
+
+var (
+	_ = keyFilter("passthrough_keys", "0.0.4", "the keys 0.0.4 copied instead of merging (VAE, time/label embeddings, position ids, [1000] buffers)",
+		func(k string) bool { return passthrough004(k, nil) })
+	_ = keyFilter("merged_keys", "0.0.4", "the keys 0.0.4 merged (UNet and text encoders, passthrough keys excluded)",
+		func(k string) bool { return !passthrough004(k, nil) && keep004(k) })
+	_ = keyFilter("passthrough_keys", "0.0.x", "the keys 0.0.5-0.0.29 copied instead of merging (VAE, position ids, v-pred markers)",
+		func(k string) bool { return passthrough00x(k, nil) })
+	_ = keyFilter("merged_keys", "0.0.x", "the keys 0.0.5-0.0.29 merged (all but the passthrough keys)",
+		func(k string) bool { return !passthrough00x(k, nil) })
+)

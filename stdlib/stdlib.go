@@ -63,6 +63,7 @@ func Default() *ops.Registry {
 		if err := configs.Register(r); err != nil {
 			panic(err) // corrupt embedded data, caught by the tests
 		}
+		mustRegisterLoRAConfigs(r)
 		defaultReg = r
 	})
 	return defaultReg

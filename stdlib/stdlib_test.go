@@ -55,7 +55,7 @@ func TestDefault(t *testing.T) {
 	if len(r.Names()) != len(defs) || runnable < 10 {
 		t.Errorf("%d methods registered, %d defined, %d with a kernel", len(r.Names()), len(defs), runnable)
 	}
-	if len(r.ConfigIDs()) != 11 {
+	if len(r.ConfigIDs()) != 17 {
 		t.Errorf("configs %v", r.ConfigIDs())
 	}
 }

@@ -406,7 +406,10 @@ func (w *worker) load(input int, name string) (*ops.Tensor, error) {
 func (w *worker) call(k *bytecode.Key, in *bytecode.Instr) (*ops.Tensor, error) {
 	m := w.m
 	d := m.methods[in.B]
-	c := &ops.Call{Key: k.Name, Numerics: m.numerics}
+	c := &ops.Call{Key: k.Name, Numerics: m.numerics, Alt: in.Alt}
+	if in.Key != "" {
+		c.Key = in.Key
+	}
 	var shapes [][]int
 	dtype := ops.DType(255)
 	operand := func(o bytecode.Operand) (ops.Value, bool) {
@@ -463,7 +466,9 @@ func (w *worker) call(k *bytecode.Key, in *bytecode.Instr) (*ops.Tensor, error) 
 	}
 	var shape []int
 	var err error
-	if d.OutShape != nil {
+	if d.OutShapeKey != nil {
+		shape, err = d.OutShapeKey(c.Key, c.Alt, c.Args, c.Var, c.Kw)
+	} else if d.OutShape != nil {
 		shape, err = d.OutShape(c.Args, c.Var, c.Kw)
 	} else {
 		shape, err = ops.BroadcastShape(shapes...)

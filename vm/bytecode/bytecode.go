@@ -95,6 +95,11 @@ type Instr struct {
 	// list of tensors (the keys a KeysMapped method reads); -1 marks a plain argument taking
 	// one operand. Nil: every argument is plain.
 	Counts []int
+	// Key, for CALL: the key the method computes when it is not the program's key (a call
+	// under a key-mapping method); empty means the program's key.
+	Key string
+	// Alt, for CALL of a method with alternative input keys (Def.MapKeysAlt): the one chosen.
+	Alt int
 }
 
 // Code is the program of one key class.

@@ -158,7 +158,14 @@ func (in Instr) Text(p *Program) string {
 				nonEmpty = append(nonEmpty, s)
 			}
 		}
-		return fmt.Sprintf("CALL r%d, %s(%s)", in.A, name, strings.Join(nonEmpty, ", "))
+		extra := ""
+		if in.Key != "" {
+			extra += fmt.Sprintf(" @%s", strconv.Quote(in.Key))
+		}
+		if in.Alt != 0 {
+			extra += fmt.Sprintf(" alt=%d", in.Alt)
+		}
+		return fmt.Sprintf("CALL r%d, %s(%s)%s", in.A, name, strings.Join(nonEmpty, ", "), extra)
 	case JPRESENT:
 		return fmt.Sprintf("JPRESENT r%d, %d", in.A, in.B)
 	case JUMP:
