@@ -46,6 +46,20 @@ type goldenCase struct {
 	Keys         int      `json:"keys"`
 }
 
+// illPosed lists golden keys whose expected values are decided by rounding noise in
+// sd-mecha's own LAPACK calls, measured and explained in SPEC.md (rotate): centring the 12
+// rows of clip_l's 12x48 mlp.fc2.weight leaves rank 11, so one direction of qr(B^T) and of
+// svd(A^T B_r^T) is fixed only by roundoff; a 2e-15 change of one input moves the result by
+// 26%. These keys must exist with the right shape and dtype; their values are not compared.
+var illPosed = map[string]func(key string) bool{
+	"rotate_integer":    isCLIPLFC2,
+	"rotate_fractional": isCLIPLFC2,
+}
+
+func isCLIPLFC2(key string) bool {
+	return strings.HasPrefix(key, "conditioner.embedders.0.") && strings.HasSuffix(key, ".mlp.fc2.weight")
+}
+
 // TestGolden runs every case of ../shared/golden whose methods mechac has, in both numerics
 // modes, against sd-mecha 1.1.5's own outputs.
 func TestGolden(t *testing.T) {
@@ -85,10 +99,11 @@ func TestGolden(t *testing.T) {
 			tmp := t.TempDir()
 			out := filepath.Join(tmp, "compat.safetensors")
 			runOK(t, "run", recipe, "-o", out, "--models-dir", models, "--numerics", "sd-mecha", "-q")
-			compareFiles(t, out, filepath.Join(dir, c.Expected), c.Tolerance)
+			skip := illPosed[ent.Name()]
+			compareFilesExcept(t, out, filepath.Join(dir, c.Expected), c.Tolerance, skip)
 			out64 := filepath.Join(tmp, "exact.safetensors")
 			runOK(t, "run", recipe, "-o", out64, "--models-dir", models, "--numerics", "exact", "--output-dtype", "f64", "-q")
-			compareFiles(t, out64, filepath.Join(dir, c.ExpectedF64), c.ToleranceF64+castSlack(t, recipe))
+			compareFilesExcept(t, out64, filepath.Join(dir, c.ExpectedF64), c.ToleranceF64+castSlack(t, recipe), skip)
 		})
 	}
 	if ran == 0 {
@@ -132,6 +147,13 @@ func castSlack(t *testing.T, recipe string) string {
 // "bitwise", "ulp:N" (fp16 ulps), or "rel:X" (|got-want| <= X*max(|want|, rms(want))).
 func compareFiles(t *testing.T, gotPath, wantPath, tol string) {
 	t.Helper()
+	compareFilesExcept(t, gotPath, wantPath, tol, nil)
+}
+
+// compareFilesExcept is compareFiles whose value comparison skips the keys skip accepts
+// (their presence, dtype and shape are still checked).
+func compareFilesExcept(t *testing.T, gotPath, wantPath, tol string, skip func(string) bool) {
+	t.Helper()
 	got, err := safetensors.Open(gotPath)
 	if err != nil {
 		t.Fatal(err)
@@ -174,6 +196,10 @@ func compareFiles(t *testing.T, gotPath, wantPath, tol string) {
 		}
 		if gi.DType != wi.DType || fmt.Sprint(gi.Shape) != fmt.Sprint(wi.Shape) {
 			add("%s: got %s %v, want %s %v", name, gi.DType, gi.Shape, wi.DType, wi.Shape)
+			continue
+		}
+		if skip != nil && skip(name) {
+			t.Logf("%s: values not compared (ill-posed in sd-mecha itself, see illPosed)", name)
 			continue
 		}
 		switch kind {

@@ -1,0 +1,825 @@
+package stdlib
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/mechac/mechac/ops"
+	"github.com/mechac/mechac/ops/num"
+	"gonum.org/v1/gonum/mat"
+)
+
+// SVD / linear-algebra family: sd-mecha 1.1.5 sd_mecha/extensions/builtin/merge_methods/svd.py
+// (rotate, truncate_rank, get_rank_from_ratio) and kronecker.py (truncate_kronecker), plus the
+// fork's isotropic and isotropic_overrided (6DammK9/sd-mecha, commits f758dc0..3e3aea3).
+//
+// Numerics: both modes run the same algorithm (sd-mecha's), on gonum's LAPACK instead of
+// OpenBLAS's: results agree with sd-mecha's to a few fp64 ulps, not bit for bit (golden
+// tolerance ulp:1). Tensor hypers (rotate's alpha) are float32 in sd-mecha numerics, exact in
+// exact numerics; float/int/bool hypers are exact in both. Linear algebra helpers:
+// svd_linalg.go, svd_stiefel.go; the randomized range finder: svd_random.go; the fast polar
+// decomposition of the isotropic methods: svd_polar.go.
+
+// svdMatrix2D returns the 2-D view sd-mecha takes of a tensor of rank >= 2: (shape[0], rest),
+// or for rotate's 4-D convolution kernels with a spatial extent (shape[0]*shape[1], kh*kw).
+func svdMatrix2D(shape []int, convSplit bool) (int, int) {
+	if convSplit && len(shape) == 4 && shape[2]*shape[3] != 1 {
+		return shape[0] * shape[1], shape[2] * shape[3]
+	}
+	return shape[0], ops.NumElements(shape[1:])
+}
+
+// svdTensorArg returns argument v as a tensor.
+func svdTensorArg(name string, i int, v ops.Value) (*ops.Tensor, error) {
+	if v.Kind != ops.KindTensor || v.T == nil {
+		return nil, fmt.Errorf("%s: argument %d is %s, want a tensor", name, i+1, v.Kind)
+	}
+	return v.T, nil
+}
+
+// svdNumberArg reads a number argument (a constant or a one-element tensor).
+func svdNumberArg(name, param string, v ops.Value) (float64, error) {
+	x, ok := v.Float64()
+	if !ok {
+		return 0, fmt.Errorf("%s: %s must be a number, not %s", name, param, v)
+	}
+	return x, nil
+}
+
+// svdIntArg reads an int argument as Python's int() would.
+func svdIntArg(name, param string, v ops.Value) (int, error) {
+	x, ok := v.Int64()
+	if !ok {
+		return 0, fmt.Errorf("%s: %s must be an integer, not %s", name, param, v)
+	}
+	return int(x), nil
+}
+
+// svdBoolArg reads a bool argument (int(value) != 0).
+func svdBoolArg(name, param string, v ops.Value) (bool, error) {
+	b, ok := v.Truth()
+	if !ok {
+		return false, fmt.Errorf("%s: %s must be a bool, not %s", name, param, v)
+	}
+	return b, nil
+}
+
+// svdSeedArg reads an optional int seed: (seed, true), or (0, false) for null.
+func svdSeedArg(name string, v ops.Value) (uint64, bool, error) {
+	if v.Kind == ops.KindNull {
+		return 0, false, nil
+	}
+	x, ok := v.Int64()
+	if !ok {
+		return 0, false, fmt.Errorf("%s: approximate_basis_seed must be an integer or null, not %s", name, v)
+	}
+	return uint64(x), true, nil
+}
+
+// svdPyRound is Python's round() of a float to an int: halves to even.
+func svdPyRound(x float64) int { return int(math.RoundToEven(x)) }
+
+// laWrite copies m (row-major) into out.
+func laWrite(out []float64, m *mat.Dense) {
+	r, c := m.Dims()
+	for i := range r {
+		mat.Row(out[i*c:(i+1)*c], i, m)
+	}
+}
+
+var (
+	stiefelEpsDefault   = ops.Float(1e-8)
+	approxSeedParamNull = ops.Param{Name: "approximate_basis_seed", Type: ops.IntHyper, Default: nullDefault(), Spaces: ops.ParamSpace, Optional: true}
+)
+
+// rotate: orthogonal Procrustes alignment of a to b (svd.py rotate).
+var rotateDef = define(&ops.Def{
+	Name: "rotate",
+	Params: []ops.Param{
+		symbolIn("a"), symbolIn("b"),
+		floatDefault("alignment", 1.0),
+		alphaParam(0.0),
+		floatDefault("centralization", 1.0),
+		{Name: "stiefel_eps", Type: ops.FloatHyper, Default: &stiefelEpsDefault, Spaces: ops.ParamSpace},
+		intDefault("stiefel_max_iters", 100),
+	},
+	Returns:       ops.AnySpace,
+	ReturnsSymbol: "S",
+	Traits:        ops.LinearAlgebra,
+	Keys:          ops.KeysIntersect,
+	Formula:       "A' = A - c*mean0(A), B' likewise; Q = procrustes(A', B'); lerp(A', B' Q^-1, alpha) Q^alignment + lerp(c*mean0(A), c*mean0(B), alignment)",
+	Doc: "Aligns a to b by an orthogonal transform (orthogonal Procrustes on the rows, centred by " +
+		"centralization times the column means): alignment = 1 applies the whole rotation, a fraction " +
+		"a fractional power of it (eig-based for square/tall 2-D views, a Stiefel geodesic for wide " +
+		"ones), and alpha interpolates what the rotation cannot reach (a's singular values) towards b's. " +
+		"alignment = alpha = 0 returns a, alignment = alpha = 1 returns b. Tensors of rank <= 1 and " +
+		"pairs equal in float16 (torch.allclose of the .half() values) get a plain lerp(a, b, alpha). " +
+		"4-D convolution kernels are viewed as (out*in, kh*kw).",
+	Kernel: rotateKernel,
+})
+
+func rotateKernel(c *ops.Call) error {
+	const name = "rotate"
+	a, err := svdTensorArg(name, 0, c.Args[0])
+	if err != nil {
+		return err
+	}
+	b, err := svdTensorArg(name, 1, c.Args[1])
+	if err != nil {
+		return err
+	}
+	alignment, err := svdNumberArg(name, "alignment", c.Args[2])
+	if err != nil {
+		return err
+	}
+	alpha, err := svdTensorArg(name, 3, c.Args[3])
+	if err != nil {
+		return err
+	}
+	centralization, err := svdNumberArg(name, "centralization", c.Args[4])
+	if err != nil {
+		return err
+	}
+	eps, err := svdNumberArg(name, "stiefel_eps", c.Args[5])
+	if err != nil {
+		return err
+	}
+	maxIters, err := svdIntArg(name, "stiefel_max_iters", c.Args[6])
+	if err != nil {
+		return err
+	}
+	out := c.Out.Data
+	n := len(out)
+	if l := len(alpha.Data); l != 1 && l != n {
+		return fmt.Errorf("%s: alpha has %d elements, the output %d", name, l, n)
+	}
+	if alpha.IsScalar() {
+		w := alpha.Data[0]
+		if isClose(alignment, 0) && w == 0 {
+			return copyInto(name, c.Out, c.Args[0])
+		}
+		if isClose(alignment, 1) && isClose(w, 1) {
+			return copyInto(name, c.Out, c.Args[1])
+		}
+	}
+	if _, err := tensors(name, n, c.Args[0], c.Args[1]); err != nil {
+		return err
+	}
+	if len(a.Shape) <= 1 || halfAllClose(a, b) {
+		for i := range out {
+			out[i] = Lerp(a.At(i), b.At(i), alpha.At(i))
+		}
+		return nil
+	}
+	if !ops.SameShape(a.Shape, b.Shape) {
+		return fmt.Errorf("%s: shapes %s and %s differ", name, ops.FormatShape(a.Shape), ops.FormatShape(b.Shape))
+	}
+	rows, cols := svdMatrix2D(a.Shape, true)
+	a2 := laDenseOf(rows, cols, a.Data)
+	b2 := laDenseOf(rows, cols, b.Data)
+	aMean := svdCentre(a2, centralization)
+	bMean := svdCentre(b2, centralization)
+
+	cancel := !isClose(alignment, math.RoundToEven(alignment))
+	tr, err := procrustes(a2, b2, cancel)
+	if err != nil {
+		return fmt.Errorf("%s: %v", name, err)
+	}
+	tr.eps, tr.maxIters = eps, maxIters
+	if !alpha.IsScalar() || alpha.Data[0] != 0 {
+		tb, err := tr.apply(b2, -1)
+		if err != nil {
+			return fmt.Errorf("%s: %v", name, err)
+		}
+		for i := range rows {
+			for j := range cols {
+				a2.Set(i, j, Lerp(a2.At(i, j), tb.At(i, j), alpha.At(i*cols+j)))
+			}
+		}
+	}
+	res, err := tr.apply(a2, alignment)
+	if err != nil {
+		return fmt.Errorf("%s: %v", name, err)
+	}
+	for j := range cols {
+		m := Lerp(aMean[j], bMean[j], alignment)
+		for i := range rows {
+			out[i*cols+j] = res.At(i, j) + m
+		}
+	}
+	return nil
+}
+
+// svdCentre subtracts centralization times the column means from m in place and returns them
+// (torch: mean = m.mean(0) * centralization; m - mean).
+func svdCentre(m *mat.Dense, centralization float64) []float64 {
+	r, c := m.Dims()
+	mean := make([]float64, c)
+	for i := range r {
+		for j := range c {
+			mean[j] += m.At(i, j)
+		}
+	}
+	for j := range mean {
+		mean[j] = mean[j] / float64(r) * centralization
+	}
+	for i := range r {
+		for j := range c {
+			m.Set(i, j, m.At(i, j)-mean[j])
+		}
+	}
+	return mean
+}
+
+// halfAllClose is torch.allclose(a.half(), b.half()): every |a16 - b16| <= 1e-8 + 1e-5*|b16|
+// (rtol 1e-5, atol 1e-8), NaN never close, infinities only to themselves. The difference is
+// rounded to float16 as torch's half arithmetic does.
+func halfAllClose(a, b *ops.Tensor) bool {
+	n := max(len(a.Data), len(b.Data))
+	for i := range n {
+		x := num.Narrow(a.At(i), ops.F16, true)
+		y := num.Narrow(b.At(i), ops.F16, true)
+		if x == y {
+			continue
+		}
+		d := math.Abs(num.Narrow(x-y, ops.F16, true))
+		if math.IsNaN(d) || math.IsInf(d, 0) || d > 1e-8+1e-5*math.Abs(y) {
+			return false
+		}
+	}
+	return true
+}
+
+// orthoTransform is the orthogonal map procrustes found: the full rotation q (square/tall 2-D
+// views), or for wide views the pair (u, v) of orthonormal column sets it maps onto each other
+// (sd-mecha's FullRankOrthogonalMatmul / LowRankOrthogonalMatmul).
+type orthoTransform struct {
+	q        *mat.Dense // full rank: x -> x q^t
+	u, v     *mat.Dense // low rank: x -> x - x v v^T + x u v^T at t = 1
+	eps      float64
+	maxIters int
+}
+
+// procrustes is sd-mecha's orthogonal_procrustes(a, b, cancel_reflection).
+func procrustes(a, b *mat.Dense, cancelReflection bool) (*orthoTransform, error) {
+	n, p := a.Dims()
+	if n < p {
+		bq, br := laQR(b.T())
+		u, _, vh, err := laSVD(laMul(a.T(), br.T()))
+		if err != nil {
+			return nil, err
+		}
+		return &orthoTransform{u: u, v: mat.DenseCopyOf(laMul(vh, bq.T()).T())}, nil
+	}
+	u, _, vh, err := laSVD(laMul(a.T(), b))
+	if err != nil {
+		return nil, err
+	}
+	if cancelReflection {
+		s := laDetSign(laMul(u, vh))
+		r, c := u.Dims()
+		for i := range r {
+			u.Set(i, c-1, u.At(i, c-1)/s)
+		}
+	}
+	return &orthoTransform{q: laMul(u, vh)}, nil
+}
+
+// apply is the transform's __call__(x, t).
+func (tr *orthoTransform) apply(x *mat.Dense, t float64) (*mat.Dense, error) {
+	if isClose(t, 0) {
+		return x, nil
+	}
+	if tr.q != nil {
+		p, err := fractionalOrthogonalPower(tr.q, t)
+		if err != nil {
+			return nil, err
+		}
+		return laMul(x, p), nil
+	}
+	u, v := tr.u, tr.v
+	switch {
+	case isClose(t, 1):
+		return laAdd(laSub(x, laMul(laMul(x, v), v.T())), laMul(laMul(x, u), v.T())), nil
+	case isClose(t, -1):
+		return laAdd(laSub(x, laMul(laMul(x, u), u.T())), laMul(laMul(x, v), u.T())), nil
+	}
+	uvLog, err := logStiefel(v, u, tr.eps, tr.maxIters)
+	if err != nil {
+		return nil, err
+	}
+	scaled := func(f float64) *mat.Dense {
+		var d mat.Dense
+		d.Apply(func(_, _ int, x float64) float64 { return x * f / 2 }, uvLog)
+		return &d
+	}
+	l, err := expStiefel(v, scaled(t+1))
+	if err != nil {
+		return nil, err
+	}
+	r, err := expStiefel(v, scaled(1-t))
+	if err != nil {
+		return nil, err
+	}
+	return laAdd(laSub(x, laMul(laMul(x, r), r.T())), laMul(laMul(x, l), r.T())), nil
+}
+
+// fractionalOrthogonalPower is sd-mecha's fractional_orthogonal_matrix_power(q, t).
+func fractionalOrthogonalPower(q *mat.Dense, t float64) (*mat.Dense, error) {
+	switch {
+	case isClose(t, 0):
+		n, _ := q.Dims()
+		return laEye(n), nil
+	case isClose(t, 1):
+		return q, nil
+	case isClose(t, -1):
+		return mat.DenseCopyOf(q.T()), nil
+	case isClose(t, math.RoundToEven(t)):
+		return laMatrixPower(q, svdPyRound(t))
+	}
+	return orthogonalMatrixPower(q, t)
+}
+
+// truncate_rank: the best rank-r approximation of a delta (svd.py truncate_rank).
+var truncateRank = define(&ops.Def{
+	Name: "truncate_rank",
+	Params: []ops.Param{
+		{Name: "a", Type: ops.TensorIn, Spaces: ops.DeltaSpace},
+		// sd-mecha types rank as int; it is a Tensor hyper here so that it can also come from
+		// a param-space merge (get_rank_from_ratio), which int parameters cannot yet.
+		rankParam(8),
+		boolDefault("use_approximate_basis", true),
+		intDefault("approximate_basis_iters", 2),
+		approxSeedParamNull,
+	},
+	Returns: ops.DeltaSpace,
+	Traits:  ops.LinearAlgebra | ops.Random,
+	Keys:    ops.KeysIntersect,
+	Formula: "r = clamp(round(rank), 0, min(shape2d)); U[:, :r] diag(S[:r]) Vh[:r] of the (randomized if use_approximate_basis) SVD of a as (shape[0], rest)",
+	Doc: "Truncates a delta to its r largest singular directions (a viewed as shape[0] x rest). " +
+		"Tensors of rank < 2 and r = min(shape2d) return a unchanged, r = 0 gives zeros. With " +
+		"use_approximate_basis (default) the SVD is torch's randomized svd_lowrank: a Gaussian test " +
+		"matrix from torch.randn seeded with approximate_basis_seed (MT19937, float64 Box-Muller), " +
+		"approximate_basis_iters power iterations with Householder QR, then an exact SVD of the " +
+		"small projection; the result is the projection onto the randomized range, so it is " +
+		"independent of vector signs. A null seed uses a fresh generator with torch's default seed " +
+		"(67280421310721), as the first draw of a new process would: deterministic, unlike " +
+		"sd-mecha's global generator.",
+	Kernel: truncateRankKernel,
+})
+
+func rankParam(def int64) ops.Param {
+	v := ops.Int(def)
+	return ops.Param{Name: "rank", Type: ops.TensorHyper, Default: &v, Spaces: ops.ParamSpace}
+}
+
+func truncateRankKernel(c *ops.Call) error {
+	const name = "truncate_rank"
+	a, err := svdTensorArg(name, 0, c.Args[0])
+	if err != nil {
+		return err
+	}
+	rankF, err := svdNumberArg(name, "rank", c.Args[1])
+	if err != nil {
+		return err
+	}
+	approx, err := svdBoolArg(name, "use_approximate_basis", c.Args[2])
+	if err != nil {
+		return err
+	}
+	iters, err := svdIntArg(name, "approximate_basis_iters", c.Args[3])
+	if err != nil {
+		return err
+	}
+	seed, seeded, err := svdSeedArg(name, c.Args[4])
+	if err != nil {
+		return err
+	}
+	if len(a.Shape) < 2 {
+		return copyInto(name, c.Out, c.Args[0])
+	}
+	if len(a.Data) != len(c.Out.Data) {
+		return fmt.Errorf("%s: a has %d elements, the output %d", name, len(a.Data), len(c.Out.Data))
+	}
+	rows, cols := svdMatrix2D(a.Shape, false)
+	maxRank := min(rows, cols)
+	if math.IsNaN(rankF) || math.IsInf(rankF, 0) {
+		return fmt.Errorf("%s: rank %v is not finite", name, rankF)
+	}
+	target := min(max(svdPyRound(rankF), 0), maxRank)
+	if target == maxRank {
+		return copyInto(name, c.Out, c.Args[0])
+	}
+	if target == 0 {
+		fill(c.Out.Data, 0)
+		c.Out.DType = a.DType
+		return nil
+	}
+	a2 := laDenseOf(rows, cols, a.Data)
+	var u, vt *mat.Dense
+	var s []float64
+	if approx {
+		u, s, vt, err = svdLowRank(a2, target, iters, seed, seeded)
+	} else {
+		u, s, vt, err = laSVD(a2)
+	}
+	if err != nil {
+		return fmt.Errorf("%s: %v", name, err)
+	}
+	us := mat.DenseCopyOf(u.Slice(0, rows, 0, target))
+	for i := range rows {
+		for j := range target {
+			us.Set(i, j, us.At(i, j)*s[j])
+		}
+	}
+	laWrite(c.Out.Data, laMul(us, vt.Slice(0, target, 0, cols)))
+	return nil
+}
+
+// get_rank_from_ratio: round(min(shape2d) * ratio), clamped (svd.py get_rank_from_ratio).
+var getRankFromRatio = define(&ops.Def{
+	Name: "get_rank_from_ratio",
+	Params: []ops.Param{
+		{Name: "a", Type: ops.TensorIn, Spaces: ops.WeightSpace | ops.DeltaSpace},
+		floatDefault("ratio", 0.5),
+	},
+	Returns: ops.ParamSpace,
+	Keys:    ops.KeysIntersect,
+	Formula: "clamp(round(min(shape[0], numel/shape[0]) * ratio), 0, min(shape[0], numel/shape[0]))",
+	Doc: "The rank of a key's 2-D view (shape[0] x rest; 1 for 0-dim and 1-D tensors) times ratio, " +
+		"rounded half to even (Python round), as a 0-dim param-space value: truncate_rank's rank " +
+		"per key. Reads only the shape.",
+	OutShape: func(args, vars, kw []ops.Value) ([]int, error) { return []int{}, nil },
+	Kernel: func(c *ops.Call) error {
+		const name = "get_rank_from_ratio"
+		a, err := svdTensorArg(name, 0, c.Args[0])
+		if err != nil {
+			return err
+		}
+		ratio, err := svdNumberArg(name, "ratio", c.Args[1])
+		if err != nil {
+			return err
+		}
+		if len(c.Out.Data) != 1 {
+			return fmt.Errorf("%s: output has %d elements, want 1", name, len(c.Out.Data))
+		}
+		rows, cols := 1, 1
+		if len(a.Shape) > 0 {
+			rows, cols = svdMatrix2D(a.Shape, false)
+		}
+		maxRank := min(rows, cols)
+		x := float64(maxRank) * ratio
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			return fmt.Errorf("%s: ratio %v gives no rank", name, ratio)
+		}
+		c.Out.Data[0] = float64(min(max(svdPyRound(x), 0), maxRank))
+		c.Out.DType = ops.F64
+		return nil
+	},
+})
+
+// truncate_kronecker: the nearest Kronecker product w1 (x) w2 (kronecker.py).
+var truncateKronecker = define(&ops.Def{
+	Name: "truncate_kronecker",
+	Params: []ops.Param{
+		{Name: "a", Type: ops.TensorIn, Spaces: ops.DeltaSpace},
+		floatDefault("kronecker_ratio", 0.5),
+		boolDefault("use_approximate_basis", true),
+		intDefault("approximate_basis_iters", 2),
+		approxSeedParamNull,
+	},
+	Returns: ops.DeltaSpace,
+	Traits:  ops.LinearAlgebra | ops.Random,
+	Keys:    ops.KeysIntersect,
+	Formula: "(m1, m2, n1, n2) = kron_dims(shape, kronecker_ratio); u s vh = SVD(rearranged a); kron(sqrt(s0) u0, sqrt(s0) vh0)",
+	Doc: "Replaces a delta of rank >= 2 by its nearest Kronecker product w1 (m1 x n1) (x) w2 " +
+		"(m2 x n2 x kernel) (Van Loan-Pitsianis: the rank-1 SVD of a rearranged a). The factor " +
+		"sizes come from the divisors of shape[0] and shape[1]: kronecker_ratio 0 makes w1 small, 1 " +
+		"makes w2 small, 0.5 balances them (ties: the most square factors, then the first found). " +
+		"The SVD is randomized (torch svd_lowrank, seeded as in truncate_rank) with " +
+		"use_approximate_basis. Tensors of rank < 2 are returned unchanged.",
+	Kernel: truncateKroneckerKernel,
+})
+
+func truncateKroneckerKernel(c *ops.Call) error {
+	const name = "truncate_kronecker"
+	a, err := svdTensorArg(name, 0, c.Args[0])
+	if err != nil {
+		return err
+	}
+	ratio, err := svdNumberArg(name, "kronecker_ratio", c.Args[1])
+	if err != nil {
+		return err
+	}
+	approx, err := svdBoolArg(name, "use_approximate_basis", c.Args[2])
+	if err != nil {
+		return err
+	}
+	iters, err := svdIntArg(name, "approximate_basis_iters", c.Args[3])
+	if err != nil {
+		return err
+	}
+	seed, seeded, err := svdSeedArg(name, c.Args[4])
+	if err != nil {
+		return err
+	}
+	if len(a.Shape) < 2 {
+		return copyInto(name, c.Out, c.Args[0])
+	}
+	if len(a.Data) != len(c.Out.Data) {
+		return fmt.Errorf("%s: a has %d elements, the output %d", name, len(a.Data), len(c.Out.Data))
+	}
+	m1, m2, n1, n2 := kronDims(a.Shape, ratio)
+	p2 := ops.NumElements(a.Shape[2:])
+	// a.reshape(m1, m2, n1, n2*p2).permute(0, 2, 1, 3).reshape(m1*n1, m2*n2*p2)
+	rows, cols := m1*n1, m2*n2*p2
+	r := mat.NewDense(rows, cols, nil)
+	q := n2 * p2
+	for i1 := range m1 {
+		for i2 := range m2 {
+			for j1 := range n1 {
+				src := ((i1*m2+i2)*n1 + j1) * q
+				dst := r.RawRowView(i1*n1 + j1)[i2*q : (i2+1)*q]
+				copy(dst, a.Data[src:src+q])
+			}
+		}
+	}
+	var u, vt *mat.Dense
+	var s []float64
+	if approx {
+		u, s, vt, err = svdLowRank(r, 1, iters, seed, seeded)
+	} else {
+		u, s, vt, err = laSVD(r)
+	}
+	if err != nil {
+		return fmt.Errorf("%s: %v", name, err)
+	}
+	s0 := math.Sqrt(s[0])
+	w1 := make([]float64, rows) // (m1, n1)
+	for i := range rows {
+		w1[i] = u.At(i, 0) * s0
+	}
+	w2 := make([]float64, cols) // (m2, n2, *kernel)
+	for j := range cols {
+		w2[j] = s0 * vt.At(0, j)
+	}
+	// torch.kron(w1[..., None, None], w2): out[i1*m2+i2, j1*n2+j2, k] = w1[i1, j1] * w2[i2, j2, k].
+	n := n1 * n2
+	out := c.Out.Data
+	for i1 := range m1 {
+		for i2 := range m2 {
+			for j1 := range n1 {
+				x := w1[i1*n1+j1]
+				for j2 := range n2 {
+					dst := ((i1*m2+i2)*n + j1*n2 + j2) * p2
+					src := (i2*n2 + j2) * p2
+					for k := range p2 {
+						out[dst+k] = x * w2[src+k]
+					}
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// kronDims is kronecker.py kron_dims_from_ratio: among the divisor pairs m1*m2 = shape[0],
+// n1*n2 = shape[1], the one whose log(m1*n1) - log(sqrt(numel)) is nearest to
+// (2*ratio - 1) * (its largest magnitude), ties to the most balanced, then the first. The
+// logarithms are correctly rounded (crLog), as CPython's are: exact ties are decided by them.
+func kronDims(shape []int, ratio float64) (m1, m2, n1, n2 int) {
+	md, nd := kronDivisors(shape[0]), kronDivisors(shape[1])
+	logSqrtNumel := 0.5 * crLog(float64(ops.NumElements(shape)))
+	type cand struct {
+		s, bal         float64
+		m1, m2, n1, n2 int
+	}
+	var cs []cand
+	sMin, sMax := math.Inf(1), math.Inf(-1)
+	for _, a1 := range md {
+		a2 := shape[0] / a1
+		for _, b1 := range nd {
+			b2 := shape[1] / b1
+			s := crLog(float64(a1*b1)) - logSqrtNumel
+			bal := math.Abs(crLog(float64(a1)/float64(a2))) + math.Abs(crLog(float64(b1)/float64(b2)))
+			cs = append(cs, cand{s, bal, a1, a2, b1, b2})
+			sMin, sMax = min(sMin, s), max(sMax, s)
+		}
+	}
+	sRange := max(math.Abs(sMin), math.Abs(sMax))
+	if sRange == 0 {
+		best := cs[0]
+		for _, x := range cs[1:] {
+			if x.bal < best.bal {
+				best = x
+			}
+		}
+		return best.m1, best.m2, best.n1, best.n2
+	}
+	target := (2*ratio - 1) * sRange
+	best, bd, bb := cs[0], math.Inf(1), math.Inf(1)
+	for _, x := range cs {
+		d := math.Abs(x.s - target)
+		if d < bd || (d == bd && x.bal < bb) {
+			best, bd, bb = x, d, x.bal
+		}
+	}
+	return best.m1, best.m2, best.n1, best.n2
+}
+
+// kronDivisors returns the divisors of n in increasing order.
+func kronDivisors(n int) []int {
+	var lo, hi []int
+	for d := 1; d*d <= n; d++ {
+		if n%d == 0 {
+			lo = append(lo, d)
+			if d != n/d {
+				hi = append(hi, n/d)
+			}
+		}
+	}
+	for i := len(hi) - 1; i >= 0; i-- {
+		lo = append(lo, hi[i])
+	}
+	return lo
+}
+
+// isoParams are the hyper-parameters the two isotropic methods share.
+var isoParams = []ops.Param{floatDefault("z_cof", 0), boolDefault("apply_exp", false), boolDefault("apply_high_dim", false)}
+
+// isotropic: Iso-C merging of task vectors (the fork's svd.py isotropic; arXiv 2502.04959).
+var isotropic = define(&ops.Def{
+	Name:    "isotropic",
+	Varargs: &ops.Param{Name: "deltas", Type: ops.TensorIn, Spaces: ops.DeltaSpace},
+	KwOnly:  isoParams,
+	Returns: ops.DeltaSpace,
+	Traits:  ops.LinearAlgebra,
+	Keys:    ops.KeysIntersect,
+	Formula: "D = sum(deltas); rank 2 (or > 2 with apply_high_dim): U diag(iso(S; z_cof)) Vh of D as (shape[0], rest); else D / n",
+	Doc: "Iso-C (fork method, 6DammK9/sd-mecha): sums the deltas and flattens the spectrum of the sum: " +
+		"every singular value is replaced by z_cof*(S_i - mean) + mean, mean being the arithmetic mean of " +
+		"the singular values (geometric with apply_exp); z_cof = 0 is Iso-C, 1 leaves the sum unchanged. " +
+		"Only 2-D keys are transformed unless apply_high_dim (then shape[0] x rest); the others get the " +
+		"plain mean of the deltas. As in the fork, a spectrum with zero or undefined variance (a zero " +
+		"sum, a single row or column) gives NaN. " + isoAlgorithmDoc,
+	Kernel: func(c *ops.Call) error {
+		const name = "isotropic"
+		if len(c.Var) == 0 {
+			return fmt.Errorf("%s: no deltas", name)
+		}
+		ds, err := tensors(name, len(c.Out.Data), c.Var...)
+		if err != nil {
+			return err
+		}
+		out := c.Out.Data
+		for i := range out {
+			s := 0.0 // Python's sum starts from the int 0: 0 + (-0.0) is +0.0
+			for _, d := range ds {
+				s += d.At(i)
+			}
+			out[i] = s
+		}
+		if !isoTransforms(c.Out.Shape, c.Kw[2]) {
+			k := float64(len(ds))
+			for i := range out {
+				out[i] /= k
+			}
+			return nil
+		}
+		return isoKernel(name, c, out)
+	},
+})
+
+// isotropic_overrided: Iso-C on an already merged delta (the fork's isotropic_overrided).
+var isotropicOverrided = define(&ops.Def{
+	Name:    "isotropic_overrided",
+	Params:  append([]ops.Param{{Name: "d_ta", Type: ops.TensorIn, Spaces: ops.DeltaSpace}}, isoParams...),
+	Returns: ops.DeltaSpace,
+	Traits:  ops.LinearAlgebra,
+	Keys:    ops.KeysIntersect,
+	Formula: "rank 2 (or > 2 with apply_high_dim): U diag(iso(S; z_cof)) Vh of d_ta as (shape[0], rest); else d_ta",
+	Doc: "isotropic applied to one delta (fork method, 6DammK9/sd-mecha; used by the AstolfoMix recipes " +
+		"after a TIES or DARE merge): the singular values of d_ta become z_cof*(S_i - mean) + mean, mean " +
+		"arithmetic (geometric with apply_exp). Keys of rank < 2, and of rank > 2 without apply_high_dim, " +
+		"are returned unchanged. As in the fork, a spectrum with zero or undefined variance (a zero " +
+		"delta, a single row or column) gives NaN. " + isoAlgorithmDoc,
+	Kernel: func(c *ops.Call) error {
+		const name = "isotropic_overrided"
+		d, err := svdTensorArg(name, 0, c.Args[0])
+		if err != nil {
+			return err
+		}
+		if !isoTransforms(d.Shape, c.Args[3]) {
+			return copyInto(name, c.Out, c.Args[0])
+		}
+		if len(d.Data) != len(c.Out.Data) {
+			return fmt.Errorf("%s: d_ta has %d elements, the output %d", name, len(d.Data), len(c.Out.Data))
+		}
+		copy(c.Out.Data, d.Data)
+		return isoKernel(name, &ops.Call{Out: c.Out, Kw: c.Args[1:]}, c.Out.Data)
+	},
+})
+
+const isoAlgorithmDoc = "U diag(S') Vh with S' = z_cof*S + (1 - z_cof)*mean is computed as z_cof*D + " +
+	"(1 - z_cof)*mean*P, P = U Vh the polar factor, from a scaled Newton iteration (the full SVD only " +
+	"for ill-conditioned or rank-deficient keys), and the mean from trace(P^T D) (or log|det D| for " +
+	"the geometric mean): several times faster than a full SVD and equal to it up to rounding."
+
+// isoTransforms reports whether a tensor of this shape gets the SVD treatment.
+func isoTransforms(shape []int, highDim ops.Value) bool {
+	hd, _ := highDim.Truth()
+	return len(shape) == 2 || (len(shape) > 2 && hd)
+}
+
+// isoKernel replaces d (the output buffer, holding the delta, shape c.Out.Shape) by its
+// isotropic version; c.Kw holds z_cof, apply_exp, apply_high_dim.
+func isoKernel(name string, c *ops.Call, d []float64) error {
+	z, err := svdNumberArg(name, "z_cof", c.Kw[0])
+	if err != nil {
+		return err
+	}
+	useExp, err := svdBoolArg(name, "apply_exp", c.Kw[1])
+	if err != nil {
+		return err
+	}
+	rows, cols := svdMatrix2D(c.Out.Shape, false)
+	a := laDenseOf(rows, cols, d)
+	pr, err := polarFactor(a)
+	if err != nil {
+		return fmt.Errorf("%s: %v", name, err)
+	}
+	pd := laData(pr.p)
+	// The spectrum's statistics without the singular values: sum S = trace(P^T D) = sum(P .* D),
+	// sum S^2 = |D|_F^2, sum log S = log|det| (polarFactor).
+	k := float64(min(rows, cols))
+	sumS, sumS2 := 0.0, 0.0
+	for i, x := range d {
+		sumS += pd[i] * x
+		sumS2 += x * x
+	}
+	am := sumS / k
+	mean := am
+	if useExp {
+		mean = math.Exp(pr.logAbsDet / k)
+	}
+	// torch's S_z = ((S - mean)/var*z)*var + mean is NaN everywhere when var is NaN (one
+	// singular value) or 0 (all equal: a zero delta). For a nearly isotropic spectrum decide
+	// on the singular values themselves.
+	ok := k > 1 && sumS2 > 0
+	if ok && (sumS2-k*am*am)/(k-1) <= 1e-12*am*am {
+		s := pr.s
+		if s == nil {
+			if s, err = laSingularValues(a); err != nil {
+				return fmt.Errorf("%s: %v", name, err)
+			}
+		}
+		_, ok = isoSpectrum(s, z, useExp)
+	}
+	if !ok {
+		fill(d, math.NaN())
+		return nil
+	}
+	// U diag(z*S + (1-z)*mean) Vh = z*D + (1-z)*mean*P
+	beta := (1 - z) * mean
+	for i := range d {
+		d[i] = z*d[i] + beta*pd[i]
+	}
+	return nil
+}
+
+// isoSpectrum computes the fork's S_z = ((S - mean)/var * z_cof) * var + mean, mean the
+// arithmetic (or, with apply_exp, geometric) mean of the singular values and var their unbiased
+// variance; it returns mean and whether every S_z is finite (else the fork's result is NaN or
+// infinite everywhere).
+func isoSpectrum(s []float64, z float64, useExp bool) (float64, bool) {
+	k := float64(len(s))
+	mean := 0.0
+	if useExp {
+		for _, x := range s {
+			mean += math.Log(x)
+		}
+		mean = math.Exp(mean / k)
+	} else {
+		for _, x := range s {
+			mean += x
+		}
+		mean /= k
+	}
+	am := 0.0
+	for _, x := range s {
+		am += x
+	}
+	am /= k
+	v := 0.0
+	for _, x := range s {
+		v += (x - am) * (x - am)
+	}
+	v /= k - 1 // torch.var: unbiased; NaN for one value
+	for _, x := range s {
+		sz := (x-mean)/v*z*v + mean
+		if math.IsNaN(sz) || math.IsInf(sz, 0) {
+			return mean, false
+		}
+	}
+	return mean, true
+}
