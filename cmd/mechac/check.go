@@ -7,6 +7,7 @@ import (
 
 	"github.com/mechac/mechac/compiler"
 	"github.com/mechac/mechac/lang"
+	"github.com/mechac/mechac/stdlib"
 )
 
 func cmdCheck(e *env, args []string) error {
@@ -76,6 +77,8 @@ func cmdCheck(e *env, args []string) error {
 func cmdFmt(e *env, args []string) error {
 	fs := newFlags(e, "fmt", "RECIPE [-w]")
 	write := fs.BoolP("write", "w", false, "rewrite the recipe file instead of printing")
+	upgrade := fs.Bool("upgrade", false, "rewrite a dialect A or B recipe as an equivalent version 0.1.0 recipe")
+	era := fs.String("era", "", "with --upgrade: the sd-mecha `ERA` the recipe was written in (default: from the file name and dialect)")
 	if err := parseFlags(fs, args); err != nil {
 		if err == errHelp {
 			return nil
@@ -89,6 +92,13 @@ func cmdFmt(e *env, args []string) error {
 	f, _, err := loadRecipe(recipe)
 	if err != nil {
 		return err
+	}
+	if *upgrade {
+		up, err := compiler.Upgrade(f, stdlib.Default(), *era)
+		if err != nil {
+			return err
+		}
+		f = up
 	}
 	text := lang.Format(f)
 	if *write {

@@ -76,6 +76,28 @@ func TestGoldenEras(t *testing.T) {
 				compareFiles(t, compat64, filepath.Join(dir, "expected-f64.safetensors"), "rel:1e-6")
 			}
 			compareFiles(t, exact64, filepath.Join(dir, "expected-f64.safetensors"), "rel:1e-6")
+
+			// The 2024 dialects: `fmt --upgrade` must give a version 0.1.0 recipe whose output,
+			// under today's rules, is the same bytes.
+			src, err := os.ReadFile(recipe)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if strings.HasPrefix(string(src), "version 0.1.0") {
+				return
+			}
+			var up strings.Builder
+			var stderr strings.Builder
+			if code := mainEnv(&env{stdout: &up, stderr: &stderr}, []string{"fmt", "--upgrade", recipe, "--era", c.Commit}); code != 0 {
+				t.Fatalf("fmt --upgrade: exit %d: %s", code, stderr.String())
+			}
+			upgraded := filepath.Join(tmp, "upgraded.mecha")
+			if err := os.WriteFile(upgraded, []byte(up.String()), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			upOut := filepath.Join(tmp, "upgraded.safetensors")
+			runOK(t, "run", upgraded, "--models-dir", models, "-q", "-o", upOut, "--numerics", "sd-mecha")
+			compareFiles(t, upOut, compat, "bitwise")
 		})
 	}
 }
