@@ -34,8 +34,11 @@ func Upgrade(f *lang.File, reg *ops.Registry, eraFlag string) (*lang.File, error
 	if err != nil {
 		return nil, err
 	}
-	if f.Dialect == lang.DialectC || era == nil || !era.Engine.UnionKeys {
-		return nil, fmt.Errorf("%s is already a version 0.1.0 recipe", f.Name)
+	if era == nil || (f.Dialect == lang.DialectC && era.Engine.Scalars != ops.RoundAllScalars) {
+		return nil, fmt.Errorf("%s is already a recipe of today's sd-mecha", f.Name)
+	}
+	if era.Engine.NanToNumOutput {
+		return nil, fmt.Errorf("era %s replaces non-finite outputs after the output cast, which no version 0.1.0 recipe can say; keep the recipe and its era (--era %s)", era.ID, era.ID)
 	}
 	fn, err := Lower(f, reg, era)
 	if err != nil {
@@ -62,6 +65,10 @@ func Upgrade(f *lang.File, reg *ops.Registry, eraFlag string) (*lang.File, error
 		if err := u.value(v); err != nil {
 			return nil, err
 		}
+	}
+	if !era.Engine.UnionKeys {
+		// A 1.0.x recipe: today's key rules already are its key rules.
+		return u.out, nil
 	}
 	// The chain of every model, in the era's depth-first order: "the first model having K".
 	c := &compilation{fn: fn}
@@ -147,6 +154,24 @@ func (u *upgrader) value(v *ir.Value) error {
 		u.index[v] = u.emit("model", args...)
 	case ir.OpDict, ir.OpConst:
 		// Written at their use, where the config they resolve against is known.
+	case ir.OpLiteral:
+		if v.Inner.Op != ir.OpDict {
+			return fmt.Errorf("%s: cannot upgrade a literal of a single value", v.Pos)
+		}
+		var dargs []*lang.Arg
+		for _, e := range v.Inner.Dict {
+			if e.Value.Op != ir.OpConst {
+				return fmt.Errorf("%s: cannot upgrade a literal of references", v.Pos)
+			}
+			dargs = append(dargs, &lang.Arg{Key: e.Key, Value: constValue(e.Value.Const)})
+		}
+		d := u.emit("dict", dargs...)
+		args := []*lang.Arg{{Value: ref(d)}}
+		if v.Config != "" {
+			args = append(args, &lang.Arg{Key: "model_config", Value: str(v.Config)})
+		}
+		args = append(args, &lang.Arg{Key: "merge_space", Value: str(v.Space.String())})
+		u.index[v] = u.emit("literal", args...)
 	case ir.OpMerge:
 		return u.mergeValue(v)
 	default:
@@ -163,7 +188,7 @@ func (u *upgrader) mergeValue(v *ir.Value) error {
 		case a == nil:
 			return &lang.Value{Kind: lang.Null}, nil
 		case a.Op == ir.OpConst:
-			return constValue(a.Const), nil
+			return constValue(u.typed(a.Const, p)), nil
 		case a.Op == ir.OpDict:
 			i, err := u.perKeyLiteral(a, config)
 			return ref(i), err
@@ -214,6 +239,24 @@ func (u *upgrader) mergeValue(v *ir.Value) error {
 	}
 	u.index[v] = idx
 	return nil
+}
+
+// typed writes a number as the era typed it: sd-mecha 1.0.x made every recipe number a
+// float32 tensor before coercing it, so the upgraded recipe carries the rounded value.
+func (u *upgrader) typed(c ops.Value, p ops.Param) ops.Value {
+	if u.era.Engine.Scalars != ops.RoundAllScalars || !c.IsNumber() {
+		return c
+	}
+	f, _ := c.Float64()
+	f = float64(float32(f))
+	switch p.Type {
+	case ops.IntHyper, ops.BoolHyper:
+		if c.Kind == ops.KindBool {
+			return ops.Bool(f != 0)
+		}
+		return ops.Int(int64(f))
+	}
+	return ops.Float(f)
 }
 
 // mergeConfig is the model config a merge's per-key dicts resolve against.

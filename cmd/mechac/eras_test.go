@@ -77,18 +77,15 @@ func TestGoldenEras(t *testing.T) {
 			}
 			compareFiles(t, exact64, filepath.Join(dir, "expected-f64.safetensors"), "rel:1e-6")
 
-			// The 2024 dialects: `fmt --upgrade` must give a version 0.1.0 recipe whose output,
-			// under today's rules, is the same bytes.
-			src, err := os.ReadFile(recipe)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if strings.HasPrefix(string(src), "version 0.1.0") {
-				return
-			}
+			// `fmt --upgrade` must give a recipe of today's sd-mecha whose output, under today's
+			// rules, is the same bytes. Only the fork's nan2num era cannot be said that way.
 			var up strings.Builder
 			var stderr strings.Builder
 			if code := mainEnv(&env{stdout: &up, stderr: &stderr}, []string{"fmt", "--upgrade", recipe, "--era", c.Commit}); code != 0 {
+				if strings.Contains(stderr.String(), "replaces non-finite outputs") {
+					t.Logf("not upgradable, as designed: %s", stderr.String())
+					return
+				}
 				t.Fatalf("fmt --upgrade: exit %d: %s", code, stderr.String())
 			}
 			upgraded := filepath.Join(tmp, "upgraded.mecha")
