@@ -35,7 +35,8 @@ type generator struct {
 	errs    pos.ErrorList
 
 	// per key
-	abort bool // a 0.0.x engine gave the whole key to its passthrough value
+	regBytes map[int]int64
+	abort    bool // a 0.0.x engine gave the whole key to its passthrough value
 	key   string
 	root  string // the program key being generated (key differs under key-mapping methods)
 	code  []bytecode.Instr
@@ -100,6 +101,7 @@ func (c *compilation) generate() (*bytecode.Program, error) {
 
 func (g *generator) genKey(key string) {
 	g.key, g.root, g.code, g.nregs, g.loads = key, key, nil, 0, nil
+	g.regBytes = map[int]int64{}
 	g.memo = map[memoKey]result{}
 	if g.c.unionKeys() {
 		g.genKeyUnion(key)
@@ -128,12 +130,59 @@ func (g *generator) finishKey(key string, r result) {
 	}
 	g.prog.Keys = append(g.prog.Keys, bytecode.Key{
 		Name: key, Class: cls, Loads: g.loads, Shape: r.shape, DType: g.prog.OutputDType,
+		Peak: peakBytes(code, g.regBytes),
 	})
+}
+
+// peakBytes simulates a key's program and returns the most float64 register bytes live at
+// once: LOAD and CALL make a buffer of their register's size, MOVE shares one, FREE drops a
+// reference. Both sides of a branch are counted, so the figure is an upper bound (kernels'
+// own scratch memory is not included).
+func peakBytes(code bytecode.Code, size map[int]int64) int64 {
+	type buf struct {
+		bytes int64
+		refs  int
+	}
+	regs := map[int]*buf{}
+	var live, peak int64
+	drop := func(r int) {
+		if b := regs[r]; b != nil {
+			b.refs--
+			if b.refs == 0 {
+				live -= b.bytes
+			}
+			delete(regs, r)
+		}
+	}
+	for _, in := range code.Instrs {
+		switch in.Op {
+		case bytecode.LOAD, bytecode.CALL:
+			drop(in.A)
+			b := &buf{bytes: size[in.A], refs: 1}
+			regs[in.A] = b
+			live += b.bytes
+		case bytecode.MOVE:
+			drop(in.A)
+			if b := regs[in.B]; b != nil {
+				b.refs++
+				regs[in.A] = b
+			}
+		case bytecode.FREE, bytecode.MISS:
+			drop(in.A)
+		}
+		peak = max(peak, live)
+	}
+	return peak
 }
 
 func (g *generator) newReg() int {
 	g.nregs++
 	return g.nregs - 1
+}
+
+// sized records a register's buffer size (float64 elements of shape) for the memory plan.
+func (g *generator) sized(reg int, shape []int) {
+	g.regBytes[reg] = int64(ops.NumElements(shape)) * 8
 }
 
 func (g *generator) constant(c bytecode.Const) int {

@@ -69,6 +69,7 @@ func (g *generator) genKeyUnion(key string) {
 	}
 	if pass || g.abort || r.missing {
 		g.code, g.loads, g.nregs = nil, nil, 0
+		g.regBytes = map[int]int64{}
 		g.memo = map[memoKey]result{}
 		r = g.emitLoad(src)
 	}
@@ -123,6 +124,7 @@ func (g *generator) emitLoad(m *ir.Value) result {
 	slot := len(g.loads)
 	g.loads = append(g.loads, name)
 	reg := g.newReg()
+	g.sized(reg, mk.info.Tensors[name].Shape)
 	g.code = append(g.code, bytecode.Instr{Op: bytecode.LOAD, A: reg, B: mk.input, C: slot})
 	return result{reg: reg, mayMiss: g.c.omitNonFinite(), shape: mk.info.Tensors[name].Shape}
 }

@@ -217,6 +217,7 @@ func (g *generator) emitMapped(v *ir.Value) result {
 		return result{missing: true}
 	}
 	reg := g.newReg()
+	g.sized(reg, shape)
 	g.code = append(g.code, bytecode.Instr{
 		Op: bytecode.CALL, A: reg, B: g.method(d), Operands: operands,
 		NArgs: len(v.Args), NVar: len(v.Var), Counts: counts, Key: g.callKey(), Alt: alt,

@@ -40,6 +40,49 @@ type Options struct {
 	Warn func(string)
 	// Writer options (tests inject faults through it).
 	Writer safetensors.WriterOptions
+	// MaxMemory, when positive, bounds the register bytes of the keys in flight: a key is
+	// admitted only while the planned peaks (Key.Peak) of the running keys fit; a key larger
+	// than the whole budget runs alone. Buffers are then not pooled across keys, so freed
+	// memory goes back to the runtime.
+	MaxMemory int64
+}
+
+// budget admits keys by their planned peak bytes.
+type budget struct {
+	mu    sync.Mutex
+	cond  *sync.Cond
+	limit int64
+	used  int64
+}
+
+func newBudget(limit int64) *budget {
+	b := &budget{limit: limit}
+	b.cond = sync.NewCond(&b.mu)
+	return b
+}
+
+func (b *budget) acquire(n int64) int64 {
+	if b == nil {
+		return 0
+	}
+	n = min(n, b.limit)
+	b.mu.Lock()
+	for b.used+n > b.limit {
+		b.cond.Wait()
+	}
+	b.used += n
+	b.mu.Unlock()
+	return n
+}
+
+func (b *budget) release(n int64) {
+	if b == nil {
+		return
+	}
+	b.mu.Lock()
+	b.used -= n
+	b.mu.Unlock()
+	b.cond.Broadcast()
 }
 
 // Progress reports how far a run is.
@@ -164,6 +207,10 @@ func Run(ctx context.Context, p *bytecode.Program, opts Options) (*Stats, error)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	next := atomic.Int64{}
+	var mem *budget
+	if opts.MaxMemory > 0 {
+		mem = newBudget(opts.MaxMemory)
+	}
 	var (
 		errOnce  sync.Once
 		firstErr error
@@ -182,6 +229,7 @@ func Run(ctx context.Context, p *bytecode.Program, opts Options) (*Stats, error)
 		go func() {
 			defer wg.Done()
 			wk := newWorker(m)
+			wk.pooling = mem == nil
 			for {
 				if ctx.Err() != nil {
 					return
@@ -191,7 +239,9 @@ func Run(ctx context.Context, p *bytecode.Program, opts Options) (*Stats, error)
 					return
 				}
 				k := &p.Keys[i]
+				held := mem.acquire(k.Peak)
 				present, err := wk.runKey(k)
+				mem.release(held)
 				if err != nil {
 					fail(&KeyError{Key: k.Name, Err: err})
 					return
@@ -257,9 +307,10 @@ type slot struct {
 }
 
 type worker struct {
-	m    *machine
-	regs []*slot
-	pool map[int][][]float64
+	m       *machine
+	regs    []*slot
+	pool    map[int][][]float64
+	pooling bool
 }
 
 func newWorker(m *machine) *worker {
@@ -275,6 +326,13 @@ func (w *worker) alloc(n int) []float64 {
 	return make([]float64, n)
 }
 
+// recycle returns a buffer nobody refers to to the pool (when pooling).
+func (w *worker) recycle(b []float64) {
+	if w.pooling && len(w.pool[len(b)]) < 8 {
+		w.pool[len(b)] = append(w.pool[len(b)], b)
+	}
+}
+
 func (w *worker) release(r int) {
 	s := w.regs[r]
 	w.regs[r] = nil
@@ -284,9 +342,7 @@ func (w *worker) release(r int) {
 	s.refs--
 	if s.refs == 0 && s.t != nil {
 		// Keep a few buffers per size: enough for the next key of the same class.
-		if len(w.pool[len(s.t.Data)]) < 8 {
-			w.pool[len(s.t.Data)] = append(w.pool[len(s.t.Data)], s.t.Data)
-		}
+		w.recycle(s.t.Data)
 		s.t = nil
 	}
 }
@@ -395,7 +451,7 @@ func (w *worker) load(input int, name string) (*ops.Tensor, error) {
 				m.nonFinite = append(m.nonFinite, msg)
 				m.warnMu.Unlock()
 				m.warn(msg)
-				w.pool[n] = append(w.pool[n], data)
+				w.recycle(data)
 				return nil, nil
 			}
 		}
@@ -481,7 +537,7 @@ func (w *worker) call(k *bytecode.Key, in *bytecode.Instr) (*ops.Tensor, error) 
 	}
 	c.Out = &ops.Tensor{Shape: shape, Data: w.alloc(ops.NumElements(shape)), DType: dtype}
 	if err := d.Kernel(c); err != nil {
-		w.pool[len(c.Out.Data)] = append(w.pool[len(c.Out.Data)], c.Out.Data)
+		w.recycle(c.Out.Data)
 		if errors.Is(err, ops.ErrMissing) {
 			return nil, nil // the method found no value for this key
 		}

@@ -51,6 +51,7 @@ func init() {
 		{"check", "check a recipe (and, when the model files are there, its keys and shapes)", cmdCheck},
 		{"fmt", "print a recipe in canonical form", cmdFmt},
 		{"compile", "print the plan a recipe compiles to", cmdCompile},
+		{"plan", "show what a run needs (bytes, largest key, peak memory) before reading any data", cmdPlan},
 		{"explain", "show, line by line, the era, method, parameters and formula of a recipe", cmdExplain},
 		{"synth", "write small synthetic models for examples and tests", cmdSynth},
 		{"help", "show help", cmdHelp},

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 
 	"github.com/mechac/mechac/compiler"
 	"github.com/mechac/mechac/stdlib"
@@ -23,6 +24,7 @@ func cmdRun(e *env, args []string) error {
 	out := fs.StringP("output", "o", "", "output `FILE` (.safetensors)")
 	jobs := fs.IntP("jobs", "j", 0, "`N` worker threads (default: number of CPUs)")
 	quiet := fs.BoolP("quiet", "q", false, "print nothing but errors")
+	maxMem := fs.String("max-memory", "", "keep the merge's memory under `SIZE` (e.g. 2GiB): keys are admitted by their planned peak")
 	if err := parseFlags(fs, args); err != nil {
 		if err == errHelp {
 			return nil
@@ -39,6 +41,13 @@ func cmdRun(e *env, args []string) error {
 		return usagef("run: -j must be at least 1")
 	}
 	recipe := fs.Arg(0)
+	var limit int64
+	if *maxMem != "" {
+		var err error
+		if limit, err = parseSize(*maxMem); err != nil {
+			return usagef("run: --max-memory: %v", err)
+		}
+	}
 	if err := checkOutputPath(*out); err != nil {
 		return err
 	}
@@ -66,12 +75,22 @@ func cmdRun(e *env, args []string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	bar := newProgress(e, *quiet)
+	if limit > 0 {
+		// The Go runtime collects harder as the heap nears the limit; registers are admitted
+		// within what is left after the runtime's own overhead.
+		debug.SetMemoryLimit(limit)
+		limit -= runtimeOverhead(max(*jobs, 1))
+		if limit <= 0 {
+			return usagef("run: --max-memory %s is less than mechac's own overhead", *maxMem)
+		}
+	}
 	stats, err := vm.Run(ctx, prog, vm.Options{
-		Registry: stdlib.Default(),
-		Output:   *out,
-		Jobs:     *jobs,
-		Progress: bar.update,
-		Writer:   safetensors.WriterOptions{WrapFile: writerHook},
+		Registry:  stdlib.Default(),
+		MaxMemory: limit,
+		Output:    *out,
+		Jobs:      *jobs,
+		Progress:  bar.update,
+		Writer:    safetensors.WriterOptions{WrapFile: writerHook},
 		Warn: func(msg string) {
 			if !*quiet {
 				bar.message("warning: " + msg)

@@ -156,6 +156,9 @@ type Key struct {
 	Loads []string
 	Shape []int
 	DType string
+	// Peak is the most float64 register bytes the key's program holds at once (an upper
+	// bound; kernels' scratch memory is extra). The VM admits keys by it under --max-memory.
+	Peak int64
 }
 
 // Program is a compiled plan.

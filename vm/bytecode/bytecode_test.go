@@ -205,9 +205,9 @@ func TestTextForm(t *testing.T) {
 		"    5 CALL r2, weighted_sum(r0, scalar(0.10000000149011612), kw[none])\n",
 		"    2 CALL r2, n_average(*[r0, r1], kw[true])\n",
 		"    4 JUMP 5\n",
-		`key "k.bias" class=0 shape=[8] dtype=F16 loads=["k.bias","alias.bias"]` + "\n",
-		`key "k.weight" class=1 shape=[8,8,1,1] dtype=F16` + "\n",
-		`key "k.scalar" class=1 shape=[] dtype=F16` + "\n",
+		`key "k.bias" class=0 shape=[8] dtype=F16 peak=0 loads=["k.bias","alias.bias"]` + "\n",
+		`key "k.weight" class=1 shape=[8,8,1,1] dtype=F16 peak=0` + "\n",
+		`key "k.scalar" class=1 shape=[] dtype=F16 peak=0` + "\n",
 	} {
 		if !strings.Contains(text, want) {
 			t.Errorf("text form lacks %q:\n%s", want, text)

@@ -52,7 +52,7 @@ func Fprint(w io.Writer, p *Program) error {
 		}
 	}
 	for _, k := range p.Keys {
-		fmt.Fprintf(b, "key %s class=%d shape=%s dtype=%s", strconv.Quote(k.Name), k.Class, shapeText(k.Shape), k.DType)
+		fmt.Fprintf(b, "key %s class=%d shape=%s dtype=%s peak=%d", strconv.Quote(k.Name), k.Class, shapeText(k.Shape), k.DType, k.Peak)
 		same := true
 		for _, l := range k.Loads {
 			if l != k.Name {

@@ -1,0 +1,128 @@
+package main
+
+import (
+	"fmt"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/mechac/mechac/compiler"
+	"github.com/mechac/mechac/ops"
+)
+
+// parseSize reads a memory size: a number of bytes, or with a suffix K/M/G/T (powers of 1024;
+// KiB/MiB/GiB/TiB and KB/MB/GB/TB are read the same way).
+func parseSize(s string) (int64, error) {
+	t := strings.TrimSpace(strings.ToUpper(s))
+	mult := int64(1)
+	for _, u := range []struct {
+		suffix string
+		m      int64
+	}{{"TIB", 1 << 40}, {"GIB", 1 << 30}, {"MIB", 1 << 20}, {"KIB", 1 << 10},
+		{"TB", 1 << 40}, {"GB", 1 << 30}, {"MB", 1 << 20}, {"KB", 1 << 10},
+		{"T", 1 << 40}, {"G", 1 << 30}, {"M", 1 << 20}, {"K", 1 << 10}, {"B", 1}} {
+		if strings.HasSuffix(t, u.suffix) {
+			t, mult = strings.TrimSpace(strings.TrimSuffix(t, u.suffix)), u.m
+			break
+		}
+	}
+	f, err := strconv.ParseFloat(t, 64)
+	if err != nil || f <= 0 {
+		return 0, fmt.Errorf("bad size %q (e.g. 2GiB, 512M)", s)
+	}
+	return int64(f * float64(mult)), nil
+}
+
+// cmdPlan prints, before any tensor data is read, what a run will need: bytes to read and
+// write, the largest key and its planned peak, and the predicted peak for the worker count,
+// with "fits" / "does not fit" against --max-memory.
+func cmdPlan(e *env, args []string) error {
+	fs := newFlags(e, "plan", "RECIPE [flags]")
+	var co compileOptions
+	co.register(fs, true)
+	jobs := fs.IntP("jobs", "j", 0, "`N` worker threads the run will use (default: number of CPUs)")
+	maxMem := fs.String("max-memory", "", "memory `SIZE` the run may use (e.g. 2GiB)")
+	if err := parseFlags(fs, args); err != nil {
+		if err == errHelp {
+			return nil
+		}
+		return err
+	}
+	if fs.NArg() != 1 {
+		return usagef("plan: want exactly one recipe, got %d arguments", fs.NArg())
+	}
+	recipe := fs.Arg(0)
+	f, src, err := loadRecipe(recipe)
+	if err != nil {
+		return err
+	}
+	opts, err := co.options(string(src))
+	if err != nil {
+		return err
+	}
+	opts.Models = newModelFinder(co.modelsDirs, recipe)
+	res, err := compiler.Compile(f, opts)
+	printNotes(e, res, false)
+	if err != nil {
+		return err
+	}
+	p := res.Program
+	var limit int64
+	if *maxMem != "" {
+		if limit, err = parseSize(*maxMem); err != nil {
+			return usagef("plan: --max-memory: %v", err)
+		}
+	}
+	n := *jobs
+	if n <= 0 {
+		n = runtime.NumCPU()
+	}
+	var in, out int64
+	var sizes []int64
+	largest := 0
+	for i, k := range p.Keys {
+		dt, _ := ops.ParseDType(k.DType)
+		out += int64(ops.NumElements(k.Shape) * dt.Size())
+		sizes = append(sizes, k.Peak)
+		if k.Peak > p.Keys[largest].Peak {
+			largest = i
+		}
+	}
+	for _, inp := range p.Inputs {
+		in += inp.Size
+	}
+	sort.Slice(sizes, func(i, j int) bool { return sizes[i] > sizes[j] })
+	var predicted int64
+	for i := 0; i < n && i < len(sizes); i++ {
+		predicted += sizes[i]
+	}
+	w := e.stdout
+	fmt.Fprintf(w, "%s: %d output keys in %d key classes, %d inputs\n", recipe, len(p.Keys), len(p.Classes), len(p.Inputs))
+	fmt.Fprintf(w, "read:   at most %s (input files)\n", humanBytes(in))
+	fmt.Fprintf(w, "write:  %s (%s)\n", humanBytes(out), p.OutputDType)
+	if len(p.Keys) > 0 {
+		k := p.Keys[largest]
+		fmt.Fprintf(w, "largest key: %s %s, %s of float64 registers at its peak\n", k.Name, ops.FormatShape(k.Shape), humanBytes(k.Peak))
+	}
+	fmt.Fprintf(w, "peak:   %s of registers with %d workers (the %d largest keys at once; kernels' scratch and ~%s of runtime overhead extra)\n",
+		humanBytes(predicted), n, min(n, len(sizes)), humanBytes(runtimeOverhead(n)))
+	if limit > 0 {
+		need := p.Keys[largest].Peak + runtimeOverhead(1)
+		switch {
+		case need > limit:
+			fmt.Fprintf(w, "--max-memory %s: does not fit: key %s alone needs %s\n", humanBytes(limit), p.Keys[largest].Name, humanBytes(need))
+		case predicted+runtimeOverhead(n) > limit:
+			fmt.Fprintf(w, "--max-memory %s: fits, with fewer keys in flight than workers at times\n", humanBytes(limit))
+		default:
+			fmt.Fprintf(w, "--max-memory %s: fits\n", humanBytes(limit))
+		}
+	}
+	return nil
+}
+
+// runtimeOverhead is the memory a run uses besides registers: the Go runtime and binary
+// (~32 MiB) and each worker's read scratch (1 MiB) and output encode buffer.
+func runtimeOverhead(workers int) int64 {
+	return 32<<20 + int64(workers)*(2<<20)
+}
