@@ -37,12 +37,12 @@ type generator struct {
 	// per key
 	regBytes map[int]int64
 	abort    bool // a 0.0.x engine gave the whole key to its passthrough value
-	key   string
-	root  string // the program key being generated (key differs under key-mapping methods)
-	code  []bytecode.Instr
-	nregs int
-	loads []string
-	memo  map[memoKey]result
+	key      string
+	root     string // the program key being generated (key differs under key-mapping methods)
+	code     []bytecode.Instr
+	nregs    int
+	loads    []string
+	memo     map[memoKey]result
 }
 
 // memoKey: a value at a key (KeysMapped methods read their inputs at other keys).
