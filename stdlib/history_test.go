@@ -1,0 +1,271 @@
+package stdlib
+
+import (
+	"math"
+	"testing"
+
+	"github.com/mechac/mechac/ops"
+	"github.com/mechac/mechac/ops/opstest"
+)
+
+// TestHistoryResolution: each old name resolves, era by era, to the definition of its era, and
+// names sd-mecha 1.1.5 no longer has do not resolve today.
+func TestHistoryResolution(t *testing.T) {
+	reg := Default()
+	cases := []struct {
+		name string
+		want map[string]string // era ID -> FullName ("" = does not resolve)
+	}{
+		{"clip", map[string]string{"0.0.4": "clip@0.0.x", "0.0.9": "clip@0.0.x", "fork-0.0.12": "clip@0.0.x", "1.0": "", "1.1.5": ""}},
+		{"copy_region", map[string]string{"0.0.4": "copy_region@0.0.x", "0.0.9": "copy_region@0.0.x", "1.0": "", "1.1.5": ""}},
+		{"copy_top_k", map[string]string{"0.0.4": "copy_top_k@0.0.x", "1.0": "", "1.1.5": ""}},
+		{"copy_difference", map[string]string{"0.0.4": "copy_difference@0.0.x", "1.0": "", "1.1.5": ""}},
+		{"train_difference", map[string]string{
+			"0.0.9": "train_difference@0.0.9", "0.0.29": "train_difference@0.0.x",
+			"fork-0.0.12": "train_difference@fork-0.0.12", "fork-0.0.13": "train_difference@fork-0.0.13",
+			"fork-0.0.19": "train_difference@fork-0.0.19", "fork-0.0.26": "train_difference@0.0.x",
+			"1.0": "", "fork-1.0.4": "", "1.1.5": ""}},
+		{"add_opposite", map[string]string{"0.0.29": "add_opposite@0.0.x", "fork-0.0.26": "add_opposite@0.0.x", "1.0": "", "1.1.5": ""}},
+		{"clamped_add_opposite", map[string]string{"0.0.29": "clamped_add_opposite@0.0.x", "1.0": "", "1.1.5": ""}},
+		{"select_max_delta", map[string]string{"0.0.29": "select_max_delta@0.0.x", "1.0": "select_max_delta@1.0", "fork-1.0.9": "select_max_delta@1.0", "1.1.5": ""}},
+		{"select_max_white_delta", map[string]string{"1.0": "select_max_white_delta@1.0", "fork-1.0.4": "select_max_white_delta@1.0", "1.1.5": ""}},
+		{"copy_distribution", map[string]string{"1.0": "copy_distribution@1.0", "1.1.5": ""}},
+		{"distribution_crossover", map[string]string{
+			"0.0.4": "distribution_crossover@0.0.4", "0.0.9": "distribution_crossover@0.0.9",
+			"fork-0.0.12": "distribution_crossover@fork-0.0.12", "fork-0.0.13": "distribution_crossover@fork-0.0.13",
+			"0.0.29": "distribution_crossover@0.0.x", "fork-0.0.26": "distribution_crossover@0.0.x",
+			"1.0": "", "1.1.5": ""}},
+		{"multiply_difference", map[string]string{"0.0.4": "multiply_difference@0.0.4", "0.0.9": "", "1.1.5": ""}},
+		{"similarity_add_difference", map[string]string{"0.0.4": "similarity_add_difference@0.0.x", "1.0": "", "1.1.5": ""}},
+		{"similarity_sum", map[string]string{"0.0.4": "similarity_sum@0.0.x", "1.0": "", "1.1.5": ""}},
+		{"normalized_similarity_sum", map[string]string{"0.0.9": "normalized_similarity_sum@0.0.x", "1.0": "", "1.1.5": ""}},
+		{"model_stock_for_tensor", map[string]string{"0.0.29": "model_stock_for_tensor@0.0.x", "fork-0.0.19": "model_stock_for_tensor@0.0.x", "1.0": "", "1.1.5": ""}},
+		{"n_average", map[string]string{"0.0.29": "n_average@0.0.x", "fork-0.0.26": "n_average@0.0.x", "1.0": "n_average", "1.1.5": "n_average"}},
+	}
+	for _, tc := range cases {
+		for id, want := range tc.want {
+			e, ok := reg.Era(id)
+			if !ok {
+				t.Fatalf("no era %s", id)
+			}
+			d, ok := reg.LookupIn(tc.name, e)
+			got := ""
+			if ok {
+				got = d.FullName()
+			}
+			if got != want {
+				t.Errorf("%s in era %s: got %q, want %q", tc.name, id, got, want)
+			}
+		}
+		if tc.name != "n_average" {
+			if d, ok := reg.LookupIn(tc.name, nil); ok {
+				t.Errorf("%s resolves today to %s; sd-mecha 1.1.5 has no such method", tc.name, d.FullName())
+			}
+		}
+	}
+}
+
+func hvec(xs ...float64) ops.Value { return opstest.T([]int{len(xs)}, xs...) }
+
+// runDef runs d on the arguments in exact numerics and returns the output.
+func runHist(t *testing.T, d *ops.Def, args, vars, kw []ops.Value) []float64 {
+	t.Helper()
+	c := &ops.Call{Numerics: ops.Exact, Args: args, Var: vars, Kw: kw}
+	if err := opstest.Run(d, c); err != nil {
+		t.Fatalf("%s: %v", d.FullName(), err)
+	}
+	return c.Out.Data
+}
+
+func nearHist(t *testing.T, what string, got, want []float64, tol float64) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("%s: got %v, want %v", what, got, want)
+	}
+	for i := range got {
+		if !(math.Abs(got[i]-want[i]) <= tol) && !(math.IsNaN(got[i]) && math.IsNaN(want[i])) {
+			t.Fatalf("%s: got %v, want %v", what, got, want)
+		}
+	}
+}
+
+func TestHistoryElementwise(t *testing.T) {
+	f := ops.Float
+	kw := func(vs ...float64) []ops.Value {
+		out := make([]ops.Value, len(vs))
+		for i, v := range vs {
+			out[i] = f(v)
+		}
+		return out
+	}
+	third := 2.0 / 3
+	// clip: bounds 0, 0, 4, 10: midrange 5 (the mean would be 3.5). stiffness 1: hi = the
+	// smallest bound >= 5 = 10, lo = the largest bound <= 5 = 4 (today's clamp: 4 and 0).
+	bounds := []ops.Value{hvec(0, 0, 0), hvec(0, 0, 0), hvec(4, 4, 4), hvec(10, 10, 10)}
+	opstest.Check(t, clip00x, opstest.Spec{
+		Hypers: map[string]ops.Value{"stiffness": f(0.3)},
+		Cases: []opstest.Case{
+			{Name: "midrange", Args: []ops.Value{hvec(20, -1, 7)}, Var: bounds, Kw: kw(1), Want: []float64{10, 4, 7}},
+			{Name: "stiffness 0", Args: []ops.Value{hvec(20, -1, 7)}, Var: bounds, Want: []float64{10, 0, 7}},
+			{Name: "no bounds", Args: []ops.Value{hvec(1)}, Shape: []int{1}, WantErr: "no bounds"},
+		},
+	})
+	if got := runHist(t, clampDef, []ops.Value{hvec(20, -1, 7)}, bounds, kw(1)); got[0] != 4 || got[1] != 0 {
+		t.Errorf("today's clamp with the same bounds should pull toward the mean: %v", got)
+	}
+	opstest.Check(t, copyDifference00x, opstest.Spec{Cases: []opstest.Case{
+		// a=3, b=1, c=0: |b-c| = 1, |b-a| = 2: sign(1)·(2/3)·|2|·1.8.
+		{Name: "value", Args: []ops.Value{hvec(3, 1, 5), hvec(1, 1, 5), hvec(0, 1, 5)},
+			Want: []float64{float64(float64(1*third)*2) * 1.8, 0, 0}},
+	}})
+	opstest.Check(t, eraDef(t, "train_difference@0.0.9"), opstest.Spec{Cases: []opstest.Case{
+		// (c-a)(b-c)/max² = 1 -> a + 1; -1 -> clamped to 0 -> a; 0/0 -> 0 -> a.
+		{Name: "value", Args: []ops.Value{hvec(1, 3, 2), hvec(3, 3, 2), hvec(2, 2, 2)}, Want: []float64{2, 3, 2}},
+		{Name: "alpha", Args: []ops.Value{hvec(1), hvec(3), hvec(2)}, Kw: kw(0.5), Want: []float64{1.5}},
+	}})
+	opstest.Check(t, trainDifference00x, opstest.Spec{Cases: []opstest.Case{
+		// |b-a| = 2, |b-c| = 1: mask 1.8·2/3; 0/0 -> 0.
+		{Name: "value", Args: []ops.Value{hvec(1, 2), hvec(3, 2), hvec(2, 2)}, Want: []float64{1 + 1.8*third, 2}},
+	}})
+	opstest.Check(t, addOpposite00x, opstest.Spec{Cases: []opstest.Case{
+		// |a-b| = 2, |a+b-2c| = 4: mask 2·2/6; a + 3·mask = 3.
+		{Name: "value", Args: []ops.Value{hvec(1, 2), hvec(3, 2), hvec(0, 2)}, Want: []float64{1 + 3*(2*(2.0/6)), 2}},
+	}})
+	opstest.Check(t, clampedAddOpposite00x, opstest.Spec{Cases: []opstest.Case{
+		{Name: "value", Args: []ops.Value{hvec(1, 3), hvec(3, 3), hvec(2, 2)}, Kw: kw(0.5), Want: []float64{2, 3}},
+	}})
+	opstest.Check(t, multiplyDifference004, opstest.Spec{
+		Hypers: map[string]ops.Value{"alpha": f(0.5), "sign_alpha": f(0.3)},
+		Cases: []opstest.Case{
+			// sqrt(4·9) = 6 with the sign of 0.5·4 + 0.5·(-9) = -2.5; sign_alpha 0: a's sign.
+			{Name: "value", Args: []ops.Value{hvec(4, 4), hvec(-9, -9)}, Kw: []ops.Value{f(0.5), f(0.5)}, Want: []float64{-6, -6}},
+			{Name: "sign of a", Args: []ops.Value{hvec(4), hvec(-9)}, Kw: []ops.Value{f(0.5), f(0)}, Want: []float64{6}},
+		},
+	})
+	opstest.Check(t, similarityAddDifference00x, opstest.Spec{
+		Hypers: map[string]ops.Value{"alpha": f(0.7)},
+		Cases: []opstest.Case{
+			// (1,1): s = 1 -> the half weighted sum 1; (0,0): s = NaN -> 1 -> 0; (1,-1): s = 0 ->
+			// a + b = 0; (2,-1): s = (-2/4 + 1)/2 = 0.25 -> 0.75·1 + 0.25·0.5.
+			{Name: "value", Args: []ops.Value{hvec(1, 0, 1, 2), hvec(1, 0, -1, -1)}, Kw: kw(1),
+				Want: []float64{1, 0, 0, 0.875}},
+		},
+	})
+	opstest.Check(t, nAverage00x, opstest.Spec{Cases: []opstest.Case{
+		{Name: "mean", Var: []ops.Value{hvec(1, 2), hvec(3, 4), hvec(5, 9)}, Want: []float64{3, 5}},
+	}})
+}
+
+func TestHistoryWholeTensor(t *testing.T) {
+	f := ops.Float
+	// copy_region = tensor_sum: rows [1, 3) of 4 from b.
+	a4 := opstest.T([]int{4, 2}, 1, 1, 2, 2, 3, 3, 4, 4)
+	b4 := opstest.T([]int{4, 2}, 5, 5, 6, 6, 7, 7, 8, 8)
+	opstest.Check(t, copyRegion00x, opstest.Spec{
+		Hypers: map[string]ops.Value{"width": f(0.5), "offset": f(0.25)},
+		Cases: []opstest.Case{{Name: "rows", Args: []ops.Value{a4, b4}, Kw: []ops.Value{f(0.5), f(0.25)},
+			Want: []float64{1, 1, 6, 6, 7, 7, 4, 4}}},
+	})
+	// copy_top_k: sorted a = [-4, -2, 1, 3], b's ranks give element i the values 3, 1, -2, -4;
+	// the band is (kth(1), kth(3)] = (1, 3]: the value 1 is outside (today's band [1, 3] takes it).
+	wo := []ops.Value{f(0.5), f(0.25)}
+	opstest.Check(t, copyTopK00x, opstest.Spec{
+		Hypers: map[string]ops.Value{"width": f(0.5), "offset": f(0.25)},
+		Cases: []opstest.Case{{Name: "strict", Args: []ops.Value{hvec(1, -2, 3, -4), hvec(4, 3, 2, 1)}, Kw: wo,
+			Want: []float64{3, -2, -2, -4}}},
+	})
+	if got := runHist(t, topKTensorSum, []ops.Value{hvec(1, -2, 3, -4), hvec(4, 3, 2, 1), f(0.5), f(0.25)}, nil, nil); got[1] != 1 {
+		t.Errorf("top_k_tensor_sum's band is closed: got %v", got)
+	}
+	// select_max_delta: z(a) = ±√(3)/2; 0.0.x: z(b) = b/std = [2, 0, 0, 0]; 1.0: (b - 1)/2 =
+	// [1.5, -0.5, -0.5, -0.5]. alpha 0.7: 0.3·0.866 against 0.7·|z(b)|.
+	ad, bd := hvec(1, -1, 1, -1), hvec(4, 0, 0, 0)
+	opstest.Check(t, selectMaxDelta00x, opstest.Spec{Cases: []opstest.Case{
+		{Name: "std", Args: []ops.Value{ad, bd}, Kw: []ops.Value{f(0.7)}, Want: []float64{4, -1, 1, -1}},
+		{Name: "tie picks a", Args: []ops.Value{ad, hvec(2, -2, 2, -2)}, Want: []float64{1, -1, 1, -1}},
+	}})
+	opstest.Check(t, selectMaxDelta10, opstest.Spec{Cases: []opstest.Case{
+		{Name: "standardised", Args: []ops.Value{ad, bd, f(0.7)}, Want: []float64{4, 0, 0, 0}},
+		// a constant tensor: 0/0 -> 0, so b wins wherever alpha·|z(b)| > 0, and a where z(b) = 0.
+		{Name: "constant a", Args: []ops.Value{hvec(3, 3, 3, 3), bd}, Want: []float64{4, 0, 0, 0}},
+		{Name: "constant b", Args: []ops.Value{bd, hvec(3, 3, 3, 3)}, Want: []float64{4, 0, 0, 0}},
+		{Name: "constant both", Args: []ops.Value{hvec(3, 3), hvec(5, 5)}, Want: []float64{3, 3}},
+	}})
+	// similarity sums on one column: a = [1, 0], b = [1, 1]: cosine 1/√2 (both kinds), alpha 0.5:
+	// k = 1 - (1/√2 - 0.5), blended as (1-k)·a + k·b (not lerp).
+	a2, b2 := opstest.T([]int{2, 1}, 1, 0), opstest.T([]int{2, 1}, 1, 1)
+	k := 1 - (1/math.Sqrt2 - 0.5)
+	want := []float64{(1-k)*1 + k*1, k}
+	for _, d := range []*ops.Def{normalizedSimilaritySum00x, similaritySum00x} {
+		nearHist(t, d.FullName(), runHist(t, d, []ops.Value{a2, b2}, nil, []ops.Value{f(0.5)}), want, 1e-15)
+		opstest.Check(t, d, opstest.Spec{Hypers: map[string]ops.Value{"alpha": f(0.3)}, Cases: []opstest.Case{
+			// orthogonal columns: similarity 0, alpha 0 -> k = 1 -> b; identical: k = 0 -> a.
+			{Name: "orthogonal", Args: []ops.Value{opstest.T([]int{2, 1}, 1, 0), opstest.T([]int{2, 1}, 0, 1)}, Kw: []ops.Value{f(0)}, Want: []float64{0, 1}},
+			{Name: "same", Args: []ops.Value{a2, a2}, Kw: []ops.Value{f(0)}, Want: []float64{1, 0}},
+		}})
+	}
+	// model_stock_for_tensor is model_stock.
+	ms := []ops.Value{opstest.T([]int{2, 3}, 1, 2, 3, 4, 5, 6), opstest.T([]int{2, 3}, 2, 1, 0, -1, 5, 2), opstest.T([]int{2, 3}, 0, 1, 1, 3, -2, 1)}
+	got := runHist(t, modelStockForTensor00x, nil, ms, []ops.Value{f(1e-6)})
+	ref := runHist(t, modelStock, nil, ms, []ops.Value{f(1e-6)})
+	for i := range got {
+		if math.Float64bits(got[i]) != math.Float64bits(ref[i]) {
+			t.Fatalf("model_stock_for_tensor %v, model_stock %v", got, ref)
+		}
+	}
+	opstest.Check(t, modelStockForTensor00x, opstest.Spec{})
+}
+
+func TestHistoryDistributionCrossover(t *testing.T) {
+	f := ops.Float
+	zeros, ones, alt := hvec(0, 0, 0, 0), hvec(1, 1, 1, 1), hvec(1, -1, 1, -1)
+	id, rev := hvec(0, 1, 2, 3), hvec(3, 2, 1, 0)
+	ak := func(alpha, tilt float64) []ops.Value { return []ops.Value{f(alpha), f(tilt)} }
+	d := distributionCrossover00x
+	// rfft of 4 values has 3 frequencies; filter linspace(0, 1, 3) > 0.5 = [0, 0, 1]: the DC of
+	// a and the Nyquist frequency of b survive, in c's order or not.
+	nearHist(t, "dc from a", runHist(t, d, []ops.Value{ones, zeros, id}, nil, ak(0.5, 0)), []float64{1, 1, 1, 1}, 1e-15)
+	nearHist(t, "dc of b dropped", runHist(t, d, []ops.Value{zeros, ones, id}, nil, ak(0.5, 0)), []float64{0, 0, 0, 0}, 1e-15)
+	nearHist(t, "nyquist of b", runHist(t, d, []ops.Value{zeros, alt, rev}, nil, ak(0.5, 0)), []float64{1, -1, 1, -1}, 1e-15)
+	nearHist(t, "tilt 1", runHist(t, d, []ops.Value{ones, zeros, id}, nil, ak(0.25, 1)), []float64{0.75, 0.75, 0.75, 0.75}, 0)
+	nearHist(t, "alpha 1", runHist(t, d, []ops.Value{ones, alt, id}, nil, ak(1, 0.3)), []float64{1, -1, 1, -1}, 0)
+	opstest.Check(t, d, opstest.Spec{Hypers: map[string]ops.Value{"alpha": f(0.4), "tilt": f(0.3)}})
+
+	// The trained cut: 5 frequencies, mesh = linspace(0,1,5)² = [0, 1/16, 1/4, 9/16, 1];
+	// mean 0.4, tilt 0: offset 0.4 gives [0,0,0,0,1] (mean 0.2), offset 0.6 [0,0,0,1,1] (0.4).
+	filt, err := trainedFilter1D(5, 0.4, 0)
+	if err != nil || !equal32(filt, []float32{0, 0, 0, 1, 1}) {
+		t.Fatalf("trained filter: %v %v", filt, err)
+	}
+	if _, err := trainedFilter1D(5, 1.5, 0); err == nil {
+		t.Error("a mean outside [0, 1] must fail")
+	}
+	for _, era := range []string{"0.0.4", "0.0.9", "fork-0.0.12", "fork-0.0.13"} {
+		d := eraDef(t, "distribution_crossover@"+era)
+		z8, alt8 := hvec(0, 0, 0, 0, 0, 0, 0, 0), hvec(1, -1, 1, -1, 1, -1, 1, -1)
+		nearHist(t, era+" nyquist", runHist(t, d, []ops.Value{z8, alt8, hvec(0, 1, 2, 3, 4, 5, 6, 7)}, nil, ak(0.4, 0)), []float64{1, -1, 1, -1, 1, -1, 1, -1}, 1e-15)
+		nearHist(t, era+" mean 0", runHist(t, d, []ops.Value{ones, alt, id}, nil, ak(0, 0.5)), []float64{1, 1, 1, 1}, 0)
+		opstest.Check(t, d, opstest.Spec{Hypers: map[string]ops.Value{"mean": f(0.4), "tilt": f(0.3)}})
+	}
+}
+
+func equal32(a, b []float32) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func TestHistoryPending(t *testing.T) {
+	for _, full := range []string{"select_max_white_delta@1.0", "copy_distribution@1.0"} {
+		d := eraDef(t, full)
+		if d.Pending == "" || d.Kernel != nil {
+			t.Errorf("%s should be Pending", full)
+		}
+	}
+}
