@@ -173,32 +173,7 @@ var copyTopK00x = define(&ops.Def{
 		if len(b.Data) != n || n != len(out) {
 			return fmt.Errorf("%s: a has %d elements, b %d", name, n, len(b.Data))
 		}
-		aDist := slices.Clone(a.Data)
-		slices.SortStableFunc(aDist, tiesLessNaNLast[float64])
-		bIdx := make([]int, n)
-		for i := range bIdx {
-			bIdx[i] = i
-		}
-		slices.SortStableFunc(bIdx, func(x, y int) int { return tiesLessNaNLast(b.Data[x], b.Data[y]) })
-		redist := make([]int, n)
-		for j, i := range bIdx {
-			redist[i] = j
-		}
-		start, end, inverted := ratioToRegion(width, offset, n)
-		kth := func(k int) (float64, error) {
-			if k <= 0 {
-				return -1, nil
-			}
-			if k > n {
-				return 0, fmt.Errorf("%s: kthvalue(): selected number k = %d out of range for %d elements", name, k, n)
-			}
-			return tiesKthAbsF32(aDist, k), nil
-		}
-		lo, err := kth(start)
-		if err != nil {
-			return err
-		}
-		hi, err := kth(end)
+		aDist, redist, lo, hi, inverted, err := topKSelection(name, a.Data, b.Data, width, offset)
 		if err != nil {
 			return err
 		}

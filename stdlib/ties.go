@@ -1013,32 +1013,7 @@ var topKTensorSum = define(&ops.Def{
 			return fmt.Errorf("%s: a has %d elements, b %d", name, len(a.Data), len(b.Data))
 		}
 		n = len(a.Data)
-		aDist := slices.Clone(a.Data)
-		slices.SortStableFunc(aDist, tiesLessNaNLast[float64])
-		bIdx := make([]int, n)
-		for i := range bIdx {
-			bIdx[i] = i
-		}
-		slices.SortStableFunc(bIdx, func(x, y int) int { return tiesLessNaNLast(b.Data[x], b.Data[y]) })
-		redist := make([]int, n)
-		for j, i := range bIdx {
-			redist[i] = j
-		}
-		start, end, inverted := ratioToRegion(width, offset, n)
-		kth := func(k int) (float64, error) {
-			if k <= 0 {
-				return -1, nil
-			}
-			if k > n {
-				return 0, fmt.Errorf("%s: kthvalue(): selected number k = %d out of range for %d elements", name, k, n)
-			}
-			return tiesKthAbsF32(aDist, k), nil
-		}
-		lo, err := kth(start)
-		if err != nil {
-			return err
-		}
-		hi, err := kth(end)
+		aDist, redist, lo, hi, inverted, err := topKSelection(name, a.Data, b.Data, width, offset)
 		if err != nil {
 			return err
 		}
@@ -1058,3 +1033,37 @@ var topKTensorSum = define(&ops.Def{
 		return nil
 	},
 })
+
+// topKSelection is the selection shared by top_k_tensor_sum and the old copy_top_k: a's
+// values sorted (NaN last), the rank of every element of b (stable sort: the redistribution
+// that puts a's distribution in b's order), and the magnitude bounds [lo, hi] of the region
+// ratio_to_region(width, offset) gives, inverted when the region wraps around.
+func topKSelection(name string, a, b []float64, width, offset float64) (aDist []float64, redist []int, lo, hi float64, inverted bool, err error) {
+	n := len(a)
+	aDist = slices.Clone(a)
+	slices.SortStableFunc(aDist, tiesLessNaNLast[float64])
+	bIdx := make([]int, n)
+	for i := range bIdx {
+		bIdx[i] = i
+	}
+	slices.SortStableFunc(bIdx, func(x, y int) int { return tiesLessNaNLast(b[x], b[y]) })
+	redist = make([]int, n)
+	for j, i := range bIdx {
+		redist[i] = j
+	}
+	start, end, inverted := ratioToRegion(width, offset, n)
+	kth := func(k int) (float64, error) {
+		if k <= 0 {
+			return -1, nil
+		}
+		if k > n {
+			return 0, fmt.Errorf("%s: kthvalue(): selected number k = %d out of range for %d elements", name, k, n)
+		}
+		return tiesKthAbsF32(aDist, k), nil
+	}
+	if lo, err = kth(start); err != nil {
+		return
+	}
+	hi, err = kth(end)
+	return
+}
