@@ -249,18 +249,8 @@ func (l *lowerer) literal(s *lang.Stmt, defined []*ir.Value) *ir.Value {
 
 func (l *lowerer) merge(s *lang.Stmt, defined []*ir.Value) *ir.Value {
 	p := s.Positional()
-	if len(p) == 0 || p[0].Value.Kind != lang.String {
-		l.errorf(s.Pos, "merge needs a method name string as its first argument")
-		return nil
-	}
-	name := p[0].Value.Str
-	def, ok := l.reg.LookupIn(name, l.era)
-	if !ok {
-		msg := fmt.Sprintf("unknown merge method %q", name)
-		if sug := l.reg.Suggest(name); sug != "" {
-			msg += fmt.Sprintf("; did you mean %q?", sug)
-		}
-		l.errorf(p[0].Value.Pos, "%s", msg)
+	def := l.method(s, p)
+	if def == nil {
 		return nil
 	}
 	var args []boundArg
@@ -284,4 +274,24 @@ func (l *lowerer) merge(s *lang.Stmt, defined []*ir.Value) *ir.Value {
 		return nil
 	}
 	return l.add(v)
+}
+
+// method resolves the method a merge/call line names (its first positional argument) in the
+// recipe's era, reporting an unknown name with the nearest registered one.
+func (l *lowerer) method(s *lang.Stmt, p []*lang.Arg) *ops.Def {
+	if len(p) == 0 || p[0].Value.Kind != lang.String {
+		l.errorf(s.Pos, "%s needs a method name string as its first argument", s.Command)
+		return nil
+	}
+	name := p[0].Value.Str
+	def, ok := l.reg.LookupIn(name, l.era)
+	if !ok {
+		msg := fmt.Sprintf("unknown merge method %q", name)
+		if sug := l.reg.Suggest(name); sug != "" {
+			msg += fmt.Sprintf("; did you mean %q?", sug)
+		}
+		l.errorf(p[0].Value.Pos, "%s", msg)
+		return nil
+	}
+	return def
 }

@@ -134,18 +134,8 @@ func (l *lowerer) parameterAB(s *lang.Stmt) *ir.Value {
 
 func (l *lowerer) mergeAB(s *lang.Stmt, defined []*ir.Value) *ir.Value {
 	p := s.Positional()
-	if len(p) == 0 || p[0].Value.Kind != lang.String {
-		l.errorf(s.Pos, "%s needs a method name string as its first argument", s.Command)
-		return nil
-	}
-	name := p[0].Value.Str
-	def, ok := l.reg.LookupIn(name, l.era)
-	if !ok {
-		msg := fmt.Sprintf("unknown merge method %q", name)
-		if sug := l.reg.Suggest(name); sug != "" {
-			msg += fmt.Sprintf("; did you mean %q?", sug)
-		}
-		l.errorf(p[0].Value.Pos, "%s", msg)
+	def := l.method(s, p)
+	if def == nil {
 		return nil
 	}
 	var args []boundArg
