@@ -1,9 +1,11 @@
 package stdlib
 
+import "github.com/mechac/mechac/ops"
+
 // Era definitions whose signatures are known but whose kernels are not written yet. Without
 // them an era recipe would silently run today's math under the old name; with them, check
-// and explain work and a run stops with the reason. (None at the moment: the TIES family of
-// the 0.0.x and 1.0.x eras is in ties_eras.go.)
+// and explain work and a run stops with the reason. (The TIES family of the 0.0.x and 1.0.x
+// eras is in ties_eras.go.)
 
 // rotate of 0.0.x took alpha as the rotation's alignment and beta as the interpolation, with
 // the centring always on; today's rotate names these alignment / alpha / centralization.
