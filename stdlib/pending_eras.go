@@ -16,7 +16,7 @@ var _ = define(&ops.Def{
 	Params:  []ops.Param{symbolIn00x("a"), symbolIn00x("b")},
 	KwOnly:  []ops.Param{floatDefault("alpha", 0), floatDefault("beta", 0)},
 	Returns: ops.WeightSpace | ops.DeltaSpace, ReturnsSymbol: "S",
-	Traits:  ops.LinearAlgebra, Keys: ops.KeysIntersect,
+	Traits: ops.LinearAlgebra, Keys: ops.KeysIntersect,
 	Formula: "0.0.x rotate: alpha = alignment (fractional power of the Procrustes rotation), beta = interpolation",
 	Pending: "0.0.x rotate (alpha = alignment, beta = interpolation, always centred) is not ported yet; today's rotate would read its keywords differently",
 })
