@@ -37,9 +37,7 @@ func Upgrade(f *lang.File, reg *ops.Registry, eraFlag string) (*lang.File, error
 	if era == nil || (f.Dialect == lang.DialectC && era.Engine.Scalars != ops.RoundAllScalars) {
 		return nil, fmt.Errorf("%s is already a recipe of today's sd-mecha", f.Name)
 	}
-	if era.Engine.NanToNumOutput {
-		return nil, fmt.Errorf("era %s replaces non-finite outputs after the output cast, which no version 0.1.0 recipe can say; keep the recipe and its era (--era %s)", era.ID, era.ID)
-	}
+
 	fn, err := Lower(f, reg, era)
 	if err != nil {
 		return nil, err
@@ -67,7 +65,15 @@ func Upgrade(f *lang.File, reg *ops.Registry, eraFlag string) (*lang.File, error
 		}
 	}
 	if !era.Engine.UnionKeys {
-		// A 1.0.x recipe: today's key rules already are its key rules.
+		// A 1.0.x recipe: today's key rules already are its key rules. The fork's nan2num
+		// output rule is a method on the result.
+		if era.Engine.NanToNumOutput {
+			name := "nan_to_num_output@" + era.ID
+			if _, ok := reg.Lookup(name); !ok {
+				return nil, fmt.Errorf("era %s replaces non-finite outputs, and this mechac has no %s to say so", era.ID, name)
+			}
+			u.merge(name, ref(u.index[fn.Root]))
+		}
 		return u.out, nil
 	}
 	// The chain of every model, in the era's depth-first order: "the first model having K".

@@ -162,9 +162,12 @@ type Call struct {
 	// Alt is the alternative the compiler chose, for a method with MapKeysAlt.
 	Alt      int
 	Numerics Numerics
-	Args     []Value // positional-or-keyword parameters, in signature order
-	Var      []Value // varargs, in order
-	Kw       []Value // keyword-only parameters, in signature order
+	// OutputDType is the dtype the plan writes its output in (for the rare method that must
+	// know it, e.g. an era's output rule written as a method).
+	OutputDType DType
+	Args        []Value // positional-or-keyword parameters, in signature order
+	Var         []Value // varargs, in order
+	Kw          []Value // keyword-only parameters, in signature order
 	// Out is prepared by the VM: Shape is the broadcast shape of the tensor arguments,
 	// Data a buffer of that length (contents undefined), DType the promoted dtype.
 	Out *Tensor

@@ -4,9 +4,11 @@ import (
 	"bufio"
 	"embed"
 	"fmt"
+	"math"
 	"strings"
 
 	"github.com/mechac/mechac/ops"
+	"github.com/mechac/mechac/ops/num"
 )
 
 // The eras of sd-mecha history that recipes in the wild were written in, with the engine rules
@@ -337,3 +339,35 @@ var (
 	_ = keyFilter("merged_keys", "0.0.x", "the keys 0.0.5-0.0.29 merged (all but the passthrough keys)",
 		func(k string) bool { return !passthrough00x(k, nil) })
 )
+
+// nanToNumOutput3e3aea3 is the fork's 3e3aea3 output rule written as a method, so that an
+// upgraded recipe can say it: after the output cast, NaN becomes 0 and ±inf (also from
+// overflow in the cast) becomes ±the largest finite value of the output dtype. Applied to the
+// recipe's result it gives the bytes the VM's nan-to-num-output rule gives.
+var nanToNumOutput3e3aea3 = define(&ops.Def{
+	Name: "nan_to_num_output", Era: "fork-1.0.9-nan2num",
+	Params:  []ops.Param{symbolIn("a")},
+	Returns: ops.AnySpace, ReturnsSymbol: "S",
+	Traits: ops.Elementwise, Keys: ops.KeysIntersect,
+	Formula: "isnan(a) ? 0 : isinf(cast(a)) ? ±max(output dtype) : a",
+	Doc:     "The AstolfoMix fork's 3e3aea3 engine rule for outputs, as a method.",
+	Kernel: func(c *ops.Call) error {
+		ts, err := tensors("nan_to_num_output", len(c.Out.Data), c.Args[0])
+		if err != nil {
+			return err
+		}
+		limit := map[ops.DType]float64{ops.F16: 65504, ops.BF16: 3.3895313892515355e38, ops.F32: math.MaxFloat32, ops.F64: math.MaxFloat64}[c.OutputDType]
+		via := c.Numerics == ops.SDMecha
+		for i := range c.Out.Data {
+			x := ts[0].At(i)
+			switch {
+			case math.IsNaN(x):
+				x = 0
+			case limit != 0 && math.IsInf(num.Narrow(x, c.OutputDType, via), 0):
+				x = math.Copysign(limit, x)
+			}
+			c.Out.Data[i] = x
+		}
+		return nil
+	},
+})

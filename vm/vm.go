@@ -113,6 +113,7 @@ func (e *KeyError) Error() string { return fmt.Sprintf("key %q: %v", e.Key, e.Er
 func (e *KeyError) Unwrap() error { return e.Err }
 
 type machine struct {
+	outDType ops.DType
 	prog     *bytecode.Program
 	methods  []*ops.Def
 	consts   []ops.Value
@@ -137,7 +138,11 @@ func Run(ctx context.Context, p *bytecode.Program, opts Options) (*Stats, error)
 	if err != nil {
 		return nil, err
 	}
-	m := &machine{prog: p, numerics: numerics, warn: opts.Warn}
+	outDType, err := ops.ParseDType(p.OutputDType)
+	if err != nil {
+		return nil, fmt.Errorf("plan output dtype: %v", err)
+	}
+	m := &machine{prog: p, numerics: numerics, warn: opts.Warn, outDType: outDType}
 	if m.warn == nil {
 		m.warn = func(string) {}
 	}
@@ -462,7 +467,7 @@ func (w *worker) load(input int, name string) (*ops.Tensor, error) {
 func (w *worker) call(k *bytecode.Key, in *bytecode.Instr) (*ops.Tensor, error) {
 	m := w.m
 	d := m.methods[in.B]
-	c := &ops.Call{Key: k.Name, Numerics: m.numerics, Alt: in.Alt}
+	c := &ops.Call{Key: k.Name, Numerics: m.numerics, Alt: in.Alt, OutputDType: m.outDType}
 	if in.Key != "" {
 		c.Key = in.Key
 	}

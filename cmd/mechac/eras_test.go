@@ -78,14 +78,10 @@ func TestGoldenEras(t *testing.T) {
 			compareFiles(t, exact64, filepath.Join(dir, "expected-f64.safetensors"), "rel:1e-6")
 
 			// `fmt --upgrade` must give a recipe of today's sd-mecha whose output, under today's
-			// rules, is the same bytes. Only the fork's nan2num era cannot be said that way.
+			// rules, is the same bytes.
 			var up strings.Builder
 			var stderr strings.Builder
 			if code := mainEnv(&env{stdout: &up, stderr: &stderr}, []string{"fmt", "--upgrade", recipe, "--era", c.Commit}); code != 0 {
-				if strings.Contains(stderr.String(), "replaces non-finite outputs") {
-					t.Logf("not upgradable, as designed: %s", stderr.String())
-					return
-				}
 				t.Fatalf("fmt --upgrade: exit %d: %s", code, stderr.String())
 			}
 			upgraded := filepath.Join(tmp, "upgraded.mecha")
