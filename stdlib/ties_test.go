@@ -2,6 +2,8 @@ package stdlib
 
 import (
 	"math"
+	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 
@@ -335,6 +337,35 @@ func TestTiesDocsMentionQuirks(t *testing.T) {
 	for _, d := range []*ops.Def{tiesSumExtended, tiesSumWithDropout} {
 		if !strings.Contains(d.Doc, "apply_stock=false") {
 			t.Errorf("%s: Doc does not document the apply_stock polarity", d.Name)
+		}
+	}
+}
+
+// TestSelectKthMatchesSort: quickselect gives the value a full sort puts at every index,
+// NaN last, with duplicates and signed zeros.
+func TestSelectKthMatchesSort(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	for trial := 0; trial < 200; trial++ {
+		n := 1 + r.IntN(60)
+		x := make([]float32, n)
+		for i := range x {
+			switch r.IntN(6) {
+			case 0:
+				x[i] = float32(math.NaN())
+			case 1:
+				x[i] = 0
+			default:
+				x[i] = float32(r.IntN(7))
+			}
+		}
+		sorted := slices.Clone(x)
+		slices.SortFunc(sorted, tiesLessNaNLast[float32])
+		for k := 0; k < n; k++ {
+			got := selectKth(slices.Clone(x), k)
+			want := sorted[k]
+			if !(got == want || (got != got && want != want)) {
+				t.Fatalf("trial %d, k=%d: got %v, want %v (input %v)", trial, k, got, want, x)
+			}
 		}
 	}
 }

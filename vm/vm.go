@@ -316,7 +316,13 @@ type worker struct {
 	regs    []*slot
 	pool    map[int][][]float64
 	pooling bool
+	pooled  int64 // bytes held in pool
 }
+
+// poolBytes bounds what one worker keeps for reuse: enough for the buffers of the next keys
+// of the usual sizes, not a copy of every size the run has met (2515 keys of SDXL have ~60
+// sizes; keeping them all would hold gigabytes).
+const poolBytes = 64 << 20
 
 func newWorker(m *machine) *worker {
 	return &worker{m: m, pool: map[int][][]float64{}}
@@ -326,6 +332,7 @@ func (w *worker) alloc(n int) []float64 {
 	if l := w.pool[n]; len(l) > 0 {
 		b := l[len(l)-1]
 		w.pool[n] = l[:len(l)-1]
+		w.pooled -= int64(n) * 8
 		return b
 	}
 	return make([]float64, n)
@@ -333,8 +340,10 @@ func (w *worker) alloc(n int) []float64 {
 
 // recycle returns a buffer nobody refers to to the pool (when pooling).
 func (w *worker) recycle(b []float64) {
-	if w.pooling && len(w.pool[len(b)]) < 8 {
+	size := int64(len(b)) * 8
+	if w.pooling && len(w.pool[len(b)]) < 8 && w.pooled+size <= poolBytes {
 		w.pool[len(b)] = append(w.pool[len(b)], b)
+		w.pooled += size
 	}
 }
 
