@@ -15,28 +15,15 @@ func cmdCheck(e *env, args []string) error {
 	var co compileOptions
 	co.register(fs, false)
 	strict := fs.Bool("strict", false, "also report what sd-mecha's own parser would reject (trailing newline, CRLF, blank lines, ...)")
-	if err := parseFlags(fs, args); err != nil {
-		if err == errHelp {
-			return nil
-		}
+	rc, err := parseRecipeCommand(fs, &co, args)
+	if rc == nil {
 		return err
 	}
-	if fs.NArg() != 1 {
-		return usagef("check: want exactly one recipe, got %d arguments", fs.NArg())
-	}
-	recipe := fs.Arg(0)
-	f, src, err := loadRecipe(recipe)
-	if err != nil {
-		return err
-	}
+	recipe, f, opts := rc.path, rc.file, rc.opts
 	if *strict {
-		if errs := lang.Strict(recipe, src); len(errs) > 0 {
+		if errs := lang.Strict(recipe, rc.src); len(errs) > 0 {
 			return errs
 		}
-	}
-	opts, err := co.options(string(src))
-	if err != nil {
-		return err
 	}
 	finder := newModelFinder(co.modelsDirs, recipe)
 	paths := modelPaths(f, opts.Bindings)
@@ -117,24 +104,11 @@ func cmdCompile(e *env, args []string) error {
 	var co compileOptions
 	co.register(fs, true)
 	out := fs.StringP("output", "o", "", "write the plan text to `FILE` instead of standard output")
-	if err := parseFlags(fs, args); err != nil {
-		if err == errHelp {
-			return nil
-		}
+	rc, err := parseRecipeCommand(fs, &co, args)
+	if rc == nil {
 		return err
 	}
-	if fs.NArg() != 1 {
-		return usagef("compile: want exactly one recipe, got %d arguments", fs.NArg())
-	}
-	recipe := fs.Arg(0)
-	f, src, err := loadRecipe(recipe)
-	if err != nil {
-		return err
-	}
-	opts, err := co.options(string(src))
-	if err != nil {
-		return err
-	}
+	recipe, f, opts := rc.path, rc.file, rc.opts
 	opts.Models = newModelFinder(co.modelsDirs, recipe)
 	res, err := compiler.Compile(f, opts)
 	printNotes(e, res, false)

@@ -138,3 +138,34 @@ func printNotes(e *env, res *compiler.Result, quiet bool) {
 		fmt.Fprintf(e.stderr, "warning: %s\n", w)
 	}
 }
+
+// recipeCommand is what every command that takes one recipe starts from.
+type recipeCommand struct {
+	path string
+	file *lang.File
+	src  []byte
+	opts compiler.Options
+}
+
+// parseRecipeCommand parses the flags of a one-recipe command, reads and parses the recipe
+// and builds the compile options. It returns nil, nil when help was asked for.
+func parseRecipeCommand(fs *pflag.FlagSet, co *compileOptions, args []string) (*recipeCommand, error) {
+	if err := parseFlags(fs, args); err != nil {
+		if err == errHelp {
+			return nil, nil
+		}
+		return nil, err
+	}
+	if fs.NArg() != 1 {
+		return nil, usagef("%s: want exactly one recipe, got %d arguments", fs.Name(), fs.NArg())
+	}
+	rc := &recipeCommand{path: fs.Arg(0)}
+	var err error
+	if rc.file, rc.src, err = loadRecipe(rc.path); err != nil {
+		return nil, err
+	}
+	if rc.opts, err = co.options(string(rc.src)); err != nil {
+		return nil, err
+	}
+	return rc, nil
+}

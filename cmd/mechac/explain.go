@@ -15,24 +15,11 @@ func cmdExplain(e *env, args []string) error {
 	fs := newFlags(e, "explain", "RECIPE [flags]")
 	var co compileOptions
 	co.register(fs, true)
-	if err := parseFlags(fs, args); err != nil {
-		if err == errHelp {
-			return nil
-		}
+	rc, err := parseRecipeCommand(fs, &co, args)
+	if rc == nil {
 		return err
 	}
-	if fs.NArg() != 1 {
-		return usagef("explain: want exactly one recipe, got %d arguments", fs.NArg())
-	}
-	recipe := fs.Arg(0)
-	f, src, err := loadRecipe(recipe)
-	if err != nil {
-		return err
-	}
-	opts, err := co.options(string(src))
-	if err != nil {
-		return err
-	}
+	recipe, f, opts := rc.path, rc.file, rc.opts
 	ex, err := compiler.Explain(f, opts)
 	if err != nil {
 		return err

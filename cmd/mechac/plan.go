@@ -43,24 +43,11 @@ func cmdPlan(e *env, args []string) error {
 	co.register(fs, true)
 	jobs := fs.IntP("jobs", "j", 0, "`N` worker threads the run will use (default: number of CPUs)")
 	maxMem := fs.String("max-memory", "", "memory `SIZE` the run may use (e.g. 2GiB)")
-	if err := parseFlags(fs, args); err != nil {
-		if err == errHelp {
-			return nil
-		}
+	rc, err := parseRecipeCommand(fs, &co, args)
+	if rc == nil {
 		return err
 	}
-	if fs.NArg() != 1 {
-		return usagef("plan: want exactly one recipe, got %d arguments", fs.NArg())
-	}
-	recipe := fs.Arg(0)
-	f, src, err := loadRecipe(recipe)
-	if err != nil {
-		return err
-	}
-	opts, err := co.options(string(src))
-	if err != nil {
-		return err
-	}
+	recipe, f, opts := rc.path, rc.file, rc.opts
 	opts.Models = newModelFinder(co.modelsDirs, recipe)
 	res, err := compiler.Compile(f, opts)
 	printNotes(e, res, false)
