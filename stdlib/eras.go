@@ -134,6 +134,11 @@ var componentPrefixes00x = map[string][]string{
 // in those eras, which hands the key to its passthrough value). Block-wise entries
 // (`sdxl_unet_block_in00`, ...) are refused at compile time by validate00x.
 func hyper00x(names []string, values []ops.Value, key string) (ops.Value, bool) {
+	// The arch yaml's block patterns of 0.0.x cover every UNet key but the label embedding:
+	// such a key has no block, so the dict has no value for it (KeyError).
+	if strings.HasPrefix(key, "model.diffusion_model.label_emb.") {
+		return ops.Value{}, false
+	}
 	for i, n := range names {
 		comp := strings.TrimSuffix(n, "_default")
 		for _, p := range componentPrefixes00x[comp] {

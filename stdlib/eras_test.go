@@ -149,3 +149,28 @@ func findShared(t *testing.T, rel string) string {
 		}
 	}
 }
+
+// TestHyper00xComponents: dialect B's per-component defaults, 0 for a component without an
+// entry, and no value (KeyError) for the UNet's label embedding, which no 0.0.x block covers.
+func TestHyper00xComponents(t *testing.T) {
+	names := []string{"sdxl_txt_default", "sdxl_unet_default"}
+	vals := []ops.Value{ops.Float(0.25), ops.Float(0.75)}
+	for _, tc := range []struct {
+		key  string
+		want float64
+		ok   bool
+	}{
+		{"conditioner.embedders.0.transformer.text_model.encoder.layers.3.mlp.fc1.weight", 0.25, true},
+		{"model.diffusion_model.input_blocks.4.1.proj_in.weight", 0.75, true},
+		{"model.diffusion_model.time_embed.0.weight", 0.75, true},
+		{"conditioner.embedders.1.model.transformer.resblocks.0.attn.in_proj_weight", 0, true},
+		{"model.diffusion_model.label_emb.0.0.weight", 0, false},
+		{"first_stage_model.encoder.conv_in.weight", 0, false},
+	} {
+		v, ok := hyper00x(names, vals, tc.key)
+		f, _ := v.Float64()
+		if ok != tc.ok || (ok && f != tc.want) {
+			t.Errorf("%s: got %v %v, want %v %v", tc.key, f, ok, tc.want, tc.ok)
+		}
+	}
+}
