@@ -51,6 +51,7 @@ func init() {
 		{"check", "check a recipe (and, when the model files are there, its keys and shapes)", cmdCheck},
 		{"fmt", "print a recipe in canonical form", cmdFmt},
 		{"compile", "print the plan a recipe compiles to", cmdCompile},
+		{"diff", "compare what two recipes (or two mechac outputs) compute; exit 1 when they differ", cmdDiff},
 		{"plan", "show what a run needs (bytes, largest key, peak memory) before reading any data", cmdPlan},
 		{"explain", "show, line by line, the era, method, parameters and formula of a recipe", cmdExplain},
 		{"synth", "write small synthetic models for examples and tests", cmdSynth},
@@ -93,6 +94,10 @@ func mainEnv(e *env, args []string) int {
 func report(e *env, err error) int {
 	if err == nil {
 		return exitOK
+	}
+	var se *silentError
+	if errors.As(err, &se) {
+		return se.code
 	}
 	var ue *usageError
 	var el pos.ErrorList
