@@ -373,34 +373,53 @@ func rankParam(def int64) ops.Param {
 	return ops.Param{Name: "rank", Type: ops.TensorHyper, Default: &v, Spaces: ops.ParamSpace}
 }
 
+// truncArgs are the arguments truncate_rank and truncate_kronecker share: the tensor, their
+// number (rank or ratio), and the approximate-basis options.
+type truncArgs struct {
+	a      *ops.Tensor
+	x      float64
+	approx bool
+	iters  int
+	seed   uint64
+	seeded bool
+}
+
+// truncateArgs reads the shared arguments. It returns nil when the call is already done (a
+// tensor of rank < 2 is copied unchanged) or failed (err).
+func truncateArgs(name, param string, c *ops.Call) (*truncArgs, error) {
+	var t truncArgs
+	var err error
+	if t.a, err = svdTensorArg(name, 0, c.Args[0]); err != nil {
+		return nil, err
+	}
+	if t.x, err = svdNumberArg(name, param, c.Args[1]); err != nil {
+		return nil, err
+	}
+	if t.approx, err = svdBoolArg(name, "use_approximate_basis", c.Args[2]); err != nil {
+		return nil, err
+	}
+	if t.iters, err = svdIntArg(name, "approximate_basis_iters", c.Args[3]); err != nil {
+		return nil, err
+	}
+	if t.seed, t.seeded, err = svdSeedArg(name, c.Args[4]); err != nil {
+		return nil, err
+	}
+	if len(t.a.Shape) < 2 {
+		return nil, copyInto(name, c.Out, c.Args[0])
+	}
+	if len(t.a.Data) != len(c.Out.Data) {
+		return nil, fmt.Errorf("%s: a has %d elements, the output %d", name, len(t.a.Data), len(c.Out.Data))
+	}
+	return &t, nil
+}
+
 func truncateRankKernel(c *ops.Call) error {
 	const name = "truncate_rank"
-	a, err := svdTensorArg(name, 0, c.Args[0])
-	if err != nil {
+	t, err := truncateArgs(name, "rank", c)
+	if t == nil {
 		return err
 	}
-	rankF, err := svdNumberArg(name, "rank", c.Args[1])
-	if err != nil {
-		return err
-	}
-	approx, err := svdBoolArg(name, "use_approximate_basis", c.Args[2])
-	if err != nil {
-		return err
-	}
-	iters, err := svdIntArg(name, "approximate_basis_iters", c.Args[3])
-	if err != nil {
-		return err
-	}
-	seed, seeded, err := svdSeedArg(name, c.Args[4])
-	if err != nil {
-		return err
-	}
-	if len(a.Shape) < 2 {
-		return copyInto(name, c.Out, c.Args[0])
-	}
-	if len(a.Data) != len(c.Out.Data) {
-		return fmt.Errorf("%s: a has %d elements, the output %d", name, len(a.Data), len(c.Out.Data))
-	}
+	a, rankF, approx, iters, seed, seeded := t.a, t.x, t.approx, t.iters, t.seed, t.seeded
 	rows, cols := svdMatrix2D(a.Shape, false)
 	maxRank := min(rows, cols)
 	if math.IsNaN(rankF) || math.IsInf(rankF, 0) {
@@ -503,32 +522,11 @@ var truncateKronecker = define(&ops.Def{
 
 func truncateKroneckerKernel(c *ops.Call) error {
 	const name = "truncate_kronecker"
-	a, err := svdTensorArg(name, 0, c.Args[0])
-	if err != nil {
+	t, err := truncateArgs(name, "kronecker_ratio", c)
+	if t == nil {
 		return err
 	}
-	ratio, err := svdNumberArg(name, "kronecker_ratio", c.Args[1])
-	if err != nil {
-		return err
-	}
-	approx, err := svdBoolArg(name, "use_approximate_basis", c.Args[2])
-	if err != nil {
-		return err
-	}
-	iters, err := svdIntArg(name, "approximate_basis_iters", c.Args[3])
-	if err != nil {
-		return err
-	}
-	seed, seeded, err := svdSeedArg(name, c.Args[4])
-	if err != nil {
-		return err
-	}
-	if len(a.Shape) < 2 {
-		return copyInto(name, c.Out, c.Args[0])
-	}
-	if len(a.Data) != len(c.Out.Data) {
-		return fmt.Errorf("%s: a has %d elements, the output %d", name, len(a.Data), len(c.Out.Data))
-	}
+	a, ratio, approx, iters, seed, seeded := t.a, t.x, t.approx, t.iters, t.seed, t.seeded
 	m1, m2, n1, n2 := kronDims(a.Shape, ratio)
 	p2 := ops.NumElements(a.Shape[2:])
 	// a.reshape(m1, m2, n1, n2*p2).permute(0, 2, 1, 3).reshape(m1*n1, m2*n2*p2)
