@@ -426,6 +426,7 @@ func (g *generator) emitCall(v *ir.Value) result {
 		return result{missing: true}
 	}
 	reg := g.newReg()
+	g.sized(reg, shape)
 	g.code = append(g.code, bytecode.Instr{
 		Op: bytecode.CALL, A: reg, B: g.method(d), Operands: operands,
 		NArgs: len(v.Args), NVar: len(v.Var), Key: g.callKey(),

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"os"
 	"runtime"
 	"sort"
 	"strconv"
@@ -42,7 +43,8 @@ func cmdPlan(e *env, args []string) error {
 	var co compileOptions
 	co.register(fs, true)
 	jobs := fs.IntP("jobs", "j", 0, "`N` worker threads the run will use (default: number of CPUs)")
-	maxMem := fs.String("max-memory", "", "memory `SIZE` the run may use (e.g. 2GiB)")
+	maxMem := fs.String("max-memory", "", "memory `SIZE` the run may use (e.g. 2GiB; default: the memory available now)")
+	noTime := fs.Bool("no-time", false, "do not measure this machine's speeds nor print a time estimate")
 	rc, err := parseRecipeCommand(fs, &co, args)
 	if rc == nil {
 		return err
@@ -85,7 +87,26 @@ func cmdPlan(e *env, args []string) error {
 		predicted += sizes[i]
 	}
 	w := e.stdout
-	fmt.Fprintf(w, "%s: %d output keys in %d key classes, %d inputs\n", recipe, len(p.Keys), len(p.Classes), len(p.Inputs))
+	// The verdict comes first: against --max-memory, or else against the memory this machine
+	// has available now.
+	what := "--max-memory " + humanBytes(limit)
+	if limit == 0 {
+		if avail := availableMemory(); avail > 0 {
+			limit, what = avail, "available memory "+humanBytes(avail)
+		}
+	}
+	if limit > 0 && len(p.Keys) > 0 {
+		need := p.Keys[largest].Peak + runtimeOverhead(1)
+		switch {
+		case need > limit:
+			fmt.Fprintf(w, "DOES NOT FIT in %s: key %s alone needs %s\n", what, p.Keys[largest].Name, humanBytes(need))
+		case predicted+runtimeOverhead(n) > limit:
+			fmt.Fprintf(w, "fits in %s, with fewer keys in flight than workers at times\n", what)
+		default:
+			fmt.Fprintf(w, "fits in %s (predicted peak %s)\n", what, humanBytes(predicted+runtimeOverhead(n)))
+		}
+	}
+	fmt.Fprintf(w, "recipe: %s: %d output keys in %d key classes, %d inputs\n", recipe, len(p.Keys), len(p.Classes), len(p.Inputs))
 	fmt.Fprintf(w, "read:   at most %s (input files)\n", humanBytes(in))
 	fmt.Fprintf(w, "write:  %s (%s)\n", humanBytes(out), p.OutputDType)
 	if len(p.Keys) > 0 {
@@ -94,18 +115,28 @@ func cmdPlan(e *env, args []string) error {
 	}
 	fmt.Fprintf(w, "peak:   %s of registers with %d workers (the %d largest keys at once; kernels' scratch and ~%s of runtime overhead extra)\n",
 		humanBytes(predicted), n, min(n, len(sizes)), humanBytes(runtimeOverhead(n)))
-	if limit > 0 {
-		need := p.Keys[largest].Peak + runtimeOverhead(1)
-		switch {
-		case need > limit:
-			fmt.Fprintf(w, "--max-memory %s: does not fit: key %s alone needs %s\n", humanBytes(limit), p.Keys[largest].Name, humanBytes(need))
-		case predicted+runtimeOverhead(n) > limit:
-			fmt.Fprintf(w, "--max-memory %s: fits, with fewer keys in flight than workers at times\n", humanBytes(limit))
-		default:
-			fmt.Fprintf(w, "--max-memory %s: fits\n", humanBytes(limit))
-		}
+	if !*noTime {
+		est := estimatePlan(p, opts.Registry, measureRates(p), n, in, out)
+		fmt.Fprintf(w, "time:   %s\n", est)
 	}
 	return nil
+}
+
+// availableMemory is MemAvailable from /proc/meminfo (0 where there is none).
+func availableMemory() int64 {
+	b, err := os.ReadFile("/proc/meminfo")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "MemAvailable:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
+			if err == nil {
+				return kb << 10
+			}
+		}
+	}
+	return 0
 }
 
 // runtimeOverhead is the memory a run uses besides registers: the Go runtime and binary

@@ -1,0 +1,208 @@
+package main
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"sort"
+	"time"
+
+	"gonum.org/v1/gonum/mat"
+
+	"github.com/mechac/mechac/ops"
+	"github.com/mechac/mechac/ops/num"
+	"github.com/mechac/mechac/stdlib"
+	"github.com/mechac/mechac/vm/bytecode"
+)
+
+// The time estimate of `mechac plan`: a cost model over the plan's instructions, priced with
+// rates measured on this machine when the command runs (about a quarter of a second, no merge
+// data touched):
+//
+//   - read speed: up to four 16 MiB spans of the largest inputs are read and timed. Files in the
+//     page cache read at memory speed, and the run will find them there too, so the sample
+//     measures what the run will see (unless the inputs are much larger than RAM);
+//   - decode / encode speed: num.DecodeInto and num.EncodeInto on 4 Mi elements of each dtype;
+//   - elementwise speed: a lerp over 4 Mi float64 elements (memory-bound, like the kernels);
+//   - matrix speed: a 384 x 384 float64 product through gonum (the BLAS the SVD methods use).
+//
+// Costs: LOAD decodes the key's elements; a CALL of an elementwise method streams its tensor
+// operands and output; a whole-tensor method (sorts, FFTs, medians) is priced at
+// wholeTensorFactor times that, a random one at randomFactor; a linear-algebra method at
+// laFlopsFactor * m * n * min(m, n) flops of the key's matrix (rows x the rest). The result is a
+// rough figure (within a factor of about two on the benchmarks in BENCHMARKS.md), printed as
+// such: it tells a 3-minute merge from a 3-hour one before a byte of a tensor is read.
+const (
+	wholeTensorFactor = 8
+	randomFactor      = 6
+	laFlopsFactor     = 24
+	sampleSpan        = 16 << 20
+)
+
+// machineRates are the measured speeds.
+type machineRates struct {
+	readBPS    float64 // input bytes per second
+	readSample int64   // bytes read to measure it
+	decodeSec  map[ops.DType]float64
+	encodeSec  map[ops.DType]float64
+	elemSec    float64 // seconds per element-operand of an elementwise kernel
+	flops      float64
+}
+
+func measureRates(p *bytecode.Program) machineRates {
+	r := machineRates{decodeSec: map[ops.DType]float64{}, encodeSec: map[ops.DType]float64{}}
+	r.readBPS, r.readSample = measureRead(p.Inputs)
+
+	const n = 4 << 20
+	src := make([]byte, n*8)
+	for i := range src {
+		src[i] = byte(rand.Uint32() & 0x3b) // small finite halves/floats
+	}
+	dst := make([]float64, n)
+	a, b := make([]float64, n), make([]float64, n)
+	for i := range a { // touch every page first: page faults are not what a run pays per key
+		a[i], b[i], dst[i] = float64(i), float64(n-i), 0
+	}
+	// Each rate is the best of two timings: the run's hot loops are warm, and a busy machine
+	// (other processes) slows one timing more often than both.
+	best := func(f func()) float64 {
+		d := time.Duration(1<<63 - 1)
+		for range 2 {
+			t := time.Now()
+			f()
+			d = min(d, time.Since(t))
+		}
+		return d.Seconds()
+	}
+	for _, d := range []ops.DType{ops.F16, ops.BF16, ops.F32, ops.F64} {
+		r.decodeSec[d] = best(func() { num.DecodeInto(dst, src[:n*d.Size()], d) }) / n
+		r.encodeSec[d] = best(func() { num.EncodeInto(src[:n*d.Size()], dst, d, false) }) / n
+	}
+	r.elemSec = best(func() {
+		for i := range dst {
+			dst[i] = stdlib.Lerp(a[i], b[i], 0.25)
+		}
+	}) / (3 * n)
+
+	const m = 384
+	x, y := mat.NewDense(m, m, nil), mat.NewDense(m, m, nil)
+	for i := 0; i < m; i++ {
+		for j := 0; j < m; j++ {
+			x.Set(i, j, rand.Float64())
+			y.Set(i, j, rand.Float64())
+		}
+	}
+	var z mat.Dense
+	r.flops = 2 * m * m * m / max(best(func() { z.Mul(x, y) }), 1e-9)
+	return r
+}
+
+// measureRead times reads of up to four 16 MiB spans from the middle of the largest inputs.
+func measureRead(inputs []bytecode.Input) (float64, int64) {
+	idx := make([]int, len(inputs))
+	for i := range idx {
+		idx[i] = i
+	}
+	sort.SliceStable(idx, func(a, b int) bool { return inputs[idx[a]].Size > inputs[idx[b]].Size })
+	buf := make([]byte, sampleSpan)
+	var total int64
+	var dur time.Duration
+	for _, i := range idx[:min(4, len(idx))] {
+		f, err := os.Open(inputs[i].Path)
+		if err != nil {
+			continue
+		}
+		span := min(int64(sampleSpan), inputs[i].Size)
+		t := time.Now()
+		k, _ := f.ReadAt(buf[:span], (inputs[i].Size-span)/2)
+		dur += time.Since(t)
+		total += int64(k)
+		f.Close()
+	}
+	if total == 0 || dur <= 0 {
+		return 0, 0
+	}
+	return float64(total) / dur.Seconds(), total
+}
+
+// planEstimate is the estimated run time of a plan, split into its parts.
+type planEstimate struct {
+	read, compute, write time.Duration
+	workers              int
+	total                time.Duration
+}
+
+func estimatePlan(p *bytecode.Program, reg *ops.Registry, r machineRates, workers int, readBytes, writeBytes int64) planEstimate {
+	defs := make([]*ops.Def, len(p.Methods))
+	for i, name := range p.Methods {
+		defs[i], _ = reg.Lookup(name)
+	}
+	outDT, _ := ops.ParseDType(p.OutputDType)
+	inDT := ops.F16 // decode cost: the inputs' dtype is per tensor; half precision is the common case
+	var compute float64
+	for _, k := range p.Keys {
+		e := float64(ops.NumElements(k.Shape))
+		rows, cols := matrixDims(k.Shape)
+		for _, in := range p.Classes[k.Class].Instrs {
+			switch in.Op {
+			case bytecode.LOAD:
+				compute += e * r.decodeSec[inDT]
+			case bytecode.CALL:
+				tensors := 1.0 // the output
+				for _, o := range in.Operands {
+					if o.Kind == bytecode.OpReg {
+						tensors++
+					}
+				}
+				cost := tensors * e * r.elemSec
+				if d := defs[in.B]; d != nil {
+					switch {
+					case d.Traits&ops.LinearAlgebra != 0 && rows > 1 && cols > 1:
+						cost += laFlopsFactor * float64(rows) * float64(cols) * float64(min(rows, cols)) / r.flops
+					case d.Traits&ops.WholeTensor != 0:
+						cost *= wholeTensorFactor
+					case d.Traits&ops.Random != 0:
+						cost *= randomFactor
+					}
+				}
+				compute += cost
+			}
+		}
+		compute += e * r.encodeSec[outDT]
+	}
+	est := planEstimate{workers: max(workers, 1)}
+	est.compute = time.Duration(compute / float64(est.workers) * float64(time.Second))
+	if r.readBPS > 0 {
+		est.read = time.Duration(float64(readBytes) / r.readBPS * float64(time.Second))
+		est.write = time.Duration(float64(writeBytes) / r.readBPS * float64(time.Second))
+	}
+	// Reads overlap compute; the output is written as keys finish, mostly overlapped too, but
+	// its final flush is not.
+	est.total = max(est.read, est.compute) + est.write/2
+	return est
+}
+
+// matrixDims views a key's shape as the SVD methods do: rows x the product of the rest.
+func matrixDims(shape []int) (int, int) {
+	if len(shape) < 2 {
+		return 1, ops.NumElements(shape)
+	}
+	return shape[0], ops.NumElements(shape) / shape[0]
+}
+
+func (e planEstimate) String() string {
+	return fmt.Sprintf("~%s (read %s, compute %s on %d workers, write %s; a rough estimate from rates measured now)",
+		roundDuration(e.total), roundDuration(e.read), roundDuration(e.compute), e.workers, roundDuration(e.write))
+}
+
+func roundDuration(d time.Duration) string {
+	switch {
+	case d >= time.Hour:
+		return d.Round(time.Minute).String()
+	case d >= time.Minute:
+		return d.Round(time.Second).String()
+	case d >= time.Second:
+		return d.Round(100 * time.Millisecond).String()
+	}
+	return d.Round(time.Millisecond).String()
+}
