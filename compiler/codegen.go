@@ -120,7 +120,7 @@ func (g *generator) finishKey(key string, r result) {
 		return
 	}
 	g.code = append(g.code, bytecode.Instr{Op: bytecode.STORE, A: r.reg})
-	code := bytecode.Code{NumRegs: g.nregs, Instrs: insertFrees(g.code, r.reg)}
+	code := bytecode.Code{NumRegs: g.nregs, Instrs: insertFrees(schedule(g.code, r.reg), r.reg)}
 	sig := classSignature(code)
 	cls, ok := g.classes[sig]
 	if !ok {
