@@ -168,6 +168,12 @@ func validate00x(names []string) error {
 	return nil
 }
 
+// engine009 is the merge engine of sd-mecha 0.0.5 .. 0.0.18.
+var engine009 = ops.Engine{
+	UnionKeys: true, Missing: ops.MissingPassthrough, Passthrough: passthrough00x,
+	Hyper: hyper00x, ValidateHyper: validate00x, Scalars: ops.RoundNone, IgnoreUnknownKeywords: true,
+}
+
 var eras = []*ops.Era{
 	{
 		ID: "0.0.4", Version: "0.0.4", Dialect: "A",
@@ -181,14 +187,20 @@ var eras = []*ops.Era{
 		Doc: "Feb 2024 `call` dialect: union of keys, VAE/time/label embeddings/position ids/[1000] buffers copied from the first model, substring-matched hyper dicts, weighted_sum = (1-a)x + ay",
 	},
 	{
+		// 0.0.5 is the 0.0.9 era but for rotate, whose keywords were renamed in 0.0.6 (165704a):
+		// alpha/beta meant alignment/interpolation. Its chain falls back to 0.0.9's definitions.
+		ID: "0.0.5", Version: "0.0.5", Dialect: "B",
+		Commits: []string{"953313a", "e0305da"},
+		Chain:   []string{"0.0.5", "0.0.9", "0.0.x"},
+		Engine:  engine009,
+		Doc:     "`merge` dialect, 0.0.5 (Feb 2024): as 0.0.9, but rotate's keywords are alpha (alignment) and beta (interpolation)",
+	},
+	{
 		ID: "0.0.9", Version: "0.0.9", Dialect: "B",
-		Commits: []string{"953313a", "e0305da", "be45b2c", "feefbf4"},
+		Commits: []string{"be45b2c", "feefbf4"},
 		Chain:   []string{"0.0.9", "0.0.x"},
-		Engine: ops.Engine{
-			UnionKeys: true, Missing: ops.MissingPassthrough, Passthrough: passthrough00x,
-			Hyper: hyper00x, ValidateHyper: validate00x, Scalars: ops.RoundNone, IgnoreUnknownKeywords: true,
-		},
-		Doc: "`merge` dialect, 0.0.5-0.0.18: union of keys restricted to the arch, VAE/position ids copied, a key an input lacks takes the passthrough value",
+		Engine:  engine009,
+		Doc:     "`merge` dialect, 0.0.6-0.0.18: union of keys restricted to the arch, VAE/position ids copied, a key an input lacks takes the passthrough value",
 	},
 	{
 		ID: "0.0.29", Version: "0.0.29", Dialect: "B",

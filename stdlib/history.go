@@ -15,20 +15,33 @@ import (
 // float64 conversions below forbid Go from fusing a product into a multiply-add).
 //
 // Variants inside one era of the era table that the table cannot tell apart are documented on
-// the Def: the newest math of the era wins.
+// the Def: the newest math of the era wins. The older clip/clamp, add_cosine (and its first
+// names) and rotate are in limit_eras.go and rotate_eras.go, the TIES family in ties_eras.go.
 
-// kwFloat00x reads keyword-only parameter i as a Python float.
-func kwFloat00x(name string, c *ops.Call, i int) (float64, error) {
-	v, ok := c.Kw[i].Float64()
-	if !ok {
-		return 0, fmt.Errorf("%s: keyword %d must be a number, got %s", name, i+1, c.Kw[i])
+// kwFloats00x reads every keyword-only parameter of c as a Python float, in signature order.
+func kwFloats00x(name string, c *ops.Call) ([]float64, error) {
+	kw := make([]float64, len(c.Kw))
+	for i, v := range c.Kw {
+		x, ok := v.Float64()
+		if !ok {
+			return nil, fmt.Errorf("%s: keyword %d must be a number, got %s", name, i+1, v)
+		}
+		kw[i] = x
 	}
-	return v, nil
+	return kw, nil
 }
 
 // requiredFloat is a keyword-only Python float without a default (0.0.x `alpha: float`).
 func requiredFloat(name string) ops.Param {
 	return ops.Param{Name: name, Type: ops.FloatHyper, Spaces: ops.ParamSpace}
+}
+
+// define00x registers d as a 0.0.x method returning its inputs' shared MODEL|DELTA space
+// (0.0.x's SameMergeSpace, symbol S) with the intersection key rule: the part of the
+// signature most 0.0.x definitions share.
+func define00x(d *ops.Def) *ops.Def {
+	d.Returns, d.ReturnsSymbol, d.Keys = ops.WeightSpace|ops.DeltaSpace, "S", ops.KeysIntersect
+	return define(d)
 }
 
 // elementwise00x is the kernel of a 0.0.x elementwise method of len(Params) tensors and
@@ -39,11 +52,9 @@ func elementwise00x(name string, f func(x, kw []float64) float64) ops.Kernel {
 		if err != nil {
 			return err
 		}
-		kw := make([]float64, len(c.Kw))
-		for i := range c.Kw {
-			if kw[i], err = kwFloat00x(name, c, i); err != nil {
-				return err
-			}
+		kw, err := kwFloats00x(name, c)
+		if err != nil {
+			return err
 		}
 		x := make([]float64, len(ts))
 		for i := range c.Out.Data {
@@ -62,75 +73,19 @@ func ws00x(a, b, alpha float64) float64 {
 	return float64((1-alpha)*a) + float64(alpha*b)
 }
 
-// ---- clip (8259d55 .. 0.0.16) ----
-
-var clip00x = define(&ops.Def{
-	Name: "clip", Era: "0.0.x",
-	Params:  []ops.Param{symbolIn00x("a")},
-	Varargs: &ops.Param{Name: "bounds", Type: ops.TensorIn, Spaces: ops.WeightSpace | ops.DeltaSpace, Symbol: "S"},
-	KwOnly:  []ops.Param{floatDefault("stiffness", 0)},
-	Returns: ops.WeightSpace | ops.DeltaSpace, ReturnsSymbol: "S",
-	Traits: ops.Elementwise, Keys: ops.KeysIntersect,
-	Formula: "min(max(a, lo), hi); lo, hi = min/max of bounds, pulled toward the bounds nearest (max+min)/2 by stiffness",
-	Doc: "clamp under its old name (8259d55 .. 0.0.16; clamp from 0.0.18): the same limits, " +
-		"but the centre the stiffness pulls toward is the midrange (max+min)/2 of the bounds, not " +
-		"their mean (0.0.25 switched clamp to stack(bounds).mean(0)); the pulled limits are 0.0.x " +
-		"weighted sums (1-s)*hi + s*sp. stiffness is a Python float, truthy when non-zero or NaN.",
-	Kernel: func(c *ops.Call) error {
-		n := len(c.Out.Data)
-		if len(c.Var) == 0 {
-			return fmt.Errorf("clip: no bounds")
-		}
-		ts, err := tensors("clip", n, append([]ops.Value{c.Args[0]}, c.Var...)...)
-		if err != nil {
-			return err
-		}
-		s, err := kwFloat00x("clip", c, 0)
-		if err != nil {
-			return err
-		}
-		a, bounds := ts[0], ts[1:]
-		nv := vecEnd(n)
-		for i := range c.Out.Data {
-			vec := i < nv
-			hi, lo := bounds[0].At(i), bounds[0].At(i)
-			for _, b := range bounds[1:] {
-				hi = torchMaximum(hi, b.At(i), vec)
-			}
-			for _, b := range bounds[1:] {
-				lo = torchMinimum(lo, b.At(i), vec)
-			}
-			if s != 0 {
-				m := (hi + lo) / 2
-				sp, ln := hi, lo
-				for _, b := range bounds {
-					if x := b.At(i); sp >= x && x >= m {
-						sp = x
-					}
-				}
-				for _, b := range bounds {
-					if x := b.At(i); ln <= x && x <= m {
-						ln = x
-					}
-				}
-				hi, lo = ws00x(hi, sp, s), ws00x(lo, ln, s)
-			}
-			c.Out.Data[i] = torchMinimum(torchMaximum(a.At(i), lo, vec), hi, vec)
-		}
-		return nil
-	},
-})
-
 // ---- copy_region / copy_top_k (8259d55 .. e0305da) ----
 
 var widthOffset00x = []ops.Param{requiredFloat("width"), requiredFloat("offset")}
 
-var copyRegion00x = define(&ops.Def{
-	Name: "copy_region", Era: "0.0.x",
-	Params:  []ops.Param{symbolIn00x("a"), symbolIn00x("b")},
-	KwOnly:  widthOffset00x,
-	Returns: ops.WeightSpace | ops.DeltaSpace, ReturnsSymbol: "S",
-	Traits: ops.WholeTensor, Keys: ops.KeysIntersect,
+// widthOffsetDef00x fills in the signature copy_region and copy_top_k share: (a, b, *, width,
+// offset), whole-tensor.
+func widthOffsetDef00x(d *ops.Def) *ops.Def {
+	d.Era, d.Params, d.KwOnly, d.Traits = "0.0.x", []ops.Param{symbolIn00x("a"), symbolIn00x("b")}, widthOffset00x, ops.WholeTensor
+	return define00x(d)
+}
+
+var copyRegion00x = widthOffsetDef00x(&ops.Def{
+	Name:    "copy_region",
 	Formula: "tensor_sum(a, b, width, offset)",
 	Doc: "tensor_sum under its first name (8259d55 .. e0305da; renamed tensor_sum in be45b2c): rows " +
 		"[start, end) of dim 0 from b, the rest from a (swapped when the region wraps). width and " +
@@ -142,12 +97,8 @@ var copyRegion00x = define(&ops.Def{
 	},
 })
 
-var copyTopK00x = define(&ops.Def{
-	Name: "copy_top_k", Era: "0.0.x",
-	Params:  []ops.Param{symbolIn00x("a"), symbolIn00x("b")},
-	KwOnly:  widthOffset00x,
-	Returns: ops.WeightSpace | ops.DeltaSpace, ReturnsSymbol: "S",
-	Traits: ops.WholeTensor, Keys: ops.KeysIntersect,
+var copyTopK00x = widthOffsetDef00x(&ops.Def{
+	Name:    "copy_top_k",
 	Formula: "a_i, or sorted(a)[rank_b(i)] where kth(start) < |that value| <= kth(end) (outside when wrapped)",
 	Doc: "top_k_tensor_sum under its first name (8259d55 .. e0305da; renamed in be45b2c), with " +
 		"the band open at the bottom: kth(start) < |x| (today's is closed, <=). kth is the " +
@@ -155,14 +106,11 @@ var copyTopK00x = define(&ops.Def{
 		"and offset are required keyword Python floats.",
 	Kernel: func(c *ops.Call) error {
 		const name = "copy_top_k"
-		width, err := kwFloat00x(name, c, 0)
+		kw, err := kwFloats00x(name, c)
 		if err != nil {
 			return err
 		}
-		offset, err := kwFloat00x(name, c, 1)
-		if err != nil {
-			return err
-		}
+		width, offset := kw[0], kw[1]
 		out := c.Out.Data
 		ts, err := tensors(name, len(out), c.Args[0], c.Args[1])
 		if err != nil {
@@ -195,11 +143,10 @@ var copyTopK00x = define(&ops.Def{
 
 // ---- copy_difference / train_difference ----
 
-var copyDifference00x = define(&ops.Def{
+var copyDifference00x = define00x(&ops.Def{
 	Name: "copy_difference", Era: "0.0.x",
 	Params:  []ops.Param{symbolIn00x("a"), symbolIn00x("b"), symbolIn00x("c")},
-	Returns: ops.WeightSpace | ops.DeltaSpace, ReturnsSymbol: "S",
-	Traits: ops.Elementwise, Keys: ops.KeysIntersect,
+	Traits:  ops.Elementwise,
 	Formula: "sign(b-c)·|s|·|a-b|·1.8, s = |b-a|/(|b-c|+|b-a|) (0 where the sum is 0)",
 	Doc: "The first train difference (8259d55 .. e0305da; replaced by train_difference in be45b2c). " +
 		"It returns the scaled difference itself, not a plus it, and has no alpha.",
@@ -214,40 +161,45 @@ var copyDifference00x = define(&ops.Def{
 	}),
 })
 
-// trainDifferenceKw is 0.0.x's `alpha: Hyper = 1.0`.
-var trainDifferenceKw = []ops.Param{floatDefault("alpha", 1)}
-
 func abc00x() []ops.Param {
 	return []ops.Param{symbolIn00x("a"), symbolIn00x("b"), symbolIn00x("c")}
 }
 
-// addMasked00x is a + (b - c)*alpha*mask with each operation rounded.
-func addMasked00x(a, b, c, alpha, mask float64) float64 {
-	return a + float64(float64((b-c)*alpha)*mask)
+// maskedDifference00x is a 0.0.x elementwise method (a, b, c, *, alpha: Hyper = 1.0) computing
+// a + (b - c)*alpha*mask(a, b, c), each operation rounded: the shape train_difference,
+// add_opposite and clamped_add_opposite share in every 0.0.x release.
+func maskedDifference00x(name, era, formula, doc string, mask func(a, b, c float64) float64) *ops.Def {
+	return define00x(&ops.Def{
+		Name: name, Era: era,
+		Params: abc00x(), KwOnly: []ops.Param{floatDefault("alpha", 1)},
+		Traits:  ops.Elementwise,
+		Formula: formula,
+		Doc:     doc + " alpha a Python float, default 1.0; nan0 is nan_to_num(nan=0).",
+		Kernel: elementwise00x(name, func(x, kw []float64) float64 {
+			a, b, c := x[0], x[1], x[2]
+			return a + float64(float64((b-c)*kw[0])*mask(a, b, c))
+		}),
+	})
 }
 
 // maxAbs is torch.maximum(|x|, |y|) (NaN propagates).
 func maxAbs(x, y float64) float64 { return torchMaximum(math.Abs(x), math.Abs(y), true) }
 
+// dissimilarity00x is max(nan0((c-a)(b-c)/max(|a-c|,|b-c|)²), 0), each operation rounded.
+func dissimilarity00x(a, b, c float64) float64 {
+	t := maxAbs(a-c, b-c)
+	return clampMin(nanToNum(float64((c-a)*(b-c))/float64(t*t), 0), 0)
+}
+
 // trainDifferenceOld is be45b2c .. 0.0.19's train_difference, in era: the 0.0.9 era and the
 // fork's eras built on 0.0.12, 0.0.13 and 0.0.19.
 func trainDifferenceOld(era string) *ops.Def {
-	return define(&ops.Def{
-		Name: "train_difference", Era: era,
-		Params: abc00x(), KwOnly: trainDifferenceKw,
-		Returns: ops.WeightSpace | ops.DeltaSpace, ReturnsSymbol: "S",
-		Traits: ops.Elementwise, Keys: ops.KeysIntersect,
-		Formula: "a + (b-c)·alpha·max(nan0((c-a)(b-c)/max(|a-c|,|b-c|)²), 0)",
-		Doc: "train_difference of be45b2c .. 0.0.19 and of the fork's eras built on them (the 0.0.29 " +
-			"era gets 0.0.20's formula, so upstream 0.0.19 alone is not reproduced): the dissimilarity " +
-			"of the two differences from c, clamped at 0. alpha a Python float, default 1.0.",
-		Kernel: elementwise00x("train_difference", func(x, kw []float64) float64 {
-			a, b, c := x[0], x[1], x[2]
-			t := maxAbs(a-c, b-c)
-			d := clampMin(nanToNum(float64((c-a)*(b-c))/float64(t*t), 0), 0)
-			return addMasked00x(a, b, c, kw[0], d)
-		}),
-	})
+	return maskedDifference00x("train_difference", era,
+		"a + (b-c)·alpha·max(nan0((c-a)(b-c)/max(|a-c|,|b-c|)²), 0)",
+		"train_difference of be45b2c .. 0.0.19 and of the fork's eras built on them (the 0.0.29 "+
+			"era gets 0.0.20's formula, so upstream 0.0.19 alone is not reproduced): the dissimilarity "+
+			"of the two differences from c, clamped at 0.",
+		dissimilarity00x)
 }
 
 var (
@@ -257,53 +209,29 @@ var (
 	_ = trainDifferenceOld("fork-0.0.19")
 )
 
-var trainDifference00x = define(&ops.Def{
-	Name: "train_difference", Era: "0.0.x",
-	Params: abc00x(), KwOnly: trainDifferenceKw,
-	Returns: ops.WeightSpace | ops.DeltaSpace, ReturnsSymbol: "S",
-	Traits: ops.Elementwise, Keys: ops.KeysIntersect,
-	Formula: "a + (b-c)·alpha·1.8·nan0(|b-a|/(|b-a|+|b-c|))",
-	Doc: "train_difference of 0.0.20 .. 0.0.29 (6a517f0, #35, brought back the first formula; 1.0's train_difference_mask returns the mask " +
-		"instead). alpha a Python float, default 1.0; nan0 is nan_to_num(nan=0).",
-	Kernel: elementwise00x("train_difference", func(x, kw []float64) float64 {
-		a, b, c := x[0], x[1], x[2]
-		m := 1.8 * nanToNum(math.Abs(b-a)/(math.Abs(b-a)+math.Abs(b-c)), 0)
-		return addMasked00x(a, b, c, kw[0], m)
-	}),
-})
+var trainDifference00x = maskedDifference00x("train_difference", "0.0.x",
+	"a + (b-c)·alpha·1.8·nan0(|b-a|/(|b-a|+|b-c|))",
+	"train_difference of 0.0.20 .. 0.0.29 (6a517f0, #35, brought back the first formula; 1.0's "+
+		"train_difference_mask returns the mask instead).",
+	func(a, b, c float64) float64 {
+		return 1.8 * nanToNum(math.Abs(b-a)/(math.Abs(b-a)+math.Abs(b-c)), 0)
+	})
 
-var addOpposite00x = define(&ops.Def{
-	Name: "add_opposite", Era: "0.0.x",
-	Params: abc00x(), KwOnly: trainDifferenceKw,
-	Returns: ops.WeightSpace | ops.DeltaSpace, ReturnsSymbol: "S",
-	Traits: ops.Elementwise, Keys: ops.KeysIntersect,
-	Formula: "a + (b-c)·alpha·2·nan0(|a-b|/(|a-b|+|a+b-2c|))",
-	Doc: "add_opposite of 0.0.21 .. 0.0.29 (0.1.0 renamed it add_opposite_mask, returning the mask). " +
-		"0.0.20 had mask 1 - nan0((a-c)(b-c)/max(|a-c|,|b-c|)²), an era the table does not " +
-		"separate. alpha a Python float, default 1.0.",
-	Kernel: elementwise00x("add_opposite", func(x, kw []float64) float64 {
-		a, b, c := x[0], x[1], x[2]
+var addOpposite00x = maskedDifference00x("add_opposite", "0.0.x",
+	"a + (b-c)·alpha·2·nan0(|a-b|/(|a-b|+|a+b-2c|))",
+	"add_opposite of 0.0.21 .. 0.0.29 (0.1.0 renamed it add_opposite_mask, returning the mask). "+
+		"0.0.20 had mask 1 - nan0((a-c)(b-c)/max(|a-c|,|b-c|)²), an era the table does not "+
+		"separate.",
+	func(a, b, c float64) float64 {
 		d := math.Abs(a - b)
-		m := 2 * nanToNum(d/(d+math.Abs(float64(a+b)-2*c)), 0)
-		return addMasked00x(a, b, c, kw[0], m)
-	}),
-})
+		return 2 * nanToNum(d/(d+math.Abs(float64(a+b)-2*c)), 0)
+	})
 
-var clampedAddOpposite00x = define(&ops.Def{
-	Name: "clamped_add_opposite", Era: "0.0.x",
-	Params: abc00x(), KwOnly: trainDifferenceKw,
-	Returns: ops.WeightSpace | ops.DeltaSpace, ReturnsSymbol: "S",
-	Traits: ops.Elementwise, Keys: ops.KeysIntersect,
-	Formula: "a + (b-c)·alpha·2·max(nan0((c-a)(b-c)/max(|a-c|,|b-c|)²), 0)",
-	Doc: "clamped_add_opposite of 0.0.20 .. 0.0.29 (0.1.0 renamed it add_strict_opposite_mask, " +
-		"returning the mask). alpha a Python float, default 1.0.",
-	Kernel: elementwise00x("clamped_add_opposite", func(x, kw []float64) float64 {
-		a, b, c := x[0], x[1], x[2]
-		t := maxAbs(a-c, b-c)
-		m := clampMin(nanToNum(float64((c-a)*(b-c))/float64(t*t), 0), 0) * 2
-		return addMasked00x(a, b, c, kw[0], m)
-	}),
-})
+var clampedAddOpposite00x = maskedDifference00x("clamped_add_opposite", "0.0.x",
+	"a + (b-c)·alpha·2·max(nan0((c-a)(b-c)/max(|a-c|,|b-c|)²), 0)",
+	"clamped_add_opposite of 0.0.20 .. 0.0.29 (0.1.0 renamed it add_strict_opposite_mask, "+
+		"returning the mask).",
+	func(a, b, c float64) float64 { return dissimilarity00x(a, b, c) * 2 })
 
 // ---- select_max_delta ----
 
@@ -319,6 +247,20 @@ func meanStd(x []float64, correction int) (mean, std float64) {
 		dev[i] = d * d
 	}
 	return mean, math.Sqrt(SumTorch(dev) / float64(n-correction))
+}
+
+// selectLarger is select_max_delta's where(wa·za(a) >= wb·zb(b), a, b) with (wa, wb) =
+// weights(i), each product rounded; a NaN comparison picks b.
+func selectLarger(out []float64, a, b *ops.Tensor, weights func(i int) (float64, float64), za, zb func(float64) float64) {
+	for i := range out {
+		x, y := a.At(i), b.At(i)
+		wa, wb := weights(i)
+		if float64(wa*za(x)) >= float64(wb*zb(y)) {
+			out[i] = x
+		} else {
+			out[i] = y
+		}
+	}
 }
 
 func deltaPair() []ops.Param {
@@ -345,21 +287,16 @@ var selectMaxDelta00x = define(&ops.Def{
 		if err != nil {
 			return err
 		}
-		alpha, err := kwFloat00x("select_max_delta", c, 0)
+		kw, err := kwFloats00x("select_max_delta", c)
 		if err != nil {
 			return err
 		}
+		alpha := kw[0]
 		a, b := ts[0], ts[1]
 		_, sa := meanStd(a.Data, 1)
 		_, sb := meanStd(b.Data, 1)
-		for i := range out {
-			x, y := a.At(i), b.At(i)
-			if float64((1-alpha)*math.Abs(x/sa)) >= float64(alpha*math.Abs(y/sb)) {
-				out[i] = x
-			} else {
-				out[i] = y
-			}
-		}
+		selectLarger(out, a, b, func(int) (float64, float64) { return 1 - alpha, alpha },
+			func(x float64) float64 { return math.Abs(x / sa) }, func(y float64) float64 { return math.Abs(y / sb) })
 		return nil
 	},
 })
@@ -382,16 +319,9 @@ var selectMaxDelta10 = define(&ops.Def{
 		in32 := f32Hyper(c, alpha)
 		ma, sa := meanStd(a.Data, 1)
 		mb, sb := meanStd(b.Data, 1)
-		for i := range out {
-			x, y, al := a.At(i), b.At(i), alpha.At(i)
-			za := math.Abs(nanToNum((x-ma)/sa, 0))
-			zb := math.Abs(nanToNum((y-mb)/sb, 0))
-			if float64(oneMinus(al, in32)*za) >= float64(al*zb) {
-				out[i] = x
-			} else {
-				out[i] = y
-			}
-		}
+		selectLarger(out, a, b, func(i int) (float64, float64) { al := alpha.At(i); return oneMinus(al, in32), al },
+			func(x float64) float64 { return math.Abs(nanToNum((x-ma)/sa, 0)) },
+			func(y float64) float64 { return math.Abs(nanToNum((y-mb)/sb, 0)) })
 		return nil
 	},
 })
@@ -424,12 +354,11 @@ var _ = define(&ops.Def{
 
 // ---- distribution_crossover ----
 
-var distributionCrossover00x = define(&ops.Def{
+var distributionCrossover00x = define00x(&ops.Def{
 	Name: "distribution_crossover", Era: "0.0.x",
 	Params:  abc00x(),
 	KwOnly:  []ops.Param{requiredFloat("alpha"), requiredFloat("tilt")},
-	Returns: ops.WeightSpace | ops.DeltaSpace, ReturnsSymbol: "S",
-	Traits: ops.WholeTensor, Keys: ops.KeysIntersect,
+	Traits:  ops.WholeTensor,
 	Formula: "ungather(irfft((1-F)·rfft(a[σ]) + F·rfft(b[σ]))), σ = argsort(c), F = create_filter(alpha, tilt)",
 	Doc: "distribution_crossover of 0.0.26 .. 0.0.29 (not in 0.1.0): a and b are ordered by c, " +
 		"mixed by frequency with crossover's 1-D filter (tilt modulo 4, inverted above 2), and put " +
@@ -438,37 +367,42 @@ var distributionCrossover00x = define(&ops.Def{
 		"separated by the era table: 0.0.14 .. 0.0.25 (and the fork's 0.0.19) took tilt modulo 2 " +
 		"without the inverted branch. The 0.0.4 and 0.0.9 eras have their own definition (a " +
 		"trained cut).",
-	Kernel: func(c *ops.Call) error {
+	Kernel: distributionCrossoverKernel(true, func(m int, alpha, tilt float64) ([]float32, error) {
+		return crossoverFilter([]int{m}, alpha, tilt)
+	}),
+})
+
+// distributionCrossoverKernel is distribution_crossover's kernel for the keywords (w, tilt),
+// w being alpha (0.0.14 on) or mean (0d1b193 .. 0.0.13): w = 0 gives a; w = 1 gives b when
+// oneGivesB (0.0.14 on); tilt = 1 or a 0-dim key give the 0.0.x weighted sum ws(a, b, w); else
+// sortedCrossover with the era's filter for the rfft length.
+func distributionCrossoverKernel(oneGivesB bool, filter func(m int, w, tilt float64) ([]float32, error)) ops.Kernel {
+	return func(c *ops.Call) error {
 		const name = "distribution_crossover"
 		out := c.Out.Data
-		n := len(out)
-		ts, err := tensors(name, n, c.Args...)
+		ts, err := tensors(name, len(out), c.Args...)
 		if err != nil {
 			return err
 		}
-		alpha, err := kwFloat00x(name, c, 0)
+		kw, err := kwFloats00x(name, c)
 		if err != nil {
 			return err
 		}
-		tilt, err := kwFloat00x(name, c, 1)
-		if err != nil {
-			return err
-		}
-		a, b, cc := ts[0], ts[1], ts[2]
+		w, tilt := kw[0], kw[1]
 		switch {
-		case alpha == 0:
+		case w == 0:
 			return copyInto(name, c.Out, c.Args[0])
-		case alpha == 1:
+		case oneGivesB && w == 1:
 			return copyInto(name, c.Out, c.Args[1])
-		case tilt == 1 || len(a.Shape) == 0:
+		case tilt == 1 || len(ts[0].Shape) == 0:
 			return weightedSum00x.Kernel(&ops.Call{Key: c.Key, Numerics: c.Numerics, Out: c.Out,
-				Args: c.Args[:2], Kw: []ops.Value{ops.Float(alpha)}})
+				Args: c.Args[:2], Kw: []ops.Value{ops.Float(w)}})
 		}
-		return sortedCrossover(name, out, a, b, cc, func(m int) ([]float32, error) {
-			return crossoverFilter([]int{m}, alpha, tilt)
+		return sortedCrossover(name, out, ts[0], ts[1], ts[2], func(m int) ([]float32, error) {
+			return filter(m, w, tilt)
 		})
-	},
-})
+	}
+}
 
 // sortedCrossover is distribution_crossover's body: a and b gathered in the order of c (stable
 // argsort), their rffts mixed as (1-F)·A + F·B with the float32 filter F for the rfft length,
@@ -560,44 +494,18 @@ func trainedFilter1D(m int, mean, tilt float64) ([]float32, error) {
 
 // distributionCrossoverTrained is distribution_crossover of 0d1b193 .. 0.0.13 in era.
 func distributionCrossoverTrained(era string) *ops.Def {
-	return define(&ops.Def{
+	return define00x(&ops.Def{
 		Name: "distribution_crossover", Era: era,
 		Params:  abc00x(),
 		KwOnly:  []ops.Param{requiredFloat("mean"), requiredFloat("tilt")},
-		Returns: ops.WeightSpace | ops.DeltaSpace, ReturnsSymbol: "S",
-		Traits: ops.WholeTensor, Keys: ops.KeysIntersect,
+		Traits:  ops.WholeTensor,
 		Formula: "ungather(irfft((1-F)·rfft(a[σ]) + F·rfft(b[σ]))), σ = argsort(c), F = the 1-D cut trained to mean `mean`",
 		Doc: "distribution_crossover of 0d1b193 .. 0.0.13 (and the fork's eras on 0.0.12/0.0.13): as " +
 			"0.0.26's, but the filter over the rfft's frequencies is the squared linspace(0, 1) cut whose " +
 			"offset is trained for up to 100 steps until the filter's mean equals `mean`. mean 0 " +
 			"gives a; tilt 1 or a 0-dim key give the 0.0.x weighted sum with alpha = mean. 8259d55 " +
 			"named the keywords alpha/beta and had only the 0-dim shortcut.",
-		Kernel: func(c *ops.Call) error {
-			const name = "distribution_crossover"
-			out := c.Out.Data
-			ts, err := tensors(name, len(out), c.Args...)
-			if err != nil {
-				return err
-			}
-			mean, err := kwFloat00x(name, c, 0)
-			if err != nil {
-				return err
-			}
-			tilt, err := kwFloat00x(name, c, 1)
-			if err != nil {
-				return err
-			}
-			switch {
-			case mean == 0:
-				return copyInto(name, c.Out, c.Args[0])
-			case tilt == 1 || len(ts[0].Shape) == 0:
-				return weightedSum00x.Kernel(&ops.Call{Key: c.Key, Numerics: c.Numerics, Out: c.Out,
-					Args: c.Args[:2], Kw: []ops.Value{ops.Float(mean)}})
-			}
-			return sortedCrossover(name, out, ts[0], ts[1], ts[2], func(m int) ([]float32, error) {
-				return trainedFilter1D(m, mean, tilt)
-			})
-		},
+		Kernel: distributionCrossoverKernel(false, trainedFilter1D),
 	})
 }
 
@@ -651,100 +559,6 @@ var similarityAddDifference00x = define(&ops.Def{
 
 // ---- similarity_sum / normalized_similarity_sum (8259d55 .. e0305da) ----
 
-// addCosine00x is 8259d55's add_cosine_generic: k = 1 - clamp(sim - alpha, 0, 1) per column,
-// then the 0.0.x weighted sum (1-k)*a + k*b (not lerp).
-func addCosine00x(out []float64, a, b *ops.Tensor, alpha float64, sim []float64) {
-	cols := len(sim)
-	for i := range out {
-		k := 1 - clamp01(sim[i%cols]-alpha)
-		out[i] = ws00x(a.Data[i], b.Data[i], k)
-	}
-}
-
-// modelPair00x checks that a and b have the output's shape and reads alpha.
-func modelPair00x(name string, c *ops.Call) (*ops.Tensor, *ops.Tensor, float64, error) {
-	n := len(c.Out.Data)
-	ts, err := tensors(name, n, c.Args...)
-	if err != nil {
-		return nil, nil, 0, err
-	}
-	a, b := ts[0], ts[1]
-	if len(a.Data) != n || len(b.Data) != n || !ops.SameShape(a.Shape, b.Shape) {
-		return nil, nil, 0, fmt.Errorf("%s: a %s and b %s must have the same shape", name, ops.FormatShape(a.Shape), ops.FormatShape(b.Shape))
-	}
-	alpha, err := kwFloat00x(name, c, 0)
-	return a, b, alpha, err
-}
-
-func modelPair() []ops.Param {
-	return []ops.Param{
-		{Name: "a", Type: ops.TensorIn, Spaces: ops.WeightSpace},
-		{Name: "b", Type: ops.TensorIn, Spaces: ops.WeightSpace},
-	}
-}
-
-var normalizedSimilaritySum00x = define(&ops.Def{
-	Name: "normalized_similarity_sum", Era: "0.0.x",
-	Params:  modelPair(),
-	KwOnly:  []ops.Param{requiredFloat("alpha")},
-	Returns: ops.WeightSpace,
-	Traits:  ops.WholeTensor, Keys: ops.KeysIntersect,
-	Formula: "(1-k)·a + k·b, k = 1 - clamp(cos_dim0(a/|a|_dim0, b/|b|_dim0) - alpha, 0, 1)",
-	Doc: "add_cosine_a under its first name (8259d55 .. e0305da; renamed in be45b2c): the same " +
-		"column similarity, but the blend is the 0.0.x weighted sum (two rounded products and a " +
-		"sum, not lerp) and alpha is a required keyword Python float.",
-	Kernel: func(c *ops.Call) error {
-		a, b, alpha, err := modelPair00x("normalized_similarity_sum", c)
-		if err != nil {
-			return err
-		}
-		n := len(a.Data)
-		rows, cols := dim0(a.Shape, n)
-		buf := make([]float64, 2*n+2*cols)
-		an, bn, nrm, sim := buf[:n], buf[n:2*n], buf[2*n:2*n+cols], buf[2*n+cols:]
-		for _, p := range []struct{ src, dst []float64 }{{a.Data, an}, {b.Data, bn}} {
-			NormDim0Torch(p.src, rows, cols, nrm)
-			for i, v := range p.src {
-				p.dst[i] = v / clampMin(nrm[i%cols], 1e-12)
-			}
-		}
-		CosineSimilarityDim0Torch(an, bn, rows, cols, 1e-8, sim)
-		addCosine00x(c.Out.Data, a, b, alpha, sim)
-		return nil
-	},
-})
-
-var similaritySum00x = define(&ops.Def{
-	Name: "similarity_sum", Era: "0.0.x",
-	Params:  modelPair(),
-	KwOnly:  []ops.Param{requiredFloat("alpha")},
-	Returns: ops.WeightSpace,
-	Traits:  ops.WholeTensor, Keys: ops.KeysIntersect,
-	Formula: "(1-k)·a + k·b, k = 1 - clamp((cos_dim0(a, b) + Σab/(|a||b|))/2 - alpha, 0, 1)",
-	Doc: "add_cosine_b under its first name (8259d55 .. e0305da; renamed in be45b2c), blended with " +
-		"the 0.0.x weighted sum (not lerp); alpha a required keyword Python float.",
-	Kernel: func(c *ops.Call) error {
-		a, b, alpha, err := modelPair00x("similarity_sum", c)
-		if err != nil {
-			return err
-		}
-		n := len(a.Data)
-		rows, cols := dim0(a.Shape, n)
-		sim := make([]float64, cols)
-		CosineSimilarityDim0Torch(a.Data, b.Data, rows, cols, 1e-8, sim)
-		prod := c.Out.Data
-		for i := range prod {
-			prod[i] = a.Data[i] * b.Data[i]
-		}
-		mag := SumTorch(prod) / (NormTorch(a.Data) * NormTorch(b.Data))
-		for j := range sim {
-			sim[j] = (sim[j] + mag) / 2
-		}
-		addCosine00x(c.Out.Data, a, b, alpha, sim)
-		return nil
-	},
-})
-
 // ---- model_stock_for_tensor, n_average (0.0.21 .. 0.0.29) ----
 
 var modelStockForTensor00x = define(&ops.Def{
@@ -759,11 +573,10 @@ var modelStockForTensor00x = define(&ops.Def{
 	Kernel: func(c *ops.Call) error { return modelStock.Kernel(c) },
 })
 
-var nAverage00x = define(&ops.Def{
+var nAverage00x = define00x(&ops.Def{
 	Name: "n_average", Era: "0.0.x",
 	Varargs: &ops.Param{Name: "models", Type: ops.TensorIn, Spaces: ops.WeightSpace | ops.DeltaSpace, Symbol: "S"},
-	Returns: ops.WeightSpace | ops.DeltaSpace, ReturnsSymbol: "S",
-	Traits: ops.Elementwise, Keys: ops.KeysIntersect,
+	Traits:  ops.Elementwise,
 	Formula: "mean(stack(models), dim=0)",
 	Doc: "n_average of 0.0.21 .. 0.0.29 (and the fork's 7b6e95f): the plain mean of the stacked " +
 		"models (torch's sum over dim 0 divided by the count), where today's is a running lerp.",

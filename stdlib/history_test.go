@@ -2,6 +2,7 @@ package stdlib
 
 import (
 	"math"
+	"slices"
 	"testing"
 
 	"github.com/mechac/mechac/ops"
@@ -41,6 +42,23 @@ func TestHistoryResolution(t *testing.T) {
 		{"normalized_similarity_sum", map[string]string{"0.0.9": "normalized_similarity_sum@0.0.x", "1.0": "", "1.1.5": ""}},
 		{"model_stock_for_tensor", map[string]string{"0.0.29": "model_stock_for_tensor@0.0.x", "fork-0.0.19": "model_stock_for_tensor@0.0.x", "1.0": "", "1.1.5": ""}},
 		{"n_average", map[string]string{"0.0.29": "n_average@0.0.x", "fork-0.0.26": "n_average@0.0.x", "1.0": "n_average", "1.1.5": "n_average"}},
+		// clamp: the midrange up to 0.0.24 (the 0.0.5 .. 0.0.18 eras and the fork's eras on
+		// 0.0.12 .. 0.0.19; 0.0.4 before the name existed), the mean from 0.0.25 (0.0.29, fork 0.0.26).
+		{"clamp", map[string]string{
+			"0.0.4": "clamp@0.0.x", "0.0.5": "clamp@0.0.x", "0.0.9": "clamp@0.0.x", "0.0.29": "clamp@0.0.29",
+			"fork-0.0.12": "clamp@0.0.x", "fork-0.0.13": "clamp@0.0.x", "fork-0.0.19": "clamp@0.0.x",
+			"fork-0.0.26": "clamp@fork-0.0.26", "fork-0.0.26-hotfix": "clamp@fork-0.0.26-hotfix",
+			"1.0": "clamp", "fork-1.0.9": "clamp", "1.1.5": "clamp"}},
+		{"add_cosine_a", map[string]string{
+			"0.0.4": "add_cosine_a@0.0.x", "0.0.9": "add_cosine_a@0.0.x", "0.0.29": "add_cosine_a@0.0.x",
+			"fork-0.0.12": "add_cosine_a@0.0.x", "fork-0.0.26-hotfix": "add_cosine_a@0.0.x", "1.0": "add_cosine_a", "1.1.5": "add_cosine_a"}},
+		{"add_cosine_b", map[string]string{
+			"0.0.5": "add_cosine_b@0.0.x", "0.0.29": "add_cosine_b@0.0.x", "fork-0.0.19": "add_cosine_b@0.0.x",
+			"1.0": "add_cosine_b", "fork-1.0.4": "add_cosine_b", "1.1.5": "add_cosine_b"}},
+		// rotate: alpha/beta in 8259d55 .. e0305da (two edge-rule variants), alignment/alpha from 165704a.
+		{"rotate", map[string]string{
+			"0.0.4": "rotate@0.0.4", "0.0.5": "rotate@0.0.5", "0.0.9": "rotate@0.0.x", "0.0.29": "rotate@0.0.x",
+			"fork-0.0.12": "rotate@0.0.x", "fork-0.0.26": "rotate@0.0.x", "1.0": "rotate", "fork-1.0.9": "rotate", "1.1.5": "rotate"}},
 	}
 	for _, tc := range cases {
 		for id, want := range tc.want {
@@ -57,10 +75,23 @@ func TestHistoryResolution(t *testing.T) {
 				t.Errorf("%s in era %s: got %q, want %q", tc.name, id, got, want)
 			}
 		}
-		if tc.name != "n_average" {
+		if tc.want["1.1.5"] == "" {
 			if d, ok := reg.LookupIn(tc.name, nil); ok {
 				t.Errorf("%s resolves today to %s; sd-mecha 1.1.5 has no such method", tc.name, d.FullName())
 			}
+		}
+	}
+}
+
+// TestEraOfCommit: sd-mecha 0.0.5's commits have their own era (rotate's alpha/beta), the
+// 0.0.6 .. 0.0.18 ones the 0.0.9 era.
+func TestEraOfCommit(t *testing.T) {
+	reg := Default()
+	for commit, want := range map[string]string{
+		"953313a": "0.0.5", "e0305da": "0.0.5", "be45b2c": "0.0.9", "feefbf4": "0.0.9", "60d0764": "0.0.4",
+	} {
+		if e, ok := reg.Era(commit); !ok || e.ID != want {
+			t.Errorf("commit %s: got era %v, want %s", commit, e, want)
 		}
 	}
 }
@@ -234,7 +265,7 @@ func TestHistoryDistributionCrossover(t *testing.T) {
 	// The trained cut: 5 frequencies, mesh = linspace(0,1,5)² = [0, 1/16, 1/4, 9/16, 1];
 	// mean 0.4, tilt 0: offset 0.4 gives [0,0,0,0,1] (mean 0.2), offset 0.6 [0,0,0,1,1] (0.4).
 	filt, err := trainedFilter1D(5, 0.4, 0)
-	if err != nil || !equal32(filt, []float32{0, 0, 0, 1, 1}) {
+	if err != nil || !slices.Equal(filt, []float32{0, 0, 0, 1, 1}) {
 		t.Fatalf("trained filter: %v %v", filt, err)
 	}
 	if _, err := trainedFilter1D(5, 1.5, 0); err == nil {
@@ -247,18 +278,6 @@ func TestHistoryDistributionCrossover(t *testing.T) {
 		nearHist(t, era+" mean 0", runHist(t, d, []ops.Value{ones, alt, id}, nil, ak(0, 0.5)), []float64{1, 1, 1, 1}, 0)
 		opstest.Check(t, d, opstest.Spec{Hypers: map[string]ops.Value{"mean": f(0.4), "tilt": f(0.3)}})
 	}
-}
-
-func equal32(a, b []float32) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 func TestHistoryPending(t *testing.T) {

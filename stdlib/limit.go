@@ -256,22 +256,39 @@ var clampDef = define(&ops.Def{
 		"bounds toward the bounds closest to their mean (from above and from below): " +
 		"hi = (1-s)·max + s·(smallest bound >= mean), lo likewise. The mean is torch's " +
 		"stack(bounds).mean(dim=0); maximum/minimum propagate NaN. stiffness is a Python float.",
-	Kernel: func(c *ops.Call) error {
+	Kernel: clampKernel("clamp", clampMean),
+})
+
+// clampCentre says which centre a stiffness pulls clamp's limits toward.
+type clampCentre uint8
+
+const (
+	// clampMean: torch.stack(bounds).mean(dim=0) (sd-mecha 0.0.25 on).
+	clampMean clampCentre = iota
+	// clampMidrange: (maximums + minimums) / 2, one rounded sum halved (sd-mecha up to 0.0.24,
+	// clip before 0.0.17).
+	clampMidrange
+)
+
+// clampKernel is clamp's body; only the centre differs between the eras, so every clamp and
+// clip definition shares it.
+func clampKernel(name string, centre clampCentre) ops.Kernel {
+	return func(c *ops.Call) error {
 		n := len(c.Out.Data)
 		if len(c.Var) == 0 {
-			return fmt.Errorf("clamp: no bounds")
+			return fmt.Errorf("%s: no bounds", name)
 		}
-		ts, err := tensors("clamp", n, append([]ops.Value{c.Args[0]}, c.Var...)...)
+		ts, err := tensors(name, n, append([]ops.Value{c.Args[0]}, c.Var...)...)
 		if err != nil {
 			return err
 		}
 		a, bounds := ts[0], ts[1:]
 		s, ok := c.Kw[0].Float64()
 		if !ok {
-			return fmt.Errorf("clamp: stiffness must be a number, got %s", c.Kw[0])
+			return fmt.Errorf("%s: stiffness must be a number, got %s", name, c.Kw[0])
 		}
 		var avg []float64
-		if s != 0 { // Python truthiness: NaN is true
+		if s != 0 && centre == clampMean { // Python truthiness: NaN is true
 			avg = meanDim0(bounds, n)
 		}
 		nv := vecEnd(n)
@@ -284,8 +301,11 @@ var clampDef = define(&ops.Def{
 			for _, b := range bounds[1:] {
 				lo = torchMinimum(lo, b.At(i), vec)
 			}
-			if avg != nil {
-				m := avg[i]
+			if s != 0 {
+				m := (hi + lo) / 2
+				if avg != nil {
+					m = avg[i]
+				}
 				sp, ln := hi, lo
 				for _, b := range bounds {
 					x := b.At(i)
@@ -305,8 +325,8 @@ var clampDef = define(&ops.Def{
 			c.Out.Data[i] = torchMinimum(torchMaximum(a.At(i), lo, vec), hi, vec)
 		}
 		return nil
-	},
-})
+	}
+}
 
 // meanDim0 is torch.stack(ts).mean(dim=0) of n elements each: SumDim0Torch / len(ts). The
 // stack is built a slice of columns at a time (multiples of 16 columns, so that every column
@@ -382,73 +402,85 @@ func addCosine(out []float64, a, b, alpha *ops.Tensor, sim []float64) {
 	}
 }
 
-// addCosineA: add_cosine_a(a, b, alpha = 1.0) -> lerp(a, b, 1 - clamp(cos(an, bn) - alpha, 0, 1)).
-var addCosineA = define(&ops.Def{
-	Name:    "add_cosine_a",
-	Params:  weightPair(),
-	Returns: ops.WeightSpace,
-	Traits:  ops.WholeTensor,
-	Keys:    ops.KeysIntersect,
-	Formula: "lerp(a, b, 1 - clamp(cos_dim0(a/|a|_dim0, b/|b|_dim0) - alpha, 0, 1))",
-	Doc: "Interpolates toward b where the columns of a and b (slices along dim 0) are less " +
-		"similar than alpha: k = 1 - clamp(similarity - alpha, 0, 1) per column, then lerp(a, b, " +
-		"k). The similarity is F.cosine_similarity(dim=0, eps=1e-8) of a and b first normalised " +
-		"with F.normalize(dim=0, eps=1e-12), as sd-mecha does (normalising twice). Norms over " +
-		"dim 0 are torch's sequential fused sums of squares, the cosine's sums torch's sum(dim=0).",
-	Kernel: func(c *ops.Call) error {
-		a, b, alpha, err := sameShapePair("add_cosine_a", c)
-		if err != nil {
-			return err
+// cosineSimA is add_cosine_a's similarity of each column (slice along dim 0):
+// F.cosine_similarity(F.normalize(a, dim=0), F.normalize(b, dim=0), dim=0), eps 1e-12 and 1e-8.
+// Every sd-mecha version from 8259d55 on computes it this way.
+func cosineSimA(a, b *ops.Tensor) []float64 {
+	n := len(a.Data)
+	rows, cols := dim0(a.Shape, n)
+	buf := make([]float64, 2*n+2*cols)
+	an, bn, nrm, sim := buf[:n], buf[n:2*n], buf[2*n:2*n+cols], buf[2*n+cols:]
+	for _, p := range []struct{ src, dst []float64 }{{a.Data, an}, {b.Data, bn}} {
+		NormDim0Torch(p.src, rows, cols, nrm)
+		for i, v := range p.src {
+			p.dst[i] = v / clampMin(nrm[i%cols], 1e-12)
 		}
-		n := len(a.Data)
-		rows, cols := dim0(a.Shape, n)
-		buf := make([]float64, 2*n+2*cols)
-		an, bn, nrm, sim := buf[:n], buf[n:2*n], buf[2*n:2*n+cols], buf[2*n+cols:]
-		for _, p := range []struct{ src, dst []float64 }{{a.Data, an}, {b.Data, bn}} {
-			NormDim0Torch(p.src, rows, cols, nrm)
-			for i, v := range p.src {
-				p.dst[i] = v / clampMin(nrm[i%cols], 1e-12)
+	}
+	CosineSimilarityDim0Torch(an, bn, rows, cols, 1e-8, sim)
+	return sim
+}
+
+// simA is cosineSimA with cosineSimB's signature (it needs no scratch space).
+func simA(a, b *ops.Tensor, _ []float64) []float64 { return cosineSimA(a, b) }
+
+// cosineSimB is add_cosine_b's similarity of each column: the mean of its
+// F.cosine_similarity(dim=0, eps=1e-8) and of the whole tensors' sum(a*b)/(|a||b|). prod (len
+// a) is scratch space for a*b.
+func cosineSimB(a, b *ops.Tensor, prod []float64) []float64 {
+	n := len(a.Data)
+	rows, cols := dim0(a.Shape, n)
+	sim := make([]float64, cols)
+	CosineSimilarityDim0Torch(a.Data, b.Data, rows, cols, 1e-8, sim)
+	for i := range prod {
+		prod[i] = a.Data[i] * b.Data[i]
+	}
+	mag := SumTorch(prod) / (NormTorch(a.Data) * NormTorch(b.Data))
+	for j := range sim {
+		sim[j] = (sim[j] + mag) / 2
+	}
+	return sim
+}
+
+// cosineDef is today's add_cosine_<x>(a: weight, b: weight, alpha: Tensor = 1.0): the
+// similarity of sim (prod scratch of len a) and addCosine's lerp.
+func cosineDef(name, formula, doc string, sim func(a, b *ops.Tensor, prod []float64) []float64) *ops.Def {
+	return define(&ops.Def{
+		Name:    name,
+		Params:  weightPair(),
+		Returns: ops.WeightSpace,
+		Traits:  ops.WholeTensor,
+		Keys:    ops.KeysIntersect,
+		Formula: formula,
+		Doc:     doc,
+		Kernel: func(c *ops.Call) error {
+			a, b, alpha, err := sameShapePair(name, c)
+			if err != nil {
+				return err
 			}
-		}
-		CosineSimilarityDim0Torch(an, bn, rows, cols, 1e-8, sim)
-		addCosine(c.Out.Data, a, b, alpha, sim)
-		return nil
-	},
-})
+			addCosine(c.Out.Data, a, b, alpha, sim(a, b, c.Out.Data))
+			return nil
+		},
+	})
+}
+
+// addCosineA: add_cosine_a(a, b, alpha = 1.0) -> lerp(a, b, 1 - clamp(cos(an, bn) - alpha, 0, 1)).
+var addCosineA = cosineDef("add_cosine_a",
+	"lerp(a, b, 1 - clamp(cos_dim0(a/|a|_dim0, b/|b|_dim0) - alpha, 0, 1))",
+	"Interpolates toward b where the columns of a and b (slices along dim 0) are less "+
+		"similar than alpha: k = 1 - clamp(similarity - alpha, 0, 1) per column, then lerp(a, b, "+
+		"k). The similarity is F.cosine_similarity(dim=0, eps=1e-8) of a and b first normalised "+
+		"with F.normalize(dim=0, eps=1e-12), as sd-mecha does (normalising twice). Norms over "+
+		"dim 0 are torch's sequential fused sums of squares, the cosine's sums torch's sum(dim=0).",
+	simA)
 
 // addCosineB: add_cosine_b(a, b, alpha = 1.0) -> as add_cosine_a with the similarity
 // (cos_dim0(a, b) + sum(a*b)/(|a||b|)) / 2.
-var addCosineB = define(&ops.Def{
-	Name:    "add_cosine_b",
-	Params:  weightPair(),
-	Returns: ops.WeightSpace,
-	Traits:  ops.WholeTensor,
-	Keys:    ops.KeysIntersect,
-	Formula: "lerp(a, b, 1 - clamp((cos_dim0(a, b) + Σab/(|a||b|))/2 - alpha, 0, 1))",
-	Doc: "Like add_cosine_a, with the similarity of each column the mean of its cosine " +
-		"similarity (F.cosine_similarity(dim=0, eps=1e-8)) and the cosine similarity of the " +
+var addCosineB = cosineDef("add_cosine_b",
+	"lerp(a, b, 1 - clamp((cos_dim0(a, b) + Σab/(|a||b|))/2 - alpha, 0, 1))",
+	"Like add_cosine_a, with the similarity of each column the mean of its cosine "+
+		"similarity (F.cosine_similarity(dim=0, eps=1e-8)) and the cosine similarity of the "+
 		"whole tensors (cascade sum of a*b over the product of the sequential norms).",
-	Kernel: func(c *ops.Call) error {
-		a, b, alpha, err := sameShapePair("add_cosine_b", c)
-		if err != nil {
-			return err
-		}
-		n := len(a.Data)
-		rows, cols := dim0(a.Shape, n)
-		sim := make([]float64, cols)
-		CosineSimilarityDim0Torch(a.Data, b.Data, rows, cols, 1e-8, sim)
-		prod := c.Out.Data
-		for i := range prod {
-			prod[i] = a.Data[i] * b.Data[i]
-		}
-		mag := SumTorch(prod) / (NormTorch(a.Data) * NormTorch(b.Data))
-		for j := range sim {
-			sim[j] = (sim[j] + mag) / 2
-		}
-		addCosine(c.Out.Data, a, b, alpha, sim)
-		return nil
-	},
-})
+	cosineSimB)
 
 // ---- crossover ----
 
