@@ -347,6 +347,12 @@ func (g *generator) emitCall(v *ir.Value) result {
 		}
 		return result{missing: true}
 	}
+	if r, ok := g.foldKey(v); ok {
+		return r
+	}
+	if r, ok := g.fuseLinear(v); ok {
+		return r
+	}
 	ops_ := v.Operands()
 	operands := make([]bytecode.Operand, len(ops_))
 	var shapes [][]int

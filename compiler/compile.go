@@ -33,6 +33,9 @@ type Options struct {
 	// Era names the sd-mecha era whose semantics the recipe gets (an era ID, a version or a
 	// commit); "" chooses from the recipe's dialect and file name (ChooseEra).
 	Era string
+	// NoFold and NoFuse turn off the per-key rewrites of code generation: kernel-shortcut
+	// folding and n-ary fusion of linear chains (SPEC.md §3.5); tests compare against them.
+	NoFold, NoFuse bool
 	// Bindings bind template parameters (`parameter "name" ...`) to model paths.
 	Bindings map[string]string
 }

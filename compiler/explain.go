@@ -27,6 +27,8 @@ type LineExplanation struct {
 	Method  string
 	Formula string
 	Params  []ParamExplanation
+	// Note says how code generation may rewrite the line (fusion in exact numerics).
+	Note string
 }
 
 // ParamExplanation is one bound parameter: its final value, whether it was written or is the
@@ -87,6 +89,9 @@ func Explain(f *lang.File, opts Options) (*Explanation, error) {
 		if v.Op == ir.OpMerge {
 			le.Method = v.Def.FullName()
 			le.Formula = v.Def.Formula
+			if linearDefs[le.Method] && opts.Numerics == ops.Exact && !opts.NoFuse {
+				le.Note = FuseNote
+			}
 			for j, a := range v.Operands() {
 				p := v.ParamFor(j)
 				pe := ParamExplanation{Name: p.Name, Value: ref(a)}

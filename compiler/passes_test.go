@@ -93,6 +93,9 @@ func TestPassesKeepIRValid(t *testing.T) {
 				t.Errorf("after cse: the two scale lines read %d different subtracts, want 1", len(users))
 			}
 		case "dce":
+			if err := ir.VerifyLive(fn); err != nil {
+				t.Errorf("after dce: %v", err)
+			}
 			if n := countOp(ir.OpMerge, "subtract"); n != 2 {
 				t.Errorf("after dce: %d subtracts, want 2 (a-base, b-base)", n)
 			}

@@ -104,6 +104,7 @@ func cmdCompile(e *env, args []string) error {
 	var co compileOptions
 	co.register(fs, true)
 	out := fs.StringP("output", "o", "", "write the plan text to `FILE` instead of standard output")
+	hash := fs.Bool("hash-inputs", false, "add the sha256 of every whole input file to the plan (reads every input once)")
 	rc, err := parseRecipeCommand(fs, &co, args)
 	if rc == nil {
 		return err
@@ -114,6 +115,11 @@ func cmdCompile(e *env, args []string) error {
 	printNotes(e, res, false)
 	if err != nil {
 		return err
+	}
+	if *hash {
+		if err := hashInputs(res.Program); err != nil {
+			return &compiler.InputError{Err: err}
+		}
 	}
 	text := res.Program.Text()
 	if *out != "" {

@@ -17,9 +17,10 @@ import (
 // output dtype), swapped inputs, changed hyper-parameters and the affected keys, and exits 0
 // when the two are equivalent, 1 when not.
 func cmdDiff(e *env, args []string) error {
-	fs := newFlags(e, "diff", "A B [flags]  (recipes, or .safetensors outputs of mechac)")
+	fs := newFlags(e, "diff", "A B [flags]  (recipes, plans written by mechac compile, or .safetensors outputs of mechac)")
 	var co compileOptions
 	co.register(fs, true)
+	hash := fs.Bool("hash-inputs", false, "fingerprint every input by the sha256 of its whole file, not only its header")
 	if err := parseFlags(fs, args); err != nil {
 		if err == errHelp {
 			return nil
@@ -33,11 +34,11 @@ func cmdDiff(e *env, args []string) error {
 	if strings.HasSuffix(a, ".safetensors") || strings.HasSuffix(b, ".safetensors") {
 		return diffOutputs(e, a, b, &co)
 	}
-	pa, err := compileFor(e, a, &co)
+	pa, err := programOf(e, a, &co, *hash)
 	if err != nil {
 		return err
 	}
-	pb, err := compileFor(e, b, &co)
+	pb, err := programOf(e, b, &co, *hash)
 	if err != nil {
 		return err
 	}
@@ -76,7 +77,29 @@ func compileFor(e *env, recipe string, co *compileOptions) (*bytecode.Program, e
 	return res.Program, nil
 }
 
-// planHashOf is a plan's hash: from an output's metadata, or by compiling a recipe.
+// programOf reads a plan file or compiles a recipe; with hash, every input without a
+// content hash gets one.
+func programOf(e *env, path string, co *compileOptions, hash bool) (*bytecode.Program, error) {
+	var p *bytecode.Program
+	var err error
+	if isPlanFile(path) {
+		p, err = readPlanFile(path)
+	} else {
+		p, err = compileFor(e, path, co)
+	}
+	if err != nil || !hash {
+		return p, err
+	}
+	for _, in := range p.Inputs {
+		if in.ContentHash == "" {
+			return p, hashInputs(p)
+		}
+	}
+	return p, nil
+}
+
+// planHashOf is a plan's hash: from an output's metadata, from a plan file (content hashes
+// left out, as a run writes it), or by compiling a recipe.
 func planHashOf(e *env, path string, co *compileOptions) (string, error) {
 	if strings.HasSuffix(path, ".safetensors") {
 		f, err := safetensors.Open(path)
@@ -89,6 +112,13 @@ func planHashOf(e *env, path string, co *compileOptions) (string, error) {
 			return "", fmt.Errorf("%s has no mechac plan hash in its metadata (not written by mechac?)", path)
 		}
 		return h, nil
+	}
+	if isPlanFile(path) {
+		p, err := readPlanFile(path)
+		if err != nil {
+			return "", err
+		}
+		return hashWithoutContent(p), nil
 	}
 	p, err := compileFor(e, path, co)
 	if err != nil {
@@ -122,7 +152,7 @@ func keyProgram(p *bytecode.Program, k *bytecode.Key) string {
 		switch in.Op {
 		case bytecode.LOAD:
 			inp := p.Inputs[in.B]
-			fmt.Fprintf(&b, "LOAD r%d %d:%s %q;", in.A, inp.Size, inp.HeaderHash, k.Loads[in.C])
+			fmt.Fprintf(&b, "LOAD r%d %d:%s:%s %q;", in.A, inp.Size, inp.HeaderHash, inp.ContentHash, k.Loads[in.C])
 		case bytecode.CALL:
 			fmt.Fprintf(&b, "CALL r%d %s", in.A, p.Methods[in.B])
 			for _, o := range in.Operands {
@@ -148,6 +178,10 @@ func keyProgram(p *bytecode.Program, k *bytecode.Key) string {
 // diffPrograms lists the differences between two plans, most general first.
 func diffPrograms(a, b *bytecode.Program) []string {
 	var out []string
+	if !contentHashed(a) || !contentHashed(b) {
+		// Content hashes compare only when both sides have them (--hash-inputs).
+		a, b = withoutContent(a), withoutContent(b)
+	}
 	global := func(what, x, y string) {
 		if x != y {
 			out = append(out, fmt.Sprintf("%s: %s -> %s", what, x, y))
@@ -168,6 +202,11 @@ func diffPrograms(a, b *bytecode.Program) []string {
 			out = append(out, fmt.Sprintf("input %d swapped: %s (%s) -> %s (%s)", i,
 				a.Inputs[i].Path, a.Inputs[i].HeaderHash[:min(12, len(a.Inputs[i].HeaderHash))],
 				b.Inputs[i].Path, b.Inputs[i].HeaderHash[:min(12, len(b.Inputs[i].HeaderHash))]))
+		case a.Inputs[i].ContentHash != b.Inputs[i].ContentHash:
+			// Same header (same architecture and dtypes, often), different tensor data.
+			out = append(out, fmt.Sprintf("input %d swapped: %s (content %s) -> %s (content %s), same header", i,
+				a.Inputs[i].Path, a.Inputs[i].ContentHash[:min(12, len(a.Inputs[i].ContentHash))],
+				b.Inputs[i].Path, b.Inputs[i].ContentHash[:min(12, len(b.Inputs[i].ContentHash))]))
 		}
 	}
 	ca, cb := constSet(a), constSet(b)
@@ -230,4 +269,25 @@ func constSet(p *bytecode.Program) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// contentHashed: every input of p has a content hash.
+func contentHashed(p *bytecode.Program) bool {
+	for _, in := range p.Inputs {
+		if in.ContentHash == "" {
+			return false
+		}
+	}
+	return true
+}
+
+// withoutContent is p with its inputs' content hashes cleared (p is not changed).
+func withoutContent(p *bytecode.Program) *bytecode.Program {
+	q := *p
+	q.Inputs = make([]bytecode.Input, len(p.Inputs))
+	copy(q.Inputs, p.Inputs)
+	for i := range q.Inputs {
+		q.Inputs[i].ContentHash = ""
+	}
+	return &q
 }

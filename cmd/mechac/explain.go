@@ -57,6 +57,9 @@ func cmdExplain(e *env, args []string) error {
 		if le.Formula != "" {
 			fmt.Fprintf(w, "    formula: %s\n", strings.TrimSpace(le.Formula))
 		}
+		if le.Note != "" {
+			fmt.Fprintf(w, "    note: %s\n", le.Note)
+		}
 	}
 	return nil
 }

@@ -74,6 +74,14 @@ func TestVerify(t *testing.T) {
 		{"literal empty", func(f *Func) { f.Values[6].Inner = nil }, "v6: literal without a value"},
 		{"literal later", func(f *Func) { f.Values[6].Inner = f.Values[7] }, "v6 uses v7, which is not defined before it"},
 		{"root", func(f *Func) { f.Root = &Value{ID: 3} }, "root v3 is not in the function"},
+		{"nil", func(f *Func) { f.Values[3] = nil }, "nil value at position 3"},
+		{"twice", func(f *Func) { f.Values[3] = f.Values[2] }, "v2 at position 3"},
+		{"const with args", func(f *Func) { f.Values[2].Args = []*Value{f.Values[0]} }, "v2: const with merge arguments"},
+		{"model with dict", func(f *Func) { f.Values[0].Dict = []DictEntry{{Key: "k"}} }, "v0: model with dict entries"},
+		{"dict with inner", func(f *Func) { f.Values[5].Inner = f.Values[2] }, "v5: dict with a wrapped value"},
+		{"dict key twice", func(f *Func) { f.Values[5].Dict = append(f.Values[5].Dict, f.Values[5].Dict[0]) }, "v5: dict key key twice"},
+		{"dict nil value", func(f *Func) { f.Values[5].Dict[0].Value = nil }, "v5: dict key key without a value"},
+		{"given", func(f *Func) { f.Values[4].Given = append(f.Values[4].Given, true) }, "v4: 5 given marks for 4 arguments"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -84,5 +92,18 @@ func TestVerify(t *testing.T) {
 				t.Errorf("Verify = %v, want %q", err, tt.want)
 			}
 		})
+	}
+}
+
+// TestVerifyLive: the sample has an unused literal (v6), a dangling node DCE would remove.
+func TestVerifyLive(t *testing.T) {
+	f := sampleFunc()
+	if err := VerifyLive(f); err == nil || !strings.Contains(err.Error(), "v6 is not used by the root") {
+		t.Errorf("VerifyLive(sample) = %v, want v6 unused", err)
+	}
+	f.Values = append(f.Values[:5], f.Values[7])
+	f.Renumber()
+	if err := VerifyLive(f); err != nil {
+		t.Errorf("VerifyLive(without the literal) = %v", err)
 	}
 }

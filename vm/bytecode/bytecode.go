@@ -143,6 +143,8 @@ type Input struct {
 	// Size and HeaderHash fingerprint the file (sha256 of its header, hex).
 	Size       int64
 	HeaderHash string
+	// ContentHash, when set (`--hash-inputs`), is the sha256 (hex) of the whole file.
+	ContentHash string
 	// Recipe is the path as the recipe wrote it; Pos is where.
 	Recipe string
 	Pos    string

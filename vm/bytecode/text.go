@@ -27,7 +27,11 @@ func Fprint(w io.Writer, p *Program) error {
 	}
 	fmt.Fprintf(b, "recipe sha256:%s\n", p.RecipeHash)
 	for i, in := range p.Inputs {
-		fmt.Fprintf(b, "input %d %s size=%d header=sha256:%s\n", i, strconv.Quote(in.Path), in.Size, in.HeaderHash)
+		fmt.Fprintf(b, "input %d %s size=%d header=sha256:%s", i, strconv.Quote(in.Path), in.Size, in.HeaderHash)
+		if in.ContentHash != "" {
+			fmt.Fprintf(b, " content=sha256:%s", in.ContentHash)
+		}
+		b.WriteByte('\n')
 	}
 	for i, m := range p.Methods {
 		fmt.Fprintf(b, "method %d %s\n", i, m)

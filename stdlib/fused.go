@@ -1,0 +1,95 @@
+package stdlib
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/mechac/mechac/ops"
+)
+
+// linear_combination is the n-ary op the compiler fuses chains of linear methods into
+// (weighted_sum, add_difference, subtract, scale, n_average; SPEC.md §3.5). It is not an
+// sd-mecha method: the compiler emits it only in exact numerics, where its result is the same
+// real-number formula as the chain's with fewer roundings.
+
+// LinearCombination, FormatCoefficients and ParseCoefficients live in ops (ops/fused.go):
+// the compiler writes the coefficients text, this kernel reads it, and the compiler may not
+// import stdlib.
+const LinearCombination = ops.LinearCombination
+
+// fusedBlock is how many elements the kernel accumulates per pass over the terms: the block
+// of the accumulator stays in L1 while every term is added to it.
+const fusedBlock = 2048
+
+var linearCombination = define(&ops.Def{
+	Name:          LinearCombination,
+	Varargs:       &ops.Param{Name: "models", Type: ops.TensorIn, Spaces: ops.AnySpace, Symbol: "S"},
+	KwOnly:        []ops.Param{{Name: "coefficients", Type: ops.StringHyper, Check: checkCoefficients}},
+	Returns:       ops.AnySpace,
+	ReturnsSymbol: "S",
+	Traits:        ops.Elementwise,
+	Keys:          ops.KeysIntersect,
+	Formula:       "sum_i c_i * m_i (one accumulator, fused multiply-adds in term order)",
+	Doc: "The fused form of a chain of linear methods (exact numerics only): coefficients are " +
+		"computed exactly from the chain's hyper-parameters and rounded once to float64; the sum " +
+		"starts at c_1*m_1 and adds each further term with one fused multiply-add. A zero " +
+		"coefficient still multiplies its model, so a non-finite value gives NaN as 0*x did in " +
+		"the chain. coefficients is the comma-separated list, one per model.",
+	Kernel: func(c *ops.Call) error {
+		cs, err := ops.ParseCoefficients(c.Kw[0].S)
+		if err != nil {
+			return fmt.Errorf("linear_combination: %v", err)
+		}
+		if len(cs) != len(c.Var) {
+			return fmt.Errorf("linear_combination: %d coefficients for %d models", len(cs), len(c.Var))
+		}
+		n := len(c.Out.Data)
+		ms, err := tensors(LinearCombination, n, c.Var...)
+		if err != nil {
+			return err
+		}
+		out := c.Out.Data
+		for lo := 0; lo < n; lo += fusedBlock {
+			hi := min(lo+fusedBlock, n)
+			blk := out[lo:hi]
+			addTerm(blk, ms[0], cs[0], lo, true)
+			for k := 1; k < len(ms); k++ {
+				addTerm(blk, ms[k], cs[k], lo, false)
+			}
+		}
+		return nil
+	},
+})
+
+// addTerm sets (first) or accumulates c*m into blk, which starts at element lo of the output.
+func addTerm(blk []float64, m *ops.Tensor, c float64, lo int, first bool) {
+	if len(m.Data) == 1 {
+		x := m.Data[0]
+		for i := range blk {
+			if first {
+				blk[i] = c * x
+			} else {
+				blk[i] = math.FMA(c, x, blk[i])
+			}
+		}
+		return
+	}
+	src := m.Data[lo : lo+len(blk)]
+	if first {
+		for i, x := range src {
+			blk[i] = c * x
+		}
+		return
+	}
+	for i, x := range src {
+		blk[i] = math.FMA(c, x, blk[i])
+	}
+}
+
+func checkCoefficients(v ops.Value) error {
+	if v.Kind != ops.KindString {
+		return fmt.Errorf("coefficients must be a string of comma-separated numbers")
+	}
+	_, err := ops.ParseCoefficients(v.S)
+	return err
+}
