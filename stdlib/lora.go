@@ -30,9 +30,9 @@ import (
 // The declared shape is the base config's (real model) shape: sd-mecha's quirk, reproduced (on
 // the mini golden models only the keys whose mini shape is the real one convert).
 //
-// Compiler support needed (see SPEC, methods-convert.md): alternatives (Def.MapKeysAlt) and the
-// chosen alternative plus the method's own output key in the call. Until then the conversions
-// are Pending.
+// The compiler picks the alternative (Def.MapKeysAlt) and passes its index in Call.Alt; the
+// output shape depends on the key (Def.OutShapeKey). Extraction, the other direction, is in
+// lora_extract.go.
 
 // loraAlgo is one LyCORIS algorithm of sd-mecha (registry order: LoRA, LoKr).
 type loraAlgo struct {
@@ -504,13 +504,7 @@ func (a loraAlt) shape(ts []*ops.Tensor) ([]int, error) {
 	return d.Shape, nil
 }
 
-// loraPending says what the conversions wait for.
-const loraPending = "needs compiler support for alternative input keys: sd-mecha reads, per base key, " +
-	"the first of 16 key sets (LoRA with/without lora_mid and alpha, LoKr with full/factorized/Tucker " +
-	"factors, with/without alpha) that the file has; ops.Def has no MapKeysAlt and ops.Call no Alt yet " +
-	"(see methods-convert.md)"
-
-// callAlt is the alternative the compiler chose for this call (ops.Call.Alt once it exists).
+// callAlt is the alternative the compiler chose for this call.
 func callAlt(c *ops.Call) int { return c.Alt }
 
 // loraToBase defines convert_'<lora config>'_to_base.
@@ -567,88 +561,13 @@ func loraKernel(l *loraConfig, key string, alt int, ts []*ops.Tensor, out *ops.T
 	return nil
 }
 
-// --- extraction (pending) ---
-
-const (
-	extractLoraPending = "sd-mecha 1.1.5 writes no tensor: its implementations take base as a plain " +
-		"Parameter(Tensor) while mapping keys, so the merge visitor reads base under the output key " +
-		"(<prefix>_<stem>.lora_up.weight), raises StateDictKeyError for every key and merge() skips them all"
-	extractLokrPending = "sd-mecha 1.1.5 crashes building the key map: to_lycoris_keys(base_key, (\"lokr\",)) " +
-		"passes a string where algorithm objects are expected (AttributeError: 'str' object has no " +
-		"attribute 'suffixes')"
-)
-
-func extractParamsLora() []ops.Param {
-	return []ops.Param{
-		{Name: "base", Type: ops.TensorIn, Spaces: ops.DeltaSpace},
-		intDefault("rank", 8),
-		boolDefault("use_approximate_basis", true),
-		intDefault("approximate_basis_iters", 2),
-		{Name: "approximate_basis_seed", Type: ops.IntHyper, Default: nullDefault(), Spaces: ops.ParamSpace, Optional: true},
-	}
-}
-
-func extractParamsLokr() []ops.Param {
-	return []ops.Param{
-		{Name: "base", Type: ops.TensorIn, Spaces: ops.DeltaSpace},
-		floatDefault("kronecker_ratio", 0.5),
-	}
-}
-
-func extractDef(name, algo, lyco string) *ops.Def {
-	params, pending := extractParamsLora(), extractLoraPending
-	formula := "lora_up, lora_down, alpha = rank-truncated SVD of base (alpha = rank)"
-	if algo == "lokr" {
-		params, pending = extractParamsLokr(), extractLokrPending
-		formula = "lokr_w1, lokr_w2 = rank-1 Kronecker SVD of base (kronecker_ratio)"
-	}
-	d := &ops.Def{
-		Name:    name,
-		Params:  params,
-		Returns: ops.WeightSpace,
-		Traits:  ops.LinearAlgebra,
-		Formula: formula,
-		Doc: fmt.Sprintf("Extracts %s factors of a delta into a %s file (sd-mecha 1.1.5 lycoris.py). "+
-			"Not runnable: the upstream method produces no output.", algo, lyco),
-		Pending: pending,
-	}
-	if lyco != "" && strings.Contains(lyco, "'") {
-		cfg := strings.Trim(lyco, "'")
-		base := strings.TrimSuffix(strings.TrimSuffix(cfg, "_kohya_lora"), "_lycoris_lora")
-		d.Keys = ops.KeysMapped
-		d.OutConfig = func(in []string) (string, error) {
-			if len(in) == 1 && in[0] != "" && in[0] != base {
-				return "", fmt.Errorf("its input must be a %s delta, not %s", base, in[0])
-			}
-			return cfg, nil
+// loraToBaseDefs are the six conversions, kohya configs after lycoris ones.
+var loraToBaseDefs = func() []*ops.Def {
+	var out []*ops.Def
+	for _, f := range loraFlavours {
+		for _, b := range loraBases {
+			out = append(out, loraToBase(b+"_"+f.id+"_lora"))
 		}
 	}
-	return define(d)
-}
-
-var (
-	loraToBaseDefs = func() []*ops.Def {
-		var out []*ops.Def
-		for _, f := range loraFlavours {
-			for _, b := range loraBases {
-				out = append(out, loraToBase(b+"_"+f.id+"_lora"))
-			}
-		}
-		return out
-	}()
-	extractDefs = func() []*ops.Def {
-		var out []*ops.Def
-		for _, f := range loraFlavours {
-			out = append(out, extractDef("extract_"+f.id+"_lora", "lora", "LoRA"))
-			out = append(out, extractDef("extract_"+f.id+"_lokr", "lokr", "LoKr"))
-		}
-		for _, f := range loraFlavours {
-			for _, b := range loraBases {
-				cfg := "'" + b + "_" + f.id + "_lora'"
-				out = append(out, extractDef("extract_lora_"+cfg, "lora", cfg))
-				out = append(out, extractDef("extract_lokr_"+cfg, "lokr", cfg))
-			}
-		}
-		return out
-	}()
-)
+	return out
+}()

@@ -140,16 +140,3 @@ func TestLoRACompose(t *testing.T) {
 		t.Errorf("want a reshape error, got %v", err)
 	}
 }
-
-func TestExtractPending(t *testing.T) {
-	n := 0
-	for _, d := range extractDefs {
-		if d.Pending == "" || d.Formula == "" || d.Doc == "" {
-			t.Errorf("%s: %+v", d.Name, d)
-		}
-		n++
-	}
-	if n != 16 {
-		t.Errorf("%d extract methods, want 16 (4 interfaces, 12 implementations)", n)
-	}
-}
