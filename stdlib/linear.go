@@ -138,6 +138,13 @@ var subtract = define(&ops.Def{
 			return err
 		}
 		a, b := ts[0], ts[1]
+		if out := c.Out.Data; len(a.Data) == len(out) && len(b.Data) == len(out) {
+			ad, bd := a.Data[:len(out)], b.Data[:len(out)]
+			for i := range out {
+				out[i] = ad[i] - bd[i]
+			}
+			return nil
+		}
 		for i := range c.Out.Data {
 			c.Out.Data[i] = a.At(i) - b.At(i)
 		}
@@ -212,6 +219,10 @@ var nAverage = define(&ops.Def{
 			return err
 		}
 		out := c.Out.Data
+		if c.Numerics != ops.SDMecha && allFull(ms, len(out)) {
+			nAverageExact(out, ms)
+			return nil
+		}
 		for i := range out {
 			out[i] = ms[0].At(i)
 		}
@@ -236,6 +247,41 @@ var nAverage = define(&ops.Def{
 		return nil
 	},
 })
+
+// allFull reports whether every tensor has n elements (none is a broadcast scalar).
+func allFull(ts []*ops.Tensor, n int) bool {
+	for _, t := range ts {
+		if len(t.Data) != n {
+			return false
+		}
+	}
+	return true
+}
+
+// nAverageExact is exact n_average over full tensors: ((m_1 + m_2) + ...) + m_n, then / n,
+// the same operations in the same order as one pass per model, but three models per pass so
+// the running sum is loaded and stored a third as often.
+func nAverageExact(out []float64, ms []*ops.Tensor) {
+	n := len(out)
+	copy(out, ms[0].Data)
+	k := 1
+	for ; k+3 <= len(ms); k += 3 {
+		a, b, c := ms[k].Data[:n], ms[k+1].Data[:n], ms[k+2].Data[:n]
+		for i := range out {
+			out[i] = out[i] + a[i] + b[i] + c[i]
+		}
+	}
+	for ; k < len(ms); k++ {
+		a := ms[k].Data[:n]
+		for i := range out {
+			out[i] += a[i]
+		}
+	}
+	inv := float64(len(ms))
+	for i := range out {
+		out[i] /= inv
+	}
+}
 
 // ---- Whole-tensor and mask methods of linear.py ----
 //

@@ -139,16 +139,6 @@ func tiesLessNaNLast[T float32 | float64](a, b T) int {
 	return cmp.Compare(a, b)
 }
 
-// tiesKthAbsF32 is torch.kthvalue(x.abs().float(), k)[0]: the k-th smallest (1-based) float32
-// magnitude, NaN ranked last. k must be in [1, len(x)].
-func tiesKthAbsF32(x []float64, k int) float64 {
-	m := make([]float32, len(x))
-	for i, v := range x {
-		m[i] = float32(math.Abs(v))
-	}
-	return float64(selectKth(m, k-1))
-}
-
 // selectKth returns the element that would sit at index k if m were sorted by
 // tiesLessNaNLast (NaN last): the k-th smallest value, found by quickselect in linear expected
 // time instead of a full sort. Only the value is needed, so the result is the same as sorting.
@@ -202,19 +192,10 @@ func selectKth(m []float32, k int) float32 {
 // the float32 kthvalue of the magnitudes, k' = max(int((1-k)*numel), 1); the others become
 // a*0 (a signed zero).
 func filterTopK(a []float64, k float64, out []float64) error {
-	n := len(a)
-	f := (1 - k) * float64(n)
-	if math.IsNaN(f) {
-		return fmt.Errorf("k = %v: cannot convert float NaN to integer", k)
+	th, err := tiesTopKThreshold(a, k)
+	if err != nil {
+		return err
 	}
-	kk := 1 // max(int(f), 1); int() truncates toward zero
-	if f >= 2 {
-		if f >= float64(n)+1 {
-			return fmt.Errorf("kthvalue(): selected number k = %v out of range for %d elements (k must be in [0, 1])", math.Trunc(f), n)
-		}
-		kk = int(f)
-	}
-	th := tiesKthAbsF32(a, kk)
 	for i, v := range a {
 		m := 0.0
 		if math.Abs(v) >= th {
@@ -223,6 +204,22 @@ func filterTopK(a []float64, k float64, out []float64) error {
 		out[i] = v * m
 	}
 	return nil
+}
+
+// tiesTopKIndex is filter_top_k's k' = max(int((1-k)*n), 1), checked like torch.
+func tiesTopKIndex(n int, k float64) (int, error) {
+	f := (1 - k) * float64(n)
+	if math.IsNaN(f) {
+		return 0, fmt.Errorf("k = %v: cannot convert float NaN to integer", k)
+	}
+	kk := 1 // max(int(f), 1); int() truncates toward zero
+	if f >= 2 {
+		if f >= float64(n)+1 {
+			return 0, fmt.Errorf("kthvalue(): selected number k = %v out of range for %d elements (k must be in [0, 1])", math.Trunc(f), n)
+		}
+		kk = int(f)
+	}
+	return kk, nil
 }
 
 // tiesDeltas is sd-mecha's ties_sum_deltas: every model top-k filtered, the elected sign
@@ -461,6 +458,12 @@ var tiesSum = define(&ops.Def{
 			return err
 		}
 		if n == 0 {
+			return nil
+		}
+		if done, err := tiesSumDirect(ms, o.k, o.voteSgn, out); done || err != nil {
+			if err != nil {
+				return fmt.Errorf("ties_sum: %v", err)
+			}
 			return nil
 		}
 		filtered, counts, err := tiesDeltas(ms, n, o.k, o.voteSgn)

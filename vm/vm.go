@@ -45,6 +45,10 @@ type Options struct {
 	// than the whole budget runs alone. Buffers are then not pooled across keys, so freed
 	// memory goes back to the runtime.
 	MaxMemory int64
+	// ChunkElems is the chunk length, in elements, of chunked execution (chunk.go): 0 means
+	// DefaultChunkElems, a negative value runs every key over whole tensors (for tests and
+	// comparisons). Values below 2 are raised to 2.
+	ChunkElems int
 }
 
 // budget admits keys by their planned peak bytes.
@@ -122,6 +126,12 @@ type machine struct {
 	out      *safetensors.Writer
 	warn     func(string)
 
+	// chunkElems is the chunk length (0: no chunked execution); chunkable and chunkPeaks are
+	// per class.
+	chunkElems int
+	chunkable  []bool
+	chunkPeaks []int64
+
 	bytesRead atomic.Int64
 	warnMu    sync.Mutex
 	nonFinite []string
@@ -155,6 +165,16 @@ func Run(ctx context.Context, p *bytecode.Program, opts Options) (*Stats, error)
 	}
 	for _, c := range p.Consts {
 		m.consts = append(m.consts, constValue(c))
+	}
+	switch {
+	case opts.ChunkElems == 0:
+		m.chunkElems = DefaultChunkElems
+	case opts.ChunkElems > 0:
+		m.chunkElems = max(opts.ChunkElems, 2)
+	}
+	for i := range p.Classes {
+		m.chunkable = append(m.chunkable, m.chunkableClass(&p.Classes[i]))
+		m.chunkPeaks = append(m.chunkPeaks, chunkPeak(&p.Classes[i], m.chunkElems))
 	}
 	defer func() {
 		for _, f := range m.inputs {
@@ -244,9 +264,18 @@ func Run(ctx context.Context, p *bytecode.Program, opts Options) (*Stats, error)
 					return
 				}
 				k := &p.Keys[i]
-				held := mem.acquire(k.Peak)
-				present, err := wk.runKey(k)
-				mem.release(held)
+				var present bool
+				err := errWhole
+				if m.chunked(k) {
+					held := mem.acquire(m.admitPeak(k))
+					present, err = wk.runChunked(k)
+					mem.release(held)
+				}
+				if err == errWhole {
+					held := mem.acquire(k.Peak)
+					present, err = wk.runKey(k)
+					mem.release(held)
+				}
 				if err != nil {
 					fail(&KeyError{Key: k.Name, Err: err})
 					return
@@ -317,6 +346,12 @@ type worker struct {
 	pool    map[int][][]float64
 	pooling bool
 	pooled  int64 // bytes held in pool
+	// kernelMissed: the last CALL's kernel reported ErrMissing (not a missing operand).
+	kernelMissed bool
+	// chunking: the worker runs a key in chunks (alloc hands out whole-chunk buffers);
+	// chunkFree holds the unused ones.
+	chunking  bool
+	chunkFree [][]float64
 }
 
 // poolBytes bounds what one worker keeps for reuse: enough for the buffers of the next keys
@@ -329,6 +364,16 @@ func newWorker(m *machine) *worker {
 }
 
 func (w *worker) alloc(n int) []float64 {
+	if w.chunking && n <= w.m.chunkElems {
+		// Every chunk buffer has the capacity of a whole chunk, so that the short last
+		// chunks of keys (each of its own length) reuse them too.
+		if l := len(w.chunkFree); l > 0 {
+			b := w.chunkFree[l-1]
+			w.chunkFree = w.chunkFree[:l-1]
+			return b[:n]
+		}
+		return make([]float64, n, w.m.chunkElems)
+	}
 	if l := w.pool[n]; len(l) > 0 {
 		b := l[len(l)-1]
 		w.pool[n] = l[:len(l)-1]
@@ -338,8 +383,15 @@ func (w *worker) alloc(n int) []float64 {
 	return make([]float64, n)
 }
 
-// recycle returns a buffer nobody refers to to the pool (when pooling).
+// recycle returns a buffer nobody refers to to the pool (when pooling). Chunk buffers have a
+// free list of their own, always kept (also under MaxMemory): it never holds more buffers
+// than a chunked program has live at once, and whole-tensor buffers of passing sizes must not
+// crowd them out of the bounded pool.
 func (w *worker) recycle(b []float64) {
+	if w.m.chunkElems > 0 && cap(b) == w.m.chunkElems {
+		w.chunkFree = append(w.chunkFree, b[:cap(b)])
+		return
+	}
 	size := int64(len(b)) * 8
 	if w.pooling && len(w.pool[len(b)]) < 8 && w.pooled+size <= poolBytes {
 		w.pool[len(b)] = append(w.pool[len(b)], b)
@@ -371,9 +423,17 @@ func (w *worker) set(r int, t *ops.Tensor) {
 	w.regs[r] = &slot{t: t, refs: 1}
 }
 
-// runKey runs one key's program and hands the result to the writer. It reports whether the
-// key is present (false: every path ended missing, e.g. a non-finite input without fallback).
+// runKey runs one key's program over whole tensors and hands the result to the writer. It
+// reports whether the key is present (false: every path ended missing, e.g. a non-finite input
+// without fallback).
 func (w *worker) runKey(k *bytecode.Key) (bool, error) {
+	return w.exec(k, nil)
+}
+
+// exec runs the key's program. With part == nil the registers hold whole tensors; otherwise
+// they hold the elements [part.lo, part.lo+part.n) of every tensor (see chunk.go), LOAD reads
+// that range and STORE writes it.
+func (w *worker) exec(k *bytecode.Key, part *span) (bool, error) {
 	m := w.m
 	code := &m.prog.Classes[k.Class]
 	if cap(w.regs) < code.NumRegs {
@@ -390,7 +450,13 @@ func (w *worker) runKey(k *bytecode.Key) (bool, error) {
 		switch in.Op {
 		case bytecode.NOP:
 		case bytecode.LOAD:
-			t, err := w.load(in.B, k.Loads[in.C])
+			var t *ops.Tensor
+			var err error
+			if part != nil {
+				t, err = w.loadPart(in.B, k.Loads[in.C], part)
+			} else {
+				t, err = w.load(in.B, k.Loads[in.C])
+			}
 			if err != nil {
 				return false, err
 			}
@@ -399,6 +465,11 @@ func (w *worker) runKey(k *bytecode.Key) (bool, error) {
 			t, err := w.call(k, in)
 			if err != nil {
 				return false, err
+			}
+			if part != nil && t == nil && w.kernelMissed {
+				// A kernel found no value in this chunk; whether the key has one is a
+				// whole-tensor question.
+				return false, errWhole
 			}
 			w.set(in.A, t)
 		case bytecode.JPRESENT:
@@ -425,7 +496,11 @@ func (w *worker) runKey(k *bytecode.Key) (bool, error) {
 			if s == nil {
 				return false, nil
 			}
-			if !ops.SameShape(s.t.Shape, k.Shape) {
+			if part != nil {
+				if len(s.t.Data) != part.n {
+					return false, fmt.Errorf("chunk result has %d elements, want %d", len(s.t.Data), part.n)
+				}
+			} else if !ops.SameShape(s.t.Shape, k.Shape) {
 				return false, fmt.Errorf("result has shape %s, the plan says %s", ops.FormatShape(s.t.Shape), ops.FormatShape(k.Shape))
 			}
 			if m.prog.NanToNumOutput {
@@ -433,7 +508,13 @@ func (w *worker) runKey(k *bytecode.Key) (bool, error) {
 					return false, err
 				}
 			}
-			if err := m.out.WriteFloat64(k.Name, s.t.Data); err != nil {
+			var err error
+			if part != nil {
+				err = m.out.WriteFloat64Part(k.Name, part.lo, s.t.Data, part.last)
+			} else {
+				err = m.out.WriteFloat64(k.Name, s.t.Data)
+			}
+			if err != nil {
 				return false, err
 			}
 			return true, nil
@@ -458,16 +539,14 @@ func (w *worker) load(input int, name string) (*ops.Tensor, error) {
 	}
 	m.bytesRead.Add(info.End - info.Begin)
 	if m.prog.OmitNonFinite {
-		for _, x := range data {
-			if math.IsNaN(x) || math.IsInf(x, 0) {
-				msg := fmt.Sprintf("%s: tensor %q has non-finite values; treated as missing", f.Path, name)
-				m.warnMu.Lock()
-				m.nonFinite = append(m.nonFinite, msg)
-				m.warnMu.Unlock()
-				m.warn(msg)
-				w.recycle(data)
-				return nil, nil
-			}
+		if !num.AllFinite(data) {
+			msg := fmt.Sprintf("%s: tensor %q has non-finite values; treated as missing", f.Path, name)
+			m.warnMu.Lock()
+			m.nonFinite = append(m.nonFinite, msg)
+			m.warnMu.Unlock()
+			m.warn(msg)
+			w.recycle(data)
+			return nil, nil
 		}
 	}
 	return &ops.Tensor{Shape: info.Shape, Data: data, DType: ops.F64}, nil
@@ -550,9 +629,11 @@ func (w *worker) call(k *bytecode.Key, in *bytecode.Instr) (*ops.Tensor, error) 
 		dtype = ops.F64
 	}
 	c.Out = &ops.Tensor{Shape: shape, Data: w.alloc(ops.NumElements(shape)), DType: dtype}
+	w.kernelMissed = false
 	if err := d.Kernel(c); err != nil {
 		w.recycle(c.Out.Data)
 		if errors.Is(err, ops.ErrMissing) {
+			w.kernelMissed = true
 			return nil, nil // the method found no value for this key
 		}
 		return nil, fmt.Errorf("%s: %v", d.Name, err)

@@ -7,6 +7,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime/debug"
+	"runtime/pprof"
 
 	"github.com/mechac/mechac/compiler"
 	"github.com/mechac/mechac/stdlib"
@@ -25,6 +26,9 @@ func cmdRun(e *env, args []string) error {
 	jobs := fs.IntP("jobs", "j", 0, "`N` worker threads (default: number of CPUs)")
 	quiet := fs.BoolP("quiet", "q", false, "print nothing but errors")
 	maxMem := fs.String("max-memory", "", "keep the merge's memory under `SIZE` (e.g. 2GiB): keys are admitted by their planned peak")
+	// Hidden: a CPU profile of the run, for performance work (go tool pprof).
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile to `FILE`")
+	_ = fs.MarkHidden("cpuprofile")
 	if err := parseFlags(fs, args); err != nil {
 		if err == errHelp {
 			return nil
@@ -71,6 +75,17 @@ func cmdRun(e *env, args []string) error {
 		if same, _ := samePath(in.Path, *out); same {
 			return usagef("output %s is also an input of the recipe (%s); choose another output path", *out, in.Recipe)
 		}
+	}
+	if *cpuProfile != "" {
+		pf, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer pf.Close()
+		if err := pprof.StartCPUProfile(pf); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()

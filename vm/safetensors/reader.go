@@ -454,11 +454,45 @@ func (f *File) ReadFloat64(name string, dst []float64) error {
 	if len(dst) != t.NumElements() {
 		return fmt.Errorf("%s: tensor %q has %d elements, destination has %d", f.Path, name, t.NumElements(), len(dst))
 	}
+	return f.decodeAt(t, 0, dst)
+}
+
+// ReadFloat64Part reads the elements [elem, elem+len(dst)) of a tensor and widens them
+// exactly into dst: a part of what ReadFloat64 reads, for chunked execution. It also reports
+// whether every value read is finite (checked while decoding, see num.DecodeFinite).
+func (f *File) ReadFloat64Part(name string, elem int, dst []float64) (finite bool, err error) {
+	t, err := f.lookup(name)
+	if err != nil {
+		return false, err
+	}
+	if elem < 0 || elem+len(dst) > t.NumElements() {
+		return false, fmt.Errorf("%s: tensor %q has %d elements, part [%d, %d) is outside", f.Path, name, t.NumElements(), elem, elem+len(dst))
+	}
 	bp := chunkPool.Get().(*[]byte)
 	defer chunkPool.Put(bp)
 	size := t.DType.Size()
 	per := chunkSize / size
-	off := t.Begin
+	off := t.Begin + int64(elem)*int64(size)
+	finite = true
+	for i := 0; i < len(dst); i += per {
+		n := min(per, len(dst)-i)
+		buf := (*bp)[:n*size]
+		if err := f.readAt(t, buf, off); err != nil {
+			return false, err
+		}
+		finite = num.DecodeFinite(dst[i:i+n], buf, t.DType) && finite
+		off += int64(len(buf))
+	}
+	return finite, nil
+}
+
+// decodeAt reads and widens len(dst) elements of t from element elem, through a pooled buffer.
+func (f *File) decodeAt(t *TensorInfo, elem int, dst []float64) error {
+	bp := chunkPool.Get().(*[]byte)
+	defer chunkPool.Put(bp)
+	size := t.DType.Size()
+	per := chunkSize / size
+	off := t.Begin + int64(elem)*int64(size)
 	for i := 0; i < len(dst); i += per {
 		n := min(per, len(dst)-i)
 		buf := (*bp)[:n*size]
@@ -469,4 +503,12 @@ func (f *File) ReadFloat64(name string, dst []float64) error {
 		off += int64(len(buf))
 	}
 	return nil
+}
+
+// WillNeed tells the kernel that the tensor's bytes will be read soon (posix_fadvise
+// WILLNEED), so that it reads them ahead while the caller computes. A hint: errors are ignored.
+func (f *File) WillNeed(name string) {
+	if t, ok := f.Tensors[name]; ok && t.Len() > 0 {
+		fadviseWillNeed(f.f, t.Begin, t.Len())
+	}
 }

@@ -78,6 +78,7 @@ const (
 	writing
 	written
 	omitted
+	partial // some parts written by WriteFloat64Part, not the last one yet
 )
 
 // Create plans the output file and prepares its temporary file: the header is computed first
@@ -319,7 +320,9 @@ func (w *Writer) start(name string) (*outEntry, error) {
 	if !ok {
 		return nil, fmt.Errorf("writing %s: tensor %q was not declared", w.path, name)
 	}
-	if e.state != pending {
+	// A partially written tensor may be written again from the start: the VM does so when a
+	// chunked key falls back to whole-tensor execution.
+	if e.state != pending && e.state != partial {
 		return nil, fmt.Errorf("writing %s: tensor %q written or omitted twice", w.path, name)
 	}
 	e.state = writing
@@ -351,21 +354,51 @@ func (w *Writer) WriteFloat64(name string, data []float64) error {
 	if len(data) != e.count {
 		return w.finish(e, fmt.Errorf("writing %s: tensor %q has %d elements, got %d", w.path, name, e.count, len(data)))
 	}
+	return w.finish(e, w.encodeAt(e, 0, data))
+}
+
+// WriteFloat64Part narrows data (as WriteFloat64 does) and writes it as the elements
+// [elem, elem+len(data)) of the tensor, so a tensor can be produced and written in chunks.
+// The tensor counts as written once a part with last set has been written; until then it may
+// be written again, whole or in parts, or omitted. Parts of one tensor must not be written
+// concurrently.
+func (w *Writer) WriteFloat64Part(name string, elem int, data []float64, last bool) error {
+	e, err := w.start(name)
+	if err != nil {
+		return err
+	}
+	if elem < 0 || elem+len(data) > e.count {
+		return w.finish(e, fmt.Errorf("writing %s: tensor %q has %d elements, part [%d, %d) is outside", w.path, name, e.count, elem, elem+len(data)))
+	}
+	if err := w.encodeAt(e, elem, data); err != nil {
+		return w.finish(e, err)
+	}
+	if !last {
+		w.mu.Lock()
+		e.state = partial
+		w.mu.Unlock()
+		return nil
+	}
+	return w.finish(e, nil)
+}
+
+// encodeAt narrows data through a pooled buffer and writes it from element elem of e.
+func (w *Writer) encodeAt(e *outEntry, elem int, data []float64) error {
 	bp := chunkPool.Get().(*[]byte)
 	defer chunkPool.Put(bp)
 	size := e.DType.Size()
 	per := chunkSize / size
-	off := 8 + w.hdrLen + e.begin
+	off := 8 + w.hdrLen + e.begin + int64(elem)*int64(size)
 	for i := 0; i < len(data); i += per {
 		n := min(per, len(data)-i)
 		buf := (*bp)[:n*size]
 		num.EncodeInto(buf, data[i:i+n], e.DType, w.viaF32)
 		if _, err := w.wf.WriteAt(buf, off); err != nil {
-			return w.finish(e, w.ioErr(err))
+			return w.ioErr(err)
 		}
 		off += int64(len(buf))
 	}
-	return w.finish(e, nil)
+	return nil
 }
 
 // WriteRaw writes the tensor's bytes as they are (little-endian, in the declared dtype), e.g.
@@ -389,7 +422,7 @@ func (w *Writer) WriteRaw(name string, data []byte) error {
 func (w *Writer) Omit(name string) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if e, ok := w.byName[name]; ok && e.state == pending {
+	if e, ok := w.byName[name]; ok && (e.state == pending || e.state == partial) {
 		e.state = omitted
 	}
 }
@@ -413,7 +446,7 @@ func (w *Writer) Commit() error {
 		switch e.state {
 		case omitted:
 			anyOmitted = true
-		case pending, writing:
+		case pending, writing, partial:
 			err = fmt.Errorf("writing %s: tensor %q was never written", w.path, e.Name)
 		}
 	}

@@ -1,0 +1,186 @@
+package stdlib
+
+import (
+	"math"
+	"sync"
+)
+
+// Fast paths of the TIES core, each giving the bits of the plain version it replaces (tests in
+// ties_kth_test.go compare them).
+
+// absKey is the float32 magnitude of v as its bit pattern. Magnitudes are non-negative, so
+// their bit patterns order like their values, with every NaN (sign cleared) above +inf: the
+// order of tiesLessNaNLast, on integers.
+func absKey(v float64) uint32 {
+	return math.Float32bits(float32(math.Abs(v)))
+}
+
+// keyPool recycles the candidate buffers of tiesKthAbsF32 (a bucket is a few percent of a
+// tensor; keys of up to millions of elements are selected per run).
+var keyPool = sync.Pool{New: func() any { return new([]uint32) }}
+
+// tiesKthAbsF32 is torch.kthvalue(x.abs().float(), k)[0]: the k-th smallest (1-based) float32
+// magnitude, NaN ranked last. k must be in [1, len(x)]. It is a radix select on the magnitudes'
+// bit patterns (absKey): a histogram of the top 11 bits finds the bucket holding the k-th
+// value, and a quickselect among that bucket's keys finds it, two linear passes instead of a
+// quickselect over floats with a NaN-aware comparison. The value is the same; when it is a
+// NaN, it is a NaN (all of them compare alike).
+func tiesKthAbsF32(x []float64, k int) float64 {
+	var hist [1 << 11]int
+	for _, v := range x {
+		hist[absKey(v)>>20]++
+	}
+	rank := k - 1
+	b := 0
+	for rank >= hist[b] {
+		rank -= hist[b]
+		b++
+	}
+	bp := keyPool.Get().(*[]uint32)
+	cand := (*bp)[:0]
+	for _, v := range x {
+		if u := absKey(v); u>>20 == uint32(b) {
+			cand = append(cand, u)
+		}
+	}
+	u := selectKthU32(cand, rank)
+	*bp = cand
+	keyPool.Put(bp)
+	return float64(math.Float32frombits(u))
+}
+
+// selectKthU32 returns the element that would sit at index k if m were sorted ascending
+// (quickselect, median-of-three pivot, three-way partition). m is reordered.
+func selectKthU32(m []uint32, k int) uint32 {
+	lo, hi := 0, len(m)-1
+	for lo < hi {
+		mid := lo + (hi-lo)/2
+		if m[mid] < m[lo] {
+			m[mid], m[lo] = m[lo], m[mid]
+		}
+		if m[hi] < m[lo] {
+			m[hi], m[lo] = m[lo], m[hi]
+		}
+		if m[mid] < m[hi] {
+			m[mid], m[hi] = m[hi], m[mid]
+		}
+		pivot := m[hi]
+		lt, i, gt := lo, lo, hi
+		for i <= gt {
+			switch v := m[i]; {
+			case v < pivot:
+				m[lt], m[i] = v, m[lt]
+				lt++
+				i++
+			case v > pivot:
+				m[i], m[gt] = m[gt], v
+				gt--
+			default:
+				i++
+			}
+		}
+		switch {
+		case k < lt:
+			hi = lt - 1
+		case k > gt:
+			lo = gt + 1
+		default:
+			return pivot
+		}
+	}
+	return m[k]
+}
+
+// tiesTopKThreshold is filterTopK's threshold: the float32 kthvalue of the magnitudes at
+// k' = max(int((1-k)*numel), 1).
+func tiesTopKThreshold(a []float64, k float64) (float64, error) {
+	kk, err := tiesTopKIndex(len(a), k)
+	if err != nil {
+		return 0, err
+	}
+	return tiesKthAbsF32(a, kk), nil
+}
+
+// tiesSumDirect is ties_sum's result (the disjoint mean of tiesDeltas, summed by SumDim0Torch,
+// through tiesNanToZero) computed element by element, without stacking the R filtered deltas
+// and their votes (2·R·n float64): the thresholds first, then, per element, the filter, the
+// vote, the agreement and the sums. For fewer than 16 models SumDim0Torch's order per element
+// is known: a sequential sum from +0 in the 16-column blocks, rowSum in the columns after
+// them, SumTorch for one column; the vote of signs is a sum of small integers, exact in any
+// order. For 16 models or more it reports false and does nothing.
+func tiesSumDirect(ms [][]float64, k float64, voteSgn bool, out []float64) (bool, error) {
+	r, n := len(ms), len(out)
+	if r == 0 || r >= 16 || n == 0 {
+		return false, nil
+	}
+	var th [16]float64
+	for i, m := range ms {
+		t, err := tiesTopKThreshold(m[:n], k)
+		if err != nil {
+			return true, err
+		}
+		th[i] = t
+	}
+	blockEnd := 0
+	if n >= 4 {
+		blockEnd = n - n%16
+	}
+	colSum := func(d []float64, j int) float64 {
+		switch {
+		case n == 1:
+			return SumTorch(d)
+		case j < blockEnd:
+			acc := 0.0
+			for _, v := range d {
+				acc += v
+			}
+			return acc
+		}
+		return rowSum(d, 0, 1, len(d))
+	}
+	var dv [16]float64
+	var sv [16]int
+	d, sg := dv[:r], sv[:r]
+	for j := range out {
+		// The filter and the signs, without data-dependent branches (signs are random):
+		// d_i = v*keep (a signed zero, or NaN for an infinity, where not kept, as v*0 is in
+		// filterTopK); its sign is sign(v) where kept, else 0 (tiesSign of ±0 and NaN).
+		votes := 0
+		for i, m := range ms {
+			v := m[j]
+			keep := math.Abs(v) >= th[i]
+			f, s := 0.0, 0
+			if keep {
+				f = 1
+			}
+			if v > 0 {
+				s = 1
+			}
+			if v < 0 {
+				s = -1
+			}
+			if !keep {
+				s = 0
+			}
+			d[i], sg[i] = v*f, s
+			votes += s
+		}
+		var s int
+		if voteSgn {
+			s = int(tiesSign(colSum(d, j)))
+		} else {
+			s = max(-1, min(votes, 1))
+		}
+		c := 0.0
+		for i, v := range d {
+			f := 0.0
+			if sg[i] == s {
+				f = 1
+			}
+			d[i] = v * f
+			c += f
+		}
+		out[j] = tiesNanToZero(colSum(d, j) / c)
+	}
+	return true, nil
+}

@@ -1,0 +1,178 @@
+package vm
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/mechac/mechac/ops"
+	"github.com/mechac/mechac/vm/bytecode"
+)
+
+// Chunked execution. A key whose program only calls elementwise methods computes out[i] from
+// the inputs' element i alone, so the program can run over a range of elements at a time:
+// every register then holds a chunk instead of a whole tensor, LOAD reads the chunk's bytes
+// (pread at its offset), STORE writes them at the output's offset. Peak memory is a few
+// chunks per register, whatever the tensor size and the number of inputs, and the chunks
+// stay in the CPU cache between LOAD, CALL and STORE. The bytes are those of whole-tensor
+// execution: the same kernels see the same element values, in a different grouping.
+//
+// Whether a key's value exists can depend on all of its elements (a non-finite input element
+// makes the input missing under OmitNonFinite; a kernel may report ErrMissing): a chunk that
+// meets such a case abandons chunked execution (errWhole) and the key runs again over whole
+// tensors, which rewrites the output tensor from its start.
+
+// DefaultChunkElems is the chunk length in elements: 64 Ki elements, 512 KiB of float64 per
+// register (measured on the benchmark: smaller chunks cost more system calls per byte, larger
+// ones fall out of the CPU cache; the range 16-256 Ki differs by a few percent).
+const DefaultChunkElems = 64 << 10
+
+// span is the range of elements a chunked run computes.
+type span struct {
+	lo, n int
+	last  bool
+}
+
+// errWhole makes a chunked run start the key again over whole tensors.
+var errWhole = errors.New("vm: key needs whole-tensor execution")
+
+// chunkableClass reports whether every instruction of a class program is elementwise: CALLs
+// of methods with the Elementwise trait (and no other), whose output shape is the broadcast
+// of their operands and whose arguments are plain (not per-key tensor lists).
+func (m *machine) chunkableClass(code *bytecode.Code) bool {
+	for _, in := range code.Instrs {
+		if in.Op != bytecode.CALL {
+			continue
+		}
+		d := m.methods[in.B]
+		if d.Traits != ops.Elementwise || d.OutShape != nil || d.OutShapeKey != nil ||
+			d.Keys == ops.KeysMapped || in.Counts != nil {
+			return false
+		}
+	}
+	return true
+}
+
+// chunkPeak is the register bytes a chunked run of the class holds at once: the number of
+// registers live at the same time (as the compiler counts them for Key.Peak) times a chunk.
+func chunkPeak(code *bytecode.Code, chunkElems int) int64 {
+	refs := map[int]*int{}
+	var live, peak int64
+	drop := func(r int) {
+		if c := refs[r]; c != nil {
+			*c--
+			if *c == 0 {
+				live--
+			}
+			delete(refs, r)
+		}
+	}
+	for _, in := range code.Instrs {
+		switch in.Op {
+		case bytecode.LOAD, bytecode.CALL:
+			drop(in.A)
+			one := 1
+			refs[in.A] = &one
+			live++
+		case bytecode.MOVE:
+			drop(in.A)
+			if c := refs[in.B]; c != nil {
+				*c++
+				refs[in.A] = c
+			}
+		case bytecode.FREE, bytecode.MISS:
+			drop(in.A)
+		}
+		peak = max(peak, live)
+	}
+	return peak * int64(chunkElems) * 8
+}
+
+// chunked reports whether key k runs in chunks: its class is elementwise. A key of at most
+// one chunk runs as one chunk, so that its buffers are chunk buffers too (reused by every
+// key, where whole-tensor buffers of each small size would be garbage or idle pool memory).
+func (m *machine) chunked(k *bytecode.Key) bool {
+	return m.chunkElems > 0 && m.chunkable[k.Class]
+}
+
+// admitPeak is the memory a key is admitted with under --max-memory: its chunked peak when it
+// runs in chunks (every chunk buffer has a whole chunk's capacity, also for a small key),
+// else the plan's Key.Peak.
+func (m *machine) admitPeak(k *bytecode.Key) int64 {
+	if m.chunked(k) {
+		return m.chunkPeaks[k.Class]
+	}
+	return k.Peak
+}
+
+// runChunked runs the key's program chunk by chunk. It returns errWhole when the key must
+// run over whole tensors instead (an input is not of the key's size, a chunk found a missing
+// value).
+func (w *worker) runChunked(k *bytecode.Key) (bool, error) {
+	m := w.m
+	n := ops.NumElements(k.Shape)
+	code := &m.prog.Classes[k.Class]
+	for _, in := range code.Instrs {
+		if in.Op != bytecode.LOAD {
+			continue
+		}
+		f := m.inputs[in.B]
+		info, ok := f.Tensors[k.Loads[in.C]]
+		if !ok {
+			return false, fmt.Errorf("%s has no tensor %q (did the file change?)", f.Path, k.Loads[in.C])
+		}
+		if ops.NumElements(info.Shape) != n {
+			return false, errWhole // broadcast: not a plain chunk of each input
+		}
+		f.WillNeed(info.Name)
+	}
+	w.chunking = true
+	defer func() { w.chunking = false }()
+	step := m.chunkElems
+	for lo := 0; lo < n; {
+		cn := min(step, n-lo)
+		if rest := n - lo - cn; rest == 1 {
+			// Never leave a one-element chunk: kernels treat a one-element tensor as a
+			// broadcast scalar (shortcuts such as alpha == 0), which a chunk is not.
+			cn--
+		}
+		part := span{lo: lo, n: cn, last: lo+cn == n}
+		present, err := w.exec(k, &part)
+		switch {
+		case err != nil:
+			return false, err
+		case !present && lo > 0:
+			// Parts are written already; let the whole-tensor run decide (cannot happen:
+			// see below).
+			return false, errWhole
+		case !present:
+			// A missing result is the same for every chunk (missing inputs are a property
+			// of the key; dynamic misses return errWhole), so the first chunk decides.
+			return false, nil
+		}
+		lo += cn
+	}
+	return true, nil
+}
+
+// loadPart reads the elements of part of a LOAD's tensor, widened to float64. A non-finite
+// element under OmitNonFinite returns errWhole: the whole-tensor run reports it.
+func (w *worker) loadPart(input int, name string, part *span) (*ops.Tensor, error) {
+	m := w.m
+	f := m.inputs[input]
+	info, ok := f.Tensors[name]
+	if !ok {
+		return nil, fmt.Errorf("%s has no tensor %q (did the file change?)", f.Path, name)
+	}
+	data := w.alloc(part.n)
+	finite, err := f.ReadFloat64Part(name, part.lo, data)
+	if err != nil {
+		w.recycle(data)
+		return nil, err
+	}
+	m.bytesRead.Add(int64(part.n * info.DType.Size()))
+	if m.prog.OmitNonFinite && !finite {
+		w.recycle(data)
+		return nil, errWhole
+	}
+	return &ops.Tensor{Shape: []int{part.n}, Data: data, DType: ops.F64}, nil
+}

@@ -1,0 +1,73 @@
+package vm_test
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+
+	"github.com/mechac/mechac/ops"
+	"github.com/mechac/mechac/stdlib"
+	"github.com/mechac/mechac/vm"
+)
+
+// TestChunkedBitwise: chunked execution writes the same bytes as whole-tensor execution, for
+// chunk lengths that divide the tensors, that leave odd remainders and that would leave a
+// one-element chunk, with non-finite inputs (a chunk meets one, the key starts again over
+// whole tensors) and under --max-memory.
+func TestChunkedBitwise(t *testing.T) {
+	dir := t.TempDir()
+	keys := testKeys(t, 60)
+	// Bigger tensors than testKeys gives, so that keys span many chunks: odd sizes on purpose.
+	for k, s := range keys {
+		if len(s) >= 2 {
+			keys[k] = append([]int{37}, s[1:]...)
+		}
+	}
+	var names []string
+	for k := range keys {
+		names = append(names, k)
+	}
+	nan := map[string]bool{names[3]: true, names[17]: true, names[29]: true}
+	writeModel(t, filepath.Join(dir, "a.safetensors"), ops.F16, keys, 1, nan)
+	writeModel(t, filepath.Join(dir, "b.safetensors"), ops.BF16, keys, 2, map[string]bool{names[29]: true})
+	writeModel(t, filepath.Join(dir, "c.safetensors"), ops.F32, keys, 3, nil)
+	head := "version 0.1.0\n" +
+		`model "a.safetensors" model_config="sdxl-sgm" merge_space="weight"` + "\n" +
+		`model "b.safetensors" model_config="sdxl-sgm" merge_space="weight"` + "\n" +
+		`model "c.safetensors" model_config="sdxl-sgm" merge_space="weight"` + "\n"
+	tests := []struct {
+		name, recipe, numerics string
+		dtype                  ops.DType
+	}{
+		{"n_average", head + `merge "n_average" &0 &1 &2`, "exact", ops.F16},
+		{"n_average sd-mecha", head + `merge "n_average" &0 &1 &2`, "sd-mecha", ops.F16},
+		{"weighted_sum", head + `merge "weighted_sum" &0 &1 alpha=0.3`, "exact", ops.BF16},
+		{"add_difference chain", head + "merge \"subtract\" &0 &2\nmerge \"add_difference\" &2 &3 0.7", "sd-mecha", ops.F32},
+		{"fallback over elementwise", head + "merge \"weighted_sum\" &0 &2 alpha=0.25\nmerge \"fallback\" &3 &1", "exact", ops.F16},
+		{"clean inputs", head + "merge \"subtract\" &2 &1\nmerge \"add_difference\" &2 &3 1.5", "exact", ops.F64},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			prog := compile(t, dir, tt.recipe, tt.numerics, tt.dtype)
+			run := func(chunk, jobs int, mem int64) string {
+				out := filepath.Join(t.TempDir(), "out.safetensors")
+				_, err := vm.Run(context.Background(), prog, vm.Options{
+					Registry: stdlib.Default(), Output: out, Jobs: jobs, ChunkElems: chunk, MaxMemory: mem,
+				})
+				if err != nil {
+					t.Fatalf("chunk %d -j %d: %v", chunk, jobs, err)
+				}
+				return sum(t, out)
+			}
+			want := run(-1, 1, 0)
+			for _, c := range []struct {
+				chunk, jobs int
+				mem         int64
+			}{{2, 1, 0}, {3, 2, 0}, {7, 1, 0}, {36, 2, 0}, {37, 1, 0}, {64, 2, 0}, {1000, 1, 0}, {5, 2, 4096}, {0, 2, 0}} {
+				if got := run(c.chunk, c.jobs, c.mem); got != want {
+					t.Errorf("chunk %d -j %d --max-memory %d: sha256 %s, whole tensors %s", c.chunk, c.jobs, c.mem, got, want)
+				}
+			}
+		})
+	}
+}

@@ -1,0 +1,117 @@
+package safetensors
+
+import (
+	"bytes"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/mechac/mechac/ops"
+)
+
+// A tensor written in parts (in any order, after a partial attempt that is started again)
+// gives the file a whole write gives, and ReadFloat64Part reads any range of it back.
+func TestWriteAndReadParts(t *testing.T) {
+	dir := t.TempDir()
+	r := rand.New(rand.NewPCG(9, 10))
+	decl := []OutTensor{{"a", ops.F16, []int{7, 5}}, {"b", ops.BF16, []int{3}}, {"c", ops.F32, []int{11}}}
+	data := map[string][]float64{}
+	for _, d := range decl {
+		data[d.Name] = randomValues(r, ops.NumElements(d.Shape))
+	}
+	write := func(path string, parts bool) {
+		w, err := Create(path, decl, nil, WriterOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer w.Abort()
+		for _, d := range decl {
+			x := data[d.Name]
+			if !parts {
+				if err := w.WriteFloat64(d.Name, x); err != nil {
+					t.Fatal(err)
+				}
+				continue
+			}
+			// A first attempt that stops after one part, then the parts again: 4, 4, ..., rest.
+			if err := w.WriteFloat64Part(d.Name, 0, make([]float64, 2), false); err != nil {
+				t.Fatal(err)
+			}
+			for lo := 0; lo < len(x); lo += 4 {
+				hi := min(lo+4, len(x))
+				if err := w.WriteFloat64Part(d.Name, lo, x[lo:hi], hi == len(x)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := w.WriteFloat64Part(d.Name, 0, x[:1], true); err == nil {
+				t.Errorf("%s: a part after the last one was accepted", d.Name)
+			}
+		}
+		if err := w.Commit(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	whole, parts := filepath.Join(dir, "whole.safetensors"), filepath.Join(dir, "parts.safetensors")
+	write(whole, false)
+	write(parts, true)
+	a, _ := os.ReadFile(whole)
+	b, _ := os.ReadFile(parts)
+	if !bytes.Equal(a, b) {
+		t.Fatal("written in parts, the file differs from the whole write")
+	}
+	f, err := Open(parts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	full := make([]float64, 35)
+	if err := f.ReadFloat64("a", full); err != nil {
+		t.Fatal(err)
+	}
+	got := make([]float64, 9)
+	if finite, err := f.ReadFloat64Part("a", 13, got); err != nil || !finite {
+		t.Fatalf("ReadFloat64Part: finite %v, %v", finite, err)
+	}
+	for i, x := range got {
+		if x != full[13+i] {
+			t.Fatalf("part element %d = %v, whole read %v", i, x, full[13+i])
+		}
+	}
+	if _, err := f.ReadFloat64Part("a", 30, got); err == nil {
+		t.Error("a part beyond the tensor's end was read")
+	}
+}
+
+// A partly written tensor is not complete: Commit refuses it, Omit drops it.
+func TestPartialTensor(t *testing.T) {
+	dir := t.TempDir()
+	decl := []OutTensor{{"a", ops.F16, []int{4}}}
+	w, err := Create(filepath.Join(dir, "o.safetensors"), decl, nil, WriterOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.WriteFloat64Part("a", 0, []float64{1, 2}, false); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.WriteFloat64Part("a", 3, []float64{1, 2}, true); err == nil {
+		t.Error("a part past the end was accepted")
+	}
+	if err := w.Commit(); err == nil {
+		t.Error("Commit accepted a partly written tensor")
+	}
+	w, err = Create(filepath.Join(dir, "p.safetensors"), append(decl, OutTensor{"b", ops.F16, []int{1}}), nil, WriterOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.WriteFloat64Part("a", 0, []float64{1, 2}, false); err != nil {
+		t.Fatal(err)
+	}
+	w.Omit("a")
+	if err := w.WriteFloat64("b", []float64{3}); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Commit(); err != nil {
+		t.Fatalf("Commit after omitting a partly written tensor: %v", err)
+	}
+}
