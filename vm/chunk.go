@@ -176,3 +176,41 @@ func (w *worker) loadPart(input int, name string, part *span) (*ops.Tensor, erro
 	}
 	return &ops.Tensor{Shape: []int{part.n}, Data: data, DType: ops.F64}, nil
 }
+
+// AdmissionPeaks returns, for each key of p, the register memory --max-memory admits it with
+// (admitPeak: the chunked peak for a key that runs in chunks, else Key.Peak) under these
+// options, and whether it runs in chunks: what `mechac plan` predicts before a run.
+func AdmissionPeaks(p *bytecode.Program, opts Options) ([]int64, []bool, error) {
+	m, err := newMachine(p, opts)
+	if err != nil {
+		return nil, nil, err
+	}
+	peaks, chunked := make([]int64, len(p.Keys)), make([]bool, len(p.Keys))
+	for i := range p.Keys {
+		peaks[i], chunked[i] = m.admitPeak(&p.Keys[i]), m.chunked(&p.Keys[i])
+	}
+	return peaks, chunked, nil
+}
+
+// newMachine resolves p's methods and decides, per key class, chunked execution and its peak.
+func newMachine(p *bytecode.Program, opts Options) (*machine, error) {
+	m := &machine{prog: p}
+	for _, name := range p.Methods {
+		d, ok := opts.Registry.Lookup(name)
+		if !ok {
+			return nil, fmt.Errorf("the plan uses method %s, which this mechac does not have", name)
+		}
+		m.methods = append(m.methods, d)
+	}
+	switch {
+	case opts.ChunkElems == 0:
+		m.chunkElems = DefaultChunkElems
+	case opts.ChunkElems > 0:
+		m.chunkElems = max(opts.ChunkElems, 2)
+	}
+	for i := range p.Classes {
+		m.chunkable = append(m.chunkable, m.chunkableClass(&p.Classes[i]))
+		m.chunkPeaks = append(m.chunkPeaks, chunkPeak(&p.Classes[i], m.chunkElems))
+	}
+	return m, nil
+}

@@ -71,3 +71,42 @@ func TestChunkedBitwise(t *testing.T) {
 		})
 	}
 }
+
+// TestAdmissionPeaks: elementwise keys are admitted by their live registers times a chunk,
+// the others by the plan's whole-tensor peak.
+func TestAdmissionPeaks(t *testing.T) {
+	dir := t.TempDir()
+	keys := testKeys(t, 20)
+	writeModel(t, filepath.Join(dir, "a.safetensors"), ops.F16, keys, 1, nil)
+	writeModel(t, filepath.Join(dir, "b.safetensors"), ops.F16, keys, 2, nil)
+	head := "version 0.1.0\n" +
+		`model "a.safetensors" model_config="sdxl-sgm" merge_space="weight"` + "\n" +
+		`model "b.safetensors" model_config="sdxl-sgm" merge_space="weight"` + "\n"
+	for _, tt := range []struct {
+		name, recipe string
+		chunked      bool
+	}{
+		{"elementwise", head + `merge "weighted_sum" &0 &1 alpha=0.3`, true},
+		{"whole tensor", head + "merge \"subtract\" &0 &1\nmerge \"ties_sum\" &2 k=0.5\nmerge \"add_difference\" &1 &3", false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			prog := compile(t, dir, tt.recipe, "exact", ops.F16)
+			peaks, chunked, err := vm.AdmissionPeaks(prog, vm.Options{Registry: stdlib.Default(), ChunkElems: 100})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, k := range prog.Keys {
+				if chunked[i] != tt.chunked {
+					t.Fatalf("key %s: chunked %v, want %v", k.Name, chunked[i], tt.chunked)
+				}
+				want := k.Peak
+				if tt.chunked {
+					want = 3 * 100 * 8 // a, b and the result live at once
+				}
+				if peaks[i] != want {
+					t.Errorf("key %s: admitted with %d bytes, want %d", k.Name, peaks[i], want)
+				}
+			}
+		})
+	}
+}

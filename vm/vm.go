@@ -152,29 +152,16 @@ func Run(ctx context.Context, p *bytecode.Program, opts Options) (*Stats, error)
 	if err != nil {
 		return nil, fmt.Errorf("plan output dtype: %v", err)
 	}
-	m := &machine{prog: p, numerics: numerics, warn: opts.Warn, outDType: outDType}
+	m, err := newMachine(p, opts)
+	if err != nil {
+		return nil, err
+	}
+	m.numerics, m.outDType, m.warn = numerics, outDType, opts.Warn
 	if m.warn == nil {
 		m.warn = func(string) {}
 	}
-	for _, name := range p.Methods {
-		d, ok := opts.Registry.Lookup(name)
-		if !ok {
-			return nil, fmt.Errorf("the plan uses method %s, which this mechac does not have", name)
-		}
-		m.methods = append(m.methods, d)
-	}
 	for _, c := range p.Consts {
 		m.consts = append(m.consts, constValue(c))
-	}
-	switch {
-	case opts.ChunkElems == 0:
-		m.chunkElems = DefaultChunkElems
-	case opts.ChunkElems > 0:
-		m.chunkElems = max(opts.ChunkElems, 2)
-	}
-	for i := range p.Classes {
-		m.chunkable = append(m.chunkable, m.chunkableClass(&p.Classes[i]))
-		m.chunkPeaks = append(m.chunkPeaks, chunkPeak(&p.Classes[i], m.chunkElems))
 	}
 	defer func() {
 		for _, f := range m.inputs {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/mechac/mechac/compiler"
 	"github.com/mechac/mechac/ops"
+	"github.com/mechac/mechac/vm"
 )
 
 // parseSize reads a memory size: a number of bytes, or with a suffix K/M/G/T (powers of 1024;
@@ -67,15 +68,23 @@ func cmdPlan(e *env, args []string) error {
 	if n <= 0 {
 		n = runtime.NumCPU()
 	}
+	// What the VM will admit each key with: elementwise keys run in chunks (SPEC 5.1, 5.2).
+	peaks, chunked, err := vm.AdmissionPeaks(p, vm.Options{Registry: opts.Registry})
+	if err != nil {
+		return err
+	}
 	var in, out int64
 	var sizes []int64
-	largest := 0
+	largest, nChunked := 0, 0
 	for i, k := range p.Keys {
 		dt, _ := ops.ParseDType(k.DType)
 		out += int64(ops.NumElements(k.Shape) * dt.Size())
-		sizes = append(sizes, k.Peak)
-		if k.Peak > p.Keys[largest].Peak {
+		sizes = append(sizes, peaks[i])
+		if peaks[i] > peaks[largest] {
 			largest = i
+		}
+		if chunked[i] {
+			nChunked++
 		}
 	}
 	for _, inp := range p.Inputs {
@@ -96,7 +105,7 @@ func cmdPlan(e *env, args []string) error {
 		}
 	}
 	if limit > 0 && len(p.Keys) > 0 {
-		need := p.Keys[largest].Peak + runtimeOverhead(1)
+		need := peaks[largest] + runtimeOverhead(1)
 		switch {
 		case need > limit:
 			fmt.Fprintf(w, "DOES NOT FIT in %s: key %s alone needs %s\n", what, p.Keys[largest].Name, humanBytes(need))
@@ -109,9 +118,15 @@ func cmdPlan(e *env, args []string) error {
 	fmt.Fprintf(w, "recipe: %s: %d output keys in %d key classes, %d inputs\n", recipe, len(p.Keys), len(p.Classes), len(p.Inputs))
 	fmt.Fprintf(w, "read:   at most %s (input files)\n", humanBytes(in))
 	fmt.Fprintf(w, "write:  %s (%s)\n", humanBytes(out), p.OutputDType)
+	fmt.Fprintf(w, "keys:   %d of %d run in chunks of %d elements (elementwise programs), the rest on whole tensors\n",
+		nChunked, len(p.Keys), vm.DefaultChunkElems)
 	if len(p.Keys) > 0 {
 		k := p.Keys[largest]
-		fmt.Fprintf(w, "largest key: %s %s, %s of float64 registers at its peak\n", k.Name, ops.FormatShape(k.Shape), humanBytes(k.Peak))
+		how := "whole tensors"
+		if chunked[largest] {
+			how = "in chunks"
+		}
+		fmt.Fprintf(w, "largest key: %s %s, %s of float64 registers at its peak (%s)\n", k.Name, ops.FormatShape(k.Shape), humanBytes(peaks[largest]), how)
 	}
 	fmt.Fprintf(w, "peak:   %s of registers with %d workers (the %d largest keys at once; kernels' scratch and ~%s of runtime overhead extra)\n",
 		humanBytes(predicted), n, min(n, len(sizes)), humanBytes(runtimeOverhead(n)))
