@@ -24,7 +24,8 @@ var allowed = map[string][]string{
 	"compiler":                  {"compiler/ir", "lang", "lang/pos", "ops", "vm/bytecode"},
 	"vm/safetensors":            {"ops", "ops/num"},
 	"vm":                        {"vm/bytecode", "ops", "ops/num", "lang/pos", "vm/safetensors"},
-	"stdlib":                    {"ops", "ops/num", "ops/rng", "stdlib/configs"},
+	"stdlib":                    {"ops", "ops/num", "ops/rng", "stdlib/configs", "stdlib/internal/fastblas"},
+	"stdlib/internal/fastblas":  {},
 	"stdlib/configs":            {"ops"},
 	"cmd/mechac/internal/synth": {"ops", "ops/num", "vm/safetensors"},
 }

@@ -459,6 +459,12 @@ func TestSignInvariance(t *testing.T) {
 		shape := []int{sh[0], sh[1]}
 		for _, al := range []float64{1, 0.5, 2, -0.7} {
 			for _, c := range []float64{0, 1} {
+				if c == 1 && sh[0] < sh[1] {
+					// Wide and centred: ill-posed (TestRotateWideIllPosed), the result is
+					// rounding noise (a 4x4 product of entries ~3e16 giving ~82) that any
+					// change of rounding, a sign flip included, moves by O(1).
+					continue
+				}
 				runs = append(runs, run{fmt.Sprintf("rotate %v alignment %v centralization %v", sh, al, c), rotateDef, shape,
 					[]ops.Value{a, b, ops.Float(al), s0(0.3), ops.Float(c), ops.Float(1e-10)}, 1e-9})
 			}

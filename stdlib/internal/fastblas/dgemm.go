@@ -1,0 +1,273 @@
+package fastblas
+
+import (
+	"math"
+	"runtime"
+	"sync"
+	"sync/atomic"
+
+	"gonum.org/v1/gonum/blas"
+)
+
+// Cache blocking (Goto's scheme): a kcBlock x ncBlock panel of B packed once per (jc, pc)
+// step and shared by the goroutines, an mcBlock x kcBlock block of A packed by each goroutine,
+// which then sweeps the micro-kernel over it. Only kcBlock changes the results (it is where
+// the k sum restarts an accumulator): it is a constant. mcBlock and ncBlock may change freely.
+const (
+	kcBlock = 256
+	mcBlock = 96   // 96 x 256 doubles: 192 KiB of A, resident in L2
+	ncBlock = 2048 // 256 x 2048 doubles: 4 MiB of B, in L3
+)
+
+// parallelFlops: below this m*n*k the work runs on the calling goroutine only.
+const parallelFlops = 1 << 21
+
+// Dgemm computes C = alpha op(A) op(B) + beta C (row-major, as gonum's). beta is applied to C
+// first (beta == 0 clears it without reading, as BLAS does: NaNs in C do not propagate), then
+// each k block adds alpha times its products' sum: see the package comment.
+func (Implementation) Dgemm(tA, tB blas.Transpose, m, n, k int, alpha float64, a []float64, lda int, b []float64, ldb int, beta float64, c []float64, ldc int) {
+	aTrans := checkTrans(tA)
+	bTrans := checkTrans(tB)
+	if m < 0 {
+		panic("blas: m < 0")
+	}
+	if n < 0 {
+		panic("blas: n < 0")
+	}
+	if k < 0 {
+		panic("blas: k < 0")
+	}
+	if aTrans && lda < max(1, m) || !aTrans && lda < max(1, k) {
+		panic("blas: bad lda")
+	}
+	if bTrans && ldb < max(1, k) || !bTrans && ldb < max(1, n) {
+		panic("blas: bad ldb")
+	}
+	if ldc < max(1, n) {
+		panic("blas: bad ldc")
+	}
+	if m == 0 || n == 0 {
+		return
+	}
+	if aTrans && len(a) < (k-1)*lda+m || !aTrans && len(a) < (m-1)*lda+k {
+		panic("blas: insufficient length of a")
+	}
+	if bTrans && len(b) < (n-1)*ldb+k || !bTrans && len(b) < (k-1)*ldb+n {
+		panic("blas: insufficient length of b")
+	}
+	if len(c) < (m-1)*ldc+n {
+		panic("blas: insufficient length of c")
+	}
+	scaleC(m, n, beta, c, ldc)
+	if alpha == 0 || k == 0 {
+		return
+	}
+	gemm(aTrans, bTrans, m, n, k, alpha, a, lda, b, ldb, c, ldc)
+}
+
+func checkTrans(t blas.Transpose) bool {
+	switch t {
+	case blas.NoTrans:
+		return false
+	case blas.Trans, blas.ConjTrans:
+		return true
+	}
+	panic("blas: illegal transpose")
+}
+
+// scaleC sets C = beta C (C = 0 when beta is 0).
+func scaleC(m, n int, beta float64, c []float64, ldc int) {
+	if beta == 1 {
+		return
+	}
+	for i := range m {
+		row := c[i*ldc : i*ldc+n]
+		if beta == 0 {
+			clear(row)
+			continue
+		}
+		for j := range row {
+			row[j] *= beta
+		}
+	}
+}
+
+// matrix is a row-major operand read as op(X): element (i, p) is d[i*ld+p], or d[p*ld+i] when
+// trans.
+type matrix struct {
+	d     []float64
+	ld    int
+	trans bool
+}
+
+var bufPool = sync.Pool{New: func() any { return new([]float64) }}
+
+func getBuf(n int) *[]float64 {
+	p := bufPool.Get().(*[]float64)
+	if cap(*p) < n {
+		*p = make([]float64, n)
+	}
+	*p = (*p)[:n]
+	return p
+}
+
+// gemm is C += alpha op(A) op(B) for m, n, k > 0.
+func gemm(aTrans, bTrans bool, m, n, k int, alpha float64, a []float64, lda int, b []float64, ldb int, c []float64, ldc int) {
+	am := matrix{a, lda, aTrans}
+	bm := matrix{b, ldb, bTrans}
+	workers := 1
+	if m*n*k >= parallelFlops {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	// Row blocks: at most mcBlock rows, and enough blocks to keep every worker busy.
+	mc := mcBlock
+	if workers > 1 {
+		per := (m + workers - 1) / workers
+		mc = min(mc, (per+mr-1)/mr*mr)
+	}
+	nc := min(ncBlock, (n+nr-1)/nr*nr)
+	kc := min(kcBlock, k)
+	bp := getBuf(kc * nc)
+	defer bufPool.Put(bp)
+	for jc := 0; jc < n; jc += nc {
+		nb := min(nc, n-jc)
+		for pc := 0; pc < k; pc += kcBlock {
+			kb := min(kcBlock, k-pc)
+			packB(*bp, bm, pc, kb, jc, nb)
+			blocks := (m + mc - 1) / mc
+			run := func(next *atomic.Int64) {
+				ap := getBuf(mc * kb)
+				defer bufPool.Put(ap)
+				for {
+					blk := int(next.Add(1)) - 1
+					if blk >= blocks {
+						return
+					}
+					ic := blk * mc
+					mb := min(mc, m-ic)
+					packA(*ap, am, ic, mb, pc, kb)
+					macroKernel(mb, nb, kb, alpha, *ap, *bp, c[ic*ldc+jc:], ldc)
+				}
+			}
+			var next atomic.Int64
+			w := min(workers, blocks)
+			if w <= 1 {
+				run(&next)
+				continue
+			}
+			var wg sync.WaitGroup
+			for range w - 1 {
+				wg.Go(func() { run(&next) })
+			}
+			run(&next)
+			wg.Wait() // the next k block of these rows may only start after this one
+		}
+	}
+}
+
+// packA copies op(A)[ic:ic+mb, pc:pc+kb] into panels of mr rows, each kb x mr (row p holds the
+// panel's mr values of column p), the last panel padded with zeros.
+func packA(dst []float64, a matrix, ic, mb, pc, kb int) {
+	full := mb / mr * mr
+	if a.trans {
+		// Row pc+p of A holds column p of every panel: read it once, sequentially.
+		for p := range kb {
+			src := a.d[(pc+p)*a.ld+ic : (pc+p)*a.ld+ic+mb]
+			for i0 := 0; i0 < full; i0 += mr {
+				s := src[i0 : i0+mr : i0+mr]
+				d := dst[i0*kb+p*mr : i0*kb+p*mr+mr : i0*kb+p*mr+mr]
+				d[0], d[1], d[2], d[3], d[4], d[5] = s[0], s[1], s[2], s[3], s[4], s[5]
+			}
+			if full < mb {
+				d := dst[full*kb+p*mr : full*kb+p*mr+mr]
+				for r := range mr {
+					if full+r < mb {
+						d[r] = src[full+r]
+					} else {
+						d[r] = 0
+					}
+				}
+			}
+		}
+		return
+	}
+	for i0 := 0; i0 < mb; i0 += mr {
+		panel := dst[i0*kb : i0*kb+kb*mr]
+		rows := min(mr, mb-i0)
+		for r := range mr {
+			if r >= rows {
+				for p := range kb {
+					panel[p*mr+r] = 0
+				}
+				continue
+			}
+			i := ic + i0 + r
+			src := a.d[i*a.ld+pc : i*a.ld+pc+kb]
+			for p, v := range src {
+				panel[p*mr+r] = v
+			}
+		}
+	}
+}
+
+// packB copies op(B)[pc:pc+kb, jc:jc+nb] into panels of nr columns, each kb x nr, the last
+// padded with zeros.
+func packB(dst []float64, b matrix, pc, kb, jc, nb int) {
+	for j0 := 0; j0 < nb; j0 += nr {
+		panel := dst[j0*kb : j0*kb+kb*nr]
+		cols := min(nr, nb-j0)
+		if !b.trans && cols == nr {
+			for p := range kb {
+				o := (pc+p)*b.ld + jc + j0
+				src, d := b.d[o:o+nr:o+nr], panel[p*nr:p*nr+nr:p*nr+nr]
+				d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7] = src[0], src[1], src[2], src[3], src[4], src[5], src[6], src[7]
+			}
+			continue
+		}
+		for q := range nr {
+			if q >= cols {
+				for p := range kb {
+					panel[p*nr+q] = 0
+				}
+				continue
+			}
+			j := jc + j0 + q
+			if b.trans {
+				src := b.d[j*b.ld+pc : j*b.ld+pc+kb]
+				for p, v := range src {
+					panel[p*nr+q] = v
+				}
+			} else {
+				for p := range kb {
+					panel[p*nr+q] = b.d[(pc+p)*b.ld+j]
+				}
+			}
+		}
+	}
+}
+
+// macroKernel adds alpha times the packed block product (mb x kb by kb x nb) to c (mb x nb,
+// stride ldc). Full tiles update c in the kernel; edge tiles go through a scratch tile with the
+// same operations.
+func macroKernel(mb, nb, kb int, alpha float64, ap, bp, c []float64, ldc int) {
+	var tile [mr * nr]float64
+	for j0 := 0; j0 < nb; j0 += nr {
+		bpanel := bp[j0*kb : j0*kb+kb*nr]
+		cols := min(nr, nb-j0)
+		for i0 := 0; i0 < mb; i0 += mr {
+			apanel := ap[i0*kb : i0*kb+kb*mr]
+			rows := min(mr, mb-i0)
+			if rows == mr && cols == nr {
+				kernel6x8(kb, apanel, bpanel, c[i0*ldc+j0:], ldc, alpha, false)
+				continue
+			}
+			kernel6x8(kb, apanel, bpanel, tile[:], nr, 0, true)
+			for i := range rows {
+				row := c[(i0+i)*ldc+j0 : (i0+i)*ldc+j0+cols]
+				for j := range row {
+					row[j] = math.FMA(alpha, tile[i*nr+j], row[j])
+				}
+			}
+		}
+	}
+}

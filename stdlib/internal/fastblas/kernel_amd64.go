@@ -1,0 +1,30 @@
+package fastblas
+
+import "golang.org/x/sys/cpu"
+
+// useAsm selects the assembly micro-kernel. x/sys/cpu (rather than a bare CPUID) also checks
+// that the OS saves the YMM registers (XGETBV), without which AVX would fault.
+var useAsm = cpu.X86.HasAVX2 && cpu.X86.HasFMA
+
+// kernel6x8Asm is kernel6x8Go in AVX2+FMA assembly (kernel_amd64.s).
+//
+//go:noescape
+func kernel6x8Asm(k int, a, b, c *float64, ldc int, alpha float64, raw bool)
+
+// kernel6x8 runs the micro-kernel on packed panels a (k x 6) and b (k x 8): see kernel6x8Go.
+func kernel6x8(k int, a, b, c []float64, ldc int, alpha float64, raw bool) {
+	if !useAsm {
+		kernel6x8Go(k, a, b, c, ldc, alpha, raw)
+		return
+	}
+	// Bounds the assembly relies on, checked once here.
+	_ = a[k*mr-1]
+	_ = b[k*nr-1]
+	_ = c[(mr-1)*ldc+nr-1]
+	kernel6x8Asm(k, &a[0], &b[0], &c[0], ldc, alpha, raw)
+}
+
+// asmAvailable: this machine can run the assembly kernel (tests switch useAsm off and on).
+var asmAvailable = useAsm
+
+func setAsm(on bool) { useAsm = on && asmAvailable }

@@ -1,0 +1,15 @@
+//go:build !amd64
+
+package fastblas
+
+// useAsm: the assembly kernel exists for amd64 only.
+var useAsm = false
+
+// kernel6x8 runs the micro-kernel on packed panels: see kernel6x8Go.
+func kernel6x8(k int, a, b, c []float64, ldc int, alpha float64, raw bool) {
+	kernel6x8Go(k, a, b, c, ldc, alpha, raw)
+}
+
+const asmAvailable = false
+
+func setAsm(bool) {}
