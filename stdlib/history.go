@@ -6,6 +6,7 @@ import (
 	"slices"
 
 	"github.com/mechac/mechac/ops"
+	"github.com/mechac/mechac/ops/rng"
 )
 
 // Names sd-mecha no longer registers in 1.1.5, defined with the math of the eras that had them
@@ -347,10 +348,38 @@ var _ = define(&ops.Def{
 	Returns: ops.AnySpace, ReturnsSymbol: "S",
 	Traits: ops.WholeTensor | ops.Random, Keys: ops.KeysIntersect,
 	Formula: "randn_like(a)·std(a, correction=0) + mean(a)",
-	Doc:     "copy_distribution of 0.1.0rc1 .. 1.0.8 (removed in 1.0.9): noise with a's mean and population std.",
-	Pending: "sd-mecha draws randn_like(a) from the unseeded global torch generator: no recipe " +
-		"fixes its numbers, so mechac does not invent a seed for it",
+	Doc: "copy_distribution of 0.1.0rc1 .. 1.0.8 (removed in 1.0.9): noise with a's mean and " +
+		"population std. sd-mecha draws randn_like(a) from its unseeded global torch generator, so " +
+		"its numbers depend on everything drawn before in the process (and on thread timing); " +
+		"mechac draws each key's noise from a fresh torch generator with torch's default seed " +
+		"(67280421310721), as the first draw of a new process would, so the bytes are the same on " +
+		"every run. mean = sum/n and std = sqrt(sum((x - mean)^2)/n) in float64.",
+	Kernel: copyDistributionKernel,
 })
+
+// copyDistributionKernel is copy_distribution@1.0 with a per-key default-seeded generator.
+func copyDistributionKernel(c *ops.Call) error {
+	ts, err := tensors("copy_distribution", len(c.Out.Data), c.Args[0])
+	if err != nil {
+		return err
+	}
+	a, out := ts[0].Data, c.Out.Data
+	n := float64(len(a))
+	if len(a) == 0 {
+		return nil
+	}
+	mean := SumTorch(a) / n
+	v := 0.0
+	for _, x := range a {
+		v += (x - mean) * (x - mean)
+	}
+	std := math.Sqrt(v / n)
+	rng.NewTorch(rng.TorchDefaultSeed).RandnFloat64(out)
+	for i, z := range out {
+		out[i] = z*std + mean
+	}
+	return nil
+}
 
 // ---- distribution_crossover ----
 

@@ -7,6 +7,7 @@ import (
 
 	"github.com/mechac/mechac/ops"
 	"github.com/mechac/mechac/ops/opstest"
+	"github.com/mechac/mechac/ops/rng"
 )
 
 // TestHistoryResolution: each old name resolves, era by era, to the definition of its era, and
@@ -281,10 +282,60 @@ func TestHistoryDistributionCrossover(t *testing.T) {
 }
 
 func TestHistoryPending(t *testing.T) {
-	for _, full := range []string{"select_max_white_delta@1.0", "copy_distribution@1.0"} {
+	for _, full := range []string{"select_max_white_delta@1.0"} {
 		d := eraDef(t, full)
 		if d.Pending == "" || d.Kernel != nil {
 			t.Errorf("%s should be Pending", full)
 		}
 	}
+}
+
+// TestCopyDistribution: noise with the input's mean and population std, from a fresh torch
+// generator with the default seed per key: the same numbers on every call, and the sample's
+// mean and std close to the input's (n = 20000: within a few standard errors).
+func TestCopyDistribution(t *testing.T) {
+	d := eraDef(t, "copy_distribution@1.0")
+	n := 20000
+	a := &ops.Tensor{Shape: []int{n}, Data: make([]float64, n)}
+	for i := range a.Data {
+		a.Data[i] = 3 + 2*math.Sin(float64(i)) // mean ~3, population std ~sqrt(2)
+	}
+	run := func() []float64 {
+		c := &ops.Call{Numerics: ops.Exact, Args: []ops.Value{ops.TensorValue(a)}, Out: &ops.Tensor{Shape: []int{n}, Data: make([]float64, n)}}
+		if err := d.Kernel(c); err != nil {
+			t.Fatal(err)
+		}
+		return c.Out.Data
+	}
+	x, y := run(), run()
+	if !slices.Equal(x, y) {
+		t.Fatal("two calls gave different noise")
+	}
+	stats := func(v []float64) (float64, float64) {
+		m := 0.0
+		for _, e := range v {
+			m += e
+		}
+		m /= float64(len(v))
+		s := 0.0
+		for _, e := range v {
+			s += (e - m) * (e - m)
+		}
+		return m, math.Sqrt(s / float64(len(v)))
+	}
+	am, as := stats(a.Data)
+	xm, xs := stats(x)
+	if math.Abs(xm-am) > 5*as/math.Sqrt(float64(n)) || math.Abs(xs-as) > 0.05*as {
+		t.Errorf("noise mean %v std %v, input mean %v std %v", xm, xs, am, as)
+	}
+	// The first draws are torch.randn's with the default seed (ops/rng's own tests check the
+	// generator against torch): z_0 = (x_0 - mean)/std reproduces them.
+	z := make([]float64, n) // torch.randn's algorithm depends on the count: draw as many
+	rng.NewTorch(rng.TorchDefaultSeed).RandnFloat64(z)
+	for i := range z[:4] {
+		if got := (x[i] - am) / as; math.Abs(got-z[i]) > 1e-12 {
+			t.Errorf("draw %d: %v, torch.randn gives %v", i, got, z[i])
+		}
+	}
+	opstest.Check(t, d, opstest.Spec{})
 }
