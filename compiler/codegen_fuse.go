@@ -36,7 +36,8 @@ const FuseNote = "exact numerics: where alpha is a number at a key, this line an
 // linearDefs are the methods fusion expands, by FullName.
 var linearDefs = map[string]bool{
 	"weighted_sum": true, "weighted_sum@0.0.x": true,
-	"add_difference": true, "add_difference@0.0.x": true,
+	"add_difference": true, "add_difference@0.0.x": true, "add_difference@0.0.4": true,
+	"add_difference@0.0.9": true, "add_difference@fork-0.0.12": true, "add_difference@fork-0.0.13": true,
 	"subtract": true, "scale": true,
 	"n_average": true, "n_average@0.0.x": true,
 }

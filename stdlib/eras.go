@@ -290,29 +290,45 @@ var weightedSum00x = define(&ops.Def{
 	},
 })
 
-// addDifference00x: 0.0.x's add_difference(a, b, *, alpha=0.5) = a + alpha*b (rounded product,
-// rounded sum; note the default 0.5, not today's 1.0).
-var addDifference00x = define(&ops.Def{
-	Name: "add_difference", Era: "0.0.x",
-	Params:  []ops.Param{symbolIn00x("a"), {Name: "b", Type: ops.TensorIn, Spaces: ops.DeltaSpace}},
-	KwOnly:  []ops.Param{floatDefault("alpha", 0.5)},
-	Returns: ops.WeightSpace | ops.DeltaSpace, ReturnsSymbol: "S",
-	Traits: ops.Elementwise, Keys: ops.KeysIntersect,
-	Formula: "a + alpha*b",
-	Doc:     "sd-mecha 0.0.x add_difference: alpha a Python float (default 0.5), a rounded product and a rounded sum.",
-	Kernel: func(c *ops.Call) error {
-		ts, err := tensors("add_difference", len(c.Out.Data), c.Args[0], c.Args[1])
-		if err != nil {
-			return err
-		}
-		alpha, _ := c.Kw[0].Float64()
-		a, b, out := ts[0], ts[1], c.Out.Data
-		for i := range out {
-			out[i] = a.At(i) + float64(alpha*b.At(i))
-		}
-		return nil
-	},
-})
+// addDifference00x is 0.0.x's add_difference(a, b, *, alpha=def) = a + alpha*b in era (a
+// rounded product, a rounded sum). The formula never changed; the default did: 0.5 from 8259d55
+// until 6abe8ac (in 0.0.18) made it 1.0, which the fork took in at 3360d18.
+func addDifference00x(era string, def float64, commits string) *ops.Def {
+	return define(&ops.Def{
+		Name: "add_difference", Era: era,
+		Params:  []ops.Param{symbolIn00x("a"), {Name: "b", Type: ops.TensorIn, Spaces: ops.DeltaSpace}},
+		KwOnly:  []ops.Param{floatDefault("alpha", def)},
+		Returns: ops.WeightSpace | ops.DeltaSpace, ReturnsSymbol: "S",
+		Traits: ops.Elementwise, Keys: ops.KeysIntersect,
+		Formula: "a + alpha*b",
+		Doc: fmt.Sprintf("sd-mecha add_difference of %s: alpha a Python float (default %v), a rounded "+
+			"product and a rounded sum.", commits, def),
+		Kernel: func(c *ops.Call) error {
+			ts, err := tensors("add_difference", len(c.Out.Data), c.Args[0], c.Args[1])
+			if err != nil {
+				return err
+			}
+			alpha, _ := c.Kw[0].Float64()
+			a, b, out := ts[0], ts[1], c.Out.Data
+			for i := range out {
+				out[i] = a.At(i) + float64(alpha*b.At(i))
+			}
+			return nil
+		},
+	})
+}
+
+var (
+	// The 0.0.29 era and the fork's eras from 3360d18 (upstream 0.0.19) on.
+	_ = addDifference00x("0.0.x", 1, "6abe8ac (0.0.18) .. 0.0.29 and the fork from 3360d18")
+	// 8259d55 .. 0.0.16 and the fork up to 01823a9 (upstream 0.0.13). The 0.0.9 era also
+	// answers for 0.0.5 (its chain); upstream 0.0.18 (6abe8ac, e05c186), in the 0.0.6 .. 0.0.18
+	// span of the 0.0.9 era, already had 1.0 and is not reproduced there.
+	_ = addDifference00x("0.0.4", 0.5, "8259d55 .. 60d0764")
+	_ = addDifference00x("0.0.9", 0.5, "953313a .. 0.0.16 (not 0.0.18)")
+	_ = addDifference00x("fork-0.0.12", 0.5, "the fork's 4edc67c")
+	_ = addDifference00x("fork-0.0.13", 0.5, "the fork's 29bac1a .. 01823a9")
+)
 
 // symbolIn00x is 0.0.x's SameMergeSpace: model or delta, the same for every such parameter.
 func symbolIn00x(name string) ops.Param {

@@ -17,7 +17,9 @@ import (
 //
 // Variants inside one era of the era table that the table cannot tell apart are documented on
 // the Def: the newest math of the era wins. The older clip/clamp, add_cosine (and its first
-// names) and rotate are in limit_eras.go and rotate_eras.go, the TIES family in ties_eras.go.
+// names) and rotate are in limit_eras.go and rotate_eras.go, the TIES family in ties_eras.go;
+// 0.0.x variants of names 1.1.5 still has in slerp_eras.go, slicing_eras.go (top_k_tensor_sum)
+// and crossover_eras.go (SPEC.md §11.6).
 
 // kwFloats00x reads every keyword-only parameter of c as a Python float, in signature order.
 func kwFloats00x(name string, c *ops.Call) ([]float64, error) {

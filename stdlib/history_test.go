@@ -1,6 +1,7 @@
 package stdlib
 
 import (
+	"fmt"
 	"math"
 	"slices"
 	"testing"
@@ -56,6 +57,16 @@ func TestHistoryResolution(t *testing.T) {
 		{"add_cosine_b", map[string]string{
 			"0.0.5": "add_cosine_b@0.0.x", "0.0.29": "add_cosine_b@0.0.x", "fork-0.0.19": "add_cosine_b@0.0.x",
 			"1.0": "add_cosine_b", "fork-1.0.4": "add_cosine_b", "1.1.5": "add_cosine_b"}},
+		// add_difference: default alpha 0.5 up to 0.0.16 and the fork's 01823a9, 1.0 from
+		// 6abe8ac (0.0.18) and the fork's 3360d18 (TestEraDefaults checks the defaults).
+		{"add_difference", map[string]string{
+			"0.0.4": "add_difference@0.0.4", "0.0.5": "add_difference@0.0.9", "0.0.9": "add_difference@0.0.9",
+			"fork-0.0.12": "add_difference@fork-0.0.12", "fork-0.0.13": "add_difference@fork-0.0.13",
+			"fork-0.0.19": "add_difference@0.0.x", "0.0.29": "add_difference@0.0.x", "fork-0.0.26": "add_difference@0.0.x",
+			"fork-0.0.26-hotfix": "add_difference@0.0.x", "1.0": "add_difference", "fork-1.0.4": "add_difference", "1.1.5": "add_difference"}},
+		{"weighted_sum", map[string]string{
+			"0.0.4": "weighted_sum@0.0.x", "0.0.5": "weighted_sum@0.0.x", "0.0.9": "weighted_sum@0.0.x", "0.0.29": "weighted_sum@0.0.x",
+			"fork-0.0.12": "weighted_sum@0.0.x", "fork-0.0.26-hotfix": "weighted_sum@0.0.x", "1.0": "weighted_sum", "1.1.5": "weighted_sum"}},
 		// rotate: alpha/beta in 8259d55 .. e0305da (two edge-rule variants), alignment/alpha from 165704a.
 		{"rotate", map[string]string{
 			"0.0.4": "rotate@0.0.4", "0.0.5": "rotate@0.0.5", "0.0.9": "rotate@0.0.x", "0.0.29": "rotate@0.0.x",
@@ -93,6 +104,170 @@ func TestEraOfCommit(t *testing.T) {
 	} {
 		if e, ok := reg.Era(commit); !ok || e.ID != want {
 			t.Errorf("commit %s: got era %v, want %s", commit, e, want)
+		}
+	}
+}
+
+// TestEraDefaults: the default of each keyword-only parameter of a 0.0.x definition in every
+// era, as read from the sd-mecha (and fork) source of the era's commits: which value a recipe
+// that leaves the keyword out gets. "-" means required (no default).
+func TestEraDefaults(t *testing.T) {
+	reg := Default()
+	cases := []struct {
+		name, param string
+		want        map[string]string // era ID -> default, formatted with %v
+	}{
+		// 6abe8ac "add difference default to 1.0" (in 0.0.18); the fork merged it at 3360d18.
+		{"add_difference", "alpha", map[string]string{
+			"0.0.4": "0.5", "0.0.5": "0.5", "0.0.9": "0.5", "fork-0.0.12": "0.5", "fork-0.0.13": "0.5",
+			"fork-0.0.19": "1", "0.0.29": "1", "fork-0.0.26": "1", "fork-0.0.26-hotfix": "1", "1.0": "1", "1.1.5": "1"}},
+		{"weighted_sum", "alpha", map[string]string{
+			"0.0.4": "0.5", "0.0.5": "0.5", "0.0.9": "0.5", "fork-0.0.12": "0.5", "fork-0.0.19": "0.5", "0.0.29": "0.5"}},
+		{"train_difference", "alpha", map[string]string{"0.0.9": "1", "fork-0.0.13": "1", "0.0.29": "1"}},
+		{"add_opposite", "alpha", map[string]string{"0.0.29": "1", "fork-0.0.26": "1"}},
+		{"clamped_add_opposite", "alpha", map[string]string{"0.0.29": "1"}},
+		{"select_max_delta", "alpha", map[string]string{"0.0.29": "0.5"}},
+		{"copy_region", "width", map[string]string{"0.0.4": "-", "0.0.5": "-"}},
+		{"copy_top_k", "offset", map[string]string{"0.0.4": "-", "0.0.5": "-"}},
+		{"similarity_add_difference", "alpha", map[string]string{"0.0.4": "-", "0.0.5": "-"}},
+		{"similarity_add_difference", "similarity_scale", map[string]string{"0.0.4": "1", "0.0.5": "1"}},
+		{"multiply_difference", "sign_alpha", map[string]string{"0.0.4": "-"}},
+		{"distribution_crossover", "tilt", map[string]string{"0.0.4": "-", "0.0.9": "-", "0.0.29": "-"}},
+		{"distribution_crossover", "mean", map[string]string{"0.0.4": "-", "0.0.9": "-", "fork-0.0.12": "-"}},
+		{"distribution_crossover", "alpha", map[string]string{"0.0.29": "-", "fork-0.0.26": "-"}},
+		{"model_stock_for_tensor", "cos_eps", map[string]string{"0.0.29": "1e-06"}},
+		{"clip", "stiffness", map[string]string{"0.0.4": "0", "0.0.9": "0"}},
+		{"clamp", "stiffness", map[string]string{"0.0.9": "0", "0.0.29": "0", "fork-0.0.26": "0"}},
+		{"add_cosine_a", "alpha", map[string]string{"0.0.9": "-", "0.0.29": "-"}},
+		{"rotate", "beta", map[string]string{"0.0.4": "-", "0.0.5": "-"}},
+		{"rotate", "alignment", map[string]string{"0.0.9": "1", "0.0.29": "1", "fork-0.0.12": "1"}},
+		{"rotate", "alpha", map[string]string{"0.0.4": "-", "0.0.5": "-", "0.0.9": "0", "0.0.29": "0"}},
+		// top_k_tensor_sum: 0.5 through 0.0.29, 1.0 from 0.1.0.
+		{"top_k_tensor_sum", "width", map[string]string{
+			"0.0.9": "0.5", "0.0.29": "0.5", "fork-0.0.12": "0.5", "fork-0.0.26-hotfix": "0.5", "1.0": "1", "1.1.5": "1"}},
+		{"slerp", "alpha", map[string]string{"0.0.4": "0.5", "0.0.9": "0.5", "0.0.29": "0.5", "fork-0.0.26": "0.5"}},
+		{"tensor_sum", "width", map[string]string{"0.0.9": "0.5", "0.0.29": "0.5", "1.1.5": "0.5"}},
+		// crossover: mean/tilt required in 0d1b193 .. e0305da, defaults from 165704a, alpha from 0.0.14.
+		{"crossover", "mean", map[string]string{"0.0.4": "-", "0.0.5": "-", "0.0.9": "0.5", "fork-0.0.12": "0.5", "fork-0.0.13": "0.5"}},
+		{"crossover", "tilt", map[string]string{"0.0.4": "-", "0.0.5": "-", "0.0.9": "0", "fork-0.0.13": "0", "0.0.29": "0"}},
+		{"crossover", "alpha", map[string]string{"0.0.29": "0.5", "fork-0.0.19": "0.5", "fork-0.0.26": "0.5", "1.1.5": "0.5"}},
+	}
+	for _, tc := range cases {
+		for id, want := range tc.want {
+			e, ok := reg.Era(id)
+			if !ok {
+				t.Fatalf("no era %s", id)
+			}
+			d, ok := reg.LookupIn(tc.name, e)
+			if !ok {
+				t.Errorf("%s does not resolve in era %s", tc.name, id)
+				continue
+			}
+			got, found := "", false
+			for _, p := range append(slices.Clone(d.Params), d.KwOnly...) {
+				if p.Name != tc.param {
+					continue
+				}
+				found, got = true, "-"
+				if p.Default != nil {
+					x, _ := p.Default.Float64()
+					got = fmt.Sprint(x)
+				}
+			}
+			if !found {
+				t.Errorf("%s in era %s: no parameter %s", d.FullName(), id, tc.param)
+			} else if got != want {
+				t.Errorf("%s in era %s: default of %s = %s, want %s", d.FullName(), id, tc.param, got, want)
+			}
+		}
+	}
+}
+
+// TestAddDifferenceEraValues runs each add_difference definition with its default alpha on
+// hand-derived values: a + 0.5·b before 0.0.18, a + b after.
+func TestAddDifferenceEraValues(t *testing.T) {
+	reg := Default()
+	a, b := hvec(1, -2, 0.25), hvec(3, 0.5, -1)
+	for era, want := range map[string][]float64{
+		"0.0.4": {2.5, -1.75, -0.25}, "0.0.9": {2.5, -1.75, -0.25}, "fork-0.0.13": {2.5, -1.75, -0.25},
+		"0.0.29": {4, -1.5, -0.75}, "fork-0.0.26": {4, -1.5, -0.75},
+	} {
+		e, _ := reg.Era(era)
+		d, ok := reg.LookupIn("add_difference", e)
+		if !ok {
+			t.Fatalf("add_difference does not resolve in %s", era)
+		}
+		got := runHist(t, d, []ops.Value{a, b}, nil, []ops.Value{*d.KwOnly[0].Default})
+		if !slices.Equal(got, want) {
+			t.Errorf("%s in era %s: got %v, want %v", d.FullName(), era, got, want)
+		}
+	}
+}
+
+// TestTopKTensorSum00x: the 0.0.x default width 0.5 against today's 1.0 on a hand-derived
+// case. a = [1, -4, 2, 3] sorts to [-4, 1, 2, 3]; b = [10, 30, 20, 40] ranks its elements
+// 0, 2, 1, 3, so element i is offered sorted(a)[rank_b(i)] = -4, 2, 1, 3. width 0.5 keeps the
+// band |x| <= kth(2) of |a| = 2: elements 1 and 2 take 2 and 1; width 1 takes every offer.
+func TestTopKTensorSum00x(t *testing.T) {
+	reg := Default()
+	a, b := hvec(1, -4, 2, 3), hvec(10, 30, 20, 40)
+	e, _ := reg.Era("0.0.9")
+	old, _ := reg.LookupIn("top_k_tensor_sum", e)
+	if got, want := runHist(t, old, []ops.Value{a, b}, nil, []ops.Value{*old.KwOnly[0].Default, *old.KwOnly[1].Default}), []float64{1, 2, 1, 3}; !slices.Equal(got, want) {
+		t.Errorf("%s with defaults: got %v, want %v", old.FullName(), got, want)
+	}
+	today, _ := reg.LookupIn("top_k_tensor_sum", nil)
+	if got, want := runHist(t, today, []ops.Value{a, b, *today.Params[2].Default, *today.Params[3].Default}, nil, nil), []float64{-4, 2, 1, 3}; !slices.Equal(got, want) {
+		t.Errorf("%s with defaults: got %v, want %v", today.FullName(), got, want)
+	}
+}
+
+// TestCrossoverOldPending: crossover's 0.0.x `mean` definitions refuse to run (their trained
+// filter is not ported) rather than fall back to today's, which would drop `mean`.
+func TestCrossoverOldPending(t *testing.T) {
+	reg := Default()
+	for _, id := range []string{"0.0.4", "0.0.5", "0.0.9", "fork-0.0.12", "fork-0.0.13"} {
+		e, _ := reg.Era(id)
+		d, ok := reg.LookupIn("crossover", e)
+		if !ok || d.Pending == "" || d.KwOnly[0].Name != "mean" {
+			t.Errorf("crossover in era %s: got %v, want a pending definition with keyword mean", id, d)
+		}
+	}
+}
+
+// TestSlerp00x: slerp before 0.0.10 rotated the unnormalised tensors, 0.0.12 on the unit ones.
+// a = (3, 4), b = (4, 3): |a| = |b| = 5, dot = 0.96, ω = acos 0.96, α = 0.5 gives
+// (u + v)·sin(ω/2)/sin ω·5 = (u + v)·5/(2cos(ω/2)), cos(ω/2) = sqrt(0.98) = 0.7·sqrt 2: with
+// u + v = a + b = (7, 7) that is 25/sqrt 2 each, with the unit vectors (1.4, 1.4) 5/sqrt 2. Parallel
+// tensors (dot = 1) give ws(a, b, α) in both.
+func TestSlerp00x(t *testing.T) {
+	reg := Default()
+	for _, tc := range []struct {
+		era     string
+		want    string
+		a, b    ops.Value
+		alpha   float64
+		outWant []float64
+	}{
+		{"0.0.4", "slerp@0.0.4", hvec(3, 4), hvec(4, 3), 0.5, []float64{25 / math.Sqrt2, 25 / math.Sqrt2}},
+		{"0.0.5", "slerp@0.0.9", hvec(3, 4), hvec(4, 3), 0.5, []float64{25 / math.Sqrt2, 25 / math.Sqrt2}},
+		{"0.0.9", "slerp@0.0.9", hvec(3, 4), hvec(4, 3), 0.5, []float64{25 / math.Sqrt2, 25 / math.Sqrt2}},
+		{"fork-0.0.12", "slerp@0.0.x", hvec(3, 4), hvec(4, 3), 0.5, []float64{5 / math.Sqrt2, 5 / math.Sqrt2}},
+		{"0.0.29", "slerp@0.0.x", hvec(3, 4), hvec(4, 3), 0.5, []float64{5 / math.Sqrt2, 5 / math.Sqrt2}},
+		{"0.0.9", "slerp@0.0.9", hvec(1, 2), hvec(2, 4), 0.25, []float64{1.25, 2.5}},
+		{"0.0.29", "slerp@0.0.x", hvec(1, 2), hvec(2, 4), 0.25, []float64{1.25, 2.5}},
+	} {
+		e, _ := reg.Era(tc.era)
+		d, ok := reg.LookupIn("slerp", e)
+		if !ok || d.FullName() != tc.want {
+			t.Fatalf("slerp in era %s: got %v, want %s", tc.era, d, tc.want)
+		}
+		got := runHist(t, d, []ops.Value{tc.a, tc.b}, nil, []ops.Value{ops.Float(tc.alpha)})
+		for i := range got {
+			if math.Abs(got[i]-tc.outWant[i]) > 1e-13*math.Abs(tc.outWant[i]) {
+				t.Errorf("%s in era %s: got %v, want %v", tc.want, tc.era, got, tc.outWant)
+				break
+			}
 		}
 	}
 }
