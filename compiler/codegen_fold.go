@@ -1,8 +1,6 @@
 package compiler
 
 import (
-	"math"
-
 	"github.com/mechac/mechac/compiler/ir"
 	"github.com/mechac/mechac/ops"
 	"github.com/mechac/mechac/vm/bytecode"
@@ -47,16 +45,8 @@ func shortcut(d *ops.Def, w float64) int {
 	return -1
 }
 
-// isClose is Python's math.isclose(x, y) with its default tolerances, as the kernels use it.
-func isClose(x, y float64) bool {
-	if x == y {
-		return true
-	}
-	if math.IsInf(x, 0) || math.IsInf(y, 0) {
-		return false
-	}
-	return math.Abs(x-y) <= 1e-9*max(math.Abs(x), math.Abs(y))
-}
+// isClose is ops.IsClose (math.isclose with its defaults), shared with the compiler's key fold.
+func isClose(x, y float64) bool { return ops.IsClose(x, y) }
 
 // alphaAt returns the value operand i of v has at the current key as the kernel will see it
 // (float32-rounded where sd-mecha numerics round it), when it is one number.

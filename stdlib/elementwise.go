@@ -19,17 +19,8 @@ func Lerp(a, b, w float64) float64 {
 	return math.FMA(-d, 1-w, b)
 }
 
-// isClose is Python's math.isclose(x, y) with its defaults (rel_tol=1e-9, abs_tol=0): for y = 0
-// it is x == 0 exactly; infinities are close only to themselves, NaN to nothing.
-func isClose(x, y float64) bool {
-	if x == y {
-		return true
-	}
-	if math.IsInf(x, 0) || math.IsInf(y, 0) {
-		return false
-	}
-	return math.Abs(x-y) <= 1e-9*max(math.Abs(x), math.Abs(y))
-}
+// isClose is ops.IsClose (math.isclose with its defaults), shared with the compiler's key fold.
+func isClose(x, y float64) bool { return ops.IsClose(x, y) }
 
 // tensors returns the tensor of each value, checking that each broadcasts to n elements.
 func tensors(name string, n int, vals ...ops.Value) ([]*ops.Tensor, error) {
