@@ -130,15 +130,15 @@ func (g *generator) finishKey(key string, r result) {
 	}
 	g.prog.Keys = append(g.prog.Keys, bytecode.Key{
 		Name: key, Class: cls, Loads: g.loads, Shape: r.shape, DType: g.prog.OutputDType,
-		Peak: peakBytes(code, g.regBytes),
+		Peak: peakBytes(code, g.regBytes, g.callScratch),
 	})
 }
 
-// peakBytes simulates a key's program and returns the most float64 register bytes live at
-// once: LOAD and CALL make a buffer of their register's size, MOVE shares one, FREE drops a
-// reference. Both sides of a branch are counted, so the figure is an upper bound (kernels'
-// own scratch memory is not included).
-func peakBytes(code bytecode.Code, size map[int]int64) int64 {
+// peakBytes simulates a key's program and returns the most bytes live at once: LOAD and CALL
+// make a buffer of their register's size, MOVE shares one, FREE drops a reference, and a CALL
+// also holds its kernel's scratch (scratch(in), nil for none) while it runs, on top of its
+// inputs and output. Both sides of a branch are counted, so the figure is an upper bound.
+func peakBytes(code bytecode.Code, size map[int]int64, scratch func(bytecode.Instr) int64) int64 {
 	type buf struct {
 		bytes int64
 		refs  int
@@ -171,8 +171,44 @@ func peakBytes(code bytecode.Code, size map[int]int64) int64 {
 			drop(in.A)
 		}
 		peak = max(peak, live)
+		if in.Op == bytecode.CALL && scratch != nil {
+			peak = max(peak, live+scratch(in))
+		}
 	}
 	return peak
+}
+
+// callScratch is the scratch (ops.Def.Scratch) of a CALL of the key being generated: r is
+// the number of its tensor arguments, n the element count of its output register.
+func (g *generator) callScratch(in bytecode.Instr) int64 {
+	d, ok := g.c.opts.Registry.Lookup(g.prog.Methods[in.B])
+	if !ok || d.Scratch == nil {
+		return 0
+	}
+	r := 0
+	for i, o := range in.Operands {
+		if o.Kind == bytecode.OpAbsent {
+			continue
+		}
+		var p *ops.Param
+		switch j := i - in.NArgs - in.NVar; {
+		case in.Counts != nil: // a key-mapping call: count its registers
+			if o.Kind == bytecode.OpReg {
+				r++
+			}
+			continue
+		case i < in.NArgs && i < len(d.Params):
+			p = &d.Params[i]
+		case i < in.NArgs+in.NVar:
+			p = d.Varargs
+		case j >= 0 && j < len(d.KwOnly):
+			p = &d.KwOnly[j]
+		}
+		if p != nil && p.Type == ops.TensorIn {
+			r++
+		}
+	}
+	return d.Scratch(r, int(g.regBytes[in.A]/8))
 }
 
 func (g *generator) newReg() int {

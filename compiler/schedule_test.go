@@ -85,8 +85,8 @@ func TestSchedule(t *testing.T) {
 			if g := schedOrder(got); !equalInts(g, tc.want) {
 				t.Errorf("order %v, want %v", g, tc.want)
 			}
-			b := peakBytes(bytecode.Code{NumRegs: 16, Instrs: insertFrees(tc.code, tc.stored)}, size)
-			a := peakBytes(bytecode.Code{NumRegs: 16, Instrs: insertFrees(got, tc.stored)}, size)
+			b := peakBytes(bytecode.Code{NumRegs: 16, Instrs: insertFrees(tc.code, tc.stored)}, size, nil)
+			a := peakBytes(bytecode.Code{NumRegs: 16, Instrs: insertFrees(got, tc.stored)}, size, nil)
 			if b != tc.before || a != tc.after {
 				t.Errorf("peak %d -> %d, want %d -> %d", b, a, tc.before, tc.after)
 			}
@@ -168,8 +168,8 @@ func TestScheduleRandomDAGs(t *testing.T) {
 			for r := 0; r < nregs; r++ {
 				size[r] = 1
 			}
-			b := peakBytes(bytecode.Code{NumRegs: nregs, Instrs: insertFrees(code, stored)}, size)
-			a := peakBytes(bytecode.Code{NumRegs: nregs, Instrs: insertFrees(got, stored)}, size)
+			b := peakBytes(bytecode.Code{NumRegs: nregs, Instrs: insertFrees(code, stored)}, size, nil)
+			a := peakBytes(bytecode.Code{NumRegs: nregs, Instrs: insertFrees(got, stored)}, size, nil)
 			if a > b {
 				t.Errorf("trial %d: peak rose from %d to %d", trial, b, a)
 			}

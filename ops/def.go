@@ -205,6 +205,11 @@ type Def struct {
 	// Fold, when set, evaluates the method at compile time when every argument is a constant
 	// (get_dtype of a scalar literal is the string "float32").
 	Fold func(args, vars, kw []Value) (Value, error)
+	// Scratch, when set, is the most bytes of scratch memory the kernel allocates in one call
+	// with r tensor inputs of n elements each (its own buffers, not its inputs or output); nil
+	// means negligible. The compiler adds it to the live registers at the call when it plans a
+	// key's peak memory (bytecode Key.Peak), which --max-memory admission uses.
+	Scratch func(r, n int) int64
 	// MayMiss: the kernel may find that the key has no value (it returns an error wrapping
 	// ErrMissing), so a fallback above it needs a run-time branch.
 	MayMiss bool

@@ -236,3 +236,45 @@ func CosineSimilarityDim0Torch(x, y []float64, rows, cols int, eps float64, out 
 	}
 	SumDim0Torch(sq, rows, cols, out)
 }
+
+// sumDim0Chunk is SumDim0TorchChunked's chunk width: a multiple of 16, so that every chunk
+// starts on a 16-column block boundary of the whole matrix.
+const sumDim0Chunk = 4096
+
+// SumDim0TorchChunked is SumDim0Torch of a contiguous [rows, cols] matrix that is never built
+// whole: fill(dst, c0, c1) writes its columns [c0, c1) to dst as a contiguous [rows, c1-c0]
+// matrix, chunk after chunk. The result is bit for bit SumDim0Torch's: a column's sum depends
+// only on its own values and on whether the column lies in a full 16-column block of the
+// whole matrix (multiRowSum over the rows) or after the last one (rowSum), and chunks start on
+// block boundaries, so every column is summed by the same function over the same values in
+// the same order. scratch, when it holds rows*min(cols, 4096) values, is used; the buffer
+// used is returned for the next call.
+func SumDim0TorchChunked(rows, cols int, fill func(dst []float64, c0, c1 int), out, scratch []float64) []float64 {
+	if need := rows * min(cols, sumDim0Chunk); len(scratch) < need {
+		scratch = make([]float64, need)
+	}
+	if cols == 1 {
+		buf := scratch[:rows]
+		fill(buf, 0, 1)
+		SumDim0Torch(buf, rows, 1, out)
+		return scratch
+	}
+	blockEnd := 0 // the columns SumDim0Torch sums in 16-column blocks
+	if cols >= 4 {
+		blockEnd = cols - cols%16
+	}
+	for c0 := 0; c0 < cols; c0 += sumDim0Chunk {
+		c1 := min(c0+sumDim0Chunk, cols)
+		w := c1 - c0
+		buf := scratch[:rows*w]
+		fill(buf, c0, c1)
+		j := 0
+		for ; j+16 <= w && c0+j+16 <= blockEnd; j += 16 {
+			multiRowSum(buf, j, w, 1, 16, rows, out[c0+j:c0+j+16])
+		}
+		for ; j < w; j++ {
+			out[c0+j] = rowSum(buf, j, w, rows)
+		}
+	}
+	return scratch
+}

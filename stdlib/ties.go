@@ -227,55 +227,87 @@ func tiesTopKIndex(n int, k float64) (int, error) {
 // It returns the stacked filtered deltas [R*n] (model-major) and the per-element count of
 // agreeing models (float32 0/1 sums, exact).
 func tiesDeltas(ms [][]float64, n int, k float64, voteSgn bool) (filtered, counts []float64, err error) {
-	r := len(ms)
-	d := make([]float64, r*n)
+	d := tiesStack(ms, n)
+	counts, err = tiesFilterVote(d, len(ms), n, k, voteSgn)
+	return d, counts, err
+}
+
+// tiesStack copies R tensors of n elements into one model-major [R*n] stack.
+func tiesStack(ms [][]float64, n int) []float64 {
+	d := make([]float64, len(ms)*n)
 	for i, m := range ms {
-		if err := filterTopK(m, k, d[i*n:(i+1)*n]); err != nil {
-			return nil, nil, err
+		copy(d[i*n:(i+1)*n], m[:n])
+	}
+	return d
+}
+
+// tiesFilterVote is tiesDeltas on a stack d of R raw deltas that it filters in place (the
+// kernels that compute their deltas, e.g. dropout masks, write them there directly, so the
+// only R x n buffer of the TIES core is d). filterTopK may work in place: its threshold is read
+// from the whole row before any element is written, and each element is written from itself.
+// The vote needs no stack of its own: a vote of values is SumDim0Torch of d itself, and a vote
+// of signs is a sum of -1/0/+1, exact in any order, so an integer count gives the same sign.
+// The agreement pass runs row after row; counts add the 0/1 factors in model order as before.
+func tiesFilterVote(d []float64, r, n int, k float64, voteSgn bool) (counts []float64, err error) {
+	for i := 0; i < r; i++ {
+		row := d[i*n : (i+1)*n]
+		if err := filterTopK(row, k, row); err != nil {
+			return nil, err
 		}
 	}
-	votes := make([]float64, r*n)
+	elected := make([]float64, n)
 	if voteSgn {
-		copy(votes, d)
+		SumDim0Torch(d, r, n, elected)
+		for j, v := range elected {
+			elected[j] = tiesSign(v)
+		}
 	} else {
-		for i, v := range d {
-			votes[i] = tiesSign(v)
+		votes := make([]int32, n)
+		for i := 0; i < r; i++ {
+			for j, v := range d[i*n : (i+1)*n] {
+				votes[j] += int32(tiesSign(v))
+			}
+		}
+		for j, v := range votes {
+			elected[j] = float64(max(-1, min(v, 1)))
 		}
 	}
-	final := make([]float64, n)
-	SumDim0Torch(votes, r, n, final)
 	counts = make([]float64, n)
-	for j := range final {
-		s := tiesSign(final[j])
-		c := 0.0
-		for i := 0; i < r; i++ {
+	for i := 0; i < r; i++ {
+		row := d[i*n : (i+1)*n]
+		for j, v := range row {
 			f := 0.0
-			if tiesSign(d[i*n+j]) == s {
+			if tiesSign(v) == elected[j] {
 				f = 1
 			}
-			d[i*n+j] *= f
-			c += f
+			row[j] = v * f
+			counts[j] += f
 		}
-		counts[j] = c
 	}
-	return d, counts, nil
+	return counts, nil
 }
 
 // modelStockT is sd-mecha's get_model_stock_t(deltas, cos_eps): per row of the last dimension,
 // c = mean over i of cosine_similarity(delta_i, delta_{i+1}, dim=-1, cos_eps), and
-// t = (R * c) / (1 + (R-1) * c). deltas holds R tensors of n elements (model-major).
-func modelStockT(deltas []float64, r, n int, shape []int, cosEps float64) ([]float64, error) {
+// t = (R * c) / (1 + (R-1) * c). deltas holds R tensors of n elements.
+func modelStockT(deltas [][]float64, n int, shape []int, cosEps float64) ([]float64, error) {
+	r := len(deltas)
 	if r < 2 {
 		return nil, errors.New("model stock needs at least 2 models (torch.stack of no cosine similarities)")
 	}
 	rows, cols := tiesLastDim(shape, n)
-	cos := make([]float64, (r-1)*rows)
 	scratch := make([]float64, 2*cols)
-	for i := 0; i+1 < r; i++ {
-		CosineSimilarityLastDimTorch(deltas[i*n:(i+1)*n], deltas[(i+1)*n:(i+2)*n], rows, cols, cosEps, cos[i*rows:(i+1)*rows], scratch)
-	}
 	t := make([]float64, rows)
-	SumDim0Torch(cos, r-1, rows, t)
+	// The [R-1, rows] cosine similarities are computed and summed a chunk of rows at a time
+	// (each row's similarity depends on that row alone; SumDim0TorchChunked gives
+	// SumDim0Torch's bits), so a tensor with a short last dimension (a 3x3 convolution: rows =
+	// n/3) needs no x rows matrix.
+	SumDim0TorchChunked(r-1, rows, func(dst []float64, c0, c1 int) {
+		w := c1 - c0
+		for i := 0; i+1 < r; i++ {
+			CosineSimilarityLastDimTorch(deltas[i][c0*cols:c1*cols], deltas[i+1][c0*cols:c1*cols], w, cols, cosEps, dst[i*w:(i+1)*w], scratch)
+		}
+	}, t, nil)
 	fr, fr1 := float64(r), float64(r-1)
 	for j := range t {
 		c := t[j] / fr1 // mean(dim=0) = sum / (R-1)
@@ -298,12 +330,28 @@ func modelStockT(deltas []float64, r, n int, shape []int, cosEps float64) ([]flo
 // Sums over models are Python's builtin sum (sequential, from int 0), the mean over the R
 // distances torch's (SumTorch / R), dist a sequential fma (DistTorch).
 func geometricMedian(pts []float64, r, n int, eps float64, maxiter int64, ftol float64, out []float64) {
-	p := func(i int) []float64 { return pts[i*n : (i+1)*n] }
+	geometricMedianRows(tiesRows(pts, r, n), n, eps, maxiter, ftol, out)
+}
+
+// tiesRows views a model-major [R*n] stack as its R rows.
+func tiesRows(stack []float64, r, n int) [][]float64 {
+	rows := make([][]float64, r)
+	for i := range rows {
+		rows[i] = stack[i*n : (i+1)*n]
+	}
+	return rows
+}
+
+// geometricMedianRows is geometricMedian on the R points ps (each of n elements), read in
+// place: the geometric_median method needs no stacked copy of its inputs.
+func geometricMedianRows(ps [][]float64, n int, eps float64, maxiter int64, ftol float64, out []float64) {
+	r := len(ps)
+	p := func(i int) []float64 { return ps[i][:n] }
 	weighted := func(w []float64, dst []float64) {
 		for j := range dst {
 			s := 0.0
 			for i := 0; i < r; i++ {
-				s += pts[i*n+j] * w[i]
+				s += ps[i][j] * w[i]
 			}
 			dst[j] = s
 		}
@@ -319,7 +367,7 @@ func geometricMedian(pts []float64, r, n int, eps float64, maxiter int64, ftol f
 	for j := range median {
 		s := 0.0
 		for i := 0; i < r; i++ {
-			s += pts[i*n+j]
+			s += ps[i][j]
 		}
 		median[j] = s / float64(r)
 	}
@@ -350,8 +398,15 @@ func geometricMedian(pts []float64, r, n int, eps float64, maxiter int64, ftol f
 // tiesExtended is ties_sum_extended's body on the data ms (R tensors of n elements) of shape.
 func tiesExtended(ms [][]float64, n int, shape []int, k float64, voteSgn, applyStock, applyMedian bool,
 	cosEps, eps float64, maxiter int64, ftol float64, out []float64) error {
-	r := len(ms)
-	filtered, counts, err := tiesDeltas(ms, n, k, voteSgn)
+	return tiesExtendedStack(tiesStack(ms, n), len(ms), n, shape, k, voteSgn, applyStock, applyMedian,
+		cosEps, eps, maxiter, ftol, out)
+}
+
+// tiesExtendedStack is tiesExtended on a model-major stack of R raw deltas, which it filters
+// in place (its only R x n buffer).
+func tiesExtendedStack(filtered []float64, r, n int, shape []int, k float64, voteSgn, applyStock, applyMedian bool,
+	cosEps, eps float64, maxiter int64, ftol float64, out []float64) error {
+	counts, err := tiesFilterVote(filtered, r, n, k, voteSgn)
 	if err != nil {
 		return err
 	}
@@ -370,7 +425,7 @@ func tiesExtended(ms [][]float64, n int, shape []int, k float64, voteSgn, applyS
 		}
 		return nil
 	}
-	t, err := modelStockT(filtered, r, n, shape, cosEps)
+	t, err := modelStockT(tiesRows(filtered, r, n), n, shape, cosEps)
 	if err != nil {
 		return err
 	}
@@ -420,6 +475,49 @@ func readTiesOpts(name string, params []ops.Param, kw []ops.Value) (tiesOpts, er
 	return o, nil
 }
 
+// Scratch declarations (ops.Def.Scratch) of the TIES family, in bytes, for r tensors of n
+// elements. They are upper bounds of what a call allocates (TestTiesScratchDeclared measures
+// them), except that a one-element vararg broadcast to n elements costs 8n more per vararg.
+
+// tiesSmallScratch covers the per-model slices, the generators and the pooled buffers.
+func tiesSmallScratch(r int) int64 { return 1024*int64(r) + 64<<10 }
+
+// tiesChunkScratch is SumDim0TorchChunked's r x min(n, 4096) buffer.
+func tiesChunkScratch(r, n int) int64 { return 8 * int64(r) * int64(min(n, sumDim0Chunk)) }
+
+// tiesCoreScratch is a TIES core call (tiesExtendedStack, tiesEraCoreStack): the R x n stack
+// of deltas filtered in place, plus per element the elected signs, the integer votes, the
+// counts, the top-k candidates, the sum or the median, the model-stock factor and the cosine
+// scratch (at most 56 bytes), and the chunked products or cosines.
+func tiesCoreScratch(r, n int) int64 {
+	return 8*int64(r)*int64(n) + 56*int64(n) + tiesChunkScratch(r, n) + tiesSmallScratch(r)
+}
+
+// tiesDropoutScratch is tiesCoreScratch plus the dropout's keep probabilities or DELLA
+// offsets and their rank order (16 bytes per element).
+func tiesDropoutScratch(r, n int) int64 { return tiesCoreScratch(r, n) + 16*int64(n) }
+
+// tiesSumScratch is ties_sum's: below 16 models the direct path needs only the top-k
+// candidates, else the TIES core.
+func tiesSumScratch(r, n int) int64 {
+	if r < 16 {
+		return 4*int64(n) + tiesSmallScratch(r)
+	}
+	return tiesCoreScratch(r, n)
+}
+
+// modelStockScratch is model_stock's: the cosine scratch and the factor t (24 bytes per
+// element at most) and the chunked cosines; the deltas are read in place.
+func modelStockScratch(r, n int) int64 {
+	return 24*int64(n) + tiesChunkScratch(r, n) + tiesSmallScratch(r)
+}
+
+// geometricMedianScratch is geometric_median's: the median; the points are read in place.
+func geometricMedianScratch(r, n int) int64 { return 8*int64(n) + tiesSmallScratch(r) }
+
+// dropoutScratch is dropout's (multi-model DARE): the per-element counts.
+func dropoutScratch(r, n int) int64 { return 8*int64(n) + tiesSmallScratch(r) }
+
 // --- definitions ------------------------------------------------------------------------------
 
 var tiesDeltaVarargs = func(name string) *ops.Param {
@@ -442,6 +540,7 @@ var tiesSum = define(&ops.Def{
 		"values (vote_sgn=true), and the deltas agreeing with it are averaged (disjoint mean). " +
 		"Where the elected sign is 0, the zeroed elements count as agreeing; a 0/0 or x/0 " +
 		"becomes 0 (nan_to_num). Sums over models in torch's sum(dim=0) order.",
+	Scratch: tiesSumScratch,
 	Kernel: func(c *ops.Call) error {
 		o, err := readTiesOpts("ties_sum", []ops.Param{{Name: "k"}, {Name: "vote_sgn"}}, c.Kw)
 		if err != nil {
@@ -510,6 +609,7 @@ var tiesSumExtended = define(&ops.Def{
 		"the mean cosine similarity of consecutive filtered deltas along the last dimension " +
 		"(cos_eps), and divided by the agreeing count. " + tiesQuirkDoc +
 		"NaN/inf results become 0. Model stock needs at least 2 models.",
+	Scratch: tiesCoreScratch,
 	Kernel: func(c *ops.Call) error {
 		o, err := readTiesOpts("ties_sum_extended", tiesExtendedParams, c.Kw)
 		if err != nil {
@@ -643,6 +743,7 @@ var tiesSumWithDropout = define(&ops.Def{
 		"sd-mecha; exact numerics use exact values (same draws). A per-element (param-space) " +
 		"probability is accepted as an extension (sd-mecha 1.1.5 fails on it): no isclose " +
 		"shortcut, p_keep and the divisor 1 - p per element in float64. " + tiesQuirkDoc,
+	Scratch: tiesDropoutScratch,
 	Kernel: func(c *ops.Call) error {
 		const name = "ties_sum_with_dropout"
 		out := c.Out.Data
@@ -689,10 +790,11 @@ var tiesSumWithDropout = define(&ops.Def{
 		if dellaEps != 0 {
 			idx = make([]int, n)
 		}
-		masked := make([][]float64, len(ms))
+		// The masked deltas go straight into the stack the TIES core filters in place.
+		masked := make([]float64, len(ms)*n)
 		for i, d := range ms {
 			dropoutKeep(d, pt, dellaEps, c.Numerics, keep, idx)
-			m := make([]float64, n)
+			m := masked[i*n : (i+1)*n]
 			for j, v := range d {
 				if math.IsNaN(keep[j]) {
 					return fmt.Errorf("%s: bernoulli probability is NaN", name)
@@ -703,9 +805,8 @@ var tiesSumWithDropout = define(&ops.Def{
 				}
 				m[j] = v * b
 			}
-			masked[i] = m
 		}
-		if err := tiesExtended(masked, n, c.Out.Shape, o.k, o.voteSgn, o.applyStock, o.applyMedian,
+		if err := tiesExtendedStack(masked, len(ms), n, c.Out.Shape, o.k, o.voteSgn, o.applyStock, o.applyMedian,
 			o.cosEps, o.eps, o.maxiter, o.ftol, out); err != nil {
 			return fmt.Errorf("%s: %v", name, err)
 		}
@@ -745,6 +846,7 @@ var modelStock = define(&ops.Def{
 		"Python's sum from 0 divided by R; nan_to_num with torch's defaults (NaN -> 0, +-inf -> " +
 		"+-max float64). Needs at least 2 deltas (sd-mecha fails on torch.stack([])). For a " +
 		"0-dim key sd-mecha's result has shape [1]; mechac keeps the key's shape.",
+	Scratch: modelStockScratch,
 	Kernel: func(c *ops.Call) error {
 		cosEps, err := tiesFloat("model_stock", "cos_eps", c.Kw[0])
 		if err != nil {
@@ -763,11 +865,7 @@ var modelStock = define(&ops.Def{
 		if n == 0 {
 			return nil
 		}
-		stacked := make([]float64, r*n)
-		for i, m := range ms {
-			copy(stacked[i*n:], m)
-		}
-		t, err := modelStockT(stacked, r, n, c.Out.Shape, cosEps)
+		t, err := modelStockT(ms, n, c.Out.Shape, cosEps)
 		if err != nil {
 			return fmt.Errorf("model_stock: %v", err)
 		}
@@ -798,6 +896,7 @@ var geometricMedianDef = define(&ops.Def{
 		"below by eps), at most maxiter iterations, stop when the mean distance changes by at " +
 		"most ftol times itself (exact comparison, so the iteration count follows torch's " +
 		"rounding: torch.dist as a sequential fma, Python sums over models).",
+	Scratch: geometricMedianScratch,
 	Kernel: func(c *ops.Call) error {
 		const name = "geometric_median"
 		eps, err := tiesFloat(name, "eps", c.Kw[0])
@@ -822,11 +921,7 @@ var geometricMedianDef = define(&ops.Def{
 		if r == 0 {
 			return fmt.Errorf("%s: no models", name)
 		}
-		pts := make([]float64, r*n)
-		for i, m := range ms {
-			copy(pts[i*n:], m)
-		}
-		geometricMedian(pts, r, n, eps, maxiter, ftol, out)
+		geometricMedianRows(ms, n, eps, maxiter, ftol, out)
 		return nil
 	},
 })
@@ -866,6 +961,7 @@ var dropoutDef = define(&ops.Def{
 		"mechac uses seed 0 so that plans stay deterministic. A negative seed is an error " +
 		"(numpy). Only odd integer overlap values (the default 1) are supported: other values " +
 		"select sd-mecha's overlapping-sets rng.choice path, which is not implemented.",
+	Scratch: dropoutScratch,
 	Kernel: func(c *ops.Call) error {
 		const name = "dropout"
 		var hp [4]float64

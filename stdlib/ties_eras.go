@@ -47,11 +47,17 @@ type tiesEraOpts struct {
 // times the model-stock factor) or the geometric median, through nan_to_num with torch's
 // defaults.
 func tiesEraCore(ms [][]float64, n int, shape []int, o tiesEraOpts, out []float64) error {
-	r := len(ms)
+	return tiesEraCoreStack(tiesStack(ms, n), len(ms), n, shape, o, out)
+}
+
+// tiesEraCoreStack is tiesEraCore on a model-major stack of R raw deltas, which it filters in
+// place: with the chunked sums of geometricMedian00x, the stack is the core's only R x n
+// buffer.
+func tiesEraCoreStack(filtered []float64, r, n int, shape []int, o tiesEraOpts, out []float64) error {
 	if r == 0 {
 		return errors.New("no models (torch.stack of an empty list)")
 	}
-	filtered, counts, err := tiesDeltas(ms, n, o.k, !o.bySigns)
+	counts, err := tiesFilterVote(filtered, r, n, o.k, !o.bySigns)
 	if err != nil {
 		return err
 	}
@@ -74,7 +80,7 @@ func tiesEraCore(ms [][]float64, n int, shape []int, o tiesEraOpts, out []float6
 		}
 		return nil
 	}
-	t, err := modelStockT(filtered, r, n, shape, o.cosEps)
+	t, err := modelStockT(tiesRows(filtered, r, n), n, shape, o.cosEps)
 	if err != nil {
 		return err
 	}
@@ -95,17 +101,22 @@ func tiesEraCore(ms [][]float64, n int, shape []int, o tiesEraOpts, out []float6
 //	return weighted_average(P, w') (w' = w when maxiter <= 0)
 //
 // Every sum is a torch reduction (SumDim0Torch over the stacked products, SumTorch over the
-// weights and distances); the float32 ones are exact, so only their sum's dtype is moot.
+// weights and distances); the float32 ones are exact, so only their sum's dtype is moot. The
+// stacked products are built and summed a column chunk at a time (SumDim0TorchChunked, the
+// same bits), so they take R x 4096 values instead of another R x n stack.
 func geometricMedian00x(pts []float64, r, n int, eps float64, maxiter int64, ftol float64, out []float64) {
-	prod := make([]float64, r*n)
+	var prod []float64
 	weighted := func(w []float64, dst []float64) {
-		for i := 0; i < r; i++ {
-			wi := w[i]
-			for j, v := range pts[i*n : (i+1)*n] {
-				prod[i*n+j] = v * wi
+		prod = SumDim0TorchChunked(r, n, func(buf []float64, c0, c1 int) {
+			cw := c1 - c0
+			for i := 0; i < r; i++ {
+				wi := w[i]
+				b := buf[i*cw : (i+1)*cw]
+				for j, v := range pts[i*n+c0 : i*n+c1] {
+					b[j] = v * wi
+				}
 			}
-		}
-		SumDim0Torch(prod, r, n, dst)
+		}, dst, prod)
 		den := SumTorch(w)
 		for j := range dst {
 			dst[j] /= den
@@ -124,9 +135,9 @@ func geometricMedian00x(pts []float64, r, n int, eps float64, maxiter int64, fto
 	}
 	w := ones
 	obj := objective()
+	nw := make([]float64, r) // the new weights, computed from the median alone: one buffer serves
 	for it := int64(0); it < maxiter; it++ {
 		prev := obj
-		nw := make([]float64, r)
 		for i := range nw {
 			nw[i] = 1 / clampMin(DistTorch(pts[i*n:(i+1)*n], median), eps)
 		}
@@ -247,6 +258,7 @@ func tiesSumAlpha00x(era string) *ops.Def {
 		Varargs: tiesDeltaVarargs("models"),
 		KwOnly:  floats00x([]string{"alpha", "k"}, []float64{1, 0.2}),
 		Returns: ops.DeltaSpace, Traits: ops.WholeTensor, Keys: ops.KeysIntersect,
+		Scratch: tiesCoreScratch,
 		Formula: "alpha * nan_to_num(sum_i D_i[s_i == e] / count), D_i = topk(m_i, k), s_i = sign(D_i), e = sign(sum_i s_i)",
 		Doc: "sd-mecha 0.0.4-0.0.9 TIES: the elected sign is the sign of the sum of the SIGNS " +
 			"(\"TIES-SOUP\", there is no vote_sgn), the agreeing filtered deltas are averaged, " +
@@ -289,6 +301,7 @@ func tiesSum00xDef(name, era string, kw []ops.Param, roundMaxiter bool, doc stri
 		Varargs: tiesDeltaVarargs("models"),
 		KwOnly:  kw,
 		Returns: ops.DeltaSpace, Traits: ops.WholeTensor, Keys: ops.KeysIntersect,
+		Scratch: tiesCoreScratch,
 		Formula: "e = sign(sum_i (vote_sgn > 0 ? sign(D_i) : D_i)), F_i = D_i[sign(D_i) == e]; " +
 			"apply_median > 0 ? nan_to_num(gmedian00x(F)) : nan_to_num(sum_i F_i * (apply_stock > 0 ? t_stock : 1) / count)",
 		Doc: doc,
@@ -419,6 +432,7 @@ func tiesDropout00xDef(era string, kind dropout00xKind, kw []ops.Param, doc, for
 		Varargs: tiesDeltaVarargs("deltas"),
 		KwOnly:  kw,
 		Returns: ops.DeltaSpace, Traits: ops.WholeTensor | ops.Random, Keys: ops.KeysIntersect,
+		Scratch: tiesDropoutScratch,
 		Formula: formula,
 		Doc:     doc,
 	}
@@ -464,14 +478,15 @@ func tiesDropout00xDef(era string, kind dropout00xKind, kw []ops.Param, doc, for
 		default:
 			g = rng.NewTorch(rng.TorchDefaultSeed)
 		}
-		masked := make([][]float64, len(ms))
+		// The masked deltas go straight into the stack the TIES core filters in place.
+		masked := make([]float64, len(ms)*n)
 		if kind < dropoutDella {
 			keep := float64(float32(1 - p)) // torch.full(shape, 1 - p): a float32 tensor
 			if err := bernoulliCheck(name, keep); err != nil {
 				return err
 			}
 			for i, dl := range ms {
-				m := make([]float64, n)
+				m := masked[i*n : (i+1)*n]
 				for j, v := range dl {
 					b := 0.0
 					if g.Bernoulli32(keep) {
@@ -479,7 +494,6 @@ func tiesDropout00xDef(era string, kind dropout00xKind, kw []ops.Param, doc, for
 					}
 					m[j] = v * b
 				}
-				masked[i] = m
 			}
 		} else {
 			dellaEps := h["della_eps"]
@@ -493,7 +507,7 @@ func tiesDropout00xDef(era string, kind dropout00xKind, kw []ops.Param, doc, for
 				if off != nil {
 					dellaOffsets(dl, dellaEps, idx, off)
 				}
-				m := make([]float64, n)
+				m := masked[i*n : (i+1)*n]
 				for j, v := range dl {
 					q := pMin
 					if off != nil {
@@ -514,10 +528,9 @@ func tiesDropout00xDef(era string, kind dropout00xKind, kw []ops.Param, doc, for
 					}
 					m[j] = v * b
 				}
-				masked[i] = m
 			}
 		}
-		if err := tiesEraCore(masked, n, c.Out.Shape, o, out); err != nil {
+		if err := tiesEraCoreStack(masked, len(ms), n, c.Out.Shape, o, out); err != nil {
 			return fmt.Errorf("%s: %v", name, err)
 		}
 		switch kind {
@@ -613,6 +626,7 @@ func tiesDropout10xDef(era string, fixed bool, doc string) *ops.Def {
 		Varargs: tiesDeltaVarargs("deltas"),
 		KwOnly:  tiesDropoutParams,
 		Returns: ops.DeltaSpace, Traits: ops.WholeTensor | ops.Random, Keys: ops.KeysIntersect,
+		Scratch: tiesDropoutScratch,
 		Formula: formula,
 		Doc:     doc,
 	}
@@ -673,12 +687,13 @@ func tiesDropout10xDef(era string, fixed bool, doc string) *ops.Def {
 		if fixed {
 			lo = 0
 		}
-		masked := make([][]float64, len(ms))
+		// The masked deltas go straight into the stack the TIES core filters in place.
+		masked := make([]float64, len(ms)*n)
 		for i, dl := range ms {
 			if off != nil {
 				dellaOffsets(dl, dellaEps, idx, off)
 			}
-			m := make([]float64, n)
+			m := masked[i*n : (i+1)*n]
 			for j, v := range dl {
 				q := pMin
 				if off != nil {
@@ -702,9 +717,8 @@ func tiesDropout10xDef(era string, fixed bool, doc string) *ops.Def {
 				}
 				m[j] = v * b
 			}
-			masked[i] = m
 		}
-		if err := tiesEraCore(masked, n, c.Out.Shape, o, out); err != nil {
+		if err := tiesEraCoreStack(masked, len(ms), n, c.Out.Shape, o, out); err != nil {
 			return fmt.Errorf("%s: %v", name, err)
 		}
 		if rescale {

@@ -158,8 +158,9 @@ type Key struct {
 	Loads []string
 	Shape []int
 	DType string
-	// Peak is the most float64 register bytes the key's program holds at once (an upper
-	// bound; kernels' scratch memory is extra). The VM admits keys by it under --max-memory.
+	// Peak is the most bytes the key's program holds at once (an upper bound): float64
+	// registers, plus the declared scratch (ops.Def.Scratch) of a call while it runs. The VM
+	// admits keys by it under --max-memory.
 	Peak int64
 }
 
