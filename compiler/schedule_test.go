@@ -2,6 +2,7 @@ package compiler
 
 import (
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/mechac/mechac/vm/bytecode"
@@ -82,7 +83,7 @@ func TestSchedule(t *testing.T) {
 				size[r] = 1
 			}
 			got := schedule(tc.code, tc.stored)
-			if g := schedOrder(got); !equalInts(g, tc.want) {
+			if g := schedOrder(got); !slices.Equal(g, tc.want) {
 				t.Errorf("order %v, want %v", g, tc.want)
 			}
 			b := peakBytes(bytecode.Code{NumRegs: 16, Instrs: insertFrees(tc.code, tc.stored)}, size, nil)
@@ -175,16 +176,4 @@ func TestScheduleRandomDAGs(t *testing.T) {
 			}
 		}
 	}
-}
-
-func equalInts(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }

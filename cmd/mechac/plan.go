@@ -126,9 +126,9 @@ func cmdPlan(e *env, args []string) error {
 		if chunked[largest] {
 			how = "in chunks"
 		}
-		fmt.Fprintf(w, "largest key: %s %s, %s of float64 registers at its peak (%s)\n", k.Name, ops.FormatShape(k.Shape), humanBytes(peaks[largest]), how)
+		fmt.Fprintf(w, "largest key: %s %s, %s of float64 registers and kernel scratch at its peak (%s)\n", k.Name, ops.FormatShape(k.Shape), humanBytes(peaks[largest]), how)
 	}
-	fmt.Fprintf(w, "peak:   %s of registers with %d workers (the %d largest keys at once; kernels' scratch and ~%s of runtime overhead extra)\n",
+	fmt.Fprintf(w, "peak:   %s with %d workers (the %d largest keys at once, plus ~%s of runtime overhead)\n",
 		humanBytes(predicted), n, min(n, len(sizes)), humanBytes(runtimeOverhead(n)))
 	if !*noTime {
 		est := estimatePlan(p, opts.Registry, measureRates(p), n, in, out)
