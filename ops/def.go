@@ -210,6 +210,11 @@ type Def struct {
 	// means negligible. The compiler adds it to the live registers at the call when it plans a
 	// key's peak memory (bytecode Key.Peak), which --max-memory admission uses.
 	Scratch func(r, n int) int64
+	// Passes, when set, is about how many times one call goes over its tensor inputs, from its
+	// numeric keyword arguments by name (those the plan has as constants; a missing name means
+	// its default): `mechac plan`'s time estimate prices the call with it. nil: the estimate's
+	// default for the method's traits (SPEC 5.2).
+	Passes func(kw map[string]float64) float64
 	// MayMiss: the kernel may find that the key has no value (it returns an error wrapping
 	// ErrMissing), so a fallback above it needs a run-time branch.
 	MayMiss bool

@@ -479,6 +479,28 @@ func readTiesOpts(name string, params []ops.Param, kw []ops.Value) (tiesOpts, er
 // elements. They are upper bounds of what a call allocates (TestTiesScratchDeclared measures
 // them), except that a one-element vararg broadcast to n elements costs 8n more per vararg.
 
+// medianPasses is geometric_median's Def.Passes, in elementwise-pass equivalents: a Weiszfeld
+// iteration reads the points twice (the distances, the weighted sum in torch's order), at about
+// four times a plain pass's cost each (measured: x215a on 216 generated models took 888 CPU-s,
+// 3.9x the price of 2 plain passes an iteration), all maxiter iterations when ftol stops
+// nothing (the usual 1e-20).
+func medianPasses(kw map[string]float64) float64 {
+	it, ok := kw["maxiter"]
+	if !ok {
+		it = 100
+	}
+	return 8 + 8*max(it, 0)
+}
+
+// tiesPasses is Def.Passes of the TIES methods: a few passes for top-k, vote and mean, plus the
+// geometric median's when apply_median is set (a method without apply_median has none).
+func tiesPasses(kw map[string]float64) float64 {
+	if v, ok := kw["apply_median"]; !ok || v == 0 {
+		return 8
+	}
+	return 8 + medianPasses(kw)
+}
+
 // tiesSmallScratch covers the per-model slices, the generators and the pooled buffers.
 func tiesSmallScratch(r int) int64 { return 1024*int64(r) + 64<<10 }
 
@@ -610,6 +632,7 @@ var tiesSumExtended = define(&ops.Def{
 		"(cos_eps), and divided by the agreeing count. " + tiesQuirkDoc +
 		"NaN/inf results become 0. Model stock needs at least 2 models.",
 	Scratch: tiesCoreScratch,
+	Passes:  tiesPasses,
 	Kernel: func(c *ops.Call) error {
 		o, err := readTiesOpts("ties_sum_extended", tiesExtendedParams, c.Kw)
 		if err != nil {
@@ -744,6 +767,7 @@ var tiesSumWithDropout = define(&ops.Def{
 		"probability is accepted as an extension (sd-mecha 1.1.5 fails on it): no isclose " +
 		"shortcut, p_keep and the divisor 1 - p per element in float64. " + tiesQuirkDoc,
 	Scratch: tiesDropoutScratch,
+	Passes:  tiesPasses,
 	Kernel: func(c *ops.Call) error {
 		const name = "ties_sum_with_dropout"
 		out := c.Out.Data
@@ -897,6 +921,7 @@ var geometricMedianDef = define(&ops.Def{
 		"most ftol times itself (exact comparison, so the iteration count follows torch's " +
 		"rounding: torch.dist as a sequential fma, Python sums over models).",
 	Scratch: geometricMedianScratch,
+	Passes:  medianPasses,
 	Kernel: func(c *ops.Call) error {
 		const name = "geometric_median"
 		eps, err := tiesFloat(name, "eps", c.Kw[0])

@@ -259,6 +259,7 @@ func tiesSumAlpha00x(era string) *ops.Def {
 		KwOnly:  floats00x([]string{"alpha", "k"}, []float64{1, 0.2}),
 		Returns: ops.DeltaSpace, Traits: ops.WholeTensor, Keys: ops.KeysIntersect,
 		Scratch: tiesCoreScratch,
+		Passes:  tiesPasses,
 		Formula: "alpha * nan_to_num(sum_i D_i[s_i == e] / count), D_i = topk(m_i, k), s_i = sign(D_i), e = sign(sum_i s_i)",
 		Doc: "sd-mecha 0.0.4-0.0.9 TIES: the elected sign is the sign of the sum of the SIGNS " +
 			"(\"TIES-SOUP\", there is no vote_sgn), the agreeing filtered deltas are averaged, " +
@@ -302,6 +303,7 @@ func tiesSum00xDef(name, era string, kw []ops.Param, roundMaxiter bool, doc stri
 		KwOnly:  kw,
 		Returns: ops.DeltaSpace, Traits: ops.WholeTensor, Keys: ops.KeysIntersect,
 		Scratch: tiesCoreScratch,
+		Passes:  tiesPasses,
 		Formula: "e = sign(sum_i (vote_sgn > 0 ? sign(D_i) : D_i)), F_i = D_i[sign(D_i) == e]; " +
 			"apply_median > 0 ? nan_to_num(gmedian00x(F)) : nan_to_num(sum_i F_i * (apply_stock > 0 ? t_stock : 1) / count)",
 		Doc: doc,
@@ -433,6 +435,7 @@ func tiesDropout00xDef(era string, kind dropout00xKind, kw []ops.Param, doc, for
 		KwOnly:  kw,
 		Returns: ops.DeltaSpace, Traits: ops.WholeTensor | ops.Random, Keys: ops.KeysIntersect,
 		Scratch: tiesDropoutScratch,
+		Passes:  tiesPasses,
 		Formula: formula,
 		Doc:     doc,
 	}
@@ -627,6 +630,7 @@ func tiesDropout10xDef(era string, fixed bool, doc string) *ops.Def {
 		KwOnly:  tiesDropoutParams,
 		Returns: ops.DeltaSpace, Traits: ops.WholeTensor | ops.Random, Keys: ops.KeysIntersect,
 		Scratch: tiesDropoutScratch,
+		Passes:  tiesPasses,
 		Formula: formula,
 		Doc:     doc,
 	}

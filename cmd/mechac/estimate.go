@@ -27,8 +27,9 @@ import (
 //   - matrix speed: a 384 x 384 float64 product through gonum (the BLAS the SVD methods use).
 //
 // Costs: LOAD decodes the key's elements; a CALL of an elementwise method streams its tensor
-// operands and output; a whole-tensor method (sorts, FFTs, medians) is priced at
-// wholeTensorFactor times that, a random one at randomFactor; a linear-algebra method at
+// operands and output; a method that declares ops.Def.Passes (the TIES family, the geometric
+// median: 2 passes per Weiszfeld iteration) is priced at that many times it, another
+// whole-tensor method (sorts, FFTs) at wholeTensorFactor times it, a random one at randomFactor; a linear-algebra method at
 // laFlopsFactor * m * n * min(m, n) flops of the key's matrix (rows x the rest). The result is a
 // rough figure (within a factor of about two on the benchmarks in BENCHMARKS.md), printed as
 // such: it tells a 3-minute merge from a 3-hour one before a byte of a tensor is read.
@@ -157,6 +158,8 @@ func estimatePlan(p *bytecode.Program, reg *ops.Registry, r machineRates, worker
 				cost := tensors * e * r.elemSec
 				if d := defs[in.B]; d != nil {
 					switch {
+					case d.Passes != nil:
+						cost *= d.Passes(kwNumbers(p, d, in))
 					case d.Traits&ops.LinearAlgebra != 0 && rows > 1 && cols > 1:
 						cost += laFlopsFactor * float64(rows) * float64(cols) * float64(min(rows, cols)) / r.flops
 					case d.Traits&ops.WholeTensor != 0:
@@ -180,6 +183,30 @@ func estimatePlan(p *bytecode.Program, reg *ops.Registry, r machineRates, worker
 	// its final flush is not.
 	est.total = max(est.read, est.compute) + est.write/2
 	return est
+}
+
+// kwNumbers is the numeric constants a CALL passes to d's keyword-only parameters, by name
+// (operands after the positional and variadic ones follow d.KwOnly), for Def.Passes.
+func kwNumbers(p *bytecode.Program, d *ops.Def, in bytecode.Instr) map[string]float64 {
+	kw := map[string]float64{}
+	if in.Counts != nil {
+		return kw // a key-mapping call: operands are grouped, not one per parameter
+	}
+	for i, o := range in.Operands {
+		j := i - in.NArgs - in.NVar
+		if j < 0 || j >= len(d.KwOnly) || o.Kind != bytecode.OpConst {
+			continue
+		}
+		switch c := p.Consts[o.Index]; c.Kind {
+		case bytecode.ConstFloat, bytecode.ConstScalar:
+			kw[d.KwOnly[j].Name] = c.F
+		case bytecode.ConstInt:
+			kw[d.KwOnly[j].Name] = float64(c.I)
+		case bytecode.ConstBool:
+			kw[d.KwOnly[j].Name] = map[bool]float64{false: 0, true: 1}[c.B]
+		}
+	}
+	return kw
 }
 
 // matrixDims views a key's shape as the SVD methods do: rows x the product of the rest.

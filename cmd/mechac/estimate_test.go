@@ -68,3 +68,41 @@ func TestEstimatePlanCostModel(t *testing.T) {
 		})
 	}
 }
+
+// TestEstimatePasses: a method declaring ops.Def.Passes is priced from its constant keyword
+// arguments (geometric_median: 8 + 8*maxiter elementwise-pass equivalents).
+func TestEstimatePasses(t *testing.T) {
+	rates := machineRates{decodeSec: map[ops.DType]float64{}, encodeSec: map[ops.DType]float64{}, elemSec: 1e-9, flops: 1e10}
+	reg := func(i int) bytecode.Operand { return bytecode.Operand{Kind: bytecode.OpReg, Index: i} }
+	cst := func(i int) bytecode.Operand { return bytecode.Operand{Kind: bytecode.OpConst, Index: i} }
+	for _, tc := range []struct {
+		name     string
+		operands []bytecode.Operand
+		passes   float64
+	}{
+		{"maxiter 10", []bytecode.Operand{reg(0), reg(1), cst(0), cst(1), cst(0)}, 8 + 8*10},
+		{"maxiter 0", []bytecode.Operand{reg(0), reg(1), cst(0), cst(2), cst(0)}, 8},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := &bytecode.Program{
+				OutputDType: "F64",
+				Methods:     []string{"geometric_median"},
+				Consts: []bytecode.Const{
+					{Kind: bytecode.ConstFloat, F: 1e-6},
+					{Kind: bytecode.ConstInt, I: 10},
+					{Kind: bytecode.ConstInt, I: 0},
+				},
+				Classes: []bytecode.Code{{NumRegs: 3, Instrs: []bytecode.Instr{
+					{Op: bytecode.CALL, A: 2, B: 0, Operands: tc.operands, NVar: 2},
+					{Op: bytecode.STORE, A: 2},
+				}}},
+				Keys: []bytecode.Key{{Name: "k", Shape: []int{1000}, DType: "F64"}},
+			}
+			est := estimatePlan(p, stdlib.Default(), rates, 1, 0, 0)
+			want := time.Duration(3 * 1000 * 1e-9 * tc.passes * float64(time.Second)) // 2 inputs + output
+			if d := est.compute - want; d < -time.Microsecond || d > time.Microsecond {
+				t.Errorf("compute = %v, want %v", est.compute, want)
+			}
+		})
+	}
+}
