@@ -26,6 +26,28 @@ import (
 // ones fall out of the CPU cache; the range 16-256 Ki differs by a few percent).
 const DefaultChunkElems = 64 << 10
 
+// chunkBudget is the register memory a chunked key may hold at once by default: programs with
+// many registers live at once (an average of N models holds N+1) get chunks shorter than
+// DefaultChunkElems, down to minChunkElems, so that a worker's chunk memory stays about
+// constant in N (8 models: 64 Ki elements; 32: 31 Ki; 128: 8 Ki).
+const (
+	chunkBudget   = 8 << 20
+	minChunkElems = 4 << 10
+)
+
+// defaultChunkElems is the chunk length of a run without Options.ChunkElems: DefaultChunkElems,
+// or shorter when the chunkable class with the most registers live at once would exceed
+// chunkBudget. One length for the whole run keeps chunk buffers interchangeable across keys.
+func (m *machine) defaultChunkElems() int {
+	live := int64(1)
+	for i := range m.prog.Classes {
+		if m.chunkable[i] {
+			live = max(live, chunkPeak(&m.prog.Classes[i], 1)/8)
+		}
+	}
+	return int(min(DefaultChunkElems, max(minChunkElems, chunkBudget/(8*live))))
+}
+
 // span is the range of elements a chunked run computes.
 type span struct {
 	lo, n int
@@ -179,17 +201,18 @@ func (w *worker) loadPart(input int, name string, part *span) (*ops.Tensor, erro
 
 // AdmissionPeaks returns, for each key of p, the register memory --max-memory admits it with
 // (admitPeak: the chunked peak for a key that runs in chunks, else Key.Peak) under these
-// options, and whether it runs in chunks: what `mechac plan` predicts before a run.
-func AdmissionPeaks(p *bytecode.Program, opts Options) ([]int64, []bool, error) {
+// options, whether it runs in chunks, and the run's chunk length in elements: what
+// `mechac plan` predicts before a run.
+func AdmissionPeaks(p *bytecode.Program, opts Options) ([]int64, []bool, int, error) {
 	m, err := newMachine(p, opts)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, 0, err
 	}
 	peaks, chunked := make([]int64, len(p.Keys)), make([]bool, len(p.Keys))
 	for i := range p.Keys {
 		peaks[i], chunked[i] = m.admitPeak(&p.Keys[i]), m.chunked(&p.Keys[i])
 	}
-	return peaks, chunked, nil
+	return peaks, chunked, m.chunkElems, nil
 }
 
 // newMachine resolves p's methods and decides, per key class, chunked execution and its peak.
@@ -202,14 +225,16 @@ func newMachine(p *bytecode.Program, opts Options) (*machine, error) {
 		}
 		m.methods = append(m.methods, d)
 	}
+	for i := range p.Classes {
+		m.chunkable = append(m.chunkable, m.chunkableClass(&p.Classes[i]))
+	}
 	switch {
 	case opts.ChunkElems == 0:
-		m.chunkElems = DefaultChunkElems
+		m.chunkElems = m.defaultChunkElems()
 	case opts.ChunkElems > 0:
 		m.chunkElems = max(opts.ChunkElems, 2)
 	}
 	for i := range p.Classes {
-		m.chunkable = append(m.chunkable, m.chunkableClass(&p.Classes[i]))
 		m.chunkPeaks = append(m.chunkPeaks, chunkPeak(&p.Classes[i], m.chunkElems))
 	}
 	return m, nil

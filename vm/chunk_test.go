@@ -2,7 +2,9 @@ package vm_test
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/mechac/mechac/ops"
@@ -91,9 +93,12 @@ func TestAdmissionPeaks(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			prog := compile(t, dir, tt.recipe, "exact", ops.F16)
-			peaks, chunked, err := vm.AdmissionPeaks(prog, vm.Options{Registry: stdlib.Default(), ChunkElems: 100})
+			peaks, chunked, chunk, err := vm.AdmissionPeaks(prog, vm.Options{Registry: stdlib.Default(), ChunkElems: 100})
 			if err != nil {
 				t.Fatal(err)
+			}
+			if chunk != 100 {
+				t.Errorf("chunk length %d, want the option's 100", chunk)
 			}
 			for i, k := range prog.Keys {
 				if chunked[i] != tt.chunked {
@@ -108,5 +113,35 @@ func TestAdmissionPeaks(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestDefaultChunkShrinks: without ChunkElems, a program holding many registers at once gets
+// shorter chunks, so that a worker's chunk memory stays within about 8 MiB whatever the number
+// of models (and the bytes do not change: TestChunkedBitwise runs every length).
+func TestDefaultChunkShrinks(t *testing.T) {
+	dir := t.TempDir()
+	keys := testKeys(t, 10)
+	recipe := "version 0.1.0\n"
+	refs := ""
+	for i := 0; i < 40; i++ {
+		name := fmt.Sprintf("m%d.safetensors", i)
+		writeModel(t, filepath.Join(dir, name), ops.F16, keys, uint64(i), nil)
+		recipe += fmt.Sprintf("model %q model_config=\"sdxl-sgm\" merge_space=\"weight\"\n", name)
+		refs += fmt.Sprintf(" &%d", i)
+	}
+	for _, tc := range []struct {
+		models int
+		want   int
+	}{{2, vm.DefaultChunkElems}, {40, (8 << 20) / (8 * 41)}} {
+		r := recipe + "merge \"n_average\" " + strings.Join(strings.Fields(refs)[:tc.models], " ")
+		prog := compile(t, dir, r, "exact", ops.F16)
+		_, _, chunk, err := vm.AdmissionPeaks(prog, vm.Options{Registry: stdlib.Default()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if chunk != tc.want {
+			t.Errorf("%d models: chunk length %d, want %d", tc.models, chunk, tc.want)
+		}
 	}
 }

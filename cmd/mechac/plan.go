@@ -69,7 +69,7 @@ func cmdPlan(e *env, args []string) error {
 		n = runtime.NumCPU()
 	}
 	// What the VM will admit each key with: elementwise keys run in chunks (SPEC 5.1, 5.2).
-	peaks, chunked, err := vm.AdmissionPeaks(p, vm.Options{Registry: opts.Registry})
+	peaks, chunked, chunkElems, err := vm.AdmissionPeaks(p, vm.Options{Registry: opts.Registry})
 	if err != nil {
 		return err
 	}
@@ -119,7 +119,7 @@ func cmdPlan(e *env, args []string) error {
 	fmt.Fprintf(w, "read:   at most %s (input files)\n", humanBytes(in))
 	fmt.Fprintf(w, "write:  %s (%s)\n", humanBytes(out), p.OutputDType)
 	fmt.Fprintf(w, "keys:   %d of %d run in chunks of %d elements (elementwise programs), the rest on whole tensors\n",
-		nChunked, len(p.Keys), vm.DefaultChunkElems)
+		nChunked, len(p.Keys), chunkElems)
 	if len(p.Keys) > 0 {
 		k := p.Keys[largest]
 		how := "whole tensors"
