@@ -193,6 +193,15 @@ func readHeader(r io.ReaderAt, size int64, path string) (*Header, error) {
 // parse fills Metadata and Tensors from the raw header bytes. Errors are not yet prefixed with
 // the path.
 func (h *Header) parse(raw []byte) error {
+	if h.parseFast(raw) {
+		return nil
+	}
+	return h.parseSlow(raw)
+}
+
+// parseSlow is parse through encoding/json: every header, with precise errors.
+func (h *Header) parseSlow(raw []byte) error {
+	h.Tensors, h.Metadata = nil, nil
 	if len(raw) == 0 || raw[0] != '{' {
 		return errors.New("header is not a JSON object (does not start with '{')")
 	}
