@@ -479,6 +479,41 @@ func readTiesOpts(name string, params []ops.Param, kw []ops.Value) (tiesOpts, er
 // elements. They are upper bounds of what a call allocates (TestTiesScratchDeclared measures
 // them), except that a one-element vararg broadcast to n elements costs 8n more per vararg.
 
+// dropoutArgs are ties_sum_with_dropout's arguments after the probability, which 1.0.x and
+// 1.1.5 read alike (tiesDropoutParams).
+type dropoutArgs struct {
+	dellaEps float64
+	rescale  bool
+	opts     tiesOpts
+	seed     int64 // torch's default seed when none (or a negative one) is given
+	ms       [][]float64
+}
+
+// readDropoutArgs reads them from c (the deltas have n elements each).
+func readDropoutArgs(name string, c *ops.Call, n int) (dropoutArgs, error) {
+	var a dropoutArgs
+	var err error
+	if a.dellaEps, err = tiesFloat(name, "della_eps", c.Kw[1]); err != nil {
+		return a, err
+	}
+	if a.rescale, err = tiesBool(name, "rescale", c.Kw[2]); err != nil {
+		return a, err
+	}
+	if a.opts, err = readTiesOpts(name, tiesDropoutParams[3:11], c.Kw[3:11]); err != nil {
+		return a, err
+	}
+	seed, ok, err := tiesSeed(name, c.Kw[11])
+	if err != nil {
+		return a, err
+	}
+	if !ok || seed < 0 {
+		seed = int64(rng.TorchDefaultSeed)
+	}
+	a.seed = seed
+	a.ms, err = tiesVarTensors(name, n, c.Var)
+	return a, err
+}
+
 // medianPasses is geometric_median's Def.Passes, in elementwise-pass equivalents: a Weiszfeld
 // iteration reads the points twice (the distances, the weighted sum in torch's order), at about
 // four times a plain pass's cost each (measured: x215a on 216 generated models took 888 CPU-s,
@@ -782,33 +817,12 @@ var tiesSumWithDropout = define(&ops.Def{
 			fill(out, 0)
 			return nil
 		}
-		dellaEps, err := tiesFloat(name, "della_eps", c.Kw[1])
-		if err != nil {
+		a, err := readDropoutArgs(name, c, n)
+		if err != nil || n == 0 {
 			return err
 		}
-		rescale, err := tiesBool(name, "rescale", c.Kw[2])
-		if err != nil {
-			return err
-		}
-		o, err := readTiesOpts(name, tiesDropoutParams[3:11], c.Kw[3:11])
-		if err != nil {
-			return err
-		}
-		seed, ok, err := tiesSeed(name, c.Kw[11])
-		if err != nil {
-			return err
-		}
-		if !ok || seed < 0 {
-			seed = int64(rng.TorchDefaultSeed)
-		}
-		ms, err := tiesVarTensors(name, n, c.Var)
-		if err != nil {
-			return err
-		}
-		if n == 0 {
-			return nil
-		}
-		g := rng.NewTorch(uint64(seed))
+		dellaEps, rescale, o, ms := a.dellaEps, a.rescale, a.opts, a.ms
+		g := rng.NewTorch(uint64(a.seed))
 		keep := make([]float64, n)
 		var idx []int
 		if dellaEps != 0 {

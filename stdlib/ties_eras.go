@@ -650,32 +650,11 @@ func tiesDropout10xDef(era string, fixed bool, doc string) *ops.Def {
 			fill(out, 0)
 			return nil
 		}
-		dellaEps, err := tiesFloat(name, "della_eps", c.Kw[1])
-		if err != nil {
+		a, err := readDropoutArgs(name, c, n)
+		if err != nil || n == 0 {
 			return err
 		}
-		rescale, err := tiesBool(name, "rescale", c.Kw[2])
-		if err != nil {
-			return err
-		}
-		t, err := readTiesOpts(name, tiesDropoutParams[3:11], c.Kw[3:11])
-		if err != nil {
-			return err
-		}
-		seed, ok, err := tiesSeed(name, c.Kw[11])
-		if err != nil {
-			return err
-		}
-		if !ok || seed < 0 {
-			seed = int64(rng.TorchDefaultSeed)
-		}
-		ms, err := tiesVarTensors(name, n, c.Var)
-		if err != nil {
-			return err
-		}
-		if n == 0 {
-			return nil
-		}
+		dellaEps, rescale, t, ms, seed := a.dellaEps, a.rescale, a.opts, a.ms, a.seed
 		o := tiesEraOpts{
 			k: t.k, bySigns: !t.voteSgn, stock: !t.applyStock, median: t.applyMedian,
 			cosEps: t.cosEps, eps: t.eps, ftol: t.ftol, maxiter: max(t.maxiter, 0),
