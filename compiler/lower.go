@@ -47,6 +47,16 @@ type lowerer struct {
 	warnings []string
 }
 
+// bindMerge binds args to def and adds the merge (at pos; method is where the method name was
+// written, for binding errors), or returns nil after reporting why it cannot bind.
+func (l *lowerer) bindMerge(at pos.Position, def *ops.Def, args []boundArg, method pos.Position) *ir.Value {
+	v := &ir.Value{Op: ir.OpMerge, Pos: at, Def: def}
+	if !l.bind(v, args, method) {
+		return nil
+	}
+	return l.add(v)
+}
+
 func (l *lowerer) add(v *ir.Value) *ir.Value {
 	v.ID = len(l.fn.Values)
 	l.fn.Values = append(l.fn.Values, v)
@@ -269,11 +279,7 @@ func (l *lowerer) merge(s *lang.Stmt, defined []*ir.Value) *ir.Value {
 	if bad {
 		return nil
 	}
-	v := &ir.Value{Op: ir.OpMerge, Pos: s.Pos, Def: def}
-	if !l.bind(v, args, p[0].Value.Pos) {
-		return nil
-	}
-	return l.add(v)
+	return l.bindMerge(s.Pos, def, args, p[0].Value.Pos)
 }
 
 // method resolves the method a merge/call line names (its first positional argument) in the

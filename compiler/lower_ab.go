@@ -183,11 +183,7 @@ func (l *lowerer) mergeAB(s *lang.Stmt, defined []*ir.Value) *ir.Value {
 	if bad {
 		return nil
 	}
-	v := &ir.Value{Op: ir.OpMerge, Pos: s.Pos, Def: def}
-	if !l.bind(v, args, p[0].Value.Pos) {
-		return nil
-	}
-	return l.add(v)
+	return l.bindMerge(s.Pos, def, args, p[0].Value.Pos)
 }
 
 func hasParam(d *ops.Def, name string) bool {
