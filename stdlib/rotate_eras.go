@@ -98,20 +98,20 @@ func (r rotate00x) kernel(c *ops.Call) error {
 	rows, cols := r.view(a.Shape)
 	am, ca := centreRows(a.Data, rows, cols)
 	bm, cb := centreRows(b.Data, rows, cols)
-	rotation, transform, err := procrustesPower00x(am, bm, alignment)
+	mulRT, mulPow, err := procrustes00x(am, bm, alignment)
 	if err != nil {
 		return fmt.Errorf("%s: %v", name, err)
 	}
 	if interp != 0 {
 		// Interpolate the relationship between the neurons: ws(A, B Rᵀ, interp).
-		br := laMul(bm, rotation.T())
+		br := mulRT(bm)
 		for i := range rows {
 			for j := range cols {
 				am.Set(i, j, ws00x(am.At(i, j), br.At(i, j), interp))
 			}
 		}
 	}
-	res := laMul(am, transform)
+	res := mulPow(am)
 	for j := range cols {
 		m := ws00x(ca[j], cb[j], alignment)
 		for i := range rows {
@@ -136,6 +136,39 @@ func centreRows(x []float64, rows, cols int) (*mat.Dense, []float64) {
 		}
 	}
 	return m, mean
+}
+
+// procrustes00x returns the maps x -> x Rᵀ and x -> x R^alignment of 0.0.x's rotate. At
+// alignment 1, on views of at least procrustesPolarMin columns, R comes from a polar factor
+// (svd_null.go) instead of the full SVD of Aᵀ B (cols x cols, unblocked in gonum: minutes for a
+// 1280 x 5120 key): for rows >= cols the polar factor of Aᵀ B with its null space (one
+// direction, from the centring) deflated; for rows < cols, with Bᵀ = Q R, Aᵀ B = (Aᵀ Rᵀ) Qᵀ
+// and R = polar(Aᵀ Rᵀ) Qᵀ on the range. Only R on the range of Aᵀ B reaches the result: A's
+// centred rows are orthogonal to Aᵀ B's left null space and B's to its right one (a vector
+// there is mapped by A, or B, into the span of the ones, and the centred rows sum to zero), so
+// the part of R the SVD chooses arbitrarily is never applied. Other alignments take the SVD.
+func procrustes00x(a, b *mat.Dense, alignment float64) (mulRT, mulPow func(*mat.Dense) *mat.Dense, err error) {
+	rows, cols := a.Dims()
+	if alignment == 1 && cols >= procrustesPolarMin {
+		if rows >= cols {
+			if p, _, ok := polarNull(laMul(a.T(), b)); ok {
+				return func(x *mat.Dense) *mat.Dense { return laMul(x, p.T()) },
+					func(x *mat.Dense) *mat.Dense { return laMul(x, p) }, nil
+			}
+		} else {
+			q, r := laQR(b.T())
+			if p, _, ok := polarNull(laMul(a.T(), r.T())); ok {
+				return func(x *mat.Dense) *mat.Dense { return laMul(laMul(x, q), p.T()) },
+					func(x *mat.Dense) *mat.Dense { return laMul(laMul(x, p), q.T()) }, nil
+			}
+		}
+	}
+	rotation, transform, err := procrustesPower00x(a, b, alignment)
+	if err != nil {
+		return nil, nil, err
+	}
+	return func(x *mat.Dense) *mat.Dense { return laMul(x, rotation.T()) },
+		func(x *mat.Dense) *mat.Dense { return laMul(x, transform) }, nil
 }
 
 // procrustesPower00x is 0.0.x's orthogonal_procrustes(A, B) and its power: R = U Vᵀ from the

@@ -279,27 +279,37 @@ func procrustes(a, b *mat.Dense, cancelReflection bool) (*orthoTransform, error)
 		m := laMul(a.T(), br.T())
 		tr := &orthoTransform{bq: bq, m: m}
 		if min(n, p) >= procrustesPolarMin {
-			pr, err := polarFactor(m)
-			if err != nil {
-				return nil, err
+			if pm, _, ok := polarNull(m); ok {
+				tr.pm = pm
+				return tr, nil
 			}
-			tr.pm = pr.p
-			return tr, nil
 		}
 		return tr, tr.lowRankVectors()
 	}
 	m := laMul(a.T(), b)
 	if p >= procrustesPolarMin {
-		pr, err := polarFactor(m)
-		if err != nil {
-			return nil, err
-		}
-		// The reflection is cancelled by flipping the last singular pair, which needs the
-		// vectors: only then (det < 0) is the SVD taken.
-		if !cancelReflection || laDetSign(pr.p) > 0 {
-			return &orthoTransform{q: pr.p}, nil
+		if pm, pairs, ok := polarNull(m); ok {
+			if !cancelReflection || laDetSign(pm) > 0 {
+				return &orthoTransform{q: pm}, nil
+			}
+			// Cancel the reflection by reversing the pair of the smallest singular value, as
+			// sd-mecha reverses the SVD's last: a deflated null pair if there is one (then the
+			// result is unique: the rest of the rotation is fixed by the range), else the
+			// smallest singular pair by inverse iteration.
+			var v []float64
+			if len(pairs) > 0 {
+				v = pairs[len(pairs)-1].v
+			} else {
+				var lu mat.LU
+				lu.Factorize(m)
+				if v, ok = smallestRightSingular(m, &lu); !ok {
+					goto svd
+				}
+			}
+			return &orthoTransform{q: flipPair(pm, v)}, nil
 		}
 	}
+svd:
 	u, _, vh, err := laSVD(m)
 	if err != nil {
 		return nil, err
