@@ -77,4 +77,3 @@ func BenchmarkRotateSDXL(b *testing.B) {
 		b.ReportMetric(totalCPU, "cpu-s/model")
 	}
 }
-
