@@ -215,6 +215,8 @@ type Def struct {
 	// its default): `mechac plan`'s time estimate prices the call with it. nil: the estimate's
 	// default for the method's traits (SPEC 5.2).
 	Passes func(kw map[string]float64) float64
+	// Stage, when set, lets the VM run the method over chunks in passes (ops/stage.go).
+	Stage *StageDef
 	// MayMiss: the kernel may find that the key has no value (it returns an error wrapping
 	// ErrMissing), so a fallback above it needs a run-time branch.
 	MayMiss bool

@@ -1,0 +1,53 @@
+package ops
+
+import "errors"
+
+// Staged execution of whole-tensor methods (SPEC §5.4).
+//
+// A whole-tensor method whose dependence on the whole tensor is a few statistics of its inputs
+// (TIES: one magnitude threshold per delta) can run over chunks in passes: statistics passes
+// see every chunk of every tensor argument, in element order, and then the output pass computes
+// each output chunk from the argument chunks alone, as an elementwise kernel does. The VM then
+// holds chunks instead of whole tensors for the whole key program (the inputs are read once per
+// pass; from the page cache after the first), plus what the Stager keeps between passes.
+
+// Stager runs one call of a staged method over one key. The VM calls, for p = 0 .. Passes()-1,
+// Observe(p, lo, chunks) for the chunks [lo, lo+len) of the tensor arguments, in increasing lo,
+// covering [0, n) exactly once, then EndPass(p); then Chunk for every output chunk, in
+// increasing lo. All calls come from one goroutine. A Stager serves one key and is dropped.
+type Stager interface {
+	// Passes is the number of statistics passes before the output pass (at least 1).
+	Passes() int
+	// Observe receives the chunk at element offset lo of every tensor argument, in the
+	// method's argument order (positional tensors, then the varargs). It must not keep or modify
+	// the slices.
+	Observe(pass, lo int, args [][]float64) error
+	// EndPass is called once after the last chunk of a statistics pass.
+	EndPass(pass int) error
+	// Chunk writes out, the output chunk at element offset lo, from the argument chunks.
+	Chunk(lo int, args [][]float64, out []float64) error
+}
+
+// StageCall describes the call a Stager is made for: its keyword arguments (constants, in
+// KwOnly order), the number of tensor arguments, the output shape and numerics.
+type StageCall struct {
+	Kw       []Value
+	Tensors  int
+	Shape    []int
+	Numerics Numerics
+}
+
+// StageDef is the staged form of a whole-tensor method (Def.Stage).
+type StageDef struct {
+	// New returns the Stager for one key, or ok = false when this call cannot be staged (the
+	// VM then runs the whole-tensor kernel); an error is the call's error.
+	New func(c StageCall) (s Stager, ok bool, err error)
+	// Scratch is the most bytes a Stager for r tensor arguments of n elements keeps between
+	// passes (bytecode Key.Peak counts it in place of Def.Scratch for a staged key).
+	Scratch func(r, n int) int64
+}
+
+// ErrUnstaged, returned (possibly wrapped) by a Stager method, makes the VM abandon staged
+// execution of the key and run the whole-tensor kernel instead: for inputs the staged form does
+// not reproduce bit for bit (the key's bytes are the whole kernel's either way).
+var ErrUnstaged = errors.New("ops: call needs whole-tensor execution")
