@@ -41,7 +41,7 @@ const (
 func (m *machine) defaultChunkElems() int {
 	live := int64(1)
 	for i := range m.prog.Classes {
-		if m.chunkable[i] {
+		if m.chunkable[i] || m.staged[i] != nil {
 			live = max(live, chunkPeak(&m.prog.Classes[i], 1)/8)
 		}
 	}
@@ -113,15 +113,15 @@ func chunkPeak(code *bytecode.Code, chunkElems int) int64 {
 // one chunk runs as one chunk, so that its buffers are chunk buffers too (reused by every
 // key, where whole-tensor buffers of each small size would be garbage or idle pool memory).
 func (m *machine) chunked(k *bytecode.Key) bool {
-	return m.chunkElems > 0 && m.chunkable[k.Class]
+	return m.chunkElems > 0 && (m.chunkable[k.Class] || m.staged[k.Class] != nil)
 }
 
 // admitPeak is the memory a key is admitted with under --max-memory: its chunked peak when it
-// runs in chunks (every chunk buffer has a whole chunk's capacity, also for a small key),
-// else the plan's Key.Peak.
+// runs in chunks (every chunk buffer has a whole chunk's capacity, also for a small key; plus
+// what a Stager keeps between passes), else the plan's Key.Peak.
 func (m *machine) admitPeak(k *bytecode.Key) int64 {
 	if m.chunked(k) {
-		return m.chunkPeaks[k.Class]
+		return m.chunkPeaks[k.Class] + m.stageScratch(k)
 	}
 	return k.Peak
 }
@@ -148,16 +148,14 @@ func (w *worker) runChunked(k *bytecode.Key) (bool, error) {
 		f.WillNeed(info.Name)
 	}
 	w.chunking = true
-	defer func() { w.chunking = false }()
-	step := m.chunkElems
-	for lo := 0; lo < n; {
-		cn := min(step, n-lo)
-		if rest := n - lo - cn; rest == 1 {
-			// Never leave a one-element chunk: kernels treat a one-element tensor as a
-			// broadcast scalar (shortcuts such as alpha == 0), which a chunk is not.
-			cn--
+	defer func() { w.chunking, w.stager, w.stagedIn = false, nil, nil }()
+	if m.staged[k.Class] != nil {
+		if err := w.stageStats(k, n); err != nil {
+			return false, err
 		}
-		part := span{lo: lo, n: cn, last: lo+cn == n}
+	}
+	for lo := 0; lo < n; {
+		part := w.nextPart(lo, n)
 		present, err := w.exec(k, &part)
 		switch {
 		case err != nil:
@@ -171,9 +169,20 @@ func (w *worker) runChunked(k *bytecode.Key) (bool, error) {
 			// of the key; dynamic misses return errWhole), so the first chunk decides.
 			return false, nil
 		}
-		lo += cn
+		lo += part.n
 	}
 	return true, nil
+}
+
+// nextPart is the chunk of a key of n elements that starts at lo.
+func (w *worker) nextPart(lo, n int) span {
+	cn := min(w.m.chunkElems, n-lo)
+	if rest := n - lo - cn; rest == 1 {
+		// Never leave a one-element chunk: kernels treat a one-element tensor as a
+		// broadcast scalar (shortcuts such as alpha == 0), which a chunk is not.
+		cn--
+	}
+	return span{lo: lo, n: cn, last: lo+cn == n}
 }
 
 // loadPart reads the elements of part of a LOAD's tensor, widened to float64. A non-finite
@@ -218,6 +227,9 @@ func AdmissionPeaks(p *bytecode.Program, opts Options) ([]int64, []bool, int, er
 // newMachine resolves p's methods and decides, per key class, chunked execution and its peak.
 func newMachine(p *bytecode.Program, opts Options) (*machine, error) {
 	m := &machine{prog: p}
+	for _, c := range p.Consts {
+		m.consts = append(m.consts, constValue(c))
+	}
 	for _, name := range p.Methods {
 		d, ok := opts.Registry.Lookup(name)
 		if !ok {
@@ -227,6 +239,11 @@ func newMachine(p *bytecode.Program, opts Options) (*machine, error) {
 	}
 	for i := range p.Classes {
 		m.chunkable = append(m.chunkable, m.chunkableClass(&p.Classes[i]))
+		var st *stagedClass
+		if !m.chunkable[i] {
+			st = m.stageClass(&p.Classes[i])
+		}
+		m.staged = append(m.staged, st)
 	}
 	switch {
 	case opts.ChunkElems == 0:

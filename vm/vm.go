@@ -131,6 +131,8 @@ type machine struct {
 	chunkElems int
 	chunkable  []bool
 	chunkPeaks []int64
+	// staged is, per class, its staged form (stage.go), or nil.
+	staged []*stagedClass
 
 	bytesRead atomic.Int64
 	warnMu    sync.Mutex
@@ -159,9 +161,6 @@ func Run(ctx context.Context, p *bytecode.Program, opts Options) (*Stats, error)
 	m.numerics, m.outDType, m.warn = numerics, outDType, opts.Warn
 	if m.warn == nil {
 		m.warn = func(string) {}
-	}
-	for _, c := range p.Consts {
-		m.consts = append(m.consts, constValue(c))
 	}
 	defer func() {
 		for _, f := range m.inputs {
@@ -339,6 +338,11 @@ type worker struct {
 	// chunkFree holds the unused ones.
 	chunking  bool
 	chunkFree [][]float64
+	// stager, during the output pass of a staged key, computes the CALL stagedIn's chunks;
+	// partLo is the offset of the chunk being run.
+	stager   ops.Stager
+	stagedIn *bytecode.Instr
+	partLo   int
 }
 
 // poolBytes bounds what one worker keeps for reuse: enough for the buffers of the next keys
@@ -427,11 +431,10 @@ func (w *worker) exec(k *bytecode.Key, part *span) (bool, error) {
 		w.regs = make([]*slot, code.NumRegs)
 	}
 	w.regs = w.regs[:code.NumRegs]
-	defer func() {
-		for r := range w.regs {
-			w.release(r)
-		}
-	}()
+	defer w.releaseAll()
+	if part != nil {
+		w.partLo = part.lo
+	}
 	for pc := 0; pc < len(code.Instrs); pc++ {
 		in := &code.Instrs[pc]
 		switch in.Op {
@@ -617,11 +620,18 @@ func (w *worker) call(k *bytecode.Key, in *bytecode.Instr) (*ops.Tensor, error) 
 	}
 	c.Out = &ops.Tensor{Shape: shape, Data: w.alloc(ops.NumElements(shape)), DType: dtype}
 	w.kernelMissed = false
-	if err := d.Kernel(c); err != nil {
+	kernel := d.Kernel
+	if w.stager != nil && in == w.stagedIn {
+		kernel = w.stagedChunk
+	}
+	if err := kernel(c); err != nil {
 		w.recycle(c.Out.Data)
 		if errors.Is(err, ops.ErrMissing) {
 			w.kernelMissed = true
 			return nil, nil // the method found no value for this key
+		}
+		if err == errWhole || errors.Is(err, ops.ErrUnstaged) {
+			return nil, errWhole // the staged form cannot compute this key (stage.go)
 		}
 		return nil, fmt.Errorf("%s: %v", d.Name, err)
 	}

@@ -1,0 +1,280 @@
+package vm
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/mechac/mechac/ops"
+	"github.com/mechac/mechac/vm/bytecode"
+)
+
+// Staged execution (SPEC §5.4). A class program whose CALLs are elementwise but for one CALL of a
+// method with a staged form (ops.Def.Stage, e.g. ties_sum) runs in chunks too: first the
+// Stager's statistics passes, each going over the chunks of the staged call's tensor
+// arguments (only the instructions those arguments depend on run: the backward slice of the
+// call), then the ordinary chunked run, in which the staged CALL asks the Stager for its output
+// chunk instead of calling the whole-tensor kernel. Memory is the chunked peak plus what the
+// Stager keeps between passes (StageDef.Scratch) instead of every whole tensor of the key; the
+// inputs the slice loads are read once per pass (from the page cache after the first).
+//
+// The bytes are the whole kernel's: a Stager reproduces them or returns ops.ErrUnstaged, and
+// anything chunked execution cannot decide (a missing or non-finite input, a broadcast) sends the
+// key back to whole-tensor execution (errWhole), as for elementwise keys.
+
+// stagedClass is what the machine knows about a class program with a staged CALL.
+type stagedClass struct {
+	pc    int         // the staged CALL
+	slice []int       // pcs of the instructions its tensor arguments depend on, in order
+	kw    []ops.Value // its keyword arguments (constants)
+	r     int         // its number of tensor (register) operands
+	def   *ops.StageDef
+}
+
+// stageClass returns the staged form of a class program, or nil: every CALL elementwise (as
+// chunkableClass requires) except one, of a method with Stage set, whose keyword operands are
+// constants; and no control flow before that CALL (the statistics passes run a straight slice).
+func (m *machine) stageClass(code *bytecode.Code) *stagedClass {
+	st := (*stagedClass)(nil)
+	for pc, in := range code.Instrs {
+		switch in.Op {
+		case bytecode.JPRESENT, bytecode.JUMP, bytecode.MISS:
+			if st == nil {
+				return nil
+			}
+		case bytecode.CALL:
+			d := m.methods[in.B]
+			if d.Stage != nil && st == nil && d.OutShape == nil && d.OutShapeKey == nil && d.Keys != ops.KeysMapped {
+				kw, r, ok := stageOperands(&in, m.consts)
+				if !ok {
+					return nil
+				}
+				st = &stagedClass{pc: pc, kw: kw, r: r, def: d.Stage}
+				continue
+			}
+			if d.Traits != ops.Elementwise || d.OutShape != nil || d.OutShapeKey != nil ||
+				d.Keys == ops.KeysMapped || in.Counts != nil {
+				return nil
+			}
+		}
+	}
+	if st == nil {
+		return nil
+	}
+	st.slice = backwardSlice(code, st.pc)
+	return st
+}
+
+// stageOperands returns the keyword operands of a staged CALL (they must be constants) and its
+// number of register operands.
+func stageOperands(in *bytecode.Instr, consts []ops.Value) (kw []ops.Value, r int, ok bool) {
+	nargs := len(in.Operands)
+	if in.Counts != nil {
+		nargs = len(in.Counts)
+	}
+	next := 0
+	for i := 0; i < nargs; i++ {
+		cnt := 1
+		if in.Counts != nil && in.Counts[i] >= 0 {
+			cnt = in.Counts[i]
+		}
+		for j := 0; j < cnt; j++ {
+			o := in.Operands[next]
+			next++
+			if i >= in.NArgs+in.NVar {
+				if o.Kind != bytecode.OpConst || consts == nil {
+					return nil, 0, false
+				}
+				kw = append(kw, consts[o.Index])
+			} else if o.Kind == bytecode.OpReg {
+				r++
+			}
+		}
+	}
+	return kw, r, true
+}
+
+// backwardSlice returns the pcs before pc whose results the CALL at pc reads, directly or not
+// (LOAD, CALL, MOVE), and the FREEs of those registers before pc, in program order.
+func backwardSlice(code *bytecode.Code, pc int) []int {
+	need := map[int]bool{}
+	for _, o := range code.Instrs[pc].Operands {
+		if o.Kind == bytecode.OpReg {
+			need[o.Index] = true
+		}
+	}
+	keep := make([]bool, pc)
+	for i := pc - 1; i >= 0; i-- {
+		in := &code.Instrs[i]
+		switch in.Op {
+		case bytecode.LOAD, bytecode.CALL, bytecode.MOVE:
+			if !need[in.A] {
+				continue
+			}
+			// The value of A read later is defined here; what it reads is needed instead.
+			delete(need, in.A)
+			keep[i] = true
+			switch in.Op {
+			case bytecode.CALL:
+				for _, o := range in.Operands {
+					if o.Kind == bytecode.OpReg {
+						need[o.Index] = true
+					}
+				}
+			case bytecode.MOVE:
+				need[in.B] = true
+			}
+		}
+	}
+	// FREEs of sliced registers (after their last use in the slice) keep chunk memory as low
+	// as in the full program.
+	defined := map[int]bool{}
+	var pcs []int
+	for i := 0; i < pc; i++ {
+		in := &code.Instrs[i]
+		switch {
+		case keep[i]:
+			defined[in.A] = true
+			pcs = append(pcs, i)
+		case in.Op == bytecode.FREE && defined[in.A]:
+			pcs = append(pcs, i)
+			delete(defined, in.A)
+		}
+	}
+	return pcs
+}
+
+// stageScratch is what the Stager of key k keeps between passes (0 when k is not staged).
+func (m *machine) stageScratch(k *bytecode.Key) int64 {
+	st := m.staged[k.Class]
+	if st == nil || st.def.Scratch == nil {
+		return 0
+	}
+	return st.def.Scratch(st.r, ops.NumElements(k.Shape))
+}
+
+// stageStats runs the Stager's statistics passes over key k (n elements) and leaves the Stager
+// in w.stager for the output pass.
+func (w *worker) stageStats(k *bytecode.Key, n int) error {
+	m := w.m
+	st := m.staged[k.Class]
+	s, ok, err := st.def.New(ops.StageCall{Kw: st.kw, Tensors: st.r, Shape: k.Shape, Numerics: m.numerics})
+	if err != nil {
+		return fmt.Errorf("%s: %v", m.methods[m.prog.Classes[k.Class].Instrs[st.pc].B].Name, err)
+	}
+	if !ok {
+		return errWhole
+	}
+	code := &m.prog.Classes[k.Class]
+	call := &code.Instrs[st.pc]
+	for pass := range s.Passes() {
+		for lo := 0; lo < n; {
+			part := w.nextPart(lo, n)
+			if err := w.execSlice(k, st.slice, &part); err != nil {
+				return err
+			}
+			args, err := w.stagedArgs(call, part.n)
+			if err == nil {
+				err = s.Observe(pass, lo, args)
+			}
+			w.releaseAll()
+			if err != nil {
+				return w.stageErr(call, err)
+			}
+			lo += part.n
+		}
+		if err := s.EndPass(pass); err != nil {
+			return w.stageErr(call, err)
+		}
+	}
+	w.stager, w.stagedIn = s, call
+	return nil
+}
+
+// stageErr maps a Stager's error: ErrUnstaged (and a chunk the slice could not compute) to
+// errWhole, anything else to the call's error.
+func (w *worker) stageErr(in *bytecode.Instr, err error) error {
+	if errors.Is(err, ops.ErrUnstaged) || err == errWhole {
+		return errWhole
+	}
+	return fmt.Errorf("%s: %v", w.m.methods[in.B].Name, err)
+}
+
+// execSlice runs the statistics slice of k's program over one chunk, leaving its results in the
+// registers.
+func (w *worker) execSlice(k *bytecode.Key, pcs []int, part *span) error {
+	m := w.m
+	code := &m.prog.Classes[k.Class]
+	if cap(w.regs) < code.NumRegs {
+		w.regs = make([]*slot, code.NumRegs)
+	}
+	w.regs = w.regs[:code.NumRegs]
+	for _, pc := range pcs {
+		in := &code.Instrs[pc]
+		switch in.Op {
+		case bytecode.LOAD:
+			t, err := w.loadPart(in.B, k.Loads[in.C], part)
+			if err != nil {
+				w.releaseAll()
+				return err
+			}
+			w.set(in.A, t)
+		case bytecode.CALL:
+			t, err := w.call(k, in)
+			if err != nil {
+				w.releaseAll()
+				return err
+			}
+			if t == nil {
+				// A missing value (an input, or a kernel's): a whole-tensor question.
+				w.releaseAll()
+				return errWhole
+			}
+			w.set(in.A, t)
+		case bytecode.MOVE:
+			src := w.regs[in.B]
+			if w.regs[in.A] != nil {
+				w.release(in.A)
+			}
+			if src != nil {
+				src.refs++
+			}
+			w.regs[in.A] = src
+		case bytecode.FREE:
+			w.release(in.A)
+		}
+	}
+	return nil
+}
+
+// stagedArgs returns the data of the staged CALL's register operands, in operand order, each of
+// n elements (errWhole otherwise: a missing operand, or a broadcast).
+func (w *worker) stagedArgs(in *bytecode.Instr, n int) ([][]float64, error) {
+	var args [][]float64
+	for _, o := range in.Operands {
+		if o.Kind != bytecode.OpReg {
+			continue
+		}
+		s := w.regs[o.Index]
+		if s == nil || len(s.t.Data) != n {
+			return nil, errWhole
+		}
+		args = append(args, s.t.Data)
+	}
+	return args, nil
+}
+
+// releaseAll empties the register file.
+func (w *worker) releaseAll() {
+	for r := range w.regs {
+		w.release(r)
+	}
+}
+
+// stagedChunk is the kernel of the staged CALL in the output pass: the Stager's chunk.
+func (w *worker) stagedChunk(c *ops.Call) error {
+	args, err := w.stagedArgs(w.stagedIn, len(c.Out.Data))
+	if err != nil {
+		return err
+	}
+	return w.stager.Chunk(w.partLo, args, c.Out.Data)
+}
