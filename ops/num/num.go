@@ -284,7 +284,7 @@ func DecodeInto(dst []float64, src []byte, d ops.DType) {
 		}
 	case ops.F16:
 		t := f16Widen()
-		for i := range dst {
+		for i := decodeF16Fast(dst, src); i < len(dst); i++ {
 			dst[i] = t[le.Uint16(src[2*i:])]
 		}
 	case ops.BF16:
