@@ -29,3 +29,19 @@ func decodeF16Fast(dst []float64, src []byte) int {
 	}
 	return n
 }
+
+//go:noescape
+func encodeF16C(dst *byte, src *float64, n int, viaF32 bool) (bad uint64)
+
+// encodeF16Fast rounds the first len(src) &^ 7 elements of src to float16 into dst when the CPU
+// can and none of them is NaN, and returns how many it rounded (0: none, the caller does it all).
+func encodeF16Fast(dst []byte, src []float64, viaF32 bool) int {
+	n := len(src) &^ 7
+	if !hasF16C || n == 0 {
+		return 0
+	}
+	if encodeF16C(&dst[0], &src[0], n, viaF32) != 0 {
+		return 0
+	}
+	return n
+}

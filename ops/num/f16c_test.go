@@ -90,3 +90,77 @@ func BenchmarkDecodeF16(b *testing.B) {
 		})
 	}
 }
+
+// TestF16CEncodeMatchesScalar: the F16C rounding gives the scalar code's float16 for values
+// around every float16 rounding midpoint (exactly on it and a few float64 and float32 ulps to
+// either side, where rounding twice would go wrong), subnormal results, the overflow threshold,
+// zeros, infinities and random values of every magnitude, in both modes (once, and via float32
+// as torch's x.float().half()); a NaN anywhere sends the block to the scalar code.
+func TestF16CEncodeMatchesScalar(t *testing.T) {
+	if !hasF16C {
+		t.Skip("no F16C on this CPU: EncodeInto uses the scalar code only")
+	}
+	var vals []float64
+	for h := uint16(0); h < 0x7c00; h++ {
+		lo, hi := F16ToF64(h), F16ToF64(h+1)
+		m := (lo + hi) / 2
+		for _, x := range []float64{m, math.Nextafter(m, 0), math.Nextafter(m, 1e9),
+			m * (1 + 0x1p-24), m * (1 - 0x1p-24), m * (1 + 0x1p-25), m * (1 - 0x1p-25), m * (1 + 0x1p-30), lo, hi} {
+			vals = append(vals, x, -x)
+		}
+	}
+	vals = append(vals, 0, math.Copysign(0, -1), math.Inf(1), math.Inf(-1), 65504, 65519.99, 65520, 65536,
+		1e300, -1e300, 1e-300, 5e-324, 0x1p-25, 0x1p-24, 0x1.8p-25, 3.4028235677973366e38, 3.5e38)
+	rng := rand.New(rand.NewPCG(9, 10))
+	for range 200000 {
+		vals = append(vals, math.Ldexp(rng.Float64()*2-1, rng.IntN(80)-50))
+	}
+	for _, via := range []bool{false, true} {
+		want := make([]byte, 2*len(vals))
+		old := hasF16C
+		hasF16C = false
+		EncodeInto(want, vals, ops.F16, via)
+		hasF16C = old
+		got := make([]byte, len(want))
+		EncodeInto(got, vals, ops.F16, via)
+		for i := range vals {
+			if g, w := binary.LittleEndian.Uint16(got[2*i:]), binary.LittleEndian.Uint16(want[2*i:]); g != w {
+				t.Fatalf("via f32 %v: %v (%#x): F16C %#04x, scalar %#04x", via, vals[i], math.Float64bits(vals[i]), g, w)
+			}
+		}
+		// a NaN in a block of eight: the scalar code's payload
+		nan := []float64{1, 2, math.Float64frombits(0x7ff0000000000123), 4, 5, 6, 7, 8, 9}
+		w2, g2 := make([]byte, 18), make([]byte, 18)
+		hasF16C = false
+		EncodeInto(w2, nan, ops.F16, via)
+		hasF16C = old
+		EncodeInto(g2, nan, ops.F16, via)
+		if string(w2) != string(g2) {
+			t.Errorf("via f32 %v: with a NaN: %x, scalar %x", via, g2, w2)
+		}
+	}
+}
+
+func BenchmarkEncodeF16(b *testing.B) {
+	src := make([]float64, 1<<16)
+	rng := rand.New(rand.NewPCG(7, 8))
+	for i := range src {
+		src[i] = rng.NormFloat64() * 0.02
+	}
+	dst := make([]byte, 2<<16)
+	for _, fast := range []bool{false, true} {
+		name := "scalar"
+		if fast {
+			name = "f16c"
+		}
+		b.Run(name, func(b *testing.B) {
+			old := hasF16C
+			hasF16C = hasF16C && fast
+			defer func() { hasF16C = old }()
+			b.SetBytes(int64(len(dst)))
+			for range b.N {
+				EncodeInto(dst, src, ops.F16, false)
+			}
+		})
+	}
+}

@@ -346,6 +346,8 @@ func EncodeInto(dst []byte, src []float64, d ops.DType, viaF32 bool) {
 			le.PutUint32(dst[4*i:], math.Float32bits(float32(x)))
 		}
 	case ops.F16:
+		done := encodeF16Fast(dst, src, viaF32)
+		dst, src = dst[2*done:], src[done:]
 		if viaF32 {
 			for i, x := range src {
 				bits := math.Float32bits(float32(x))
