@@ -3,6 +3,7 @@ package compiler
 import (
 	"fmt"
 	"math"
+	"math/big"
 	"slices"
 	"strconv"
 	"strings"
@@ -44,6 +45,27 @@ type generator struct {
 	nregs    int
 	loads    []string
 	memo     map[memoKey]result
+	memoLog  []memoKey // the memo's keys in the order they were added
+
+	// Scratch reused from key to key (cleared, never shared with the plan): a recipe has
+	// thousands of keys and most of them repeat a program already filed, so building each
+	// one in fresh maps and slices was most of compilation's garbage (GBs for 216 models).
+	vals    []ops.Value  // emitCall's operand values (stack)
+	tensors []ops.Tensor // emitCall's operand shapes as tensors (stack)
+	shapes  [][]int      // emitCall's register operands' shapes (stack)
+	frees   []bytecode.Instr
+	sig     []byte
+	ins     insertFreesScratch
+	sched   scheduler
+	present []presentOperand // emitCall's tensor operands, for missingOperand
+	lin     map[*ir.Value]*linNode
+	one     *big.Rat
+}
+
+// presentOperand is a tensor operand of a call and what it emitted at the key.
+type presentOperand struct {
+	r result
+	v *ir.Value
 }
 
 // memoKey: a value at a key (KeysMapped methods read their inputs at other keys).
@@ -101,14 +123,24 @@ func (c *compilation) generate() (*bytecode.Program, error) {
 }
 
 func (g *generator) genKey(key string) {
-	g.key, g.root, g.code, g.nregs, g.loads = key, key, nil, 0, nil
-	g.regBytes = map[int]int64{}
-	g.memo = map[memoKey]result{}
+	g.key, g.root, g.code, g.nregs, g.loads = key, key, g.code[:0], 0, g.loads[:0]
+	g.resetKey()
 	if g.c.unionKeys() {
 		g.genKeyUnion(key)
 		return
 	}
 	g.finishKey(key, g.emit(g.c.fn.Root))
+}
+
+// resetKey empties the per-key tables, keeping their storage for the next key.
+func (g *generator) resetKey() {
+	if g.regBytes == nil {
+		g.regBytes = map[int]int64{}
+		g.memo = map[memoKey]result{}
+	}
+	clear(g.regBytes)
+	clear(g.memo)
+	g.memoLog = g.memoLog[:0]
 }
 
 // finishKey stores r as the key's output and files the program under its key class.
@@ -121,16 +153,18 @@ func (g *generator) finishKey(key string, r result) {
 		return
 	}
 	g.code = append(g.code, bytecode.Instr{Op: bytecode.STORE, A: r.reg})
-	code := bytecode.Code{NumRegs: g.nregs, Instrs: insertFrees(schedule(g.code, r.reg), r.reg)}
-	sig := classSignature(code)
-	cls, ok := g.classes[sig]
+	g.frees = g.ins.insertFrees(g.frees[:0], g.sched.schedule(g.code, r.reg), r.reg)
+	code := bytecode.Code{NumRegs: g.nregs, Instrs: g.frees}
+	g.sig = appendClassSignature(g.sig[:0], code)
+	cls, ok := g.classes[string(g.sig)]
 	if !ok {
 		cls = len(g.prog.Classes)
-		g.classes[sig] = cls
+		g.classes[string(g.sig)] = cls
+		code.Instrs = slices.Clone(code.Instrs) // g.frees is the next key's scratch
 		g.prog.Classes = append(g.prog.Classes, code)
 	}
 	g.prog.Keys = append(g.prog.Keys, bytecode.Key{
-		Name: key, Class: cls, Loads: g.loads, Shape: r.shape, DType: g.prog.OutputDType,
+		Name: key, Class: cls, Loads: slices.Clone(g.loads), Shape: r.shape, DType: g.prog.OutputDType,
 		Peak: peakBytes(code, g.regBytes, g.callScratch),
 	})
 }
@@ -293,6 +327,7 @@ func (g *generator) emit(v *ir.Value) result {
 	}
 	r := g.emitNew(v)
 	g.memo[k] = r
+	g.memoLog = append(g.memoLog, k)
 	return r
 }
 
@@ -346,13 +381,14 @@ func (g *generator) emitFallback(v *ir.Value) result {
 	nloads := len(g.loads)
 	g.code = append(g.code, bytecode.Instr{Op: bytecode.JPRESENT, A: ra.reg})
 	// Values computed only in the branch must not be reused after it: the branch may be
-	// skipped. Emit it with a copy of the memo table and restore it afterwards.
-	saved := make(map[memoKey]result, len(g.memo))
-	for k, r := range g.memo {
-		saved[k] = r
-	}
+	// skipped. The memo table only gains entries, so forgetting those the branch added
+	// restores it (copying the table instead was half of compiling TIES of 128 models).
+	mark := len(g.memoLog)
 	rd := g.emit(v.Args[1])
-	g.memo = saved
+	for _, k := range g.memoLog[mark:] {
+		delete(g.memo, k)
+	}
+	g.memoLog = g.memoLog[:mark]
 	if rd.missing {
 		// The default never has the key: the fallback is just its first input, present or not.
 		g.code, g.loads = g.code[:jp], g.loads[:nloads]
@@ -392,11 +428,14 @@ func (g *generator) emitCall(v *ir.Value) result {
 	}
 	ops_ := v.Operands()
 	operands := make([]bytecode.Operand, len(ops_))
-	var shapes [][]int
-	var argVals, varVals, kwVals []ops.Value
+	// The operands' values and shapes go on stacks shared by the nested calls (each call's
+	// entries are on top while it runs, and popped when it returns): fresh slices a call
+	// were most of the garbage of compiling a 216-model recipe (216 operands, 2515 keys).
+	// Only a 0.0.x engine's missing rule reads the present operands.
+	union := g.c.unionKeys()
+	base, vbase, sbase, tbase := len(g.present), len(g.vals), len(g.shapes), len(g.tensors)
+	nArgs, nVar := 0, 0
 	mayMiss := false
-	var present []result
-	var presentVals []*ir.Value
 	anyMissing := false
 	for i, a := range ops_ {
 		p := v.ParamFor(i)
@@ -417,9 +456,8 @@ func (g *generator) emitCall(v *ir.Value) result {
 			}
 		} else {
 			r := g.emit(a)
-			if p.Type == ops.TensorIn {
-				present = append(present, r)
-				presentVals = append(presentVals, a)
+			if p.Type == ops.TensorIn && union {
+				g.present = append(g.present, presentOperand{r, a})
 			}
 			switch {
 			case r.missing:
@@ -434,27 +472,37 @@ func (g *generator) emitCall(v *ir.Value) result {
 				}
 			default:
 				operands[i] = bytecode.Operand{Kind: bytecode.OpReg, Index: r.reg}
-				shapes = append(shapes, r.shape)
-				val = ops.TensorValue(&ops.Tensor{Shape: r.shape})
+				g.shapes = append(g.shapes, r.shape)
+				// A pointer into the stack stays valid (and unchanged) while this call
+				// runs: a nested call that grows the stack copies it, never writes here.
+				g.tensors = append(g.tensors, ops.Tensor{Shape: r.shape})
+				val = ops.TensorValue(&g.tensors[len(g.tensors)-1])
 				mayMiss = mayMiss || r.mayMiss
 			}
 		}
 		if anyMissing {
 			continue
 		}
+		// Operands come in order: the Args, then the Var, then the keywords.
 		switch {
 		case i < len(v.Args):
-			argVals = append(argVals, val)
+			nArgs++
 		case i < len(v.Args)+len(v.Var):
-			varVals = append(varVals, val)
-		default:
-			kwVals = append(kwVals, val)
+			nVar++
 		}
+		g.vals = append(g.vals, val)
 	}
+	defer func() {
+		g.present, g.vals, g.shapes, g.tensors = g.present[:base], g.vals[:vbase], g.shapes[:sbase], g.tensors[:tbase]
+	}()
 	if anyMissing {
-		r, _ := g.missingOperand(v, present, presentVals)
+		r, _ := g.missingOperand(v, g.present[base:])
 		return r
 	}
+	// Full slice expressions: a method's shape rule that appends gets its own copy.
+	a, b := vbase+nArgs, vbase+nArgs+nVar
+	argVals, varVals, kwVals := g.vals[vbase:a:a], g.vals[a:b:b], g.vals[b:len(g.vals):len(g.vals)]
+	shapes := g.shapes[sbase:len(g.shapes):len(g.shapes)]
 	var shape []int
 	var err error
 	if d.OutShapeKey != nil {
@@ -501,10 +549,25 @@ func (c *compilation) omitNonFinite() bool {
 // stored one), so buffers return to the pool as early as the program order allows. Jump
 // targets are remapped.
 func insertFrees(code []bytecode.Instr, stored int) []bytecode.Instr {
+	var s insertFreesScratch
+	return s.insertFrees(nil, code, stored)
+}
+
+// insertFreesScratch is insertFrees' working storage, kept from one key to the next.
+type insertFreesScratch struct {
+	rs, last, newPC []int
+	frees           []free
+}
+
+// free is a FREE of register r to insert after instruction pc.
+type free struct{ pc, r int }
+
+// insertFrees is insertFrees appending to out, with s's storage.
+func (s *insertFreesScratch) insertFrees(out, code []bytecode.Instr, stored int) []bytecode.Instr {
 	// Slices indexed by register, not maps: this runs once per output key (2515 times a
 	// recipe), and its garbage was a tenth of a 32-model compilation's.
 	nregs := 0
-	var rs []int
+	rs := s.rs[:0]
 	for _, in := range code {
 		if bytecode.Ops[in.Op].WritesA {
 			nregs = max(nregs, in.A+1)
@@ -514,7 +577,8 @@ func insertFrees(code []bytecode.Instr, stored int) []bytecode.Instr {
 			nregs = max(nregs, r+1)
 		}
 	}
-	last := make([]int, nregs)
+	last := slices.Grow(s.last[:0], nregs)[:nregs]
+	s.last = last
 	for i := range last {
 		last[i] = -1
 	}
@@ -530,8 +594,7 @@ func insertFrees(code []bytecode.Instr, stored int) []bytecode.Instr {
 			last[in.A] = pc
 		}
 	}
-	type free struct{ pc, r int }
-	var frees []free
+	frees := s.frees[:0]
 	for r, pc := range last {
 		if pc >= 0 && r != stored {
 			frees = append(frees, free{pc, r})
@@ -543,8 +606,9 @@ func insertFrees(code []bytecode.Instr, stored int) []bytecode.Instr {
 		}
 		return x.r - y.r
 	})
-	newPC := make([]int, len(code)+1)
-	out := make([]bytecode.Instr, 0, len(code)+len(frees))
+	newPC := slices.Grow(s.newPC[:0], len(code)+1)[:len(code)+1]
+	s.newPC = newPC
+	out = slices.Grow(out[:0], len(code)+len(frees))
 	k := 0
 	for pc, in := range code {
 		newPC[pc] = len(out)
@@ -559,6 +623,7 @@ func insertFrees(code []bytecode.Instr, stored int) []bytecode.Instr {
 			out[i].B = newPC[out[i].B]
 		}
 	}
+	s.rs, s.frees = rs, frees
 	return out
 }
 
@@ -585,9 +650,9 @@ func appendReadRegs(rs []int, in bytecode.Instr) []int {
 
 // classSignature is the identity of a key program: keys whose programs have equal signatures
 // share a key class. It is built with strconv appends (fmt was a tenth of the compile time of a
-// 216-model recipe: one signature per key).
-func classSignature(c bytecode.Code) string {
-	b := make([]byte, 0, 16+len(c.Instrs)*24)
+// 216-model recipe: one signature per key), appended to b (a buffer reused from key to key).
+func appendClassSignature(b []byte, c bytecode.Code) []byte {
+	b = slices.Grow(b, 16+len(c.Instrs)*24)
 	num := func(x int) { b = strconv.AppendInt(b, int64(x), 10); b = append(b, ',') }
 	num(c.NumRegs)
 	b = append(b, ';')
@@ -603,7 +668,11 @@ func classSignature(c bytecode.Code) string {
 			num(n)
 		}
 		b = append(b, ']')
-		b = strconv.AppendQuote(b, in.Key)
+		if in.Key == "" { // nearly always: skip strconv's quoting, same bytes
+			b = append(b, '"', '"')
+		} else {
+			b = strconv.AppendQuote(b, in.Key)
+		}
 		num(in.Alt)
 		b = append(b, ':')
 		for _, o := range in.Operands {
@@ -612,7 +681,7 @@ func classSignature(c bytecode.Code) string {
 		}
 		b = append(b, ';')
 	}
-	return string(b)
+	return b
 }
 
 func eraID(e *ops.Era) string {

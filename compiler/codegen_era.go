@@ -42,7 +42,7 @@ func (c *compilation) modelsInDFSOrder() []*ir.Value {
 func (c *compilation) passthroughSource(key string) *ir.Value {
 	for _, m := range c.modelsInDFSOrder() {
 		if mk := c.keys.models[m]; mk != nil {
-			if _, ok := mk.load[key]; ok {
+			if _, ok := mk.tensor(key); ok {
 				return m
 			}
 		}
@@ -57,7 +57,9 @@ func (g *generator) genKeyUnion(key string) {
 		return
 	}
 	eng := g.c.era.Engine
-	shape := g.c.keys.models[src].info.Tensors[g.c.keys.models[src].load[key]].Shape
+	mk := g.c.keys.models[src]
+	name, _ := mk.tensor(key)
+	shape := mk.info.Tensors[name].Shape
 	pass := eng.Passthrough != nil && eng.Passthrough(key, shape)
 	if !pass && eng.KeepKey != nil && !eng.KeepKey(key) {
 		return // the era drops keys it neither merges nor passes through
@@ -68,9 +70,8 @@ func (g *generator) genKeyUnion(key string) {
 		r = g.emit(g.c.fn.Root)
 	}
 	if pass || g.abort || r.missing {
-		g.code, g.loads, g.nregs = nil, nil, 0
-		g.regBytes = map[int]int64{}
-		g.memo = map[memoKey]result{}
+		g.code, g.loads, g.nregs = g.code[:0], g.loads[:0], 0
+		g.resetKey()
 		r = g.emitLoad(src)
 	}
 	g.finishKey(key, r)
@@ -78,14 +79,14 @@ func (g *generator) genKeyUnion(key string) {
 
 // missingOperand applies the era's rule for a merge whose operand lacks the key. It returns
 // the merge's result and whether the rule produced one.
-func (g *generator) missingOperand(v *ir.Value, present []result, presentVals []*ir.Value) (result, bool) {
+func (g *generator) missingOperand(v *ir.Value, present []presentOperand) (result, bool) {
 	if !g.c.unionKeys() {
 		return result{missing: true}, true
 	}
 	switch g.c.era.Engine.Missing {
 	case ops.MissingFirstChild:
-		for i, r := range present {
-			if !r.missing && !r.isConst && presentVals[i].Space == v.Space {
+		for _, p := range present {
+			if r := p.r; !r.missing && !r.isConst && p.v.Space == v.Space {
 				return r, true
 			}
 		}
@@ -120,7 +121,7 @@ func (g *generator) dictHyper(d *ir.Value) (ops.Value, bool, bool) {
 // emitLoad emits a LOAD of model m at the current key.
 func (g *generator) emitLoad(m *ir.Value) result {
 	mk := g.c.keys.models[m]
-	name := mk.load[g.key]
+	name, _ := mk.tensor(g.key)
 	slot := len(g.loads)
 	g.loads = append(g.loads, name)
 	reg := g.newReg()

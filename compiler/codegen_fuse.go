@@ -1,6 +1,7 @@
 package compiler
 
 import (
+	"math"
 	"math/big"
 
 	"github.com/mechac/mechac/compiler/ir"
@@ -52,53 +53,109 @@ type linTerm struct {
 	c *big.Rat
 }
 
+// linNode is what fusion needs of a linear value at every key, computed once per value:
+// with 216 models, rebuilding operand lists and big.Rat coefficients for each of 2515 keys
+// was a third of code generation.
+type linNode struct {
+	ins []*ir.Value // tensor operands
+	ai  int         // alphaIndex
+	// cs: the coefficients by alpha's float64 bits (0 without alpha). Shared, read-only.
+	cs map[uint64][]*big.Rat
+}
+
+// linNodeOf is v's linNode, or nil when v is not a linear method.
+func (g *generator) linNodeOf(v *ir.Value) *linNode {
+	if n, ok := g.lin[v]; ok {
+		return n
+	}
+	var n *linNode
+	if v.Op == ir.OpMerge && linearDefs[v.Def.FullName()] {
+		n = &linNode{ins: tensorOperands(v), ai: alphaIndex(v), cs: map[uint64][]*big.Rat{}}
+	}
+	if g.lin == nil {
+		g.lin = map[*ir.Value]*linNode{}
+	}
+	g.lin[v] = n
+	return n
+}
+
 // linearCoefs returns the exact coefficient of each tensor operand of v at the current key,
-// or ok=false when v is not expandable here.
+// or ok=false when v is not expandable here. The coefficients are shared: do not modify them.
 func (g *generator) linearCoefs(v *ir.Value) ([]*big.Rat, bool) {
-	if v.Op != ir.OpMerge || !linearDefs[v.Def.FullName()] {
+	n := g.linNodeOf(v)
+	if n == nil || len(n.ins) == 0 {
 		return nil, false
 	}
-	ins := tensorOperands(v)
-	if len(ins) == 0 {
-		return nil, false
-	}
+	ins := n.ins
 	for _, o := range ins {
 		if o == nil || o.Op == ir.OpConst || o.Op == ir.OpDict || !g.c.keys.sets[o].has(g.key) {
 			return nil, false
 		}
 	}
-	rat := func(f float64) *big.Rat { return new(big.Rat).SetFloat64(f) }
-	one := big.NewRat(1, 1)
-	var alpha *big.Rat
-	if ai := alphaIndex(v); ai >= 0 {
-		w, ok := g.alphaAt(v, ai)
+	var w float64
+	if n.ai >= 0 {
+		var ok bool
+		w, ok = g.alphaAt(v, n.ai)
 		if !ok || shortcut(v.Def, w) >= 0 || (v.Def.Era == "" && v.Def.Name == "scale" && w == 0) {
 			// a kernel shortcut ignores an input's values (scale by 0 writes zeros even
 			// over NaN): not the linear formula
 			return nil, false
 		}
-		alpha = rat(w)
+	}
+	bits := math.Float64bits(w)
+	cs, ok := n.cs[bits]
+	if !ok {
+		cs = linearCoefsAt(v, len(ins), n.ai >= 0, w)
+		n.cs[bits] = cs
+	}
+	return cs, cs != nil
+}
+
+// linearCoefsAt computes the coefficients of linear method v with n tensor operands and, if
+// hasAlpha, alpha w; nil when alpha is not finite.
+func linearCoefsAt(v *ir.Value, n int, hasAlpha bool, w float64) []*big.Rat {
+	one := big.NewRat(1, 1)
+	var alpha *big.Rat
+	if hasAlpha {
+		alpha = new(big.Rat).SetFloat64(w)
 		if alpha == nil { // not finite
-			return nil, false
+			return nil
 		}
 	}
 	switch v.Def.Name {
 	case "weighted_sum":
-		return []*big.Rat{new(big.Rat).Sub(one, alpha), alpha}, true
+		return []*big.Rat{new(big.Rat).Sub(one, alpha), alpha}
 	case "add_difference":
-		return []*big.Rat{one, alpha}, true
+		return []*big.Rat{one, alpha}
 	case "subtract":
-		return []*big.Rat{one, big.NewRat(-1, 1)}, true
+		return []*big.Rat{one, big.NewRat(-1, 1)}
 	case "scale":
-		return []*big.Rat{alpha}, true
+		return []*big.Rat{alpha}
 	case "n_average":
-		cs := make([]*big.Rat, len(ins))
+		cs := make([]*big.Rat, n)
+		c := big.NewRat(1, int64(n))
 		for i := range cs {
-			cs[i] = big.NewRat(1, int64(len(ins)))
+			cs[i] = c
 		}
-		return cs, true
+		return cs
 	}
-	return nil, false
+	return nil
+}
+
+// mulRat is a*b, without a new Rat when one of them is 1 (the operands of subtract and
+// add_difference, the top of every tree). The result may be a or b: read-only.
+func mulRat(a, b *big.Rat) *big.Rat {
+	switch {
+	case isOne(a):
+		return b
+	case isOne(b):
+		return a
+	}
+	return new(big.Rat).Mul(a, b)
+}
+
+func isOne(r *big.Rat) bool {
+	return r.IsInt() && r.Num().IsInt64() && r.Num().Int64() == 1
 }
 
 // expand adds c times v's linear expansion at the current key to terms, and returns how
@@ -118,10 +175,9 @@ func (g *generator) expand(v *ir.Value, c *big.Rat, terms *[]linTerm) int {
 		*terms = append(*terms, linTerm{v, c})
 		return 0
 	}
-	ins := tensorOperands(v)
 	n := 1
-	for i, o := range ins {
-		n += g.expand(o, new(big.Rat).Mul(c, cs[i]), terms)
+	for i, o := range g.linNodeOf(v).ins {
+		n += g.expand(o, mulRat(c, cs[i]), terms)
 	}
 	return n
 }
@@ -137,7 +193,10 @@ func (g *generator) fuseLinear(v *ir.Value) (result, bool) {
 		return result{}, false
 	}
 	var terms []linTerm
-	nodes := g.expand(v, big.NewRat(1, 1), &terms)
+	if g.one == nil {
+		g.one = big.NewRat(1, 1) // read-only, like every coefficient expand passes down
+	}
+	nodes := g.expand(v, g.one, &terms)
 	if nodes == 0 {
 		return result{}, false
 	}

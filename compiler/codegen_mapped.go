@@ -50,7 +50,7 @@ func (c *compilation) literalKeys(v *ir.Value) keySet {
 		return keySet{all: true}
 	}
 	cfg, _ := c.opts.Registry.Config(v.Config)
-	s := keySet{keys: map[string]bool{}}
+	s := c.keys.u.newSet()
 	for _, e := range d.Dict {
 		name := e.Key
 		if cfg != nil {
@@ -58,7 +58,7 @@ func (c *compilation) literalKeys(v *ir.Value) keySet {
 				name = spec.Name
 			}
 		}
-		s.keys[name] = true
+		s.add(name)
 	}
 	return s
 }
@@ -76,14 +76,14 @@ func tensorOperands(v *ir.Value) []*ir.Value {
 
 // mappedKeys: the keys of the output config whose mapped input keys every tensor input has.
 func (c *compilation) mappedKeys(v *ir.Value) keySet {
-	s := keySet{keys: map[string]bool{}}
+	s := c.keys.u.newSet()
 	cfg, ok := c.opts.Registry.Config(v.Config)
 	if !ok || (v.Def.MapKeys == nil && v.Def.MapKeysAlt == nil) {
 		return s
 	}
 	for _, spec := range cfg.Keys {
 		if _, _, ok := c.chooseMapping(v, spec.Name); ok {
-			s.keys[spec.Name] = true
+			s.add(spec.Name)
 		}
 	}
 	return s

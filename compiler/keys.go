@@ -2,8 +2,10 @@ package compiler
 
 import (
 	"fmt"
+	"reflect"
 	"sort"
 	"strings"
+	"unsafe"
 
 	"github.com/mechac/mechac/compiler/ir"
 	"github.com/mechac/mechac/lang/pos"
@@ -31,34 +33,107 @@ type TensorInfo struct {
 	Shape []int
 }
 
-// keySet is a set of canonical key names, or every key (a constant broadcast).
-type keySet struct {
-	all  bool
-	keys map[string]bool
-}
-
-func (s keySet) has(k string) bool { return s.all || s.keys[k] }
-
-// modelKeys is what a model value provides: canonical key -> tensor name in the file.
+// modelKeys is what a model value provides: its canonical keys, and the tensor name in the
+// file of each (the same name but where the file holds an alias).
 type modelKeys struct {
 	info  *ModelInfo
 	input int
-	load  map[string]string
+	keys  keySet
+	// rename maps a canonical key to the file's tensor name where they differ (aliases);
+	// usually empty, so 216 models of 2515 keys do not hold 216 maps of 2515 names.
+	rename map[string]string
+}
+
+// tensor is the file's tensor name of canonical key k, and whether the model has k.
+func (mk *modelKeys) tensor(k string) (string, bool) {
+	if !mk.keys.has(k) {
+		return "", false
+	}
+	if n, ok := mk.rename[k]; ok {
+		return n, true
+	}
+	return k, true
 }
 
 // keyTable holds the per-value key sets computed from headers.
 type keyTable struct {
+	u      *keyUniverse
 	sets   map[*ir.Value]keySet
 	models map[*ir.Value]*modelKeys
 	reg    *ops.Registry
+}
+
+// headerKeys is what the compiler derives from one tensor table, computed once for all the
+// models that share it (a ModelSource may give models with equal headers one table): the
+// sorted names, the inferred config, and the key mapping in each config.
+type headerKeys struct {
+	names     []string
+	inferred  *ops.ModelConfig
+	inferErr  error
+	inferDone bool
+	byConfig  map[string]*configKeys
+}
+
+// configKeys is a tensor table read in one config.
+type configKeys struct {
+	keys   keySet
+	rename map[string]string
+	extra  []string // tensor names that are not keys of the config
+}
+
+func (h *headerKeys) infer(reg *ops.Registry) (*ops.ModelConfig, error) {
+	if !h.inferDone {
+		h.inferred, h.inferErr = reg.InferConfig(h.names)
+		h.inferDone = true
+	}
+	return h.inferred, h.inferErr
+}
+
+// tableIdentity identifies a tensor table by its map, so models sharing one share the work.
+func tableIdentity(m map[string]TensorInfo) unsafe.Pointer {
+	return reflect.ValueOf(m).UnsafePointer()
+}
+
+// inConfig maps the table's names to cfg's canonical keys (aliases included).
+func (h *headerKeys) inConfig(u *keyUniverse, cfg *ops.ModelConfig, id string) *configKeys {
+	if ck, ok := h.byConfig[id]; ok {
+		return ck
+	}
+	ck := &configKeys{keys: u.newSet()}
+	for _, n := range h.names {
+		canon := n
+		if cfg != nil {
+			spec, ok := cfg.Key(n)
+			if !ok {
+				ck.extra = append(ck.extra, n)
+				continue
+			}
+			canon = spec.Name
+		}
+		// A file holding both a key and its alias: the canonical name wins; among aliases
+		// only, the last in name order.
+		if canon == n {
+			delete(ck.rename, canon)
+		} else if !ck.keys.has(canon) || ck.rename[canon] != "" {
+			if ck.rename == nil {
+				ck.rename = map[string]string{}
+			}
+			ck.rename[canon] = n
+		}
+		ck.keys.add(canon)
+	}
+	h.byConfig[id] = ck
+	return ck
 }
 
 // resolveModels reads every model's header, infers configs the recipe does not name, maps
 // file tensor names to config keys (aliases included), and returns the inputs in order.
 func (c *compilation) resolveModels() pos.ErrorList {
 	var errs pos.ErrorList
-	c.keys = &keyTable{sets: map[*ir.Value]keySet{}, models: map[*ir.Value]*modelKeys{}, reg: c.opts.Registry}
+	u := newKeyUniverse()
+	c.keys = &keyTable{u: u, sets: map[*ir.Value]keySet{}, models: map[*ir.Value]*modelKeys{}, reg: c.opts.Registry}
 	byPath := map[string]int{}
+	tables := map[unsafe.Pointer]*headerKeys{}
 	for _, v := range c.fn.Values {
 		if v.Op != ir.OpModel {
 			continue
@@ -74,14 +149,19 @@ func (c *compilation) resolveModels() pos.ErrorList {
 			byPath[info.Path] = idx
 			c.inputs = append(c.inputs, inputRef{info: info, value: v})
 		}
-		names := make([]string, 0, len(info.Tensors))
-		for n := range info.Tensors {
-			names = append(names, n)
+		h := tables[tableIdentity(info.Tensors)]
+		if h == nil || info.Tensors == nil {
+			h = &headerKeys{names: make([]string, 0, len(info.Tensors)), byConfig: map[string]*configKeys{}}
+			for n := range info.Tensors {
+				h.names = append(h.names, n)
+			}
+			sort.Strings(h.names)
+			tables[tableIdentity(info.Tensors)] = h
 		}
-		sort.Strings(names)
+		names := h.names
 		declared := v.Config != ""
 		if !declared {
-			cfg, err := c.opts.Registry.InferConfig(names)
+			cfg, err := h.infer(c.opts.Registry)
 			if err != nil {
 				errs.Addf(v.Pos, "%s: cannot tell the model config from its keys: %v (name one with model_config=)", v.Path, err)
 				continue
@@ -90,29 +170,11 @@ func (c *compilation) resolveModels() pos.ErrorList {
 			c.inferred = append(c.inferred, fmt.Sprintf("%s: inferred model config %s", v.Path, cfg.ID))
 		}
 		cfg, _ := c.opts.Registry.Config(v.Config)
-		mk := &modelKeys{info: info, input: idx, load: map[string]string{}}
-		var extra []string
-		for _, n := range names {
-			canon := n
-			if cfg != nil {
-				spec, ok := cfg.Key(n)
-				if !ok {
-					extra = append(extra, n)
-					continue
-				}
-				canon = spec.Name
-			}
-			if prev, dup := mk.load[canon]; dup {
-				// A file holding both a key and its alias: the canonical name wins.
-				if prev == canon {
-					continue
-				}
-			}
-			mk.load[canon] = n
-		}
+		ck := h.inConfig(u, cfg, v.Config)
+		extra := ck.extra
 		if declared && 2*len(extra) > len(names) {
 			msg := fmt.Sprintf("%s does not look like a %s model: %d of its %d tensors are not %s keys", v.Path, v.Config, len(extra), len(names), v.Config)
-			if best, err := c.opts.Registry.InferConfig(names); err == nil && best.ID != v.Config {
+			if best, err := h.infer(c.opts.Registry); err == nil && best.ID != v.Config {
 				msg += fmt.Sprintf(" (its keys match %s)", best.ID)
 			}
 			errs.Addf(v.Pos, "%s", msg)
@@ -121,7 +183,7 @@ func (c *compilation) resolveModels() pos.ErrorList {
 		if len(extra) > 0 {
 			c.warnf("%s: %d tensor%s not in config %s ignored (first: %s)", v.Path, len(extra), plural(len(extra)), v.Config, extra[0])
 		}
-		c.keys.models[v] = mk
+		c.keys.models[v] = &modelKeys{info: info, input: idx, keys: ck.keys, rename: ck.rename}
 	}
 	return errs
 }
@@ -132,11 +194,10 @@ func (c *compilation) computeKeySets() {
 	for _, v := range c.fn.Values {
 		switch v.Op {
 		case ir.OpModel:
-			s := keySet{keys: map[string]bool{}}
+			// Models are never changed in place: sets derived from them are new sets.
+			s := t.u.newSet()
 			if mk := t.models[v]; mk != nil {
-				for k := range mk.load {
-					s.keys[k] = true
-				}
+				s = mk.keys
 			}
 			t.sets[v] = s
 		case ir.OpConst:
@@ -168,10 +229,10 @@ func (c *compilation) mergeKeys(v *ir.Value) keySet {
 		return c.mappedKeys(v)
 	case ops.KeysFilter:
 		in := t.sets[v.Args[0]]
-		s := keySet{keys: map[string]bool{}}
-		for k := range in.keys {
+		s := t.u.newSet()
+		for k := range in.keys() {
 			if v.Def.KeepKey(k) {
-				s.keys[k] = true
+				s.add(k)
 			}
 		}
 		return s
@@ -180,26 +241,22 @@ func (c *compilation) mergeKeys(v *ir.Value) keySet {
 		if a.all || d.all {
 			return keySet{all: true}
 		}
-		s := keySet{keys: map[string]bool{}}
-		for k := range a.keys {
-			s.keys[k] = true
-		}
-		for k := range d.keys {
-			s.keys[k] = true
-		}
+		s := t.u.newSet()
+		s.unionWith(a)
+		s.unionWith(d)
 		return s
 	case ops.KeysPickComponent, ops.KeysOmitComponent:
 		in := t.sets[v.Args[0]]
 		cfg, _ := c.opts.Registry.Config(v.Args[0].Config)
 		comp := componentArg(v)
 		pick := v.Def.Keys == ops.KeysPickComponent
-		s := keySet{keys: map[string]bool{}}
+		s := t.u.newSet()
 		if cfg == nil {
 			return s
 		}
 		for _, spec := range cfg.Keys {
 			if (spec.Component == comp) == pick && in.has(spec.Name) {
-				s.keys[spec.Name] = true
+				s.add(spec.Name)
 			}
 		}
 		return s
@@ -207,14 +264,10 @@ func (c *compilation) mergeKeys(v *ir.Value) keySet {
 	if c.unionKeys() {
 		// 0.0.x engines: every key some input has; a merge missing an input's key is handled
 		// per key by the era's Missing rule in code generation.
-		s := keySet{keys: map[string]bool{}}
+		s := t.u.newSet()
 		for _, a := range tensorArgs() {
-			as := t.sets[a]
-			if as.all {
-				continue
-			}
-			for k := range as.keys {
-				s.keys[k] = true
+			if as := t.sets[a]; !as.all {
+				s.unionWith(as)
 			}
 		}
 		return s
@@ -226,17 +279,10 @@ func (c *compilation) mergeKeys(v *ir.Value) keySet {
 			continue
 		}
 		if s.all {
-			s = keySet{keys: map[string]bool{}}
-			for k := range as.keys {
-				s.keys[k] = true
-			}
+			s = as.clone()
 			continue
 		}
-		for k := range s.keys {
-			if !as.keys[k] {
-				delete(s.keys, k)
-			}
-		}
+		s.intersectWith(as)
 	}
 	return s
 }
@@ -248,7 +294,7 @@ func (c *compilation) outputKeys() ([]string, error) {
 		return nil, pos.Errorf(c.fn.Root.Pos, "the recipe's result is a constant, not a model")
 	}
 	var keys []string
-	for k := range s.keys {
+	for k := range s.keys() {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)

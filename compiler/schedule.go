@@ -1,7 +1,8 @@
 package compiler
 
 import (
-	"sort"
+	"cmp"
+	"slices"
 
 	"github.com/mechac/mechac/vm/bytecode"
 )
@@ -25,11 +26,41 @@ import (
 // schedule returns code (straight-line, without FREE) in Sethi-Ullman order, or code itself
 // when it does not apply.
 func schedule(code []bytecode.Instr, stored int) []bytecode.Instr {
-	def := map[int]int{} // register -> index of the instruction writing it
+	var s scheduler // fresh: the result is not overwritten later
+	return s.schedule(code, stored)
+}
+
+// scheduler is schedule's working storage, reused from key to key: per-key maps and slices
+// were a quarter of the garbage of compiling a 216-model recipe. What schedule returns is
+// valid until its next call.
+type scheduler struct {
+	def  []int // register -> index of the instruction writing it, -1 for none
+	need []int
+	done []bool
+	mark []int // register -> the emit call that last saw it (operands read twice)
+	out  []bytecode.Instr
+	regs []int
+	gen  int
+}
+
+func (s *scheduler) schedule(code []bytecode.Instr, stored int) []bytecode.Instr {
+	nregs := stored + 1
+	for _, in := range code {
+		nregs = max(nregs, in.A+1)
+		s.regs = appendReadRegs(s.regs[:0], in)
+		for _, r := range s.regs {
+			nregs = max(nregs, r+1)
+		}
+	}
+	def := slices.Grow(s.def[:0], nregs)[:nregs]
+	s.def = def
+	for i := range def {
+		def[i] = -1
+	}
 	for pc, in := range code {
 		switch in.Op {
 		case bytecode.LOAD, bytecode.CALL:
-			if _, twice := def[in.A]; twice {
+			if def[in.A] >= 0 {
 				return code
 			}
 			def[in.A] = pc
@@ -38,55 +69,67 @@ func schedule(code []bytecode.Instr, stored int) []bytecode.Instr {
 			return code
 		}
 	}
-	root, ok := def[stored]
-	if !ok {
+	if stored < 0 || def[stored] < 0 {
 		return code
 	}
+	root := def[stored]
+	// defOf is the writer of r; 0 for a register nothing writes (as a map lookup gave).
+	defOf := func(r int) int { return max(def[r], 0) }
 	// need[pc]: registers needed to evaluate instruction pc's subtree (Sethi-Ullman number,
 	// generalized to n operands: operands sorted by need descending, max(need_i + i)). Shared
 	// subexpressions are counted in every user: a heuristic, exact for trees.
-	need := make([]int, len(code))
+	need := slices.Grow(s.need[:0], len(code))[:len(code)]
+	clear(need)
+	s.need = need
 	var needOf func(pc int) int
 	needOf = func(pc int) int {
 		if need[pc] > 0 {
 			return need[pc]
 		}
-		ns := []int{}
-		for _, r := range readRegs(code[pc]) {
-			ns = append(ns, needOf(def[r]))
+		ns := appendReadRegs(nil, code[pc])
+		for i, r := range ns {
+			ns[i] = needOf(defOf(r))
 		}
-		sort.Sort(sort.Reverse(sort.IntSlice(ns)))
+		// ascending; the i-th largest is ns[len(ns)-1-i]
+		slices.Sort(ns)
 		n := 1
-		for i, x := range ns {
-			n = max(n, x+i)
+		for j, x := range ns {
+			n = max(n, x+len(ns)-1-j)
 		}
 		need[pc] = n
 		return n
 	}
-	out := make([]bytecode.Instr, 0, len(code))
-	done := make([]bool, len(code))
+	out := s.out[:0]
+	done := slices.Grow(s.done[:0], len(code))[:len(code)]
+	clear(done)
+	s.done = done
+	mark := slices.Grow(s.mark[:0], nregs)[:nregs]
+	clear(mark)
+	s.mark = mark
 	var emit func(pc int)
 	emit = func(pc int) {
 		if done[pc] {
 			return
 		}
 		done[pc] = true
-		regs := readRegs(code[pc])
-		order := make([]int, 0, len(regs))
-		seen := map[int]bool{}
-		for _, r := range regs {
-			if !seen[r] {
-				seen[r] = true
-				order = append(order, def[r])
+		s.gen++
+		gen := s.gen
+		s.regs = appendReadRegs(s.regs[:0], code[pc])
+		order := make([]int, 0, len(s.regs))
+		for _, r := range s.regs {
+			if mark[r] != gen {
+				mark[r] = gen
+				order = append(order, defOf(r))
 			}
 		}
-		sort.SliceStable(order, func(i, j int) bool { return needOf(order[i]) > needOf(order[j]) })
+		slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(needOf(b), needOf(a)) })
 		for _, o := range order {
 			emit(o)
 		}
 		out = append(out, code[pc])
 	}
 	emit(root)
+	s.out = out
 	for pc, in := range code {
 		if in.Op == bytecode.STORE {
 			out = append(out, in)
@@ -94,6 +137,7 @@ func schedule(code []bytecode.Instr, stored int) []bytecode.Instr {
 			return code // an instruction the result does not depend on: leave the program alone
 		}
 	}
+	s.out = out
 	if len(out) != len(code) {
 		return code
 	}

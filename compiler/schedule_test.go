@@ -2,6 +2,7 @@ package compiler
 
 import (
 	"math/rand/v2"
+	"reflect"
 	"slices"
 	"testing"
 
@@ -115,6 +116,8 @@ func TestScheduleLeavesBranchesAlone(t *testing.T) {
 // allows (for trees it never raises it).
 func TestScheduleRandomDAGs(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
+	var reused scheduler
+	var reusedFrees insertFreesScratch
 	for trial := 0; trial < 500; trial++ {
 		tree := trial%2 == 0
 		var code []bytecode.Instr
@@ -152,6 +155,14 @@ func TestScheduleRandomDAGs(t *testing.T) {
 		got := schedule(code, stored)
 		if len(got) != len(code) {
 			t.Fatalf("trial %d: %d instructions, want %d", trial, len(got), len(code))
+		}
+		// Code generation reuses one scheduler and one FREE inserter for every key: what
+		// the previous trials left in them must not change the result.
+		if again := reused.schedule(code, stored); !reflect.DeepEqual(again, got) {
+			t.Fatalf("trial %d: a reused scheduler gives %v, a fresh one %v", trial, again, got)
+		}
+		if again := reusedFrees.insertFrees(nil, got, stored); !reflect.DeepEqual(again, insertFrees(got, stored)) {
+			t.Fatalf("trial %d: reused FREE insertion gives %v", trial, again)
 		}
 		defined := map[int]bool{}
 		for _, in := range got {

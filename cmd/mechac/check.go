@@ -105,6 +105,7 @@ func cmdCompile(e *env, args []string) error {
 	co.register(fs, true)
 	out := fs.StringP("output", "o", "", "write the plan text to `FILE` instead of standard output")
 	hash := fs.Bool("hash-inputs", false, "add the sha256 of every whole input file to the plan (reads every input once)")
+	memProfile := addMemProfileFlag(fs)
 	rc, err := parseRecipeCommand(fs, &co, args)
 	if rc == nil {
 		return err
@@ -114,6 +115,9 @@ func cmdCompile(e *env, args []string) error {
 	res, err := compiler.Compile(f, opts)
 	printNotes(e, res, false)
 	if err != nil {
+		return err
+	}
+	if err := writeMemProfile(*memProfile); err != nil {
 		return err
 	}
 	if *hash {

@@ -46,6 +46,7 @@ func cmdPlan(e *env, args []string) error {
 	jobs := fs.IntP("jobs", "j", 0, "`N` worker threads the run will use (default: number of CPUs)")
 	maxMem := fs.String("max-memory", "", "memory `SIZE` the run may use (e.g. 2GiB; default: the memory available now)")
 	noTime := fs.Bool("no-time", false, "do not measure this machine's speeds nor print a time estimate")
+	memProfile := addMemProfileFlag(fs)
 	rc, err := parseRecipeCommand(fs, &co, args)
 	if rc == nil {
 		return err
@@ -55,6 +56,9 @@ func cmdPlan(e *env, args []string) error {
 	res, err := compiler.Compile(f, opts)
 	printNotes(e, res, false)
 	if err != nil {
+		return err
+	}
+	if err := writeMemProfile(*memProfile); err != nil {
 		return err
 	}
 	p := res.Program

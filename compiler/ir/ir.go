@@ -67,7 +67,11 @@ type Value struct {
 
 // Operands returns every argument value in order (Args, Var, Kw), nils included.
 func (v *Value) Operands() []*Value {
-	var out []*Value
+	n := len(v.Args) + len(v.Var) + len(v.Kw)
+	if n == 0 {
+		return nil
+	}
+	out := make([]*Value, 0, n) // one allocation: code generation calls this per key
 	out = append(out, v.Args...)
 	out = append(out, v.Var...)
 	out = append(out, v.Kw...)
