@@ -2,6 +2,7 @@ package stdlib
 
 import (
 	"math"
+	"slices"
 	"sync"
 )
 
@@ -37,13 +38,16 @@ func tiesKthAbsF32(x []float64, k int) float64 {
 		b++
 	}
 	bp := keyPool.Get().(*[]uint32)
-	cand := (*bp)[:0]
+	cand := slices.Grow((*bp)[:0], hist[b]+1)[:hist[b]+1]
+	m := 0
 	for _, v := range x {
-		if u := absKey(v); u>>20 == uint32(b) {
-			cand = append(cand, u)
-		}
+		// Every key is written and only the bucket's advance m: no branch on random data
+		// (cand has one slot past the bucket's size for the last write).
+		u := absKey(v)
+		cand[m] = u
+		m += int(tiesB2I(u>>20 == uint32(b)))
 	}
-	u := selectKthU32(cand, rank)
+	u := selectKthU32(cand[:m], rank)
 	*bp = cand
 	keyPool.Put(bp)
 	return float64(math.Float32frombits(u))
@@ -102,18 +106,16 @@ func tiesTopKThreshold(a []float64, k float64) (float64, error) {
 }
 
 // tiesSumDirect is ties_sum's result (the disjoint mean of tiesDeltas, summed by SumDim0Torch,
-// through tiesNanToZero) computed element by element, without stacking the R filtered deltas
-// and their votes (2·R·n float64): the thresholds first, then, per element, the filter, the
-// vote, the agreement and the sums. For fewer than 16 models SumDim0Torch's order per element
-// is known: a sequential sum from +0 in the 16-column blocks, rowSum in the columns after
-// them, SumTorch for one column; the vote of signs is a sum of small integers, exact in any
-// order. For 16 models or more it reports false and does nothing.
+// through tiesNanToZero) computed without stacking the R filtered deltas and their votes
+// (2·R·n float64): the thresholds first, then tiesVoter over the whole tensor. For 16 models
+// or more it reports false and does nothing (ties_sum's Scratch declares the stacked path
+// there).
 func tiesSumDirect(ms [][]float64, k float64, voteSgn bool, out []float64) (bool, error) {
 	r, n := len(ms), len(out)
 	if r == 0 || r >= 16 || n == 0 {
 		return false, nil
 	}
-	var th [16]float64
+	th := make([]float64, r)
 	for i, m := range ms {
 		t, err := tiesTopKThreshold(m[:n], k)
 		if err != nil {
@@ -121,66 +123,6 @@ func tiesSumDirect(ms [][]float64, k float64, voteSgn bool, out []float64) (bool
 		}
 		th[i] = t
 	}
-	blockEnd := 0
-	if n >= 4 {
-		blockEnd = n - n%16
-	}
-	colSum := func(d []float64, j int) float64 {
-		switch {
-		case n == 1:
-			return SumTorch(d)
-		case j < blockEnd:
-			acc := 0.0
-			for _, v := range d {
-				acc += v
-			}
-			return acc
-		}
-		return rowSum(d, 0, 1, len(d))
-	}
-	var dv [16]float64
-	var sv [16]int
-	d, sg := dv[:r], sv[:r]
-	for j := range out {
-		// The filter and the signs, without data-dependent branches (signs are random):
-		// d_i = v*keep (a signed zero, or NaN for an infinity, where not kept, as v*0 is in
-		// filterTopK); its sign is sign(v) where kept, else 0 (tiesSign of ±0 and NaN).
-		votes := 0
-		for i, m := range ms {
-			v := m[j]
-			keep := math.Abs(v) >= th[i]
-			f, s := 0.0, 0
-			if keep {
-				f = 1
-			}
-			if v > 0 {
-				s = 1
-			}
-			if v < 0 {
-				s = -1
-			}
-			if !keep {
-				s = 0
-			}
-			d[i], sg[i] = v*f, s
-			votes += s
-		}
-		var s int
-		if voteSgn {
-			s = int(tiesSign(colSum(d, j)))
-		} else {
-			s = max(-1, min(votes, 1))
-		}
-		c := 0.0
-		for i, v := range d {
-			f := 0.0
-			if sg[i] == s {
-				f = 1
-			}
-			d[i] = v * f
-			c += f
-		}
-		out[j] = tiesNanToZero(colSum(d, j) / c)
-	}
+	newTiesVoter(th, n, voteSgn).run(ms, 0, out)
 	return true, nil
 }

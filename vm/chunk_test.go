@@ -75,7 +75,8 @@ func TestChunkedBitwise(t *testing.T) {
 }
 
 // TestAdmissionPeaks: elementwise keys are admitted by their live registers times a chunk,
-// the others by the plan's whole-tensor peak.
+// staged keys (ties_sum) by that plus their Stager's scratch, the others by the plan's
+// whole-tensor peak.
 func TestAdmissionPeaks(t *testing.T) {
 	dir := t.TempDir()
 	keys := testKeys(t, 20)
@@ -84,12 +85,18 @@ func TestAdmissionPeaks(t *testing.T) {
 	head := "version 0.1.0\n" +
 		`model "a.safetensors" model_config="sdxl-sgm" merge_space="weight"` + "\n" +
 		`model "b.safetensors" model_config="sdxl-sgm" merge_space="weight"` + "\n"
+	tiesScratch := func(n int) int64 {
+		d, _ := stdlib.Default().Lookup("ties_sum")
+		return d.Stage.Scratch(1, n)
+	}
 	for _, tt := range []struct {
 		name, recipe string
 		chunked      bool
+		scratch      func(n int) int64
 	}{
-		{"elementwise", head + `merge "weighted_sum" &0 &1 alpha=0.3`, true},
-		{"whole tensor", head + "merge \"subtract\" &0 &1\nmerge \"ties_sum\" &2 k=0.5\nmerge \"add_difference\" &1 &3", false},
+		{"elementwise", head + `merge "weighted_sum" &0 &1 alpha=0.3`, true, nil},
+		{"staged", head + "merge \"subtract\" &0 &1\nmerge \"ties_sum\" &2 k=0.5\nmerge \"add_difference\" &1 &3", true, tiesScratch},
+		{"whole tensor", head + "merge \"subtract\" &0 &1\nmerge \"ties_sum_extended\" &2 k=0.5\nmerge \"add_difference\" &1 &3", false, nil},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			prog := compile(t, dir, tt.recipe, "exact", ops.F16)
@@ -106,7 +113,10 @@ func TestAdmissionPeaks(t *testing.T) {
 				}
 				want := k.Peak
 				if tt.chunked {
-					want = 3 * 100 * 8 // a, b and the result live at once
+					want = 3 * 100 * 8 // three registers live at once
+				}
+				if tt.scratch != nil {
+					want += tt.scratch(ops.NumElements(k.Shape))
 				}
 				if peaks[i] != want {
 					t.Errorf("key %s: admitted with %d bytes, want %d", k.Name, peaks[i], want)

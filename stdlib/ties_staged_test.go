@@ -1,0 +1,279 @@
+package stdlib
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"runtime"
+	"testing"
+
+	"github.com/mechac/mechac/ops"
+)
+
+// tiesKw is ties_sum's keyword arguments (KwOnly order).
+func tiesKw(k float64, vote bool) []ops.Value { return []ops.Value{ops.Float(k), ops.Bool(vote)} }
+
+// tiesWhole runs tiesSum.Kernel on whole tensors.
+func tiesWhole(ms [][]float64, shape []int, kw []ops.Value) ([]float64, error) {
+	n := ops.NumElements(shape)
+	vars := make([]ops.Value, len(ms))
+	for i, m := range ms {
+		vars[i] = ops.TensorValue(&ops.Tensor{Shape: shape, Data: m, DType: ops.F64})
+	}
+	c := &ops.Call{Key: "k", Numerics: ops.SDMecha, Var: vars, Kw: kw,
+		Out: &ops.Tensor{Shape: shape, Data: make([]float64, n), DType: ops.F64}}
+	err := tiesSum.Kernel(c)
+	return c.Out.Data, err
+}
+
+// tiesChunking splits [0, n) into chunks: of length step (the last one shorter), or of random
+// lengths in [1, 40] when step is 0.
+func tiesChunking(rng *rand.Rand, n, step int) [][2]int {
+	var cs [][2]int
+	for lo := 0; lo < n; {
+		l := step
+		if l == 0 {
+			l = 1 + rng.IntN(40)
+		}
+		hi := min(lo+l, n)
+		cs = append(cs, [2]int{lo, hi})
+		lo = hi
+	}
+	return cs
+}
+
+// tiesRunStaged runs the staged form the way the VM does: every statistics pass over the
+// chunks obs, then the output over the chunks outs (any chunking).
+func tiesRunStaged(ms [][]float64, shape []int, kw []ops.Value, obs, outs [][2]int) ([]float64, int, error) {
+	s, ok, err := tiesSum.Stage.New(ops.StageCall{Kw: kw, Tensors: len(ms), Shape: shape, Numerics: ops.SDMecha})
+	if err != nil || !ok {
+		return nil, 0, fmt.Errorf("New: ok=%v err=%v", ok, err)
+	}
+	cut := func(c [2]int) [][]float64 {
+		args := make([][]float64, len(ms))
+		for i, m := range ms {
+			args[i] = m[c[0]:c[1]]
+		}
+		return args
+	}
+	for p := range s.Passes() {
+		for _, c := range obs {
+			if err := s.Observe(p, c[0], cut(c)); err != nil {
+				return nil, 0, err
+			}
+		}
+		if err := s.EndPass(p); err != nil {
+			return nil, 0, err
+		}
+	}
+	out := make([]float64, ops.NumElements(shape))
+	for _, c := range outs {
+		if err := s.Chunk(c[0], cut(c), out[c[0]:c[1]]); err != nil {
+			return nil, 0, err
+		}
+	}
+	return out, s.Passes(), nil
+}
+
+// tiesSameBits reports the first index where a and b differ bitwise.
+func tiesFirstDiff(a, b []float64) int {
+	for j := range a {
+		if math.Float64bits(a[j]) != math.Float64bits(b[j]) {
+			return j
+		}
+	}
+	return -1
+}
+
+// tiesStageModes sets the package knobs for one pass mode and returns their restore.
+func tiesStageMode(t *testing.T, mode string) {
+	budget, capc := tiesStageKeyBudget, tiesStageCandCap
+	t.Cleanup(func() { tiesStageKeyBudget, tiesStageCandCap = budget, capc })
+	switch mode {
+	case "one-pass":
+		tiesStageKeyBudget = 1 << 62
+	case "two-pass":
+		tiesStageKeyBudget = 0
+	case "two-pass-fine": // every bucket counted in the fine histogram
+		tiesStageKeyBudget, tiesStageCandCap = 0, 0
+	}
+}
+
+// The staged form gives tiesSum.Kernel's bits (and the stacked computation's) for every pass
+// mode, chunking, model count (both sides of 16), k, vote and non-finite values.
+func TestTiesStagedMatchesWhole(t *testing.T) {
+	modes := []string{"one-pass", "two-pass", "two-pass-fine"}
+	rng := rand.New(rand.NewPCG(21, 22))
+	for _, n := range []int{1, 2, 3, 4, 5, 15, 16, 17, 33, 100, 257, 1100} {
+		for _, r := range []int{1, 2, 3, 8, 15, 16, 17, 40} {
+			for _, k := range []float64{0.2, 1, 0, 0.5, 1e-9} {
+				for _, vote := range []bool{false, true} {
+					bad := rng.IntN(3) == 0
+					ms := tiesTestData(rng, r, n, bad)
+					shape := []int{n}
+					if n%16 == 0 {
+						shape = []int{n / 16, 16}
+					}
+					kw := tiesKw(k, vote)
+					want, err := tiesWhole(ms, shape, kw)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if ref, _ := tiesSumStacked(ms, n, k, vote); tiesFirstDiff(want, ref) >= 0 {
+						t.Fatalf("n=%d r=%d k=%v vote=%v: kernel differs from the stacked path at %d", n, r, k, vote, tiesFirstDiff(want, ref))
+					}
+					mode := modes[rng.IntN(len(modes))]
+					steps := []int{1, 7, 15, 16, 17, 4096, 0}
+					step := steps[rng.IntN(len(steps))]
+					obs := tiesChunking(rng, n, step)
+					outs := obs
+					if rng.IntN(2) == 0 {
+						outs = tiesChunking(rng, n, 0)
+					}
+					t.Run(mode, func(t *testing.T) {
+						tiesStageMode(t, mode)
+						got, passes, err := tiesRunStaged(ms, shape, kw, obs, outs)
+						if err != nil {
+							t.Fatalf("n=%d r=%d k=%v vote=%v step=%d: %v", n, r, k, vote, step, err)
+						}
+						if want := map[bool]int{true: 1, false: 2}[mode == "one-pass"]; passes != want {
+							t.Fatalf("%d passes, want %d", passes, want)
+						}
+						if j := tiesFirstDiff(got, want); j >= 0 {
+							t.Fatalf("n=%d r=%d k=%v vote=%v bad=%v step=%d: [%d] = %v, whole %v",
+								n, r, k, vote, bad, step, j, got[j], want[j])
+						}
+					})
+				}
+			}
+		}
+	}
+}
+
+// Every chunk length in one run, on a tensor spanning several voter tiles.
+func TestTiesStagedChunkLengths(t *testing.T) {
+	rng := rand.New(rand.NewPCG(23, 24))
+	const r, n = 5, 3*tiesVoteTile + 37
+	ms := tiesTestData(rng, r, n, true)
+	for _, vote := range []bool{false, true} {
+		kw := tiesKw(0.2, vote)
+		want, err := tiesWhole(ms, []int{n}, kw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, step := range []int{1, 7, 15, 16, 17, 511, 512, 4096, n} {
+			for _, mode := range []string{"one-pass", "two-pass"} {
+				t.Run(fmt.Sprint(vote, step, mode), func(t *testing.T) {
+					tiesStageMode(t, mode)
+					cs := tiesChunking(rng, n, step)
+					got, _, err := tiesRunStaged(ms, []int{n}, kw, cs, cs)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if j := tiesFirstDiff(got, want); j >= 0 {
+						t.Fatalf("[%d] = %v, whole %v", j, got[j], want[j])
+					}
+				})
+			}
+		}
+	}
+}
+
+// Calls the whole kernel rejects or special-cases are not staged; chunks of unequal lengths
+// (a broadcast argument) give ErrUnstaged; chunks out of order are an error.
+func TestTiesStagedRefuses(t *testing.T) {
+	for _, tc := range []struct {
+		kw      []ops.Value
+		r       int
+		shape   []int
+		staged  bool
+		comment string
+	}{
+		{tiesKw(0.2, false), 2, []int{10}, true, "ordinary"},
+		{tiesKw(2, false), 2, []int{10}, true, "k = 2: k' = 1"},
+		{tiesKw(-1, false), 2, []int{10}, false, "k out of range"},
+		{tiesKw(math.NaN(), false), 2, []int{10}, false, "k NaN"},
+		{tiesKw(0.2, false), 0, []int{10}, false, "no deltas"},
+		{tiesKw(0.2, false), 2, []int{0}, false, "no elements"},
+		{nil, 2, []int{10}, true, "defaults"},
+	} {
+		_, ok, err := tiesSum.Stage.New(ops.StageCall{Kw: tc.kw, Tensors: tc.r, Shape: tc.shape})
+		if err != nil || ok != tc.staged {
+			t.Errorf("%s: ok=%v err=%v, want ok=%v", tc.comment, ok, err, tc.staged)
+		}
+	}
+	s, _, _ := tiesSum.Stage.New(ops.StageCall{Kw: tiesKw(0.2, false), Tensors: 2, Shape: []int{10}})
+	if err := s.Observe(0, 0, [][]float64{make([]float64, 4), make([]float64, 1)}); !errors.Is(err, ops.ErrUnstaged) {
+		t.Errorf("unequal chunks: %v, want ErrUnstaged", err)
+	}
+	s, _, _ = tiesSum.Stage.New(ops.StageCall{Kw: tiesKw(0.2, false), Tensors: 2, Shape: []int{10}})
+	if err := s.Observe(0, 4, [][]float64{make([]float64, 4), make([]float64, 4)}); err == nil {
+		t.Error("a chunk at 4 first: no error")
+	}
+	if err := s.Chunk(0, [][]float64{make([]float64, 4), make([]float64, 4)}, make([]float64, 4)); err == nil {
+		t.Error("an output chunk before the passes: no error")
+	}
+}
+
+// Scratch declares at least what a Stager allocates, in both pass modes.
+func TestTiesStagedScratch(t *testing.T) {
+	const r, n = 8, 100000
+	rng := rand.New(rand.NewPCG(25, 26))
+	ms := tiesTestData(rng, r, n, false)
+	cs := tiesChunking(rng, n, 4096)
+	for _, mode := range []string{"one-pass", "two-pass"} {
+		t.Run(mode, func(t *testing.T) {
+			tiesStageMode(t, mode)
+			var before, after runtime.MemStats
+			runtime.GC()
+			runtime.ReadMemStats(&before)
+			if _, _, err := tiesRunStaged(ms, []int{n}, tiesKw(0.2, false), cs, cs); err != nil {
+				t.Fatal(err)
+			}
+			runtime.ReadMemStats(&after)
+			// tiesRunStaged's own output and argument slices are not the Stager's.
+			used := int64(after.TotalAlloc-before.TotalAlloc) - 8*n - int64(2*len(cs))*24*r
+			declared := tiesSum.Stage.Scratch(r, n)
+			t.Logf("allocated %d, declared %d", used, declared)
+			if used > declared {
+				t.Errorf("allocated %d bytes, declares %d", used, declared)
+			}
+		})
+	}
+}
+
+// Sums that overflow to infinity (the tiles recompute such a column plainly) and deltas all
+// below, at and above every threshold kind (zeros, subnormals, huge values).
+func TestTiesStagedExtremes(t *testing.T) {
+	rng := rand.New(rand.NewPCG(27, 28))
+	vals := []float64{math.MaxFloat64, -math.MaxFloat64, 1e308, -1e308, 5e-324, -5e-324, 0,
+		math.Copysign(0, -1), 1, -1, math.Inf(1), math.NaN()}
+	for trial := range 200 {
+		r, n := 1+rng.IntN(20), 1+rng.IntN(100)
+		ms := make([][]float64, r)
+		for i := range ms {
+			ms[i] = make([]float64, n)
+			for j := range ms[i] {
+				ms[i][j] = vals[rng.IntN(len(vals)-2*(trial%2))] // odd trials: all finite
+			}
+		}
+		k := []float64{0.2, 1, 0, 0.5, 1e-9}[rng.IntN(5)]
+		kw := tiesKw(k, rng.IntN(2) == 0)
+		want, err := tiesWhole(ms, []int{n}, kw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cs := tiesChunking(rng, n, 0)
+		got, _, err := tiesRunStaged(ms, []int{n}, kw, cs, cs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if j := tiesFirstDiff(got, want); j >= 0 {
+			t.Fatalf("trial %d r=%d n=%d %v: [%d] = %v, whole %v", trial, r, n, kw, j, got[j], want[j])
+		}
+		if ref, _ := tiesSumStacked(ms, n, kw[0].F, kw[1].B); tiesFirstDiff(want, ref) >= 0 {
+			t.Fatalf("trial %d: kernel differs from the stacked path", trial)
+		}
+	}
+}

@@ -1,0 +1,272 @@
+package stdlib
+
+import "math"
+
+// The vote kernel of ties_sum, shared by the whole-tensor kernel (tiesSumDirect) and the
+// staged form (tiesStager.Chunk): given the thresholds, every output column depends only on
+// its own column of the deltas and on its place in the whole tensor (SumDim0Torch's order).
+
+// tiesVoteTile is the column tile of tiesVoter: its per-column state (the cascade levels of
+// two or three sums, two counts) stays in L1/L2 while the models stream past it, so the inner
+// loop is a stride-1 pass over one model's tile instead of a loop over the models per element.
+const tiesVoteTile = 512
+
+// tiesVoter computes ties_sum's output columns once the thresholds th (one per model) are
+// known: d_i = v_i * (|v_i| >= th_i), the elected sign, the agreeing d_i summed in
+// SumDim0Torch's order for an [r, n] stack, and their count.
+//
+// The tiles (columns in SumDim0Torch's 16-column blocks) take one pass over the models, by
+// three facts. (1) A column holding a NaN or an infinity outputs 0: a kept infinity makes the
+// sum infinite or NaN, a dropped one or a NaN is multiplied by 0 into NaN, and nan_to_num maps
+// all of these to 0. The pass "keeps" every NaN and infinity, so that a column holding one
+// ends with a non-finite sum, and recomputes such a column plainly (as it does one whose sum
+// overflows). (2) In a finite column a dropped delta v*0 is a zero, and adding +0 instead of
+// -0 to a sum that starts at +0 (hence is never -0) changes nothing: d_i = kept ? v_i : +0,
+// and a sum over a subset of the models is the sum over all of them with +0 for the others,
+// in the same order. (3) Where the
+// elected sign is 0 the agreeing deltas are all zeros, so the output is 0; where it is +1 the
+// agreeing deltas are the kept positive ones, where -1 the kept negative ones. So one pass
+// sums the kept positive and the kept negative deltas separately and counts them (and, for a
+// vote of values, sums all the kept ones), and the output picks one sum and count by the sign.
+type tiesVoter struct {
+	th       []float64
+	n        int // elements of the whole tensor: a column's sum order depends on n
+	blockEnd int // columns below it are summed by multiRowSum (16-column blocks), the others by rowSum
+	voteSgn  bool
+
+	// The tiles keep v_i where bits(|v_i|) >= lo_i: for finite values th_i <= |v_i| and
+	// v_i != 0 (a kept zero changes no sign and no sum), and every NaN and infinity (see
+	// above).
+	lo []uint64
+
+	// multiRowSum's cascade for size = r rows: level 0 takes groups of levelStep rows.
+	levelPower, levelStep int
+
+	// Per cascade level, the sums of the kept positive and kept negative deltas of column j
+	// (at 2j and 2j+1: the sign bit picks the slot), and of all its kept deltas.
+	split [reduceLevels][2 * tiesVoteTile]float64
+	all   [reduceLevels][tiesVoteTile]float64
+	cnt   [2 * tiesVoteTile]int32 // the counts of kept positive and negative deltas, as split
+	col   []float64               // one column's r deltas, for the columns outside the tiles
+}
+
+// tiesInfBits is the bit pattern of +Inf: above it, NaNs.
+const tiesInfBits = 0x7ff0000000000000
+
+// newTiesVoter returns the voter of ties_sum over tensors of n elements with thresholds th.
+func newTiesVoter(th []float64, n int, voteSgn bool) *tiesVoter {
+	r := len(th)
+	t := &tiesVoter{th: th, n: n, voteSgn: voteSgn, col: make([]float64, r),
+		lo: make([]uint64, r)}
+	for i, x := range th {
+		// th is a magnitude (+0 or positive, or NaN: then no finite value is kept).
+		t.lo[i] = min(max(math.Float64bits(x), 1), tiesInfBits)
+	}
+	if n >= 4 { // SumDim0Torch: 16-column blocks only for cols >= 4
+		t.blockEnd = n - n%16
+	}
+	t.levelPower = max(4, ceilLog2(r)/reduceLevels)
+	t.levelStep = 1 << t.levelPower
+	return t
+}
+
+// tiesVoterBytes is what a tiesVoter for r models holds.
+func tiesVoterBytes(r int) int64 {
+	return (3*8*reduceLevels+8)*tiesVoteTile + 24*int64(r) + 512
+}
+
+// run writes to out the output columns [lo, lo+len(out)) from ms, the models' values at those
+// columns (each at least len(out) long).
+func (t *tiesVoter) run(ms [][]float64, lo int, out []float64) {
+	w := len(out)
+	// Columns inside the 16-column blocks: tiles.
+	nb := min(max(t.blockEnd-lo, 0), w)
+	for off := 0; off < nb; off += tiesVoteTile {
+		t.tile(ms, off, min(tiesVoteTile, nb-off), out[off:])
+	}
+	for j := nb; j < w; j++ {
+		out[j] = t.column(ms, j, false)
+	}
+}
+
+// tiesKeptSign is tiesSign(v * keep) with keep = |v| >= th (false for a NaN v): the vote of a
+// filtered delta, computed from flags and the sign bit without branches (the signs are random,
+// a branch per element mispredicts half the time).
+func tiesKeptSign(v, th float64) int32 {
+	a := math.Abs(v)
+	k := tiesB2I(a >= th) & tiesB2I(a > 0)
+	return k - 2*(k&int32(math.Float64bits(v)>>63))
+}
+
+// tiesB2I is 1 for true, 0 for false (a SETcc, no branch).
+func tiesB2I(b bool) int32 {
+	var x int32
+	if b {
+		x = 1
+	}
+	return x
+}
+
+// tiesB2F is 1 for true, 0 for false, built from the bits of 1.0 and a SETcc: the compiler
+// turns a float select into a branch, which mispredicts on random signs.
+func tiesB2F(b bool) float64 {
+	return math.Float64frombits(-uint64(tiesB2I(b)) & 0x3ff0000000000000)
+}
+
+// tile writes out[:w] for the chunk columns [off, off+w), all inside full 16-column blocks of
+// the whole tensor: there SumDim0Torch sums each column with multiRowSum over the r rows,
+// which tile runs on w columns at once, model after model (the same additions in the same
+// order per column): rows into level 0, levels carried after every levelStep rows, levels
+// 1..3 added to level 0 at the end.
+func (t *tiesVoter) tile(ms [][]float64, off, w int, out []float64) {
+	// With fewer rows than levelStep, no level is ever carried: levels 1..3 stay +0 and adding
+	// them to level 0 (a sum from +0, never -0) changes nothing, so they are left alone.
+	levels := 1
+	if len(ms) >= t.levelStep {
+		levels = reduceLevels
+	}
+	for l := range levels {
+		clear(t.split[l][:2*w])
+		if t.voteSgn {
+			clear(t.all[l][:w])
+		}
+	}
+	split, all, cnt := t.split[0][:2*w], t.all[0][:w], t.cnt[:2*w]
+	clear(cnt)
+	levelMask := t.levelStep - 1
+	for i, m := range ms {
+		m = m[off : off+w]
+		if t.voteSgn {
+			tiesSplitKeptPass(m, split, all, cnt, t.lo[i])
+		} else {
+			tiesSplitPass(m, split, cnt, t.lo[i])
+		}
+		if rows := i + 1; rows%t.levelStep == 0 {
+			for l := 1; l < reduceLevels; l++ {
+				tiesCarry(t.split[l][:2*w], t.split[l-1][:2*w])
+				if t.voteSgn {
+					tiesCarry(t.all[l][:w], t.all[l-1][:w])
+				}
+				if rows&(levelMask<<(l*t.levelPower)) != 0 {
+					break
+				}
+			}
+		}
+	}
+	for l := 1; l < levels; l++ {
+		tiesCarry(split, t.split[l][:2*w])
+		if t.voteSgn {
+			tiesCarry(all, t.all[l][:w])
+		}
+	}
+	for j := range out[:w] {
+		if pn := split[2*j : 2*j+2]; tiesBig(pn[0]) || tiesBig(pn[1]) {
+			out[j] = t.column(ms, off+j, true) // a NaN or an infinity in the column (or overflow)
+			continue
+		}
+		np, nn := cnt[2*j], cnt[2*j+1]
+		var el int32
+		if t.voteSgn {
+			el = int32(tiesSign(all[j]))
+		} else {
+			el = max(-1, min(np-nn, 1))
+		}
+		x := 0.0
+		switch el {
+		case 1:
+			x = tiesNanToZero(split[2*j] / float64(np))
+		case -1:
+			x = tiesNanToZero(split[2*j+1] / float64(nn))
+		}
+		out[j] = x
+	}
+}
+
+// tiesCarry adds src to dst and clears src: multiRowSum carrying a level into the next (and
+// the final fold of the upper levels into level 0, where the clearing does no harm).
+func tiesCarry(dst, src []float64) {
+	src = src[:len(dst)]
+	for j := range dst {
+		dst[j] += src[j]
+		src[j] = 0
+	}
+}
+
+// column is the output at chunk column j computed plainly, element by element, as the
+// stacked path does: for a column outside the 16-column blocks (or the only one), and for a
+// block column holding a NaN or an infinity or whose sum overflows (inBlock).
+func (t *tiesVoter) column(ms [][]float64, j int, inBlock bool) float64 {
+	d := t.col
+	votes := int32(0)
+	for i, m := range ms {
+		v := m[j]
+		d[i] = v * tiesB2F(math.Abs(v) >= t.th[i])
+		votes += tiesKeptSign(v, t.th[i])
+	}
+	var s int32
+	if t.voteSgn {
+		s = int32(tiesSign(t.colSum(d, inBlock)))
+	} else {
+		s = max(-1, min(votes, 1))
+	}
+	c := 0.0
+	for i, m := range ms {
+		f := tiesB2F(tiesKeptSign(m[j], t.th[i]) == s)
+		d[i] *= f
+		c += f
+	}
+	return tiesNanToZero(t.colSum(d, inBlock) / c)
+}
+
+// colSum is SumDim0Torch's sum of one column: multiRowSum over the rows inside the 16-column
+// blocks, else rowSum, or SumTorch when n is 1.
+func (t *tiesVoter) colSum(d []float64, inBlock bool) float64 {
+	switch {
+	case inBlock:
+		var s [1]float64
+		multiRowSum(d, 0, 1, 1, 1, len(d), s[:])
+		return s[0]
+	case t.n == 1:
+		return SumTorch(d)
+	}
+	return rowSum(d, 0, 1, len(d))
+}
+
+// The inner loops of tile are leaf functions of their own (not inlined): in the middle of
+// tile, the register allocator spills and reloads their operands every iteration.
+
+// tiesBig reports a NaN or an infinity.
+func tiesBig(x float64) bool { return math.Float64bits(x)&tiesInfBits == tiesInfBits }
+
+// tiesSplitPass adds one model's kept deltas to split, a positive delta of column j at 2j and
+// a negative one at 2j+1, and counts them in cnt likewise (a dropped delta adds nothing, which
+// is adding +0). Keep is bits(|v|) >= lo.
+//
+//go:noinline
+func tiesSplitPass(m, split []float64, cnt []int32, lo uint64) {
+	split, cnt = split[:2*len(m)], cnt[:2*len(m)]
+	for j, v := range m {
+		u := math.Float64bits(v)
+		k := tiesB2I(u&^(1<<63) >= lo)
+		s := 2*j + int(u>>63)
+		split[s] += math.Float64frombits(u & -uint64(k))
+		cnt[s] += k
+	}
+}
+
+// tiesSplitKeptPass is tiesSplitPass also adding every kept delta to all (the vote of
+// values).
+//
+//go:noinline
+func tiesSplitKeptPass(m, split, all []float64, cnt []int32, lo uint64) {
+	split, all, cnt = split[:2*len(m)], all[:len(m)], cnt[:2*len(m)]
+	for j, v := range m {
+		u := math.Float64bits(v)
+		k := tiesB2I(u&^(1<<63) >= lo)
+		s := 2*j + int(u>>63)
+		d := math.Float64frombits(u & -uint64(k))
+		split[s] += d
+		all[j] += d
+		cnt[s] += k
+	}
+}
