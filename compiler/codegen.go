@@ -516,6 +516,15 @@ func (g *generator) emitCall(v *ir.Value) result {
 		g.errs.Addf(v.Pos, "%s: key %q: %v (inputs: %s)", d.Name, g.key, err, inputsText(v, g))
 		return result{missing: true}
 	}
+	if len(v.Var) >= streamMin && !d.MayMiss {
+		regs := make([]int, 0, len(v.Var))
+		for _, o := range operands[len(v.Args) : len(v.Args)+len(v.Var)] {
+			regs = append(regs, o.Index)
+		}
+		if r, ok := g.streamNAverage(v, regs, shapes, mayMiss); ok {
+			return r
+		}
+	}
 	reg := g.newReg()
 	g.sized(reg, shape)
 	g.code = append(g.code, bytecode.Instr{

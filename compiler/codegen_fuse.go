@@ -238,6 +238,15 @@ func (g *generator) fuseLinear(v *ir.Value) (result, bool) {
 	for i, c := range coefs {
 		cs[i], _ = c.Float64() // the one rounding of each coefficient
 	}
+	if len(regs) == len(terms) {
+		leaves := make([]*ir.Value, len(terms))
+		for i, t := range terms {
+			leaves[i] = t.v
+		}
+		if r, ok := g.streamLinear(def, leaves, regs, cs, shapes, mayMiss); ok {
+			return r, true
+		}
+	}
 	operands := make([]bytecode.Operand, 0, len(regs)+1)
 	for _, r := range regs {
 		operands = append(operands, bytecode.Operand{Kind: bytecode.OpReg, Index: r})

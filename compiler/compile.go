@@ -36,6 +36,9 @@ type Options struct {
 	// NoFold and NoFuse turn off the per-key rewrites of code generation: kernel-shortcut
 	// folding and n-ary fusion of linear chains (SPEC.md §3.5); tests compare against them.
 	NoFold, NoFuse bool
+	// NoStream keeps n-ary calls over many models whole (codegen_stream.go): for tests
+	// comparing the two forms.
+	NoStream bool
 	// Bindings bind template parameters (`parameter "name" ...`) to model paths.
 	Bindings map[string]string
 }

@@ -177,7 +177,8 @@ func compareOutputs(t *testing.T, label string, got, want map[string][]float64, 
 	}
 }
 
-// TestFusePlans: what the rewrites make of each case, in exact numerics.
+// TestFusePlans: what the rewrites make of each case, in exact numerics (not streamed:
+// TestStreamBitwise covers the streamed form of the fused calls).
 func TestFusePlans(t *testing.T) {
 	dir := t.TempDir()
 	writeFuseModels(t, dir, 48, nil)
@@ -197,7 +198,7 @@ func TestFusePlans(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(fmt.Sprintf("%s/keep=%t", tt.name, tt.keep), func(t *testing.T) {
-			_, prog := runRecipe(t, tt.name+".mecha", fuseCases()[tt.name], Options{Numerics: ops.Exact, Models: diskModels(dir), KeepNonFinite: tt.keep})
+			_, prog := runRecipe(t, tt.name+".mecha", fuseCases()[tt.name], Options{Numerics: ops.Exact, Models: diskModels(dir), KeepNonFinite: tt.keep, NoStream: true})
 			for m, want := range tt.methods {
 				if got := countMethod(prog, m); got != want {
 					t.Errorf("%s: %d CALLs, want %d", m, got, want)
@@ -208,11 +209,12 @@ func TestFusePlans(t *testing.T) {
 }
 
 // TestFuseCoefficients: the 48-deep running mean fuses to 48 coefficients of exactly 1/48
-// (computed in rationals from the rounded alphas, rounded once).
+// (computed in rationals from the rounded alphas, rounded once; not streamed, so that they are
+// one constant).
 func TestFuseCoefficients(t *testing.T) {
 	dir := t.TempDir()
 	writeFuseModels(t, dir, 48, nil)
-	_, prog := runRecipe(t, "c.mecha", chainRecipe(48, ""), Options{Numerics: ops.Exact, Models: diskModels(dir)})
+	_, prog := runRecipe(t, "c.mecha", chainRecipe(48, ""), Options{Numerics: ops.Exact, Models: diskModels(dir), NoStream: true})
 	var coefs string
 	for _, c := range prog.Consts {
 		if c.Kind == bytecode.ConstString {

@@ -12,6 +12,13 @@ import (
 // LinearCombination is the method's name, for the compiler.
 const LinearCombination = "linear_combination"
 
+// NAverageStep and NAverageDiv are the steps the compiler streams a many-model n_average into
+// (stdlib/linear.go, SPEC §3.5).
+const (
+	NAverageStep = "n_average_step"
+	NAverageDiv  = "n_average_div"
+)
+
 // FormatCoefficients writes coefficients as linear_combination reads them: comma-separated,
 // each the shortest decimal that reads back to the same float64.
 func FormatCoefficients(cs []float64) string {

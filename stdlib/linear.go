@@ -248,6 +248,87 @@ var nAverage = define(&ops.Def{
 	},
 })
 
+// n_average_step and n_average_div are n_average taken apart, one model at a time: the compiler
+// emits an n_average of many models as the chain
+//
+//	r = n_average_step(m_1, m_2, k=1); r = n_average_step(r, m_3, k=2); ...; [n_average_div(r, n)]
+//
+// so that the key program holds the running result and one model at a time instead of all n
+// (SPEC §3.5, streaming). Each step is the kernel's own step (exact: r + m; sd-mecha:
+// lerp(r, m, 1/(k+1)) with the weight a float64), so the chain gives the kernel's bits.
+// They are not sd-mecha methods.
+var nAverageStep = define(&ops.Def{
+	Name:          ops.NAverageStep,
+	Params:        []ops.Param{symbolIn("sum"), symbolIn("model")},
+	KwOnly:        []ops.Param{{Name: "k", Type: ops.IntHyper}},
+	Returns:       ops.AnySpace,
+	ReturnsSymbol: "S",
+	Traits:        ops.Elementwise,
+	Keys:          ops.KeysIntersect,
+	Formula:       "exact: sum + model; sd-mecha: lerp(sum, model, 1/(k+1))",
+	Doc: "Step k (1-based) of n_average's running computation, which the compiler emits for an " +
+		"n_average of many models: the running sum plus the next model (exact numerics), or the " +
+		"running mean moved towards it by 1/(k+1) (sd-mecha numerics).",
+	Kernel: func(c *ops.Call) error {
+		out := c.Out.Data
+		ts, err := tensors(ops.NAverageStep, len(out), c.Args[0], c.Args[1])
+		if err != nil {
+			return err
+		}
+		r, m := ts[0], ts[1]
+		full := len(r.Data) == len(out) && len(m.Data) == len(out)
+		if c.Numerics == ops.SDMecha {
+			w := 1 / float64(c.Kw[0].I+1)
+			if full {
+				rd, md := r.Data[:len(out)], m.Data[:len(out)]
+				for i := range out {
+					out[i] = Lerp(rd[i], md[i], w)
+				}
+				return nil
+			}
+			for i := range out {
+				out[i] = Lerp(r.At(i), m.At(i), w)
+			}
+			return nil
+		}
+		if full {
+			rd, md := r.Data[:len(out)], m.Data[:len(out)]
+			for i := range out {
+				out[i] = rd[i] + md[i]
+			}
+			return nil
+		}
+		for i := range out {
+			out[i] = r.At(i) + m.At(i)
+		}
+		return nil
+	},
+})
+
+var nAverageDiv = define(&ops.Def{
+	Name:          ops.NAverageDiv,
+	Params:        []ops.Param{symbolIn("sum")},
+	KwOnly:        []ops.Param{{Name: "n", Type: ops.IntHyper}},
+	Returns:       ops.AnySpace,
+	ReturnsSymbol: "S",
+	Traits:        ops.Elementwise,
+	Keys:          ops.KeysIntersect,
+	Formula:       "sum / n",
+	Doc:           "The last step of exact n_average's running computation: the sum divided by the number of models.",
+	Kernel: func(c *ops.Call) error {
+		out := c.Out.Data
+		ts, err := tensors(ops.NAverageDiv, len(out), c.Args[0])
+		if err != nil {
+			return err
+		}
+		n := float64(c.Kw[0].I)
+		for i := range out {
+			out[i] = ts[0].At(i) / n
+		}
+		return nil
+	},
+})
+
 // allFull reports whether every tensor has n elements (none is a broadcast scalar).
 func allFull(ts []*ops.Tensor, n int) bool {
 	for _, t := range ts {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/mechac/mechac/ops"
@@ -128,30 +127,50 @@ func TestAdmissionPeaks(t *testing.T) {
 
 // TestDefaultChunkShrinks: without ChunkElems, a program holding many registers at once gets
 // shorter chunks, so that a worker's chunk memory stays within about 8 MiB whatever the number
-// of models (and the bytes do not change: TestChunkedBitwise runs every length).
+// of models (and the bytes do not change: TestChunkedBitwise runs every length). An n_average
+// of models is streamed by the compiler (one model live at a time) and keeps whole chunks.
 func TestDefaultChunkShrinks(t *testing.T) {
 	dir := t.TempDir()
 	keys := testKeys(t, 10)
 	recipe := "version 0.1.0\n"
-	refs := ""
+	refs, deltas := "", ""
 	for i := 0; i < 40; i++ {
 		name := fmt.Sprintf("m%d.safetensors", i)
 		writeModel(t, filepath.Join(dir, name), ops.F16, keys, uint64(i), nil)
 		recipe += fmt.Sprintf("model %q model_config=\"sdxl-sgm\" merge_space=\"weight\"\n", name)
 		refs += fmt.Sprintf(" &%d", i)
 	}
+	subs := ""
+	for i := 1; i < 40; i++ {
+		subs += fmt.Sprintf("merge \"subtract\" &%d &0\n", i)
+		deltas += fmt.Sprintf(" &%d", 40+i-1)
+	}
 	for _, tc := range []struct {
-		models int
-		want   int
-	}{{2, vm.DefaultChunkElems}, {40, (8 << 20) / (8 * 41)}} {
-		r := recipe + "merge \"n_average\" " + strings.Join(strings.Fields(refs)[:tc.models], " ")
-		prog := compile(t, dir, r, "exact", ops.F16)
-		_, _, chunk, err := vm.AdmissionPeaks(prog, vm.Options{Registry: stdlib.Default()})
+		name, recipe string
+		short        bool
+	}{
+		{"2 models", recipe + "merge \"n_average\" &0 &1", false},
+		{"40 models, streamed", recipe + "merge \"n_average\"" + refs, false},
+		{"39 deltas", recipe + subs + "merge \"n_average\"" + deltas + "\nmerge \"add_difference\" &0 &79", true},
+	} {
+		prog := compile(t, dir, tc.recipe, "exact", ops.F16)
+		peaks, _, chunk, err := vm.AdmissionPeaks(prog, vm.Options{Registry: stdlib.Default()})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if chunk != tc.want {
-			t.Errorf("%d models: chunk length %d, want %d", tc.models, chunk, tc.want)
+		if !tc.short {
+			if chunk != vm.DefaultChunkElems {
+				t.Errorf("%s: chunk length %d, want %d", tc.name, chunk, vm.DefaultChunkElems)
+			}
+			continue
+		}
+		if chunk >= vm.DefaultChunkElems {
+			t.Errorf("%s: chunk length %d, want shorter than %d", tc.name, chunk, vm.DefaultChunkElems)
+		}
+		for _, p := range peaks {
+			if p > 8<<20+int64(chunk)*8 {
+				t.Errorf("%s: a key holds %d bytes of chunks, more than about 8 MiB", tc.name, p)
+			}
 		}
 	}
 }
