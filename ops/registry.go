@@ -3,6 +3,7 @@ package ops
 import (
 	"fmt"
 	"sort"
+	"sync"
 )
 
 // Registry holds merge method definitions and model configs. The compiler and the VM receive
@@ -12,11 +13,16 @@ type Registry struct {
 	aliases map[string]string
 	configs map[string]*ModelConfig
 	eras    map[string]*Era
+	// lazy holds configs registered by AddConfigLazy and not built yet; mu guards it and
+	// configs while one is built.
+	lazy map[string]func() (*ModelConfig, error)
+	mu   sync.Mutex
 }
 
 // NewRegistry returns an empty registry.
 func NewRegistry() *Registry {
-	return &Registry{defs: map[string]*Def{}, aliases: map[string]string{}, configs: map[string]*ModelConfig{}}
+	return &Registry{defs: map[string]*Def{}, aliases: map[string]string{}, configs: map[string]*ModelConfig{},
+		lazy: map[string]func() (*ModelConfig, error){}}
 }
 
 // Register adds a method definition. It fails on an invalid or duplicate definition.
@@ -85,7 +91,12 @@ func (r *Registry) Suggest(name string) string {
 
 // AddConfig registers a model config.
 func (r *Registry) AddConfig(c *ModelConfig) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	if _, dup := r.configs[c.ID]; dup {
+		return fmt.Errorf("model config %s registered twice", c.ID)
+	}
+	if _, dup := r.lazy[c.ID]; dup {
 		return fmt.Errorf("model config %s registered twice", c.ID)
 	}
 	if err := c.init(); err != nil {
@@ -95,14 +106,61 @@ func (r *Registry) AddConfig(c *ModelConfig) error {
 	return nil
 }
 
-// Config finds a model config by identifier.
-func (r *Registry) Config(id string) (*ModelConfig, bool) {
-	c, ok := r.configs[id]
-	return c, ok
+// AddConfigLazy registers a model config that build makes the first time it is needed (Config
+// of its id, or Configs): configs generated from others (stdlib's LoRA key sets, ~2 MiB each)
+// that most runs never use would otherwise be live heap in every process.
+func (r *Registry) AddConfigLazy(id string, build func() (*ModelConfig, error)) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, dup := r.configs[id]; dup {
+		return fmt.Errorf("model config %s registered twice", id)
+	}
+	if _, dup := r.lazy[id]; dup {
+		return fmt.Errorf("model config %s registered twice", id)
+	}
+	r.lazy[id] = build
+	return nil
 }
 
-// Configs returns every config, sorted by identifier.
+// Config finds a model config by identifier (building it if it was registered lazily; a build
+// error panics: it is a programming error in the registering package, caught by its tests).
+func (r *Registry) Config(id string) (*ModelConfig, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if c, ok := r.configs[id]; ok {
+		return c, true
+	}
+	build, ok := r.lazy[id]
+	if !ok {
+		return nil, false
+	}
+	return r.buildLocked(id, build), true
+}
+
+// buildLocked builds a lazily registered config (r.mu held).
+func (r *Registry) buildLocked(id string, build func() (*ModelConfig, error)) *ModelConfig {
+	c, err := build()
+	if err == nil && c.ID != id {
+		err = fmt.Errorf("built config %s for identifier %s", c.ID, id)
+	}
+	if err == nil {
+		err = c.init()
+	}
+	if err != nil {
+		panic(fmt.Sprintf("model config %s: %v", id, err))
+	}
+	delete(r.lazy, id)
+	r.configs[id] = c
+	return c
+}
+
+// Configs returns every config, sorted by identifier (building the lazy ones).
 func (r *Registry) Configs() []*ModelConfig {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for id, build := range r.lazy {
+		r.buildLocked(id, build)
+	}
 	var cs []*ModelConfig
 	for _, c := range r.configs {
 		cs = append(cs, c)
@@ -111,12 +169,18 @@ func (r *Registry) Configs() []*ModelConfig {
 	return cs
 }
 
-// ConfigIDs returns the config identifiers, sorted.
+// ConfigIDs returns the config identifiers, sorted (without building lazy configs).
 func (r *Registry) ConfigIDs() []string {
-	var ids []string
-	for _, c := range r.Configs() {
-		ids = append(ids, c.ID)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	ids := make([]string, 0, len(r.configs)+len(r.lazy))
+	for id := range r.configs {
+		ids = append(ids, id)
 	}
+	for id := range r.lazy {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
 	return ids
 }
 

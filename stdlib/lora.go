@@ -118,11 +118,24 @@ func (l *loraConfig) ModelConfig() *ops.ModelConfig {
 	return c
 }
 
-// RegisterLoRAConfigs adds the six generated LoRA/LyCORIS configs to r.
+// RegisterLoRAConfigs adds the six generated LoRA/LyCORIS configs to r, each built when first
+// needed (ops.Registry.AddConfigLazy): ~12 MiB of key tables that a merge of full models never
+// reads.
 func RegisterLoRAConfigs(r *ops.Registry) error {
-	for _, l := range loraConfigs() {
-		if err := r.AddConfig(l.ModelConfig()); err != nil {
-			return err
+	for _, f := range loraFlavours {
+		for _, b := range loraBases {
+			id := b + "_" + f.id + "_lora"
+			err := r.AddConfigLazy(id, func() (*ops.ModelConfig, error) {
+				for _, l := range loraConfigs() {
+					if l.id == id {
+						return l.ModelConfig(), nil
+					}
+				}
+				return nil, fmt.Errorf("no LoRA config %s", id)
+			})
+			if err != nil {
+				return err
+			}
 		}
 	}
 	return nil
