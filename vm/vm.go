@@ -170,11 +170,13 @@ func Run(ctx context.Context, p *bytecode.Program, opts Options) (*Stats, error)
 		}
 	}()
 	var inputPaths []string
+	tables := safetensors.NewTableCache()
 	for _, in := range p.Inputs {
 		f, err := safetensors.Open(in.Path)
 		if err != nil {
 			return nil, err
 		}
+		tables.Share(f.Header)
 		m.inputs = append(m.inputs, f)
 		inputPaths = append(inputPaths, in.Path)
 		if f.Size != in.Size || (in.HeaderHash != "" && hex.EncodeToString(f.HeaderHash[:]) != in.HeaderHash) {
