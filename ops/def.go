@@ -217,6 +217,10 @@ type Def struct {
 	Passes func(kw map[string]float64) float64
 	// Stage, when set, lets the VM run the method over chunks in passes (ops/stage.go).
 	Stage *StageDef
+	// InPlace: the kernel computes out[i] from element i of its tensor arguments only, reading
+	// them before writing out[i], so Out may be the buffer of its first tensor argument when
+	// that register dies at the call (the VM then skips a fresh buffer: one write stream less).
+	InPlace bool
 	// MayMiss: the kernel may find that the key has no value (it returns an error wrapping
 	// ErrMissing), so a fallback above it needs a run-time branch.
 	MayMiss bool

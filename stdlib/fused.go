@@ -29,6 +29,7 @@ var linearCombination = define(&ops.Def{
 	ReturnsSymbol: "S",
 	Traits:        ops.Elementwise,
 	Keys:          ops.KeysIntersect,
+	InPlace:       true,
 	Formula:       "sum_i c_i * m_i (one accumulator, fused multiply-adds in term order)",
 	Doc: "The fused form of a chain of linear methods (exact numerics only): coefficients are " +
 		"computed exactly from the chain's hyper-parameters and rounded once to float64; the sum " +

@@ -130,6 +130,7 @@ var subtract = define(&ops.Def{
 	Returns: ops.DeltaSpace,
 	Traits:  ops.Elementwise,
 	Keys:    ops.KeysIntersect,
+	InPlace: true,
 	Formula: "a - b",
 	Doc:     "The delta (task vector) from b to a: two weights in, a delta out.",
 	Kernel: func(c *ops.Call) error {
@@ -265,6 +266,7 @@ var nAverageStep = define(&ops.Def{
 	ReturnsSymbol: "S",
 	Traits:        ops.Elementwise,
 	Keys:          ops.KeysIntersect,
+	InPlace:       true,
 	Formula:       "exact: sum + model; sd-mecha: lerp(sum, model, 1/(k+1))",
 	Doc: "Step k (1-based) of n_average's running computation, which the compiler emits for an " +
 		"n_average of many models: the running sum plus the next model (exact numerics), or the " +
@@ -313,6 +315,7 @@ var nAverageDiv = define(&ops.Def{
 	ReturnsSymbol: "S",
 	Traits:        ops.Elementwise,
 	Keys:          ops.KeysIntersect,
+	InPlace:       true,
 	Formula:       "sum / n",
 	Doc:           "The last step of exact n_average's running computation: the sum divided by the number of models.",
 	Kernel: func(c *ops.Call) error {

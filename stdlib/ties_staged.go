@@ -153,6 +153,9 @@ func (s *tiesStager) check(lo int, args [][]float64, want int) error {
 
 // Observe adds the chunks to the histograms (pass 0, storing the keys in one-pass mode) or
 // collects or counts the keys in the chosen buckets (pass 1).
+// tiesHistLanes is the number of histograms pass 0 fills per delta (Observe).
+const tiesHistLanes = 4
+
 func (s *tiesStager) Observe(pass, lo int, args [][]float64) error {
 	if len(args) == 0 {
 		return s.check(lo, args, 0)
@@ -164,24 +167,44 @@ func (s *tiesStager) Observe(pass, lo int, args [][]float64) error {
 	switch pass {
 	case 0:
 		if s.hist == nil {
-			s.hist = make([]uint32, s.r*nb)
+			// Four histograms per delta, merged at EndPass: consecutive elements of similar
+			// magnitude hit the same bucket, and one histogram makes each increment wait
+			// for the previous one's store.
+			s.hist = make([]uint32, s.r*nb*tiesHistLanes)
 			if s.passes == 1 {
 				s.keys = tiesGetKeys(s.r * s.n)
 			}
 		}
 		for i, a := range args {
-			h := s.hist[i*nb : (i+1)*nb]
+			hs := s.hist[i*nb*tiesHistLanes : (i+1)*nb*tiesHistLanes]
+			h0, h1, h2, h3 := hs[:nb:nb], hs[nb:2*nb:2*nb], hs[2*nb:3*nb:3*nb], hs[3*nb:4*nb:4*nb]
+			j, m := 0, len(a)&^3
 			if s.passes == 1 {
 				keys := s.keys[i*s.n+lo : i*s.n+lo+len(a)]
-				for j, v := range a {
-					u := absKey(v)
+				for ; j < m; j += 4 {
+					u0, u1, u2, u3 := absKey(a[j]), absKey(a[j+1]), absKey(a[j+2]), absKey(a[j+3])
+					k := keys[j : j+4 : j+4]
+					k[0], k[1], k[2], k[3] = u0, u1, u2, u3
+					h0[u0>>tiesFineShift&(nb-1)]++
+					h1[u1>>tiesFineShift&(nb-1)]++
+					h2[u2>>tiesFineShift&(nb-1)]++
+					h3[u3>>tiesFineShift&(nb-1)]++
+				}
+				for ; j < len(a); j++ {
+					u := absKey(a[j])
 					keys[j] = u
-					h[u>>tiesFineShift]++
+					h0[u>>tiesFineShift&(nb-1)]++
 				}
 				continue
 			}
-			for _, v := range a {
-				h[absKey(v)>>tiesFineShift]++
+			for ; j < m; j += 4 {
+				h0[absKey(a[j])>>tiesFineShift&(nb-1)]++
+				h1[absKey(a[j+1])>>tiesFineShift&(nb-1)]++
+				h2[absKey(a[j+2])>>tiesFineShift&(nb-1)]++
+				h3[absKey(a[j+3])>>tiesFineShift&(nb-1)]++
+			}
+			for ; j < len(a); j++ {
+				h0[absKey(a[j])>>tiesFineShift&(nb-1)]++
 			}
 		}
 	case 1:
@@ -228,6 +251,21 @@ func (s *tiesStager) EndPass(pass int) error {
 		return fmt.Errorf("ties_sum: pass %d saw %d of %d elements", pass, s.pos, s.n)
 	}
 	s.pos = 0
+	if pass == 0 {
+		// Merge the lanes of each delta's histograms into the first r*nb entries.
+		const nb = 1 << tiesCoarseBits
+		for i := range s.r {
+			dst := s.hist[i*nb : (i+1)*nb]
+			lanes := s.hist[i*nb*tiesHistLanes : (i+1)*nb*tiesHistLanes]
+			var sum [nb]uint32
+			for l := range tiesHistLanes {
+				for b, c := range lanes[l*nb : (l+1)*nb] {
+					sum[b] += c
+				}
+			}
+			copy(dst, sum[:])
+		}
+	}
 	s.th = make([]float64, s.r)
 	switch {
 	case pass == 0 && s.passes == 1:

@@ -226,7 +226,7 @@ func AdmissionPeaks(p *bytecode.Program, opts Options) ([]int64, []bool, int, er
 
 // newMachine resolves p's methods and decides, per key class, chunked execution and its peak.
 func newMachine(p *bytecode.Program, opts Options) (*machine, error) {
-	m := &machine{prog: p}
+	m := &machine{prog: p, noInPlace: opts.NoInPlace}
 	for _, c := range p.Consts {
 		m.consts = append(m.consts, constValue(c))
 	}

@@ -45,6 +45,9 @@ type Options struct {
 	// than the whole budget runs alone. Buffers are then not pooled across keys, so freed
 	// memory goes back to the runtime.
 	MaxMemory int64
+	// NoInPlace gives every CALL a fresh buffer, also for InPlace methods whose first operand
+	// dies at the call (for tests comparing the two).
+	NoInPlace bool
 	// ChunkElems is the chunk length, in elements, of chunked execution (chunk.go): 0 means
 	// DefaultChunkElems, a negative value runs every key over whole tensors (for tests and
 	// comparisons). Values below 2 are raised to 2.
@@ -133,6 +136,8 @@ type machine struct {
 	chunkPeaks []int64
 	// staged is, per class, its staged form (stage.go), or nil.
 	staged []*stagedClass
+	// noInPlace: Options.NoInPlace.
+	noInPlace bool
 
 	bytesRead atomic.Int64
 	warnMu    sync.Mutex
@@ -345,6 +350,9 @@ type worker struct {
 	stager   ops.Stager
 	stagedIn *bytecode.Instr
 	partLo   int
+	// donor is the register whose buffer the CALL being run may write its result into
+	// (donorFor), or -1.
+	donor int
 }
 
 // poolBytes bounds what one worker keeps for reuse: enough for the buffers of the next keys
@@ -353,7 +361,7 @@ type worker struct {
 const poolBytes = 64 << 20
 
 func newWorker(m *machine) *worker {
-	return &worker{m: m, pool: map[int][][]float64{}}
+	return &worker{m: m, pool: map[int][][]float64{}, donor: -1}
 }
 
 func (w *worker) alloc(n int) []float64 {
@@ -454,7 +462,9 @@ func (w *worker) exec(k *bytecode.Key, part *span) (bool, error) {
 			}
 			w.set(in.A, t)
 		case bytecode.CALL:
+			w.donor = w.donorFor(code, pc)
 			t, err := w.call(k, in)
+			w.donor = -1
 			if err != nil {
 				return false, err
 			}
@@ -620,14 +630,27 @@ func (w *worker) call(k *bytecode.Key, in *bytecode.Instr) (*ops.Tensor, error) 
 	if dtype == 255 {
 		dtype = ops.F64
 	}
-	c.Out = &ops.Tensor{Shape: shape, Data: w.alloc(ops.NumElements(shape)), DType: dtype}
+	var donated *slot
+	if w.donor >= 0 {
+		if s := w.regs[w.donor]; s != nil && s.refs == 1 && s.t.DType == ops.F64 &&
+			len(s.t.Data) == ops.NumElements(shape) && ops.SameShape(s.t.Shape, shape) {
+			donated = s
+		}
+	}
+	if donated != nil {
+		c.Out = &ops.Tensor{Shape: shape, Data: donated.t.Data, DType: dtype}
+	} else {
+		c.Out = &ops.Tensor{Shape: shape, Data: w.alloc(ops.NumElements(shape)), DType: dtype}
+	}
 	w.kernelMissed = false
 	kernel := d.Kernel
 	if w.stager != nil && in == w.stagedIn {
 		kernel = w.stagedChunk
 	}
 	if err := kernel(c); err != nil {
-		w.recycle(c.Out.Data)
+		if donated == nil {
+			w.recycle(c.Out.Data)
+		}
 		if errors.Is(err, ops.ErrMissing) {
 			w.kernelMissed = true
 			return nil, nil // the method found no value for this key
@@ -636,6 +659,10 @@ func (w *worker) call(k *bytecode.Key, in *bytecode.Instr) (*ops.Tensor, error) 
 			return nil, errWhole // the staged form cannot compute this key (stage.go)
 		}
 		return nil, fmt.Errorf("%s: %v", d.Name, err)
+	}
+	if donated != nil {
+		// The buffer now belongs to the result; the dying register releases nothing.
+		donated.t = nil
 	}
 	if c.Out.DType != ops.F64 && c.Out.DType.IsFloat() {
 		via := m.numerics == ops.SDMecha
@@ -693,4 +720,44 @@ func promote(a, b ops.DType) ops.DType {
 		return a
 	}
 	return b
+}
+
+// donorFor returns the register whose buffer the CALL at pc may write its result into: its
+// first tensor operand, when the method is InPlace, the register is not another operand too, and
+// a FREE of it follows the CALL (among the FREEs right after it: nothing reads it again); -1
+// otherwise. call checks the rest
+// (one reference, the result's shape, float64).
+func (w *worker) donorFor(code *bytecode.Code, pc int) int {
+	in := &code.Instrs[pc]
+	if w.m.noInPlace || !w.m.methods[in.B].InPlace {
+		return -1
+	}
+	first := -1
+	for _, o := range in.Operands {
+		if o.Kind == bytecode.OpReg {
+			first = o.Index
+			break
+		}
+	}
+	if first < 0 || first == in.A {
+		return -1
+	}
+	seen := 0
+	for _, o := range in.Operands {
+		if o.Kind == bytecode.OpReg && o.Index == first {
+			seen++
+		}
+	}
+	if seen > 1 {
+		return -1 // read again as another operand, which a multi-pass kernel would see changed
+	}
+	for _, n := range code.Instrs[pc+1:] {
+		if n.Op != bytecode.FREE {
+			break
+		}
+		if n.A == first {
+			return first
+		}
+	}
+	return -1
 }

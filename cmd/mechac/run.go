@@ -29,6 +29,8 @@ func cmdRun(e *env, args []string) error {
 	// Hidden: a CPU profile of the run, for performance work (go tool pprof).
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile to `FILE`")
 	_ = fs.MarkHidden("cpuprofile")
+	chunkElems := fs.Int("chunk-elems", 0, "chunk length in elements (0: the default; negative: whole tensors), for measurements")
+	_ = fs.MarkHidden("chunk-elems")
 	if err := parseFlags(fs, args); err != nil {
 		if err == errHelp {
 			return nil
@@ -100,12 +102,13 @@ func cmdRun(e *env, args []string) error {
 		}
 	}
 	stats, err := vm.Run(ctx, prog, vm.Options{
-		Registry:  stdlib.Default(),
-		MaxMemory: limit,
-		Output:    *out,
-		Jobs:      *jobs,
-		Progress:  bar.update,
-		Writer:    safetensors.WriterOptions{WrapFile: writerHook},
+		Registry:   stdlib.Default(),
+		MaxMemory:  limit,
+		ChunkElems: *chunkElems,
+		Output:     *out,
+		Jobs:       *jobs,
+		Progress:   bar.update,
+		Writer:     safetensors.WriterOptions{WrapFile: writerHook},
 		Warn: func(msg string) {
 			if !*quiet {
 				bar.message("warning: " + msg)
