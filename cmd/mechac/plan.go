@@ -122,7 +122,7 @@ func cmdPlan(e *env, args []string) error {
 	fmt.Fprintf(w, "recipe: %s: %d output keys in %d key classes, %d inputs\n", recipe, len(p.Keys), len(p.Classes), len(p.Inputs))
 	fmt.Fprintf(w, "read:   at most %s (input files)\n", humanBytes(in))
 	fmt.Fprintf(w, "write:  %s (%s)\n", humanBytes(out), p.OutputDType)
-	fmt.Fprintf(w, "keys:   %d of %d run in chunks of %d elements (elementwise programs), the rest on whole tensors\n",
+	fmt.Fprintf(w, "keys:   %d of %d run in chunks of %d elements (elementwise programs, staged whole-tensor methods), the rest on whole tensors\n",
 		nChunked, len(p.Keys), chunkElems)
 	if len(p.Keys) > 0 {
 		k := p.Keys[largest]
