@@ -94,31 +94,11 @@ func polarNull(a *mat.Dense) (p *mat.Dense, pairs []nullPair, ok bool) {
 // so that uᵀ v >= 0.
 func nullPairOf(x *mat.Dense, lu *mat.LU, k int) (nullPair, bool) {
 	n, _ := x.Dims()
-	iterate := func(trans bool, seed int) ([]float64, bool) {
-		v := mat.NewVecDense(n, nil)
-		for i := range n {
-			v.SetVec(i, 1+float64((i+seed)%11)/11)
-		}
-		w := mat.NewVecDense(n, nil)
-		for range 3 {
-			if err := lu.SolveVecTo(w, trans, v); err != nil {
-				if _, ok := err.(mat.Condition); !ok {
-					return nil, false
-				}
-			}
-			nw := mat.Norm(w, 2)
-			if nw == 0 || math.IsInf(nw, 0) || math.IsNaN(nw) {
-				return nil, false
-			}
-			v.ScaleVec(1/nw, w)
-		}
-		return v.RawVector().Data, true
-	}
-	v, ok := iterate(false, 2*k)
+	v, ok := inverseIteration(lu, n, 2*k, 11, 3, false)
 	if !ok {
 		return nullPair{}, false
 	}
-	u, ok := iterate(true, 2*k+1)
+	u, ok := inverseIteration(lu, n, 2*k+1, 11, 3, true)
 	if !ok {
 		return nullPair{}, false
 	}
@@ -140,21 +120,28 @@ func nullPairOf(x *mat.Dense, lu *mat.LU, k int) (nullPair, bool) {
 // of the square nonsingular a (LU lu): inverse iteration on aᵀ a, ten steps of two LU solves.
 func smallestRightSingular(a *mat.Dense, lu *mat.LU) ([]float64, bool) {
 	n, _ := a.Dims()
+	return inverseIteration(lu, n, 0, 13, 10, true, false)
+}
+
+// inverseIteration runs steps steps of inverse iteration with the LU lu of a square matrix a of
+// order n, from the deterministic start v_i = 1 + ((i+seed) mod m)/m: a step solves, for each
+// flag of trans in turn, a x = v (false) or aᵀ x = v (true), then normalizes. It returns the
+// unit iterate, or false when a solve fails or an iterate is zero or not finite. (A condition
+// warning is expected: the matrices inverted here are nearly singular on purpose.)
+func inverseIteration(lu *mat.LU, n, seed, m, steps int, trans ...bool) ([]float64, bool) {
 	v := mat.NewVecDense(n, nil)
 	for i := range n {
-		v.SetVec(i, 1+float64(i%13)/13)
+		v.SetVec(i, 1+float64((i+seed)%m)/float64(m))
 	}
 	w := mat.NewVecDense(n, nil)
-	for range 10 {
-		if err := lu.SolveVecTo(w, true, v); err != nil {
-			if _, ok := err.(mat.Condition); !ok {
-				return nil, false
+	for range steps {
+		for _, t := range trans {
+			if err := lu.SolveVecTo(w, t, v); err != nil {
+				if _, ok := err.(mat.Condition); !ok {
+					return nil, false
+				}
 			}
-		}
-		if err := lu.SolveVecTo(v, false, w); err != nil {
-			if _, ok := err.(mat.Condition); !ok {
-				return nil, false
-			}
+			v, w = w, v
 		}
 		nv := mat.Norm(v, 2)
 		if nv == 0 || math.IsInf(nv, 0) || math.IsNaN(nv) {

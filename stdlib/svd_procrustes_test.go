@@ -40,26 +40,12 @@ func TestRotatePolarProcrustes(t *testing.T) {
 	} {
 		a := svdRandDense(rng, tc.rows, tc.cols)
 		b := svdRandDense(rng, tc.rows, tc.cols)
-		run := func(polarMin int) []float64 {
-			old := procrustesPolarMin
-			procrustesPolarMin = polarMin
-			defer func() { procrustesPolarMin = old }()
-			shape := []int{tc.rows, tc.cols}
-			c := &ops.Call{Numerics: ops.Exact, Args: []ops.Value{
+		worst, scale := polarAndSVD(t, rotateDef.Kernel, func() *ops.Call {
+			return &ops.Call{Numerics: ops.Exact, Args: []ops.Value{
 				svdMat(a), svdMat(b), ops.Float(tc.alignment), ops.TensorValue(ops.Scalar(tc.alpha)),
 				ops.Float(tc.centre), ops.Float(1e-8), ops.Int(100),
-			}, Out: &ops.Tensor{Shape: shape, Data: make([]float64, tc.rows*tc.cols)}}
-			if err := rotateDef.Kernel(c); err != nil {
-				t.Fatal(err)
-			}
-			return c.Out.Data
-		}
-		want, got := run(math.MaxInt), run(128)
-		scale, worst := 0.0, 0.0
-		for i := range want {
-			scale = max(scale, math.Abs(want[i]))
-			worst = max(worst, math.Abs(got[i]-want[i]))
-		}
+			}, Out: &ops.Tensor{Shape: []int{tc.rows, tc.cols}, Data: make([]float64, tc.rows*tc.cols)}}
+		})
 		if worst > 1e-11*scale {
 			t.Errorf("%dx%d alpha %v centre %v alignment %v: polar path differs from the SVD path by %.3g (scale %.3g)",
 				tc.rows, tc.cols, tc.alpha, tc.centre, tc.alignment, worst, scale)
@@ -84,26 +70,36 @@ func TestRotate00xPolar(t *testing.T) {
 		{140, 300, 0.6},
 	} {
 		a, b := svdMat(svdRandDense(rng, tc.rows, tc.cols)), svdMat(svdRandDense(rng, tc.rows, tc.cols))
-		run := func(polarMin int) []float64 {
-			old := procrustesPolarMin
-			procrustesPolarMin = polarMin
-			defer func() { procrustesPolarMin = old }()
-			c := &ops.Call{Numerics: ops.Exact, Args: []ops.Value{a, b}, Kw: []ops.Value{ops.Float(1), ops.Float(tc.interp)},
+		worst, scale := polarAndSVD(t, rotate00xDef.Kernel, func() *ops.Call {
+			return &ops.Call{Numerics: ops.Exact, Args: []ops.Value{a, b}, Kw: []ops.Value{ops.Float(1), ops.Float(tc.interp)},
 				Out: &ops.Tensor{Shape: []int{tc.rows, tc.cols}, Data: make([]float64, tc.rows*tc.cols)}}
-			if err := rotate00xDef.Kernel(c); err != nil {
-				t.Fatal(err)
-			}
-			return c.Out.Data
-		}
-		want, got := run(math.MaxInt), run(128)
-		scale, worst := 0.0, 0.0
-		for i := range want {
-			scale = max(scale, math.Abs(want[i]))
-			worst = max(worst, math.Abs(got[i]-want[i]))
-		}
+		})
 		if worst > 1e-11*scale {
 			t.Errorf("%dx%d interp %v: polar path differs from the SVD path by %.3g (scale %.3g)",
 				tc.rows, tc.cols, tc.interp, worst, scale)
 		}
 	}
+}
+
+// polarAndSVD runs kernel on a call made by mk with the SVD path (procrustesPolarMin beyond any
+// size) and with the polar path from 128 columns on, and returns the largest difference between
+// the two results and the largest magnitude of the SVD path's.
+func polarAndSVD(t *testing.T, kernel ops.Kernel, mk func() *ops.Call) (worst, scale float64) {
+	t.Helper()
+	run := func(polarMin int) []float64 {
+		old := procrustesPolarMin
+		procrustesPolarMin = polarMin
+		defer func() { procrustesPolarMin = old }()
+		c := mk()
+		if err := kernel(c); err != nil {
+			t.Fatal(err)
+		}
+		return c.Out.Data
+	}
+	want, got := run(math.MaxInt), run(128)
+	for i := range want {
+		scale = max(scale, math.Abs(want[i]))
+		worst = max(worst, math.Abs(got[i]-want[i]))
+	}
+	return worst, scale
 }

@@ -231,14 +231,7 @@ func (w *worker) execSlice(k *bytecode.Key, pcs []int, part *span) error {
 			}
 			w.set(in.A, t)
 		case bytecode.MOVE:
-			src := w.regs[in.B]
-			if w.regs[in.A] != nil {
-				w.release(in.A)
-			}
-			if src != nil {
-				src.refs++
-			}
-			w.regs[in.A] = src
+			w.move(in.A, in.B)
 		case bytecode.FREE:
 			w.release(in.A)
 		}

@@ -414,6 +414,18 @@ func (w *worker) release(r int) {
 	}
 }
 
+// move makes register a hold b's value too (shared, reference counted).
+func (w *worker) move(a, b int) {
+	src := w.regs[b]
+	if w.regs[a] != nil {
+		w.release(a)
+	}
+	if src != nil {
+		src.refs++
+	}
+	w.regs[a] = src
+}
+
 func (w *worker) set(r int, t *ops.Tensor) {
 	if w.regs[r] != nil {
 		w.release(r)
@@ -481,14 +493,7 @@ func (w *worker) exec(k *bytecode.Key, part *span) (bool, error) {
 		case bytecode.JUMP:
 			pc = in.B - 1
 		case bytecode.MOVE:
-			src := w.regs[in.B]
-			if w.regs[in.A] != nil {
-				w.release(in.A)
-			}
-			if src != nil {
-				src.refs++
-			}
-			w.regs[in.A] = src
+			w.move(in.A, in.B)
 		case bytecode.MISS:
 			w.set(in.A, nil)
 		case bytecode.FREE:

@@ -74,8 +74,13 @@ func BenchmarkDecodeF16(b *testing.B) {
 		binary.LittleEndian.PutUint16(src[2*i:], uint16(rng.Uint32())&^0x4000)
 	}
 	dst := make([]float64, 1<<16)
+	benchBothPaths(b, "table", len(src), func() { DecodeFinite(dst, src, ops.F16) })
+}
+
+// benchBothPaths runs f as sub-benchmark name (without F16C) and "f16c" (with it, where the CPU
+// has it), each processing bytes bytes of float16 per call.
+func benchBothPaths(b *testing.B, name string, bytes int, f func()) {
 	for _, fast := range []bool{false, true} {
-		name := "table"
 		if fast {
 			name = "f16c"
 		}
@@ -83,9 +88,9 @@ func BenchmarkDecodeF16(b *testing.B) {
 			old := hasF16C
 			hasF16C = hasF16C && fast
 			defer func() { hasF16C = old }()
-			b.SetBytes(int64(len(src)))
+			b.SetBytes(int64(bytes))
 			for range b.N {
-				DecodeFinite(dst, src, ops.F16)
+				f()
 			}
 		})
 	}
@@ -148,19 +153,5 @@ func BenchmarkEncodeF16(b *testing.B) {
 		src[i] = rng.NormFloat64() * 0.02
 	}
 	dst := make([]byte, 2<<16)
-	for _, fast := range []bool{false, true} {
-		name := "scalar"
-		if fast {
-			name = "f16c"
-		}
-		b.Run(name, func(b *testing.B) {
-			old := hasF16C
-			hasF16C = hasF16C && fast
-			defer func() { hasF16C = old }()
-			b.SetBytes(int64(len(dst)))
-			for range b.N {
-				EncodeInto(dst, src, ops.F16, false)
-			}
-		})
-	}
+	benchBothPaths(b, "scalar", len(dst), func() { EncodeInto(dst, src, ops.F16, false) })
 }
