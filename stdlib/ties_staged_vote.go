@@ -245,7 +245,8 @@ func tiesBig(x float64) bool { return math.Float64bits(x)&tiesInfBits == tiesInf
 //go:noinline
 func tiesSplitPass(m, split []float64, cnt []int32, lo uint64) {
 	split, cnt = split[:2*len(m)], cnt[:2*len(m)]
-	for j, v := range m {
+	for j := tiesSplitFast(m, split, cnt, lo); j < len(m); j++ {
+		v := m[j]
 		u := math.Float64bits(v)
 		k := tiesB2I(u&^(1<<63) >= lo)
 		s := 2*j + int(u>>63)
