@@ -21,3 +21,19 @@ func tiesSplitFast(m, split []float64, cnt []int32, lo uint64) int {
 	tiesSplitAVX2(&m[0], &split[0], &cnt[0], n, int64(lo)-1)
 	return n
 }
+
+//go:noescape
+func tiesAbsKeysAVX(dst *uint32, src *float64, n int)
+
+// tiesAbsKeys writes absKey(src[j]) to dst[j] for every j (len(dst) >= len(src)).
+func tiesAbsKeys(dst []uint32, src []float64) {
+	dst = dst[:len(src)]
+	j := 0
+	if n := len(src) &^ 3; tiesSplitVector && n > 0 {
+		tiesAbsKeysAVX(&dst[0], &src[0], n)
+		j = n
+	}
+	for ; j < len(src); j++ {
+		dst[j] = absKey(src[j])
+	}
+}

@@ -55,3 +55,24 @@ loop:
 	JNZ  loop
 	VZEROUPPER
 	RET
+
+// func tiesAbsKeysAVX(dst *uint32, src *float64, n int)
+// n is a positive multiple of 4: dst[j] = float32bits(float32(|src[j]|)) (absKey), by VANDPD and
+// VCVTPD2PS: the instructions Go's conversion uses (round to nearest even, NaN quieted), four at
+// a time.
+TEXT ·tiesAbsKeysAVX(SB), NOSPLIT, $0-24
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ n+16(FP), CX
+	VBROADCASTSD splitAbs<>(SB), Y15
+
+keys:
+	VANDPD  (SI), Y15, Y0
+	VCVTPD2PSY Y0, X1
+	VMOVDQU X1, (DI)
+	ADDQ $32, SI
+	ADDQ $16, DI
+	SUBQ $4, CX
+	JNZ  keys
+	VZEROUPPER
+	RET

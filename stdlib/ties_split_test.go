@@ -40,3 +40,29 @@ func TestTiesSplitAVX2(t *testing.T) {
 		}
 	}
 }
+
+// TestTiesAbsKeys: the vector magnitude keys are absKey's bit for bit: ±0, NaN payloads, ±Inf,
+// float64 subnormals (0 in float32), values that round to the float32 infinity and to
+// subnormals, over lengths 0..41.
+func TestTiesAbsKeys(t *testing.T) {
+	rng := rand.New(rand.NewPCG(43, 44))
+	special := []float64{0, math.Copysign(0, -1), math.NaN(), math.Float64frombits(0xfff0000000000123),
+		math.Float64frombits(0x7ff4000000000001), math.Inf(1), math.Inf(-1), 5e-324, -1e-310, 3.5e38, -3.4028235677973366e38,
+		1.4e-45, -7e-46, 1.1754942e-38}
+	for n := range 42 {
+		src := make([]float64, n)
+		for j := range src {
+			src[j] = math.Ldexp(rng.Float64()*2-1, rng.IntN(300)-150)
+			if rng.IntN(4) == 0 {
+				src[j] = special[rng.IntN(len(special))]
+			}
+		}
+		got := make([]uint32, n)
+		tiesAbsKeys(got, src)
+		for j, v := range src {
+			if want := absKey(v); got[j] != want {
+				t.Fatalf("n %d: absKey(%v = %#x) = %#08x, vector %#08x", n, v, math.Float64bits(v), want, got[j])
+			}
+		}
+	}
+}

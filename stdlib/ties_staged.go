@@ -98,6 +98,17 @@ type tiesStager struct {
 
 	th    []float64
 	voter *tiesVoter
+
+	// scratch holds one chunk's magnitude keys where they are not kept (chunkKeys).
+	scratch []uint32
+}
+
+// chunkKeys returns scratch room for n keys.
+func (s *tiesStager) chunkKeys(n int) []uint32 {
+	if cap(s.scratch) < n {
+		s.scratch = make([]uint32, n)
+	}
+	return s.scratch[:n]
 }
 
 // newTiesStager is StageDef.New for ties_sum. A call the whole kernel rejects (a bad k) or
@@ -178,49 +189,42 @@ func (s *tiesStager) Observe(pass, lo int, args [][]float64) error {
 		for i, a := range args {
 			hs := s.hist[i*nb*tiesHistLanes : (i+1)*nb*tiesHistLanes]
 			h0, h1, h2, h3 := hs[:nb:nb], hs[nb:2*nb:2*nb], hs[2*nb:3*nb:3*nb], hs[3*nb:4*nb:4*nb]
-			j, m := 0, len(a)&^3
+			// The keys go where one-pass mode keeps them, else to a chunk's scratch.
+			var keys []uint32
 			if s.passes == 1 {
-				keys := s.keys[i*s.n+lo : i*s.n+lo+len(a)]
-				for ; j < m; j += 4 {
-					u0, u1, u2, u3 := absKey(a[j]), absKey(a[j+1]), absKey(a[j+2]), absKey(a[j+3])
-					k := keys[j : j+4 : j+4]
-					k[0], k[1], k[2], k[3] = u0, u1, u2, u3
-					h0[u0>>tiesFineShift&(nb-1)]++
-					h1[u1>>tiesFineShift&(nb-1)]++
-					h2[u2>>tiesFineShift&(nb-1)]++
-					h3[u3>>tiesFineShift&(nb-1)]++
-				}
-				for ; j < len(a); j++ {
-					u := absKey(a[j])
-					keys[j] = u
-					h0[u>>tiesFineShift&(nb-1)]++
-				}
-				continue
+				keys = s.keys[i*s.n+lo : i*s.n+lo+len(a)]
+			} else {
+				keys = s.chunkKeys(len(a))
 			}
+			tiesAbsKeys(keys, a)
+			j, m := 0, len(keys)&^3
 			for ; j < m; j += 4 {
-				h0[absKey(a[j])>>tiesFineShift&(nb-1)]++
-				h1[absKey(a[j+1])>>tiesFineShift&(nb-1)]++
-				h2[absKey(a[j+2])>>tiesFineShift&(nb-1)]++
-				h3[absKey(a[j+3])>>tiesFineShift&(nb-1)]++
+				k := keys[j : j+4 : j+4]
+				h0[k[0]>>tiesFineShift&(nb-1)]++
+				h1[k[1]>>tiesFineShift&(nb-1)]++
+				h2[k[2]>>tiesFineShift&(nb-1)]++
+				h3[k[3]>>tiesFineShift&(nb-1)]++
 			}
-			for ; j < len(a); j++ {
-				h0[absKey(a[j])>>tiesFineShift&(nb-1)]++
+			for ; j < len(keys); j++ {
+				h0[keys[j]>>tiesFineShift&(nb-1)]++
 			}
 		}
 	case 1:
 		for i, a := range args {
 			b := s.bucket[i]
+			keys := s.chunkKeys(len(a))
+			tiesAbsKeys(keys, a)
 			if f := s.fine[i]; f != nil {
-				for _, v := range a {
-					if u := absKey(v); u>>tiesFineShift == b {
+				for _, u := range keys {
+					if u>>tiesFineShift == b {
 						f[u&(tiesFineBuckets-1)]++
 					}
 				}
 				continue
 			}
 			c := s.cand[i]
-			for _, v := range a {
-				if u := absKey(v); u>>tiesFineShift == b {
+			for _, u := range keys {
+				if u>>tiesFineShift == b {
 					c = append(c, u)
 				}
 			}
