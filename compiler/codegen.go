@@ -575,17 +575,7 @@ type free struct{ pc, r int }
 func (s *insertFreesScratch) insertFrees(out, code []bytecode.Instr, stored int) []bytecode.Instr {
 	// Slices indexed by register, not maps: this runs once per output key (2515 times a
 	// recipe), and its garbage was a tenth of a 32-model compilation's.
-	nregs := 0
-	rs := s.rs[:0]
-	for _, in := range code {
-		if bytecode.Ops[in.Op].WritesA {
-			nregs = max(nregs, in.A+1)
-		}
-		rs = appendReadRegs(rs[:0], in)
-		for _, r := range rs {
-			nregs = max(nregs, r+1)
-		}
-	}
+	nregs, rs := regCount(code, s.rs)
 	last := slices.Grow(s.last[:0], nregs)[:nregs]
 	s.last = last
 	for i := range last {
@@ -637,6 +627,22 @@ func (s *insertFreesScratch) insertFrees(out, code []bytecode.Instr, stored int)
 }
 
 func readRegs(in bytecode.Instr) []int { return appendReadRegs(nil, in) }
+
+// regCount returns one more than the highest register code writes or reads (0 for none), for
+// sizing per-register tables; rs is scratch for appendReadRegs, returned for reuse.
+func regCount(code []bytecode.Instr, rs []int) (int, []int) {
+	n := 0
+	for _, in := range code {
+		if bytecode.Ops[in.Op].WritesA {
+			n = max(n, in.A+1)
+		}
+		rs = appendReadRegs(rs[:0], in)
+		for _, r := range rs {
+			n = max(n, r+1)
+		}
+	}
+	return n, rs
+}
 
 // appendReadRegs appends the registers in reads to rs.
 func appendReadRegs(rs []int, in bytecode.Instr) []int {

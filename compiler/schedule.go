@@ -44,14 +44,9 @@ type scheduler struct {
 }
 
 func (s *scheduler) schedule(code []bytecode.Instr, stored int) []bytecode.Instr {
-	nregs := stored + 1
-	for _, in := range code {
-		nregs = max(nregs, in.A+1)
-		s.regs = appendReadRegs(s.regs[:0], in)
-		for _, r := range s.regs {
-			nregs = max(nregs, r+1)
-		}
-	}
+	nregs, regs := regCount(code, s.regs)
+	s.regs = regs
+	nregs = max(nregs, stored+1)
 	def := slices.Grow(s.def[:0], nregs)[:nregs]
 	s.def = def
 	for i := range def {

@@ -189,10 +189,9 @@ func (w *worker) nextPart(lo, n int) span {
 // element under OmitNonFinite returns errWhole: the whole-tensor run reports it.
 func (w *worker) loadPart(input int, name string, part *span) (*ops.Tensor, error) {
 	m := w.m
-	f := m.inputs[input]
-	info, ok := f.Tensors[name]
-	if !ok {
-		return nil, fmt.Errorf("%s has no tensor %q (did the file change?)", f.Path, name)
+	f, info, err := m.tensorInfo(input, name)
+	if err != nil {
+		return nil, err
 	}
 	data := w.alloc(part.n)
 	finite, err := f.ReadFloat64Part(name, part.lo, data)

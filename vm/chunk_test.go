@@ -1,7 +1,6 @@
 package vm_test
 
 import (
-	"context"
 	"fmt"
 	"path/filepath"
 	"testing"
@@ -51,14 +50,8 @@ func TestChunkedBitwise(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			prog := compile(t, dir, tt.recipe, tt.numerics, tt.dtype)
 			run := func(chunk, jobs int, mem int64) string {
-				out := filepath.Join(t.TempDir(), "out.safetensors")
-				_, err := vm.Run(context.Background(), prog, vm.Options{
-					Registry: stdlib.Default(), Output: out, Jobs: jobs, ChunkElems: chunk, MaxMemory: mem,
-				})
-				if err != nil {
-					t.Fatalf("chunk %d -j %d: %v", chunk, jobs, err)
-				}
-				return sum(t, out)
+				return runSum(t, prog, vm.Options{Registry: stdlib.Default(), Jobs: jobs, ChunkElems: chunk, MaxMemory: mem},
+					fmt.Sprintf("chunk %d -j %d", chunk, jobs))
 			}
 			want := run(-1, 1, 0)
 			for _, c := range []struct {

@@ -1,7 +1,6 @@
 package vm_test
 
 import (
-	"context"
 	"fmt"
 	"path/filepath"
 	"slices"
@@ -44,13 +43,8 @@ func TestInPlaceBitwise(t *testing.T) {
 		for _, numerics := range []string{"exact", "sd-mecha"} {
 			prog := compile(t, dir, src, numerics, ops.F32)
 			run := func(noInPlace bool, chunk int) string {
-				out := filepath.Join(t.TempDir(), "out.safetensors")
-				if _, err := vm.Run(context.Background(), prog, vm.Options{
-					Registry: stdlib.Default(), Output: out, Jobs: 2, ChunkElems: chunk, NoInPlace: noInPlace,
-				}); err != nil {
-					t.Fatalf("%s/%s: %v", name, numerics, err)
-				}
-				return sum(t, out)
+				return runSum(t, prog, vm.Options{Registry: stdlib.Default(), Jobs: 2, ChunkElems: chunk, NoInPlace: noInPlace},
+					name+"/"+numerics)
 			}
 			for _, chunk := range []int{-1, 7, 0} {
 				if got, want := run(false, chunk), run(true, chunk); got != want {

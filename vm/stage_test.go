@@ -1,7 +1,6 @@
 package vm_test
 
 import (
-	"context"
 	"fmt"
 	"math"
 	"path/filepath"
@@ -139,13 +138,8 @@ func TestStagedBitwise(t *testing.T) {
 		"merge \"ties_sum\" &3 &4 k=0.3\nmerge \"add_difference\" &0 &5 alpha=0.8\nmerge \"fallback\" &6 &1\n"
 	prog := compile(t, dir, recipe, "exact", ops.F16)
 	run := func(reg *ops.Registry, chunk, jobs int, mem int64) string {
-		out := filepath.Join(t.TempDir(), "out.safetensors")
-		if _, err := vm.Run(context.Background(), prog, vm.Options{
-			Registry: reg, Output: out, Jobs: jobs, ChunkElems: chunk, MaxMemory: mem,
-		}); err != nil {
-			t.Fatalf("chunk %d -j %d: %v", chunk, jobs, err)
-		}
-		return sum(t, out)
+		return runSum(t, prog, vm.Options{Registry: reg, Jobs: jobs, ChunkElems: chunk, MaxMemory: mem},
+			fmt.Sprintf("chunk %d -j %d", chunk, jobs))
 	}
 	want := run(stdlib.Default(), -1, 1, 0)
 	for _, passes := range []int{1, 2} {

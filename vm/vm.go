@@ -532,12 +532,21 @@ func (w *worker) exec(k *bytecode.Key, part *span) (bool, error) {
 	return false, errors.New("program ended without STORE")
 }
 
-func (w *worker) load(input int, name string) (*ops.Tensor, error) {
-	m := w.m
+// tensorInfo is input file number input and its tensor name, which the plan says it has.
+func (m *machine) tensorInfo(input int, name string) (*safetensors.File, *safetensors.TensorInfo, error) {
 	f := m.inputs[input]
 	info, ok := f.Tensors[name]
 	if !ok {
-		return nil, fmt.Errorf("%s has no tensor %q (did the file change?)", f.Path, name)
+		return nil, nil, fmt.Errorf("%s has no tensor %q (did the file change?)", f.Path, name)
+	}
+	return f, info, nil
+}
+
+func (w *worker) load(input int, name string) (*ops.Tensor, error) {
+	m := w.m
+	f, info, err := m.tensorInfo(input, name)
+	if err != nil {
+		return nil, err
 	}
 	n := ops.NumElements(info.Shape)
 	data := w.alloc(n)

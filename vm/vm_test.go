@@ -111,6 +111,17 @@ func compile(t *testing.T, dir, src, numerics string, out ops.DType) *bytecode.P
 	return res.Program
 }
 
+// runSum runs prog with opts (Output set to a fresh temporary file) and returns the output's
+// SHA-256; label names the run in a failure.
+func runSum(t *testing.T, prog *bytecode.Program, opts vm.Options, label string) string {
+	t.Helper()
+	opts.Output = filepath.Join(t.TempDir(), "out.safetensors")
+	if _, err := vm.Run(context.Background(), prog, opts); err != nil {
+		t.Fatalf("%s: %v", label, err)
+	}
+	return sum(t, opts.Output)
+}
+
 func sum(t *testing.T, path string) string {
 	t.Helper()
 	b, err := os.ReadFile(path)
