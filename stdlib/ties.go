@@ -336,8 +336,10 @@ func geometricMedianRows(ps [][]float64, n int, eps float64, maxiter int64, ftol
 	obj := objective()
 	for it := int64(0); it < maxiter; it++ {
 		prev := obj
+		// dists holds dist(p_i, median) for this very median (the objective's, times the
+		// weight 1, which is exact): sd-mecha computes it a second time, with the same bits.
 		for i := range w {
-			w[i] = 1 / clampMin(DistTorch(p(i), median), eps)
+			w[i] = 1 / clampMin(dists[i], eps)
 		}
 		weighted(w, median)
 		obj = objective()
@@ -504,8 +506,10 @@ func tiesCoreScratch(r, n int) int64 {
 }
 
 // tiesDropoutScratch is tiesCoreScratch plus the dropout's keep probabilities or DELLA
-// offsets and their rank order (16 bytes per element).
-func tiesDropoutScratch(r, n int) int64 { return tiesCoreScratch(r, n) + 16*int64(n) }
+// offsets (8 bytes per element) and their ranker (dellaRankerBytes).
+func tiesDropoutScratch(r, n int) int64 {
+	return tiesCoreScratch(r, n) + 8*int64(n) + dellaRankerBytes(n)
+}
 
 // tiesSumScratch is ties_sum's: below 16 models the direct path needs only the top-k
 // candidates, else the TIES core.
@@ -671,7 +675,7 @@ var tiesDropoutParams = []ops.Param{
 // (rank/N - (N+1)/(2N)) * della_eps with rank the ordinal rank of |delta| (1..N, ties by
 // position). sd-mecha numerics compute Delta in float32 as torch does (int64 rank / int ->
 // float32), exact numerics in float64.
-func dropoutKeep(delta []float64, p *ops.Tensor, dellaEps float64, numerics ops.Numerics, keep []float64, idx []int) {
+func dropoutKeep(delta []float64, p *ops.Tensor, dellaEps float64, numerics ops.Numerics, keep []float64, rk *dellaRanker) {
 	n := len(delta)
 	pMin := func(i int) float64 { return 1 - p.At(i) }
 	if dellaEps == 0 {
@@ -683,10 +687,10 @@ func dropoutKeep(delta []float64, p *ops.Tensor, dellaEps float64, numerics ops.
 	// scipy rankdata(method="ordinal") of |delta| (float64; any NaN makes every rank NaN,
 	// nan_policy="propagate", and nan_to_num then zeroes Delta).
 	hasNaN := false
-	for i := range idx {
-		idx[i] = i
-		if math.IsNaN(delta[i]) {
+	for _, v := range delta {
+		if math.IsNaN(v) {
 			hasNaN = true
+			break
 		}
 	}
 	if hasNaN {
@@ -695,19 +699,14 @@ func dropoutKeep(delta []float64, p *ops.Tensor, dellaEps float64, numerics ops.
 		}
 		return
 	}
-	slices.SortFunc(idx, func(a, b int) int {
-		if c := cmp.Compare(math.Abs(delta[a]), math.Abs(delta[b])); c != 0 {
-			return c
-		}
-		return cmp.Compare(a, b)
-	})
+	idx := rk.order(delta)
 	if numerics == ops.SDMecha {
 		ne := float32(n)
 		center := float32(float64(n+1) / float64(n*2))
 		e := float32(dellaEps)
 		for r, i := range idx {
 			d := (float32(r+1)/ne - center) * e
-			keep[i] = tiesClampUnit(pMin(i) + tiesNanToZero(float64(d)))
+			keep[i] = tiesClampUnit(pMin(int(i)) + tiesNanToZero(float64(d)))
 		}
 		return
 	}
@@ -715,7 +714,7 @@ func dropoutKeep(delta []float64, p *ops.Tensor, dellaEps float64, numerics ops.
 	center := float64(n+1) / float64(n*2)
 	for r, i := range idx {
 		d := (float64(r+1)/fn - center) * dellaEps
-		keep[i] = tiesClampUnit(pMin(i) + tiesNanToZero(d))
+		keep[i] = tiesClampUnit(pMin(int(i)) + tiesNanToZero(d))
 	}
 }
 
@@ -777,14 +776,16 @@ var tiesSumWithDropout = define(&ops.Def{
 		dellaEps, rescale, o, ms := a.dellaEps, a.rescale, a.opts, a.ms
 		g := rng.NewTorch(uint64(a.seed))
 		keep := make([]float64, n)
-		var idx []int
+		var rk *dellaRanker
 		if dellaEps != 0 {
-			idx = make([]int, n)
+			if rk, err = newDellaRanker(name, n); err != nil {
+				return err
+			}
 		}
 		// The masked deltas go straight into the stack the TIES core filters in place.
 		masked := make([]float64, len(ms)*n)
 		for i, d := range ms {
-			dropoutKeep(d, pt, dellaEps, c.Numerics, keep, idx)
+			dropoutKeep(d, pt, dellaEps, c.Numerics, keep, rk)
 			m := masked[i*n : (i+1)*n]
 			for j, v := range d {
 				if math.IsNaN(keep[j]) {

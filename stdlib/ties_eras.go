@@ -1,11 +1,9 @@
 package stdlib
 
 import (
-	"cmp"
 	"errors"
 	"fmt"
 	"math"
-	"slices"
 
 	"github.com/mechac/mechac/ops"
 	"github.com/mechac/mechac/ops/rng"
@@ -138,8 +136,10 @@ func geometricMedian00x(pts []float64, r, n int, eps float64, maxiter int64, fto
 	nw := make([]float64, r) // the new weights, computed from the median alone: one buffer serves
 	for it := int64(0); it < maxiter; it++ {
 		prev := obj
+		// dists holds dist(p_i, median) for this very median (the objective's, times the
+		// float32 ones, which is exact): the fork computes it a second time, with the same bits.
 		for i := range nw {
-			nw[i] = 1 / clampMin(DistTorch(pts[i*n:(i+1)*n], median), eps)
+			nw[i] = 1 / clampMin(dists[i], eps)
 		}
 		w = nw
 		weighted(w, median)
@@ -396,25 +396,18 @@ func eraSeed(name string, v ops.Value) (float64, bool, error) {
 // della_eps, every operation in float32 (the int64 scipy ordinal ranks 1..N divided by the
 // int N is a float32 tensor; the Python scalars enter as float32), widened exactly. Any NaN in
 // delta makes scipy's ranks all NaN (float64): every offset is NaN.
-func dellaOffsets(delta []float64, dellaEps float64, idx []int, off []float64) {
+func dellaOffsets(delta []float64, dellaEps float64, rk *dellaRanker, off []float64) {
 	n := len(delta)
-	for i := range idx {
-		idx[i] = i
-		if math.IsNaN(delta[i]) {
+	for _, v := range delta {
+		if math.IsNaN(v) {
 			fill(off, math.NaN())
 			return
 		}
 	}
-	slices.SortFunc(idx, func(a, b int) int {
-		if c := cmp.Compare(math.Abs(delta[a]), math.Abs(delta[b])); c != 0 {
-			return c
-		}
-		return cmp.Compare(a, b)
-	})
 	ne := float32(n)
 	center := float32(float64(n+1) / float64(n*2))
 	e := float32(dellaEps)
-	for r, i := range idx {
+	for r, i := range rk.order(delta) {
 		off[i] = float64((float32(r+1)/ne - center) * e)
 	}
 }
@@ -501,14 +494,17 @@ func tiesDropout00xDef(era string, kind dropout00xKind, kw []ops.Param, doc, for
 		} else {
 			dellaEps := h["della_eps"]
 			var off []float64
-			var idx []int
+			var rk *dellaRanker
 			if dellaEps != 0 {
-				off, idx = make([]float64, n), make([]int, n)
+				off = make([]float64, n)
+				if rk, err = newDellaRanker(name, n); err != nil {
+					return err
+				}
 			}
 			pMin := 1 - p
 			for i, dl := range ms {
 				if off != nil {
-					dellaOffsets(dl, dellaEps, idx, off)
+					dellaOffsets(dl, dellaEps, rk, off)
 				}
 				m := masked[i*n : (i+1)*n]
 				for j, v := range dl {
@@ -661,9 +657,12 @@ func tiesDropout10xDef(era string, fixed bool, doc string) *ops.Def {
 		}
 		g := rng.NewTorch(uint64(seed))
 		var off []float64
-		var idx []int
+		var rk *dellaRanker
 		if dellaEps != 0 { // math.isclose(della_eps, 0.0): only 0 itself
-			off, idx = make([]float64, n), make([]int, n)
+			off = make([]float64, n)
+			if rk, err = newDellaRanker(name, n); err != nil {
+				return err
+			}
 		}
 		pMin := 1 - p // torch.ones_like(delta) - probability (a float64 0-dim tensor)
 		lo := 1e-20
@@ -674,7 +673,7 @@ func tiesDropout10xDef(era string, fixed bool, doc string) *ops.Def {
 		masked := make([]float64, len(ms)*n)
 		for i, dl := range ms {
 			if off != nil {
-				dellaOffsets(dl, dellaEps, idx, off)
+				dellaOffsets(dl, dellaEps, rk, off)
 			}
 			m := masked[i*n : (i+1)*n]
 			for j, v := range dl {

@@ -1,0 +1,121 @@
+package stdlib
+
+import (
+	"cmp"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"testing"
+
+	"github.com/mechac/mechac/ops/num"
+)
+
+// refDellaOrder is the ordinal order by a comparison sort: |delta| ascending, then position.
+func refDellaOrder(delta []float64) []uint32 {
+	ix := make([]uint32, len(delta))
+	for i := range ix {
+		ix[i] = uint32(i)
+	}
+	slices.SortFunc(ix, func(a, b uint32) int {
+		if c := cmp.Compare(math.Abs(delta[a]), math.Abs(delta[b])); c != 0 {
+			return c
+		}
+		return cmp.Compare(a, b)
+	})
+	return ix
+}
+
+// TestDellaRankerOrder compares the radix order with the comparison sort on deltas whose
+// magnitudes tie a lot (signs, zeros of both signs, few distinct values: stability decides the
+// order), span every digit (random bit patterns, subnormals, infinities), or leave digits
+// constant (float16 differences, all equal), on both sides of dellaRadixMin.
+func TestDellaRankerOrder(t *testing.T) {
+	rnd := rand.New(rand.NewPCG(5, 7))
+	half := func() float64 { return num.F16ToF64(uint16(rnd.Uint32() & 0x7bff)) }
+	gens := []struct {
+		name string
+		gen  func(i int) float64
+	}{
+		{"normal", func(int) float64 { return rnd.NormFloat64() * 1e-3 }},
+		{"bits", func(int) float64 {
+			for {
+				if v := math.Float64frombits(rnd.Uint64()); !math.IsNaN(v) {
+					return v
+				}
+			}
+		}},
+		{"f16 deltas", func(int) float64 { return half() - half() }},
+		{"few values", func(int) float64 { return float64(rnd.IntN(7)-3) * 0.25 }},
+		{"signed zeros", func(i int) float64 {
+			switch rnd.IntN(3) {
+			case 0:
+				return math.Copysign(0, -1)
+			case 1:
+				return 0
+			}
+			return math.Copysign(1e-300, float64(i%2*2-1))
+		}},
+		{"subnormal and inf", func(int) float64 {
+			switch rnd.IntN(4) {
+			case 0:
+				return math.Inf(rnd.IntN(2)*2 - 1)
+			case 1:
+				return math.Float64frombits(rnd.Uint64() & 0xfffff)
+			case 2:
+				return -math.SmallestNonzeroFloat64
+			}
+			return math.MaxFloat64
+		}},
+		{"all equal", func(i int) float64 { return math.Copysign(0.5, float64(i%3-1)) }},
+	}
+	var rk dellaRanker // reused across lengths and kinds, as a key call reuses it
+	for _, g := range gens {
+		for _, n := range []int{0, 1, 2, 17, dellaRadixMin - 1, dellaRadixMin, 5000, 70001} {
+			delta := make([]float64, n)
+			for i := range delta {
+				delta[i] = g.gen(i)
+			}
+			got, want := rk.order(delta), refDellaOrder(delta)
+			if !slices.Equal(got, want) {
+				i := 0
+				for got[i] == want[i] {
+					i++
+				}
+				t.Fatalf("%s, n=%d: rank %d is position %d (|%g|), want %d (|%g|)",
+					g.name, n, i+1, got[i], delta[got[i]], want[i], delta[want[i]])
+			}
+		}
+	}
+}
+
+func TestNewDellaRankerRefusesHugeTensors(t *testing.T) {
+	if _, err := newDellaRanker("m", math.MaxUint32); err != nil {
+		t.Fatalf("2^32-1 elements: %v", err)
+	}
+	if _, err := newDellaRanker("m", math.MaxUint32+1); err == nil {
+		t.Fatal("2^32 elements: no error")
+	}
+}
+
+// BenchmarkDellaOrder times the ranks of one float16-difference delta of 1 Mi elements.
+func BenchmarkDellaOrder(b *testing.B) {
+	rnd := rand.New(rand.NewPCG(1, 2))
+	half := func() float64 { return num.F16ToF64(uint16(rnd.Uint32() & 0x33ff)) }
+	delta := make([]float64, 1<<20)
+	for i := range delta {
+		delta[i] = half() - half()
+	}
+	for _, mode := range []string{"radix", "compare"} {
+		b.Run(mode, func(b *testing.B) {
+			var rk dellaRanker
+			for b.Loop() {
+				if mode == "radix" {
+					rk.order(delta)
+				} else {
+					refDellaOrder(delta)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(len(delta)), "ns/elem")
+		})
+	}
+}
