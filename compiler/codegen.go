@@ -521,7 +521,7 @@ func (g *generator) emitCall(v *ir.Value) result {
 		for _, o := range operands[len(v.Args) : len(v.Args)+len(v.Var)] {
 			regs = append(regs, o.Index)
 		}
-		if r, ok := g.streamNAverage(v, regs, shapes, mayMiss); ok {
+		if r, ok := g.streamCall(v, regs, shapes, kwVals, mayMiss); ok {
 			return r
 		}
 	}

@@ -9,12 +9,13 @@ import (
 // Streaming (SPEC.md §3.5): an n-ary call over many models holds every model's register at
 // once, because the VM runs a CALL with all its operands present: an n_average of 128 models
 // in chunks holds 129 chunk buffers, so the chunk length shrinks (more system calls per byte)
-// and the chunks fall out of the CPU caches. n_average and the fused linear_combination are
-// sequential in their models (a running sum, a running lerp, a fused multiply-add per term, in
-// model order), so code generation emits them as a chain of two-operand steps instead, each
-// the kernel's own step; the scheduler then loads each model right before its step, and the
-// key holds the running result and one model. The steps do what the kernel does in the same
-// order, so the bytes are the same (tested against the unstreamed programs).
+// and the chunks fall out of the CPU caches. A method that is sequential in its models (a
+// running sum, a running lerp, a fused multiply-add per term, in model order) declares its
+// steps in ops.Def.Stream (today n_average and the fused linear_combination), and code
+// generation emits its call as that chain of two-operand steps instead, each the kernel's own
+// step; the scheduler then loads each model right before its step, and the key holds the
+// running result and one model. The steps do what the kernel does in the same order, so the
+// bytes are the same (tested against the unstreamed programs).
 //
 // Only models (LOADs, float64 in the VM) are streamed: a step rounds its result to the
 // promoted dtype of its two operands, where the kernel rounds once for all of them, so an
@@ -34,79 +35,135 @@ func streamableModels(vs []*ir.Value) bool {
 	return true
 }
 
-// streamNAverage emits today's n_average over the registers regs (the models, in order, each of
-// its shape) as n_average_step calls and, in exact numerics, an n_average_div.
-func (g *generator) streamNAverage(v *ir.Value, regs []int, shapes [][]int, mayMiss bool) (result, bool) {
-	if g.c.opts.NoStream || v.Def.FullName() != "n_average" || len(regs) < streamMin ||
-		len(v.Args) != 0 || !streamableModels(v.Var) {
-		return result{}, false
+// streamCall emits the call v of a method with a streamed form over its varargs regs (the
+// models, in order; shapes theirs) as its chain of steps, given the values of its keyword
+// arguments; ok = false: emit the call whole.
+func (g *generator) streamCall(v *ir.Value, regs []int, shapes [][]int, kw []ops.Value, mayMiss bool) (result, bool) {
+	if len(v.Args) != 0 {
+		return result{}, false // a step takes the running result and one model, nothing else
 	}
-	step, ok1 := g.c.opts.Registry.Lookup(ops.NAverageStep)
-	div, ok2 := g.c.opts.Registry.Lookup(ops.NAverageDiv)
-	if !ok1 || !ok2 {
-		return result{}, false
-	}
-	acc, shape := regs[0], shapes[0]
-	for k := 1; k < len(regs); k++ {
-		var err error
-		if shape, err = ops.BroadcastShape(shape, shapes[k]); err != nil {
-			return result{}, false // the kernel's call reports it
-		}
-		kc := g.constant(bytecode.Const{Kind: bytecode.ConstInt, I: int64(k)})
-		acc = g.emitStep(step, shape, []bytecode.Operand{
-			{Kind: bytecode.OpReg, Index: acc}, {Kind: bytecode.OpReg, Index: regs[k]}, {Kind: bytecode.OpConst, Index: kc},
-		}, 2)
-	}
-	if g.c.opts.Numerics != ops.SDMecha {
-		nc := g.constant(bytecode.Const{Kind: bytecode.ConstInt, I: int64(len(regs))})
-		acc = g.emitStep(div, shape, []bytecode.Operand{
-			{Kind: bytecode.OpReg, Index: acc}, {Kind: bytecode.OpConst, Index: nc},
-		}, 1)
-	}
-	return result{reg: acc, mayMiss: mayMiss, shape: shape}, true
+	return g.stream(v.Def, v.Var, regs, shapes, kw, mayMiss)
 }
 
-// streamLinear emits linear_combination(regs; cs) as two-term linear_combinations: the first
-// two terms, then (running result, next term) with coefficients (1, c): 1·r is r exactly, so
-// each step is the kernel's fused multiply-add of its next term.
+// streamLinear emits linear_combination(regs; cs) as its chain of two-term steps.
 func (g *generator) streamLinear(def *ops.Def, terms []*ir.Value, regs []int, cs []float64, shapes [][]int, mayMiss bool) (result, bool) {
-	if g.c.opts.NoStream || len(regs) < streamMin || !streamableModels(terms) {
+	return g.stream(def, terms, regs, shapes, []ops.Value{ops.String(ops.FormatCoefficients(cs))}, mayMiss)
+}
+
+// stream emits a call of def over the models (values; regs their registers, shapes theirs)
+// with keyword arguments kw as def.Stream's chain: the steps, then the finishing call of these
+// numerics if any. ok = false (nothing emitted): the call stays whole.
+func (g *generator) stream(def *ops.Def, models []*ir.Value, regs []int, shapes [][]int, kw []ops.Value, mayMiss bool) (result, bool) {
+	sd := def.Stream
+	if g.c.opts.NoStream || sd == nil || len(regs) < streamMin || !streamableModels(models) {
 		return result{}, false
 	}
-	acc, shape := regs[0], shapes[0]
-	for k := 1; k < len(regs); k++ {
-		var err error
-		if shape, err = ops.BroadcastShape(shape, shapes[k]); err != nil {
+	step, ok := g.c.opts.Registry.Lookup(sd.Step)
+	if !ok {
+		return result{}, false
+	}
+	var finish *ops.Def
+	if name, ok := sd.Finish[g.c.opts.Numerics]; ok {
+		if finish, ok = g.c.opts.Registry.Lookup(name); !ok || len(finish.Params) != 1 {
 			return result{}, false
 		}
-		c0 := 1.0
-		if k == 1 {
-			c0 = cs[0]
+	}
+	nArgs, nVar, ok := stepArity(step)
+	if !ok {
+		return result{}, false
+	}
+	stepKw, ok := sd.StepKw(len(regs), kw)
+	if !ok || len(stepKw) != len(regs)-1 {
+		return result{}, false
+	}
+	// Everything that can refuse is checked before the first instruction is emitted.
+	shape := shapes[0]
+	for k := 1; k < len(regs); k++ {
+		var err error
+		if shape, err = ops.BroadcastShape(shape, shapes[k]); err != nil {
+			return result{}, false // the whole call reports it
 		}
-		kc := g.constant(bytecode.Const{Kind: bytecode.ConstString, S: ops.FormatCoefficients([]float64{c0, cs[k]})})
-		acc = g.emitStepVar(def, shape, []bytecode.Operand{
-			{Kind: bytecode.OpReg, Index: acc}, {Kind: bytecode.OpReg, Index: regs[k]}, {Kind: bytecode.OpConst, Index: kc},
-		})
+		if !streamConsts(stepKw[k-1], step) {
+			return result{}, false
+		}
+	}
+	var finishKw []ops.Value
+	if finish != nil {
+		if finishKw = sd.FinishKw(len(regs)); !streamConsts(finishKw, finish) {
+			return result{}, false
+		}
+	}
+	acc, shape := regs[0], shapes[0]
+	for k := 1; k < len(regs); k++ {
+		shape, _ = ops.BroadcastShape(shape, shapes[k])
+		operands := []bytecode.Operand{{Kind: bytecode.OpReg, Index: acc}, {Kind: bytecode.OpReg, Index: regs[k]}}
+		acc = g.emitStep(step, shape, g.kwOperands(operands, stepKw[k-1]), nArgs, nVar)
+	}
+	if finish != nil {
+		operands := []bytecode.Operand{{Kind: bytecode.OpReg, Index: acc}}
+		acc = g.emitStep(finish, shape, g.kwOperands(operands, finishKw), 1, 0)
 	}
 	return result{reg: acc, mayMiss: mayMiss, shape: shape}, true
 }
 
-// emitStep emits CALL d(operands) with nArgs positional operands and the rest keywords.
-func (g *generator) emitStep(d *ops.Def, shape []int, operands []bytecode.Operand, nArgs int) int {
-	reg := g.newReg()
-	g.sized(reg, shape)
-	g.code = append(g.code, bytecode.Instr{
-		Op: bytecode.CALL, A: reg, B: g.method(d), Operands: operands, NArgs: nArgs, Key: g.callKey(),
-	})
-	return reg
+// stepArity is how a step method d takes the running result and the next model: as its two
+// positional parameters, or as its two varargs when it has varargs and no positional ones.
+func stepArity(d *ops.Def) (nArgs, nVar int, ok bool) {
+	switch {
+	case len(d.Params) == 2:
+		return 2, 0, true
+	case len(d.Params) == 0 && d.Varargs != nil:
+		return 0, 2, true
+	}
+	return 0, 0, false
 }
 
-// emitStepVar emits CALL d(*two models, keyword) for a varargs method.
-func (g *generator) emitStepVar(d *ops.Def, shape []int, operands []bytecode.Operand) int {
+// streamConsts reports whether kw can be the keyword arguments of a call of d in a chain: one
+// plan constant per keyword-only parameter.
+func streamConsts(kw []ops.Value, d *ops.Def) bool {
+	if len(kw) != len(d.KwOnly) {
+		return false
+	}
+	for _, v := range kw {
+		if _, ok := streamConst(v); !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// streamConst is the plan constant of a step's keyword argument (no era rounding: these
+// are the compiler's own arguments, not the recipe's).
+func streamConst(v ops.Value) (bytecode.Const, bool) {
+	switch v.Kind {
+	case ops.KindInt:
+		return bytecode.Const{Kind: bytecode.ConstInt, I: v.I}, true
+	case ops.KindFloat:
+		return bytecode.Const{Kind: bytecode.ConstFloat, F: v.F}, true
+	case ops.KindBool:
+		return bytecode.Const{Kind: bytecode.ConstBool, B: v.B}, true
+	case ops.KindString:
+		return bytecode.Const{Kind: bytecode.ConstString, S: v.S}, true
+	}
+	return bytecode.Const{}, false
+}
+
+// kwOperands appends the keyword arguments kw, as plan constants, to operands.
+func (g *generator) kwOperands(operands []bytecode.Operand, kw []ops.Value) []bytecode.Operand {
+	for _, v := range kw {
+		c, _ := streamConst(v)
+		operands = append(operands, bytecode.Operand{Kind: bytecode.OpConst, Index: g.constant(c)})
+	}
+	return operands
+}
+
+// emitStep emits CALL d(operands) with nArgs positional and nVar variadic operands, the rest
+// keywords.
+func (g *generator) emitStep(d *ops.Def, shape []int, operands []bytecode.Operand, nArgs, nVar int) int {
 	reg := g.newReg()
 	g.sized(reg, shape)
 	g.code = append(g.code, bytecode.Instr{
-		Op: bytecode.CALL, A: reg, B: g.method(d), Operands: operands, NVar: 2, Key: g.callKey(),
+		Op: bytecode.CALL, A: reg, B: g.method(d), Operands: operands, NArgs: nArgs, NVar: nVar, Key: g.callKey(),
 	})
 	return reg
 }

@@ -217,6 +217,9 @@ type Def struct {
 	Passes func(kw map[string]float64) float64
 	// Stage, when set, lets the VM run the method over chunks in passes (ops/stage.go).
 	Stage *StageDef
+	// Stream, when set, lets code generation emit a call over many models as a chain of
+	// steps, one model each (ops/fused.go, SPEC §3.5).
+	Stream *StreamDef
 	// InPlace: the kernel computes out[i] from element i of its tensor arguments only, reading
 	// them before writing out[i], so Out may be the buffer of its first tensor argument when
 	// that register dies at the call (the VM then skips a fresh buffer: one write stream less).

@@ -45,6 +45,10 @@ type StageDef struct {
 	// Scratch is the most bytes a Stager for r tensor arguments of n elements keeps between
 	// passes (bytecode Key.Peak counts it in place of Def.Scratch for a staged key).
 	Scratch func(r, n int) int64
+	// Passes, when set, is the number of statistics passes (Stager.Passes) a Stager for r
+	// tensor arguments of n elements will make, as far as it is known before the data: `mechac
+	// plan`'s time estimate prices each pass's re-run of the call's slice with it. nil means 1.
+	Passes func(r, n int) int
 }
 
 // ErrUnstaged, returned (possibly wrapped) by a Stager method, makes the VM abandon staged

@@ -30,6 +30,7 @@ var linearCombination = define(&ops.Def{
 	Traits:        ops.Elementwise,
 	Keys:          ops.KeysIntersect,
 	InPlace:       true,
+	Stream:        linearStream,
 	Formula:       "sum_i c_i * m_i (one accumulator, fused multiply-adds in term order)",
 	Doc: "The fused form of a chain of linear methods (exact numerics only): coefficients are " +
 		"computed exactly from the chain's hyper-parameters and rounded once to float64; the sum " +
@@ -61,6 +62,31 @@ var linearCombination = define(&ops.Def{
 		return nil
 	},
 })
+
+// linearStream is linear_combination's Def.Stream: two-term linear_combinations, the first two
+// terms, then (running result, next term) with coefficients (1, c): 1·r is r exactly, so each
+// step is the kernel's fused multiply-add of its next term.
+var linearStream = &ops.StreamDef{
+	Step: LinearCombination,
+	StepKw: func(n int, kw []ops.Value) ([][]ops.Value, bool) {
+		if len(kw) != 1 || kw[0].Kind != ops.KindString {
+			return nil, false
+		}
+		cs, err := ops.ParseCoefficients(kw[0].S)
+		if err != nil || len(cs) != n {
+			return nil, false // the whole call reports it
+		}
+		steps := make([][]ops.Value, n-1)
+		for k := range steps {
+			c0 := 1.0
+			if k == 0 {
+				c0 = cs[0]
+			}
+			steps[k] = []ops.Value{ops.String(ops.FormatCoefficients([]float64{c0, cs[k+1]}))}
+		}
+		return steps, true
+	},
+}
 
 // addTerm sets (first) or accumulates c*m into blk, which starts at element lo of the output.
 func addTerm(blk []float64, m *ops.Tensor, c float64, lo int, first bool) {

@@ -204,6 +204,7 @@ var nAverage = define(&ops.Def{
 	ReturnsSymbol: "S",
 	Traits:        ops.Elementwise,
 	Keys:          ops.KeysIntersect,
+	Stream:        nAverageStream,
 	Formula:       "sd-mecha: r = lerp(r, m_i, 1/i) for i = 2..n; exact: sum(m_i)/n",
 	Doc: "Unweighted mean of any number of models. sd-mecha computes it as a running lerp: the " +
 		"mean in exact arithmetic, but two roundings per model plus the rounded weight 1/i; " +
@@ -250,7 +251,7 @@ var nAverage = define(&ops.Def{
 })
 
 // n_average_step and n_average_div are n_average taken apart, one model at a time: the compiler
-// emits an n_average of many models as the chain
+// emits an n_average of many models as the chain (nAverageStream)
 //
 //	r = n_average_step(m_1, m_2, k=1); r = n_average_step(r, m_3, k=2); ...; [n_average_div(r, n)]
 //
@@ -258,8 +259,28 @@ var nAverage = define(&ops.Def{
 // (SPEC §3.5, streaming). Each step is the kernel's own step (exact: r + m; sd-mecha:
 // lerp(r, m, 1/(k+1)) with the weight a float64), so the chain gives the kernel's bits.
 // They are not sd-mecha methods.
+const (
+	nAverageStepName = "n_average_step"
+	nAverageDivName  = "n_average_div"
+)
+
+// nAverageStream is n_average's Def.Stream: step k is n_average_step(r, m_{k+1}, k=k); exact
+// numerics end with n_average_div(r, n=n), sd-mecha's running mean is the mean already.
+var nAverageStream = &ops.StreamDef{
+	Step: nAverageStepName,
+	StepKw: func(n int, _ []ops.Value) ([][]ops.Value, bool) {
+		steps := make([][]ops.Value, n-1)
+		for k := range steps {
+			steps[k] = []ops.Value{ops.Int(int64(k + 1))}
+		}
+		return steps, true
+	},
+	Finish:   map[ops.Numerics]string{ops.Exact: nAverageDivName},
+	FinishKw: func(n int) []ops.Value { return []ops.Value{ops.Int(int64(n))} },
+}
+
 var nAverageStep = define(&ops.Def{
-	Name:          ops.NAverageStep,
+	Name:          nAverageStepName,
 	Params:        []ops.Param{symbolIn("sum"), symbolIn("model")},
 	KwOnly:        []ops.Param{{Name: "k", Type: ops.IntHyper}},
 	Returns:       ops.AnySpace,
@@ -273,7 +294,7 @@ var nAverageStep = define(&ops.Def{
 		"running mean moved towards it by 1/(k+1) (sd-mecha numerics).",
 	Kernel: func(c *ops.Call) error {
 		out := c.Out.Data
-		ts, err := tensors(ops.NAverageStep, len(out), c.Args[0], c.Args[1])
+		ts, err := tensors(nAverageStepName, len(out), c.Args[0], c.Args[1])
 		if err != nil {
 			return err
 		}
@@ -308,7 +329,7 @@ var nAverageStep = define(&ops.Def{
 })
 
 var nAverageDiv = define(&ops.Def{
-	Name:          ops.NAverageDiv,
+	Name:          nAverageDivName,
 	Params:        []ops.Param{symbolIn("sum")},
 	KwOnly:        []ops.Param{{Name: "n", Type: ops.IntHyper}},
 	Returns:       ops.AnySpace,
@@ -320,7 +341,7 @@ var nAverageDiv = define(&ops.Def{
 	Doc:           "The last step of exact n_average's running computation: the sum divided by the number of models.",
 	Kernel: func(c *ops.Call) error {
 		out := c.Out.Data
-		ts, err := tensors(ops.NAverageDiv, len(out), c.Args[0])
+		ts, err := tensors(nAverageDivName, len(out), c.Args[0])
 		if err != nil {
 			return err
 		}

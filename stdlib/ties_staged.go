@@ -36,7 +36,13 @@ const (
 )
 
 func init() {
-	tiesSum.Stage = &ops.StageDef{New: newTiesStager, Scratch: tiesStageScratch}
+	// Passes: the rule newTiesStager applies (one pass when the keys fit the budget).
+	tiesSum.Stage = &ops.StageDef{New: newTiesStager, Scratch: tiesStageScratch, Passes: func(r, n int) int {
+		if tiesStageOnePass(r, n) {
+			return 1
+		}
+		return 2
+	}}
 }
 
 // tiesStageOnePass reports whether r deltas of n elements fit the key budget.

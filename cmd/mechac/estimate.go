@@ -12,6 +12,7 @@ import (
 	"github.com/mechac/mechac/ops"
 	"github.com/mechac/mechac/ops/num"
 	"github.com/mechac/mechac/stdlib"
+	"github.com/mechac/mechac/vm"
 	"github.com/mechac/mechac/vm/bytecode"
 )
 
@@ -30,7 +31,10 @@ import (
 // operands and output; a method that declares ops.Def.Passes (the TIES family, the geometric
 // median: 2 passes per Weiszfeld iteration) is priced at that many times it, another
 // whole-tensor method (sorts, FFTs) at wholeTensorFactor times it, a random one at randomFactor; a linear-algebra method at
-// laFlopsFactor * m * n * min(m, n) flops of the key's matrix (rows x the rest). The result is a
+// laFlopsFactor * m * n * min(m, n) flops of the key's matrix (rows x the rest). A key whose
+// call the VM runs in stages (ties_sum, SPEC 5.4) adds, per statistics pass (ops.StageDef.Passes
+// for the key's size), its slice again (the LOADs' reads from the page cache and decodes, the
+// CALLs) and a stream over the call's tensor arguments. The result is a
 // rough figure (within a factor of about two on the benchmarks in BENCHMARKS.md), printed as
 // such: it tells a 3-minute merge from a 3-hour one before a byte of a tensor is read.
 const (
@@ -133,43 +137,23 @@ type planEstimate struct {
 	total                time.Duration
 }
 
-func estimatePlan(p *bytecode.Program, reg *ops.Registry, r machineRates, workers int, readBytes, writeBytes int64) planEstimate {
+// estimatePlan prices p; staged is, per key class, its call the VM runs in stages (vm.StagedCalls;
+// nil: none).
+func estimatePlan(p *bytecode.Program, reg *ops.Registry, staged []*vm.StagedCall, r machineRates, workers int, readBytes, writeBytes int64) planEstimate {
 	defs := make([]*ops.Def, len(p.Methods))
 	for i, name := range p.Methods {
 		defs[i], _ = reg.Lookup(name)
 	}
 	outDT, _ := ops.ParseDType(p.OutputDType)
-	inDT := ops.F16 // decode cost: the inputs' dtype is per tensor; half precision is the common case
 	var compute float64
 	for _, k := range p.Keys {
 		e := float64(ops.NumElements(k.Shape))
-		rows, cols := matrixDims(k.Shape)
-		for _, in := range p.Classes[k.Class].Instrs {
-			switch in.Op {
-			case bytecode.LOAD:
-				compute += e * r.decodeSec[inDT]
-			case bytecode.CALL:
-				tensors := 1.0 // the output
-				for _, o := range in.Operands {
-					if o.Kind == bytecode.OpReg {
-						tensors++
-					}
-				}
-				cost := tensors * e * r.elemSec
-				if d := defs[in.B]; d != nil {
-					switch {
-					case d.Passes != nil:
-						cost *= d.Passes(kwNumbers(p, d, in))
-					case d.Traits&ops.LinearAlgebra != 0 && rows > 1 && cols > 1:
-						cost += laFlopsFactor * float64(rows) * float64(cols) * float64(min(rows, cols)) / r.flops
-					case d.Traits&ops.WholeTensor != 0:
-						cost *= wholeTensorFactor
-					case d.Traits&ops.Random != 0:
-						cost *= randomFactor
-					}
-				}
-				compute += cost
-			}
+		code := &p.Classes[k.Class]
+		for _, in := range code.Instrs {
+			compute += instrCost(p, defs, r, k, in)
+		}
+		if k.Class < len(staged) && staged[k.Class] != nil {
+			compute += stagedCost(p, defs, r, k, code, staged[k.Class])
 		}
 		compute += e * r.encodeSec[outDT]
 	}
@@ -183,6 +167,67 @@ func estimatePlan(p *bytecode.Program, reg *ops.Registry, r machineRates, worker
 	// its final flush is not.
 	est.total = max(est.read, est.compute) + est.write/2
 	return est
+}
+
+// inDT is the dtype decode costs assume: the inputs' dtype is per tensor, and half precision is
+// the common case.
+const inDT = ops.F16
+
+// instrCost is the seconds one instruction of key k's program takes, over the whole key.
+func instrCost(p *bytecode.Program, defs []*ops.Def, r machineRates, k bytecode.Key, in bytecode.Instr) float64 {
+	e := float64(ops.NumElements(k.Shape))
+	switch in.Op {
+	case bytecode.LOAD:
+		return e * r.decodeSec[inDT]
+	case bytecode.CALL:
+		tensors := 1.0 // the output
+		for _, o := range in.Operands {
+			if o.Kind == bytecode.OpReg {
+				tensors++
+			}
+		}
+		cost := tensors * e * r.elemSec
+		d := defs[in.B]
+		if d == nil {
+			return cost
+		}
+		rows, cols := matrixDims(k.Shape)
+		switch {
+		case d.Passes != nil:
+			cost *= d.Passes(kwNumbers(p, d, in))
+		case d.Traits&ops.LinearAlgebra != 0 && rows > 1 && cols > 1:
+			cost += laFlopsFactor * float64(rows) * float64(cols) * float64(min(rows, cols)) / r.flops
+		case d.Traits&ops.WholeTensor != 0:
+			cost *= wholeTensorFactor
+		case d.Traits&ops.Random != 0:
+			cost *= randomFactor
+		}
+		return cost
+	}
+	return 0
+}
+
+// stagedCost is what running key k's staged call in stages adds to the price of its program:
+// every statistics pass runs the call's slice again over all the chunks (its LOADs read the
+// inputs again, from the page cache, and decode them; its CALLs run again) and streams the
+// call's tensor arguments through the Stager's statistics. The method's own work (selection,
+// vote) is the CALL's price in the program, as for the whole kernel.
+func stagedCost(p *bytecode.Program, defs []*ops.Def, r machineRates, k bytecode.Key, code *bytecode.Code, st *vm.StagedCall) float64 {
+	n := ops.NumElements(k.Shape)
+	e := float64(n)
+	pass := float64(st.Tensors) * e * r.elemSec // the statistics' stream over the arguments
+	for _, pc := range st.Slice {
+		in := code.Instrs[pc]
+		pass += instrCost(p, defs, r, k, in)
+		if in.Op == bytecode.LOAD && r.readBPS > 0 {
+			pass += e * float64(inDT.Size()) / r.readBPS
+		}
+	}
+	passes := 1
+	if st.Def.Passes != nil {
+		passes = max(st.Def.Passes(st.Tensors, n), 1)
+	}
+	return float64(passes) * pass
 }
 
 // kwNumbers is the numeric constants a CALL passes to d's keyword-only parameters, by name

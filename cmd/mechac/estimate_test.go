@@ -6,6 +6,7 @@ import (
 
 	"github.com/mechac/mechac/ops"
 	"github.com/mechac/mechac/stdlib"
+	"github.com/mechac/mechac/vm"
 	"github.com/mechac/mechac/vm/bytecode"
 )
 
@@ -54,7 +55,7 @@ func TestEstimatePlanCostModel(t *testing.T) {
 			if _, ok := stdlib.Default().Lookup(tc.method); !ok {
 				t.Fatalf("no method %s", tc.method)
 			}
-			est := estimatePlan(program(tc.method, tc.shape), stdlib.Default(), rates, tc.workers, 2e9, 1e9)
+			est := estimatePlan(program(tc.method, tc.shape), stdlib.Default(), nil, rates, tc.workers, 2e9, 1e9)
 			want := time.Duration(tc.compute * float64(time.Second))
 			if d := est.compute - want; d < -time.Microsecond || d > time.Microsecond {
 				t.Errorf("compute = %v, want %v", est.compute, want)
@@ -98,11 +99,82 @@ func TestEstimatePasses(t *testing.T) {
 				}}},
 				Keys: []bytecode.Key{{Name: "k", Shape: []int{1000}, DType: "F64"}},
 			}
-			est := estimatePlan(p, stdlib.Default(), rates, 1, 0, 0)
+			est := estimatePlan(p, stdlib.Default(), nil, rates, 1, 0, 0)
 			want := time.Duration(3 * 1000 * 1e-9 * tc.passes * float64(time.Second)) // 2 inputs + output
 			if d := est.compute - want; d < -time.Microsecond || d > time.Microsecond {
 				t.Errorf("compute = %v, want %v", est.compute, want)
 			}
 		})
+	}
+}
+
+// TestEstimateStaged: a key whose ties_sum call runs in stages (vm.StagedCalls) costs, per
+// statistics pass, its slice again (3 LOADs: decode + read from the page cache; 2 subtracts)
+// and a stream over the 2 deltas; ties_sum's Stager takes 1 pass when the keys fit its budget
+// (4*r*n <= 16 MiB), 2 above it.
+func TestEstimateStaged(t *testing.T) {
+	rates := machineRates{
+		readBPS:   2e9, // 1 ns per F16 element read
+		decodeSec: map[ops.DType]float64{ops.F16: 1e-9},
+		encodeSec: map[ops.DType]float64{ops.F16: 1e-9},
+		elemSec:   1e-9,
+		flops:     1e10,
+	}
+	reg := func(i int) bytecode.Operand { return bytecode.Operand{Kind: bytecode.OpReg, Index: i} }
+	cst := func(i int) bytecode.Operand { return bytecode.Operand{Kind: bytecode.OpConst, Index: i} }
+	program := func(n int) *bytecode.Program {
+		return &bytecode.Program{
+			OutputDType: "F16",
+			Methods:     []string{"subtract", "ties_sum"},
+			Consts:      []bytecode.Const{{Kind: bytecode.ConstFloat, F: 0.2}, {Kind: bytecode.ConstBool}},
+			Classes: []bytecode.Code{{NumRegs: 6, Instrs: []bytecode.Instr{
+				{Op: bytecode.LOAD, A: 0},
+				{Op: bytecode.LOAD, A: 1, C: 1},
+				{Op: bytecode.CALL, A: 2, B: 0, Operands: []bytecode.Operand{reg(1), reg(0)}, NArgs: 2},
+				{Op: bytecode.FREE, A: 1},
+				{Op: bytecode.LOAD, A: 3, C: 2},
+				{Op: bytecode.CALL, A: 4, B: 0, Operands: []bytecode.Operand{reg(3), reg(0)}, NArgs: 2},
+				{Op: bytecode.FREE, A: 3},
+				{Op: bytecode.CALL, A: 5, B: 1, Operands: []bytecode.Operand{reg(2), reg(4), cst(0), cst(1)}, NVar: 2},
+				{Op: bytecode.STORE, A: 5},
+			}}},
+			Keys: []bytecode.Key{{Name: "k", Shape: []int{n}, DType: "F16", Loads: []string{"k", "k", "k"}}},
+		}
+	}
+	// Per element: 3 loads * (1 ns decode + 1 ns read) + 2 subtracts * 3 tensors * 1 ns + the
+	// statistics over 2 deltas * 1 ns.
+	const perPass = (3*2 + 2*3 + 2) * 1e-9
+	for _, tc := range []struct {
+		name   string
+		n      int
+		passes int
+	}{
+		{"one pass", 1 << 20, 1},      // 4*2*n = 8 MiB
+		{"two passes", 4 << 20, 2},    // 32 MiB
+		{"at the budget", 2 << 20, 1}, // 16 MiB
+		{"above the budget", 2<<20 + 1, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := program(tc.n)
+			staged, err := vm.StagedCalls(p, vm.Options{Registry: stdlib.Default()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if staged[0] == nil {
+				t.Fatal("ties_sum not staged")
+			}
+			whole := estimatePlan(p, stdlib.Default(), nil, rates, 1, 0, 0)
+			est := estimatePlan(p, stdlib.Default(), staged, rates, 1, 0, 0)
+			want := time.Duration(float64(tc.passes) * perPass * float64(tc.n) * float64(time.Second))
+			if d := est.compute - whole.compute - want; d < -time.Microsecond || d > time.Microsecond {
+				t.Errorf("staged - unstaged compute = %v, want %v (%d passes)", est.compute-whole.compute, want, tc.passes)
+			}
+		})
+	}
+	// Unstaged when the VM would not stage it: chunked execution off.
+	p := program(1 << 20)
+	staged, err := vm.StagedCalls(p, vm.Options{Registry: stdlib.Default(), ChunkElems: -1})
+	if err != nil || staged[0] != nil {
+		t.Errorf("StagedCalls with ChunkElems -1 = %v, %v; want no staged call", staged, err)
 	}
 }
