@@ -49,8 +49,13 @@ func multiRowSum(x []float64, off, rowStride, colStride, nrows, size int, out []
 	levelStep := 1 << levelPower
 	levelMask := levelStep - 1
 	i := 0
+	wide := nrows == 16 && colStride == 1 // 16 contiguous columns: addRows16
 	for i+levelStep <= size {
-		for j := 0; j < levelStep; j, i = j+1, i+1 {
+		if wide {
+			addRows16(&acc[0], x, off+i*rowStride, rowStride, levelStep)
+			i += levelStep
+		}
+		for j := 0; !wide && j < levelStep; j, i = j+1, i+1 {
 			base := off + i*rowStride
 			for k := 0; k < nrows; k++ {
 				acc[0][k] += x[base+k*colStride]
@@ -66,6 +71,10 @@ func multiRowSum(x []float64, off, rowStride, colStride, nrows, size int, out []
 			}
 		}
 	}
+	if wide && i < size {
+		addRows16(&acc[0], x, off+i*rowStride, rowStride, size-i)
+		i = size
+	}
 	for ; i < size; i++ {
 		base := off + i*rowStride
 		for k := 0; k < nrows; k++ {
@@ -78,6 +87,16 @@ func multiRowSum(x []float64, off, rowStride, colStride, nrows, size int, out []
 		}
 	}
 	copy(out[:nrows], acc[0][:nrows])
+}
+
+// addRows16Go is addRows16's portable loop (and the reference of its assembly).
+func addRows16Go(acc *[16]float64, x []float64, off, rowStride, rows int) {
+	for i := range rows {
+		row := x[off+i*rowStride : off+i*rowStride+16]
+		for k, v := range row {
+			acc[k] += v
+		}
+	}
 }
 
 // rowSum is ATen's scalar row_sum of the size values x[off + i*stride].
@@ -172,6 +191,28 @@ func DistTorch(a, b []float64) float64 {
 		acc = math.FMA(d, d, acc)
 	}
 	return math.Sqrt(acc)
+}
+
+// DistsTorch writes DistTorch(p(i), b) to dists[i] for every i. Each distance is its own
+// sequential chain of fused multiply-adds, latency-bound one at a time; four chains run
+// interleaved, each with the same operations in the same order, so the same bits.
+func DistsTorch(p func(i int) []float64, b []float64, dists []float64) {
+	i := 0
+	for ; i+4 <= len(dists); i += 4 {
+		a0, a1, a2, a3 := p(i)[:len(b)], p(i + 1)[:len(b)], p(i + 2)[:len(b)], p(i + 3)[:len(b)]
+		s0, s1, s2, s3 := 0.0, 0.0, 0.0, 0.0
+		for j, v := range b {
+			d0, d1, d2, d3 := a0[j]-v, a1[j]-v, a2[j]-v, a3[j]-v
+			s0 = math.FMA(d0, d0, s0)
+			s1 = math.FMA(d1, d1, s1)
+			s2 = math.FMA(d2, d2, s2)
+			s3 = math.FMA(d3, d3, s3)
+		}
+		dists[i], dists[i+1], dists[i+2], dists[i+3] = math.Sqrt(s0), math.Sqrt(s1), math.Sqrt(s2), math.Sqrt(s3)
+	}
+	for ; i < len(dists); i++ {
+		dists[i] = DistTorch(p(i), b)
+	}
 }
 
 // clampMin is torch's clamp_min: NaN stays NaN.

@@ -93,15 +93,10 @@ func tiesLastDim(shape []int, n int) (int, int) {
 	return n / c, c
 }
 
-// tiesSign is torch.sign: (0 < x) - (x < 0); 0 for +-0 and NaN.
+// tiesSign is torch.sign: (0 < x) - (x < 0); +0 for +-0 and NaN. Without branches: the
+// signs of deltas are random, and a branch on them mispredicts half the time.
 func tiesSign(x float64) float64 {
-	switch {
-	case x > 0:
-		return 1
-	case x < 0:
-		return -1
-	}
-	return 0
+	return tiesB2F(x > 0) - tiesB2F(x < 0)
 }
 
 // tiesNanToZero is torch.nan_to_num(x, nan=0, posinf=0, neginf=0).
@@ -218,7 +213,7 @@ func tiesFilterVote(d []float64, r, n int, k float64, voteSgn bool) (counts []fl
 		votes := make([]int32, n)
 		for i := 0; i < r; i++ {
 			for j, v := range d[i*n : (i+1)*n] {
-				votes[j] += int32(tiesSign(v))
+				votes[j] += tiesB2I(v > 0) - tiesB2I(v < 0)
 			}
 		}
 		for j, v := range votes {
@@ -229,10 +224,7 @@ func tiesFilterVote(d []float64, r, n int, k float64, voteSgn bool) (counts []fl
 	for i := 0; i < r; i++ {
 		row := d[i*n : (i+1)*n]
 		for j, v := range row {
-			f := 0.0
-			if tiesSign(v) == elected[j] {
-				f = 1
-			}
+			f := tiesB2F(tiesSign(v) == elected[j]) // 1 or +0, as the branch it replaces
 			row[j] = v * f
 			counts[j] += f
 		}
@@ -326,9 +318,7 @@ func geometricMedianRows(ps [][]float64, n int, eps float64, maxiter int64, ftol
 	}
 	dists := make([]float64, r)
 	objective := func() float64 {
-		for i := range dists {
-			dists[i] = DistTorch(p(i), median) * 1 // * weights (ones)
-		}
+		DistsTorch(p, median, dists) // times the weights (ones): exact
 		return SumTorch(dists) / float64(r)
 	}
 	w := make([]float64, r)
@@ -786,16 +776,17 @@ var tiesSumWithDropout = define(&ops.Def{
 		masked := make([]float64, len(ms)*n)
 		for i, d := range ms {
 			dropoutKeep(d, pt, dellaEps, c.Numerics, keep, rk)
-			m := masked[i*n : (i+1)*n]
-			for j, v := range d {
-				if math.IsNaN(keep[j]) {
-					return fmt.Errorf("%s: bernoulli probability is NaN", name)
+			err := bernoulliMask64(g, d, masked[i*n:(i+1)*n], func(qs []float64, lo int) error {
+				for j, q := range keep[lo : lo+len(qs)] {
+					if math.IsNaN(q) {
+						return fmt.Errorf("%s: bernoulli probability is NaN", name)
+					}
+					qs[j] = q
 				}
-				b := 0.0
-				if g.Bernoulli64(keep[j]) {
-					b = 1
-				}
-				m[j] = v * b
+				return nil
+			})
+			if err != nil {
+				return err
 			}
 		}
 		if err := tiesExtendedStack(masked, len(ms), n, c.Out.Shape, o.k, o.voteSgn, o.applyStock, o.applyMedian,

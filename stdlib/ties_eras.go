@@ -126,9 +126,8 @@ func geometricMedian00x(pts []float64, r, n int, eps float64, maxiter int64, fto
 	weighted(ones, median)
 	dists := make([]float64, r)
 	objective := func() float64 {
-		for i := range dists {
-			dists[i] = DistTorch(pts[i*n:(i+1)*n], median) // * weights (ones): exact
-		}
+		// times the weights (ones): exact
+		DistsTorch(func(i int) []float64 { return pts[i*n : (i+1)*n] }, median, dists)
 		return SumTorch(dists) / float64(r)
 	}
 	w := ones
@@ -506,26 +505,27 @@ func tiesDropout00xDef(era string, kind dropout00xKind, kw []ops.Param, doc, for
 				if off != nil {
 					dellaOffsets(dl, dellaEps, rk, off)
 				}
-				m := masked[i*n : (i+1)*n]
-				for j, v := range dl {
-					q := pMin
-					if off != nil {
-						q = pMin + off[j]
-					}
-					if kind == dropoutDellaFix { // clamp(nan_to_num(P, nan=1e-20), 1e-20, 1)
-						if math.IsNaN(q) {
-							q = 1e-20
+				err := bernoulliMask64(g, dl, masked[i*n:(i+1)*n], func(qs []float64, lo int) error {
+					for j := range qs {
+						q := pMin
+						if off != nil {
+							q = pMin + off[lo+j]
 						}
-						q = min(max(tiesNanToNum(q), 1e-20), 1)
+						if kind == dropoutDellaFix { // clamp(nan_to_num(P, nan=1e-20), 1e-20, 1)
+							if math.IsNaN(q) {
+								q = 1e-20
+							}
+							q = min(max(tiesNanToNum(q), 1e-20), 1)
+						}
+						if err := bernoulliCheck(name, q); err != nil {
+							return err
+						}
+						qs[j] = q
 					}
-					if err := bernoulliCheck(name, q); err != nil {
-						return err
-					}
-					b := 0.0
-					if g.Bernoulli64(q) {
-						b = 1
-					}
-					m[j] = v * b
+					return nil
+				})
+				if err != nil {
+					return err
 				}
 			}
 		}
@@ -675,29 +675,30 @@ func tiesDropout10xDef(era string, fixed bool, doc string) *ops.Def {
 			if off != nil {
 				dellaOffsets(dl, dellaEps, rk, off)
 			}
-			m := masked[i*n : (i+1)*n]
-			for j, v := range dl {
-				q := pMin
-				if off != nil {
-					e := off[j]
-					if fixed {
-						e = tiesNanToZero(e)
+			err := bernoulliMask64(g, dl, masked[i*n:(i+1)*n], func(qs []float64, at int) error {
+				for j := range qs {
+					q := pMin
+					if off != nil {
+						e := off[at+j]
+						if fixed {
+							e = tiesNanToZero(e)
+						}
+						q = pMin + e
 					}
-					q = pMin + e
+					if q < lo { // torch.clamp: NaN stays NaN
+						q = lo
+					} else if q > 1 {
+						q = 1
+					}
+					if err := bernoulliCheck(name, q); err != nil {
+						return err
+					}
+					qs[j] = q
 				}
-				if q < lo { // torch.clamp: NaN stays NaN
-					q = lo
-				} else if q > 1 {
-					q = 1
-				}
-				if err := bernoulliCheck(name, q); err != nil {
-					return err
-				}
-				b := 0.0
-				if g.Bernoulli64(q) {
-					b = 1
-				}
-				m[j] = v * b
+				return nil
+			})
+			if err != nil {
+				return err
 			}
 		}
 		if err := tiesEraCoreStack(masked, len(ms), n, c.Out.Shape, o, out); err != nil {

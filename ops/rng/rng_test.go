@@ -212,3 +212,47 @@ func TestNumPyBinomialOne(t *testing.T) {
 		t.Error("NaN p accepted")
 	}
 }
+
+// BenchmarkTorchFloat64 times torch's 53-bit uniforms (two 32-bit MT19937 outputs each).
+func BenchmarkTorchFloat64(b *testing.B) {
+	g := NewTorch(TorchDefaultSeed)
+	s := 0.0
+	for b.Loop() {
+		s += g.Float64()
+	}
+	_ = s
+}
+
+// TestTorchFloat64s checks that the bulk draws are the single draws, across regenerations of
+// the state and after odd numbers of 32-bit words, for many lengths.
+func TestTorchFloat64s(t *testing.T) {
+	for _, skip := range []int{0, 1, 311, 622, 623} {
+		a, b := NewTorch(42), NewTorch(42)
+		for range skip {
+			a.Uint32()
+			b.Uint32()
+		}
+		for _, n := range []int{0, 1, 2, 311, 312, 313, 1000, 5} {
+			got := make([]float64, n)
+			a.Float64s(got)
+			for i := range got {
+				if want := b.Float64(); got[i] != want {
+					t.Fatalf("skip %d, n %d, draw %d: %v, want %v", skip, n, i, got[i], want)
+				}
+			}
+		}
+		if a.Uint32() != b.Uint32() {
+			t.Fatalf("skip %d: the generators diverge after the bulk draws", skip)
+		}
+	}
+}
+
+// BenchmarkTorchFloat64s times the bulk draws, per value.
+func BenchmarkTorchFloat64s(b *testing.B) {
+	g := NewTorch(TorchDefaultSeed)
+	buf := make([]float64, 1024)
+	for b.Loop() {
+		g.Float64s(buf)
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/1024, "ns/value")
+}

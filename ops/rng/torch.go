@@ -51,13 +51,11 @@ func (g *Torch) ManualSeed(seed uint64) {
 func (g *Torch) nextState() {
 	s := &g.state
 	g.left, g.next = mtN, 0
+	// The twist's conditional xor by a mask (v's low bit is y's): the bit is random, and a
+	// branch on it mispredicts half the time (it was ~70% of a draw's cost).
 	mix := func(u, v uint32) uint32 {
 		y := u&mtUpperMask | v&mtLowerMask
-		r := y >> 1
-		if v&1 != 0 {
-			r ^= mtMatrixA
-		}
-		return r
+		return y>>1 ^ -(v&1)&mtMatrixA
 	}
 	i := 0
 	for ; i < mtN-mtM; i++ {
@@ -77,6 +75,11 @@ func (g *Torch) Uint32() uint32 {
 	}
 	y := g.state[g.next]
 	g.next++
+	return temper(y)
+}
+
+// temper is MT19937's output transform of a state word.
+func temper(y uint32) uint32 {
 	y ^= y >> 11
 	y ^= (y << 7) & 0x9d2c5680
 	y ^= (y << 15) & 0xefc60000
@@ -106,6 +109,30 @@ func (g *Torch) Float32() float64 {
 // Bernoulli64 draws torch.bernoulli for one element with a float64 probability p: one
 // Float64 uniform u, and true iff u < p.
 func (g *Torch) Bernoulli64(p float64) bool { return g.Float64() < p }
+
+// Float64s fills dst with the next len(dst) Float64 draws, the values len(dst) calls of
+// Float64 return. It tempers the state's words in a loop of its own, about three times as
+// fast as a call per draw; the DELLA and DARE masks draw one uniform per element.
+func (g *Torch) Float64s(dst []float64) {
+	for len(dst) > 0 {
+		// Words left before the state is regenerated: a draw taking the last one (left
+		// reaching 0) regenerates first, so left-1 words can be taken as they are.
+		m := min((g.left-1)/2, len(dst))
+		if m <= 0 {
+			dst[0] = g.Float64()
+			dst = dst[1:]
+			continue
+		}
+		words := g.state[g.next : g.next+2*m]
+		for k := range dst[:m] {
+			hi, lo := temper(words[2*k]), temper(words[2*k+1])
+			dst[k] = float64((uint64(hi)<<32|uint64(lo))&(1<<53-1)) * 0x1p-53
+		}
+		g.next += 2 * m
+		g.left -= 2 * m
+		dst = dst[m:]
+	}
+}
 
 // Bernoulli32 draws torch.bernoulli for one element with a float32 probability p (p must be
 // a float32 value): one Float32 uniform u, true iff u < p.

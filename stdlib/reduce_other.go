@@ -1,0 +1,8 @@
+//go:build !amd64
+
+package stdlib
+
+// addRows16 adds rows rows of 16 values, row i at x[off+i*rowStride:], to acc, row by row.
+func addRows16(acc *[16]float64, x []float64, off, rowStride, rows int) {
+	addRows16Go(acc, x, off, rowStride, rows)
+}
