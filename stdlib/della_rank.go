@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"math"
+	"math/bits"
 	"slices"
 )
 
@@ -71,6 +72,9 @@ func (d *dellaRanker) order(delta []float64) []uint32 {
 	if n < dellaRadixMin {
 		return d.orderByCompare(delta)
 	}
+	if ix, ok := d.orderPacked(delta); ok {
+		return ix
+	}
 	const mask = dellaRadixSize - 1
 	var hist [dellaRadixDigits][dellaRadixSize]uint32
 	for _, v := range delta {
@@ -131,6 +135,76 @@ func (d *dellaRanker) order(delta []float64) []uint32 {
 		return ix
 	}
 	return d.idx[src]
+}
+
+// orderPacked is order for deltas whose magnitudes differ in at most 32 bits once their
+// common low zero bits and their minimum are taken away, as deltas of float16 and bfloat16
+// models do (about 25 bits: a narrow exponent range and few mantissa bits): the magnitude
+// u becomes (u - min) >> zeros, strictly increasing in u, and goes above its position in one
+// uint64, so the packed values are distinct and their order is the (magnitude, position)
+// order. The radix passes then sort only those bits, ceil(bits/11) of them, moving 8 bytes
+// per element instead of 12, and the last pass writes the positions alone. ok is false when
+// the magnitudes need more than 32 bits.
+func (d *dellaRanker) orderPacked(delta []float64) (ix []uint32, ok bool) {
+	lo, hi, or := uint64(math.MaxUint64), uint64(0), uint64(0)
+	for _, v := range delta {
+		u := math.Float64bits(v) &^ (1 << 63)
+		lo, hi, or = min(lo, u), max(hi, u), or|u
+	}
+	zeros := bits.TrailingZeros64(or) // 64 when every magnitude is +0
+	width := 0
+	if zeros < 64 {
+		width = bits.Len64((hi - lo) >> zeros) // lo has those zero bits too
+	}
+	if width > 32 {
+		return nil, false
+	}
+	ix = d.idx[0]
+	if width == 0 { // all magnitudes equal: position order
+		for j := range ix {
+			ix[j] = uint32(j)
+		}
+		return ix, true
+	}
+	passes := (width + dellaRadixBits - 1) / dellaRadixBits
+	digit := (width + passes - 1) / passes
+	mask := uint64(1)<<digit - 1
+	var hist [3][dellaRadixSize]uint32 // width <= 32: at most 3 digits of at most 11 bits
+	src := d.keys[0]
+	for j, v := range delta {
+		c := (math.Float64bits(v)&^(1<<63) - lo) >> zeros
+		for g := range passes {
+			hist[g][c>>(g*digit)&mask]++
+		}
+		src[j] = c<<32 | uint64(j)
+	}
+	dst := d.keys[1]
+	for g := range passes {
+		h := &hist[g]
+		sum := uint32(0)
+		for b, c := range h[:mask+1] {
+			h[b] = sum
+			sum += c
+		}
+		shift := uint(32 + g*digit)
+		if g == passes-1 {
+			for _, p := range src {
+				b := p >> shift & mask
+				q := h[b]
+				h[b] = q + 1
+				ix[q] = uint32(p)
+			}
+			break
+		}
+		for _, p := range src {
+			b := p >> shift & mask
+			q := h[b]
+			h[b] = q + 1
+			dst[q] = p
+		}
+		src, dst = dst, src
+	}
+	return ix, true
 }
 
 // orderByCompare is order by a comparison sort, for short deltas.

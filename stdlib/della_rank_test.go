@@ -67,6 +67,20 @@ func TestDellaRankerOrder(t *testing.T) {
 			return math.MaxFloat64
 		}},
 		{"all equal", func(i int) float64 { return math.Copysign(0.5, float64(i%3-1)) }},
+		// Magnitudes spanning exactly 32 bits above 20 zero bits (the packed path's widest, with
+		// ties) and 33 bits (the general path).
+		{"packed width 32", func(i int) float64 {
+			r := uint64(rnd.Uint32()) | 1
+			if i%5 == 0 {
+				r = 1 | 1<<31 // ties, and the top bit set
+			} else if i%5 == 1 {
+				r = 1
+			}
+			return math.Copysign(math.Float64frombits(0x3000000000000000+r<<20), float64(i%2*2-1))
+		}},
+		{"packed width 33", func(int) float64 {
+			return math.Float64frombits(0x3000000000000000 + (rnd.Uint64()&(1<<33-1)|1)<<19)
+		}},
 	}
 	var rk dellaRanker // reused across lengths and kinds, as a key call reuses it
 	for _, g := range gens {
@@ -97,25 +111,32 @@ func TestNewDellaRankerRefusesHugeTensors(t *testing.T) {
 	}
 }
 
-// BenchmarkDellaOrder times the ranks of one float16-difference delta of 1 Mi elements.
+// BenchmarkDellaOrder times the ranks of one delta of 1 Mi elements: a fine-tune's float16
+// weights minus its base's (weights ~N(0, 0.02), changes ~N(0, 0.002): the packed path), and
+// differences of unrelated float16 values over a wide exponent range (the general path).
 func BenchmarkDellaOrder(b *testing.B) {
 	rnd := rand.New(rand.NewPCG(1, 2))
-	half := func() float64 { return num.F16ToF64(uint16(rnd.Uint32() & 0x33ff)) }
-	delta := make([]float64, 1<<20)
-	for i := range delta {
-		delta[i] = half() - half()
+	f16 := func(x float64) float64 { return num.F16ToF64(num.F16FromF64(x)) }
+	deltas := map[string][]float64{"finetune": make([]float64, 1<<20), "wide": make([]float64, 1<<20)}
+	for i := range 1 << 20 {
+		base := f16(rnd.NormFloat64() * 0.02)
+		deltas["finetune"][i] = f16(base+rnd.NormFloat64()*0.002) - base
+		deltas["wide"][i] = num.F16ToF64(uint16(rnd.Uint32()&0x33ff)) - num.F16ToF64(uint16(rnd.Uint32()&0x33ff))
 	}
-	for _, mode := range []string{"radix", "compare"} {
-		b.Run(mode, func(b *testing.B) {
-			var rk dellaRanker
-			for b.Loop() {
-				if mode == "radix" {
-					rk.order(delta)
-				} else {
-					refDellaOrder(delta)
+	for _, data := range []string{"finetune", "wide"} {
+		delta := deltas[data]
+		for _, mode := range []string{"radix", "compare"} {
+			b.Run(data+"/"+mode, func(b *testing.B) {
+				var rk dellaRanker
+				for b.Loop() {
+					if mode == "radix" {
+						rk.order(delta)
+					} else {
+						refDellaOrder(delta)
+					}
 				}
-			}
-			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(len(delta)), "ns/elem")
-		})
+				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(len(delta)), "ns/elem")
+			})
+		}
 	}
 }
