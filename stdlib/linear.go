@@ -107,9 +107,7 @@ var addDifference = define(&ops.Def{
 				return copyInto("add_difference", c.Out, c.Args[0])
 			}
 			if len(a.Data) == n && len(b.Data) == n {
-				for i := range c.Out.Data {
-					c.Out.Data[i] = math.FMA(b.Data[i], w, a.Data[i])
-				}
+				vecAddScaled(c.Out.Data, a.Data, b.Data, w) // math.FMA(b, w, a) per element
 				return nil
 			}
 		}
@@ -140,10 +138,7 @@ var subtract = define(&ops.Def{
 		}
 		a, b := ts[0], ts[1]
 		if out := c.Out.Data; len(a.Data) == len(out) && len(b.Data) == len(out) {
-			ad, bd := a.Data[:len(out)], b.Data[:len(out)]
-			for i := range out {
-				out[i] = ad[i] - bd[i]
-			}
+			vecSub(out, a.Data, b.Data)
 			return nil
 		}
 		for i := range c.Out.Data {

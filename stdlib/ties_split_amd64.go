@@ -2,9 +2,12 @@ package stdlib
 
 import "golang.org/x/sys/cpu"
 
-// The vote's inner loop (tiesSplitPass) four columns at a time with AVX2: the same additions in
-// the same order per slot (plus +0 to the slot an element does not go to, which leaves a sum
-// started at +0 unchanged), so the same sums; TestTiesSplitAVX2 compares it with the Go loop.
+// ties_sum's loops with AVX2, each giving the Go loop's bits (the tests in ties_split_test.go
+// compare them): the vote's inner loop (tiesSplitPass) four columns at a time, with the same
+// additions in the same order per slot (plus +0 to the slot an element does not go to, which
+// leaves a sum started at +0 unchanged), so the same sums; the tile's finish (tiesElected);
+// a whole tile below one cascade level with its sums in registers (tiesVoteAVX2); the
+// magnitude keys; and the compaction of the keys of one bucket.
 
 //go:noescape
 func tiesSplitAVX2(m *float64, split *float64, cnt *int32, n int, lom1 int64)
@@ -36,4 +39,79 @@ func tiesAbsKeys(dst []uint32, src []float64) {
 	for ; j < len(src); j++ {
 		dst[j] = absKey(src[j])
 	}
+}
+
+//go:noescape
+func tiesFinishAVX2(split, all *float64, cnt *int32, out *float64, n int, voteSgn bool) (big bool)
+
+// tiesFinishFast runs tiesElected on the first len(out) &^ 3 columns of a tile with AVX2 when
+// it can and returns how many it did, and whether any of them holds a NaN or an infinity in
+// split (tiesBig): those outputs the caller recomputes. all is read only for voteSgn.
+func tiesFinishFast(split, all []float64, cnt []int32, out []float64, voteSgn bool) (int, bool) {
+	n := len(out) &^ 3
+	if !tiesSplitVector || n == 0 {
+		return 0, false
+	}
+	_, _ = split[2*n-1], cnt[2*n-1]
+	pa := &split[0] // any valid pointer: all is not read unless voteSgn
+	if voteSgn {
+		_ = all[n-1]
+		pa = &all[0]
+	}
+	return n, tiesFinishAVX2(&split[0], pa, &cnt[0], &out[0], n, voteSgn)
+}
+
+//go:noescape
+func tiesCompactAVX2(keys *uint32, n int, want uint32, shift uint64, perm *[256][8]uint32) (m int)
+
+// tiesCompactPerm[mask] lists the lanes set in mask, in order, then the others: the VPERMD
+// indices that move a block's kept keys to its front.
+var tiesCompactPerm = func() (p [256][8]uint32) {
+	for mask := range 256 {
+		i := 0
+		for pass := range 2 {
+			for l := range 8 {
+				if (mask>>l&1 == 1) == (pass == 0) {
+					p[mask][i] = uint32(l)
+					i++
+				}
+			}
+		}
+	}
+	return p
+}()
+
+// tiesCompactFast moves the keys u of keys[:len(keys) &^ 7] with u >> shift == want to their
+// front, in order, with AVX2 when it can; it returns how many keys it scanned and how many it
+// kept (tiesCompact does the rest).
+func tiesCompactFast(keys []uint32, want uint32, shift uint) (scanned, kept int) {
+	n := len(keys) &^ 7
+	if !tiesSplitVector || n == 0 || shift > 31 {
+		return 0, 0
+	}
+	return n, tiesCompactAVX2(&keys[0], n, want, uint64(shift), &tiesCompactPerm)
+}
+
+//go:noescape
+func tiesVoteAVX2(ms **float64, lom1 *int64, r int, out *float64, n int, voteSgn bool) (big bool)
+
+// tiesVoteFast runs a tile (tiesVoter.tile) for fewer models than one cascade level on the
+// chunk columns [off, off + len(out) &^ 3) with AVX2 when it can, and returns how many columns
+// it wrote: 0 when it cannot, or when a column holds a NaN or an infinity (the tile's other
+// path handles those). ptrs is scratch for r pointers, lom1 the thresholds' lo - 1.
+func tiesVoteFast(ms [][]float64, off int, ptrs []*float64, lom1 []int64, out []float64, voteSgn bool) int {
+	n := len(out) &^ 3
+	if !tiesSplitVector || n == 0 || len(ms) == 0 {
+		return 0
+	}
+	ptrs, lom1 = ptrs[:len(ms)], lom1[:len(ms)]
+	for i, m := range ms {
+		ptrs[i] = &m[off : off+n][0]
+	}
+	big := tiesVoteAVX2(&ptrs[0], &lom1[0], len(ms), &out[0], n, voteSgn)
+	clear(ptrs) // no reference to the chunks past the call
+	if big {
+		return 0
+	}
+	return n
 }

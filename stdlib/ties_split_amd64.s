@@ -2,6 +2,10 @@
 
 DATA splitAbs<>+0(SB)/8, $0x7fffffffffffffff
 GLOBL splitAbs<>(SB), RODATA|NOPTR, $8
+DATA splitOne<>+0(SB)/8, $1
+GLOBL splitOne<>(SB), RODATA|NOPTR, $8
+DATA splitLow<>+0(SB)/8, $0xffffffff
+GLOBL splitLow<>(SB), RODATA|NOPTR, $8
 
 // func tiesSplitAVX2(m *float64, split *float64, cnt *int32, n int, lom1 int64)
 // n is a positive multiple of 4. For j < n, with u the bits of m[j]: when |u| > lom1 (signed:
@@ -16,6 +20,8 @@ TEXT ·tiesSplitAVX2(SB), NOSPLIT, $0-40
 	VPBROADCASTQ lom1+32(FP), Y14
 	VBROADCASTSD splitAbs<>(SB), Y15
 	VPXOR Y13, Y13, Y13
+	VPBROADCASTQ splitOne<>(SB), Y11 // 1 in each int64
+	VPBROADCASTQ splitLow<>(SB), Y12 // 0xffffffff in each int64
 
 loop:
 	VMOVUPD (SI), Y0          // v
@@ -29,24 +35,21 @@ loop:
 	VUNPCKHPD Y6, Y5, Y8      // [p1 n1 | p3 n3]
 	VPERM2F128 $0x20, Y8, Y7, Y9  // [p0 n0 p1 n1]
 	VPERM2F128 $0x31, Y8, Y7, Y10 // [p2 n2 p3 n3]
-	VMOVUPD (DI), Y11         // split + value, in the Go loop's operand order (NaN payloads)
-	VADDPD  Y9, Y11, Y9
-	VMOVUPD 32(DI), Y12
-	VADDPD  Y10, Y12, Y10
+	VMOVUPD (DI), Y7          // split + value, in the Go loop's operand order (NaN payloads)
+	VADDPD  Y9, Y7, Y9
+	VMOVUPD 32(DI), Y8
+	VADDPD  Y10, Y8, Y10
 	VMOVUPD Y9, (DI)
 	VMOVUPD Y10, 32(DI)
 
-	VANDNPD Y2, Y3, Y5        // kept positive mask: ~sign & keep
-	VANDPD  Y3, Y2, Y6        // kept negative mask
-	VUNPCKLPD Y6, Y5, Y7
-	VUNPCKHPD Y6, Y5, Y8
-	VPERM2F128 $0x20, Y8, Y7, Y9  // [kp0 kn0 kp1 kn1] as 64-bit masks
-	VPERM2F128 $0x31, Y8, Y7, Y10 // [kp2 kn2 kp3 kn3]
-	VSHUFPS $0x88, Y10, Y9, Y11   // low dwords: [kp0 kn0 kp2 kn2 | kp1 kn1 kp3 kn3]
-	VPERMQ  $0xd8, Y11, Y11       // [kp0 kn0 kp1 kn1 kp2 kn2 kp3 kn3]
-	VMOVDQU (DX), Y12
-	VPSUBD  Y11, Y12, Y12         // -(-1) = +1 where kept
-	VMOVDQU Y12, (DX)
+	// The counts of column j, cnt[2j] (positive) and cnt[2j+1] (negative), are the low and
+	// high halves of one little-endian int64: adding 1 or 1<<32 counts one, with no shuffle
+	// (a count never exceeds the number of models, so no carry crosses the halves).
+	VPAND   Y3, Y12, Y5           // sign & 0xffffffff
+	VPADDQ  Y11, Y5, Y5           // 1<<32 where negative, else 1
+	VPAND   Y2, Y5, Y5            // 0 where dropped
+	VPADDQ  (DX), Y5, Y5
+	VMOVDQU Y5, (DX)
 
 	ADDQ $32, SI
 	ADDQ $64, DI
@@ -58,13 +61,36 @@ loop:
 
 // func tiesAbsKeysAVX(dst *uint32, src *float64, n int)
 // n is a positive multiple of 4: dst[j] = float32bits(float32(|src[j]|)) (absKey), by VANDPD and
-// VCVTPD2PS: the instructions Go's conversion uses (round to nearest even, NaN quieted), four at
-// a time.
+// VCVTPD2PS: the instructions Go's conversion uses (round to nearest even, NaN quieted), sixteen
+// at a time (four independent conversions per iteration), then four.
 TEXT ·tiesAbsKeysAVX(SB), NOSPLIT, $0-24
 	MOVQ dst+0(FP), DI
 	MOVQ src+8(FP), SI
 	MOVQ n+16(FP), CX
 	VBROADCASTSD splitAbs<>(SB), Y15
+	CMPQ CX, $16
+	JLT  keys
+
+keys16:
+	VANDPD  (SI), Y15, Y0
+	VANDPD  32(SI), Y15, Y1
+	VANDPD  64(SI), Y15, Y2
+	VANDPD  96(SI), Y15, Y3
+	VCVTPD2PSY Y0, X0
+	VCVTPD2PSY Y1, X1
+	VCVTPD2PSY Y2, X2
+	VCVTPD2PSY Y3, X3
+	VMOVDQU X0, (DI)
+	VMOVDQU X1, 16(DI)
+	VMOVDQU X2, 32(DI)
+	VMOVDQU X3, 48(DI)
+	ADDQ $128, SI
+	ADDQ $64, DI
+	SUBQ $16, CX
+	CMPQ CX, $16
+	JGE  keys16
+	TESTQ CX, CX
+	JZ   keysdone
 
 keys:
 	VANDPD  (SI), Y15, Y0
@@ -74,5 +100,232 @@ keys:
 	ADDQ $16, DI
 	SUBQ $4, CX
 	JNZ  keys
+
+keysdone:
+	VZEROUPPER
+	RET
+
+DATA finishOne<>+0(SB)/8, $1.0
+GLOBL finishOne<>(SB), RODATA|NOPTR, $8
+DATA finishInf<>+0(SB)/8, $0x7ff0000000000000
+GLOBL finishInf<>(SB), RODATA|NOPTR, $8
+DATA finishIdx<>+0(SB)/4, $0
+DATA finishIdx<>+4(SB)/4, $2
+DATA finishIdx<>+8(SB)/4, $4
+DATA finishIdx<>+12(SB)/4, $6
+DATA finishIdx<>+16(SB)/4, $1
+DATA finishIdx<>+20(SB)/4, $3
+DATA finishIdx<>+24(SB)/4, $5
+DATA finishIdx<>+28(SB)/4, $7
+GLOBL finishIdx<>(SB), RODATA|NOPTR, $32
+
+// func tiesFinishAVX2(split *float64, all *float64, cnt *int32, out *float64, n int, voteSgn bool) (big bool)
+// n is a positive multiple of 4. For each column j < n, tiesElected four columns at a time:
+// with p, q = split[2j], split[2j+1] and np, nn = cnt[2j], cnt[2j+1], the elected sign is
+// sign(all[j]) (voteSgn: > 0 and < 0 as ordered compares, so a NaN is 0) or sign(np - nn); the
+// numerator p, q or +0 and the count np, nn or 0 are selected by the 64-bit masks of the sign
+// (no arithmetic on the sums, so a -0 stays -0), and out[j] = num / max(count, 1) by VDIVPD
+// (IEEE division, as DIVSD). big reports whether any p or q is a NaN or an infinity: those
+// columns' outputs are wrong here and the caller recomputes them.
+TEXT ·tiesFinishAVX2(SB), NOSPLIT, $0-49
+	MOVQ split+0(FP), SI
+	MOVQ all+8(FP), R8
+	MOVQ cnt+16(FP), DX
+	MOVQ out+24(FP), DI
+	MOVQ n+32(FP), CX
+	MOVBLZX voteSgn+40(FP), AX
+	VBROADCASTSD finishOne<>(SB), Y15
+	VBROADCASTSD finishInf<>(SB), Y14
+	VMOVDQU finishIdx<>(SB), Y13
+	VPXOR Y12, Y12, Y12       // the OR of the big masks
+	VPXOR Y11, Y11, Y11       // zero
+
+finish:
+	VMOVUPD (SI), Y0          // [p0 q0 p1 q1]
+	VMOVUPD 32(SI), Y1        // [p2 q2 p3 q3]
+	VANDPD  Y14, Y0, Y2       // exponent all ones: NaN or infinity
+	VPCMPEQQ Y14, Y2, Y2
+	VPOR    Y2, Y12, Y12
+	VANDPD  Y14, Y1, Y3
+	VPCMPEQQ Y14, Y3, Y3
+	VPOR    Y3, Y12, Y12
+	VUNPCKLPD Y1, Y0, Y2      // [p0 p2 | p1 p3]
+	VUNPCKHPD Y1, Y0, Y3      // [q0 q2 | q1 q3]
+	VPERMPD $0xd8, Y2, Y2     // P = [p0 p1 p2 p3]
+	VPERMPD $0xd8, Y3, Y3     // Q = [q0 q1 q2 q3]
+
+	VMOVDQU (DX), Y4          // [np0 nn0 np1 nn1 np2 nn2 np3 nn3]
+	VPERMD  Y4, Y13, Y4       // [np0 np1 np2 np3 | nn0 nn1 nn2 nn3]
+	VEXTRACTI128 $1, Y4, X5   // NN
+	VCVTDQ2PD X4, Y6          // NP as float64 (exact)
+	VCVTDQ2PD X5, Y7          // NN as float64
+
+	TESTQ AX, AX
+	JNZ   values
+	VPSUBD  X5, X4, X8        // np - nn
+	VPCMPGTD X11, X8, X9      // > 0
+	VPCMPGTD X8, X11, X10     // < 0
+	VPMOVSXDQ X9, Y9          // 64-bit masks
+	VPMOVSXDQ X10, Y10
+	JMP   sel
+
+values:
+	VMOVUPD (R8), Y8          // all
+	VCMPPD  $0x1e, Y11, Y8, Y9 // all > 0 (GT_OQ)
+	VCMPPD  $0x11, Y11, Y8, Y10 // all < 0 (LT_OQ)
+	ADDQ    $32, R8
+
+sel:
+	VANDPD  Y9, Y2, Y2        // P where +1
+	VANDPD  Y10, Y3, Y3       // Q where -1
+	VORPD   Y3, Y2, Y2        // the numerator (+0 where 0)
+	VANDPD  Y9, Y6, Y6
+	VANDPD  Y10, Y7, Y7
+	VORPD   Y7, Y6, Y6        // the count (0 where 0)
+	VMAXPD  Y15, Y6, Y6       // max(count, 1)
+	VDIVPD  Y6, Y2, Y2        // num / den
+	VMOVUPD Y2, (DI)
+
+	ADDQ $64, SI
+	ADDQ $32, DX
+	ADDQ $32, DI
+	SUBQ $4, CX
+	JNZ  finish
+	VPTEST Y12, Y12
+	SETNE big+48(FP)
+	VZEROUPPER
+	RET
+
+// func tiesCompactAVX2(keys *uint32, n int, want uint32, shift uint64, perm *[256][8]uint32) (m int)
+// n is a positive multiple of 8. Moves the keys k with k >> shift == want to the front of
+// keys[:n], in order, and returns their count: per 8 keys, the compare's mask picks a
+// permutation (perm[mask] lists the kept lanes first, in order) and the whole permuted block
+// is stored at the write position m <= the block's own, so it overwrites only keys already
+// loaded; the m advances by the mask's popcount.
+TEXT ·tiesCompactAVX2(SB), NOSPLIT, $0-48
+	MOVQ keys+0(FP), SI
+	MOVQ n+8(FP), CX
+	MOVL want+16(FP), AX
+	MOVQ shift+24(FP), X14
+	MOVQ perm+32(FP), R8
+	MOVQ SI, DI               // the write position
+	MOVD AX, X15
+	VPBROADCASTD X15, Y15
+
+compact:
+	VMOVDQU (SI), Y0
+	VPSRLD  X14, Y0, Y1
+	VPCMPEQD Y15, Y1, Y1
+	VMOVMSKPS Y1, AX
+	MOVQ    AX, BX
+	SHLQ    $5, BX
+	VMOVDQU (R8)(BX*1), Y2
+	VPERMD  Y0, Y2, Y0
+	VMOVDQU Y0, (DI)
+	POPCNTL AX, AX
+	LEAQ    (DI)(AX*4), DI
+	ADDQ $32, SI
+	SUBQ $8, CX
+	JNZ  compact
+	MOVQ keys+0(FP), SI
+	SUBQ SI, DI
+	SHRQ $2, DI
+	MOVQ DI, m+40(FP)
+	VZEROUPPER
+	RET
+
+DATA voteMagic<>+0(SB)/8, $0x4330000000000000
+GLOBL voteMagic<>(SB), RODATA|NOPTR, $8
+
+// func tiesVoteAVX2(ms **float64, lom1 *int64, r int, out *float64, n int, voteSgn bool) (big bool)
+// A whole tile of tiesVoter for fewer models than one cascade level (r < levelStep: the sums
+// are plain sums over the models in order, from +0), four columns at a time with the sums in
+// registers: for each column j < n (n a positive multiple of 4), over models i = 0..r-1 in
+// order with v = ms[i][j] and u its bits, kept when |u| > lom1[i] (signed), P += kept positive
+// v, N += kept negative v, A += kept v (+0 for the others), and the kept counts; then
+// tiesElected with the sign of A (voteSgn) or of the counts' difference: P, N or +0 over the
+// count (at least 1). The additions are tiesSplitPass's (the running sum as first operand),
+// so the sums are the tile's. big reports a NaN or an infinity in some P or N: then the
+// outputs are not the tile's and the caller computes it the other way.
+TEXT ·tiesVoteAVX2(SB), NOSPLIT, $0-49
+	MOVQ ms+0(FP), R9
+	MOVQ lom1+8(FP), R11
+	MOVQ r+16(FP), R8
+	MOVQ out+24(FP), DI
+	MOVQ n+32(FP), CX
+	MOVBLZX voteSgn+40(FP), AX
+	VBROADCASTSD splitAbs<>(SB), Y15
+	VPXOR Y14, Y14, Y14          // zero
+	VBROADCASTSD finishInf<>(SB), Y13
+	VPXOR Y12, Y12, Y12          // the OR of the big masks
+	XORQ DX, DX                  // the byte offset of column j
+
+cols:
+	VXORPD Y7, Y7, Y7            // P
+	VXORPD Y8, Y8, Y8            // N
+	VPXOR  Y9, Y9, Y9            // positive count
+	VPXOR  Y10, Y10, Y10         // negative count
+	VXORPD Y11, Y11, Y11         // A
+	XORQ BX, BX
+
+models:
+	MOVQ (R9)(BX*8), R10
+	VMOVUPD (R10)(DX*1), Y0      // v
+	VPBROADCASTQ (R11)(BX*8), Y1 // lom1[i]
+	VANDPD  Y15, Y0, Y2          // |bits|
+	VPCMPGTQ Y1, Y2, Y2          // keep: |bits| > lom1
+	VPCMPGTQ Y0, Y14, Y3         // sign: 0 > bits (signed)
+	VANDPD  Y2, Y0, Y4           // kept value, +0 where dropped
+	VANDNPD Y4, Y3, Y5           // positive part
+	VANDPD  Y3, Y4, Y6           // negative part
+	VADDPD  Y5, Y7, Y7           // P = P + part
+	VADDPD  Y6, Y8, Y8
+	VADDPD  Y4, Y11, Y11         // A = A + kept value
+	VANDNPD Y2, Y3, Y5           // kept positive mask
+	VANDPD  Y3, Y2, Y6           // kept negative mask
+	VPSUBQ  Y5, Y9, Y9           // -(-1) = +1 where kept
+	VPSUBQ  Y6, Y10, Y10
+	INCQ BX
+	CMPQ BX, R8
+	JLT  models
+
+	VANDPD  Y13, Y7, Y0          // exponent all ones: NaN or infinity
+	VPCMPEQQ Y13, Y0, Y0
+	VPOR    Y0, Y12, Y12
+	VANDPD  Y13, Y8, Y0
+	VPCMPEQQ Y13, Y0, Y0
+	VPOR    Y0, Y12, Y12
+
+	TESTQ AX, AX
+	JNZ   values
+	VPSUBQ  Y10, Y9, Y0          // np - nn
+	VPCMPGTQ Y14, Y0, Y1         // > 0
+	VPCMPGTQ Y0, Y14, Y2         // < 0
+	JMP   sel
+
+values:
+	VCMPPD  $0x1e, Y14, Y11, Y1  // A > 0 (GT_OQ: false for a NaN)
+	VCMPPD  $0x11, Y14, Y11, Y2  // A < 0 (LT_OQ)
+
+sel:
+	VANDPD  Y1, Y7, Y7           // P where +1
+	VANDPD  Y2, Y8, Y8           // N where -1
+	VORPD   Y8, Y7, Y7           // the numerator (+0 where 0)
+	VPAND   Y1, Y9, Y9
+	VPAND   Y2, Y10, Y10
+	VPOR    Y10, Y9, Y9          // the count (0 where 0), below 2^52
+	VBROADCASTSD voteMagic<>(SB), Y3
+	VPOR    Y3, Y9, Y9           // 2^52 + count, exactly
+	VSUBPD  Y3, Y9, Y9           // the count as a float64
+	VBROADCASTSD finishOne<>(SB), Y3
+	VMAXPD  Y3, Y9, Y9           // max(count, 1)
+	VDIVPD  Y9, Y7, Y7
+	VMOVUPD Y7, (DI)(DX*1)
+
+	ADDQ $32, DX
+	SUBQ $4, CX
+	JNZ  cols
+	VPTEST Y12, Y12
+	SETNE big+48(FP)
 	VZEROUPPER
 	RET

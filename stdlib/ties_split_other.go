@@ -6,6 +6,16 @@ var tiesSplitVector = false
 
 func tiesSplitFast(m, split []float64, cnt []int32, lo uint64) int { return 0 }
 
+func tiesCompactFast(keys []uint32, want uint32, shift uint) (scanned, kept int) { return 0, 0 }
+
+func tiesVoteFast(ms [][]float64, off int, ptrs []*float64, lom1 []int64, out []float64, voteSgn bool) int {
+	return 0
+}
+
+func tiesFinishFast(split, all []float64, cnt []int32, out []float64, voteSgn bool) (int, bool) {
+	return 0, false
+}
+
 // tiesAbsKeys writes absKey(src[j]) to dst[j] for every j (len(dst) >= len(src)).
 func tiesAbsKeys(dst []uint32, src []float64) {
 	dst = dst[:len(src)]

@@ -4,6 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/bits"
+	"runtime/debug"
+	"slices"
 	"sync"
 
 	"github.com/mechac/mechac/ops"
@@ -64,25 +67,77 @@ func tiesStageScratch(r, n int) int64 {
 	return b + tiesVoterBytes(r) + tiesSmallScratch(r)
 }
 
-// tiesKeyBufs recycles the one-pass mode's key buffers (at most tiesStageKeyBudget bytes
-// each) from key to key: a fresh one costs its zeroing and page faults, ~5% of a TIES merge's
-// CPU time. Every key is written before it is read, so a reused buffer needs no clearing.
-var tiesKeyBufs sync.Pool
+// The one-pass mode's key buffers are recycled from key to key: a fresh one costs its zeroing
+// and page faults, ~5% of a TIES merge's CPU time. The keys of the tensors of a checkpoint
+// take a few dozen sizes, so a buffer is made with the capacity of its size class (n rounded
+// up to three significant bits: at most tiesKeysCap(n), as Scratch declares) and a later key
+// of the same class reuses it. Every key is written before it is read, so a reused buffer
+// needs no clearing.
+//
+// The idle buffers are bounded: at most tiesKeyIdleBufs of them and tiesKeyIdleBytes bytes
+// (48 MiB with the default budget), the least recently returned dropped first, and none are
+// kept under a Go memory limit (run --max-memory), whose budget counts no idle scratch
+// (SPEC §5.2). Unlike a sync.Pool, the GC does not empty the list: the bound is the price.
+// On the scale-4 SDXL TIES benchmark (8 deltas, -j 2: the workers interleave their sizes)
+// 48 MiB and 12 buffers allocate 241 of the 4.9 GiB of keys afresh, 32 MiB and 8 buffers
+// 852 MiB, one worker with 32 MiB 285 MiB.
+const tiesKeyIdleBufs = 12
 
-// tiesGetKeys returns a buffer of n keys, a recycled one when one holds n to 5n/4 keys (so
-// that a Stager holds at most tiesKeysCap(n) keys, as Scratch declares).
-func tiesGetKeys(n int) []uint32 {
-	if p, ok := tiesKeyBufs.Get().(*[]uint32); ok {
-		if c := cap(*p); c >= n && c <= tiesKeysCap(n) {
-			return (*p)[:n]
-		}
-		// Dropped, not put back: the pool would pile up buffers of every size.
+// tiesKeyIdleBytes bounds the bytes of the idle key buffers (a variable for the tests).
+var tiesKeyIdleBytes = 3 * tiesStageKeyBudget
+
+// tiesKeyFree is the list of idle key buffers, shared by the workers.
+var tiesKeyFree struct {
+	sync.Mutex
+	bufs  [][]uint32 // oldest first
+	bytes int64
+}
+
+// tiesKeyClass is the capacity of n keys' size class: n rounded up to three significant bits,
+// so at most n + n/4 (tiesKeysCap).
+func tiesKeyClass(n int) int {
+	if n < 8 {
+		return n
 	}
-	return make([]uint32, n)
+	sh := bits.Len(uint(n)) - 3
+	return (n + 1<<sh - 1) >> sh << sh
 }
 
 // tiesKeysCap is the largest key buffer tiesGetKeys hands out for n keys.
 func tiesKeysCap(n int) int { return n + n/4 }
+
+// tiesGetKeys returns a buffer of n keys, a recycled one of n's size class if one is idle.
+func tiesGetKeys(n int) []uint32 {
+	c := tiesKeyClass(n)
+	f := &tiesKeyFree
+	f.Lock()
+	for i := len(f.bufs) - 1; i >= 0; i-- {
+		if b := f.bufs[i]; cap(b) == c {
+			f.bufs = slices.Delete(f.bufs, i, i+1)
+			f.bytes -= 4 * int64(c)
+			f.Unlock()
+			return b[:n]
+		}
+	}
+	f.Unlock()
+	return make([]uint32, n, c)
+}
+
+// tiesPutKeys makes b idle for a later tiesGetKeys, within the bounds above.
+func tiesPutKeys(b []uint32) {
+	if debug.SetMemoryLimit(-1) != math.MaxInt64 {
+		return
+	}
+	f := &tiesKeyFree
+	f.Lock()
+	defer f.Unlock()
+	f.bufs = append(f.bufs, b)
+	f.bytes += 4 * int64(cap(b))
+	for len(f.bufs) > tiesKeyIdleBufs || f.bytes > tiesKeyIdleBytes {
+		f.bytes -= 4 * int64(cap(f.bufs[0]))
+		f.bufs = slices.Delete(f.bufs, 0, 1) // (clears the vacated slot: no stale reference)
+	}
+}
 
 // tiesStager is ties_sum's Stager for one key.
 type tiesStager struct {
@@ -228,13 +283,10 @@ func (s *tiesStager) Observe(pass, lo int, args [][]float64) error {
 				}
 				continue
 			}
-			c := s.cand[i]
-			for _, u := range keys {
-				if u>>tiesFineShift == b {
-					c = append(c, u)
-				}
-			}
-			s.cand[i] = c
+			// The chunk's keys are scratch: compact them in place, then append (the same keys
+			// in the same order as the loop alone).
+			m := tiesCompact(keys, b, tiesFineShift)
+			s.cand[i] = append(s.cand[i], keys[:m]...)
 		}
 	default:
 		return fmt.Errorf("ties_sum: statistics pass %d of %d", pass, s.passes)
@@ -283,15 +335,10 @@ func (s *tiesStager) EndPass(pass int) error {
 			b, rank := s.coarse(i)
 			// The bucket's keys, moved to the front of the delta's own keys, then selected.
 			keys := s.keys[i*s.n : (i+1)*s.n]
-			m := 0
-			for _, u := range keys {
-				keys[m] = u // kept only if in the bucket: no branch on random data
-				m += int(tiesB2I(u>>tiesFineShift == b))
-			}
-			s.th[i] = float64(math.Float32frombits(selectKthU32(keys[:m], rank)))
+			m := tiesCompact(keys, b, tiesFineShift)
+			s.th[i] = float64(math.Float32frombits(tiesSelectInBucket(keys[:m], rank)))
 		}
-		keys := s.keys
-		tiesKeyBufs.Put(&keys)
+		tiesPutKeys(s.keys)
 		s.keys, s.hist = nil, nil
 	case pass == 0:
 		s.bucket, s.inRank = make([]uint32, s.r), make([]int, s.r)
@@ -319,7 +366,7 @@ func (s *tiesStager) EndPass(pass int) error {
 				}
 				u = s.bucket[i]<<tiesFineShift | uint32(low)
 			} else {
-				u = selectKthU32(s.cand[i], s.inRank[i])
+				u = tiesSelectInBucket(s.cand[i], s.inRank[i])
 			}
 			s.th[i] = float64(math.Float32frombits(u))
 		}
@@ -329,6 +376,45 @@ func (s *tiesStager) EndPass(pass int) error {
 	}
 	s.voter = newTiesVoter(s.th, s.n, s.voteSgn)
 	return nil
+}
+
+// tiesCompact moves the keys u with u >> shift == want to the front of keys, in order, and
+// returns their count.
+func tiesCompact(keys []uint32, want uint32, shift uint) int {
+	j, m := tiesCompactFast(keys, want, shift)
+	for _, u := range keys[j:] {
+		keys[m] = u // kept only if it matches: no branch on random data
+		m += int(tiesB2I(u>>shift == want))
+	}
+	return m
+}
+
+// tiesSelectMin is the fewest keys tiesSelectInBucket narrows by a histogram before the
+// quickselect.
+const tiesSelectMin = 1 << 12
+
+// tiesSelectInBucket returns the rank-th smallest (0-based) of keys, which share their coarse
+// bucket (bits 20..30), reordering them: a histogram of bits 10..19 finds the sub-bucket of the
+// rank, whose keys are compacted to the front and quickselected. The value is selectKthU32's
+// (the rank-th smallest is one number however it is found); the histogram pass and the
+// compaction cost less than quickselect's partitions of the whole bucket, whose branches
+// mispredict on random keys.
+func tiesSelectInBucket(keys []uint32, rank int) uint32 {
+	if len(keys) < tiesSelectMin {
+		return selectKthU32(keys, rank)
+	}
+	const sub = 10
+	var h [1 << sub]uint32
+	for _, u := range keys {
+		h[u>>sub&(1<<sub-1)]++
+	}
+	b := 0
+	for rank >= int(h[b]) {
+		rank -= int(h[b])
+		b++
+	}
+	m := tiesCompact(keys, keys[0]>>tiesFineShift<<sub|uint32(b), sub)
+	return selectKthU32(keys[:m], rank)
 }
 
 // errTiesNoThresholds is an output chunk asked for before the statistics passes ended.

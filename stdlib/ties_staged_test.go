@@ -4,8 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/bits"
 	"math/rand/v2"
 	"runtime"
+	"runtime/debug"
+	"slices"
 	"testing"
 
 	"github.com/mechac/mechac/ops"
@@ -275,5 +278,122 @@ func TestTiesStagedExtremes(t *testing.T) {
 		if ref, _ := tiesSumStacked(ms, n, kw[0].F, kw[1].B); tiesFirstDiff(want, ref) >= 0 {
 			t.Fatalf("trial %d: kernel differs from the stacked path", trial)
 		}
+	}
+}
+
+// Key buffers: a size class holds n and at most tiesKeysCap(n) keys (what Scratch declares);
+// a returned buffer serves a later key of its class; the idle list keeps its bounds, the
+// least recently returned buffer dropped first, and keeps nothing under a memory limit.
+func TestTiesKeyBuffers(t *testing.T) {
+	for n := range 5000 {
+		if c := tiesKeyClass(n); c < n || c > tiesKeysCap(n) || (n >= 8 && bits.OnesCount(uint(c)) > 3) {
+			t.Fatalf("class of %d: %d (cap %d)", n, c, tiesKeysCap(n))
+		}
+	}
+	for _, n := range []int{1 << 20, 3276800, 1<<30 + 1} {
+		if c := tiesKeyClass(n); c < n || c > tiesKeysCap(n) {
+			t.Fatalf("class of %d: %d", n, c)
+		}
+	}
+	idle := tiesKeyIdleBytes
+	t.Cleanup(func() {
+		tiesKeyIdleBytes = idle
+		tiesKeyFree.bufs, tiesKeyFree.bytes = nil, 0
+	})
+	tiesKeyFree.bufs, tiesKeyFree.bytes = nil, 0
+	tiesKeyIdleBytes = 4 * 10000
+	a := tiesGetKeys(1000)
+	tiesPutKeys(a)
+	if b := tiesGetKeys(900); &b[0] != &a[0] || len(b) != 900 {
+		t.Fatal("a key of the same class got a new buffer")
+	}
+	if b := tiesGetKeys(900); &b[0] == &a[0] {
+		t.Fatal("a buffer handed out twice")
+	}
+	for _, bound := range []int64{1 << 20, 4 * 2000} { // the count bound, then the bytes' bound
+		tiesKeyIdleBytes = bound
+		var bufs [][]uint32
+		for i := range 2 * tiesKeyIdleBufs {
+			bufs = append(bufs, tiesGetKeys(100+i*60))
+		}
+		for _, b := range bufs {
+			tiesPutKeys(b)
+			var sum int64
+			for _, f := range tiesKeyFree.bufs {
+				sum += 4 * int64(cap(f))
+			}
+			if len(tiesKeyFree.bufs) > tiesKeyIdleBufs || sum != tiesKeyFree.bytes || sum > tiesKeyIdleBytes {
+				t.Fatalf("%d idle buffers of %d bytes (counted %d)", len(tiesKeyFree.bufs), sum, tiesKeyFree.bytes)
+			}
+		}
+		if last := tiesKeyFree.bufs[len(tiesKeyFree.bufs)-1]; &last[0] != &bufs[len(bufs)-1][0] {
+			t.Fatal("the last returned buffer was dropped")
+		}
+	}
+	tiesKeyFree.bufs, tiesKeyFree.bytes = nil, 0
+	tiesKeyIdleBytes = 1 << 20
+	limit := debug.SetMemoryLimit(1 << 40)
+	tiesPutKeys(make([]uint32, 10))
+	debug.SetMemoryLimit(limit)
+	if len(tiesKeyFree.bufs) != 0 {
+		t.Fatal("an idle buffer kept under a memory limit")
+	}
+	tiesKeyIdleBytes = 0
+	tiesPutKeys(make([]uint32, 10))
+	if len(tiesKeyFree.bufs) != 0 {
+		t.Fatalf("%d idle buffers over a bound of 0 bytes", len(tiesKeyFree.bufs))
+	}
+}
+
+// tiesSelectInBucket gives the rank-th smallest key, as sorting does, on buckets above and
+// below tiesSelectMin keys: uniform low bits, a few distinct values (ties across the
+// sub-buckets' edges), all keys equal, every key in one sub-bucket; and the staged form on a
+// tensor large enough to take the histogram path gives the whole kernel's bits.
+func TestTiesSelectInBucket(t *testing.T) {
+	rng := rand.New(rand.NewPCG(51, 52))
+	const b = 0x3a1 << tiesFineShift
+	for _, n := range []int{1, 100, tiesSelectMin - 1, tiesSelectMin, 5000, 30011} {
+		for _, kind := range []string{"uniform", "few", "equal", "one-sub"} {
+			keys := make([]uint32, n)
+			for j := range keys {
+				switch kind {
+				case "uniform":
+					keys[j] = b | rng.Uint32N(tiesFineBuckets)
+				case "few":
+					keys[j] = b | []uint32{0, 1023, 1024, 5000, 1<<20 - 1}[rng.IntN(5)]
+				case "equal":
+					keys[j] = b | 77
+				case "one-sub":
+					keys[j] = b | 3<<10 | rng.Uint32N(1024)
+				}
+			}
+			sorted := slices.Clone(keys)
+			slices.Sort(sorted)
+			for _, rank := range []int{0, n / 3, n / 2, n - 1, rng.IntN(n)} {
+				if got := tiesSelectInBucket(slices.Clone(keys), rank); got != sorted[rank] {
+					t.Fatalf("%s n %d rank %d: %#x, want %#x", kind, n, rank, got, sorted[rank])
+				}
+			}
+		}
+	}
+	const r, n = 3, 60000
+	ms := tiesTestData(rng, r, n, false)
+	for _, mode := range []string{"one-pass", "two-pass"} {
+		t.Run(mode, func(t *testing.T) {
+			tiesStageMode(t, mode)
+			kw := tiesKw(0.2, false)
+			want, err := tiesWhole(ms, []int{n}, kw)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cs := tiesChunking(rng, n, 4096)
+			got, _, err := tiesRunStaged(ms, []int{n}, kw, cs, cs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if j := tiesFirstDiff(got, want); j >= 0 {
+				t.Fatalf("[%d] = %v, whole %v", j, got[j], want[j])
+			}
+		})
 	}
 }

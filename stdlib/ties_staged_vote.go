@@ -38,6 +38,9 @@ type tiesVoter struct {
 	// v_i != 0 (a kept zero changes no sign and no sum), and every NaN and infinity (see
 	// above).
 	lo []uint64
+	// lom1 is lo - 1 and ptrs scratch for the models' column pointers, for tiesVoteFast.
+	lom1 []int64
+	ptrs []*float64
 
 	// multiRowSum's cascade for size = r rows: level 0 takes groups of levelStep rows.
 	levelPower, levelStep int
@@ -57,10 +60,11 @@ const tiesInfBits = 0x7ff0000000000000
 func newTiesVoter(th []float64, n int, voteSgn bool) *tiesVoter {
 	r := len(th)
 	t := &tiesVoter{th: th, n: n, voteSgn: voteSgn, col: make([]float64, r),
-		lo: make([]uint64, r)}
+		lo: make([]uint64, r), lom1: make([]int64, r), ptrs: make([]*float64, r)}
 	for i, x := range th {
 		// th is a magnitude (+0 or positive, or NaN: then no finite value is kept).
 		t.lo[i] = min(max(math.Float64bits(x), 1), tiesInfBits)
+		t.lom1[i] = int64(t.lo[i]) - 1
 	}
 	if n >= 4 { // SumDim0Torch: 16-column blocks only for cols >= 4
 		t.blockEnd = n - n%16
@@ -72,7 +76,7 @@ func newTiesVoter(th []float64, n int, voteSgn bool) *tiesVoter {
 
 // tiesVoterBytes is what a tiesVoter for r models holds.
 func tiesVoterBytes(r int) int64 {
-	return (3*8*reduceLevels+8)*tiesVoteTile + 24*int64(r) + 512
+	return (3*8*reduceLevels+8)*tiesVoteTile + 40*int64(r) + 512
 }
 
 // run writes to out the output columns [lo, lo+len(out)) from ms, the models' values at those
@@ -119,6 +123,16 @@ func tiesB2F(b bool) float64 {
 // order per column): rows into level 0, levels carried after every levelStep rows, levels
 // 1..3 added to level 0 at the end.
 func (t *tiesVoter) tile(ms [][]float64, off, w int, out []float64) {
+	if len(ms) < t.levelStep {
+		// One cascade level: with AVX2, the whole tile with its sums in registers; the rest
+		// (its last w % 4 columns, or all of it where a column holds a NaN or an infinity)
+		// below.
+		done := tiesVoteFast(ms, off, t.ptrs, t.lom1, out[:w], t.voteSgn)
+		if done == w {
+			return
+		}
+		off, w, out = off+done, w-done, out[done:]
+	}
 	// With fewer rows than levelStep, no level is ever carried: levels 1..3 stay +0 and adding
 	// them to level 0 (a sum from +0, never -0) changes nothing, so they are left alone.
 	levels := 1
@@ -159,27 +173,48 @@ func (t *tiesVoter) tile(ms [][]float64, off, w int, out []float64) {
 			tiesCarry(all, t.all[l][:w])
 		}
 	}
-	for j := range out[:w] {
-		if pn := split[2*j : 2*j+2]; tiesBig(pn[0]) || tiesBig(pn[1]) {
+	// Four columns at a time where AVX2 can, then any column holding a NaN or an infinity
+	// (rare, so the check is a predictable branch) recomputed plainly.
+	done, big := tiesFinishFast(split, all, cnt, out[:w], t.voteSgn)
+	if big {
+		for j := range done {
+			if tiesBig(split[2*j]) || tiesBig(split[2*j+1]) {
+				out[j] = t.column(ms, off+j, true)
+			}
+		}
+	}
+	for j := done; j < w; j++ {
+		p, q := split[2*j], split[2*j+1]
+		if tiesBig(p) || tiesBig(q) {
 			out[j] = t.column(ms, off+j, true) // a NaN or an infinity in the column (or overflow)
 			continue
 		}
 		np, nn := cnt[2*j], cnt[2*j+1]
 		var el int32
 		if t.voteSgn {
-			el = int32(tiesSign(all[j]))
+			el = tiesB2I(all[j] > 0) - tiesB2I(all[j] < 0) // tiesSign, without branches
 		} else {
 			el = max(-1, min(np-nn, 1))
 		}
-		x := 0.0
-		switch el {
-		case 1:
-			x = tiesNanToZero(split[2*j] / float64(np))
-		case -1:
-			x = tiesNanToZero(split[2*j+1] / float64(nn))
-		}
-		out[j] = x
+		out[j] = tiesElected(p, q, np, nn, el)
 	}
+}
+
+// tiesElected is a finite column's output in tile: 0 when the elected sign el is 0, else the
+// sum of the kept deltas of that sign (p for +1, q for -1) over their count, selected by bit
+// masks and divided once (a branch per column mispredicts on random signs; a float multiply
+// by 0 or 1 would turn a -0 into +0 and is not used). It equals tiesNanToZero(sum / count),
+// the stacked path's value: where el is nonzero its count is at least 1 (a positive sum of
+// the values, or a majority of positive votes, needs a kept positive delta; likewise
+// negative), so the quotient of a finite sum is finite and tiesNanToZero changes nothing;
+// where el is 0, +0 / max(count, 1) is +0. (Nor can a quotient underflow to a zero: each kept
+// delta is at least the smallest subnormal in magnitude, so their sum over their count is.)
+func tiesElected(p, q float64, np, nn, el int32) float64 {
+	neg := uint64(int64(el >> 31)) // all ones for -1
+	on := -uint64(el & 1)          // all ones for +1 and -1
+	num := (math.Float64bits(p)&^neg | math.Float64bits(q)&neg) & on
+	c := np&^int32(neg) | nn&int32(neg)
+	return math.Float64frombits(num) / float64(max(c, 1))
 }
 
 // tiesCarry adds src to dst and clears src: multiRowSum carrying a level into the next (and

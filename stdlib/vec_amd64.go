@@ -1,0 +1,51 @@
+package stdlib
+
+import (
+	"math"
+
+	"golang.org/x/sys/cpu"
+)
+
+// Elementwise kernels four float64 at a time with AVX2: the same IEEE operation per element
+// with the same operand roles as the Go loop (so the same NaN picked where two are NaN), hence
+// the same bits; TestVecKernels compares them over lengths and special values.
+
+//go:noescape
+func vecSubAVX2(out, a, b *float64, n int)
+
+//go:noescape
+func vecFMAAVX2(out, a, b *float64, w float64, n int)
+
+var (
+	vecSubVector = cpu.X86.HasAVX2
+	// math.FMA is the FMA instruction only where the CPU has one (else a software fused
+	// multiply-add, the same bits but no vector form here).
+	vecFMAVector = cpu.X86.HasAVX2 && cpu.X86.HasFMA
+)
+
+// vecSub sets out[i] = a[i] - b[i] (len(a), len(b) >= len(out); out may be a or b).
+func vecSub(out, a, b []float64) {
+	a, b = a[:len(out)], b[:len(out)]
+	i := 0
+	if n := len(out) &^ 3; vecSubVector && n > 0 {
+		vecSubAVX2(&out[0], &a[0], &b[0], n)
+		i = n
+	}
+	for ; i < len(out); i++ {
+		out[i] = a[i] - b[i]
+	}
+}
+
+// vecAddScaled sets out[i] = math.FMA(b[i], w, a[i]) (len(a), len(b) >= len(out); out may be
+// a or b).
+func vecAddScaled(out, a, b []float64, w float64) {
+	a, b = a[:len(out)], b[:len(out)]
+	i := 0
+	if n := len(out) &^ 3; vecFMAVector && n > 0 {
+		vecFMAAVX2(&out[0], &a[0], &b[0], w, n)
+		i = n
+	}
+	for ; i < len(out); i++ {
+		out[i] = math.FMA(b[i], w, a[i])
+	}
+}

@@ -1,0 +1,96 @@
+#include "textflag.h"
+
+// func vecSubAVX2(out, a, b *float64, n int)
+// n is a positive multiple of 4: out[i] = a[i] - b[i] by VSUBPD with a as the first source, as
+// the Go loop's SUBSD (a NaN a is the result's NaN, else a NaN b). All of a block's loads come
+// before its stores, so out may be a or b.
+TEXT ·vecSubAVX2(SB), NOSPLIT, $0-32
+	MOVQ out+0(FP), DI
+	MOVQ a+8(FP), SI
+	MOVQ b+16(FP), DX
+	MOVQ n+24(FP), CX
+	CMPQ CX, $16
+	JLT  sub4
+
+sub16:
+	VMOVUPD (SI), Y0
+	VMOVUPD 32(SI), Y1
+	VMOVUPD 64(SI), Y2
+	VMOVUPD 96(SI), Y3
+	VSUBPD  (DX), Y0, Y0
+	VSUBPD  32(DX), Y1, Y1
+	VSUBPD  64(DX), Y2, Y2
+	VSUBPD  96(DX), Y3, Y3
+	VMOVUPD Y0, (DI)
+	VMOVUPD Y1, 32(DI)
+	VMOVUPD Y2, 64(DI)
+	VMOVUPD Y3, 96(DI)
+	ADDQ $128, SI
+	ADDQ $128, DX
+	ADDQ $128, DI
+	SUBQ $16, CX
+	CMPQ CX, $16
+	JGE  sub16
+	TESTQ CX, CX
+	JZ   subdone
+
+sub4:
+	VMOVUPD (SI), Y0
+	VSUBPD  (DX), Y0, Y0
+	VMOVUPD Y0, (DI)
+	ADDQ $32, SI
+	ADDQ $32, DX
+	ADDQ $32, DI
+	SUBQ $4, CX
+	JNZ  sub4
+
+subdone:
+	VZEROUPPER
+	RET
+
+// func vecFMAAVX2(out, a, b *float64, w float64, n int)
+// n is a positive multiple of 4: out[i] = b[i]*w + a[i] rounded once, by VFMADD231PD with the
+// operand roles of Go's math.FMA(b[i], w, a[i]) on amd64 (VFMADD231SD: a the destination and
+// first source, b the second, w the third), so the same NaN where several are NaN. out may be
+// a or b.
+TEXT ·vecFMAAVX2(SB), NOSPLIT, $0-40
+	MOVQ out+0(FP), DI
+	MOVQ a+8(FP), SI
+	MOVQ b+16(FP), DX
+	VBROADCASTSD w+24(FP), Y15
+	MOVQ n+32(FP), CX
+	CMPQ CX, $8
+	JLT  fma4
+
+fma8:
+	VMOVUPD (SI), Y0
+	VMOVUPD 32(SI), Y1
+	VMOVUPD (DX), Y2
+	VMOVUPD 32(DX), Y3
+	VFMADD231PD Y15, Y2, Y0 // Y0 = Y2*Y15 + Y0
+	VFMADD231PD Y15, Y3, Y1
+	VMOVUPD Y0, (DI)
+	VMOVUPD Y1, 32(DI)
+	ADDQ $64, SI
+	ADDQ $64, DX
+	ADDQ $64, DI
+	SUBQ $8, CX
+	CMPQ CX, $8
+	JGE  fma8
+	TESTQ CX, CX
+	JZ   fmadone
+
+fma4:
+	VMOVUPD (SI), Y0
+	VMOVUPD (DX), Y2
+	VFMADD231PD Y15, Y2, Y0
+	VMOVUPD Y0, (DI)
+	ADDQ $32, SI
+	ADDQ $32, DX
+	ADDQ $32, DI
+	SUBQ $4, CX
+	JNZ  fma4
+
+fmadone:
+	VZEROUPPER
+	RET
