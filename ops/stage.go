@@ -49,6 +49,10 @@ type StageDef struct {
 	// tensor arguments of n elements will make, as far as it is known before the data: `mechac
 	// plan`'s time estimate prices each pass's re-run of the call's slice with it. nil means 1.
 	Passes func(r, n int) int
+	// Idle is the most bytes the method's Stagers keep between keys, process-wide, when no
+	// memory limit is set (buffers recycled from key to key; none are kept under run
+	// --max-memory): `mechac plan` adds it to its predicted peak. nil means none.
+	Idle func() int64
 }
 
 // ErrUnstaged, returned (possibly wrapped) by a Stager method, makes the VM abandon staged

@@ -45,7 +45,7 @@ func init() {
 			return 1
 		}
 		return 2
-	}}
+	}, Idle: func() int64 { return tiesKeyIdleBytes }}
 }
 
 // tiesStageOnePass reports whether r deltas of n elements fit the key budget.

@@ -99,6 +99,22 @@ func cmdPlan(e *env, args []string) error {
 	for i := 0; i < n && i < len(sizes); i++ {
 		predicted += sizes[i]
 	}
+	staged, err := vm.StagedCalls(p, vm.Options{Registry: opts.Registry})
+	if err != nil {
+		return err
+	}
+	// Without a limit, staged methods may keep buffers idle between keys (StageDef.Idle).
+	var idle int64
+	if limit == 0 {
+		seen := map[*ops.StageDef]bool{}
+		for _, st := range staged {
+			if st != nil && st.Def.Idle != nil && !seen[st.Def] {
+				seen[st.Def] = true
+				idle += st.Def.Idle()
+			}
+		}
+	}
+	predicted += idle
 	w := e.stdout
 	// The verdict comes first: against --max-memory, or else against the memory this machine
 	// has available now.
@@ -132,13 +148,13 @@ func cmdPlan(e *env, args []string) error {
 		}
 		fmt.Fprintf(w, "largest key: %s %s, %s of float64 registers and kernel scratch at its peak (%s)\n", k.Name, ops.FormatShape(k.Shape), humanBytes(peaks[largest]), how)
 	}
-	fmt.Fprintf(w, "peak:   %s with %d workers (the %d largest keys at once, plus ~%s of runtime overhead)\n",
-		humanBytes(predicted), n, min(n, len(sizes)), humanBytes(runtimeOverhead(n)))
+	idleNote := ""
+	if idle > 0 {
+		idleNote = fmt.Sprintf(" and %s of staged methods' idle buffers", humanBytes(idle))
+	}
+	fmt.Fprintf(w, "peak:   %s with %d workers (the %d largest keys at once%s, plus ~%s of runtime overhead)\n",
+		humanBytes(predicted), n, min(n, len(sizes)), idleNote, humanBytes(runtimeOverhead(n)))
 	if !*noTime {
-		staged, err := vm.StagedCalls(p, vm.Options{Registry: opts.Registry})
-		if err != nil {
-			return err
-		}
 		est := estimatePlan(p, opts.Registry, staged, measureRates(p), n, in, out)
 		fmt.Fprintf(w, "time:   %s\n", est)
 	}
