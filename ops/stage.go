@@ -49,6 +49,10 @@ type StageDef struct {
 	// tensor arguments of n elements will make, as far as it is known before the data: `mechac
 	// plan`'s time estimate prices each pass's re-run of the call's slice with it. nil means 1.
 	Passes func(r, n int) int
+	// Cost, when positive, prices the staged call's own work in `mechac plan`'s estimate:
+	// that many elementwise passes over its tensor arguments and output (the threshold
+	// selection and the output pass), in place of Def.Passes, the whole kernel's.
+	Cost float64
 	// Idle is the most bytes the method's Stagers keep between keys, process-wide, when no
 	// memory limit is set (buffers recycled from key to key; none are kept under run
 	// --max-memory): `mechac plan` adds it to its predicted peak. nil means none.

@@ -45,8 +45,14 @@ func init() {
 			return 1
 		}
 		return 2
-	}, Idle: func() int64 { return tiesKeyIdleBytes }}
+	}, Idle: func() int64 { return tiesKeyIdleBytes }, Cost: tiesStagedCost}
 }
+
+// tiesStagedCost is StageDef.Cost: the selection and the AVX2 vote cost about two
+// elementwise passes over the deltas (calibrated on the scale-4 TIES benchmark, 8.5 CPU-s in
+// all: selection and vote ~1.7 CPU-s, the 16 three-operand subtracts ~1.3; the statistics'
+// stream, Observe, ~1.9, is priced apart as the estimate's stream over the arguments).
+const tiesStagedCost = 2
 
 // tiesStageOnePass reports whether r deltas of n elements fit the key budget.
 func tiesStageOnePass(r, n int) bool { return 4*int64(r)*int64(n) <= tiesStageKeyBudget }

@@ -149,11 +149,20 @@ func estimatePlan(p *bytecode.Program, reg *ops.Registry, staged []*vm.StagedCal
 	for _, k := range p.Keys {
 		e := float64(ops.NumElements(k.Shape))
 		code := &p.Classes[k.Class]
-		for _, in := range code.Instrs {
+		var st *vm.StagedCall
+		if k.Class < len(staged) {
+			st = staged[k.Class]
+		}
+		for pc, in := range code.Instrs {
+			if st != nil && pc == st.PC && st.Def.Cost > 0 {
+				// The staged form's own price (StageDef.Cost), not the whole kernel's.
+				compute += float64(st.Tensors+1) * e * r.elemSec * st.Def.Cost
+				continue
+			}
 			compute += instrCost(p, defs, r, k, in)
 		}
-		if k.Class < len(staged) && staged[k.Class] != nil {
-			compute += stagedCost(p, defs, r, k, code, staged[k.Class])
+		if st != nil {
+			compute += stagedCost(p, defs, r, k, code, st)
 		}
 		compute += e * r.encodeSec[outDT]
 	}
@@ -211,7 +220,8 @@ func instrCost(p *bytecode.Program, defs []*ops.Def, r machineRates, k bytecode.
 // every statistics pass runs the call's slice again over all the chunks (its LOADs read the
 // inputs again, from the page cache, and decode them; its CALLs run again) and streams the
 // call's tensor arguments through the Stager's statistics. The method's own work (selection,
-// vote) is the CALL's price in the program, as for the whole kernel.
+// vote) is the CALL's price in the program: StageDef.Cost passes over its tensors where the
+// staged form declares it, else the whole kernel's.
 func stagedCost(p *bytecode.Program, defs []*ops.Def, r machineRates, k bytecode.Key, code *bytecode.Code, st *vm.StagedCall) float64 {
 	n := ops.NumElements(k.Shape)
 	e := float64(n)
