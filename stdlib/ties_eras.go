@@ -427,7 +427,7 @@ func tiesDropout00xDef(era string, kind dropout00xKind, kw []ops.Param, doc, for
 		KwOnly:  kw,
 		Returns: ops.DeltaSpace, Traits: ops.WholeTensor | ops.Random, Keys: ops.KeysIntersect,
 		Scratch: tiesDropoutScratch,
-		Passes:  tiesPasses,
+		Passes:  tiesDropoutPasses,
 		Formula: formula,
 		Doc:     doc,
 	}
@@ -626,7 +626,7 @@ func tiesDropout10xDef(era string, fixed bool, doc string) *ops.Def {
 		KwOnly:  tiesDropoutParams,
 		Returns: ops.DeltaSpace, Traits: ops.WholeTensor | ops.Random, Keys: ops.KeysIntersect,
 		Scratch: tiesDropoutScratch,
-		Passes:  tiesPasses,
+		Passes:  tiesDropoutPasses,
 		Formula: formula,
 		Doc:     doc,
 	}

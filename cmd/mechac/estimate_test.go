@@ -71,7 +71,7 @@ func TestEstimatePlanCostModel(t *testing.T) {
 }
 
 // TestEstimatePasses: a method declaring ops.Def.Passes is priced from its constant keyword
-// arguments (geometric_median: 8 + 8*maxiter elementwise-pass equivalents).
+// arguments (geometric_median: 8 + 6*min(maxiter, 10) elementwise-pass equivalents).
 func TestEstimatePasses(t *testing.T) {
 	rates := machineRates{decodeSec: map[ops.DType]float64{}, encodeSec: map[ops.DType]float64{}, elemSec: 1e-9, flops: 1e10}
 	reg := func(i int) bytecode.Operand { return bytecode.Operand{Kind: bytecode.OpReg, Index: i} }
@@ -81,8 +81,9 @@ func TestEstimatePasses(t *testing.T) {
 		operands []bytecode.Operand
 		passes   float64
 	}{
-		{"maxiter 10", []bytecode.Operand{reg(0), reg(1), cst(0), cst(1), cst(0)}, 8 + 8*10},
+		{"maxiter 10", []bytecode.Operand{reg(0), reg(1), cst(0), cst(1), cst(0)}, 8 + 6*10},
 		{"maxiter 0", []bytecode.Operand{reg(0), reg(1), cst(0), cst(2), cst(0)}, 8},
+		{"maxiter 100: priced at 10", []bytecode.Operand{reg(0), reg(1), cst(0), cst(3), cst(0)}, 8 + 6*10},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := &bytecode.Program{
@@ -92,6 +93,7 @@ func TestEstimatePasses(t *testing.T) {
 					{Kind: bytecode.ConstFloat, F: 1e-6},
 					{Kind: bytecode.ConstInt, I: 10},
 					{Kind: bytecode.ConstInt, I: 0},
+					{Kind: bytecode.ConstInt, I: 100},
 				},
 				Classes: []bytecode.Code{{NumRegs: 3, Instrs: []bytecode.Instr{
 					{Op: bytecode.CALL, A: 2, B: 0, Operands: tc.operands, NVar: 2},
