@@ -789,7 +789,7 @@ var tiesSumWithDropout = define(&ops.Def{
 		masked := make([]float64, len(ms)*n)
 		for i, d := range ms {
 			dropoutKeep(d, pt, dellaEps, c.Numerics, keep, rk)
-			err := bernoulliMask64(g, d, masked[i*n:(i+1)*n], func(qs []float64, lo int) error {
+			err := bernoulliMask64(name, g, d, masked[i*n:(i+1)*n], func(qs []float64, lo int) error {
 				for j, q := range keep[lo : lo+len(qs)] {
 					if math.IsNaN(q) {
 						return fmt.Errorf("%s: bernoulli probability is NaN", name)

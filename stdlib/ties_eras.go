@@ -505,7 +505,7 @@ func tiesDropout00xDef(era string, kind dropout00xKind, kw []ops.Param, doc, for
 				if off != nil {
 					dellaOffsets(dl, dellaEps, rk, off)
 				}
-				err := bernoulliMask64(g, dl, masked[i*n:(i+1)*n], func(qs []float64, lo int) error {
+				err := bernoulliMask64(name, g, dl, masked[i*n:(i+1)*n], func(qs []float64, lo int) error {
 					for j := range qs {
 						q := pMin
 						if off != nil {
@@ -516,9 +516,6 @@ func tiesDropout00xDef(era string, kind dropout00xKind, kw []ops.Param, doc, for
 								q = 1e-20
 							}
 							q = min(max(tiesNanToNum(q), 1e-20), 1)
-						}
-						if err := bernoulliCheck(name, q); err != nil {
-							return err
 						}
 						qs[j] = q
 					}
@@ -675,7 +672,7 @@ func tiesDropout10xDef(era string, fixed bool, doc string) *ops.Def {
 			if off != nil {
 				dellaOffsets(dl, dellaEps, rk, off)
 			}
-			err := bernoulliMask64(g, dl, masked[i*n:(i+1)*n], func(qs []float64, at int) error {
+			err := bernoulliMask64(name, g, dl, masked[i*n:(i+1)*n], func(qs []float64, at int) error {
 				for j := range qs {
 					q := pMin
 					if off != nil {
@@ -689,9 +686,6 @@ func tiesDropout10xDef(era string, fixed bool, doc string) *ops.Def {
 						q = lo
 					} else if q > 1 {
 						q = 1
-					}
-					if err := bernoulliCheck(name, q); err != nil {
-						return err
 					}
 					qs[j] = q
 				}
