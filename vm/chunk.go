@@ -121,7 +121,7 @@ func (m *machine) chunked(k *bytecode.Key) bool {
 // what a Stager keeps between passes), else the plan's Key.Peak.
 func (m *machine) admitPeak(k *bytecode.Key) int64 {
 	if m.chunked(k) {
-		return m.chunkPeaks[k.Class] + m.stageScratch(k)
+		return m.chunkPeaks[k.Class] + m.stageScratch(k) + m.stageCacheSize(k)
 	}
 	return k.Peak
 }
@@ -148,7 +148,8 @@ func (w *worker) runChunked(k *bytecode.Key) (bool, error) {
 		f.WillNeed(info.Name)
 	}
 	w.chunking = true
-	defer func() { w.chunking, w.stager, w.stagedIn = false, nil, nil }()
+	w.startRaw(m.stageCacheSize(k))
+	defer func() { w.chunking, w.stager, w.stagedIn = false, nil, nil; w.endRaw() }()
 	if m.staged[k.Class] != nil {
 		if err := w.stageStats(k, n); err != nil {
 			return false, err
@@ -194,12 +195,15 @@ func (w *worker) loadPart(input int, name string, part *span) (*ops.Tensor, erro
 		return nil, err
 	}
 	data := w.alloc(part.n)
-	finite, err := f.ReadFloat64Part(name, part.lo, data)
+	finite, cached, err := w.cachedPart(input, name, part, data)
+	if !cached && err == nil {
+		finite, err = f.ReadFloat64Part(name, part.lo, data)
+		m.bytesRead.Add(int64(part.n * info.DType.Size()))
+	}
 	if err != nil {
 		w.recycle(data)
 		return nil, err
 	}
-	m.bytesRead.Add(int64(part.n * info.DType.Size()))
 	if m.prog.OmitNonFinite && !finite {
 		w.recycle(data)
 		return nil, errWhole
@@ -225,7 +229,7 @@ func AdmissionPeaks(p *bytecode.Program, opts Options) ([]int64, []bool, int, er
 
 // newMachine resolves p's methods and decides, per key class, chunked execution and its peak.
 func newMachine(p *bytecode.Program, opts Options) (*machine, error) {
-	m := &machine{prog: p, noInPlace: opts.NoInPlace}
+	m := &machine{prog: p, noInPlace: opts.NoInPlace, noStageCache: opts.NoStageCache}
 	for _, c := range p.Consts {
 		m.consts = append(m.consts, constValue(c))
 	}

@@ -87,7 +87,9 @@ func TestAdmissionPeaks(t *testing.T) {
 		scratch      func(n int) int64
 	}{
 		{"elementwise", head + `merge "weighted_sum" &0 &1 alpha=0.3`, true, nil},
-		{"staged", head + "merge \"subtract\" &0 &1\nmerge \"ties_sum\" &2 k=0.5\nmerge \"add_difference\" &1 &3", true, tiesScratch},
+		// A staged key also keeps its two float16 inputs' bytes (stage_cache.go).
+		{"staged", head + "merge \"subtract\" &0 &1\nmerge \"ties_sum\" &2 k=0.5\nmerge \"add_difference\" &1 &3", true,
+			func(n int) int64 { return tiesScratch(n) + 2*2*int64(n) }},
 		{"whole tensor", head + "merge \"subtract\" &0 &1\nmerge \"ties_sum_extended\" &2 k=0.5\nmerge \"add_difference\" &1 &3", false, nil},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

@@ -137,8 +137,9 @@ func TestStagedBitwise(t *testing.T) {
 		"merge \"subtract\" &1 &0\nmerge \"subtract\" &2 &0\n" +
 		"merge \"ties_sum\" &3 &4 k=0.3\nmerge \"add_difference\" &0 &5 alpha=0.8\nmerge \"fallback\" &6 &1\n"
 	prog := compile(t, dir, recipe, "exact", ops.F16)
+	noCache := false // the inputs read once (stage_cache.go) or chunk by chunk in every pass
 	run := func(reg *ops.Registry, chunk, jobs int, mem int64) string {
-		return runSum(t, prog, vm.Options{Registry: reg, Jobs: jobs, ChunkElems: chunk, MaxMemory: mem},
+		return runSum(t, prog, vm.Options{Registry: reg, Jobs: jobs, ChunkElems: chunk, MaxMemory: mem, NoStageCache: noCache},
 			fmt.Sprintf("chunk %d -j %d", chunk, jobs))
 	}
 	want := run(stdlib.Default(), -1, 1, 0)
@@ -156,14 +157,18 @@ func TestStagedBitwise(t *testing.T) {
 				t.Errorf("key %s: admitted with %d bytes (n %d, whole peak %d)", k.Name, peaks[i], n, k.Peak)
 			}
 		}
-		for _, c := range []struct {
-			chunk, jobs int
-			mem         int64
-		}{{2, 1, 0}, {3, 2, 0}, {16, 1, 0}, {28, 2, 0}, {29, 1, 0}, {100, 2, 0}, {5, 2, 4096}, {0, 2, 0}} {
-			if got := run(reg, c.chunk, c.jobs, c.mem); got != want {
-				t.Errorf("%d passes, chunk %d -j %d --max-memory %d: sha256 %s, whole tensors %s", passes, c.chunk, c.jobs, c.mem, got, want)
+		for _, noCache = range []bool{false, true} {
+			for _, c := range []struct {
+				chunk, jobs int
+				mem         int64
+			}{{2, 1, 0}, {3, 2, 0}, {16, 1, 0}, {28, 2, 0}, {29, 1, 0}, {100, 2, 0}, {5, 2, 4096}, {0, 2, 0}} {
+				if got := run(reg, c.chunk, c.jobs, c.mem); got != want {
+					t.Errorf("%d passes, chunk %d -j %d --max-memory %d, no cache %v: sha256 %s, whole tensors %s",
+						passes, c.chunk, c.jobs, c.mem, noCache, got, want)
+				}
 			}
 		}
+		noCache = false
 	}
 	if got := run(stagedRegistry(t, 1, true), 7, 2, 0); got != want {
 		t.Errorf("Stager refusing: sha256 %s, whole tensors %s", got, want)

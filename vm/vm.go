@@ -48,6 +48,9 @@ type Options struct {
 	// NoInPlace gives every CALL a fresh buffer, also for InPlace methods whose first operand
 	// dies at the call (for tests comparing the two).
 	NoInPlace bool
+	// NoStageCache reads a staged key's inputs chunk by chunk in every pass instead of once
+	// (stage_cache.go): for tests and comparisons; the bytes are the same.
+	NoStageCache bool
 	// ChunkElems is the chunk length, in elements, of chunked execution (chunk.go): 0 means
 	// DefaultChunkElems, a negative value runs every key over whole tensors (for tests and
 	// comparisons). Values below 2 are raised to 2.
@@ -138,6 +141,8 @@ type machine struct {
 	staged []*stagedClass
 	// noInPlace: Options.NoInPlace.
 	noInPlace bool
+	// noStageCache: Options.NoStageCache.
+	noStageCache bool
 
 	bytesRead atomic.Int64
 	warnMu    sync.Mutex
@@ -247,6 +252,7 @@ func Run(ctx context.Context, p *bytecode.Program, opts Options) (*Stats, error)
 		go func() {
 			defer wg.Done()
 			wk := newWorker(m)
+			defer wk.closeRaw()
 			wk.pooling = mem == nil
 			for {
 				if ctx.Err() != nil {
@@ -353,6 +359,11 @@ type worker struct {
 	// donor is the register whose buffer the CALL being run may write its result into
 	// (donorFor), or -1.
 	donor int
+	// raw holds a staged key's input tensors, read once (stage_cache.go), when rawOn;
+	// rawArena is their memory, reused from key to key.
+	raw      []rawInput
+	rawOn    bool
+	rawArena []byte
 }
 
 // poolBytes bounds what one worker keeps for reuse: enough for the buffers of the next keys

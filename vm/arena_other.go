@@ -1,0 +1,9 @@
+//go:build !unix
+
+package vm
+
+// newArena returns a buffer of n bytes' capacity for a worker's lifetime (the heap here).
+func newArena(n int) []byte { return make([]byte, 0, n) }
+
+// freeArena releases an arena from newArena (the GC does, here).
+func freeArena([]byte) {}

@@ -1,0 +1,129 @@
+package vm
+
+import (
+	"github.com/mechac/mechac/ops"
+	"github.com/mechac/mechac/ops/num"
+	"github.com/mechac/mechac/vm/bytecode"
+)
+
+// A staged key (stage.go) reads its inputs once per statistics pass and again in the output
+// pass. When the raw bytes of all its LOADs fit stageCacheBytes, the first read of each input
+// takes the whole tensor into a worker buffer and every chunk of every pass is decoded from
+// it: one pread per input instead of one per chunk per pass. On the scale-4 TIES benchmark
+// the copies out of the page cache (pread) were a quarter of the CPU time, half of them for
+// the repeated pass. The bytes are the file's, decoded by the same num.DecodeFinite, so the
+// values are the same; admitPeak counts the buffer.
+
+// stageCacheBytes is the most raw input bytes a staged key keeps (16 MiB: float16 inputs of
+// 9 models up to ~930 K elements, most keys of an SDXL model at scale 4).
+const stageCacheBytes = 16 << 20
+
+// rawInput is one cached input tensor of the key being run.
+type rawInput struct {
+	input int
+	name  string
+	dtype ops.DType
+	data  []byte
+}
+
+// stageCacheSize is the raw bytes of k's LOADs (distinct input tensors) when k is staged and
+// they fit stageCacheBytes, else 0 (no cache). Without open inputs (a plan's AdmissionPeaks)
+// it assumes float16 tensors.
+func (m *machine) stageCacheSize(k *bytecode.Key) int64 {
+	if m.staged[k.Class] == nil || m.chunkElems <= 0 || m.noStageCache {
+		return 0
+	}
+	code := &m.prog.Classes[k.Class]
+	var total int64
+	seen := map[[2]int]bool{}
+	for _, in := range code.Instrs {
+		if in.Op != bytecode.LOAD || seen[[2]int{in.B, in.C}] {
+			continue
+		}
+		seen[[2]int{in.B, in.C}] = true
+		if m.inputs == nil {
+			// A plan (AdmissionPeaks) has no files open: float16 inputs, the usual kind.
+			total += 2 * int64(ops.NumElements(k.Shape))
+		} else {
+			info, ok := m.inputs[in.B].Tensors[k.Loads[in.C]]
+			if !ok {
+				return 0
+			}
+			total += info.Len()
+		}
+		if total > stageCacheBytes {
+			return 0
+		}
+	}
+	return total
+}
+
+// cachedPart decodes part of a cached input into dst, reading the whole tensor first if it is
+// not cached yet. ok is false when the key has no cache.
+func (w *worker) cachedPart(input int, name string, part *span, dst []float64) (finite, ok bool, err error) {
+	if !w.rawOn {
+		return false, false, nil
+	}
+	var r *rawInput
+	for i := range w.raw {
+		if w.raw[i].input == input && w.raw[i].name == name {
+			r = &w.raw[i]
+			break
+		}
+	}
+	if r == nil {
+		f, info, err := w.m.tensorInfo(input, name)
+		if err != nil {
+			return false, true, err
+		}
+		buf := w.rawBuf(int(info.Len()))
+		if err := f.ReadRaw(name, buf); err != nil {
+			return false, true, err
+		}
+		w.m.bytesRead.Add(info.Len())
+		w.raw = append(w.raw, rawInput{input: input, name: name, dtype: info.DType, data: buf})
+		r = &w.raw[len(w.raw)-1]
+	}
+	size := r.dtype.Size()
+	return num.DecodeFinite(dst, r.data[part.lo*size:(part.lo+part.n)*size], r.dtype), true, nil
+}
+
+// rawBuf returns n bytes of the worker's cache arena, which grows to the largest key's need
+// (at most stageCacheBytes) and is reused from key to key.
+func (w *worker) rawBuf(n int) []byte {
+	if len(w.rawArena)+n > cap(w.rawArena) {
+		// Cannot happen within stageCacheSize's total; a fresh buffer keeps it correct.
+		return make([]byte, n)
+	}
+	b := w.rawArena[len(w.rawArena) : len(w.rawArena)+n : len(w.rawArena)+n]
+	w.rawArena = w.rawArena[:len(w.rawArena)+n]
+	return b
+}
+
+// startRaw turns the cache on for a key whose LOADs take size bytes (0: off).
+func (w *worker) startRaw(size int64) {
+	w.raw = w.raw[:0]
+	w.rawOn = size > 0
+	if !w.rawOn {
+		return
+	}
+	if int64(cap(w.rawArena)) < size {
+		freeArena(w.rawArena)
+		w.rawArena = newArena(int(size))
+	}
+	w.rawArena = w.rawArena[:0]
+}
+
+// closeRaw releases the worker's arena at the end of a run.
+func (w *worker) closeRaw() {
+	w.endRaw()
+	freeArena(w.rawArena)
+	w.rawArena = nil
+}
+
+// endRaw forgets the key's cached inputs (the arena stays for the next key).
+func (w *worker) endRaw() {
+	clear(w.raw)
+	w.raw, w.rawOn = w.raw[:0], false
+	w.rawArena = w.rawArena[:0]
+}
