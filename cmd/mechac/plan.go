@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"os"
 	"runtime"
 	"sort"
 	"strconv"
@@ -159,23 +158,6 @@ func cmdPlan(e *env, args []string) error {
 		fmt.Fprintf(w, "time:   %s\n", est)
 	}
 	return nil
-}
-
-// availableMemory is MemAvailable from /proc/meminfo (0 where there is none).
-func availableMemory() int64 {
-	b, err := os.ReadFile("/proc/meminfo")
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if rest, ok := strings.CutPrefix(line, "MemAvailable:"); ok {
-			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
-			if err == nil {
-				return kb << 10
-			}
-		}
-	}
-	return 0
 }
 
 // runtimeOverhead is the memory a run uses besides registers: the Go runtime and binary

@@ -12,6 +12,7 @@ import (
 	"github.com/mechac/mechac/compiler"
 	"github.com/mechac/mechac/stdlib"
 	"github.com/mechac/mechac/vm"
+	"github.com/mechac/mechac/vm/bytecode"
 	"github.com/mechac/mechac/vm/safetensors"
 )
 
@@ -77,6 +78,9 @@ func cmdRun(e *env, args []string) error {
 		if same, _ := samePath(in.Path, *out); same {
 			return usagef("output %s is also an input of the recipe (%s); choose another output path", *out, in.Recipe)
 		}
+	}
+	if err := checkMemory(e, prog, *chunkElems, *quiet); err != nil {
+		return err
 	}
 	if *cpuProfile != "" {
 		pf, err := os.Create(*cpuProfile)
@@ -174,4 +178,38 @@ func humanBytes(n int64) string {
 		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
 	}
 	return fmt.Sprintf("%d B", n)
+}
+
+// checkMemory refuses, before any tensor is read, a merge whose largest key alone needs more
+// than the machine's memory and swap together (the run could only end killed, hours in
+// perhaps, with nothing written), and warns when it needs more than the memory available
+// now. A key is admitted by its planned peak (vm.AdmissionPeaks), as mechac plan reports it;
+// --max-memory does not change what one key needs (a key above the budget runs alone).
+func checkMemory(e *env, prog *bytecode.Program, chunkElems int, quiet bool) error {
+	mi := readMemInfo()
+	if mi.total <= 0 || len(prog.Keys) == 0 {
+		return nil
+	}
+	peaks, _, _, err := vm.AdmissionPeaks(prog, vm.Options{Registry: stdlib.Default(), ChunkElems: chunkElems})
+	if err != nil {
+		return err
+	}
+	largest := 0
+	for i := range peaks {
+		if peaks[i] > peaks[largest] {
+			largest = i
+		}
+	}
+	need := peaks[largest] + runtimeOverhead(1)
+	name := prog.Keys[largest].Name
+	switch {
+	case need > mi.total+mi.swapTotal:
+		return fmt.Errorf("run: key %s alone needs %s, more than this machine's memory and swap (%s): "+
+			"the merge cannot run here (mechac plan shows what each key needs)",
+			name, humanBytes(need), humanBytes(mi.total+mi.swapTotal))
+	case mi.available > 0 && need > mi.available+mi.swapFree && !quiet:
+		fmt.Fprintf(e.stderr, "warning: key %s alone needs %s, more than the memory available now (%s)\n",
+			name, humanBytes(need), humanBytes(mi.available+mi.swapFree))
+	}
+	return nil
 }
