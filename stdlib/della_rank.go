@@ -31,11 +31,20 @@ var dellaRadixShift = [dellaRadixDigits]uint{0, 8, 19, 30, 41, 52}
 const dellaRadixMin = 2048
 
 // dellaRanker orders a delta's elements by magnitude, reusing its buffers from delta to delta:
-// two key buffers and two index buffers (24 bytes per element).
+// two key buffers and two index buffers (24 bytes per element), and the packed sort's digit
+// histograms.
 type dellaRanker struct {
 	keys [2][]uint64
 	idx  [2][]uint32
+	hist []uint32 // orderPacked's digit histograms
 }
+
+// dellaWideBits and dellaWideMin: orderPacked's digits for deltas of at least dellaWideMin
+// elements.
+const (
+	dellaWideBits = 16
+	dellaWideMin  = 1 << 18
+)
 
 // newDellaRanker returns a ranker for the deltas of n elements of the method name. Positions
 // are uint32: a tensor of more than 2^32 - 1 elements (32 GiB in float64, none in a Stable
@@ -48,7 +57,13 @@ func newDellaRanker(name string, n int) (*dellaRanker, error) {
 }
 
 // dellaRankerBytes is what a dellaRanker holds for deltas of n elements.
-func dellaRankerBytes(n int) int64 { return 24 * int64(n) }
+func dellaRankerBytes(n int) int64 {
+	hist := int64(3 * 4 << dellaRadixBits) // orderPacked's histograms
+	if n >= dellaWideMin {
+		hist = 2 * 4 << dellaWideBits
+	}
+	return 24*int64(n) + hist
+}
 
 // order returns the positions of delta sorted by |delta| ascending, equal magnitudes by
 // position (a stable sort), which is rankdata's ordinal order: the element at order[r] has
@@ -166,23 +181,33 @@ func (d *dellaRanker) orderPacked(delta []float64) (ix []uint32, ok bool) {
 		}
 		return ix, true
 	}
-	passes := (width + dellaRadixBits - 1) / dellaRadixBits
+	// Digits of up to 16 bits (two passes for 32) once the deltas are long enough that a
+	// pass's 2^16-bucket prefix sums are small next to it; 11 bits below that.
+	maxDigit := dellaRadixBits
+	if len(delta) >= dellaWideMin {
+		maxDigit = dellaWideBits
+	}
+	passes := (width + maxDigit - 1) / maxDigit
 	digit := (width + passes - 1) / passes
 	mask := uint64(1)<<digit - 1
-	var hist [3][dellaRadixSize]uint32 // width <= 32: at most 3 digits of at most 11 bits
+	if len(d.hist) < passes<<digit {
+		d.hist = make([]uint32, passes<<max(digit, dellaRadixBits))
+	}
+	hist := d.hist[:passes<<digit]
+	clear(hist)
 	src := d.keys[0]
 	for j, v := range delta {
 		c := (math.Float64bits(v)&^(1<<63) - lo) >> zeros
 		for g := range passes {
-			hist[g][c>>(g*digit)&mask]++
+			hist[g<<digit|int(c>>(g*digit)&mask)]++
 		}
 		src[j] = c<<32 | uint64(j)
 	}
 	dst := d.keys[1]
 	for g := range passes {
-		h := &hist[g]
+		h := hist[g<<digit : (g+1)<<digit]
 		sum := uint32(0)
-		for b, c := range h[:mask+1] {
+		for b, c := range h {
 			h[b] = sum
 			sum += c
 		}

@@ -84,7 +84,7 @@ func TestDellaRankerOrder(t *testing.T) {
 	}
 	var rk dellaRanker // reused across lengths and kinds, as a key call reuses it
 	for _, g := range gens {
-		for _, n := range []int{0, 1, 2, 17, dellaRadixMin - 1, dellaRadixMin, 5000, 70001} {
+		for _, n := range []int{0, 1, 2, 17, dellaRadixMin - 1, dellaRadixMin, 5000, 70001, dellaWideMin + 3} {
 			delta := make([]float64, n)
 			for i := range delta {
 				delta[i] = g.gen(i)
