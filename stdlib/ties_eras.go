@@ -571,7 +571,7 @@ func seed00x(def *float64) ops.Param {
 var minusOne = -1.0
 
 var (
-	_ = tiesDropout00xDef("fork-0.0.12", dropoutFork012,
+	tiesDropoutFork012 = tiesDropout00xDef("fork-0.0.12", dropoutFork012,
 		cat(floats00x([]string{"probability"}, []float64{0.9}), tiesPlain00x, []ops.Param{seed00x(nil)}),
 		"the fork's 4edc67c DARE + TIES: torch.manual_seed(int(seed)) on the global generator "+
 			"at every key call, each delta times bernoulli(full(shape, 1 - p)) with a FLOAT32 "+

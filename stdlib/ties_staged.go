@@ -165,6 +165,9 @@ type tiesStager struct {
 
 	th    []float64
 	voter *tiesVoter
+	// nanToNum: the output goes through torch.nan_to_num's defaults (the 0.0.x cores: NaN
+	// -> 0, +-inf -> +-max) instead of 1.1.5's nan_to_num(nan=0, posinf=0, neginf=0).
+	nanToNum bool
 
 	// scratch holds one chunk's magnitude keys where they are not kept (chunkKeys).
 	scratch []uint32
@@ -194,15 +197,25 @@ func newTiesStager(c ops.StageCall) (ops.Stager, bool, error) {
 	if r == 0 || n == 0 {
 		return nil, false, nil
 	}
-	kk, err := tiesTopKIndex(n, o.k)
-	if err != nil {
+	s, ok := newTiesStagerFor(r, n, o.k, o.voteSgn)
+	if !ok {
 		return nil, false, nil
 	}
-	s := &tiesStager{r: r, n: n, rank: kk - 1, voteSgn: o.voteSgn, passes: 2}
+	return s, true, nil
+}
+
+// newTiesStagerFor is the Stager of a ties_sum core over r deltas of n elements with top-k
+// fraction k and the given vote; false when k is not one the whole kernel accepts.
+func newTiesStagerFor(r, n int, k float64, voteSgn bool) (*tiesStager, bool) {
+	kk, err := tiesTopKIndex(n, k)
+	if err != nil {
+		return nil, false
+	}
+	s := &tiesStager{r: r, n: n, rank: kk - 1, voteSgn: voteSgn, passes: 2}
 	if tiesStageOnePass(r, n) {
 		s.passes = 1
 	}
-	return s, true, nil
+	return s, true
 }
 
 // Passes is 1 when the keys fit tiesStageKeyBudget, else 2.
@@ -381,6 +394,7 @@ func (s *tiesStager) EndPass(pass int) error {
 		return fmt.Errorf("ties_sum: end of statistics pass %d of %d", pass, s.passes)
 	}
 	s.voter = newTiesVoter(s.th, s.n, s.voteSgn)
+	s.voter.nanToNum = s.nanToNum
 	return nil
 }
 

@@ -29,6 +29,9 @@ const tiesVoteTile = 512
 // sums the kept positive and the kept negative deltas separately and counts them (and, for a
 // vote of values, sums all the kept ones), and the output picks one sum and count by the sign.
 type tiesVoter struct {
+	// nanToNum: torch.nan_to_num's defaults on the output (0.0.x), not nan_to_num(0, 0, 0).
+	// Only the plainly computed columns can differ: the tiles' are finite.
+	nanToNum bool
 	th       []float64
 	n        int // elements of the whole tensor: a column's sum order depends on n
 	blockEnd int // columns below it are summed by multiRowSum (16-column blocks), the others by rowSum
@@ -249,6 +252,9 @@ func (t *tiesVoter) column(ms [][]float64, j int, inBlock bool) float64 {
 		f := tiesB2F(tiesKeptSign(m[j], t.th[i]) == s)
 		d[i] *= f
 		c += f
+	}
+	if t.nanToNum {
+		return tiesNanToNum(t.colSum(d, inBlock) / c)
 	}
 	return tiesNanToZero(t.colSum(d, inBlock) / c)
 }

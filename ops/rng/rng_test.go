@@ -256,3 +256,48 @@ func BenchmarkTorchFloat64s(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/1024, "ns/value")
 }
+
+// TestTorchSkip: Skip(k) leaves the generator where k Uint32 calls do, across regenerations.
+func TestTorchSkip(t *testing.T) {
+	for _, k := range []uint64{0, 1, 622, 623, 624, 625, 1247, 5000} {
+		for _, pre := range []int{0, 1, 300, 623} {
+			a, b := NewTorch(7), NewTorch(7)
+			for range pre {
+				a.Uint32()
+				b.Uint32()
+			}
+			a.Skip(k)
+			for range k {
+				b.Uint32()
+			}
+			for i := range 700 {
+				if x, y := a.Uint32(), b.Uint32(); x != y {
+					t.Fatalf("skip %d after %d: output %d is %d, want %d", k, pre, i, x, y)
+				}
+			}
+		}
+	}
+}
+
+// TestTorchFloat32s: the bulk float32 draws are the single ones, across regenerations.
+func TestTorchFloat32s(t *testing.T) {
+	for _, skip := range []int{0, 1, 622, 623} {
+		a, b := NewTorch(9), NewTorch(9)
+		for range skip {
+			a.Uint32()
+			b.Uint32()
+		}
+		for _, n := range []int{0, 1, 2, 623, 624, 625, 2000} {
+			got := make([]float64, n)
+			a.Float32s(got)
+			for i := range got {
+				if want := b.Float32(); got[i] != want {
+					t.Fatalf("skip %d, n %d, draw %d: %v, want %v", skip, n, i, got[i], want)
+				}
+			}
+		}
+		if a.Uint32() != b.Uint32() {
+			t.Fatalf("skip %d: the generators diverge after the bulk draws", skip)
+		}
+	}
+}

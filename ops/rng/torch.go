@@ -110,6 +110,41 @@ func (g *Torch) Float32() float64 {
 // Float64 uniform u, and true iff u < p.
 func (g *Torch) Bernoulli64(p float64) bool { return g.Float64() < p }
 
+// Skip advances the generator by k 32-bit outputs, as k calls of Uint32 would, without
+// tempering them: a staged kernel (stdlib) positions one generator per delta this way.
+func (g *Torch) Skip(k uint64) {
+	for k > 0 {
+		if g.left > 1 {
+			m := min(k, uint64(g.left-1))
+			g.left -= int(m)
+			g.next += int(m)
+			k -= m
+			continue
+		}
+		g.Uint32() // regenerates the state, then takes its first word
+		k--
+	}
+}
+
+// Float32s fills dst with the next len(dst) Float32 draws (one 32-bit output each), the
+// values len(dst) calls of Float32 return, tempering the words in a loop of its own.
+func (g *Torch) Float32s(dst []float64) {
+	for len(dst) > 0 {
+		m := min(g.left-1, len(dst)) // words left before a regeneration (see Float64s)
+		if m <= 0 {
+			dst[0] = g.Float32()
+			dst = dst[1:]
+			continue
+		}
+		for k, w := range g.state[g.next : g.next+m] {
+			dst[k] = float64(temper(w)&(1<<24-1)) * 0x1p-24
+		}
+		g.next += m
+		g.left -= m
+		dst = dst[m:]
+	}
+}
+
 // Float64s fills dst with the next len(dst) Float64 draws, the values len(dst) calls of
 // Float64 return. It tempers the state's words in a loop of its own, about three times as
 // fast as a call per draw; the DELLA and DARE masks draw one uniform per element.

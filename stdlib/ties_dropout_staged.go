@@ -1,0 +1,148 @@
+package stdlib
+
+import (
+	"math"
+
+	"github.com/mechac/mechac/ops"
+	"github.com/mechac/mechac/ops/rng"
+)
+
+// The staged form of ties_sum_with_dropout@fork-0.0.12, the fork's DARE + TIES of the
+// 102-model x101a recipe (SPEC §5.4). Whole-tensor, a key holds every delta and its masked
+// copy: 103 GiB for the SDXL token embedding of x101a. The masks are one generator's float32
+// bernoulli draws, delta after delta, element after element; the rest is the ties_sum core.
+// Staged, each delta gets its own copy of the generator, advanced (rng.Torch.Skip) to the
+// delta's first draw, so a chunk's masks come from each delta's copy in turn; the masked chunks
+// go to the ties_sum Stager (thresholds, then the vote), with the 0.0.x nan_to_num, and the
+// output is divided by 1 - p as the whole kernel does. Same bits (ties_dropout_staged_test.go).
+
+func init() {
+	tiesDropoutFork012.Stage = &ops.StageDef{
+		New:     newDropout012Stager,
+		Scratch: dropout012Scratch,
+		Passes: func(r, n int) int {
+			if tiesStageOnePass(r, n) {
+				return 1
+			}
+			return 2
+		},
+		Idle: func() int64 { return tiesKeyIdleBytes },
+		Cost: tiesStagedCost + 16, // the masks, drawn again in every pass (calibrated on x101a, d16)
+	}
+}
+
+// dropout012Chunk is the chunk length the mask buffers are declared for (the VM's default,
+// which stdlib cannot import; a longer --chunk-elems makes them longer).
+const dropout012Chunk = 1 << 16
+
+// dropout012Scratch is StageDef.Scratch: the ties_sum Stager's, one chunk of masked deltas,
+// and two generator states per delta.
+func dropout012Scratch(r, n int) int64 {
+	return tiesStageScratch(r, n) + 8*int64(r)*int64(min(n, dropout012Chunk)) + 2*int64(r)*5120
+}
+
+// dropout012Stager is the Stager of one key.
+type dropout012Stager struct {
+	inner  *tiesStager
+	keep   float64     // float32(1 - p): the bernoulli probability
+	div    float64     // 1 - p
+	start  []rng.Torch // each delta's generator at its first draw
+	gens   []rng.Torch // the generators of the pass being run
+	masked [][]float64 // one chunk of masked deltas
+}
+
+// newDropout012Stager is StageDef.New. A call the whole kernel rejects or treats specially
+// (bad arguments, no seed, p = 1, no deltas or elements) is not staged: the whole kernel
+// gives its error or bytes.
+func newDropout012Stager(c ops.StageCall) (ops.Stager, bool, error) {
+	d := tiesDropoutFork012
+	name := d.FullName()
+	kw, _, err := complete(d, d.KwOnly, c.Kw, c.Numerics)
+	if err != nil {
+		return nil, false, nil
+	}
+	h, err := kwFloats(d, kw)
+	if err != nil {
+		return nil, false, nil
+	}
+	o, err := opts00x(name, h, false)
+	if err != nil || o.stock || o.median {
+		return nil, false, nil
+	}
+	seed, hasSeed, err := eraSeed(name, kw[kwIndex(d, "seed")])
+	if err != nil || !hasSeed {
+		return nil, false, nil
+	}
+	p := h["probability"]
+	keep := float64(float32(1 - p))
+	if p == 1 || bernoulliCheck(name, keep) != nil || math.IsNaN(p) {
+		return nil, false, nil
+	}
+	r, n := c.Tensors, ops.NumElements(c.Shape)
+	if r == 0 || n == 0 {
+		return nil, false, nil
+	}
+	inner, ok := newTiesStagerFor(r, n, o.k, !o.bySigns)
+	if !ok {
+		return nil, false, nil
+	}
+	inner.nanToNum = true
+	s := &dropout012Stager{inner: inner, keep: keep, div: 1 - p,
+		start: make([]rng.Torch, r), gens: make([]rng.Torch, r), masked: make([][]float64, r)}
+	g := rng.NewTorch(uint64(int64(seed))) // torch.manual_seed(int(seed)) at every key call
+	for i := range s.start {
+		s.start[i] = *g
+		g.Skip(uint64(n)) // a float32 draw takes one 32-bit output
+	}
+	copy(s.gens, s.start)
+	return s, true, nil
+}
+
+// Passes is the ties_sum Stager's.
+func (s *dropout012Stager) Passes() int { return s.inner.Passes() }
+
+// mask returns the chunk's masked deltas: each delta's next len(args[i]) draws.
+func (s *dropout012Stager) mask(args [][]float64) [][]float64 {
+	keep := s.keep
+	for i, a := range args {
+		if cap(s.masked[i]) < len(a) {
+			s.masked[i] = make([]float64, len(a))
+		}
+		m := s.masked[i][:len(a)]
+		// The uniforms go to m first (bulk draws), then become the masked values.
+		s.gens[i].Float32s(m)
+		for j, v := range a {
+			m[j] = v * tiesB2F(m[j] < keep) // bernoulli(keep): 1 or +0, times the delta
+		}
+		s.masked[i] = m
+	}
+	return s.masked[:len(args)]
+}
+
+// Observe masks the chunk and hands it to the ties_sum Stager.
+func (s *dropout012Stager) Observe(pass, lo int, args [][]float64) error {
+	if len(args) != len(s.gens) {
+		return s.inner.Observe(pass, lo, args) // its error
+	}
+	return s.inner.Observe(pass, lo, s.mask(args))
+}
+
+// EndPass ends the ties_sum Stager's pass and rewinds the generators for the next one.
+func (s *dropout012Stager) EndPass(pass int) error {
+	copy(s.gens, s.start)
+	return s.inner.EndPass(pass)
+}
+
+// Chunk masks the chunk, votes, and divides by 1 - p.
+func (s *dropout012Stager) Chunk(lo int, args [][]float64, out []float64) error {
+	if len(args) != len(s.gens) {
+		return s.inner.Chunk(lo, args, out) // its error
+	}
+	if err := s.inner.Chunk(lo, s.mask(args), out); err != nil {
+		return err
+	}
+	for j := range out {
+		out[j] /= s.div
+	}
+	return nil
+}

@@ -1,0 +1,115 @@
+package stdlib
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/mechac/mechac/ops"
+)
+
+// dropout012Run runs ties_sum_with_dropout@fork-0.0.12 on whole tensors (the kernel) and
+// staged the way the VM does (every statistics pass over obs, then the output over outs).
+func dropout012Run(ms [][]float64, shape []int, kw []ops.Value, obs, outs [][2]int) (whole, staged []float64, err error) {
+	d := tiesDropoutFork012
+	n := ops.NumElements(shape)
+	vars := make([]ops.Value, len(ms))
+	for i, m := range ms {
+		vars[i] = ops.TensorValue(&ops.Tensor{Shape: shape, Data: m, DType: ops.F64})
+	}
+	c := &ops.Call{Key: "k", Numerics: ops.Exact, Var: vars, Kw: kw,
+		Out: &ops.Tensor{Shape: shape, Data: make([]float64, n), DType: ops.F64}}
+	if err := d.Kernel(c); err != nil {
+		return nil, nil, fmt.Errorf("kernel: %v", err)
+	}
+	s, ok, err := d.Stage.New(ops.StageCall{Kw: kw, Tensors: len(ms), Shape: shape, Numerics: ops.Exact})
+	if err != nil || !ok {
+		return nil, nil, fmt.Errorf("New: ok=%v err=%v", ok, err)
+	}
+	cut := func(c [2]int) [][]float64 {
+		args := make([][]float64, len(ms))
+		for i, m := range ms {
+			args[i] = m[c[0]:c[1]]
+		}
+		return args
+	}
+	for p := range s.Passes() {
+		for _, c := range obs {
+			if err := s.Observe(p, c[0], cut(c)); err != nil {
+				return nil, nil, err
+			}
+		}
+		if err := s.EndPass(p); err != nil {
+			return nil, nil, err
+		}
+	}
+	out := make([]float64, n)
+	for _, c := range outs {
+		if err := s.Chunk(c[0], cut(c), out[c[0]:c[1]]); err != nil {
+			return nil, nil, err
+		}
+	}
+	return c.Out.Data, out, nil
+}
+
+// TestDropout012StagedMatchesWhole: the staged DARE + TIES gives the kernel's bits for every
+// pass mode, chunking, model count, k, vote polarity, probability, seed and non-finite values.
+func TestDropout012StagedMatchesWhole(t *testing.T) {
+	d := tiesDropoutFork012
+	modes := []string{"one-pass", "two-pass", "two-pass-fine"}
+	rng := rand.New(rand.NewPCG(31, 32))
+	for _, n := range []int{1, 2, 3, 17, 100, 700, 1100} {
+		for _, r := range []int{1, 2, 3, 8, 17} {
+			for _, k := range []float64{1, 0.2, 0.5} {
+				for _, vote := range []float64{0, 1} {
+					p := []float64{0.1, 0.5, 0.9, 0}[rng.IntN(4)]
+					seed := float64(rng.IntN(1 << 20))
+					bad := rng.IntN(3) == 0
+					ms := tiesTestData(rng, r, n, bad)
+					shape := []int{n}
+					kw := kwOf(d, map[string]ops.Value{"probability": ops.Float(p), "k": ops.Float(k),
+						"vote_sgn": ops.Float(vote), "seed": ops.Float(seed)})
+					mode := modes[rng.IntN(len(modes))]
+					step := []int{1, 7, 16, 17, 4096, 0}[rng.IntN(6)]
+					obs := tiesChunking(rng, n, step)
+					outs := obs
+					if rng.IntN(2) == 0 {
+						outs = tiesChunking(rng, n, 0)
+					}
+					t.Run(mode, func(t *testing.T) {
+						tiesStageMode(t, mode)
+						want, got, err := dropout012Run(ms, shape, kw, obs, outs)
+						if err != nil {
+							t.Fatalf("n=%d r=%d k=%v vote=%v p=%v: %v", n, r, k, vote, p, err)
+						}
+						if j := tiesFirstDiff(got, want); j >= 0 {
+							t.Fatalf("n=%d r=%d k=%v vote=%v p=%v seed=%v bad=%v step=%d: [%d] = %v, whole %v",
+								n, r, k, vote, p, seed, bad, step, j, got[j], want[j])
+						}
+					})
+				}
+			}
+		}
+	}
+}
+
+// TestDropout012StagedRefuses: calls the whole kernel rejects or treats specially are not
+// staged (no seed, p = 1, no elements), so the kernel gives their error or bytes.
+func TestDropout012StagedRefuses(t *testing.T) {
+	d := tiesDropoutFork012
+	for _, tc := range []struct {
+		name  string
+		given map[string]ops.Value
+		shape []int
+	}{
+		{"no seed", map[string]ops.Value{"probability": ops.Float(0.1)}, []int{4}},
+		{"p = 1", map[string]ops.Value{"probability": ops.Float(1), "seed": ops.Float(1)}, []int{4}},
+		{"p > 1", map[string]ops.Value{"probability": ops.Float(2), "seed": ops.Float(1)}, []int{4}},
+		{"no elements", map[string]ops.Value{"probability": ops.Float(0.1), "seed": ops.Float(1)}, []int{0}},
+	} {
+		_, ok, err := d.Stage.New(ops.StageCall{Kw: kwOf(d, tc.given), Tensors: 2, Shape: tc.shape, Numerics: ops.Exact})
+		if ok || err != nil {
+			t.Errorf("%s: staged %v, error %v; want the whole kernel", tc.name, ok, err)
+		}
+	}
+}
