@@ -293,12 +293,20 @@ func geometricMedianRows(ps [][]float64, n int, eps float64, maxiter int64, ftol
 	r := len(ps)
 	p := func(i int) []float64 { return ps[i][:n] }
 	weighted := func(w []float64, dst []float64) {
-		for j := range dst {
-			s := 0.0
+		// Python's sum per element, from 0, model after model: run a block of columns model
+		// by model (the same additions in the same order per element, with stride-1 reads
+		// instead of one row per model per element). float64(...) keeps the product rounded
+		// on its own (no fused multiply-add on any architecture), as torch computes it.
+		const block = 1024
+		for c0 := 0; c0 < len(dst); c0 += block {
+			d := dst[c0:min(c0+block, len(dst))]
+			clear(d)
 			for i := 0; i < r; i++ {
-				s += ps[i][j] * w[i]
+				wi, row := w[i], ps[i][c0:c0+len(d)]
+				for j, v := range row {
+					d[j] += float64(v * wi)
+				}
 			}
-			dst[j] = s
 		}
 		den := 0.0
 		for _, v := range w {
