@@ -290,24 +290,35 @@ func tiesRows(stack []float64, r, n int) [][]float64 {
 // geometricMedianRows is geometricMedian on the R points ps (each of n elements), read in
 // place: the geometric_median method needs no stacked copy of its inputs.
 func geometricMedianRows(ps [][]float64, n int, eps float64, maxiter int64, ftol float64, out []float64) {
+	geometricMedianRowsWith(ps, n, eps, maxiter, ftol, out, weightedSumsBlocked)
+}
+
+// weightedSumsBlocked writes dst[j] = sum_i ps[i][j] * w[i], Python's sum per element (from 0,
+// model after model), a block of columns model by model: the same additions in the same order
+// per element, with stride-1 reads instead of one row per model per element. float64(...)
+// keeps the product rounded on its own (no fused multiply-add on any architecture), as torch
+// computes it.
+func weightedSumsBlocked(ps [][]float64, w, dst []float64) {
+	const block = 1024
+	for c0 := 0; c0 < len(dst); c0 += block {
+		d := dst[c0:min(c0+block, len(dst))]
+		clear(d)
+		for i, wi := range w {
+			for j, v := range ps[i][c0 : c0+len(d)] {
+				d[j] += float64(v * wi)
+			}
+		}
+	}
+}
+
+// geometricMedianRowsWith is geometricMedianRows with its weighted sums taken by sums (the
+// tests compare sums orders).
+func geometricMedianRowsWith(ps [][]float64, n int, eps float64, maxiter int64, ftol float64, out []float64,
+	sums func(ps [][]float64, w, dst []float64)) {
 	r := len(ps)
 	p := func(i int) []float64 { return ps[i][:n] }
 	weighted := func(w []float64, dst []float64) {
-		// Python's sum per element, from 0, model after model: run a block of columns model
-		// by model (the same additions in the same order per element, with stride-1 reads
-		// instead of one row per model per element). float64(...) keeps the product rounded
-		// on its own (no fused multiply-add on any architecture), as torch computes it.
-		const block = 1024
-		for c0 := 0; c0 < len(dst); c0 += block {
-			d := dst[c0:min(c0+block, len(dst))]
-			clear(d)
-			for i := 0; i < r; i++ {
-				wi, row := w[i], ps[i][c0:c0+len(d)]
-				for j, v := range row {
-					d[j] += float64(v * wi)
-				}
-			}
-		}
+		sums(ps, w, dst)
 		den := 0.0
 		for _, v := range w {
 			den += v

@@ -22,32 +22,9 @@ func dropout012Run(ms [][]float64, shape []int, kw []ops.Value, obs, outs [][2]i
 	if err := d.Kernel(c); err != nil {
 		return nil, nil, fmt.Errorf("kernel: %v", err)
 	}
-	s, ok, err := d.Stage.New(ops.StageCall{Kw: kw, Tensors: len(ms), Shape: shape, Numerics: ops.Exact})
-	if err != nil || !ok {
-		return nil, nil, fmt.Errorf("New: ok=%v err=%v", ok, err)
-	}
-	cut := func(c [2]int) [][]float64 {
-		args := make([][]float64, len(ms))
-		for i, m := range ms {
-			args[i] = m[c[0]:c[1]]
-		}
-		return args
-	}
-	for p := range s.Passes() {
-		for _, c := range obs {
-			if err := s.Observe(p, c[0], cut(c)); err != nil {
-				return nil, nil, err
-			}
-		}
-		if err := s.EndPass(p); err != nil {
-			return nil, nil, err
-		}
-	}
-	out := make([]float64, n)
-	for _, c := range outs {
-		if err := s.Chunk(c[0], cut(c), out[c[0]:c[1]]); err != nil {
-			return nil, nil, err
-		}
+	out, _, err := runStager(d.Stage, ops.Exact, ms, shape, kw, obs, outs)
+	if err != nil {
+		return nil, nil, err
 	}
 	return c.Out.Data, out, nil
 }
@@ -70,12 +47,7 @@ func TestDropout012StagedMatchesWhole(t *testing.T) {
 					kw := kwOf(d, map[string]ops.Value{"probability": ops.Float(p), "k": ops.Float(k),
 						"vote_sgn": ops.Float(vote), "seed": ops.Float(seed)})
 					mode := modes[rng.IntN(len(modes))]
-					step := []int{1, 7, 16, 17, 4096, 0}[rng.IntN(6)]
-					obs := tiesChunking(rng, n, step)
-					outs := obs
-					if rng.IntN(2) == 0 {
-						outs = tiesChunking(rng, n, 0)
-					}
+					obs, outs, step := tiesPickChunks(rng, n, []int{1, 7, 16, 17, 4096, 0})
 					t.Run(mode, func(t *testing.T) {
 						tiesStageMode(t, mode)
 						want, got, err := dropout012Run(ms, shape, kw, obs, outs)

@@ -46,10 +46,28 @@ func tiesChunking(rng *rand.Rand, n, step int) [][2]int {
 	return cs
 }
 
+// tiesPickChunks picks a chunk length among steps (0: random lengths), the statistics passes'
+// chunks of it, and for the output either the same chunks or random ones.
+func tiesPickChunks(rng *rand.Rand, n int, steps []int) (obs, outs [][2]int, step int) {
+	step = steps[rng.IntN(len(steps))]
+	obs = tiesChunking(rng, n, step)
+	outs = obs
+	if rng.IntN(2) == 0 {
+		outs = tiesChunking(rng, n, 0)
+	}
+	return obs, outs, step
+}
+
 // tiesRunStaged runs the staged form the way the VM does: every statistics pass over the
 // chunks obs, then the output over the chunks outs (any chunking).
 func tiesRunStaged(ms [][]float64, shape []int, kw []ops.Value, obs, outs [][2]int) ([]float64, int, error) {
-	s, ok, err := tiesSum.Stage.New(ops.StageCall{Kw: kw, Tensors: len(ms), Shape: shape, Numerics: ops.SDMecha})
+	return runStager(tiesSum.Stage, ops.SDMecha, ms, shape, kw, obs, outs)
+}
+
+// runStager runs the Stager of st on the tensors ms as the VM does (statistics passes over
+// obs, output over outs) and returns the output and the number of passes.
+func runStager(st *ops.StageDef, num ops.Numerics, ms [][]float64, shape []int, kw []ops.Value, obs, outs [][2]int) ([]float64, int, error) {
+	s, ok, err := st.New(ops.StageCall{Kw: kw, Tensors: len(ms), Shape: shape, Numerics: num})
 	if err != nil || !ok {
 		return nil, 0, fmt.Errorf("New: ok=%v err=%v", ok, err)
 	}
@@ -127,13 +145,7 @@ func TestTiesStagedMatchesWhole(t *testing.T) {
 						t.Fatalf("n=%d r=%d k=%v vote=%v: kernel differs from the stacked path at %d", n, r, k, vote, tiesFirstDiff(want, ref))
 					}
 					mode := modes[rng.IntN(len(modes))]
-					steps := []int{1, 7, 15, 16, 17, 4096, 0}
-					step := steps[rng.IntN(len(steps))]
-					obs := tiesChunking(rng, n, step)
-					outs := obs
-					if rng.IntN(2) == 0 {
-						outs = tiesChunking(rng, n, 0)
-					}
+					obs, outs, step := tiesPickChunks(rng, n, []int{1, 7, 15, 16, 17, 4096, 0})
 					t.Run(mode, func(t *testing.T) {
 						tiesStageMode(t, mode)
 						got, passes, err := tiesRunStaged(ms, shape, kw, obs, outs)
