@@ -114,6 +114,15 @@ func cmdPlan(e *env, args []string) error {
 		}
 	}
 	predicted += idle
+	if limit > 0 {
+		// Under --max-memory each worker keeps its staged input cache between keys (with the
+		// fixed overhead, as run counts it).
+		perWorker, err := vm.IdleStageCache(p, vm.Options{Registry: opts.Registry})
+		if err != nil {
+			return err
+		}
+		predicted += int64(n) * perWorker
+	}
 	w := e.stdout
 	// The verdict comes first: against --max-memory, or else against the memory this machine
 	// has available now.

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"runtime/debug"
 	"runtime/pprof"
 
@@ -100,7 +101,15 @@ func cmdRun(e *env, args []string) error {
 		// The Go runtime collects harder as the heap nears the limit; registers are admitted
 		// within what is left after the runtime's own overhead.
 		debug.SetMemoryLimit(limit)
-		limit -= runtimeOverhead(max(*jobs, 1))
+		workers := *jobs
+		if workers <= 0 {
+			workers = runtime.NumCPU()
+		}
+		idle, err := vm.IdleStageCache(prog, vm.Options{Registry: stdlib.Default(), ChunkElems: *chunkElems})
+		if err != nil {
+			return err
+		}
+		limit -= runtimeOverhead(workers) + int64(workers)*idle
 		if limit <= 0 {
 			return usagef("run: --max-memory %s is less than mechac's own overhead", *maxMem)
 		}
