@@ -136,7 +136,8 @@ func cmdPlan(e *env, args []string) error {
 		need := peaks[largest] + runtimeOverhead(1)
 		switch {
 		case need > limit:
-			fmt.Fprintf(w, "DOES NOT FIT in %s: key %s alone needs %s\n", what, p.Keys[largest].Name, humanBytes(need))
+			fmt.Fprintf(w, "DOES NOT FIT in %s: key %s alone needs %s%s\n", what, p.Keys[largest].Name, humanBytes(need),
+				keyCause(p, opts.Registry, &p.Keys[largest], chunked[largest]))
 		case predicted+runtimeOverhead(n) > limit:
 			fmt.Fprintf(w, "fits in %s, with fewer keys in flight than workers at times\n", what)
 		default:

@@ -199,7 +199,7 @@ func checkMemory(e *env, prog *bytecode.Program, chunkElems int, quiet bool) err
 	if mi.total <= 0 || len(prog.Keys) == 0 {
 		return nil
 	}
-	peaks, _, _, err := vm.AdmissionPeaks(prog, vm.Options{Registry: stdlib.Default(), ChunkElems: chunkElems})
+	peaks, chunked, _, err := vm.AdmissionPeaks(prog, vm.Options{Registry: stdlib.Default(), ChunkElems: chunkElems})
 	if err != nil {
 		return err
 	}
@@ -213,9 +213,10 @@ func checkMemory(e *env, prog *bytecode.Program, chunkElems int, quiet bool) err
 	name := prog.Keys[largest].Name
 	switch {
 	case need > mi.total+mi.swapTotal:
-		return fmt.Errorf("run: key %s alone needs %s, more than this machine's memory and swap (%s): "+
+		return fmt.Errorf("run: key %s alone needs %s%s, more than this machine's memory and swap (%s): "+
 			"the merge cannot run here (mechac plan shows what each key needs)",
-			name, humanBytes(need), humanBytes(mi.total+mi.swapTotal))
+			name, humanBytes(need), keyCause(prog, stdlib.Default(), &prog.Keys[largest], chunked[largest]),
+			humanBytes(mi.total+mi.swapTotal))
 	case mi.available > 0 && need > mi.available+mi.swapFree && !quiet:
 		fmt.Fprintf(e.stderr, "warning: key %s alone needs %s, more than the memory available now (%s)\n",
 			name, humanBytes(need), humanBytes(mi.available+mi.swapFree))
