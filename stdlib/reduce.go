@@ -194,10 +194,33 @@ func DistTorch(a, b []float64) float64 {
 }
 
 // DistsTorch writes DistTorch(p(i), b) to dists[i] for every i. Each distance is its own
-// sequential chain of fused multiply-adds, latency-bound one at a time; four chains run
-// interleaved, each with the same operations in the same order, so the same bits.
+// sequential chain of fused multiply-adds, latency-bound one at a time; eight chains run
+// interleaved (then four, two, one for the rest), each with the same operations in the same
+// order, so the same bits.
 func DistsTorch(p func(i int) []float64, b []float64, dists []float64) {
 	i := 0
+	for ; i+8 <= len(dists); i += 8 {
+		var a [8][]float64
+		for l := range a {
+			a[l] = p(i + l)[:len(b)]
+		}
+		var s [8]float64
+		for j, v := range b {
+			d0, d1, d2, d3 := a[0][j]-v, a[1][j]-v, a[2][j]-v, a[3][j]-v
+			d4, d5, d6, d7 := a[4][j]-v, a[5][j]-v, a[6][j]-v, a[7][j]-v
+			s[0] = math.FMA(d0, d0, s[0])
+			s[1] = math.FMA(d1, d1, s[1])
+			s[2] = math.FMA(d2, d2, s[2])
+			s[3] = math.FMA(d3, d3, s[3])
+			s[4] = math.FMA(d4, d4, s[4])
+			s[5] = math.FMA(d5, d5, s[5])
+			s[6] = math.FMA(d6, d6, s[6])
+			s[7] = math.FMA(d7, d7, s[7])
+		}
+		for l, x := range s {
+			dists[i+l] = math.Sqrt(x)
+		}
+	}
 	for ; i+4 <= len(dists); i += 4 {
 		a0, a1, a2, a3 := p(i)[:len(b)], p(i + 1)[:len(b)], p(i + 2)[:len(b)], p(i + 3)[:len(b)]
 		s0, s1, s2, s3 := 0.0, 0.0, 0.0, 0.0
@@ -209,6 +232,16 @@ func DistsTorch(p func(i int) []float64, b []float64, dists []float64) {
 			s3 = math.FMA(d3, d3, s3)
 		}
 		dists[i], dists[i+1], dists[i+2], dists[i+3] = math.Sqrt(s0), math.Sqrt(s1), math.Sqrt(s2), math.Sqrt(s3)
+	}
+	for ; i+2 <= len(dists); i += 2 {
+		a0, a1 := p(i)[:len(b)], p(i + 1)[:len(b)]
+		s0, s1 := 0.0, 0.0
+		for j, v := range b {
+			d0, d1 := a0[j]-v, a1[j]-v
+			s0 = math.FMA(d0, d0, s0)
+			s1 = math.FMA(d1, d1, s1)
+		}
+		dists[i], dists[i+1] = math.Sqrt(s0), math.Sqrt(s1)
 	}
 	for ; i < len(dists); i++ {
 		dists[i] = DistTorch(p(i), b)

@@ -75,7 +75,7 @@ func TestMultiRowSum16(t *testing.T) {
 // for point counts around the 4-wide groups and non-finite values.
 func TestDistsTorch(t *testing.T) {
 	rnd := rand.New(rand.NewPCG(8, 8))
-	for _, r := range []int{0, 1, 3, 4, 5, 8, 11} {
+	for _, r := range []int{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 11, 15, 16, 17} {
 		const n = 1001
 		pts := make([]float64, r*n)
 		for i := range pts {
