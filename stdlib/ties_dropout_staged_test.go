@@ -12,21 +12,11 @@ import (
 // staged the way the VM does (every statistics pass over obs, then the output over outs).
 func dropout012Run(ms [][]float64, shape []int, kw []ops.Value, obs, outs [][2]int) (whole, staged []float64, err error) {
 	d := tiesDropoutFork012
-	n := ops.NumElements(shape)
-	vars := make([]ops.Value, len(ms))
-	for i, m := range ms {
-		vars[i] = ops.TensorValue(&ops.Tensor{Shape: shape, Data: m, DType: ops.F64})
-	}
-	c := &ops.Call{Key: "k", Numerics: ops.Exact, Var: vars, Kw: kw,
-		Out: &ops.Tensor{Shape: shape, Data: make([]float64, n), DType: ops.F64}}
-	if err := d.Kernel(c); err != nil {
+	if whole, err = runVarKernel(d, ops.Exact, ms, shape, kw); err != nil {
 		return nil, nil, fmt.Errorf("kernel: %v", err)
 	}
-	out, _, err := runStager(d.Stage, ops.Exact, ms, shape, kw, obs, outs)
-	if err != nil {
-		return nil, nil, err
-	}
-	return c.Out.Data, out, nil
+	staged, _, err = runStager(d.Stage, ops.Exact, ms, shape, kw, obs, outs)
+	return whole, staged, err
 }
 
 // TestDropout012StagedMatchesWhole: the staged DARE + TIES gives the kernel's bits for every

@@ -19,14 +19,18 @@ func tiesKw(k float64, vote bool) []ops.Value { return []ops.Value{ops.Float(k),
 
 // tiesWhole runs tiesSum.Kernel on whole tensors.
 func tiesWhole(ms [][]float64, shape []int, kw []ops.Value) ([]float64, error) {
-	n := ops.NumElements(shape)
+	return runVarKernel(tiesSum, ops.SDMecha, ms, shape, kw)
+}
+
+// runVarKernel runs d's whole-tensor kernel with the tensors ms as its varargs.
+func runVarKernel(d *ops.Def, num ops.Numerics, ms [][]float64, shape []int, kw []ops.Value) ([]float64, error) {
 	vars := make([]ops.Value, len(ms))
 	for i, m := range ms {
 		vars[i] = ops.TensorValue(&ops.Tensor{Shape: shape, Data: m, DType: ops.F64})
 	}
-	c := &ops.Call{Key: "k", Numerics: ops.SDMecha, Var: vars, Kw: kw,
-		Out: &ops.Tensor{Shape: shape, Data: make([]float64, n), DType: ops.F64}}
-	err := tiesSum.Kernel(c)
+	c := &ops.Call{Key: "k", Numerics: num, Var: vars, Kw: kw,
+		Out: &ops.Tensor{Shape: shape, Data: make([]float64, ops.NumElements(shape)), DType: ops.F64}}
+	err := d.Kernel(c)
 	return c.Out.Data, err
 }
 

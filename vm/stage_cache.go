@@ -129,22 +129,18 @@ func (w *worker) endRaw() {
 }
 
 // IdleStageCache is the memory each worker may keep between keys for staged keys' input
-// caches when p runs under opts: stageCacheBytes when a key class runs staged, else 0. A run
-// under --max-memory counts it with the fixed overhead: the budget admits each key with its
-// own cache bytes, and the arena outlives the key (a fresh one per key costs its page faults,
-// more than the merge's own system time).
-func IdleStageCache(p *bytecode.Program, opts Options) (int64, error) {
+// caches: stageCacheBytes when a key class runs staged (staged from StagedCalls under opts),
+// else 0. A run under --max-memory counts it with the fixed overhead: the budget admits each
+// key with its own cache bytes, and the arena outlives the key (a fresh one per key costs its
+// page faults, more than the merge's own system time).
+func IdleStageCache(staged []*StagedCall, opts Options) int64 {
 	if opts.NoStageCache {
-		return 0, nil
-	}
-	staged, err := StagedCalls(p, opts)
-	if err != nil {
-		return 0, err
+		return 0
 	}
 	for _, st := range staged {
 		if st != nil {
-			return stageCacheBytes, nil
+			return stageCacheBytes
 		}
 	}
-	return 0, nil
+	return 0
 }

@@ -4,9 +4,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-
-	"github.com/mechac/mechac/ops"
-	"github.com/mechac/mechac/vm/bytecode"
 )
 
 // memInfo is what /proc/meminfo says of the machine's memory, in bytes (0 where unknown).
@@ -44,40 +41,3 @@ func readMemInfo() memInfo {
 
 // availableMemory is MemAvailable (0 where it is unknown).
 func availableMemory() int64 { return readMemInfo().available }
-
-// keyCause names what makes key k big when it runs on whole tensors: the whole-tensor method
-// of its program with the most declared scratch (" (whole tensors: M)"), or "" when it runs in
-// chunks or calls none. A user reading "alone needs 210 GiB" learns which call to change.
-func keyCause(p *bytecode.Program, reg *ops.Registry, k *bytecode.Key, chunked bool) string {
-	if chunked {
-		return ""
-	}
-	n := ops.NumElements(k.Shape)
-	best, most := "", int64(-1)
-	for _, in := range p.Classes[k.Class].Instrs {
-		if in.Op != bytecode.CALL {
-			continue
-		}
-		d, ok := reg.Lookup(p.Methods[in.B])
-		if !ok || d.Traits&ops.WholeTensor == 0 {
-			continue
-		}
-		r := 0
-		for _, o := range in.Operands {
-			if o.Kind == bytecode.OpReg {
-				r++
-			}
-		}
-		var b int64
-		if d.Scratch != nil {
-			b = d.Scratch(r, n)
-		}
-		if b > most {
-			best, most = d.FullName(), b
-		}
-	}
-	if best == "" {
-		return ""
-	}
-	return " (whole tensors: " + best + ")"
-}

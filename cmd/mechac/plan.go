@@ -10,6 +10,7 @@ import (
 	"github.com/mechac/mechac/compiler"
 	"github.com/mechac/mechac/ops"
 	"github.com/mechac/mechac/vm"
+	"github.com/mechac/mechac/vm/bytecode"
 )
 
 // parseSize reads a memory size: a number of bytes, or with a suffix K/M/G/T (powers of 1024;
@@ -117,11 +118,7 @@ func cmdPlan(e *env, args []string) error {
 	if limit > 0 {
 		// Under --max-memory each worker keeps its staged input cache between keys (with the
 		// fixed overhead, as run counts it).
-		perWorker, err := vm.IdleStageCache(p, vm.Options{Registry: opts.Registry})
-		if err != nil {
-			return err
-		}
-		predicted += int64(n) * perWorker
+		predicted += int64(n) * vm.IdleStageCache(staged, vm.Options{Registry: opts.Registry})
 	}
 	w := e.stdout
 	// The verdict comes first: against --max-memory, or else against the memory this machine
@@ -174,4 +171,41 @@ func cmdPlan(e *env, args []string) error {
 // (~32 MiB) and each worker's read scratch (1 MiB) and output encode buffer.
 func runtimeOverhead(workers int) int64 {
 	return 32<<20 + int64(workers)*(2<<20)
+}
+
+// keyCause names what makes key k big when it runs on whole tensors: the whole-tensor method
+// of its program with the most declared scratch (" (whole tensors: M)"), or "" when it runs in
+// chunks or calls none. A user reading "alone needs 210 GiB" learns which call to change.
+func keyCause(p *bytecode.Program, reg *ops.Registry, k *bytecode.Key, chunked bool) string {
+	if chunked {
+		return ""
+	}
+	n := ops.NumElements(k.Shape)
+	best, most := "", int64(-1)
+	for _, in := range p.Classes[k.Class].Instrs {
+		if in.Op != bytecode.CALL {
+			continue
+		}
+		d, ok := reg.Lookup(p.Methods[in.B])
+		if !ok || d.Traits&ops.WholeTensor == 0 {
+			continue
+		}
+		r := 0
+		for _, o := range in.Operands {
+			if o.Kind == bytecode.OpReg {
+				r++
+			}
+		}
+		var b int64
+		if d.Scratch != nil {
+			b = d.Scratch(r, n)
+		}
+		if b > most {
+			best, most = d.FullName(), b
+		}
+	}
+	if best == "" {
+		return ""
+	}
+	return " (whole tensors: " + best + ")"
 }

@@ -105,11 +105,12 @@ func cmdRun(e *env, args []string) error {
 		if workers <= 0 {
 			workers = runtime.NumCPU()
 		}
-		idle, err := vm.IdleStageCache(prog, vm.Options{Registry: stdlib.Default(), ChunkElems: *chunkElems})
+		vopts := vm.Options{Registry: stdlib.Default(), ChunkElems: *chunkElems}
+		staged, err := vm.StagedCalls(prog, vopts)
 		if err != nil {
 			return err
 		}
-		limit -= runtimeOverhead(workers) + int64(workers)*idle
+		limit -= runtimeOverhead(workers) + int64(workers)*vm.IdleStageCache(staged, vopts)
 		if limit <= 0 {
 			return usagef("run: --max-memory %s is less than mechac's own overhead", *maxMem)
 		}

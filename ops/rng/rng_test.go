@@ -223,30 +223,6 @@ func BenchmarkTorchFloat64(b *testing.B) {
 	_ = s
 }
 
-// TestTorchFloat64s checks that the bulk draws are the single draws, across regenerations of
-// the state and after odd numbers of 32-bit words, for many lengths.
-func TestTorchFloat64s(t *testing.T) {
-	for _, skip := range []int{0, 1, 311, 622, 623} {
-		a, b := NewTorch(42), NewTorch(42)
-		for range skip {
-			a.Uint32()
-			b.Uint32()
-		}
-		for _, n := range []int{0, 1, 2, 311, 312, 313, 1000, 5} {
-			got := make([]float64, n)
-			a.Float64s(got)
-			for i := range got {
-				if want := b.Float64(); got[i] != want {
-					t.Fatalf("skip %d, n %d, draw %d: %v, want %v", skip, n, i, got[i], want)
-				}
-			}
-		}
-		if a.Uint32() != b.Uint32() {
-			t.Fatalf("skip %d: the generators diverge after the bulk draws", skip)
-		}
-	}
-}
-
 // BenchmarkTorchFloat64s times the bulk draws, per value.
 func BenchmarkTorchFloat64s(b *testing.B) {
 	g := NewTorch(TorchDefaultSeed)
@@ -279,25 +255,36 @@ func TestTorchSkip(t *testing.T) {
 	}
 }
 
-// TestTorchFloat32s: the bulk float32 draws are the single ones, across regenerations.
-func TestTorchFloat32s(t *testing.T) {
-	for _, skip := range []int{0, 1, 622, 623} {
-		a, b := NewTorch(9), NewTorch(9)
-		for range skip {
-			a.Uint32()
-			b.Uint32()
-		}
-		for _, n := range []int{0, 1, 2, 623, 624, 625, 2000} {
-			got := make([]float64, n)
-			a.Float32s(got)
-			for i := range got {
-				if want := b.Float32(); got[i] != want {
-					t.Fatalf("skip %d, n %d, draw %d: %v, want %v", skip, n, i, got[i], want)
+// TestTorchBulkDraws checks that the bulk draws (Float64s: two 32-bit outputs each, Float32s:
+// one) are the single draws, across regenerations of the state and after odd numbers of
+// outputs, for many lengths, and leave the generator where the single draws do.
+func TestTorchBulkDraws(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		bulk   func(g *Torch, dst []float64)
+		single func(g *Torch) float64
+	}{
+		{"Float64s", (*Torch).Float64s, (*Torch).Float64},
+		{"Float32s", (*Torch).Float32s, (*Torch).Float32},
+	} {
+		for _, skip := range []int{0, 1, 311, 622, 623} {
+			a, b := NewTorch(42), NewTorch(42)
+			for range skip {
+				a.Uint32()
+				b.Uint32()
+			}
+			for _, n := range []int{0, 1, 2, 311, 312, 313, 623, 624, 625, 2000, 5} {
+				got := make([]float64, n)
+				tc.bulk(a, got)
+				for i := range got {
+					if want := tc.single(b); got[i] != want {
+						t.Fatalf("%s: skip %d, n %d, draw %d: %v, want %v", tc.name, skip, n, i, got[i], want)
+					}
 				}
 			}
-		}
-		if a.Uint32() != b.Uint32() {
-			t.Fatalf("skip %d: the generators diverge after the bulk draws", skip)
+			if a.Uint32() != b.Uint32() {
+				t.Fatalf("%s, skip %d: the generators diverge after the bulk draws", tc.name, skip)
+			}
 		}
 	}
 }
