@@ -363,6 +363,7 @@ type worker struct {
 	// rawArena is their memory, reused from key to key.
 	raw      []rawInput
 	rawOn    bool
+	rawNext  int // where cachedPart's search starts
 	rawArena []byte
 }
 
