@@ -20,14 +20,9 @@ func init() {
 	tiesDropoutFork012.Stage = &ops.StageDef{
 		New:     newDropout012Stager,
 		Scratch: dropout012Scratch,
-		Passes: func(r, n int) int {
-			if tiesStageOnePass(r, n) {
-				return 1
-			}
-			return 2
-		},
-		Idle: func() int64 { return tiesKeyIdleBytes },
-		Cost: tiesStagedCost + 16, // the masks, drawn again in every pass (calibrated on x101a, d16)
+		Passes:  tiesStagePasses,
+		Idle:    tiesKeyIdle,
+		Cost:    tiesStagedCost + 16, // the masks, drawn again in every pass (calibrated on x101a, d16)
 	}
 }
 

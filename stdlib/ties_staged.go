@@ -40,13 +40,21 @@ const (
 
 func init() {
 	// Passes: the rule newTiesStager applies (one pass when the keys fit the budget).
-	tiesSum.Stage = &ops.StageDef{New: newTiesStager, Scratch: tiesStageScratch, Passes: func(r, n int) int {
-		if tiesStageOnePass(r, n) {
-			return 1
-		}
-		return 2
-	}, Idle: func() int64 { return tiesKeyIdleBytes }, Cost: tiesStagedCost}
+	tiesSum.Stage = &ops.StageDef{New: newTiesStager, Scratch: tiesStageScratch, Passes: tiesStagePasses,
+		Idle: tiesKeyIdle, Cost: tiesStagedCost}
 }
+
+// tiesStagePasses is the statistics passes of a ties_sum Stager for r deltas of n elements:
+// one when their keys fit tiesStageKeyBudget, else two.
+func tiesStagePasses(r, n int) int {
+	if tiesStageOnePass(r, n) {
+		return 1
+	}
+	return 2
+}
+
+// tiesKeyIdle is StageDef.Idle of the Stagers that pool key buffers.
+func tiesKeyIdle() int64 { return tiesKeyIdleBytes }
 
 // tiesStagedCost is StageDef.Cost: the selection and the AVX2 vote cost about two
 // elementwise passes over the deltas (calibrated on the scale-4 TIES benchmark, 8.5 CPU-s in
@@ -211,11 +219,7 @@ func newTiesStagerFor(r, n int, k float64, voteSgn bool) (*tiesStager, bool) {
 	if err != nil {
 		return nil, false
 	}
-	s := &tiesStager{r: r, n: n, rank: kk - 1, voteSgn: voteSgn, passes: 2}
-	if tiesStageOnePass(r, n) {
-		s.passes = 1
-	}
-	return s, true
+	return &tiesStager{r: r, n: n, rank: kk - 1, voteSgn: voteSgn, passes: tiesStagePasses(r, n)}, true
 }
 
 // Passes is 1 when the keys fit tiesStageKeyBudget, else 2.
