@@ -224,6 +224,14 @@ type Def struct {
 	// them before writing out[i], so Out may be the buffer of its first tensor argument when
 	// that register dies at the call (the VM then skips a fresh buffer: one write stream less).
 	InPlace bool
+	// LoadFused, when set, is the kernel of a call over two tensors of len(out) elements whose
+	// first is read straight from a model file: raw holds its elements as stored (dtype dt),
+	// b is the second. It must write the bits that widening raw to float64 (num.DecodeInto)
+	// and running the kernel would, and report whether every widened element was finite. In
+	// chunked execution the VM uses it for a CALL whose first operand a LOAD makes right
+	// before it for this call alone (SPEC §5.1), so the model's float64 chunk is never
+	// written and read back. subtract sets it: every delta of a model is made this way.
+	LoadFused func(out []float64, raw []byte, dt DType, b []float64) (finite bool)
 	// MayMiss: the kernel may find that the key has no value (it returns an error wrapping
 	// ErrMissing), so a fallback above it needs a run-time branch.
 	MayMiss bool

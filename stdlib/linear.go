@@ -6,6 +6,7 @@ import (
 	"math/big"
 
 	"github.com/mechac/mechac/ops"
+	"github.com/mechac/mechac/ops/num"
 )
 
 // Linear / arithmetic family: sd-mecha 1.1.5 sd_mecha/extensions/builtin/merge_methods/linear.py.
@@ -131,6 +132,13 @@ var subtract = define(&ops.Def{
 	InPlace: true,
 	Formula: "a - b",
 	Doc:     "The delta (task vector) from b to a: two weights in, a delta out.",
+	LoadFused: func(out []float64, raw []byte, dt ops.DType, b []float64) bool {
+		i := num.DecodeSubFast(out, raw, dt, b) // a finite prefix, widened and subtracted
+		rest := out[i:]
+		finite := num.DecodeFinite(rest, raw[i*dt.Size():], dt)
+		vecSub(rest, rest, b[i:])
+		return finite
+	},
 	Kernel: func(c *ops.Call) error {
 		ts, err := tensors("subtract", len(c.Out.Data), c.Args...)
 		if err != nil {

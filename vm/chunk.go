@@ -247,6 +247,11 @@ func newMachine(p *bytecode.Program, opts Options) (*machine, error) {
 			st = m.stageClass(&p.Classes[i])
 		}
 		m.staged = append(m.staged, st)
+		var fused []int
+		if !opts.NoLoadFusion && (m.chunkable[i] || st != nil) {
+			fused = m.fusedLoads(&p.Classes[i], st)
+		}
+		m.fused = append(m.fused, fused)
 	}
 	switch {
 	case opts.ChunkElems == 0:

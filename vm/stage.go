@@ -208,10 +208,14 @@ func (w *worker) execSlice(k *bytecode.Key, pcs []int, part *span) error {
 		w.regs = make([]*slot, code.NumRegs)
 	}
 	w.regs = w.regs[:code.NumRegs]
+	pair := m.fused[k.Class]
 	for _, pc := range pcs {
 		in := &code.Instrs[pc]
 		switch in.Op {
 		case bytecode.LOAD:
+			if pair != nil && pair[pc] > 0 {
+				continue // its CALL runs it (load_fused.go)
+			}
 			t, err := w.loadPart(in.B, k.Loads[in.C], part)
 			if err != nil {
 				w.releaseAll()
@@ -219,6 +223,16 @@ func (w *worker) execSlice(k *bytecode.Key, pcs []int, part *span) error {
 			}
 			w.set(in.A, t)
 		case bytecode.CALL:
+			if pair != nil && pair[pc] > 0 {
+				done, err := w.deferredLoad(k, code, pair[pc]-1, pc, part)
+				if err != nil {
+					w.releaseAll()
+					return err
+				}
+				if done {
+					continue
+				}
+			}
 			t, err := w.call(k, in)
 			if err != nil {
 				w.releaseAll()

@@ -61,34 +61,41 @@ func (m *machine) stageCacheSize(k *bytecode.Key) int64 {
 // cachedPart decodes part of a cached input into dst, reading the whole tensor first if it is
 // not cached yet. ok is false when the key has no cache.
 func (w *worker) cachedPart(input int, name string, part *span, dst []float64) (finite, ok bool, err error) {
-	if !w.rawOn {
-		return false, false, nil
-	}
-	// Every pass loads the inputs in the same order, so the search starts after the last hit:
-	// with 100 models it is one comparison, not fifty.
-	var r *rawInput
-	for k := range len(w.raw) {
-		i := (w.rawNext + k) % len(w.raw)
-		if w.raw[i].input == input && w.raw[i].name == name {
-			r, w.rawNext = &w.raw[i], i+1
-			break
-		}
-	}
-	if r == nil {
-		f, info, err := w.m.tensorInfo(input, name)
-		if err != nil {
-			return false, true, err
-		}
-		buf := w.rawBuf(int(info.Len()))
-		if err := f.ReadRaw(name, buf); err != nil {
-			return false, true, err
-		}
-		w.m.bytesRead.Add(info.Len())
-		w.raw = append(w.raw, rawInput{input: input, name: name, dtype: info.DType, data: buf})
-		r, w.rawNext = &w.raw[len(w.raw)-1], len(w.raw)
+	r, err := w.cachedRaw(input, name)
+	if r == nil || err != nil {
+		return false, err != nil, err
 	}
 	size := r.dtype.Size()
 	return num.DecodeFinite(dst, r.data[part.lo*size:(part.lo+part.n)*size], r.dtype), true, nil
+}
+
+// cachedRaw returns the cached input tensor, reading it whole first if it is not cached yet;
+// nil when the key has no cache.
+func (w *worker) cachedRaw(input int, name string) (*rawInput, error) {
+	if !w.rawOn {
+		return nil, nil
+	}
+	// Every pass loads the inputs in the same order, so the search starts after the last hit:
+	// with 100 models it is one comparison, not fifty.
+	for k := range len(w.raw) {
+		i := (w.rawNext + k) % len(w.raw)
+		if w.raw[i].input == input && w.raw[i].name == name {
+			w.rawNext = i + 1
+			return &w.raw[i], nil
+		}
+	}
+	f, info, err := w.m.tensorInfo(input, name)
+	if err != nil {
+		return nil, err
+	}
+	buf := w.rawBuf(int(info.Len()))
+	if err := f.ReadRaw(name, buf); err != nil {
+		return nil, err
+	}
+	w.m.bytesRead.Add(info.Len())
+	w.raw = append(w.raw, rawInput{input: input, name: name, dtype: info.DType, data: buf})
+	w.rawNext = len(w.raw)
+	return &w.raw[len(w.raw)-1], nil
 }
 
 // rawBuf returns n bytes of the worker's cache arena, which grows to the largest key's need

@@ -51,6 +51,9 @@ type Options struct {
 	// NoStageCache reads a staged key's inputs chunk by chunk in every pass instead of once
 	// (stage_cache.go): for tests and comparisons; the bytes are the same.
 	NoStageCache bool
+	// NoLoadFusion runs every LOAD on its own, also those a LoadFused method could read
+	// (load_fused.go): for tests and comparisons; the bytes are the same.
+	NoLoadFusion bool
 	// ChunkElems is the chunk length, in elements, of chunked execution (chunk.go): 0 means
 	// DefaultChunkElems, a negative value runs every key over whole tensors (for tests and
 	// comparisons). Values below 2 are raised to 2.
@@ -143,6 +146,8 @@ type machine struct {
 	noInPlace bool
 	// noStageCache: Options.NoStageCache.
 	noStageCache bool
+	// fused pairs, per class, the LOADs run by a later CALL with that CALL (load_fused.go).
+	fused [][]int
 
 	bytesRead atomic.Int64
 	warnMu    sync.Mutex
@@ -365,6 +370,8 @@ type worker struct {
 	rawOn    bool
 	rawNext  int // where cachedPart's search starts
 	rawArena []byte
+	// rawScratch holds the bytes of a fused LOAD's chunk when the key has no cache.
+	rawScratch []byte
 }
 
 // poolBytes bounds what one worker keeps for reuse: enough for the buffers of the next keys
@@ -469,11 +476,15 @@ func (w *worker) exec(k *bytecode.Key, part *span) (bool, error) {
 	if part != nil {
 		w.partLo = part.lo
 	}
+	pair := m.fused[k.Class]
 	for pc := 0; pc < len(code.Instrs); pc++ {
 		in := &code.Instrs[pc]
 		switch in.Op {
 		case bytecode.NOP:
 		case bytecode.LOAD:
+			if part != nil && pair != nil && pair[pc] > 0 {
+				continue // its CALL runs it (load_fused.go)
+			}
 			var t *ops.Tensor
 			var err error
 			if part != nil {
@@ -486,6 +497,15 @@ func (w *worker) exec(k *bytecode.Key, part *span) (bool, error) {
 			}
 			w.set(in.A, t)
 		case bytecode.CALL:
+			if part != nil && pair != nil && pair[pc] > 0 {
+				done, err := w.deferredLoad(k, code, pair[pc]-1, pc, part)
+				if err != nil {
+					return false, err
+				}
+				if done {
+					continue
+				}
+			}
 			w.donor = w.donorFor(code, pc)
 			t, err := w.call(k, in)
 			w.donor = -1

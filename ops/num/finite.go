@@ -65,3 +65,15 @@ func AllFinite(data []float64) bool {
 	}
 	return a0+a1+a2+a3 == 0
 }
+
+// DecodeSubFast sets dst[i] = widen(src[i]) - b[i] for a prefix of dst, in one pass over the
+// source bytes where DecodeFinite and a subtraction take two (the LOAD of a model fused with
+// the subtract that makes its delta: the VM's fused loads, SPEC §5.1), and returns the
+// prefix's length: a multiple of 8, or 0 when the CPU has no vector path for d (float16 needs
+// F16C; bfloat16 and float32 AVX2) or some source element of the prefix is not finite. The
+// prefix's values are then finite, and each is the bits of DecodeInto followed by a - b (the
+// widening is exact, the subtraction one IEEE operation). The caller widens and subtracts the
+// rest itself, the whole of dst when it gets 0.
+func DecodeSubFast(dst []float64, src []byte, d ops.DType, b []float64) int {
+	return decodeSubFast(dst, src, d, b)
+}

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/mechac/mechac/ops"
+	"github.com/mechac/mechac/ops/num"
 )
 
 // A tensor written in parts (in any order, after a partial attempt that is started again)
@@ -80,6 +81,25 @@ func TestWriteAndReadParts(t *testing.T) {
 	}
 	if _, err := f.ReadFloat64Part("a", 30, got); err == nil {
 		t.Error("a part beyond the tensor's end was read")
+	}
+	// ReadRawPart: the same range as stored, which widens to the same values.
+	raw := make([]byte, 9*2)
+	if err := f.ReadRawPart("a", 13, raw); err != nil {
+		t.Fatal(err)
+	}
+	widened := make([]float64, 9)
+	num.DecodeInto(widened, raw, ops.F16)
+	for i, x := range widened {
+		if x != full[13+i] {
+			t.Fatalf("raw part element %d = %v, whole read %v", i, x, full[13+i])
+		}
+	}
+	for _, bad := range []struct {
+		elem, n int
+	}{{30, 18}, {-1, 2}, {0, 3}, {34, 4}} {
+		if err := f.ReadRawPart("a", bad.elem, make([]byte, bad.n)); err == nil {
+			t.Errorf("ReadRawPart(elem %d, %d bytes) was read", bad.elem, bad.n)
+		}
 	}
 }
 

@@ -436,6 +436,22 @@ func (f *File) ReadRaw(name string, buf []byte) error {
 	return f.readAt(t, buf, t.Begin)
 }
 
+// ReadRawPart reads the bytes of the elements [elem, elem+n) of a tensor, as stored, into
+// buf, whose length must be n times the element size: a part of what ReadRaw reads, for
+// chunked execution that widens the values itself.
+func (f *File) ReadRawPart(name string, elem int, buf []byte) error {
+	t, err := f.lookup(name)
+	if err != nil {
+		return err
+	}
+	size := t.DType.Size()
+	if len(buf)%size != 0 || elem < 0 || elem+len(buf)/size > t.NumElements() {
+		return fmt.Errorf("%s: tensor %q has %d elements of %d bytes, part of %d bytes at element %d is outside",
+			f.Path, name, t.NumElements(), size, len(buf), elem)
+	}
+	return f.readAt(t, buf, t.Begin+int64(elem)*int64(size))
+}
+
 func (f *File) readAt(t *TensorInfo, buf []byte, off int64) error {
 	if err := readFull(f.f, buf, off); err != nil {
 		if errors.Is(err, io.ErrUnexpectedEOF) {

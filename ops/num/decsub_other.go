@@ -1,0 +1,7 @@
+//go:build !amd64
+
+package num
+
+import "github.com/mechac/mechac/ops"
+
+func decodeSubFast(dst []float64, src []byte, d ops.DType, b []float64) int { return 0 }

@@ -1,0 +1,78 @@
+package num
+
+import (
+	"encoding/binary"
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/mechac/mechac/ops"
+)
+
+// TestDecodeSubFast: the fused widening and subtraction gives, on the prefix it takes, the bits
+// of DecodeInto followed by a - b, for every float16 and bfloat16 pattern (eight at a time, so
+// that a block with an inf or a NaN makes it take nothing) and random float32 values with
+// non-finite ones placed anywhere, against subtrahends with signed zeros, subnormals, infinities
+// and NaN; and it takes a multiple of 8.
+func TestDecodeSubFast(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	specials := []float64{0, math.Copysign(0, -1), 5e-324, -5e-324, math.Inf(1), math.Inf(-1), math.NaN(), 1, -1}
+	check := func(name string, src []byte, d ops.DType) {
+		t.Helper()
+		n := len(src) / d.Size()
+		b := make([]float64, n)
+		for i := range b {
+			if rng.IntN(4) == 0 {
+				b[i] = specials[rng.IntN(len(specials))]
+			} else {
+				b[i] = rng.NormFloat64()
+			}
+		}
+		want := make([]float64, n)
+		DecodeInto(want, src, d)
+		finite := AllFinite(want)
+		for i := range want {
+			want[i] -= b[i]
+		}
+		got := make([]float64, n)
+		m := DecodeSubFast(got, src, d, b)
+		if m%8 != 0 || m > n {
+			t.Fatalf("%s: took %d of %d", name, m, n)
+		}
+		if m > 0 && !AllFinite(func() []float64 { w := make([]float64, m); DecodeInto(w, src[:m*d.Size()], d); return w }()) {
+			t.Fatalf("%s: took %d elements with a non-finite one among them", name, m)
+		}
+		if finite && n >= 8 && m == 0 && (d != ops.F16 || hasF16C) && hasAVX2 {
+			t.Fatalf("%s: took nothing of %d finite elements", name, n)
+		}
+		for i := range m {
+			if math.Float64bits(got[i]) != math.Float64bits(want[i]) {
+				t.Fatalf("%s: element %d: %x, want %x", name, i, math.Float64bits(got[i]), math.Float64bits(want[i]))
+			}
+		}
+	}
+	for _, d := range []ops.DType{ops.F16, ops.BF16} {
+		all := make([]byte, 2<<16)
+		for h := range 1 << 16 {
+			binary.LittleEndian.PutUint16(all[2*h:], uint16(h))
+		}
+		for lo := 0; lo < len(all); lo += 16 {
+			check(d.String()+" patterns", all[lo:lo+16], d)
+		}
+		for lo := 0; lo+24*2 <= len(all); lo += 4096 {
+			check(d.String()+" block of 24", all[lo:lo+48], d)
+		}
+	}
+	for range 500 {
+		n := rng.IntN(70)
+		src := make([]byte, 4*n)
+		for i := range n {
+			f := float32(rng.NormFloat64() * math.Pow(2, float64(rng.IntN(60)-30)))
+			if rng.IntN(50) == 0 {
+				f = []float32{float32(math.Inf(1)), float32(math.NaN()), float32(math.Inf(-1))}[rng.IntN(3)]
+			}
+			binary.LittleEndian.PutUint32(src[4*i:], math.Float32bits(f))
+		}
+		check("F32 random", src, ops.F32)
+	}
+}

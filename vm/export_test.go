@@ -1,0 +1,21 @@
+package vm
+
+import "github.com/mechac/mechac/vm/bytecode"
+
+// FusedLoadCount is the number of LOADs a run of p under opts fuses with the CALL after them
+// (load_fused.go), for the tests of package vm_test.
+func FusedLoadCount(p *bytecode.Program, opts Options) (int, error) {
+	m, err := newMachine(p, opts)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, marks := range m.fused {
+		for pc, f := range marks {
+			if f > pc+1 {
+				n++ // a LOAD, paired with a later CALL
+			}
+		}
+	}
+	return n, nil
+}
