@@ -5,7 +5,9 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/mechac/mechac/ops"
 	"github.com/mechac/mechac/ops/num"
@@ -133,5 +135,69 @@ func TestPartialTensor(t *testing.T) {
 	}
 	if err := w.Commit(); err != nil {
 		t.Fatalf("Commit after omitting a partly written tensor: %v", err)
+	}
+}
+
+// The Writer asks for the writeback of its file every writebackBytes written (from its own
+// goroutine), and the file is the same as without; a write after Abort is refused, not a panic.
+func TestWriteback(t *testing.T) {
+	dir := t.TempDir()
+	decl := []OutTensor{{"a", ops.F32, []int{1000}}, {"b", ops.F16, []int{3000}}, {"c", ops.BF16, []int{77}}}
+	r := rand.New(rand.NewPCG(1, 2))
+	data := map[string][]float64{}
+	for _, d := range decl {
+		data[d.Name] = randomValues(r, ops.NumElements(d.Shape))
+	}
+	oldBytes, oldFn := writebackBytes, writeback
+	defer func() { writebackBytes, writeback = oldBytes, oldFn }()
+	var calls atomic.Int64
+	writeback = func(f *os.File) { calls.Add(1); oldFn(f) }
+	write := func(path string, every int64) {
+		writebackBytes = every
+		w, err := Create(path, decl, nil, WriterOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer w.Abort()
+		for _, d := range decl {
+			x := data[d.Name]
+			for lo := 0; lo < len(x); lo += 100 {
+				hi := min(lo+100, len(x))
+				if err := w.WriteFloat64Part(d.Name, lo, x[lo:hi], hi == len(x)); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		if every < 1<<20 {
+			// The requests are served by the Writer's goroutine: wait for one (Commit
+			// stops the goroutine, dropping a request not served yet).
+			for deadline := time.Now().Add(10 * time.Second); calls.Load() == 0 && time.Now().Before(deadline); {
+				time.Sleep(time.Millisecond)
+			}
+		}
+		if err := w.Commit(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(filepath.Join(dir, "never.safetensors"), 1<<40)
+	if n := calls.Load(); n != 0 {
+		t.Fatalf("%d writebacks asked for below the threshold", n)
+	}
+	write(filepath.Join(dir, "often.safetensors"), 512)
+	if n := calls.Load(); n == 0 {
+		t.Error("no writeback asked for after 10 KiB with a threshold of 512 bytes")
+	}
+	a, _ := os.ReadFile(filepath.Join(dir, "never.safetensors"))
+	b, _ := os.ReadFile(filepath.Join(dir, "often.safetensors"))
+	if !bytes.Equal(a, b) {
+		t.Error("the file differs with writebacks")
+	}
+	w, err := Create(filepath.Join(dir, "aborted.safetensors"), decl, nil, WriterOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Abort()
+	if err := w.WriteFloat64("c", data["c"]); err == nil {
+		t.Error("a write after Abort was accepted")
 	}
 }
