@@ -11,12 +11,15 @@ import "errors"
 // holds chunks instead of whole tensors for the whole key program (the inputs are read once per
 // pass; from the page cache after the first), plus what the Stager keeps between passes.
 
-// Stager runs one call of a staged method over one key. The VM calls, for p = 0 .. Passes()-1,
+// Stager runs one call of a staged method over one key. The VM calls, for p = 0 .. Passes()-1
+// (Passes asked again after each pass),
 // Observe(p, lo, chunks) for the chunks [lo, lo+len) of the tensor arguments, in increasing lo,
 // covering [0, n) exactly once, then EndPass(p); then Chunk for every output chunk, in
 // increasing lo. All calls come from one goroutine. A Stager serves one key and is dropped.
 type Stager interface {
-	// Passes is the number of statistics passes before the output pass (at least 1).
+	// Passes is the number of statistics passes before the output pass (at least 1). The VM
+	// asks again after each EndPass: a Stager may add passes (a guess that failed), never
+	// remove them.
 	Passes() int
 	// Observe receives the chunk at element offset lo of every tensor argument, in the
 	// method's argument order (positional tensors, then the varargs). It must not keep or modify

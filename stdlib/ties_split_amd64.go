@@ -1,6 +1,10 @@
 package stdlib
 
-import "golang.org/x/sys/cpu"
+import (
+	"math"
+
+	"golang.org/x/sys/cpu"
+)
 
 // ties_sum's loops with AVX2, each giving the Go loop's bits (the tests in ties_split_test.go
 // compare them): the vote's inner loop (tiesSplitPass) four columns at a time, with the same
@@ -114,4 +118,41 @@ func tiesVoteFast(ms [][]float64, off int, ptrs []*float64, lom1 []int64, out []
 		return 0
 	}
 	return n
+}
+
+//go:noescape
+func tiesRangeCountAVX2(keys *uint32, n int, lo, hi uint32, lanes *[16]int32)
+
+//go:noescape
+func tiesCompactRangeAVX2(keys *uint32, n int, lo, hi uint32, perm *[256][8]uint32) (m int)
+
+// tiesRangeCountFast counts, among keys[:len(keys) &^ 7], those below lo and those above hi
+// with AVX2 when it can, and returns how many keys it scanned (tiesRangeCount does the rest).
+func tiesRangeCountFast(keys []uint32, lo, hi uint32) (scanned, below, above int) {
+	n := len(keys) &^ 7
+	if !tiesSplitVector || n == 0 || lo > math.MaxInt32 || hi > math.MaxInt32 {
+		return 0, 0, 0
+	}
+	for start := 0; start < n; {
+		// Per-lane counters are int32: at most 2^30 keys per call.
+		m := min(n-start, 1<<30)
+		var lanes [16]int32
+		tiesRangeCountAVX2(&keys[start], m, lo, hi, &lanes)
+		for l := range 8 {
+			below -= int(lanes[l])
+			above -= int(lanes[8+l])
+		}
+		start += m
+	}
+	return n, below, above
+}
+
+// tiesCompactRangeFast moves the keys u of keys[:len(keys) &^ 7] with lo <= u <= hi to their
+// front, in order, with AVX2 when it can; it returns how many keys it scanned and kept.
+func tiesCompactRangeFast(keys []uint32, lo, hi uint32) (scanned, kept int) {
+	n := len(keys) &^ 7
+	if !tiesSplitVector || n == 0 || lo > math.MaxInt32 || hi > math.MaxInt32 {
+		return 0, 0
+	}
+	return n, tiesCompactRangeAVX2(&keys[0], n, lo, hi, &tiesCompactPerm)
 }

@@ -329,3 +329,73 @@ sel:
 	SETNE big+48(FP)
 	VZEROUPPER
 	RET
+
+// func tiesRangeCountAVX2(keys *uint32, n int, lo, hi uint32, lanes *[16]int32)
+// n is a positive multiple of 8 below 2^31; keys, lo and hi are below 2^31 (magnitude keys),
+// so the signed compares order them. lanes[0:8] receive minus the count of keys < lo per lane,
+// lanes[8:16] minus the count of keys > hi.
+TEXT ·tiesRangeCountAVX2(SB), NOSPLIT, $0-32
+	MOVQ keys+0(FP), SI
+	MOVQ n+8(FP), CX
+	MOVL lo+16(FP), AX
+	MOVL hi+20(FP), BX
+	MOVQ lanes+24(FP), DI
+	MOVD AX, X14
+	VPBROADCASTD X14, Y14
+	MOVD BX, X15
+	VPBROADCASTD X15, Y15
+	VPXOR Y12, Y12, Y12
+	VPXOR Y13, Y13, Y13
+
+rcount:
+	VMOVDQU (SI), Y0
+	VPCMPGTD Y0, Y14, Y1 // lo > u
+	VPCMPGTD Y15, Y0, Y2 // u > hi
+	VPADDD  Y1, Y12, Y12
+	VPADDD  Y2, Y13, Y13
+	ADDQ $32, SI
+	SUBQ $8, CX
+	JNZ  rcount
+	VMOVDQU Y12, (DI)
+	VMOVDQU Y13, 32(DI)
+	VZEROUPPER
+	RET
+
+// func tiesCompactRangeAVX2(keys *uint32, n int, lo, hi uint32, perm *[256][8]uint32) (m int)
+// n is a positive multiple of 8; keys, lo and hi below 2^31. Moves the keys u with
+// lo <= u <= hi to the front of keys, in order (tiesCompactAVX2 with a range).
+TEXT ·tiesCompactRangeAVX2(SB), NOSPLIT, $0-40
+	MOVQ keys+0(FP), SI
+	MOVQ n+8(FP), CX
+	MOVL lo+16(FP), AX
+	MOVL hi+20(FP), BX
+	MOVQ perm+24(FP), R8
+	MOVQ SI, DI               // the write position
+	MOVD AX, X14
+	VPBROADCASTD X14, Y14
+	MOVD BX, X15
+	VPBROADCASTD X15, Y15
+
+rcompact:
+	VMOVDQU (SI), Y0
+	VPCMPGTD Y0, Y14, Y1      // lo > u
+	VPCMPGTD Y15, Y0, Y2      // u > hi
+	VPOR    Y2, Y1, Y1        // outside
+	VMOVMSKPS Y1, AX
+	XORL    $0xff, AX         // inside
+	MOVQ    AX, BX
+	SHLQ    $5, BX
+	VMOVDQU (R8)(BX*1), Y2
+	VPERMD  Y0, Y2, Y0
+	VMOVDQU Y0, (DI)
+	POPCNTL AX, AX
+	LEAQ    (DI)(AX*4), DI
+	ADDQ $32, SI
+	SUBQ $8, CX
+	JNZ  rcompact
+	MOVQ keys+0(FP), SI
+	SUBQ SI, DI
+	SHRQ $2, DI
+	MOVQ DI, m+32(FP)
+	VZEROUPPER
+	RET

@@ -8,6 +8,7 @@ import (
 	"runtime/debug"
 	"slices"
 	"sync"
+	"sync/atomic"
 
 	"github.com/mechac/mechac/ops"
 )
@@ -154,15 +155,38 @@ func tiesPutKeys(b []uint32) {
 }
 
 // tiesStager is ties_sum's Stager for one key.
+//
+// Each delta's threshold is the rank-th smallest of its magnitude keys. The statistics passes
+// find it in phases (tiesPhase), planned at New and extended when a guess fails:
+//
+//   - One-pass mode (the keys fit tiesStageKeyBudget; all of them are stored): a sample pass
+//     (tiesSample) histograms one key in eight; EndPass brackets the rank from the sample,
+//     counts the stored keys below and inside the bracket, and selects among those inside when
+//     the rank falls there; else it histograms the stored keys and selects in the coarse bucket
+//     of the rank (no extra pass). Keys below tiesSampleMin skip the sample.
+//   - Two-pass mode: the sample pass, then a range pass (tiesRange) that counts each delta's
+//     keys below its bracket and collects those inside; when the rank misses a bracket (or a
+//     bracket holds more than tiesStageCandCap keys), a histogram pass and a bucket pass follow,
+//     as without a sample (tiesHist, tiesBucket).
+//
+// The threshold is one number however it is found, so the bytes are the whole kernel's in every
+// phase plan (ties_staged_test.go runs them all, the failed guesses included).
 type tiesStager struct {
 	r, n    int
 	rank    int // tiesTopKIndex - 1: the 0-based rank of every threshold
 	voteSgn bool
-	passes  int
-	pos     int // the next element offset Observe expects
+	onePass bool
+	plan    []tiesPhase // the phase of each statistics pass
+	pos     int         // the next element offset Observe expects
 
-	hist []uint32 // r x 2^11 coarse histograms
+	hist []uint32 // r x 2^11 coarse histograms (x tiesHistLanes in tiesHist)
 	keys []uint32 // one-pass mode: r x n magnitude keys
+
+	// The bracket of each delta's rank (tiesSample), and in tiesRange the count of keys below
+	// it and its keys (in cand; nil once more than tiesStageCandCap arrived).
+	lo, hi []uint32
+	below  []int
+	over   []bool
 
 	// Two-pass mode, per delta: the chosen coarse bucket, the rank inside it, and either the
 	// bucket's keys (cand) or the histogram of their low bits (fine).
@@ -180,6 +204,34 @@ type tiesStager struct {
 	// scratch holds one chunk's magnitude keys where they are not kept (chunkKeys).
 	scratch []uint32
 }
+
+// tiesPhase is what a statistics pass of tiesStager does.
+type tiesPhase uint8
+
+const (
+	tiesHist   tiesPhase = iota // every key into the coarse histograms (stored in one-pass mode)
+	tiesBucket                  // two-pass: collect or count the keys of the rank's coarse bucket
+	tiesSample                  // one key in eight into the coarse histograms (all stored in one-pass mode)
+	tiesRange                   // two-pass: count the keys below the bracket, collect those inside
+)
+
+// tiesSampleMin is the fewest elements a key needs for the sample pass (below it a histogram
+// of every key costs less than the bracket's bookkeeping). A variable for the tests.
+var tiesSampleMin = 1 << 14
+
+// tiesSampleShift: the sample takes one key in 1 << tiesSampleShift.
+const tiesSampleShift = 3
+
+// tiesSampleSigmas is the bracket's half-width around the rank's place in the sample, in
+// standard deviations of a sample quantile (plus tiesSampleSlack keys). At 4 a bracket misses
+// about once in 16000 deltas of random data. A variable: the tests make it miss (a negative
+// value gives a bracket that holds no key).
+var tiesSampleSigmas = 4.0
+
+const tiesSampleSlack = 3
+
+// tiesSampleMisses counts the brackets that missed their rank (for the tests).
+var tiesSampleMisses atomic.Int64
 
 // chunkKeys returns scratch room for n keys.
 func (s *tiesStager) chunkKeys(n int) []uint32 {
@@ -219,11 +271,23 @@ func newTiesStagerFor(r, n int, k float64, voteSgn bool) (*tiesStager, bool) {
 	if err != nil {
 		return nil, false
 	}
-	return &tiesStager{r: r, n: n, rank: kk - 1, voteSgn: voteSgn, passes: tiesStagePasses(r, n)}, true
+	s := &tiesStager{r: r, n: n, rank: kk - 1, voteSgn: voteSgn, onePass: tiesStageOnePass(r, n)}
+	switch {
+	case n < tiesSampleMin && s.onePass:
+		s.plan = []tiesPhase{tiesHist}
+	case n < tiesSampleMin:
+		s.plan = []tiesPhase{tiesHist, tiesBucket}
+	case s.onePass:
+		s.plan = []tiesPhase{tiesSample}
+	default:
+		s.plan = []tiesPhase{tiesSample, tiesRange}
+	}
+	return s, true
 }
 
-// Passes is 1 when the keys fit tiesStageKeyBudget, else 2.
-func (s *tiesStager) Passes() int { return s.passes }
+// Passes is the length of the phase plan: 1 in one-pass mode, 2 in two-pass mode, 4 after a
+// two-pass bracket missed its rank.
+func (s *tiesStager) Passes() int { return len(s.plan) }
 
 // errTiesBroadcast: a chunk shorter or longer than the others is a broadcast argument, which
 // the whole kernel expands; the staged form does not.
@@ -246,11 +310,10 @@ func (s *tiesStager) check(lo int, args [][]float64, want int) error {
 	return nil
 }
 
-// Observe adds the chunks to the histograms (pass 0, storing the keys in one-pass mode) or
-// collects or counts the keys in the chosen buckets (pass 1).
-// tiesHistLanes is the number of histograms pass 0 fills per delta (Observe).
+// tiesHistLanes is the number of histograms a tiesHist pass fills per delta (Observe).
 const tiesHistLanes = 4
 
+// Observe runs the pass's phase over the chunks (see tiesStager).
 func (s *tiesStager) Observe(pass, lo int, args [][]float64) error {
 	if len(args) == 0 {
 		return s.check(lo, args, 0)
@@ -258,46 +321,63 @@ func (s *tiesStager) Observe(pass, lo int, args [][]float64) error {
 	if err := s.check(lo, args, len(args[0])); err != nil {
 		return err
 	}
+	if pass < 0 || pass >= len(s.plan) {
+		return fmt.Errorf("ties_sum: statistics pass %d of %d", pass, len(s.plan))
+	}
 	const nb = 1 << tiesCoarseBits
-	switch pass {
-	case 0:
-		if s.hist == nil {
+	phase := s.plan[pass]
+	if (phase == tiesHist || phase == tiesSample) && s.hist == nil {
+		lanes := 1
+		if phase == tiesHist {
 			// Four histograms per delta, merged at EndPass: consecutive elements of similar
-			// magnitude hit the same bucket, and one histogram makes each increment wait
-			// for the previous one's store.
-			s.hist = make([]uint32, s.r*nb*tiesHistLanes)
-			if s.passes == 1 {
-				s.keys = tiesGetKeys(s.r * s.n)
-			}
+			// magnitude hit the same bucket, and one histogram makes each increment wait for
+			// the previous one's store.
+			lanes = tiesHistLanes
 		}
-		for i, a := range args {
+		s.hist = make([]uint32, s.r*nb*lanes)
+		if s.onePass && s.keys == nil {
+			s.keys = tiesGetKeys(s.r * s.n)
+		}
+	}
+	for i, a := range args {
+		// The keys go where one-pass mode keeps them, else to a chunk's scratch.
+		var keys []uint32
+		if s.onePass && (phase == tiesHist || phase == tiesSample) {
+			keys = s.keys[i*s.n+lo : i*s.n+lo+len(a)]
+		} else {
+			keys = s.chunkKeys(len(a))
+		}
+		tiesAbsKeys(keys, a)
+		switch phase {
+		case tiesHist:
 			hs := s.hist[i*nb*tiesHistLanes : (i+1)*nb*tiesHistLanes]
-			h0, h1, h2, h3 := hs[:nb:nb], hs[nb:2*nb:2*nb], hs[2*nb:3*nb:3*nb], hs[3*nb:4*nb:4*nb]
-			// The keys go where one-pass mode keeps them, else to a chunk's scratch.
-			var keys []uint32
-			if s.passes == 1 {
-				keys = s.keys[i*s.n+lo : i*s.n+lo+len(a)]
-			} else {
-				keys = s.chunkKeys(len(a))
+			tiesHistogram4(hs, keys)
+		case tiesSample:
+			h := s.hist[i*nb : (i+1)*nb : (i+1)*nb]
+			const step = 1 << tiesSampleShift
+			for b := lo / step; b*step < lo+len(keys); b++ {
+				if j := b*step + tiesSampleAt(b) - lo; j >= 0 && j < len(keys) {
+					h[keys[j]>>tiesFineShift&(nb-1)]++
+				}
 			}
-			tiesAbsKeys(keys, a)
-			j, m := 0, len(keys)&^3
-			for ; j < m; j += 4 {
-				k := keys[j : j+4 : j+4]
-				h0[k[0]>>tiesFineShift&(nb-1)]++
-				h1[k[1]>>tiesFineShift&(nb-1)]++
-				h2[k[2]>>tiesFineShift&(nb-1)]++
-				h3[k[3]>>tiesFineShift&(nb-1)]++
+		case tiesRange:
+			sc, below, above := tiesRangeCountFast(keys, s.lo[i], s.hi[i])
+			for _, u := range keys[sc:] {
+				below += int(tiesB2I(u < s.lo[i]))
+				above += int(tiesB2I(u > s.hi[i]))
 			}
-			for ; j < len(keys); j++ {
-				h0[keys[j]>>tiesFineShift&(nb-1)]++
+			s.below[i] += below
+			if s.over[i] {
+				continue
 			}
-		}
-	case 1:
-		for i, a := range args {
+			if len(s.cand[i])+len(keys)-below-above > tiesStageCandCap {
+				s.over[i], s.cand[i] = true, nil
+				continue
+			}
+			m := tiesCompactRange(keys, s.lo[i], s.hi[i])
+			s.cand[i] = append(s.cand[i], keys[:m]...)
+		case tiesBucket:
 			b := s.bucket[i]
-			keys := s.chunkKeys(len(a))
-			tiesAbsKeys(keys, a)
 			if f := s.fine[i]; f != nil {
 				for _, u := range keys {
 					if u>>tiesFineShift == b {
@@ -311,74 +391,160 @@ func (s *tiesStager) Observe(pass, lo int, args [][]float64) error {
 			m := tiesCompact(keys, b, tiesFineShift)
 			s.cand[i] = append(s.cand[i], keys[:m]...)
 		}
-	default:
-		return fmt.Errorf("ties_sum: statistics pass %d of %d", pass, s.passes)
 	}
 	return nil
+}
+
+// tiesSampleAt is the sampled element of the block b of 1 << tiesSampleShift elements: an
+// offset from a multiplicative hash of b, so that the sample does not alias with a period of
+// the tensor (attention heads of 64 channels would put a fixed offset on the same channels),
+// and the same whatever the chunking.
+func tiesSampleAt(b int) int {
+	return int(uint32(b) * 0x9E3779B9 >> (32 - tiesSampleShift))
+}
+
+// tiesHistogram4 adds keys to the four lane histograms of hs (4 x 2^11 counters), key j to
+// lane j mod 4.
+func tiesHistogram4(hs, keys []uint32) {
+	const nb = 1 << tiesCoarseBits
+	h0, h1, h2, h3 := hs[:nb:nb], hs[nb:2*nb:2*nb], hs[2*nb:3*nb:3*nb], hs[3*nb:4*nb:4*nb]
+	j, m := 0, len(keys)&^3
+	for ; j < m; j += 4 {
+		k := keys[j : j+4 : j+4]
+		h0[k[0]>>tiesFineShift&(nb-1)]++
+		h1[k[1]>>tiesFineShift&(nb-1)]++
+		h2[k[2]>>tiesFineShift&(nb-1)]++
+		h3[k[3]>>tiesFineShift&(nb-1)]++
+	}
+	for ; j < len(keys); j++ {
+		h0[keys[j]>>tiesFineShift&(nb-1)]++
+	}
+}
+
+// mergeLanes sums each delta's four lane histograms into the first r x 2^11 counters.
+func (s *tiesStager) mergeLanes() {
+	const nb = 1 << tiesCoarseBits
+	for i := range s.r {
+		dst := s.hist[i*nb : (i+1)*nb]
+		lanes := s.hist[i*nb*tiesHistLanes : (i+1)*nb*tiesHistLanes]
+		var sum [nb]uint32
+		for l := range tiesHistLanes {
+			for b, c := range lanes[l*nb : (l+1)*nb] {
+				sum[b] += c
+			}
+		}
+		copy(dst, sum[:])
+	}
 }
 
 // coarse returns the bucket of delta i's coarse histogram holding the rank-th smallest key
 // and the rank inside it.
 func (s *tiesStager) coarse(i int) (uint32, int) {
-	const nb = 1 << tiesCoarseBits
-	h := s.hist[i*nb : (i+1)*nb]
-	rank, b := s.rank, 0
-	for rank >= int(h[b]) {
+	return tiesBucketOf(s.hist[i*(1<<tiesCoarseBits):(i+1)*(1<<tiesCoarseBits)], s.rank)
+}
+
+// tiesBucketOf returns the bucket of histogram h holding the rank-th smallest counted key and
+// the rank inside it (the last bucket when rank is past the count).
+func tiesBucketOf(h []uint32, rank int) (uint32, int) {
+	b := 0
+	for b < len(h)-1 && rank >= int(h[b]) {
 		rank -= int(h[b])
 		b++
 	}
 	return uint32(b), rank
 }
 
-// EndPass selects the thresholds (one-pass mode, or pass 1) or prepares pass 1.
+// bracket sets delta i's bracket [lo, hi] from its sample histogram: the coarse buckets of the
+// sample ranks tiesSampleSigmas standard deviations (and tiesSampleSlack keys) on either side
+// of the rank's place in the sample.
+func (s *tiesStager) bracket(i int) {
+	const nb = 1 << tiesCoarseBits
+	h := s.hist[i*nb : (i+1)*nb]
+	ns := 0
+	for _, c := range h {
+		ns += int(c)
+	}
+	q := (float64(s.rank) + 0.5) / float64(s.n)
+	at := q * float64(ns)
+	w := tiesSampleSigmas*math.Sqrt(float64(ns)*q*(1-q)) + tiesSampleSlack
+	if tiesSampleSigmas < 0 {
+		// The tests' bracket that misses: above every key but an all-ones NaN's.
+		s.lo[i], s.hi[i] = math.MaxInt32, math.MaxInt32
+		return
+	}
+	bl, _ := tiesBucketOf(h, max(0, int(math.Floor(at-w))))
+	bu, _ := tiesBucketOf(h, min(ns-1, int(math.Ceil(at+w))))
+	s.lo[i], s.hi[i] = bl<<tiesFineShift, bu<<tiesFineShift|(tiesFineBuckets-1)
+}
+
+// EndPass ends the pass's phase: it selects the thresholds (one-pass mode; a two-pass
+// tiesRange whose brackets all hold their rank; tiesBucket) or prepares the next pass.
 func (s *tiesStager) EndPass(pass int) error {
 	if s.pos != s.n {
 		return fmt.Errorf("ties_sum: pass %d saw %d of %d elements", pass, s.pos, s.n)
 	}
-	s.pos = 0
-	if pass == 0 {
-		// Merge the lanes of each delta's histograms into the first r*nb entries.
-		const nb = 1 << tiesCoarseBits
-		for i := range s.r {
-			dst := s.hist[i*nb : (i+1)*nb]
-			lanes := s.hist[i*nb*tiesHistLanes : (i+1)*nb*tiesHistLanes]
-			var sum [nb]uint32
-			for l := range tiesHistLanes {
-				for b, c := range lanes[l*nb : (l+1)*nb] {
-					sum[b] += c
-				}
-			}
-			copy(dst, sum[:])
-		}
+	if pass < 0 || pass >= len(s.plan) {
+		return fmt.Errorf("ties_sum: end of statistics pass %d of %d", pass, len(s.plan))
 	}
-	s.th = make([]float64, s.r)
-	switch {
-	case pass == 0 && s.passes == 1:
-		for i := range s.r {
-			b, rank := s.coarse(i)
-			// The bucket's keys, moved to the front of the delta's own keys, then selected.
-			keys := s.keys[i*s.n : (i+1)*s.n]
-			m := tiesCompact(keys, b, tiesFineShift)
-			s.th[i] = float64(math.Float32frombits(tiesSelectInBucket(keys[:m], rank)))
+	s.pos = 0
+	if s.th == nil {
+		s.th = make([]float64, s.r)
+	}
+	switch s.plan[pass] {
+	case tiesHist:
+		s.mergeLanes()
+		if s.onePass {
+			for i := range s.r {
+				s.th[i] = s.selectStored(i)
+			}
+			break
 		}
-		tiesPutKeys(s.keys)
-		s.keys, s.hist = nil, nil
-	case pass == 0:
-		s.bucket, s.inRank = make([]uint32, s.r), make([]int, s.r)
-		s.cand, s.fine = make([][]uint32, s.r), make([][]uint32, s.r)
-		const nb = 1 << tiesCoarseBits
+		s.prepareBucket()
+		return nil
+	case tiesSample:
+		s.lo, s.hi = make([]uint32, s.r), make([]uint32, s.r)
 		for i := range s.r {
-			b, rank := s.coarse(i)
-			s.bucket[i], s.inRank[i] = b, rank
-			if c := int(s.hist[i*nb+int(b)]); c <= tiesStageCandCap {
-				s.cand[i] = make([]uint32, 0, c)
+			s.bracket(i)
+		}
+		if !s.onePass {
+			s.below, s.over, s.cand = make([]int, s.r), make([]bool, s.r), make([][]uint32, s.r)
+			s.hist = nil
+			return nil
+		}
+		for i := range s.r {
+			keys := s.keys[i*s.n : (i+1)*s.n]
+			below, inside := tiesRangeCount(keys, s.lo[i], s.hi[i])
+			if below <= s.rank && s.rank < below+inside {
+				m := tiesCompactRange(keys, s.lo[i], s.hi[i])
+				s.th[i] = float64(math.Float32frombits(tiesSelectRange(keys[:m], s.lo[i], s.hi[i], s.rank-below)))
+				continue
+			}
+			// The bracket missed: a histogram of the stored keys, as without a sample.
+			tiesSampleMisses.Add(1)
+			h := s.hist[i*(1<<tiesCoarseBits) : (i+1)*(1<<tiesCoarseBits)]
+			clear(h)
+			for _, u := range keys {
+				h[u>>tiesFineShift&(1<<tiesCoarseBits-1)]++
+			}
+			s.th[i] = s.selectStored(i)
+		}
+	case tiesRange:
+		missed := false
+		for i := range s.r {
+			if !s.over[i] && s.below[i] <= s.rank && s.rank < s.below[i]+len(s.cand[i]) {
+				s.th[i] = float64(math.Float32frombits(tiesSelectRange(s.cand[i], s.lo[i], s.hi[i], s.rank-s.below[i])))
 			} else {
-				s.fine[i] = make([]uint32, tiesFineBuckets)
+				missed = true
+				tiesSampleMisses.Add(1)
 			}
 		}
-		s.hist = nil
-		return nil
-	case pass == 1:
+		s.cand, s.below, s.over = nil, nil, nil
+		if missed {
+			// Every delta again, without a sample: two more passes.
+			s.plan = append(s.plan, tiesHist, tiesBucket)
+			return nil
+		}
+	case tiesBucket:
 		for i := range s.r {
 			var u uint32
 			if f := s.fine[i]; f != nil {
@@ -394,12 +560,63 @@ func (s *tiesStager) EndPass(pass int) error {
 			s.th[i] = float64(math.Float32frombits(u))
 		}
 		s.cand, s.fine = nil, nil
-	default:
-		return fmt.Errorf("ties_sum: end of statistics pass %d of %d", pass, s.passes)
 	}
+	if s.keys != nil {
+		tiesPutKeys(s.keys)
+	}
+	s.keys, s.hist = nil, nil
 	s.voter = newTiesVoter(s.th, s.n, s.voteSgn)
 	s.voter.nanToNum = s.nanToNum
 	return nil
+}
+
+// selectStored is delta i's threshold in one-pass mode from its coarse histogram (the first
+// r x 2^11 counters): the bucket's keys, moved to the front of the delta's own keys, then
+// selected.
+func (s *tiesStager) selectStored(i int) float64 {
+	b, rank := s.coarse(i)
+	keys := s.keys[i*s.n : (i+1)*s.n]
+	m := tiesCompact(keys, b, tiesFineShift)
+	return float64(math.Float32frombits(tiesSelectInBucket(keys[:m], rank)))
+}
+
+// prepareBucket chooses each delta's coarse bucket for a tiesBucket pass and the room its keys
+// take (collected, or counted in a fine histogram when there are too many).
+func (s *tiesStager) prepareBucket() {
+	const nb = 1 << tiesCoarseBits
+	s.bucket, s.inRank = make([]uint32, s.r), make([]int, s.r)
+	s.cand, s.fine = make([][]uint32, s.r), make([][]uint32, s.r)
+	for i := range s.r {
+		b, rank := s.coarse(i)
+		s.bucket[i], s.inRank[i] = b, rank
+		if c := int(s.hist[i*nb+int(b)]); c <= tiesStageCandCap {
+			s.cand[i] = make([]uint32, 0, c)
+		} else {
+			s.fine[i] = make([]uint32, tiesFineBuckets)
+		}
+	}
+	s.hist = nil
+}
+
+// tiesRangeCount counts the keys below lo and those in [lo, hi] (lo <= hi).
+func tiesRangeCount(keys []uint32, lo, hi uint32) (below, inside int) {
+	sc, below, above := tiesRangeCountFast(keys, lo, hi)
+	for _, u := range keys[sc:] {
+		below += int(tiesB2I(u < lo))
+		above += int(tiesB2I(u > hi))
+	}
+	return below, len(keys) - below - above
+}
+
+// tiesCompactRange moves the keys u with lo <= u <= hi to the front of keys, in order, and
+// returns their count.
+func tiesCompactRange(keys []uint32, lo, hi uint32) int {
+	j, m := tiesCompactRangeFast(keys, lo, hi)
+	for _, u := range keys[j:] {
+		keys[m] = u // kept only if it is inside: no branch on random data
+		m += int(tiesB2I(u >= lo && u <= hi))
+	}
+	return m
 }
 
 // tiesCompact moves the keys u with u >> shift == want to the front of keys, in order, and
@@ -413,32 +630,47 @@ func tiesCompact(keys []uint32, want uint32, shift uint) int {
 	return m
 }
 
-// tiesSelectMin is the fewest keys tiesSelectInBucket narrows by a histogram before the
+// tiesSelectMin is the fewest keys tiesSelectRange narrows by a histogram before the
 // quickselect.
 const tiesSelectMin = 1 << 12
 
 // tiesSelectInBucket returns the rank-th smallest (0-based) of keys, which share their coarse
-// bucket (bits 20..30), reordering them: a histogram of bits 10..19 finds the sub-bucket of the
-// rank, whose keys are compacted to the front and quickselected. The value is selectKthU32's
-// (the rank-th smallest is one number however it is found); the histogram pass and the
-// compaction cost less than quickselect's partitions of the whole bucket, whose branches
-// mispredict on random keys.
+// bucket (bits 20..30), reordering them.
 func tiesSelectInBucket(keys []uint32, rank int) uint32 {
-	if len(keys) < tiesSelectMin {
+	if len(keys) == 0 {
 		return selectKthU32(keys, rank)
 	}
+	b := keys[0] >> tiesFineShift << tiesFineShift
+	return tiesSelectRange(keys, b, b|(tiesFineBuckets-1), rank)
+}
+
+// tiesSelectRange returns the rank-th smallest (0-based) of keys, all in [lo, hi], reordering
+// them: while there are tiesSelectMin keys or more, a histogram of 1024 sub-ranges finds the
+// one holding the rank, whose keys are compacted to the front; then quickselect. The value is
+// selectKthU32's (the rank-th smallest is one number however it is found); the histogram
+// passes and the compactions cost less than quickselect's partitions of many keys, whose
+// branches mispredict on random keys.
+func tiesSelectRange(keys []uint32, lo, hi uint32, rank int) uint32 {
 	const sub = 10
-	var h [1 << sub]uint32
-	for _, u := range keys {
-		h[u>>sub&(1<<sub-1)]++
+	for len(keys) >= tiesSelectMin && hi > lo {
+		shift := max(0, bits.Len32(hi-lo)-sub)
+		var h [1 << sub]uint32
+		for _, u := range keys {
+			h[(u-lo)>>shift]++
+		}
+		b, r := tiesBucketOf(h[:], rank)
+		nlo := lo + b<<shift
+		nhi := min(hi, nlo+(1<<shift-1))
+		if nlo == lo && nhi == hi {
+			break // cannot narrow (cannot happen: shift < Len32(hi - lo))
+		}
+		m := tiesCompactRange(keys, nlo, nhi)
+		keys, lo, hi, rank = keys[:m], nlo, nhi, r
 	}
-	b := 0
-	for rank >= int(h[b]) {
-		rank -= int(h[b])
-		b++
+	if hi == lo && rank < len(keys) {
+		return lo
 	}
-	m := tiesCompact(keys, keys[0]>>tiesFineShift<<sub|uint32(b), sub)
-	return selectKthU32(keys[:m], rank)
+	return selectKthU32(keys, rank)
 }
 
 // errTiesNoThresholds is an output chunk asked for before the statistics passes ended.

@@ -193,7 +193,7 @@ func BenchmarkTiesStaged(b *testing.B) {
 			cpu0 := tiesCPU()
 			for b.Loop() {
 				s, _, _ := tiesSum.Stage.New(ops.StageCall{Kw: tiesKw(0.2, false), Tensors: r, Shape: []int{n}})
-				for p := range s.Passes() {
+				for p := 0; p < s.Passes(); p++ {
 					for lo := 0; lo < n; lo += chunk {
 						for i, m := range ms {
 							args[i] = m[lo : lo+chunk]

@@ -166,7 +166,7 @@ func (w *worker) stageStats(k *bytecode.Key, n int) error {
 	}
 	code := &m.prog.Classes[k.Class]
 	call := &code.Instrs[st.pc]
-	for pass := range s.Passes() {
+	for pass := 0; pass < s.Passes(); pass++ { // Passes may grow at an EndPass
 		for lo := 0; lo < n; {
 			part := w.nextPart(lo, n)
 			if err := w.execSlice(k, st.slice, &part); err != nil {

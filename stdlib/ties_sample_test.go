@@ -1,0 +1,139 @@
+package stdlib
+
+import (
+	"math"
+	"math/rand/v2"
+	"slices"
+	"testing"
+)
+
+// The sample pass's bracket holds the rank on data like real deltas (Gaussian, and with a
+// channel scale that repeats every 64 elements, which a sample at fixed offsets would alias
+// with), in both modes, for small and large k: no bracket misses, the passes are the planned
+// ones, and the bytes are the whole kernel's.
+func TestTiesSampleHits(t *testing.T) {
+	rng := rand.New(rand.NewPCG(31, 32))
+	const r, n = 4, 1 << 16
+	plain := make([][]float64, r)
+	periodic := make([][]float64, r)
+	for i := range r {
+		plain[i], periodic[i] = make([]float64, n), make([]float64, n)
+		for j := range n {
+			plain[i][j] = rng.NormFloat64() * 1e-3
+			periodic[i][j] = rng.NormFloat64() * math.Ldexp(1e-3, j%64/8*3)
+		}
+	}
+	for name, ms := range map[string][][]float64{"plain": plain, "periodic": periodic} {
+		for _, k := range []float64{0.2, 0.5, 0.9, 0.01} {
+			kw := tiesKw(k, false)
+			want, err := tiesWhole(ms, []int{n}, kw)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, mode := range []string{"sampled-one-pass", "sampled-two-pass"} {
+				t.Run(name+"/"+mode, func(t *testing.T) {
+					tiesStageMode(t, mode)
+					tiesSampleMin = 1 << 14 // the default: n is above it
+					before := tiesSampleMisses.Load()
+					cs := tiesChunking(rng, n, 4096)
+					got, passes, err := tiesRunStaged(ms, []int{n}, kw, cs, cs)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if m := tiesSampleMisses.Load() - before; m != 0 {
+						t.Errorf("k=%v: %d brackets missed", k, m)
+					}
+					if want := tiesModePasses(mode)[0]; passes != want {
+						t.Errorf("k=%v: %d passes, want %d", k, passes, want)
+					}
+					if j := tiesFirstDiff(got, want); j >= 0 {
+						t.Fatalf("k=%v: [%d] = %v, whole %v", k, j, got[j], want[j])
+					}
+				})
+			}
+		}
+	}
+}
+
+// The range kernels count and compact as the scalar loops do, for every length's tail, brackets
+// of one key, none, all, and the largest key.
+func TestTiesRangeKernels(t *testing.T) {
+	rng := rand.New(rand.NewPCG(33, 34))
+	for trial := range 2000 {
+		n := rng.IntN(80)
+		keys := make([]uint32, n)
+		for j := range keys {
+			keys[j] = rng.Uint32() >> 1
+			if rng.IntN(3) == 0 {
+				keys[j] = uint32(rng.IntN(8)) << 28 // ties
+			}
+		}
+		lo, hi := rng.Uint32()>>1, rng.Uint32()>>1
+		lo, hi = min(lo, hi), max(lo, hi) // the kernels' precondition
+		switch trial % 4 {
+		case 1:
+			lo = hi // one value
+		case 2:
+			lo, hi = 0, math.MaxInt32 // everything
+		case 3:
+			if n > 0 {
+				lo = keys[rng.IntN(n)]
+				hi = lo
+			}
+		}
+		var wantBelow, wantIn int
+		var wantKept []uint32
+		for _, u := range keys {
+			switch {
+			case u < lo:
+				wantBelow++
+			case u <= hi:
+				wantIn++
+				wantKept = append(wantKept, u)
+			}
+		}
+		below, inside := tiesRangeCount(keys, lo, hi)
+		if below != wantBelow || inside != wantIn {
+			t.Fatalf("n=%d [%d, %d]: count %d below, %d inside; want %d, %d", n, lo, hi, below, inside, wantBelow, wantIn)
+		}
+		c := slices.Clone(keys)
+		m := tiesCompactRange(c, lo, hi)
+		if !slices.Equal(c[:m], wantKept) {
+			t.Fatalf("n=%d [%d, %d]: compacted %v, want %v", n, lo, hi, c[:m], wantKept)
+		}
+	}
+}
+
+// tiesSelectRange gives the rank-th smallest for every rank, through its histogram narrowing
+// (tiesSelectMin keys and more) and without, on ties, one value, and wide and narrow ranges.
+func TestTiesSelectRange(t *testing.T) {
+	rng := rand.New(rand.NewPCG(35, 36))
+	for _, n := range []int{1, 10, tiesSelectMin - 1, tiesSelectMin, 9000, 40000} {
+		for _, kind := range []string{"wide", "narrow", "ties", "one"} {
+			keys := make([]uint32, n)
+			lo, hi := uint32(0), uint32(math.MaxInt32)
+			for j := range keys {
+				switch kind {
+				case "wide":
+					keys[j] = rng.Uint32() >> 1
+				case "narrow":
+					lo, hi = 1<<30, 1<<30+5000
+					keys[j] = lo + uint32(rng.IntN(5001))
+				case "ties":
+					lo, hi = 1<<20, 1<<20+1<<16
+					keys[j] = lo + uint32(rng.IntN(3))<<15
+				case "one":
+					lo, hi = 77, 77
+					keys[j] = 77
+				}
+			}
+			sorted := slices.Clone(keys)
+			slices.Sort(sorted)
+			for _, rank := range []int{0, n / 3, n / 2, n - 1} {
+				if got := tiesSelectRange(slices.Clone(keys), lo, hi, rank); got != sorted[rank] {
+					t.Fatalf("n=%d %s rank %d: %d, want %d", n, kind, rank, got, sorted[rank])
+				}
+			}
+		}
+	}
+}
