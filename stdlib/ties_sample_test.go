@@ -55,12 +55,15 @@ func TestTiesSampleHits(t *testing.T) {
 	}
 }
 
-// The range kernels count and compact as the scalar loops do, for every length's tail, brackets
-// of one key, none, all, and the largest key.
+// The range kernels split and compact as the scalar loops do, for every length's tail, brackets
+// of one key, none, all, and the largest key; a split past its limit says so.
 func TestTiesRangeKernels(t *testing.T) {
 	rng := rand.New(rand.NewPCG(33, 34))
 	for trial := range 2000 {
 		n := rng.IntN(80)
+		if trial%50 == 0 {
+			n = 3*tiesSplitSegment + rng.IntN(100) // several segments
+		}
 		keys := make([]uint32, n)
 		for j := range keys {
 			keys[j] = rng.Uint32() >> 1
@@ -92,9 +95,19 @@ func TestTiesRangeKernels(t *testing.T) {
 				wantKept = append(wantKept, u)
 			}
 		}
-		below, inside := tiesRangeCount(keys, lo, hi)
-		if below != wantBelow || inside != wantIn {
-			t.Fatalf("n=%d [%d, %d]: count %d below, %d inside; want %d, %d", n, lo, hi, below, inside, wantBelow, wantIn)
+		orig := slices.Clone(keys)
+		prefix := []uint32{9, 8}
+		got, below, ok := tiesRangeSplit(slices.Clone(prefix), keys, lo, hi, 1<<20)
+		if !ok || below != wantBelow || !slices.Equal(got[2:], wantKept) || !slices.Equal(got[:2], prefix) {
+			t.Fatalf("n=%d [%d, %d]: split %v, %d below, ok %v; want %v, %d", n, lo, hi, got, below, ok, wantKept, wantBelow)
+		}
+		if !slices.Equal(keys, orig) {
+			t.Fatalf("n=%d: tiesRangeSplit changed its keys", n)
+		}
+		if limit := wantIn - 1; limit >= 0 {
+			if _, _, ok := tiesRangeSplit(nil, keys, lo, hi, limit); ok {
+				t.Fatalf("n=%d: %d keys inside, limit %d: ok", n, wantIn, limit)
+			}
 		}
 		c := slices.Clone(keys)
 		m := tiesCompactRange(c, lo, hi)

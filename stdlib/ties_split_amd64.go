@@ -121,31 +121,7 @@ func tiesVoteFast(ms [][]float64, off int, ptrs []*float64, lom1 []int64, out []
 }
 
 //go:noescape
-func tiesRangeCountAVX2(keys *uint32, n int, lo, hi uint32, lanes *[16]int32)
-
-//go:noescape
 func tiesCompactRangeAVX2(keys *uint32, n int, lo, hi uint32, perm *[256][8]uint32) (m int)
-
-// tiesRangeCountFast counts, among keys[:len(keys) &^ 7], those below lo and those above hi
-// with AVX2 when it can, and returns how many keys it scanned (tiesRangeCount does the rest).
-func tiesRangeCountFast(keys []uint32, lo, hi uint32) (scanned, below, above int) {
-	n := len(keys) &^ 7
-	if !tiesSplitVector || n == 0 || lo > math.MaxInt32 || hi > math.MaxInt32 {
-		return 0, 0, 0
-	}
-	for start := 0; start < n; {
-		// Per-lane counters are int32: at most 2^30 keys per call.
-		m := min(n-start, 1<<30)
-		var lanes [16]int32
-		tiesRangeCountAVX2(&keys[start], m, lo, hi, &lanes)
-		for l := range 8 {
-			below -= int(lanes[l])
-			above -= int(lanes[8+l])
-		}
-		start += m
-	}
-	return n, below, above
-}
 
 // tiesCompactRangeFast moves the keys u of keys[:len(keys) &^ 7] with lo <= u <= hi to their
 // front, in order, with AVX2 when it can; it returns how many keys it scanned and kept.
@@ -155,4 +131,20 @@ func tiesCompactRangeFast(keys []uint32, lo, hi uint32) (scanned, kept int) {
 		return 0, 0
 	}
 	return n, tiesCompactRangeAVX2(&keys[0], n, lo, hi, &tiesCompactPerm)
+}
+
+//go:noescape
+func tiesRangeSplitAVX2(keys *uint32, n int, lo, hi uint32, perm *[256][8]uint32, dst *uint32) (below, m int)
+
+// tiesRangeSplitFast appends the keys of keys[:len(keys) &^ 7] in [lo, hi] to dst (which has
+// room for len(keys) + 8 more) with AVX2 when it can; it returns how many keys it scanned,
+// how many of them were below lo, and dst.
+func tiesRangeSplitFast(dst, keys []uint32, lo, hi uint32) (scanned, below int, out []uint32) {
+	n := len(keys) &^ 7
+	if !tiesSplitVector || n == 0 || lo > math.MaxInt32 || hi > math.MaxInt32 {
+		return 0, 0, dst
+	}
+	room := dst[len(dst) : len(dst)+n+8]
+	below, m := tiesRangeSplitAVX2(&keys[0], n, lo, hi, &tiesCompactPerm, &room[0])
+	return n, below, dst[:len(dst)+m]
 }

@@ -330,37 +330,6 @@ sel:
 	VZEROUPPER
 	RET
 
-// func tiesRangeCountAVX2(keys *uint32, n int, lo, hi uint32, lanes *[16]int32)
-// n is a positive multiple of 8 below 2^31; keys, lo and hi are below 2^31 (magnitude keys),
-// so the signed compares order them. lanes[0:8] receive minus the count of keys < lo per lane,
-// lanes[8:16] minus the count of keys > hi.
-TEXT ·tiesRangeCountAVX2(SB), NOSPLIT, $0-32
-	MOVQ keys+0(FP), SI
-	MOVQ n+8(FP), CX
-	MOVL lo+16(FP), AX
-	MOVL hi+20(FP), BX
-	MOVQ lanes+24(FP), DI
-	MOVD AX, X14
-	VPBROADCASTD X14, Y14
-	MOVD BX, X15
-	VPBROADCASTD X15, Y15
-	VPXOR Y12, Y12, Y12
-	VPXOR Y13, Y13, Y13
-
-rcount:
-	VMOVDQU (SI), Y0
-	VPCMPGTD Y0, Y14, Y1 // lo > u
-	VPCMPGTD Y15, Y0, Y2 // u > hi
-	VPADDD  Y1, Y12, Y12
-	VPADDD  Y2, Y13, Y13
-	ADDQ $32, SI
-	SUBQ $8, CX
-	JNZ  rcount
-	VMOVDQU Y12, (DI)
-	VMOVDQU Y13, 32(DI)
-	VZEROUPPER
-	RET
-
 // func tiesCompactRangeAVX2(keys *uint32, n int, lo, hi uint32, perm *[256][8]uint32) (m int)
 // n is a positive multiple of 8; keys, lo and hi below 2^31. Moves the keys u with
 // lo <= u <= hi to the front of keys, in order (tiesCompactAVX2 with a range).
@@ -397,5 +366,50 @@ rcompact:
 	SUBQ SI, DI
 	SHRQ $2, DI
 	MOVQ DI, m+32(FP)
+	VZEROUPPER
+	RET
+
+// func tiesRangeSplitAVX2(keys *uint32, n int, lo, hi uint32, perm *[256][8]uint32, dst *uint32) (below, m int)
+// n is a positive multiple of 8; keys, lo and hi below 2^31. Counts the keys below lo and
+// writes those in [lo, hi] to dst, in order; dst must have room for m + 8 keys at every step
+// (n + 8 in all).
+TEXT ·tiesRangeSplitAVX2(SB), NOSPLIT, $0-56
+	MOVQ keys+0(FP), SI
+	MOVQ n+8(FP), CX
+	MOVL lo+16(FP), AX
+	MOVL hi+20(FP), BX
+	MOVQ perm+24(FP), R8
+	MOVQ dst+32(FP), DI
+	MOVD AX, X14
+	VPBROADCASTD X14, Y14
+	MOVD BX, X15
+	VPBROADCASTD X15, Y15
+	XORQ R9, R9               // below
+
+rsplit:
+	VMOVDQU (SI), Y0
+	VPCMPGTD Y0, Y14, Y1      // lo > u
+	VPCMPGTD Y15, Y0, Y2      // u > hi
+	VMOVMSKPS Y1, DX
+	POPCNTL DX, DX
+	ADDQ    DX, R9
+	VPOR    Y2, Y1, Y1        // outside
+	VMOVMSKPS Y1, AX
+	XORL    $0xff, AX         // inside
+	MOVQ    AX, BX
+	SHLQ    $5, BX
+	VMOVDQU (R8)(BX*1), Y2
+	VPERMD  Y0, Y2, Y0
+	VMOVDQU Y0, (DI)
+	POPCNTL AX, AX
+	LEAQ    (DI)(AX*4), DI
+	ADDQ $32, SI
+	SUBQ $8, CX
+	JNZ  rsplit
+	MOVQ R9, below+40(FP)
+	MOVQ dst+32(FP), SI
+	SUBQ SI, DI
+	SHRQ $2, DI
+	MOVQ DI, m+48(FP)
 	VZEROUPPER
 	RET

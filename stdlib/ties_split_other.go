@@ -24,6 +24,8 @@ func tiesAbsKeys(dst []uint32, src []float64) {
 	}
 }
 
-func tiesRangeCountFast(keys []uint32, lo, hi uint32) (scanned, below, above int) { return 0, 0, 0 }
-
 func tiesCompactRangeFast(keys []uint32, lo, hi uint32) (scanned, kept int) { return 0, 0 }
+
+func tiesRangeSplitFast(dst, keys []uint32, lo, hi uint32) (scanned, below int, out []uint32) {
+	return 0, 0, dst
+}

@@ -71,7 +71,7 @@ func tiesStageOnePass(r, n int) bool { return 4*int64(r)*int64(n) <= tiesStageKe
 func tiesStageScratch(r, n int) int64 {
 	b := int64(r) * (4<<tiesCoarseBits + 128) // the histograms and the per-delta slices
 	if tiesStageOnePass(r, n) {
-		b += 4 * int64(tiesKeysCap(r*n))
+		b += 4 * int64(tiesKeysCap(r*n)+tiesOneCandCap(n)) // the keys, a bracket's copy
 	} else {
 		per := 4 * int64(n)
 		if n > tiesStageCandCap {
@@ -361,21 +361,14 @@ func (s *tiesStager) Observe(pass, lo int, args [][]float64) error {
 				}
 			}
 		case tiesRange:
-			sc, below, above := tiesRangeCountFast(keys, s.lo[i], s.hi[i])
-			for _, u := range keys[sc:] {
-				below += int(tiesB2I(u < s.lo[i]))
-				above += int(tiesB2I(u > s.hi[i]))
-			}
-			s.below[i] += below
 			if s.over[i] {
-				continue
+				continue // missed already
 			}
-			if len(s.cand[i])+len(keys)-below-above > tiesStageCandCap {
+			cand, below, ok := tiesRangeSplit(s.cand[i], keys, s.lo[i], s.hi[i], tiesStageCandCap)
+			s.cand[i], s.below[i] = cand, s.below[i]+below
+			if !ok {
 				s.over[i], s.cand[i] = true, nil
-				continue
 			}
-			m := tiesCompactRange(keys, s.lo[i], s.hi[i])
-			s.cand[i] = append(s.cand[i], keys[:m]...)
 		case tiesBucket:
 			b := s.bucket[i]
 			if f := s.fine[i]; f != nil {
@@ -511,12 +504,16 @@ func (s *tiesStager) EndPass(pass int) error {
 			s.hist = nil
 			return nil
 		}
+		// The keys inside a bracket are copied out (at most n/4 of them, else it counts as a
+		// miss), so that a miss still has every stored key.
+		cand := make([]uint32, 0, tiesOneCandCap(s.n))
 		for i := range s.r {
 			keys := s.keys[i*s.n : (i+1)*s.n]
-			below, inside := tiesRangeCount(keys, s.lo[i], s.hi[i])
-			if below <= s.rank && s.rank < below+inside {
-				m := tiesCompactRange(keys, s.lo[i], s.hi[i])
-				s.th[i] = float64(math.Float32frombits(tiesSelectRange(keys[:m], s.lo[i], s.hi[i], s.rank-below)))
+			var below int
+			var ok bool
+			cand, below, ok = tiesRangeSplit(cand[:0], keys, s.lo[i], s.hi[i], s.n/4)
+			if ok && below <= s.rank && s.rank < below+len(cand) {
+				s.th[i] = float64(math.Float32frombits(tiesSelectRange(cand, s.lo[i], s.hi[i], s.rank-below)))
 				continue
 			}
 			// The bracket missed: a histogram of the stored keys, as without a sample.
@@ -598,14 +595,34 @@ func (s *tiesStager) prepareBucket() {
 	s.hist = nil
 }
 
-// tiesRangeCount counts the keys below lo and those in [lo, hi] (lo <= hi).
-func tiesRangeCount(keys []uint32, lo, hi uint32) (below, inside int) {
-	sc, below, above := tiesRangeCountFast(keys, lo, hi)
-	for _, u := range keys[sc:] {
-		below += int(tiesB2I(u < lo))
-		above += int(tiesB2I(u > hi))
+// tiesSplitSegment is how many keys tiesRangeSplit scans between two checks of its limit.
+const tiesSplitSegment = 1 << 12
+
+// tiesOneCandCap is the room one-pass mode takes for a bracket's keys of n elements: the n/4
+// of tiesRangeSplit's limit, and what a segment may add past it.
+func tiesOneCandCap(n int) int { return n/4 + tiesSplitSegment + 8 }
+
+// tiesRangeSplit appends the keys in [lo, hi] (lo <= hi) to dst, in order, and returns dst and
+// the count of keys below lo; ok is false, and dst partial, once dst holds more than limit
+// keys. One pass over keys, which it leaves as they are.
+func tiesRangeSplit(dst, keys []uint32, lo, hi uint32, limit int) (out []uint32, below int, ok bool) {
+	for len(keys) > 0 {
+		seg := keys[:min(len(keys), tiesSplitSegment)]
+		keys = keys[len(seg):]
+		dst = slices.Grow(dst, len(seg)+8)
+		sc, b, d := tiesRangeSplitFast(dst, seg, lo, hi)
+		dst, below = d, below+b
+		for _, u := range seg[sc:] {
+			below += int(tiesB2I(u < lo))
+			if u >= lo && u <= hi {
+				dst = append(dst, u)
+			}
+		}
+		if len(dst) > limit {
+			return dst, below, false
+		}
 	}
-	return below, len(keys) - below - above
+	return dst, below, true
 }
 
 // tiesCompactRange moves the keys u with lo <= u <= hi to the front of keys, in order, and
