@@ -2,10 +2,12 @@ package safetensors
 
 import (
 	"bytes"
+	"errors"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -151,7 +153,7 @@ func TestWriteback(t *testing.T) {
 	oldBytes, oldFn := writebackBytes, writeback
 	defer func() { writebackBytes, writeback = oldBytes, oldFn }()
 	var calls atomic.Int64
-	writeback = func(f *os.File) { calls.Add(1); oldFn(f) }
+	writeback = func(f *os.File) error { calls.Add(1); return oldFn(f) }
 	write := func(path string, every int64) {
 		writebackBytes = every
 		w, err := Create(path, decl, nil, WriterOptions{})
@@ -191,6 +193,29 @@ func TestWriteback(t *testing.T) {
 	b, _ := os.ReadFile(filepath.Join(dir, "often.safetensors"))
 	if !bytes.Equal(a, b) {
 		t.Error("the file differs with writebacks")
+	}
+	// A failed background sync fails the run: the kernel reports a write-back error once.
+	failed := filepath.Join(dir, "failed.safetensors")
+	calls.Store(0)
+	writeback = func(*os.File) error { calls.Add(1); return syscall.EIO }
+	writebackBytes = 512
+	wf, err := Create(failed, decl, nil, WriterOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range decl {
+		if err := wf.WriteFloat64(d.Name, data[d.Name]); err != nil {
+			break // the error may show at a later write already
+		}
+	}
+	for deadline := time.Now().Add(10 * time.Second); calls.Load() == 0 && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond)
+	}
+	if err := wf.Commit(); err == nil || !errors.Is(err, syscall.EIO) {
+		t.Errorf("Commit after a failed background sync: %v, want EIO", err)
+	}
+	if _, err := os.Stat(failed); err == nil {
+		t.Error("the output exists after a failed background sync")
 	}
 	w, err := Create(filepath.Join(dir, "aborted.safetensors"), decl, nil, WriterOptions{})
 	if err != nil {
