@@ -39,3 +39,29 @@ func StagedCalls(p *bytecode.Program, opts Options) ([]*StagedCall, error) {
 	}
 	return out, nil
 }
+
+// FusedCalls returns, for each key class of p, which of its instructions are CALLs that a
+// chunked run under opts computes fused with the LOAD of their first operand (load_fused.go):
+// `mechac plan`'s time estimate prices them as one pass over the model's bytes. Nil for a class
+// without any.
+func FusedCalls(p *bytecode.Program, opts Options) ([][]bool, error) {
+	m, err := newMachine(p, opts)
+	if err != nil {
+		return nil, err
+	}
+	out := make([][]bool, len(p.Classes))
+	if m.chunkElems <= 0 {
+		return out, nil
+	}
+	for i, pair := range m.fused {
+		for pc, f := range pair {
+			if f > 0 && f-1 < pc { // a CALL, paired with an earlier LOAD
+				if out[i] == nil {
+					out[i] = make([]bool, len(pair))
+				}
+				out[i][pc] = true
+			}
+		}
+	}
+	return out, nil
+}

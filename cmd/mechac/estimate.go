@@ -28,7 +28,8 @@ import (
 //   - matrix speed: a 384 x 384 float64 product through gonum (the BLAS the SVD methods use).
 //
 // Costs: LOAD decodes the key's elements; a CALL of an elementwise method streams its tensor
-// operands and output; a method that declares ops.Def.Passes (the TIES family, the geometric
+// operands and output (one that runs fused with its first operand's LOAD, vm.FusedCalls, only
+// its other operand); a method that declares ops.Def.Passes (the TIES family, the geometric
 // median: 2 passes per Weiszfeld iteration) is priced at that many times it, another
 // whole-tensor method (sorts, FFTs) at wholeTensorFactor times it, a random one at randomFactor; a linear-algebra method at
 // laFlopsFactor * m * n * min(m, n) flops of the key's matrix (rows x the rest). A key whose
@@ -138,8 +139,8 @@ type planEstimate struct {
 }
 
 // estimatePlan prices p; staged is, per key class, its call the VM runs in stages (vm.StagedCalls;
-// nil: none).
-func estimatePlan(p *bytecode.Program, reg *ops.Registry, staged []*vm.StagedCall, r machineRates, workers int, readBytes, writeBytes int64) planEstimate {
+// nil: none), fused its CALLs the VM runs fused with a LOAD (vm.FusedCalls; nil: none).
+func estimatePlan(p *bytecode.Program, reg *ops.Registry, staged []*vm.StagedCall, fused [][]bool, r machineRates, workers int, readBytes, writeBytes int64) planEstimate {
 	defs := make([]*ops.Def, len(p.Methods))
 	for i, name := range p.Methods {
 		defs[i], _ = reg.Lookup(name)
@@ -159,10 +160,10 @@ func estimatePlan(p *bytecode.Program, reg *ops.Registry, staged []*vm.StagedCal
 				compute += float64(st.Tensors+1) * e * r.elemSec * st.Def.Cost
 				continue
 			}
-			compute += instrCost(p, defs, r, k, in)
+			compute += instrCost(p, defs, r, k, in, fusedAt(fused, k.Class, pc))
 		}
 		if st != nil {
-			compute += stagedCost(p, defs, r, k, code, st)
+			compute += stagedCost(p, defs, r, k, code, st, fused)
 		}
 		compute += e * r.encodeSec[outDT]
 	}
@@ -182,13 +183,23 @@ func estimatePlan(p *bytecode.Program, reg *ops.Registry, staged []*vm.StagedCal
 // the common case.
 const inDT = ops.F16
 
-// instrCost is the seconds one instruction of key k's program takes, over the whole key.
-func instrCost(p *bytecode.Program, defs []*ops.Def, r machineRates, k bytecode.Key, in bytecode.Instr) float64 {
+// fusedAt reports whether the instruction at pc of class c is a CALL run fused with a LOAD.
+func fusedAt(fused [][]bool, c, pc int) bool {
+	return c < len(fused) && fused[c] != nil && fused[c][pc]
+}
+
+// instrCost is the seconds one instruction of key k's program takes, over the whole key. A
+// CALL fused with its first operand's LOAD (fused) streams only its other operand: the LOAD's
+// decode is its pass over the model, and it writes the result instead of the widened model.
+func instrCost(p *bytecode.Program, defs []*ops.Def, r machineRates, k bytecode.Key, in bytecode.Instr, fused bool) float64 {
 	e := float64(ops.NumElements(k.Shape))
 	switch in.Op {
 	case bytecode.LOAD:
 		return e * r.decodeSec[inDT]
 	case bytecode.CALL:
+		if fused {
+			return e * r.elemSec
+		}
 		tensors := 1.0 // the output
 		for _, o := range in.Operands {
 			if o.Kind == bytecode.OpReg {
@@ -222,13 +233,13 @@ func instrCost(p *bytecode.Program, defs []*ops.Def, r machineRates, k bytecode.
 // call's tensor arguments through the Stager's statistics. The method's own work (selection,
 // vote) is the CALL's price in the program: StageDef.Cost passes over its tensors where the
 // staged form declares it, else the whole kernel's.
-func stagedCost(p *bytecode.Program, defs []*ops.Def, r machineRates, k bytecode.Key, code *bytecode.Code, st *vm.StagedCall) float64 {
+func stagedCost(p *bytecode.Program, defs []*ops.Def, r machineRates, k bytecode.Key, code *bytecode.Code, st *vm.StagedCall, fused [][]bool) float64 {
 	n := ops.NumElements(k.Shape)
 	e := float64(n)
 	pass := float64(st.Tensors) * e * r.elemSec // the statistics' stream over the arguments
 	for _, pc := range st.Slice {
 		in := code.Instrs[pc]
-		pass += instrCost(p, defs, r, k, in)
+		pass += instrCost(p, defs, r, k, in, fusedAt(fused, k.Class, pc))
 		if in.Op == bytecode.LOAD && r.readBPS > 0 {
 			pass += e * float64(inDT.Size()) / r.readBPS
 		}

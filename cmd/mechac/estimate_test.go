@@ -55,7 +55,7 @@ func TestEstimatePlanCostModel(t *testing.T) {
 			if _, ok := stdlib.Default().Lookup(tc.method); !ok {
 				t.Fatalf("no method %s", tc.method)
 			}
-			est := estimatePlan(program(tc.method, tc.shape), stdlib.Default(), nil, rates, tc.workers, 2e9, 1e9)
+			est := estimatePlan(program(tc.method, tc.shape), stdlib.Default(), nil, nil, rates, tc.workers, 2e9, 1e9)
 			want := time.Duration(tc.compute * float64(time.Second))
 			if d := est.compute - want; d < -time.Microsecond || d > time.Microsecond {
 				t.Errorf("compute = %v, want %v", est.compute, want)
@@ -101,7 +101,7 @@ func TestEstimatePasses(t *testing.T) {
 				}}},
 				Keys: []bytecode.Key{{Name: "k", Shape: []int{1000}, DType: "F64"}},
 			}
-			est := estimatePlan(p, stdlib.Default(), nil, rates, 1, 0, 0)
+			est := estimatePlan(p, stdlib.Default(), nil, nil, rates, 1, 0, 0)
 			want := time.Duration(3 * 1000 * 1e-9 * tc.passes * float64(time.Second)) // 2 inputs + output
 			if d := est.compute - want; d < -time.Microsecond || d > time.Microsecond {
 				t.Errorf("compute = %v, want %v", est.compute, want)
@@ -166,8 +166,8 @@ func TestEstimateStaged(t *testing.T) {
 			if staged[0] == nil {
 				t.Fatal("ties_sum not staged")
 			}
-			whole := estimatePlan(p, stdlib.Default(), nil, rates, 1, 0, 0)
-			est := estimatePlan(p, stdlib.Default(), staged, rates, 1, 0, 0)
+			whole := estimatePlan(p, stdlib.Default(), nil, nil, rates, 1, 0, 0)
+			est := estimatePlan(p, stdlib.Default(), staged, nil, rates, 1, 0, 0)
 			// The call itself: StageDef.Cost passes over its 3 tensors instead of the whole
 			// kernel's 8 (tiesPasses without a median).
 			call := 3 * (staged[0].Def.Cost - 8) * 1e-9
@@ -180,6 +180,31 @@ func TestEstimateStaged(t *testing.T) {
 			}
 		})
 	}
+	// The subtracts run fused with their model's LOAD (vm.FusedCalls): each streams only the
+	// base, 2 ns per element less, in the program and again in the statistics pass.
+	t.Run("fused", func(t *testing.T) {
+		p := program(1 << 20)
+		staged, err := vm.StagedCalls(p, vm.Options{Registry: stdlib.Default()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		fused, err := vm.FusedCalls(p, vm.Options{Registry: stdlib.Default()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(fused) != 1 || fused[0] == nil || !fused[0][2] || !fused[0][5] || fused[0][7] || fused[0][0] {
+			t.Fatalf("FusedCalls = %v, want the CALLs at 2 and 5", fused)
+		}
+		apart := estimatePlan(p, stdlib.Default(), staged, nil, rates, 1, 0, 0)
+		est := estimatePlan(p, stdlib.Default(), staged, fused, rates, 1, 0, 0)
+		want := time.Duration(2 * 2e-9 * 2 * float64(1<<20) * float64(time.Second))
+		if d := apart.compute - est.compute - want; d < -time.Microsecond || d > time.Microsecond {
+			t.Errorf("apart - fused compute = %v, want %v", apart.compute-est.compute, want)
+		}
+		if f, err := vm.FusedCalls(p, vm.Options{Registry: stdlib.Default(), ChunkElems: -1}); err != nil || f[0] != nil {
+			t.Errorf("FusedCalls with ChunkElems -1 = %v, %v; want none", f, err)
+		}
+	})
 	// Unstaged when the VM would not stage it: chunked execution off.
 	p := program(1 << 20)
 	staged, err := vm.StagedCalls(p, vm.Options{Registry: stdlib.Default(), ChunkElems: -1})

@@ -161,7 +161,11 @@ func cmdPlan(e *env, args []string) error {
 	fmt.Fprintf(w, "peak:   %s with %d workers (the %d largest keys at once%s, plus ~%s of runtime overhead)\n",
 		humanBytes(predicted), n, min(n, len(sizes)), idleNote, humanBytes(runtimeOverhead(n)))
 	if !*noTime {
-		est := estimatePlan(p, opts.Registry, staged, measureRates(p), n, in, out)
+		fused, err := vm.FusedCalls(p, vm.Options{Registry: opts.Registry})
+		if err != nil {
+			return err
+		}
+		est := estimatePlan(p, opts.Registry, staged, fused, measureRates(p), n, in, out)
 		fmt.Fprintf(w, "time:   %s\n", est)
 	}
 	return nil
