@@ -252,6 +252,12 @@ func newMachine(p *bytecode.Program, opts Options) (*machine, error) {
 			fused = m.fusedLoads(&p.Classes[i], st)
 		}
 		m.fused = append(m.fused, fused)
+		code := &p.Classes[i]
+		donors := make([]int, len(code.Instrs))
+		for pc := range code.Instrs {
+			donors[pc] = m.donorFor(code, pc)
+		}
+		m.donors = append(m.donors, donors)
 	}
 	switch {
 	case opts.ChunkElems == 0:

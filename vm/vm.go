@@ -148,6 +148,9 @@ type machine struct {
 	noStageCache bool
 	// fused pairs, per class, the LOADs run by a later CALL with that CALL (load_fused.go).
 	fused [][]int
+	// donors is, per class and pc, donorFor of the CALL there (-1 elsewhere): the same for
+	// every key and chunk of the class, so found once.
+	donors [][]int
 
 	bytesRead atomic.Int64
 	warnMu    sync.Mutex
@@ -506,7 +509,7 @@ func (w *worker) exec(k *bytecode.Key, part *span) (bool, error) {
 					continue
 				}
 			}
-			w.donor = w.donorFor(code, pc)
+			w.donor = m.donors[k.Class][pc]
 			t, err := w.call(k, in)
 			w.donor = -1
 			if err != nil {
@@ -771,11 +774,11 @@ func promote(a, b ops.DType) ops.DType {
 // donorFor returns the register whose buffer the CALL at pc may write its result into: its
 // first tensor operand, when the method is InPlace, the register is not another operand too, and
 // a FREE of it follows the CALL (among the FREEs right after it: nothing reads it again); -1
-// otherwise. call checks the rest
-// (one reference, the result's shape, float64).
-func (w *worker) donorFor(code *bytecode.Code, pc int) int {
+// otherwise. call checks the rest (one reference, the result's shape, float64). newMachine
+// finds it once per instruction (machine.donors).
+func (m *machine) donorFor(code *bytecode.Code, pc int) int {
 	in := &code.Instrs[pc]
-	if w.m.noInPlace || !w.m.methods[in.B].InPlace {
+	if in.Op != bytecode.CALL || m.noInPlace || !m.methods[in.B].InPlace {
 		return -1
 	}
 	first := -1
@@ -797,13 +800,8 @@ func (w *worker) donorFor(code *bytecode.Code, pc int) int {
 	if seen > 1 {
 		return -1 // read again as another operand, which a multi-pass kernel would see changed
 	}
-	for _, n := range code.Instrs[pc+1:] {
-		if n.Op != bytecode.FREE {
-			break
-		}
-		if n.A == first {
-			return first
-		}
+	if freedAfter(code, pc, first) {
+		return first
 	}
 	return -1
 }
