@@ -258,6 +258,11 @@ func newMachine(p *bytecode.Program, opts Options) (*machine, error) {
 			donors[pc] = m.donorFor(code, pc)
 		}
 		m.donors = append(m.donors, donors)
+		var loads []*bytecode.Instr
+		if st != nil {
+			loads = distinctLoads(code)
+		}
+		m.loads = append(m.loads, loads)
 	}
 	switch {
 	case opts.ChunkElems == 0:

@@ -1,6 +1,8 @@
 package vm
 
 import (
+	"slices"
+
 	"github.com/mechac/mechac/ops"
 	"github.com/mechac/mechac/ops/num"
 	"github.com/mechac/mechac/vm/bytecode"
@@ -33,14 +35,8 @@ func (m *machine) stageCacheSize(k *bytecode.Key) int64 {
 	if m.staged[k.Class] == nil || m.chunkElems <= 0 || m.noStageCache {
 		return 0
 	}
-	code := &m.prog.Classes[k.Class]
 	var total int64
-	seen := map[[2]int]bool{}
-	for _, in := range code.Instrs {
-		if in.Op != bytecode.LOAD || seen[[2]int{in.B, in.C}] {
-			continue
-		}
-		seen[[2]int{in.B, in.C}] = true
+	for _, in := range m.loads[k.Class] {
 		if m.inputs == nil {
 			// A plan (AdmissionPeaks) has no files open: float16 inputs, the usual kind.
 			total += 2 * int64(ops.NumElements(k.Shape))
@@ -56,6 +52,20 @@ func (m *machine) stageCacheSize(k *bytecode.Key) int64 {
 		}
 	}
 	return total
+}
+
+// distinctLoads is the LOADs of a class program that read distinct (input, slot) pairs, in
+// program order: what a staged key's cache holds. newMachine keeps them (machine.loads), so
+// that admitting a key does not walk its program.
+func distinctLoads(code *bytecode.Code) []*bytecode.Instr {
+	var out []*bytecode.Instr
+	for i := range code.Instrs {
+		in := &code.Instrs[i]
+		if in.Op == bytecode.LOAD && !slices.ContainsFunc(out, func(l *bytecode.Instr) bool { return l.B == in.B && l.C == in.C }) {
+			out = append(out, in)
+		}
+	}
+	return out
 }
 
 // cachedPart decodes part of a cached input into dst, reading the whole tensor first if it is

@@ -151,6 +151,8 @@ type machine struct {
 	// donors is, per class and pc, donorFor of the CALL there (-1 elsewhere): the same for
 	// every key and chunk of the class, so found once.
 	donors [][]int
+	// loads is, per staged class, its distinctLoads.
+	loads [][]*bytecode.Instr
 
 	bytesRead atomic.Int64
 	warnMu    sync.Mutex
