@@ -470,57 +470,10 @@ func sortedCrossover(name string, out []float64, a, b, cc *ops.Tensor, filter fu
 	return nil
 }
 
-// trainedFilter1D is create_filter of 0d1b193 .. 0.0.13 for one dimension of m frequencies:
-// mesh = linspace(0, 1, m)² (float32), then up to 100 steps that slide the cut's offset until
-// the filter's mean is within 1e-10 of `mean`: tilt < 1e-10: mesh > 1 - offset; else
-// clamp(mesh·cot + offset·cot + offset - cot, 0, 1), cot = 1/tan(π·tilt/2). The offset starts
-// as the Python float mean and becomes a float32 tensor after the first step (offset += loss);
-// every tensor operation is float32. The filter's mean is its float64 sum rounded to float32
-// over m (torch sums float32 in float32: the binary cut's means are exact either way).
+// trainedFilter1D is create_filter of 0d1b193 .. 0.0.13 for one dimension of m frequencies
+// (trainedFilter: mesh = linspace(0, 1, m)², the cut's offset trained to `mean`).
 func trainedFilter1D(m int, mean, tilt float64) ([]float32, error) {
-	if !(0 <= mean && mean <= 1) {
-		return nil, fmt.Errorf("filter mean must be between 0 and 1")
-	}
-	mesh := linspace32(0, 1, m)
-	for i, g := range mesh {
-		mesh[i] = g * g
-	}
-	f := make([]float32, m)
-	off, first := mean, true
-	cot := 0.0
-	if tilt >= 1e-10 {
-		cot = 1 / math.Tan(math.Pi*tilt/2)
-	}
-	c32 := float32(cot)
-	for step := 0; step < 100; step++ {
-		if tilt < 1e-10 {
-			cut := float32(1 - off)
-			for i, x := range mesh {
-				f[i] = b2f(x > cut)
-			}
-		} else {
-			oc, o32 := float32(off*cot), float32(off)
-			if !first {
-				oc = o32 * c32
-			}
-			for i, x := range mesh {
-				v := float32(float32(float32(x*c32)+oc)+o32) - c32
-				f[i] = float32(clamp01(float64(v)))
-			}
-		}
-		sum := 0.0
-		for _, v := range f {
-			sum += float64(v)
-		}
-		cur := float32(sum) / float32(m)
-		loss := float32(mean) - cur
-		if math.Abs(float64(loss)) < 1e-10 {
-			break
-		}
-		off = float64(float32(off) + loss)
-		first = false
-	}
-	return f, nil
+	return trainedFilter([]int{m}, mean, tilt)
 }
 
 // distributionCrossoverTrained is distribution_crossover of 0d1b193 .. 0.0.13 in era.

@@ -3,6 +3,7 @@ package stdlib
 import (
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"slices"
 	"testing"
 
@@ -222,15 +223,132 @@ func TestTopKTensorSum00x(t *testing.T) {
 	}
 }
 
-// TestCrossoverOldPending: crossover's 0.0.x `mean` definitions refuse to run (their trained
-// filter is not ported) rather than fall back to today's, which would drop `mean`.
-func TestCrossoverOldPending(t *testing.T) {
+// TestCrossoverOld: crossover's 0.0.x `mean` definitions run their own kernel, not today's
+// (which would drop `mean`): its shortcuts, its trained filter (whose mean is `mean`), and its
+// batch over the first dimension, against a direct computation with rfftn and the filter.
+func TestCrossoverOld(t *testing.T) {
 	reg := Default()
 	for _, id := range []string{"0.0.4", "0.0.5", "0.0.9", "fork-0.0.12", "fork-0.0.13"} {
 		e, _ := reg.Era(id)
 		d, ok := reg.LookupIn("crossover", e)
-		if !ok || d.Pending == "" || d.KwOnly[0].Name != "mean" {
-			t.Errorf("crossover in era %s: got %v, want a pending definition with keyword mean", id, d)
+		if !ok || d.Pending != "" || d.Kernel == nil || d.KwOnly[0].Name != "mean" {
+			t.Errorf("crossover in era %s: got %v, want a kernel with keyword mean", id, d)
+		}
+	}
+	e, _ := reg.Era("0.0.9")
+	d, _ := reg.LookupIn("crossover", e)
+	rng := rand.New(rand.NewPCG(41, 42))
+	run := func(a, b []float64, shape []int, mean, tilt float64) []float64 {
+		t.Helper()
+		out := make([]float64, len(a))
+		c := &ops.Call{Key: "k", Numerics: ops.SDMecha,
+			Args: []ops.Value{ops.TensorValue(&ops.Tensor{Shape: shape, Data: a, DType: ops.F64}),
+				ops.TensorValue(&ops.Tensor{Shape: shape, Data: b, DType: ops.F64})},
+			Kw:  []ops.Value{ops.Float(mean), ops.Float(tilt)},
+			Out: &ops.Tensor{Shape: shape, Data: out, DType: ops.F64}}
+		if err := d.Kernel(c); err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	randn := func(n int) []float64 {
+		x := make([]float64, n)
+		for i := range x {
+			x[i] = rng.NormFloat64()
+		}
+		return x
+	}
+	a, b := randn(12), randn(12)
+	if got := run(a, b, []int{3, 4}, 0, 0.3); !slices.Equal(got, a) {
+		t.Errorf("mean 0: %v, want a", got)
+	}
+	for i, v := range run(a, b, []int{3, 4}, 0.3, 1) {
+		if v != ws00x(a[i], b[i], 0.3) {
+			t.Fatalf("tilt 1: [%d] = %v, want ws(a, b, mean)", i, v)
+		}
+	}
+	near := slices.Clone(a)
+	near[5] += 1e-9 // equal in float16
+	for i, v := range run(a, near, []int{3, 4}, 0.3, 0.25) {
+		if v != ws00x(a[i], near[i], 0.25) {
+			t.Fatalf("allclose in float16: [%d] = %v, want ws(a, b, tilt)", i, v)
+		}
+	}
+	// The sharp cut is a threshold of the mesh, which runs from 0 to 1 (the radial mean of the
+	// squared linspaces). In one dimension the training reaches `mean` within an element; in
+	// more the fixed-point step overshoots (the filter's mean moves faster than its offset)
+	// and, as in the source, the 100 steps end where they end.
+	for _, shape := range [][]int{{700}, {50, 40}, {30, 40, 50}} {
+		mesh := trainedFilterMesh(shape)
+		if mesh[0] != 0 || mesh[len(mesh)-1] != 1 {
+			t.Errorf("%v: mesh from %v to %v, want 0 to 1", shape, mesh[0], mesh[len(mesh)-1])
+		}
+		f, err := trainedFilter(shape, 0.37, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lo1, hi0 := float32(2), float32(-1) // the least mesh value cut in, the largest left out
+		ones := 0.0
+		for i, v := range f {
+			if v == 1 {
+				lo1 = min(lo1, mesh[i])
+				ones++
+			} else {
+				hi0 = max(hi0, mesh[i])
+			}
+		}
+		if hi0 >= lo1 {
+			t.Errorf("%v: not a threshold of the mesh (%v left out, %v cut in)", shape, hi0, lo1)
+		}
+		if n := float64(len(f)); len(shape) == 1 && math.Abs(ones/n-0.37) > 1/n {
+			t.Errorf("%v: filter mean %v, want 0.37", shape, ones/n)
+		}
+	}
+	// Direct: the whole tensor, or the rows of a batched one, each mixed with its part of the
+	// filter of the spectrum's shape (batch included).
+	direct := func(a, b []float64, shape []int, batch int, batched bool, mean, tilt float64) []float64 {
+		per := len(a) / batch
+		out := make([]float64, len(a))
+		var filter []float32
+		for r := range batch {
+			fa, cshape := rfftn(a[r*per:(r+1)*per], shape)
+			fb, _ := rfftn(b[r*per:(r+1)*per], shape)
+			if filter == nil {
+				fs := cshape
+				if batched {
+					fs = append([]int{batch}, cshape...)
+				}
+				filter, _ = trainedFilter(fs, mean, tilt)
+			}
+			for i := range fa {
+				w := float64(filter[r*len(fa)+i])
+				fa[i] = complex((1-w)*real(fa[i])+w*real(fb[i]), (1-w)*imag(fa[i])+w*imag(fb[i]))
+			}
+			irfftn(out[r*per:(r+1)*per], fa, shape)
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		shape, inner []int
+		batch        int
+		batched      bool
+	}{
+		{[]int{6, 10}, []int{6, 10}, 1, false},
+		{[]int{40001, 3}, []int{3}, 40001, true},         // past 40000 rows: batched
+		{[]int{2, 3, 3, 3}, []int{3, 3, 3}, 2, true},     // a 3x3 kernel: batched
+		{[]int{1, 3, 3, 3}, []int{3, 3, 3}, 1, true},     // one output channel: a batch of one
+		{[]int{4, 3, 1, 1}, []int{4, 3, 1, 1}, 1, false}, // a 1x1 kernel: every dimension
+	} {
+		n := ops.NumElements(tc.shape)
+		a, b := randn(n), randn(n)
+		for _, tilt := range []float64{0, 0.4} {
+			got := run(a, b, tc.shape, 0.6, tilt)
+			want := direct(a, b, tc.inner, tc.batch, tc.batched, 0.6, tilt)
+			for i := range got {
+				if math.Abs(got[i]-want[i]) > 1e-12*(1+math.Abs(want[i])) {
+					t.Fatalf("%v tilt %v: [%d] = %v, direct %v", tc.shape, tilt, i, got[i], want[i])
+				}
+			}
 		}
 	}
 }

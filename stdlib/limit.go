@@ -499,6 +499,7 @@ var crossoverDef = define(&ops.Def{
 	Traits:        ops.WholeTensor,
 	Keys:          ops.KeysIntersect,
 	Formula:       "irfftn((1-F)·rfftn(a) + F·rfftn(b)), F = create_filter(alpha, tilt) over all dims",
+	Scratch:       crossoverScratch,
 	Doc: "Mixes a and b by frequency: low frequencies (over all dimensions of the tensor) from " +
 		"a, high frequencies from b, the cut set by alpha (the share of b) and tilted by tilt " +
 		"(0: a sharp cut, 0.5: a 45° ramp, 1: a plain weighted sum, 2: the cut inverted; tilt is " +
@@ -557,6 +558,10 @@ var crossoverDef = define(&ops.Def{
 		return nil
 	},
 })
+
+// crossoverScratch is Def.Scratch of the crossovers: two half spectra of complex128 (about
+// 8 bytes per element each) and the float32 mesh and filter over a spectrum.
+func crossoverScratch(r, n int) int64 { return 24 * int64(n) }
 
 // allClose is torch.allclose(a, b) (rtol 1e-5, atol 1e-8, NaN never close).
 func allClose(a, b *ops.Tensor, n int) bool {
