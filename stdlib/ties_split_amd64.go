@@ -65,9 +65,6 @@ func tiesFinishFast(split, all []float64, cnt []int32, out []float64, voteSgn bo
 	return n, tiesFinishAVX2(&split[0], pa, &cnt[0], &out[0], n, voteSgn)
 }
 
-//go:noescape
-func tiesCompactAVX2(keys *uint32, n int, want uint32, shift uint64, perm *[256][8]uint32) (m int)
-
 // tiesCompactPerm[mask] lists the lanes set in mask, in order, then the others: the VPERMD
 // indices that move a block's kept keys to its front.
 var tiesCompactPerm = func() (p [256][8]uint32) {
@@ -84,17 +81,6 @@ var tiesCompactPerm = func() (p [256][8]uint32) {
 	}
 	return p
 }()
-
-// tiesCompactFast moves the keys u of keys[:len(keys) &^ 7] with u >> shift == want to their
-// front, in order, with AVX2 when it can; it returns how many keys it scanned and how many it
-// kept (tiesCompact does the rest).
-func tiesCompactFast(keys []uint32, want uint32, shift uint) (scanned, kept int) {
-	n := len(keys) &^ 7
-	if !tiesSplitVector || n == 0 || shift > 31 {
-		return 0, 0
-	}
-	return n, tiesCompactAVX2(&keys[0], n, want, uint64(shift), &tiesCompactPerm)
-}
 
 //go:noescape
 func tiesVoteAVX2(ms **float64, lom1 *int64, r int, out *float64, n int, voteSgn bool) (big bool)
@@ -121,19 +107,6 @@ func tiesVoteFast(ms [][]float64, off int, ptrs []*float64, lom1 []int64, out []
 }
 
 //go:noescape
-func tiesCompactRangeAVX2(keys *uint32, n int, lo, hi uint32, perm *[256][8]uint32) (m int)
-
-// tiesCompactRangeFast moves the keys u of keys[:len(keys) &^ 7] with lo <= u <= hi to their
-// front, in order, with AVX2 when it can; it returns how many keys it scanned and kept.
-func tiesCompactRangeFast(keys []uint32, lo, hi uint32) (scanned, kept int) {
-	n := len(keys) &^ 7
-	if !tiesSplitVector || n == 0 || lo > math.MaxInt32 || hi > math.MaxInt32 {
-		return 0, 0
-	}
-	return n, tiesCompactRangeAVX2(&keys[0], n, lo, hi, &tiesCompactPerm)
-}
-
-//go:noescape
 func tiesRangeSplitAVX2(keys *uint32, n int, lo, hi uint32, perm *[256][8]uint32, dst *uint32) (below, m int)
 
 // tiesRangeSplitFast appends the keys of keys[:len(keys) &^ 7] in [lo, hi] to dst (which has
@@ -147,4 +120,17 @@ func tiesRangeSplitFast(dst, keys []uint32, lo, hi uint32) (scanned, below int, 
 	room := dst[len(dst) : len(dst)+n+8]
 	below, m := tiesRangeSplitAVX2(&keys[0], n, lo, hi, &tiesCompactPerm, &room[0])
 	return n, below, dst[:len(dst)+m]
+}
+
+// tiesCompactRangeFast moves the keys u of keys[:len(keys) &^ 7] with lo <= u <= hi to their
+// front, in order, with AVX2 when it can; it returns how many keys it scanned and kept. It is
+// the split kernel writing over its own keys: each block is read before the kept keys are
+// written, at or before it.
+func tiesCompactRangeFast(keys []uint32, lo, hi uint32) (scanned, kept int) {
+	n := len(keys) &^ 7
+	if !tiesSplitVector || n == 0 || lo > math.MaxInt32 || hi > math.MaxInt32 {
+		return 0, 0
+	}
+	_, m := tiesRangeSplitAVX2(&keys[0], n, lo, hi, &tiesCompactPerm, &keys[0])
+	return n, m
 }

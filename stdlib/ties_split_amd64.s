@@ -196,43 +196,6 @@ sel:
 	VZEROUPPER
 	RET
 
-// func tiesCompactAVX2(keys *uint32, n int, want uint32, shift uint64, perm *[256][8]uint32) (m int)
-// n is a positive multiple of 8. Moves the keys k with k >> shift == want to the front of
-// keys[:n], in order, and returns their count: per 8 keys, the compare's mask picks a
-// permutation (perm[mask] lists the kept lanes first, in order) and the whole permuted block
-// is stored at the write position m <= the block's own, so it overwrites only keys already
-// loaded; the m advances by the mask's popcount.
-TEXT ·tiesCompactAVX2(SB), NOSPLIT, $0-48
-	MOVQ keys+0(FP), SI
-	MOVQ n+8(FP), CX
-	MOVL want+16(FP), AX
-	MOVQ shift+24(FP), X14
-	MOVQ perm+32(FP), R8
-	MOVQ SI, DI               // the write position
-	MOVD AX, X15
-	VPBROADCASTD X15, Y15
-
-compact:
-	VMOVDQU (SI), Y0
-	VPSRLD  X14, Y0, Y1
-	VPCMPEQD Y15, Y1, Y1
-	VMOVMSKPS Y1, AX
-	MOVQ    AX, BX
-	SHLQ    $5, BX
-	VMOVDQU (R8)(BX*1), Y2
-	VPERMD  Y0, Y2, Y0
-	VMOVDQU Y0, (DI)
-	POPCNTL AX, AX
-	LEAQ    (DI)(AX*4), DI
-	ADDQ $32, SI
-	SUBQ $8, CX
-	JNZ  compact
-	MOVQ keys+0(FP), SI
-	SUBQ SI, DI
-	SHRQ $2, DI
-	MOVQ DI, m+40(FP)
-	VZEROUPPER
-	RET
 
 DATA voteMagic<>+0(SB)/8, $0x4330000000000000
 GLOBL voteMagic<>(SB), RODATA|NOPTR, $8
@@ -330,44 +293,6 @@ sel:
 	VZEROUPPER
 	RET
 
-// func tiesCompactRangeAVX2(keys *uint32, n int, lo, hi uint32, perm *[256][8]uint32) (m int)
-// n is a positive multiple of 8; keys, lo and hi below 2^31. Moves the keys u with
-// lo <= u <= hi to the front of keys, in order (tiesCompactAVX2 with a range).
-TEXT ·tiesCompactRangeAVX2(SB), NOSPLIT, $0-40
-	MOVQ keys+0(FP), SI
-	MOVQ n+8(FP), CX
-	MOVL lo+16(FP), AX
-	MOVL hi+20(FP), BX
-	MOVQ perm+24(FP), R8
-	MOVQ SI, DI               // the write position
-	MOVD AX, X14
-	VPBROADCASTD X14, Y14
-	MOVD BX, X15
-	VPBROADCASTD X15, Y15
-
-rcompact:
-	VMOVDQU (SI), Y0
-	VPCMPGTD Y0, Y14, Y1      // lo > u
-	VPCMPGTD Y15, Y0, Y2      // u > hi
-	VPOR    Y2, Y1, Y1        // outside
-	VMOVMSKPS Y1, AX
-	XORL    $0xff, AX         // inside
-	MOVQ    AX, BX
-	SHLQ    $5, BX
-	VMOVDQU (R8)(BX*1), Y2
-	VPERMD  Y0, Y2, Y0
-	VMOVDQU Y0, (DI)
-	POPCNTL AX, AX
-	LEAQ    (DI)(AX*4), DI
-	ADDQ $32, SI
-	SUBQ $8, CX
-	JNZ  rcompact
-	MOVQ keys+0(FP), SI
-	SUBQ SI, DI
-	SHRQ $2, DI
-	MOVQ DI, m+32(FP)
-	VZEROUPPER
-	RET
 
 // func tiesRangeSplitAVX2(keys *uint32, n int, lo, hi uint32, perm *[256][8]uint32, dst *uint32) (below, m int)
 // n is a positive multiple of 8; keys, lo and hi below 2^31. Counts the keys below lo and

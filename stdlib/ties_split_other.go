@@ -6,8 +6,6 @@ var tiesSplitVector = false
 
 func tiesSplitFast(m, split []float64, cnt []int32, lo uint64) int { return 0 }
 
-func tiesCompactFast(keys []uint32, want uint32, shift uint) (scanned, kept int) { return 0, 0 }
-
 func tiesVoteFast(ms [][]float64, off int, ptrs []*float64, lom1 []int64, out []float64, voteSgn bool) int {
 	return 0
 }

@@ -159,7 +159,7 @@ func TestTiesCompactAVX2(t *testing.T) {
 					want = append(want, keys[j])
 				}
 			}
-			if j, _ := tiesCompactFast(append([]uint32(nil), keys...), b, tiesFineShift); tiesSplitVector && j != n&^7 {
+			if j, _ := tiesCompactRangeFast(append([]uint32(nil), keys...), b<<tiesFineShift, b<<tiesFineShift|(tiesFineBuckets-1)); tiesSplitVector && j != n&^7 {
 				t.Fatalf("n %d: %d keys scanned", n, j)
 			}
 			m := tiesCompact(keys, b, tiesFineShift)

@@ -637,14 +637,10 @@ func tiesCompactRange(keys []uint32, lo, hi uint32) int {
 }
 
 // tiesCompact moves the keys u with u >> shift == want to the front of keys, in order, and
-// returns their count.
+// returns their count: the range [want << shift, (want+1) << shift - 1] of magnitude keys.
 func tiesCompact(keys []uint32, want uint32, shift uint) int {
-	j, m := tiesCompactFast(keys, want, shift)
-	for _, u := range keys[j:] {
-		keys[m] = u // kept only if it matches: no branch on random data
-		m += int(tiesB2I(u>>shift == want))
-	}
-	return m
+	lo := want << shift
+	return tiesCompactRange(keys, lo, lo|(1<<shift-1))
 }
 
 // tiesSelectMin is the fewest keys tiesSelectRange narrows by a histogram before the
