@@ -1,8 +1,6 @@
 package vm_test
 
 import (
-	"fmt"
-	"path/filepath"
 	"slices"
 	"testing"
 
@@ -23,15 +21,12 @@ func TestInPlaceBitwise(t *testing.T) {
 		names = append(names, k)
 	}
 	slices.Sort(names)
-	head := "version 0.1.0\n"
-	for i := range 6 {
-		var nan map[string]bool
+	head := writeModels(t, dir, keys, 6, 1, func(i int) map[string]bool {
 		if i == 2 {
-			nan = map[string]bool{names[7]: true}
+			return map[string]bool{names[7]: true}
 		}
-		writeModel(t, filepath.Join(dir, fmt.Sprintf("m%d.safetensors", i)), []ops.DType{ops.F16, ops.BF16, ops.F32}[i%3], keys, uint64(i+1), nan)
-		head += fmt.Sprintf("model \"m%d.safetensors\" model_config=\"sdxl-sgm\" merge_space=\"weight\"\n", i)
-	}
+		return nil
+	})
 	recipes := map[string]string{
 		"subtracts":  head + "merge \"subtract\" &1 &0\nmerge \"subtract\" &2 &0\nmerge \"add_difference\" &0 &6 alpha=0.5\nmerge \"add_difference\" &8 &7 alpha=0.25",
 		"n_average":  head + "merge \"n_average\" &0 &1 &2 &3 &4 &5",

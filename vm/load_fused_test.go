@@ -1,8 +1,6 @@
 package vm_test
 
 import (
-	"fmt"
-	"path/filepath"
 	"slices"
 	"testing"
 
@@ -33,15 +31,12 @@ func TestLoadFusedBitwise(t *testing.T) {
 			long = append(long, k)
 		}
 	}
-	head := "version 0.1.0\n"
-	for i := range 6 {
-		var nan map[string]bool
+	head := writeModels(t, dir, keys, 6, 11, func(i int) map[string]bool {
 		if i == 4 {
-			nan = map[string]bool{long[0]: true, long[1]: true}
+			return map[string]bool{long[0]: true, long[1]: true}
 		}
-		writeModel(t, filepath.Join(dir, fmt.Sprintf("m%d.safetensors", i)), []ops.DType{ops.F16, ops.BF16, ops.F32}[i%3], keys, uint64(i+11), nan)
-		head += fmt.Sprintf("model \"m%d.safetensors\" model_config=\"sdxl-sgm\" merge_space=\"weight\"\n", i)
-	}
+		return nil
+	})
 	recipes := map[string]struct {
 		src   string
 		fused map[string]int // LOADs fused per class program, by numerics

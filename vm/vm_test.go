@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -59,6 +60,19 @@ func testKeys(t *testing.T, n int) map[string][]int {
 		out[k.Name] = s
 	}
 	return out
+}
+
+// writeModels writes n models m0 .. m{n-1} of the keys into dir, float16, bfloat16 and
+// float32 in turn (model i from seed+i), model i's keys nan(i) holding an inf and a NaN, and
+// returns the recipe head (version line and model lines) that declares them.
+func writeModels(t *testing.T, dir string, keys map[string][]int, n int, seed uint64, nan func(i int) map[string]bool) string {
+	t.Helper()
+	head := "version 0.1.0\n"
+	for i := range n {
+		writeModel(t, filepath.Join(dir, fmt.Sprintf("m%d.safetensors", i)), []ops.DType{ops.F16, ops.BF16, ops.F32}[i%3], keys, seed+uint64(i), nan(i))
+		head += fmt.Sprintf("model \"m%d.safetensors\" model_config=\"sdxl-sgm\" merge_space=\"weight\"\n", i)
+	}
+	return head
 }
 
 func writeModel(t *testing.T, path string, dtype ops.DType, shapes map[string][]int, seed uint64, nan map[string]bool) {
