@@ -73,10 +73,9 @@ func tiesStageScratch(r, n int) int64 {
 	if tiesStageOnePass(r, n) {
 		b += 4 * int64(tiesKeysCap(r*n)+tiesOneCandCap(n)) // the keys, a bracket's copy
 	} else {
-		per := 4 * int64(n)
-		if n > tiesStageCandCap {
-			per = 4 * int64(max(tiesStageCandCap, tiesFineBuckets))
-		}
+		// A bucket's or bracket's keys (tiesRangeSplit may pass its limit by a segment), or
+		// the fine histogram past tiesStageCandCap of them.
+		per := 4 * int64(min(n, max(tiesStageCandCap, tiesFineBuckets))+tiesSplitSegment+8)
 		b += int64(r) * per
 	}
 	return b + tiesVoterBytes(r) + tiesSmallScratch(r)
@@ -449,8 +448,9 @@ func tiesBucketOf(h []uint32, rank int) (uint32, int) {
 
 // bracket sets delta i's bracket [lo, hi] from its sample histogram: the coarse buckets of the
 // sample ranks tiesSampleSigmas standard deviations (and tiesSampleSlack keys) on either side
-// of the rank's place in the sample.
-func (s *tiesStager) bracket(i int) {
+// of the rank's place in the sample. It returns how many keys the bracket should hold, from
+// the sample: room for them is taken once, not grown chunk by chunk.
+func (s *tiesStager) bracket(i int) int {
 	const nb = 1 << tiesCoarseBits
 	h := s.hist[i*nb : (i+1)*nb]
 	ns := 0
@@ -463,11 +463,16 @@ func (s *tiesStager) bracket(i int) {
 	if tiesSampleSigmas < 0 {
 		// The tests' bracket that misses: above every key but an all-ones NaN's.
 		s.lo[i], s.hi[i] = math.MaxInt32, math.MaxInt32
-		return
+		return 0
 	}
 	bl, _ := tiesBucketOf(h, max(0, int(math.Floor(at-w))))
 	bu, _ := tiesBucketOf(h, min(ns-1, int(math.Ceil(at+w))))
 	s.lo[i], s.hi[i] = bl<<tiesFineShift, bu<<tiesFineShift|(tiesFineBuckets-1)
+	inside := 0
+	for _, c := range h[bl : bu+1] {
+		inside += int(c)
+	}
+	return int(float64(inside) * float64(s.n) / float64(max(ns, 1)))
 }
 
 // EndPass ends the pass's phase: it selects the thresholds (one-pass mode; a two-pass
@@ -496,11 +501,16 @@ func (s *tiesStager) EndPass(pass int) error {
 		return nil
 	case tiesSample:
 		s.lo, s.hi = make([]uint32, s.r), make([]uint32, s.r)
+		expect := make([]int, s.r)
 		for i := range s.r {
-			s.bracket(i)
+			expect[i] = s.bracket(i)
 		}
 		if !s.onePass {
 			s.below, s.over, s.cand = make([]int, s.r), make([]bool, s.r), make([][]uint32, s.r)
+			for i, e := range expect {
+				// A quarter more than the sample says, within the collection's limit.
+				s.cand[i] = make([]uint32, 0, min(e+e/4, s.n, tiesStageCandCap)+tiesSplitSegment+8)
+			}
 			s.hist = nil
 			return nil
 		}
