@@ -4,6 +4,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"slices"
+	"strconv"
 	"testing"
 	"time"
 
@@ -15,7 +16,9 @@ import (
 // recipes use (alignment 1, no interpolation, centralization 1): the kernel on one random pair
 // of every distinct key shape of rank >= 2, timed once, times the number of keys of that shape.
 // MECHAC_ROTATE_ERA=0.0.5 runs 0.0.5's rotate (the only real recipe with rotate,
-// incompatible_fusion@953313a: alpha=1.0 beta=0.0) instead of 1.1.5's. Run with
+// incompatible_fusion@953313a: alpha=1.0 beta=0.0) instead of 1.1.5's, and
+// MECHAC_ROTATE_ALIGNMENT=0.5 1.1.5's rotate with that alignment (a fractional one takes the
+// matrix power: an eigen-decomposition per key). Run with
 //
 //	go test ./stdlib -run '^$' -bench 'RotateSDXL' -benchtime 1x -v
 //
@@ -26,6 +29,12 @@ func BenchmarkRotateSDXL(b *testing.B) {
 		b.Fatal(err)
 	}
 	era := os.Getenv("MECHAC_ROTATE_ERA")
+	alignment := 1.0
+	if v := os.Getenv("MECHAC_ROTATE_ALIGNMENT"); v != "" {
+		if alignment, err = strconv.ParseFloat(v, 64); err != nil {
+			b.Fatal(err)
+		}
+	}
 	counts := map[string]int{}
 	shapes := map[string][]int{}
 	for _, k := range cfg.Keys {
@@ -60,7 +69,7 @@ func BenchmarkRotateSDXL(b *testing.B) {
 				c.Args = []ops.Value{ops.TensorValue(a), ops.TensorValue(bb)}
 				c.Kw = []ops.Value{ops.Float(1), ops.Float(0)}
 			} else {
-				c.Args = []ops.Value{ops.TensorValue(a), ops.TensorValue(bb), ops.Float(1), ops.TensorValue(ops.Scalar(0)),
+				c.Args = []ops.Value{ops.TensorValue(a), ops.TensorValue(bb), ops.Float(alignment), ops.TensorValue(ops.Scalar(0)),
 					ops.Float(1), stiefelEpsDefault, ops.Int(100)}
 			}
 			start, cpu := time.Now(), cpuSeconds()

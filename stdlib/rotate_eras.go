@@ -149,7 +149,7 @@ func centreRows(x []float64, rows, cols int) (*mat.Dense, []float64) {
 // the part of R the SVD chooses arbitrarily is never applied. Other alignments take the SVD.
 func procrustes00x(a, b *mat.Dense, alignment float64) (mulRT, mulPow func(*mat.Dense) *mat.Dense, err error) {
 	rows, cols := a.Dims()
-	if alignment == 1 && cols >= procrustesPolarMin {
+	if alignment == 1 && procrustesPolar(cols) {
 		if rows >= cols {
 			if p, _, ok := polarNull(laMul(a.T(), b)); ok {
 				return func(x *mat.Dense) *mat.Dense { return laMul(x, p.T()) },

@@ -271,6 +271,12 @@ type orthoTransform struct {
 // among them every golden case, keep the SVD.
 var procrustesPolarMin = 128 // a variable for the tests: they compare both paths
 
+// procrustesPolar reports whether an orthogonal Procrustes problem whose SVD would be of a
+// matrix with k columns (the smaller side) takes the deflated polar factor (polarNull): from
+// procrustesPolarMin on, and not when an optimized LAPACK's SVD is at hand (build tag
+// mechac_openblas), which beats the Newton iteration on gonum.
+func procrustesPolar(k int) bool { return k >= procrustesPolarMin && lapackSVD == nil }
+
 // procrustes is sd-mecha's orthogonal_procrustes(a, b, cancel_reflection).
 func procrustes(a, b *mat.Dense, cancelReflection bool) (*orthoTransform, error) {
 	n, p := a.Dims()
@@ -278,7 +284,7 @@ func procrustes(a, b *mat.Dense, cancelReflection bool) (*orthoTransform, error)
 		bq, br := laQR(b.T())
 		m := laMul(a.T(), br.T())
 		tr := &orthoTransform{bq: bq, m: m}
-		if min(n, p) >= procrustesPolarMin {
+		if procrustesPolar(min(n, p)) {
 			if pm, _, ok := polarNull(m); ok {
 				tr.pm = pm
 				return tr, nil
@@ -287,7 +293,7 @@ func procrustes(a, b *mat.Dense, cancelReflection bool) (*orthoTransform, error)
 		return tr, tr.lowRankVectors()
 	}
 	m := laMul(a.T(), b)
-	if p >= procrustesPolarMin {
+	if procrustesPolar(p) {
 		if pm, pairs, ok := polarNull(m); ok {
 			if !cancelReflection || laDetSign(pm) > 0 {
 				return &orthoTransform{q: pm}, nil

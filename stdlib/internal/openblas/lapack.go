@@ -1,0 +1,76 @@
+//go:build cgo && mechac_openblas
+
+package openblas
+
+/*
+#cgo LDFLAGS: -lopenblas
+extern void dgesdd_(char* jobz, int* m, int* n, double* a, int* lda, double* s, double* u,
+	int* ldu, double* vt, int* ldvt, double* work, int* lwork, int* iwork, int* info);
+extern void dgeev_(char* jobvl, char* jobvr, int* n, double* a, int* lda, double* wr, double* wi,
+	double* vl, int* ldvl, double* vr, int* ldvr, double* work, int* lwork, int* info);
+*/
+import "C"
+
+import "fmt"
+
+// Dgesdd is LAPACK's dgesdd on the m x n column-major matrix a (lda m, overwritten), jobz 'N'
+// (s only) or 'S' (u: m x min(m, n), vt: min(m, n) x n, column-major): s receives the singular
+// values in descending order.
+func Dgesdd(jobz byte, m, n int, a, s, u, vt []float64) error {
+	k := min(m, n)
+	jz := C.char(jobz)
+	ldu, ldvt := C.int(1), C.int(1)
+	one := []float64{0}
+	pu, pvt := &one[0], &one[0]
+	if jobz == 'S' {
+		ldu, ldvt = C.int(m), C.int(k)
+		pu, pvt = &u[0], &vt[0]
+	}
+	cm, cn, lda := C.int(m), C.int(n), C.int(m)
+	iwork := make([]C.int, 8*k)
+	var info C.int
+	q := []float64{0}
+	lwork := C.int(-1)
+	call := func(work []float64) {
+		C.dgesdd_(&jz, &cm, &cn, (*C.double)(&a[0]), &lda, (*C.double)(&s[0]), (*C.double)(pu), &ldu,
+			(*C.double)(pvt), &ldvt, (*C.double)(&work[0]), &lwork, &iwork[0], &info)
+	}
+	call(q)
+	if info != 0 {
+		return fmt.Errorf("dgesdd workspace query: info %d", int(info))
+	}
+	work := make([]float64, int(q[0])+1)
+	lwork = C.int(len(work))
+	call(work)
+	if info != 0 {
+		return fmt.Errorf("SVD did not converge (dgesdd info %d)", int(info))
+	}
+	return nil
+}
+
+// Dgeev is LAPACK's dgeev with right eigenvectors only on the n x n column-major matrix a
+// (overwritten): eigenvalues wr + i·wi, and in vr (n x n column-major) the vectors, a conjugate
+// pair as its real and imaginary parts in two columns.
+func Dgeev(n int, a, wr, wi, vr []float64) error {
+	jobvl, jobvr := C.char('N'), C.char('V')
+	cn, ld, one := C.int(n), C.int(n), C.int(1)
+	vl := []float64{0}
+	var info C.int
+	q := []float64{0}
+	lwork := C.int(-1)
+	call := func(work []float64) {
+		C.dgeev_(&jobvl, &jobvr, &cn, (*C.double)(&a[0]), &ld, (*C.double)(&wr[0]), (*C.double)(&wi[0]),
+			(*C.double)(&vl[0]), &one, (*C.double)(&vr[0]), &ld, (*C.double)(&work[0]), &lwork, &info)
+	}
+	call(q)
+	if info != 0 {
+		return fmt.Errorf("dgeev workspace query: info %d", int(info))
+	}
+	work := make([]float64, int(q[0])+1)
+	lwork = C.int(len(work))
+	call(work)
+	if info != 0 {
+		return fmt.Errorf("eigen-decomposition did not converge (dgeev info %d)", int(info))
+	}
+	return nil
+}
