@@ -11,7 +11,9 @@ import (
 // additions in the same order per slot (plus +0 to the slot an element does not go to, which
 // leaves a sum started at +0 unchanged), so the same sums; the tile's finish (tiesElected);
 // a whole tile below one cascade level with its sums in registers (tiesVoteAVX2); the
-// magnitude keys; and the compaction of the keys of one bucket.
+// magnitude keys; and the split of keys by a range (tiesRangeSplitAVX2: the keys below it
+// counted, those inside compacted, elsewhere or over the keys themselves), which serves every
+// compaction of the keys.
 
 //go:noescape
 func tiesSplitAVX2(m *float64, split *float64, cnt *int32, n int, lom1 int64)
