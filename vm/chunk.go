@@ -211,22 +211,6 @@ func (w *worker) loadPart(input int, name string, part *span) (*ops.Tensor, erro
 	return &ops.Tensor{Shape: []int{part.n}, Data: data, DType: ops.F64}, nil
 }
 
-// AdmissionPeaks returns, for each key of p, the register memory --max-memory admits it with
-// (admitPeak: the chunked peak for a key that runs in chunks, else Key.Peak) under these
-// options, whether it runs in chunks, and the run's chunk length in elements: what
-// `mechac plan` predicts before a run.
-func AdmissionPeaks(p *bytecode.Program, opts Options) ([]int64, []bool, int, error) {
-	m, err := newMachine(p, opts)
-	if err != nil {
-		return nil, nil, 0, err
-	}
-	peaks, chunked := make([]int64, len(p.Keys)), make([]bool, len(p.Keys))
-	for i := range p.Keys {
-		peaks[i], chunked[i] = m.admitPeak(&p.Keys[i]), m.chunked(&p.Keys[i])
-	}
-	return peaks, chunked, m.chunkElems, nil
-}
-
 // newMachine resolves p's methods and decides, per key class, chunked execution and its peak.
 func newMachine(p *bytecode.Program, opts Options) (*machine, error) {
 	m := &machine{prog: p, noInPlace: opts.NoInPlace, noStageCache: opts.NoStageCache}

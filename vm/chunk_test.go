@@ -66,7 +66,7 @@ func TestChunkedBitwise(t *testing.T) {
 	}
 }
 
-// TestAdmissionPeaks: elementwise keys are admitted by their live registers times a chunk,
+// TestAdmissionPeaks (vm.Analyze): elementwise keys are admitted by their live registers times a chunk,
 // staged keys (ties_sum) by that plus their Stager's scratch, the others by the plan's
 // whole-tensor peak.
 func TestAdmissionPeaks(t *testing.T) {
@@ -94,10 +94,11 @@ func TestAdmissionPeaks(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			prog := compile(t, dir, tt.recipe, "exact", ops.F16)
-			peaks, chunked, chunk, err := vm.AdmissionPeaks(prog, vm.Options{Registry: stdlib.Default(), ChunkElems: 100})
+			an, err := vm.Analyze(prog, vm.Options{Registry: stdlib.Default(), ChunkElems: 100})
 			if err != nil {
 				t.Fatal(err)
 			}
+			peaks, chunked, chunk := an.Peaks, an.Chunked, an.ChunkElems
 			if chunk != 100 {
 				t.Errorf("chunk length %d, want the option's 100", chunk)
 			}
@@ -149,10 +150,11 @@ func TestDefaultChunkShrinks(t *testing.T) {
 		{"39 deltas", recipe + subs + "merge \"n_average\"" + deltas + "\nmerge \"add_difference\" &0 &79", true},
 	} {
 		prog := compile(t, dir, tc.recipe, "exact", ops.F16)
-		peaks, _, chunk, err := vm.AdmissionPeaks(prog, vm.Options{Registry: stdlib.Default()})
+		an, err := vm.Analyze(prog, vm.Options{Registry: stdlib.Default()})
 		if err != nil {
 			t.Fatal(err)
 		}
+		peaks, chunk := an.Peaks, an.ChunkElems
 		if !tc.short {
 			if chunk != vm.DefaultChunkElems {
 				t.Errorf("%s: chunk length %d, want %d", tc.name, chunk, vm.DefaultChunkElems)

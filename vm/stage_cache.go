@@ -29,7 +29,7 @@ type rawInput struct {
 }
 
 // stageCacheSize is the raw bytes of k's LOADs (distinct input tensors) when k is staged and
-// they fit stageCacheBytes, else 0 (no cache). Without open inputs (a plan's AdmissionPeaks)
+// they fit stageCacheBytes, else 0 (no cache). Without open inputs (a plan's Analyze)
 // it assumes float16 tensors.
 func (m *machine) stageCacheSize(k *bytecode.Key) int64 {
 	if m.staged[k.Class] == nil || m.chunkElems <= 0 || m.noStageCache {
@@ -38,7 +38,7 @@ func (m *machine) stageCacheSize(k *bytecode.Key) int64 {
 	var total int64
 	for _, in := range m.loads[k.Class] {
 		if m.inputs == nil {
-			// A plan (AdmissionPeaks) has no files open: float16 inputs, the usual kind.
+			// A plan (Analyze) has no files open: float16 inputs, the usual kind.
 			total += 2 * int64(ops.NumElements(k.Shape))
 		} else {
 			info, ok := m.inputs[in.B].Tensors[k.Loads[in.C]]
@@ -146,21 +146,4 @@ func (w *worker) endRaw() {
 	clear(w.raw)
 	w.raw, w.rawOn, w.rawNext = w.raw[:0], false, 0
 	w.rawArena = w.rawArena[:0]
-}
-
-// IdleStageCache is the memory each worker may keep between keys for staged keys' input
-// caches: stageCacheBytes when a key class runs staged (staged from StagedCalls under opts),
-// else 0. A run under --max-memory counts it with the fixed overhead: the budget admits each
-// key with its own cache bytes, and the arena outlives the key (a fresh one per key costs its
-// page faults, more than the merge's own system time).
-func IdleStageCache(staged []*StagedCall, opts Options) int64 {
-	if opts.NoStageCache {
-		return 0
-	}
-	for _, st := range staged {
-		if st != nil {
-			return stageCacheBytes
-		}
-	}
-	return 0
 }

@@ -145,10 +145,11 @@ func TestStagedBitwise(t *testing.T) {
 	want := run(stdlib.Default(), -1, 1, 0)
 	for _, passes := range []int{1, 2} {
 		reg := stagedRegistry(t, passes, false)
-		peaks, chunked, chunk, err := vm.AdmissionPeaks(prog, vm.Options{Registry: reg, ChunkElems: 50})
+		an, err := vm.Analyze(prog, vm.Options{Registry: reg, ChunkElems: 50})
 		if err != nil {
 			t.Fatal(err)
 		}
+		peaks, chunked, chunk := an.Peaks, an.Chunked, an.ChunkElems
 		for i, k := range prog.Keys {
 			if !chunked[i] {
 				t.Fatalf("key %s: not staged", k.Name)

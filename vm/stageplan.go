@@ -19,49 +19,61 @@ type StagedCall struct {
 	Def *ops.StageDef
 }
 
-// StagedCalls returns, for each key class of p, the call the VM will run in stages under opts,
-// or nil: the same decision as a run's (stageClass, and chunked execution enabled). A key of a
-// staged class may still run over whole tensors when its Stager declines it or a chunk cannot
-// be computed; a plan cannot know that.
-func StagedCalls(p *bytecode.Program, opts Options) ([]*StagedCall, error) {
+// Analysis is what a run of a plan under some options will decide before it reads a file: the
+// VM's own decisions (newMachine), found once for `mechac plan`'s figures and `run`'s checks.
+type Analysis struct {
+	// Peaks is, per key, the register memory --max-memory admits it with (admitPeak: the
+	// chunked peak for a key that runs in chunks, with its Stager's scratch and input cache,
+	// else Key.Peak); Chunked whether it runs in chunks; ChunkElems the run's chunk length.
+	Peaks      []int64
+	Chunked    []bool
+	ChunkElems int
+	// Staged is, per key class, the call the VM runs in stages, or nil (stageClass, with
+	// chunked execution enabled). A key of a staged class may still run over whole tensors
+	// when its Stager declines it or a chunk cannot be computed; a plan cannot know that.
+	Staged []*StagedCall
+	// Fused is, per key class, which instructions are CALLs a chunked run computes fused with
+	// the LOAD of their first operand (load_fused.go); nil for a class without any.
+	Fused [][]bool
+	// IdleStageCache is the memory each worker may keep between keys for staged keys' input
+	// caches: stageCacheBytes when a class runs staged, else 0. A run under --max-memory
+	// counts it with the fixed overhead: the budget admits each key with its own cache bytes,
+	// and the arena outlives the key (a fresh one per key costs its page faults, more than
+	// the merge's own system time).
+	IdleStageCache int64
+}
+
+// Analyze returns the Analysis of p under opts.
+func Analyze(p *bytecode.Program, opts Options) (*Analysis, error) {
 	m, err := newMachine(p, opts)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]*StagedCall, len(p.Classes))
+	a := &Analysis{Peaks: make([]int64, len(p.Keys)), Chunked: make([]bool, len(p.Keys)), ChunkElems: m.chunkElems,
+		Staged: make([]*StagedCall, len(p.Classes)), Fused: make([][]bool, len(p.Classes))}
+	for i := range p.Keys {
+		a.Peaks[i], a.Chunked[i] = m.admitPeak(&p.Keys[i]), m.chunked(&p.Keys[i])
+	}
 	if m.chunkElems <= 0 {
-		return out, nil
+		return a, nil
 	}
 	for i, st := range m.staged {
 		if st != nil {
-			out[i] = &StagedCall{PC: st.pc, Slice: st.slice, Tensors: st.r, Def: st.def}
+			a.Staged[i] = &StagedCall{PC: st.pc, Slice: st.slice, Tensors: st.r, Def: st.def}
+			if !opts.NoStageCache {
+				a.IdleStageCache = stageCacheBytes
+			}
 		}
-	}
-	return out, nil
-}
-
-// FusedCalls returns, for each key class of p, which of its instructions are CALLs that a
-// chunked run under opts computes fused with the LOAD of their first operand (load_fused.go):
-// `mechac plan`'s time estimate prices them as one pass over the model's bytes. Nil for a class
-// without any.
-func FusedCalls(p *bytecode.Program, opts Options) ([][]bool, error) {
-	m, err := newMachine(p, opts)
-	if err != nil {
-		return nil, err
-	}
-	out := make([][]bool, len(p.Classes))
-	if m.chunkElems <= 0 {
-		return out, nil
 	}
 	for i, pair := range m.fused {
 		for pc, f := range pair {
 			if f > 0 && f-1 < pc { // a CALL, paired with an earlier LOAD
-				if out[i] == nil {
-					out[i] = make([]bool, len(pair))
+				if a.Fused[i] == nil {
+					a.Fused[i] = make([]bool, len(pair))
 				}
-				out[i][pc] = true
+				a.Fused[i][pc] = true
 			}
 		}
 	}
-	return out, nil
+	return a, nil
 }

@@ -28,7 +28,7 @@ import (
 //   - matrix speed: a 384 x 384 float64 product through gonum (the BLAS the SVD methods use).
 //
 // Costs: LOAD decodes the key's elements; a CALL of an elementwise method streams its tensor
-// operands and output (one that runs fused with its first operand's LOAD, vm.FusedCalls, only
+// operands and output (one that runs fused with its first operand's LOAD, vm.Analysis.Fused, only
 // its other operand); a method that declares ops.Def.Passes (the TIES family, the geometric
 // median: 2 passes per Weiszfeld iteration) is priced at that many times it, another
 // whole-tensor method (sorts, FFTs) at wholeTensorFactor times it, a random one at randomFactor; a linear-algebra method at
@@ -138,8 +138,9 @@ type planEstimate struct {
 	total                time.Duration
 }
 
-// estimatePlan prices p; staged is, per key class, its call the VM runs in stages (vm.StagedCalls;
-// nil: none), fused its CALLs the VM runs fused with a LOAD (vm.FusedCalls; nil: none).
+// estimatePlan prices p; staged is, per key class, its call the VM runs in stages
+// (vm.Analysis.Staged; nil: none), fused its CALLs the VM runs fused with a LOAD
+// (vm.Analysis.Fused; nil: none).
 func estimatePlan(p *bytecode.Program, reg *ops.Registry, staged []*vm.StagedCall, fused [][]bool, r machineRates, workers int, readBytes, writeBytes int64) planEstimate {
 	defs := make([]*ops.Def, len(p.Methods))
 	for i, name := range p.Methods {

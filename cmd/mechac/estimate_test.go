@@ -110,7 +110,7 @@ func TestEstimatePasses(t *testing.T) {
 	}
 }
 
-// TestEstimateStaged: a key whose ties_sum call runs in stages (vm.StagedCalls) costs, per
+// TestEstimateStaged: a key whose ties_sum call runs in stages (vm.Analysis.Staged) costs, per
 // statistics pass, its slice again (3 LOADs: decode + read from the page cache; 2 subtracts)
 // and a stream over the 2 deltas; ties_sum's Stager takes 1 pass when the keys fit its budget
 // (4*r*n <= 16 MiB), 2 above it; the call itself costs StageDef.Cost passes, not the whole
@@ -159,10 +159,11 @@ func TestEstimateStaged(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := program(tc.n)
-			staged, err := vm.StagedCalls(p, vm.Options{Registry: stdlib.Default()})
+			an, err := vm.Analyze(p, vm.Options{Registry: stdlib.Default()})
 			if err != nil {
 				t.Fatal(err)
 			}
+			staged := an.Staged
 			if staged[0] == nil {
 				t.Fatal("ties_sum not staged")
 			}
@@ -180,20 +181,17 @@ func TestEstimateStaged(t *testing.T) {
 			}
 		})
 	}
-	// The subtracts run fused with their model's LOAD (vm.FusedCalls): each streams only the
+	// The subtracts run fused with their model's LOAD (vm.Analysis.Fused): each streams only the
 	// base, 2 ns per element less, in the program and again in the statistics pass.
 	t.Run("fused", func(t *testing.T) {
 		p := program(1 << 20)
-		staged, err := vm.StagedCalls(p, vm.Options{Registry: stdlib.Default()})
+		an, err := vm.Analyze(p, vm.Options{Registry: stdlib.Default()})
 		if err != nil {
 			t.Fatal(err)
 		}
-		fused, err := vm.FusedCalls(p, vm.Options{Registry: stdlib.Default()})
-		if err != nil {
-			t.Fatal(err)
-		}
+		staged, fused := an.Staged, an.Fused
 		if len(fused) != 1 || fused[0] == nil || !fused[0][2] || !fused[0][5] || fused[0][7] || fused[0][0] {
-			t.Fatalf("FusedCalls = %v, want the CALLs at 2 and 5", fused)
+			t.Fatalf("Analysis.Fused = %v, want the CALLs at 2 and 5", fused)
 		}
 		apart := estimatePlan(p, stdlib.Default(), staged, nil, rates, 1, 0, 0)
 		est := estimatePlan(p, stdlib.Default(), staged, fused, rates, 1, 0, 0)
@@ -201,14 +199,14 @@ func TestEstimateStaged(t *testing.T) {
 		if d := apart.compute - est.compute - want; d < -time.Microsecond || d > time.Microsecond {
 			t.Errorf("apart - fused compute = %v, want %v", apart.compute-est.compute, want)
 		}
-		if f, err := vm.FusedCalls(p, vm.Options{Registry: stdlib.Default(), ChunkElems: -1}); err != nil || f[0] != nil {
-			t.Errorf("FusedCalls with ChunkElems -1 = %v, %v; want none", f, err)
+		if an, err := vm.Analyze(p, vm.Options{Registry: stdlib.Default(), ChunkElems: -1}); err != nil || an.Fused[0] != nil {
+			t.Errorf("Analyze with ChunkElems -1: %v; want no fused call", err)
 		}
 	})
 	// Unstaged when the VM would not stage it: chunked execution off.
 	p := program(1 << 20)
-	staged, err := vm.StagedCalls(p, vm.Options{Registry: stdlib.Default(), ChunkElems: -1})
-	if err != nil || staged[0] != nil {
-		t.Errorf("StagedCalls with ChunkElems -1 = %v, %v; want no staged call", staged, err)
+	an, err := vm.Analyze(p, vm.Options{Registry: stdlib.Default(), ChunkElems: -1})
+	if err != nil || an.Staged[0] != nil {
+		t.Errorf("Analyze with ChunkElems -1: %v; want no staged call", err)
 	}
 }

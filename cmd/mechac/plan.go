@@ -73,10 +73,11 @@ func cmdPlan(e *env, args []string) error {
 		n = runtime.NumCPU()
 	}
 	// What the VM will admit each key with: elementwise keys run in chunks (SPEC 5.1, 5.2).
-	peaks, chunked, chunkElems, err := vm.AdmissionPeaks(p, vm.Options{Registry: opts.Registry})
+	an, err := vm.Analyze(p, vm.Options{Registry: opts.Registry})
 	if err != nil {
 		return err
 	}
+	peaks, chunked := an.Peaks, an.Chunked
 	var in, out int64
 	var sizes []int64
 	largest, nChunked := 0, 0
@@ -99,15 +100,11 @@ func cmdPlan(e *env, args []string) error {
 	for i := 0; i < n && i < len(sizes); i++ {
 		predicted += sizes[i]
 	}
-	staged, err := vm.StagedCalls(p, vm.Options{Registry: opts.Registry})
-	if err != nil {
-		return err
-	}
 	// Without a limit, staged methods may keep buffers idle between keys (StageDef.Idle).
 	var idle int64
 	if limit == 0 {
 		seen := map[*ops.StageDef]bool{}
-		for _, st := range staged {
+		for _, st := range an.Staged {
 			if st != nil && st.Def.Idle != nil && !seen[st.Def] {
 				seen[st.Def] = true
 				idle += st.Def.Idle()
@@ -118,7 +115,7 @@ func cmdPlan(e *env, args []string) error {
 	if limit > 0 {
 		// Under --max-memory each worker keeps its staged input cache between keys (with the
 		// fixed overhead, as run counts it).
-		predicted += int64(n) * vm.IdleStageCache(staged, vm.Options{Registry: opts.Registry})
+		predicted += int64(n) * an.IdleStageCache
 	}
 	w := e.stdout
 	// The verdict comes first: against --max-memory, or else against the memory this machine
@@ -145,7 +142,7 @@ func cmdPlan(e *env, args []string) error {
 	fmt.Fprintf(w, "read:   at most %s (input files)\n", humanBytes(in))
 	fmt.Fprintf(w, "write:  %s (%s)\n", humanBytes(out), p.OutputDType)
 	fmt.Fprintf(w, "keys:   %d of %d run in chunks of %d elements (elementwise programs, staged whole-tensor methods), the rest on whole tensors\n",
-		nChunked, len(p.Keys), chunkElems)
+		nChunked, len(p.Keys), an.ChunkElems)
 	if len(p.Keys) > 0 {
 		k := p.Keys[largest]
 		how := "whole tensors"
@@ -161,11 +158,7 @@ func cmdPlan(e *env, args []string) error {
 	fmt.Fprintf(w, "peak:   %s with %d workers (the %d largest keys at once%s, plus ~%s of runtime overhead)\n",
 		humanBytes(predicted), n, min(n, len(sizes)), idleNote, humanBytes(runtimeOverhead(n)))
 	if !*noTime {
-		fused, err := vm.FusedCalls(p, vm.Options{Registry: opts.Registry})
-		if err != nil {
-			return err
-		}
-		est := estimatePlan(p, opts.Registry, staged, fused, measureRates(p), n, in, out)
+		est := estimatePlan(p, opts.Registry, an.Staged, an.Fused, measureRates(p), n, in, out)
 		fmt.Fprintf(w, "time:   %s\n", est)
 	}
 	return nil

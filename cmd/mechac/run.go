@@ -80,7 +80,12 @@ func cmdRun(e *env, args []string) error {
 			return usagef("output %s is also an input of the recipe (%s); choose another output path", *out, in.Recipe)
 		}
 	}
-	if err := checkMemory(e, prog, *chunkElems, *quiet); err != nil {
+	// The VM's decisions for this run (chunks, staging, admission), found once.
+	an, err := vm.Analyze(prog, vm.Options{Registry: stdlib.Default(), ChunkElems: *chunkElems})
+	if err != nil {
+		return err
+	}
+	if err := checkMemory(e, prog, an, *quiet); err != nil {
 		return err
 	}
 	if *cpuProfile != "" {
@@ -105,12 +110,7 @@ func cmdRun(e *env, args []string) error {
 		if workers <= 0 {
 			workers = runtime.NumCPU()
 		}
-		vopts := vm.Options{Registry: stdlib.Default(), ChunkElems: *chunkElems}
-		staged, err := vm.StagedCalls(prog, vopts)
-		if err != nil {
-			return err
-		}
-		limit -= runtimeOverhead(workers) + int64(workers)*vm.IdleStageCache(staged, vopts)
+		limit -= runtimeOverhead(workers) + int64(workers)*an.IdleStageCache
 		if limit <= 0 {
 			return usagef("run: --max-memory %s is less than mechac's own overhead", *maxMem)
 		}
@@ -193,17 +193,14 @@ func humanBytes(n int64) string {
 // checkMemory refuses, before any tensor is read, a merge whose largest key alone needs more
 // than the machine's memory and swap together (the run could only end killed, hours in
 // perhaps, with nothing written), and warns when it needs more than the memory available
-// now. A key is admitted by its planned peak (vm.AdmissionPeaks), as mechac plan reports it;
+// now. A key is admitted by its planned peak (vm.Analysis.Peaks), as mechac plan reports it;
 // --max-memory does not change what one key needs (a key above the budget runs alone).
-func checkMemory(e *env, prog *bytecode.Program, chunkElems int, quiet bool) error {
+func checkMemory(e *env, prog *bytecode.Program, an *vm.Analysis, quiet bool) error {
 	mi := readMemInfo()
 	if mi.total <= 0 || len(prog.Keys) == 0 {
 		return nil
 	}
-	peaks, chunked, _, err := vm.AdmissionPeaks(prog, vm.Options{Registry: stdlib.Default(), ChunkElems: chunkElems})
-	if err != nil {
-		return err
-	}
+	peaks, chunked := an.Peaks, an.Chunked
 	largest := 0
 	for i := range peaks {
 		if peaks[i] > peaks[largest] {
