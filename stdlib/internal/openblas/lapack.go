@@ -28,24 +28,10 @@ func Dgesdd(jobz byte, m, n int, a, s, u, vt []float64) error {
 	}
 	cm, cn, lda := C.int(m), C.int(n), C.int(m)
 	iwork := make([]C.int, 8*k)
-	var info C.int
-	q := []float64{0}
-	lwork := C.int(-1)
-	call := func(work []float64) {
+	return withWork("dgesdd", "SVD did not converge", func(work []float64, lwork, info *C.int) {
 		C.dgesdd_(&jz, &cm, &cn, (*C.double)(&a[0]), &lda, (*C.double)(&s[0]), (*C.double)(pu), &ldu,
-			(*C.double)(pvt), &ldvt, (*C.double)(&work[0]), &lwork, &iwork[0], &info)
-	}
-	call(q)
-	if info != 0 {
-		return fmt.Errorf("dgesdd workspace query: info %d", int(info))
-	}
-	work := make([]float64, int(q[0])+1)
-	lwork = C.int(len(work))
-	call(work)
-	if info != 0 {
-		return fmt.Errorf("SVD did not converge (dgesdd info %d)", int(info))
-	}
-	return nil
+			(*C.double)(pvt), &ldvt, (*C.double)(&work[0]), lwork, &iwork[0], info)
+	})
 }
 
 // Dgeev is LAPACK's dgeev with right eigenvectors only on the n x n column-major matrix a
@@ -55,22 +41,28 @@ func Dgeev(n int, a, wr, wi, vr []float64) error {
 	jobvl, jobvr := C.char('N'), C.char('V')
 	cn, ld, one := C.int(n), C.int(n), C.int(1)
 	vl := []float64{0}
+	return withWork("dgeev", "eigen-decomposition did not converge", func(work []float64, lwork, info *C.int) {
+		C.dgeev_(&jobvl, &jobvr, &cn, (*C.double)(&a[0]), &ld, (*C.double)(&wr[0]), (*C.double)(&wi[0]),
+			(*C.double)(&vl[0]), &one, (*C.double)(&vr[0]), &ld, (*C.double)(&work[0]), lwork, info)
+	})
+}
+
+// withWork runs a LAPACK routine twice, as LAPACK asks: a workspace query (lwork = -1, the size
+// returned in work[0]), then the call with that workspace. failed names a nonzero info of the
+// call itself.
+func withWork(name, failed string, call func(work []float64, lwork, info *C.int)) error {
 	var info C.int
 	q := []float64{0}
 	lwork := C.int(-1)
-	call := func(work []float64) {
-		C.dgeev_(&jobvl, &jobvr, &cn, (*C.double)(&a[0]), &ld, (*C.double)(&wr[0]), (*C.double)(&wi[0]),
-			(*C.double)(&vl[0]), &one, (*C.double)(&vr[0]), &ld, (*C.double)(&work[0]), &lwork, &info)
-	}
-	call(q)
+	call(q, &lwork, &info)
 	if info != 0 {
-		return fmt.Errorf("dgeev workspace query: info %d", int(info))
+		return fmt.Errorf("%s workspace query: info %d", name, int(info))
 	}
 	work := make([]float64, int(q[0])+1)
 	lwork = C.int(len(work))
-	call(work)
+	call(work, &lwork, &info)
 	if info != 0 {
-		return fmt.Errorf("eigen-decomposition did not converge (dgeev info %d)", int(info))
+		return fmt.Errorf("%s (%s info %d)", failed, name, int(info))
 	}
 	return nil
 }
