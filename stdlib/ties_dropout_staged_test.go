@@ -20,10 +20,12 @@ func dropout012Run(ms [][]float64, shape []int, kw []ops.Value, obs, outs [][2]i
 }
 
 // TestDropout012StagedMatchesWhole: the staged DARE + TIES gives the kernel's bits for every
-// pass mode, chunking, model count, k, vote polarity, probability, seed and non-finite values.
+// ties_sum pass mode, chunking, model count, k, vote polarity, probability, seed and non-finite values.
 func TestDropout012StagedMatchesWhole(t *testing.T) {
 	d := tiesDropoutFork012
-	modes := []string{"one-pass", "two-pass", "two-pass-fine"}
+	// Every ties_sum mode, the sampled ones and their misses included: a miss adds passes,
+	// each of which must draw the masks again from the start.
+	modes := tiesAllModes
 	rng := rand.New(rand.NewPCG(31, 32))
 	for _, n := range []int{1, 2, 3, 17, 100, 700, 1100} {
 		for _, r := range []int{1, 2, 3, 8, 17} {
