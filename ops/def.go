@@ -232,6 +232,15 @@ type Def struct {
 	// before it for this call alone (SPEC §5.1), so the model's float64 chunk is never
 	// written and read back. subtract sets it: every delta of a model is made this way.
 	LoadFused func(out []float64, raw []byte, dt DType, b []float64) (finite bool)
+	// RawKeys, when set, writes the magnitude keys, float32bits(float32(|x|)), of the kernel's
+	// result over two tensors of len(dst) elements read straight from model files (a and b as
+	// stored, both of dtype dt), and reports whether every widened element of both was
+	// finite: the keys of what widening both (num.DecodeInto) and running the kernel would
+	// give. A staged key's statistics passes use it when the Stager reads only keys
+	// (KeyObserver) and each of its tensor arguments is such a call over two LOADs (SPEC
+	// §5.4): the float64 chunks of the call and of its operands are never made. subtract sets
+	// it (num.SubAbsKeys).
+	RawKeys func(dst []uint32, a, b []byte, dt DType) (finite bool)
 	// MayMiss: the kernel may find that the key has no value (it returns an error wrapping
 	// ErrMissing), so a fallback above it needs a run-time branch.
 	MayMiss bool

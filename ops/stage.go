@@ -31,6 +31,17 @@ type Stager interface {
 	Chunk(lo int, args [][]float64, out []float64) error
 }
 
+// KeyObserver is a Stager whose statistics passes read only the magnitude keys of its tensor
+// arguments, float32bits(float32(|x|)) of every element x (ties_sum's thresholds are float32
+// magnitudes). When the VM can compute the keys of every argument from the stored bytes
+// (Def.RawKeys) it calls ObserveKeys in place of Observe, with the same chunks in the same
+// order: fill(i, dst) writes the keys of argument i's chunk [lo, lo+n) into dst (n of them),
+// wherever the Stager wants them. The Stager must treat them as Observe treats the keys it
+// computes itself, so that either call gives the same thresholds.
+type KeyObserver interface {
+	ObserveKeys(pass, lo, n int, fill func(i int, dst []uint32) error) error
+}
+
 // StageCall describes the call a Stager is made for: its keyword arguments (constants, in
 // KwOnly order), the number of tensor arguments, the output shape and numerics.
 type StageCall struct {

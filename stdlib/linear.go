@@ -139,6 +139,8 @@ var subtract = define(&ops.Def{
 		vecSub(rest, rest, b[i:])
 		return finite
 	},
+	// The keys of a - b straight from the stored bytes, for the staged ties_sum's statistics.
+	RawKeys: num.SubAbsKeys,
 	Kernel: func(c *ops.Call) error {
 		ts, err := tensors("subtract", len(c.Out.Data), c.Args...)
 		if err != nil {

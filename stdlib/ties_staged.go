@@ -302,6 +302,11 @@ func (s *tiesStager) check(lo int, args [][]float64, want int) error {
 			return errTiesBroadcast
 		}
 	}
+	return s.advance(lo, want)
+}
+
+// advance checks that the chunk [lo, lo+want) is the next one and moves past it.
+func (s *tiesStager) advance(lo, want int) error {
 	if lo != s.pos || lo+want > s.n {
 		return fmt.Errorf("ties_sum: chunk [%d, %d) out of order (expected offset %d of %d)", lo, lo+want, s.pos, s.n)
 	}
@@ -320,6 +325,24 @@ func (s *tiesStager) Observe(pass, lo int, args [][]float64) error {
 	if err := s.check(lo, args, len(args[0])); err != nil {
 		return err
 	}
+	return s.observe(pass, lo, len(args[0]), func(i int, keys []uint32) error {
+		tiesAbsKeys(keys, args[i])
+		return nil
+	})
+}
+
+// ObserveKeys is Observe with the keys computed by the caller (ops.KeyObserver): the same
+// phase over the same keys.
+func (s *tiesStager) ObserveKeys(pass, lo, n int, fill func(i int, keys []uint32) error) error {
+	if err := s.advance(lo, n); err != nil {
+		return err
+	}
+	return s.observe(pass, lo, n, fill)
+}
+
+// observe runs the pass's phase over the chunk [lo, lo+n) of every delta, whose keys fill
+// writes.
+func (s *tiesStager) observe(pass, lo, n int, fill func(i int, keys []uint32) error) error {
 	if pass < 0 || pass >= len(s.plan) {
 		return fmt.Errorf("ties_sum: statistics pass %d of %d", pass, len(s.plan))
 	}
@@ -338,15 +361,17 @@ func (s *tiesStager) Observe(pass, lo int, args [][]float64) error {
 			s.keys = tiesGetKeys(s.r * s.n)
 		}
 	}
-	for i, a := range args {
+	for i := range s.r {
 		// The keys go where one-pass mode keeps them, else to a chunk's scratch.
 		var keys []uint32
 		if s.onePass && (phase == tiesHist || phase == tiesSample) {
-			keys = s.keys[i*s.n+lo : i*s.n+lo+len(a)]
+			keys = s.keys[i*s.n+lo : i*s.n+lo+n]
 		} else {
-			keys = s.chunkKeys(len(a))
+			keys = s.chunkKeys(n)
 		}
-		tiesAbsKeys(keys, a)
+		if err := fill(i, keys); err != nil {
+			return err
+		}
 		switch phase {
 		case tiesHist:
 			hs := s.hist[i*nb*tiesHistLanes : (i+1)*nb*tiesHistLanes]

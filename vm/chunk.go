@@ -213,7 +213,7 @@ func (w *worker) loadPart(input int, name string, part *span) (*ops.Tensor, erro
 
 // newMachine resolves p's methods and decides, per key class, chunked execution and its peak.
 func newMachine(p *bytecode.Program, opts Options) (*machine, error) {
-	m := &machine{prog: p, noInPlace: opts.NoInPlace, noStageCache: opts.NoStageCache}
+	m := &machine{prog: p, noInPlace: opts.NoInPlace, noStageCache: opts.NoStageCache, noRawKeys: opts.NoRawKeys}
 	for _, c := range p.Consts {
 		m.consts = append(m.consts, constValue(c))
 	}

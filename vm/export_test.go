@@ -19,3 +19,6 @@ func FusedLoadCount(p *bytecode.Program, opts Options) (int, error) {
 	}
 	return n, nil
 }
+
+// RawKeyChunks counts the statistics chunks whose keys came from the stored bytes.
+var RawKeyChunks = &rawKeyChunks

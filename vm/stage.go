@@ -28,6 +28,9 @@ type stagedClass struct {
 	kw    []ops.Value // its keyword arguments (constants)
 	r     int         // its number of tensor (register) operands
 	def   *ops.StageDef
+	// rawKeys, when every tensor argument is a RawKeys call over two LOADs, says how to
+	// compute their keys from the stored bytes (stage_keys.go).
+	rawKeys []rawKeyArg
 }
 
 // stageClass returns the staged form of a class program, or nil: every CALL elementwise (as
@@ -61,6 +64,7 @@ func (m *machine) stageClass(code *bytecode.Code) *stagedClass {
 		return nil
 	}
 	st.slice = backwardSlice(code, st.pc)
+	st.rawKeys = m.rawKeyArgs(code, st)
 	return st
 }
 
@@ -166,9 +170,18 @@ func (w *worker) stageStats(k *bytecode.Key, n int) error {
 	}
 	code := &m.prog.Classes[k.Class]
 	call := &code.Instrs[st.pc]
+	ko, _ := s.(ops.KeyObserver)
+	direct := ko != nil && w.rawKeysReady(k, st)
 	for pass := 0; pass < s.Passes(); pass++ { // Passes may grow at an EndPass
 		for lo := 0; lo < n; {
 			part := w.nextPart(lo, n)
+			if direct {
+				if err := w.observeRawKeys(k, st, ko, pass, &part); err != nil {
+					return w.stageErr(call, err)
+				}
+				lo += part.n
+				continue
+			}
 			if err := w.execSlice(k, st.slice, &part); err != nil {
 				return err
 			}

@@ -54,6 +54,10 @@ type Options struct {
 	// NoLoadFusion runs every LOAD on its own, also those a LoadFused method could read
 	// (load_fused.go): for tests and comparisons; the bytes are the same.
 	NoLoadFusion bool
+	// NoRawKeys runs a staged key's statistics passes over the slice's float64 chunks also
+	// where the keys could come from the stored bytes (stage_keys.go): for tests and
+	// comparisons; the bytes are the same.
+	NoRawKeys bool
 	// ChunkElems is the chunk length, in elements, of chunked execution (chunk.go): 0 means
 	// DefaultChunkElems, a negative value runs every key over whole tensors (for tests and
 	// comparisons). Values below 2 are raised to 2.
@@ -144,6 +148,8 @@ type machine struct {
 	staged []*stagedClass
 	// noInPlace: Options.NoInPlace.
 	noInPlace bool
+	// noRawKeys: Options.NoRawKeys.
+	noRawKeys bool
 	// noStageCache: Options.NoStageCache.
 	noStageCache bool
 	// fused pairs, per class, the LOADs run by a later CALL with that CALL (load_fused.go).

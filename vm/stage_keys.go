@@ -1,0 +1,135 @@
+package vm
+
+import (
+	"sync/atomic"
+
+	"github.com/mechac/mechac/ops"
+	"github.com/mechac/mechac/vm/bytecode"
+)
+
+// Keys from the stored bytes (SPEC §5.4). The statistics passes of a staged ties_sum read each
+// delta only to take its float32 magnitude keys, and each delta is `subtract(model, base)`
+// over two LOADs. When the Stager says it reads only keys (ops.KeyObserver), every tensor
+// argument of the staged CALL is such a call (a method with Def.RawKeys over two LOADs), and the
+// key's inputs are in the stage cache (stage_cache.go), a statistics pass runs no instruction:
+// the keys of each argument's chunk are computed from the two inputs' stored bytes in one pass
+// (num.SubAbsKeys: eight float16 pairs per vector instruction), where the slice would widen the
+// base, widen and subtract each model into a float64 chunk, and the Stager would read that
+// chunk back to take its keys. On the scale-4 TIES benchmark that was a third of the CPU time.
+// The keys are the same bits (ops.Def.RawKeys's contract), so the thresholds and the output
+// are too (TestStagedBitwise runs both ways).
+
+// rawKeyArg is a tensor argument of a staged CALL made by a RawKeys call over two LOADs.
+type rawKeyArg struct {
+	call *bytecode.Instr // the CALL that makes the argument
+	a, b *bytecode.Instr // the LOADs of its operands
+}
+
+// rawKeyArgs returns, for each tensor argument of the staged CALL of code in operand order,
+// the RawKeys call over two LOADs that makes it; nil when some argument is not made so.
+func (m *machine) rawKeyArgs(code *bytecode.Code, st *stagedClass) []rawKeyArg {
+	var out []rawKeyArg
+	for _, o := range code.Instrs[st.pc].Operands {
+		if o.Kind != bytecode.OpReg {
+			continue
+		}
+		c := lastDef(code, st.pc, o.Index)
+		if c < 0 || code.Instrs[c].Op != bytecode.CALL {
+			return nil
+		}
+		call := &code.Instrs[c]
+		if m.methods[call.B].RawKeys == nil || call.Counts != nil || len(call.Operands) != 2 {
+			return nil
+		}
+		var lds [2]*bytecode.Instr
+		for j, co := range call.Operands {
+			if co.Kind != bytecode.OpReg {
+				return nil
+			}
+			l := lastDef(code, c, co.Index)
+			if l < 0 || code.Instrs[l].Op != bytecode.LOAD {
+				return nil
+			}
+			lds[j] = &code.Instrs[l]
+		}
+		out = append(out, rawKeyArg{call: call, a: lds[0], b: lds[1]})
+	}
+	return out
+}
+
+// lastDef is the pc of the last instruction before pc that writes register r (LOAD, CALL,
+// MOVE), or -1; also -1 when a FREE of r comes after it (the value read at pc is not its).
+func lastDef(code *bytecode.Code, pc, r int) int {
+	for i := pc - 1; i >= 0; i-- {
+		in := &code.Instrs[i]
+		if in.A != r {
+			continue
+		}
+		switch in.Op {
+		case bytecode.LOAD, bytecode.CALL, bytecode.MOVE:
+			return i
+		case bytecode.FREE:
+			return -1
+		}
+	}
+	return -1
+}
+
+// rawKeysReady reports whether key k's statistics passes can take their keys from the stored
+// bytes: its class has rawKeyArgs, its inputs are cached (which reads them, as the first pass
+// would), and the two operands of each argument have the same dtype. Anything else (an input
+// that cannot be read included) takes the slice, which reports what it finds.
+func (w *worker) rawKeysReady(k *bytecode.Key, st *stagedClass) bool {
+	if st.rawKeys == nil || !w.rawOn || w.m.noRawKeys {
+		return false
+	}
+	for _, ra := range st.rawKeys {
+		a, err := w.cachedRaw(ra.a.B, k.Loads[ra.a.C])
+		if a == nil || err != nil {
+			return false
+		}
+		dt := a.dtype
+		b, err := w.cachedRaw(ra.b.B, k.Loads[ra.b.C])
+		if b == nil || err != nil || b.dtype != dt {
+			return false
+		}
+	}
+	return true
+}
+
+// rawKeys writes the keys of argument ra's chunk part into dst, from the cached inputs
+// (rawKeysReady said they are there). A non-finite input under OmitNonFinite returns
+// errWhole, as its LOAD would.
+func (w *worker) rawKeys(k *bytecode.Key, ra *rawKeyArg, part *span, dst []uint32) error {
+	a, err := w.cachedRaw(ra.a.B, k.Loads[ra.a.C])
+	if err != nil {
+		return err
+	}
+	da, dt := a.data, a.dtype
+	b, err := w.cachedRaw(ra.b.B, k.Loads[ra.b.C])
+	if err != nil {
+		return err
+	}
+	size := dt.Size()
+	lo, hi := part.lo*size, (part.lo+part.n)*size
+	finite := w.m.methods[ra.call.B].RawKeys(dst, da[lo:hi], b.data[lo:hi], dt)
+	if w.m.prog.OmitNonFinite && !finite {
+		return errWhole
+	}
+	return nil
+}
+
+// rawKeyChunks counts the statistics chunks whose keys came from the stored bytes (for the
+// tests: the path must run where it can).
+var rawKeyChunks atomic.Int64
+
+// observeRawKeys runs one chunk of a statistics pass from the stored bytes.
+func (w *worker) observeRawKeys(k *bytecode.Key, st *stagedClass, ko ops.KeyObserver, pass int, part *span) error {
+	rawKeyChunks.Add(1)
+	return ko.ObserveKeys(pass, part.lo, part.n, func(i int, dst []uint32) error {
+		if i < 0 || i >= len(st.rawKeys) || len(dst) != part.n {
+			return errWhole // cannot happen: a Stager asking for what the VM did not offer
+		}
+		return w.rawKeys(k, &st.rawKeys[i], part, dst)
+	})
+}

@@ -1,0 +1,72 @@
+package vm_test
+
+import (
+	"fmt"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"github.com/mechac/mechac/ops"
+	"github.com/mechac/mechac/stdlib"
+	"github.com/mechac/mechac/vm"
+)
+
+// TestRawKeysBitwise: a staged ties_sum whose statistics take their keys from the stored bytes
+// (stage_keys.go) writes the bytes of the same run over the slice's float64 chunks
+// (NoRawKeys) and of whole tensors, for float16, bfloat16 and float32 model sets and a mixed
+// one (whose pairs of unlike dtypes take the slice), with inf and NaN in some inputs (with and
+// without OmitNonFinite), for chunk lengths that give a scalar tail and the default; and it
+// checks that the stored-bytes path ran where it can.
+func TestRawKeysBitwise(t *testing.T) {
+	keys := testKeys(t, 30)
+	var names []string
+	for k := range keys {
+		names = append(names, k)
+	}
+	slices.Sort(names)
+	// Two keys get an inf and a NaN in model 2; one key is large enough for the sample pass.
+	nan := map[string]bool{names[3]: true, names[17]: true}
+	keys[names[20]] = []int{160, 130}
+	sets := map[string][]ops.DType{
+		"f16":   {ops.F16, ops.F16, ops.F16, ops.F16, ops.F16},
+		"bf16":  {ops.BF16, ops.BF16, ops.BF16, ops.BF16, ops.BF16},
+		"f32":   {ops.F32, ops.F32, ops.F32, ops.F32, ops.F32},
+		"mixed": {ops.F16, ops.F16, ops.BF16, ops.F16, ops.F32},
+	}
+	for name, dts := range sets {
+		dir := t.TempDir()
+		src := "version 0.1.0\n"
+		for i, dt := range dts {
+			var bad map[string]bool
+			if i == 2 {
+				bad = nan
+			}
+			writeModel(t, filepath.Join(dir, fmt.Sprintf("m%d.safetensors", i)), dt, keys, uint64(40+i), bad)
+			src += fmt.Sprintf("model \"m%d.safetensors\" model_config=\"sdxl-sgm\" merge_space=\"weight\"\n", i)
+		}
+		src += "merge \"subtract\" &1 &0\nmerge \"subtract\" &2 &0\nmerge \"subtract\" &3 &0\nmerge \"subtract\" &4 &0\n" +
+			"merge \"ties_sum\" &5 &6 &7 &8 k=0.3\nmerge \"add_difference\" &0 &9\nmerge \"fallback\" &10 &0\n"
+		for _, omit := range []bool{true, false} {
+			prog := compile(t, dir, src, "sd-mecha", ops.F32)
+			prog.OmitNonFinite = omit
+			want := runSum(t, prog, vm.Options{Registry: stdlib.Default(), Jobs: 2, ChunkElems: -1}, name+" whole")
+			for _, chunk := range []int{7, 64, 0} {
+				label := fmt.Sprintf("%s omit %v chunk %d", name, omit, chunk)
+				run := func(noRaw bool) string {
+					return runSum(t, prog, vm.Options{Registry: stdlib.Default(), Jobs: 2, ChunkElems: chunk, NoRawKeys: noRaw}, label)
+				}
+				before := vm.RawKeyChunks.Load()
+				if got := run(false); got != want {
+					t.Errorf("%s: keys from the stored bytes: sha256 %s, whole tensors %s", label, got, want)
+				}
+				took := vm.RawKeyChunks.Load() - before
+				if got := run(true); got != want {
+					t.Errorf("%s: keys from the slice: sha256 %s, whole tensors %s", label, got, want)
+				}
+				if (took > 0) != (name != "mixed") {
+					t.Errorf("%s: %d chunks took their keys from the stored bytes", label, took)
+				}
+			}
+		}
+	}
+}
