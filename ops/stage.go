@@ -35,11 +35,18 @@ type Stager interface {
 // arguments, float32bits(float32(|x|)) of every element x (ties_sum's thresholds are float32
 // magnitudes). When the VM can compute the keys of every argument from the stored bytes
 // (Def.RawKeys) it calls ObserveKeys in place of Observe, with the same chunks in the same
-// order: fill(i, dst) writes the keys of argument i's chunk [lo, lo+n) into dst (n of them),
-// wherever the Stager wants them. The Stager must treat them as Observe treats the keys it
+// order, and src gives the keys of the chunk [lo, lo+n) of each argument, wherever the Stager
+// wants them. The Stager must treat them as Observe treats the keys it
 // computes itself, so that either call gives the same thresholds.
 type KeyObserver interface {
-	ObserveKeys(pass, lo, n int, fill func(i int, dst []uint32) error) error
+	ObserveKeys(pass, lo, n int, src KeySource) error
+}
+
+// KeySource gives the magnitude keys of one statistics chunk [lo, lo+n) of a staged call's
+// tensor arguments (KeyObserver).
+type KeySource interface {
+	// Keys writes the keys of argument i's chunk into dst (n of them).
+	Keys(i int, dst []uint32) error
 }
 
 // StageCall describes the call a Stager is made for: its keyword arguments (constants, in

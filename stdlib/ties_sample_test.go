@@ -1,6 +1,7 @@
 package stdlib
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -13,7 +14,16 @@ import (
 // ones, and the bytes are the whole kernel's.
 func TestTiesSampleHits(t *testing.T) {
 	rng := rand.New(rand.NewPCG(31, 32))
-	const r, n = 4, 1 << 16
+	for _, n := range []int{1 << 16, 1 << 19} { // one key in 8, one in 32
+		if tiesSampleShift(n) != map[int]int{1 << 16: 3, 1 << 19: 5}[n] {
+			t.Fatalf("n=%d: sample shift %d", n, tiesSampleShift(n))
+		}
+		testTiesSampleHits(t, rng, n)
+	}
+}
+
+func testTiesSampleHits(t *testing.T, rng *rand.Rand, n int) {
+	const r = 4
 	plain := make([][]float64, r)
 	periodic := make([][]float64, r)
 	for i := range r {
@@ -30,8 +40,8 @@ func TestTiesSampleHits(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			for _, mode := range []string{"sampled-one-pass", "sampled-two-pass"} {
-				t.Run(name+"/"+mode, func(t *testing.T) {
+			for _, mode := range []string{"sampled-one-pass", "sampled-two-pass", "keys-sampled-one-pass"} {
+				t.Run(fmt.Sprint(n, "/", name, "/", mode), func(t *testing.T) {
 					tiesStageMode(t, mode)
 					tiesSampleMin = 1 << 14 // the default: n is above it
 					before := tiesSampleMisses.Load()

@@ -177,6 +177,7 @@ type tiesStager struct {
 	onePass bool
 	plan    []tiesPhase // the phase of each statistics pass
 	pos     int         // the next element offset Observe expects
+	shift   int         // tiesSample takes one key in 1 << shift
 
 	hist []uint32 // r x 2^11 coarse histograms (x tiesHistLanes in tiesHist)
 	keys []uint32 // one-pass mode: r x n magnitude keys
@@ -200,8 +201,10 @@ type tiesStager struct {
 	// -> 0, +-inf -> +-max) instead of 1.1.5's nan_to_num(nan=0, posinf=0, neginf=0).
 	nanToNum bool
 
-	// scratch holds one chunk's magnitude keys where they are not kept (chunkKeys).
+	// scratch holds one chunk's magnitude keys where they are not kept (chunkKeys); at, the
+	// offsets of a chunk's sampled elements.
 	scratch []uint32
+	at      []int32
 }
 
 // tiesPhase is what a statistics pass of tiesStager does.
@@ -218,8 +221,22 @@ const (
 // of every key costs less than the bracket's bookkeeping). A variable for the tests.
 var tiesSampleMin = 1 << 14
 
-// tiesSampleShift: the sample takes one key in 1 << tiesSampleShift.
-const tiesSampleShift = 3
+// The sample takes one key in 1 << shift, shift from tiesSampleShiftMin to tiesSampleShiftMax:
+// about tiesSampleTarget keys once n is large enough (tiesSampleShift). Past a few thousand
+// keys the bracket is one or two coarse buckets wide however many more are sampled (a coarse
+// bucket is a quarter octave of magnitudes, several percent of a delta's keys), so a larger
+// sample costs its loop and buys little: at one key in eight the loop was 5% of the scale-4
+// TIES benchmark's CPU time.
+const (
+	tiesSampleShiftMin = 3
+	tiesSampleShiftMax = 5
+	tiesSampleTarget   = 1 << 14
+)
+
+// tiesSampleShift is the sample's shift for keys of n elements.
+func tiesSampleShift(n int) int {
+	return min(tiesSampleShiftMax, max(tiesSampleShiftMin, bits.Len(uint(n/tiesSampleTarget))-1))
+}
 
 // tiesSampleSigmas is the bracket's half-width around the rank's place in the sample, in
 // standard deviations of a sample quantile (plus tiesSampleSlack keys). At 4 a bracket misses
@@ -270,7 +287,7 @@ func newTiesStagerFor(r, n int, k float64, voteSgn bool) (*tiesStager, bool) {
 	if err != nil {
 		return nil, false
 	}
-	s := &tiesStager{r: r, n: n, rank: kk - 1, voteSgn: voteSgn, onePass: tiesStageOnePass(r, n)}
+	s := &tiesStager{r: r, n: n, rank: kk - 1, voteSgn: voteSgn, onePass: tiesStageOnePass(r, n), shift: tiesSampleShift(n)}
 	switch {
 	case n < tiesSampleMin && s.onePass:
 		s.plan = []tiesPhase{tiesHist}
@@ -325,24 +342,38 @@ func (s *tiesStager) Observe(pass, lo int, args [][]float64) error {
 	if err := s.check(lo, args, len(args[0])); err != nil {
 		return err
 	}
-	return s.observe(pass, lo, len(args[0]), func(i int, keys []uint32) error {
-		tiesAbsKeys(keys, args[i])
-		return nil
-	})
+	return s.observe(pass, lo, len(args[0]), floatKeys(args))
+}
+
+// floatKeys is the ops.KeySource of float64 chunks: absKey of their elements.
+type floatKeys [][]float64
+
+func (f floatKeys) Keys(i int, dst []uint32) error {
+	tiesAbsKeys(dst, f[i])
+	return nil
 }
 
 // ObserveKeys is Observe with the keys computed by the caller (ops.KeyObserver): the same
 // phase over the same keys.
-func (s *tiesStager) ObserveKeys(pass, lo, n int, fill func(i int, keys []uint32) error) error {
+//
+// Keys that cost the caller no more than reading the stored bytes make a second pass cheaper
+// than storing every key: so a one-pass sample plan becomes the two-pass one (a sample pass,
+// then a range pass over the keys again) when pass 0 starts here. On the scale-4 TIES
+// benchmark that is the same CPU time at half the peak RSS, and the key stores and reloads it
+// saves are memory traffic that two workers share.
+func (s *tiesStager) ObserveKeys(pass, lo, n int, src ops.KeySource) error {
+	if pass == 0 && lo == 0 && s.onePass && s.keys == nil && slices.Equal(s.plan, []tiesPhase{tiesSample}) {
+		s.onePass, s.plan = false, []tiesPhase{tiesSample, tiesRange}
+	}
 	if err := s.advance(lo, n); err != nil {
 		return err
 	}
-	return s.observe(pass, lo, n, fill)
+	return s.observe(pass, lo, n, src)
 }
 
-// observe runs the pass's phase over the chunk [lo, lo+n) of every delta, whose keys fill
-// writes.
-func (s *tiesStager) observe(pass, lo, n int, fill func(i int, keys []uint32) error) error {
+// observe runs the pass's phase over the chunk [lo, lo+n) of every delta, whose keys src
+// gives.
+func (s *tiesStager) observe(pass, lo, n int, src ops.KeySource) error {
 	if pass < 0 || pass >= len(s.plan) {
 		return fmt.Errorf("ties_sum: statistics pass %d of %d", pass, len(s.plan))
 	}
@@ -361,6 +392,12 @@ func (s *tiesStager) observe(pass, lo, n int, fill func(i int, keys []uint32) er
 			s.keys = tiesGetKeys(s.r * s.n)
 		}
 	}
+	// The sampled offsets, the same for every delta. (Asking the caller for the sampled keys
+	// alone cost more than all of them: each is on a cache line of its own, read either way,
+	// and the scattered reads wait for memory where a stream is prefetched. Measured.)
+	if phase == tiesSample {
+		s.at = tiesSampleChunk(s.at[:0], lo, n, s.shift)
+	}
 	for i := range s.r {
 		// The keys go where one-pass mode keeps them, else to a chunk's scratch.
 		var keys []uint32
@@ -369,7 +406,7 @@ func (s *tiesStager) observe(pass, lo, n int, fill func(i int, keys []uint32) er
 		} else {
 			keys = s.chunkKeys(n)
 		}
-		if err := fill(i, keys); err != nil {
+		if err := src.Keys(i, keys); err != nil {
 			return err
 		}
 		switch phase {
@@ -378,11 +415,8 @@ func (s *tiesStager) observe(pass, lo, n int, fill func(i int, keys []uint32) er
 			tiesHistogram4(hs, keys)
 		case tiesSample:
 			h := s.hist[i*nb : (i+1)*nb : (i+1)*nb]
-			const step = 1 << tiesSampleShift
-			for b := lo / step; b*step < lo+len(keys); b++ {
-				if j := b*step + tiesSampleAt(b) - lo; j >= 0 && j < len(keys) {
-					h[keys[j]>>tiesFineShift&(nb-1)]++
-				}
+			for _, j := range s.at {
+				h[keys[j]>>tiesFineShift&(nb-1)]++
 			}
 		case tiesRange:
 			if s.over[i] {
@@ -412,12 +446,24 @@ func (s *tiesStager) observe(pass, lo, n int, fill func(i int, keys []uint32) er
 	return nil
 }
 
-// tiesSampleAt is the sampled element of the block b of 1 << tiesSampleShift elements: an
+// tiesSampleChunk appends to at the offsets, from lo, of the sampled elements of the chunk
+// [lo, lo+n): one in each block of 1 << shift elements, at tiesSampleAt.
+func tiesSampleChunk(at []int32, lo, n, shift int) []int32 {
+	step := 1 << shift
+	for b := lo >> shift; b*step < lo+n; b++ {
+		if j := b*step + tiesSampleAt(b, shift) - lo; j >= 0 && j < n {
+			at = append(at, int32(j))
+		}
+	}
+	return at
+}
+
+// tiesSampleAt is the sampled element of the block b of 1 << shift elements: an
 // offset from a multiplicative hash of b, so that the sample does not alias with a period of
 // the tensor (attention heads of 64 channels would put a fixed offset on the same channels),
 // and the same whatever the chunking.
-func tiesSampleAt(b int) int {
-	return int(uint32(b) * 0x9E3779B9 >> (32 - tiesSampleShift))
+func tiesSampleAt(b, shift int) int {
+	return int(uint32(b) * 0x9E3779B9 >> (32 - shift))
 }
 
 // tiesHistogram4 adds keys to the four lane histograms of hs (4 x 2^11 counters), key j to

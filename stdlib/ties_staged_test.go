@@ -83,9 +83,19 @@ func runStager(st *ops.StageDef, num ops.Numerics, ms [][]float64, shape []int, 
 		}
 		return args
 	}
+	ko, viaKeys := s.(ops.KeyObserver)
+	viaKeys = viaKeys && tiesTestViaKeys
 	for p := 0; p < s.Passes(); p++ {
 		for _, c := range obs {
-			if err := s.Observe(p, c[0], cut(c)); err != nil {
+			var err error
+			if viaKeys {
+				// As the VM does when it computes the keys from the stored bytes.
+				args := cut(c)
+				err = ko.ObserveKeys(p, c[0], c[1]-c[0], floatKeys(args))
+			} else {
+				err = s.Observe(p, c[0], cut(c))
+			}
+			if err != nil {
 				return nil, 0, err
 			}
 		}
@@ -112,17 +122,24 @@ func tiesFirstDiff(a, b []float64) int {
 	return -1
 }
 
+// tiesTestViaKeys makes runStager hand a KeyObserver its keys (ObserveKeys) instead of the
+// chunks (the keys- modes).
+var tiesTestViaKeys bool
+
 // tiesStageModes sets the package knobs for one pass mode and returns their restore.
 // Modes: one-pass, two-pass (from a full histogram: tiesHist, tiesBucket), two-pass-fine
 // (every bucket counted in the fine histogram), and with a sample pass (tiesSample, tiesRange):
 // sampled-one-pass, sampled-two-pass, sampled-narrow (a bracket of about one bucket, which
 // misses now and then), and the brackets that miss every time: missed-one-pass,
-// missed-two-pass (two more passes), missed-two-pass-fine.
+// missed-two-pass (two more passes), missed-two-pass-fine. A keys- prefix gives the keys
+// through ObserveKeys, which turns the one-pass sample plan into the two-pass one.
 func tiesStageMode(t *testing.T, mode string) {
 	budget, capc, smin, sig := tiesStageKeyBudget, tiesStageCandCap, tiesSampleMin, tiesSampleSigmas
 	t.Cleanup(func() {
 		tiesStageKeyBudget, tiesStageCandCap, tiesSampleMin, tiesSampleSigmas = budget, capc, smin, sig
+		tiesTestViaKeys = false
 	})
+	mode, tiesTestViaKeys = strings.CutPrefix(mode, "keys-")
 	if strings.HasPrefix(mode, "sampled-") || strings.HasPrefix(mode, "missed-") {
 		tiesSampleMin = 1
 	}
@@ -143,7 +160,12 @@ func tiesStageMode(t *testing.T, mode string) {
 
 // tiesModePasses is the number of statistics passes of a mode (sampled-narrow: 2 or 4).
 func tiesModePasses(mode string) []int {
+	mode, viaKeys := strings.CutPrefix(mode, "keys-")
 	switch {
+	case viaKeys && mode == "sampled-one-pass":
+		return []int{2, 4}
+	case viaKeys && mode == "missed-one-pass":
+		return []int{4}
 	case mode == "sampled-narrow", mode == "sampled-two-pass":
 		// A bracket misses now and then on a few dozen keys: the tests' deltas are far from
 		// the random data the margin is made for.
@@ -157,7 +179,8 @@ func tiesModePasses(mode string) []int {
 }
 
 var tiesAllModes = []string{"one-pass", "two-pass", "two-pass-fine", "sampled-one-pass", "sampled-two-pass",
-	"sampled-narrow", "missed-one-pass", "missed-two-pass", "missed-two-pass-fine"}
+	"sampled-narrow", "missed-one-pass", "missed-two-pass", "missed-two-pass-fine",
+	"keys-one-pass", "keys-sampled-one-pass", "keys-sampled-two-pass", "keys-missed-one-pass"}
 
 // The staged form gives tiesSum.Kernel's bits (and the stacked computation's) for every pass
 // mode, chunking, model count (both sides of 16), k, vote and non-finite values.

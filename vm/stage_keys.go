@@ -97,23 +97,51 @@ func (w *worker) rawKeysReady(k *bytecode.Key, st *stagedClass) bool {
 	return true
 }
 
-// rawKeys writes the keys of argument ra's chunk part into dst, from the cached inputs
-// (rawKeysReady said they are there). A non-finite input under OmitNonFinite returns
+// rawKeySource is the ops.KeySource of one statistics chunk of key k, from the cached inputs
+// (rawKeysReady said they are there). A non-finite input element under OmitNonFinite returns
 // errWhole, as its LOAD would.
-func (w *worker) rawKeys(k *bytecode.Key, ra *rawKeyArg, part *span, dst []uint32) error {
-	a, err := w.cachedRaw(ra.a.B, k.Loads[ra.a.C])
-	if err != nil {
-		return err
+type rawKeySource struct {
+	w    *worker
+	k    *bytecode.Key
+	st   *stagedClass
+	part *span
+}
+
+// operands returns the stored bytes of argument i's two operands over the chunk.
+func (src *rawKeySource) operands(i int) (a, b []byte, dt ops.DType, err error) {
+	if i < 0 || i >= len(src.st.rawKeys) {
+		return nil, nil, 0, errWhole // cannot happen: a Stager asking for what the VM did not offer
 	}
-	da, dt := a.data, a.dtype
-	b, err := w.cachedRaw(ra.b.B, k.Loads[ra.b.C])
+	w, k, ra := src.w, src.k, &src.st.rawKeys[i]
+	ia, err := w.cachedRaw(ra.a.B, k.Loads[ra.a.C])
 	if err != nil {
-		return err
+		return nil, nil, 0, err
+	}
+	da, dt := ia.data, ia.dtype
+	ib, err := w.cachedRaw(ra.b.B, k.Loads[ra.b.C])
+	if err != nil {
+		return nil, nil, 0, err
 	}
 	size := dt.Size()
-	lo, hi := part.lo*size, (part.lo+part.n)*size
-	finite := w.m.methods[ra.call.B].RawKeys(dst, da[lo:hi], b.data[lo:hi], dt)
-	if w.m.prog.OmitNonFinite && !finite {
+	lo, hi := src.part.lo*size, (src.part.lo+src.part.n)*size
+	return da[lo:hi], ib.data[lo:hi], dt, nil
+}
+
+// Keys is ops.KeySource.Keys: the method's RawKeys over the chunk.
+func (src *rawKeySource) Keys(i int, dst []uint32) error {
+	a, b, dt, err := src.operands(i)
+	if err != nil {
+		return err
+	}
+	if len(dst) != src.part.n {
+		return errWhole
+	}
+	return src.finite(src.w.m.methods[src.st.rawKeys[i].call.B].RawKeys(dst, a, b, dt))
+}
+
+// finite maps a non-finite input under OmitNonFinite to errWhole.
+func (src *rawKeySource) finite(ok bool) error {
+	if src.w.m.prog.OmitNonFinite && !ok {
 		return errWhole
 	}
 	return nil
@@ -126,10 +154,6 @@ var rawKeyChunks atomic.Int64
 // observeRawKeys runs one chunk of a statistics pass from the stored bytes.
 func (w *worker) observeRawKeys(k *bytecode.Key, st *stagedClass, ko ops.KeyObserver, pass int, part *span) error {
 	rawKeyChunks.Add(1)
-	return ko.ObserveKeys(pass, part.lo, part.n, func(i int, dst []uint32) error {
-		if i < 0 || i >= len(st.rawKeys) || len(dst) != part.n {
-			return errWhole // cannot happen: a Stager asking for what the VM did not offer
-		}
-		return w.rawKeys(k, &st.rawKeys[i], part, dst)
-	})
+	w.keySrc = rawKeySource{w: w, k: k, st: st, part: part}
+	return ko.ObserveKeys(pass, part.lo, part.n, &w.keySrc)
 }

@@ -371,7 +371,9 @@ type worker struct {
 	// partLo is the offset of the chunk being run.
 	stager   ops.Stager
 	stagedIn *bytecode.Instr
-	partLo   int
+	// keySrc is the KeySource of the statistics chunk being observed (stage_keys.go).
+	keySrc rawKeySource
+	partLo int
 	// donor is the register whose buffer the CALL being run may write its result into
 	// (donorFor), or -1.
 	donor int
