@@ -49,6 +49,20 @@ type KeySource interface {
 	Keys(i int, dst []uint32) error
 }
 
+// ArgChunker is a Stager whose output chunk can take its tensor arguments a piece at a time:
+// the VM may call ChunkFrom in place of Chunk (same lo, same out), and src.Arg gives argument
+// i's values at chunk offsets [off, off+len(dst)), any pieces in any order, so that the VM
+// need not make every argument's whole chunk first (SPEC §5.4). The output must be Chunk's.
+type ArgChunker interface {
+	ChunkFrom(lo int, src ArgSource, out []float64) error
+}
+
+// ArgSource gives pieces of one output chunk's tensor arguments (ArgChunker).
+type ArgSource interface {
+	// Arg writes argument i's values at chunk offsets [off, off+len(dst)) into dst.
+	Arg(i, off int, dst []float64) error
+}
+
 // StageCall describes the call a Stager is made for: its keyword arguments (constants, in
 // KwOnly order), the number of tensor arguments, the output shape and numerics.
 type StageCall struct {

@@ -81,21 +81,21 @@ func tiesStageScratch(r, n int) int64 {
 	return b + tiesVoterBytes(r) + tiesSmallScratch(r)
 }
 
-// The one-pass mode's key buffers are recycled from key to key: a fresh one costs its zeroing
-// and page faults, ~5% of a TIES merge's CPU time. The keys of the tensors of a checkpoint
-// take a few dozen sizes, so a buffer is made with the capacity of its size class (n rounded
-// up to three significant bits: at most tiesKeysCap(n), as Scratch declares) and a later key
-// of the same class reuses it. Every key is written before it is read, so a reused buffer
-// needs no clearing.
+// Key buffers are recycled from key to key: the one-pass mode's keys, a chunk's scratch keys
+// and the bracket's collected keys. A fresh one costs its zeroing and page faults, ~5% of a
+// TIES merge's CPU time. The keys of the tensors of a checkpoint take a few dozen sizes, so a
+// buffer is made with the capacity of its size class (n rounded up to three significant bits:
+// at most tiesKeysCap(n), as Scratch declares) and a later key of the same class reuses it.
+// Every key is written before it is read, so a reused buffer needs no clearing.
 //
 // The idle buffers are bounded: at most tiesKeyIdleBufs of them and tiesKeyIdleBytes bytes
 // (48 MiB with the default budget), the least recently returned dropped first, and none are
 // kept under a Go memory limit (run --max-memory), whose budget counts no idle scratch
 // (SPEC §5.2). Unlike a sync.Pool, the GC does not empty the list: the bound is the price.
-// On the scale-4 SDXL TIES benchmark (8 deltas, -j 2: the workers interleave their sizes)
-// 48 MiB and 12 buffers allocate 241 of the 4.9 GiB of keys afresh, 32 MiB and 8 buffers
-// 852 MiB, one worker with 32 MiB 285 MiB.
-const tiesKeyIdleBufs = 12
+// On the scale-4 SDXL TIES benchmark (8 deltas, -j 2: the workers interleave their sizes;
+// keys from the stored bytes, so a scratch and 8 brackets per key) 48 MiB and 48 buffers
+// allocate 114 MiB afresh, 24 buffers 349 MiB, 12 buffers 519 MiB (4.78 against 5.14 CPU-s).
+const tiesKeyIdleBufs = 48
 
 // tiesKeyIdleBytes bounds the bytes of the idle key buffers (a variable for the tests).
 var tiesKeyIdleBytes = 3 * tiesStageKeyBudget
@@ -249,12 +249,22 @@ const tiesSampleSlack = 3
 // tiesSampleMisses counts the brackets that missed their rank (for the tests).
 var tiesSampleMisses atomic.Int64
 
-// chunkKeys returns scratch room for n keys.
+// chunkKeys returns scratch room for n keys (from the idle key buffers: a fresh one per key
+// costs its zeroing; everything is written before it is read).
 func (s *tiesStager) chunkKeys(n int) []uint32 {
 	if cap(s.scratch) < n {
-		s.scratch = make([]uint32, n)
+		s.putKeys(s.scratch)
+		s.scratch = tiesGetKeys(n)
 	}
 	return s.scratch[:n]
+}
+
+// putKeys makes b idle for later keys if it is a buffer tiesGetKeys made (its capacity is a
+// size class: one grown by append is dropped).
+func (s *tiesStager) putKeys(b []uint32) {
+	if c := cap(b); c > 0 && tiesKeyClass(c) == c {
+		tiesPutKeys(b)
+	}
 }
 
 // newTiesStager is StageDef.New for ties_sum. A call the whole kernel rejects (a bad k) or
@@ -580,7 +590,7 @@ func (s *tiesStager) EndPass(pass int) error {
 			s.below, s.over, s.cand = make([]int, s.r), make([]bool, s.r), make([][]uint32, s.r)
 			for i, e := range expect {
 				// A quarter more than the sample says, within the collection's limit.
-				s.cand[i] = make([]uint32, 0, min(e+e/4, s.n, tiesStageCandCap)+tiesSplitSegment+8)
+				s.cand[i] = tiesGetKeys(min(e+e/4, s.n, tiesStageCandCap) + tiesSplitSegment + 8)[:0]
 			}
 			s.hist = nil
 			return nil
@@ -616,6 +626,9 @@ func (s *tiesStager) EndPass(pass int) error {
 				tiesSampleMisses.Add(1)
 			}
 		}
+		for _, c := range s.cand {
+			s.putKeys(c)
+		}
 		s.cand, s.below, s.over = nil, nil, nil
 		if missed {
 			// Every delta again, without a sample: two more passes.
@@ -642,7 +655,8 @@ func (s *tiesStager) EndPass(pass int) error {
 	if s.keys != nil {
 		tiesPutKeys(s.keys)
 	}
-	s.keys, s.hist = nil, nil
+	s.putKeys(s.scratch)
+	s.keys, s.hist, s.scratch = nil, nil, nil
 	s.voter = newTiesVoter(s.th, s.n, s.voteSgn)
 	s.voter.nanToNum = s.nanToNum
 	return nil
@@ -780,4 +794,16 @@ func (s *tiesStager) Chunk(lo int, args [][]float64, out []float64) error {
 	}
 	s.voter.run(args, lo, out)
 	return nil
+}
+
+// ChunkFrom is Chunk with the deltas given a tile at a time (ops.ArgChunker): the same
+// columns from the same values (tiesVoter.runFrom).
+func (s *tiesStager) ChunkFrom(lo int, src ops.ArgSource, out []float64) error {
+	if s.voter == nil {
+		return errTiesNoThresholds
+	}
+	if err := s.advance(lo, len(out)); err != nil {
+		return err
+	}
+	return s.voter.runFrom(src, lo, out)
 }

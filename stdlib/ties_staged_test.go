@@ -104,8 +104,17 @@ func runStager(st *ops.StageDef, num ops.Numerics, ms [][]float64, shape []int, 
 		}
 	}
 	out := make([]float64, ops.NumElements(shape))
+	ac, fromArgs := s.(ops.ArgChunker)
+	fromArgs = fromArgs && tiesTestViaKeys
 	for _, c := range outs {
-		if err := s.Chunk(c[0], cut(c), out[c[0]:c[1]]); err != nil {
+		var err error
+		if fromArgs {
+			// As the VM does when it makes the arguments a piece at a time.
+			err = ac.ChunkFrom(c[0], testArgs(cut(c)), out[c[0]:c[1]])
+		} else {
+			err = s.Chunk(c[0], cut(c), out[c[0]:c[1]])
+		}
+		if err != nil {
 			return nil, 0, err
 		}
 	}
@@ -122,8 +131,19 @@ func tiesFirstDiff(a, b []float64) int {
 	return -1
 }
 
+// testArgs is the ops.ArgSource of whole argument chunks.
+type testArgs [][]float64
+
+func (a testArgs) Arg(i, off int, dst []float64) error {
+	if off < 0 || off+len(dst) > len(a[i]) {
+		return fmt.Errorf("argument %d: [%d, %d) of %d", i, off, off+len(dst), len(a[i]))
+	}
+	copy(dst, a[i][off:])
+	return nil
+}
+
 // tiesTestViaKeys makes runStager hand a KeyObserver its keys (ObserveKeys) instead of the
-// chunks (the keys- modes).
+// chunks, and an ArgChunker its arguments by ChunkFrom (the keys- modes).
 var tiesTestViaKeys bool
 
 // tiesStageModes sets the package knobs for one pass mode and returns their restore.
@@ -387,7 +407,7 @@ func TestTiesKeyBuffers(t *testing.T) {
 		tiesKeyIdleBytes = bound
 		var bufs [][]uint32
 		for i := range 2 * tiesKeyIdleBufs {
-			bufs = append(bufs, tiesGetKeys(100+i*60))
+			bufs = append(bufs, tiesGetKeys(100+i*15)) // each below the bytes bound
 		}
 		for _, b := range bufs {
 			tiesPutKeys(b)

@@ -149,10 +149,16 @@ func (w *worker) runChunked(k *bytecode.Key) (bool, error) {
 	}
 	w.chunking = true
 	w.startRaw(m.stageCacheSize(k))
-	defer func() { w.chunking, w.stager, w.stagedIn = false, nil, nil; w.endRaw() }()
-	if m.staged[k.Class] != nil {
+	defer func() {
+		w.chunking, w.stager, w.stagedIn, w.direct, w.rawReady = false, nil, nil, nil, false
+		w.endRaw()
+	}()
+	if st := m.staged[k.Class]; st != nil {
 		if err := w.stageStats(k, n); err != nil {
 			return false, err
+		}
+		if ac, ok := w.stager.(ops.ArgChunker); ok && st.skip != nil && w.rawReady {
+			w.direct = ac // stage_args.go
 		}
 	}
 	for lo := 0; lo < n; {
@@ -236,6 +242,9 @@ func newMachine(p *bytecode.Program, opts Options) (*machine, error) {
 			fused = m.fusedLoads(&p.Classes[i], st)
 		}
 		m.fused = append(m.fused, fused)
+		if st != nil {
+			st.skip, _ = directArgs(&p.Classes[i], st, fused)
+		}
 		code := &p.Classes[i]
 		donors := make([]int, len(code.Instrs))
 		for pc := range code.Instrs {

@@ -22,3 +22,6 @@ func FusedLoadCount(p *bytecode.Program, opts Options) (int, error) {
 
 // RawKeyChunks counts the statistics chunks whose keys came from the stored bytes.
 var RawKeyChunks = &rawKeyChunks
+
+// DirectChunks counts the output chunks whose staged arguments were made a piece at a time.
+var DirectChunks = &directChunks

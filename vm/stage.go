@@ -31,6 +31,9 @@ type stagedClass struct {
 	// rawKeys, when every tensor argument is a RawKeys call over two LOADs, says how to
 	// compute their keys from the stored bytes (stage_keys.go).
 	rawKeys []rawKeyArg
+	// skip, when the output pass can make the arguments a piece at a time, marks the CALLs
+	// that make them, which then do not run (stage_args.go).
+	skip []bool
 }
 
 // stageClass returns the staged form of a class program, or nil: every CALL elementwise (as
@@ -170,8 +173,9 @@ func (w *worker) stageStats(k *bytecode.Key, n int) error {
 	}
 	code := &m.prog.Classes[k.Class]
 	call := &code.Instrs[st.pc]
+	w.rawReady = w.rawKeysReady(k, st)
 	ko, _ := s.(ops.KeyObserver)
-	direct := ko != nil && w.rawKeysReady(k, st)
+	direct := ko != nil && w.rawReady
 	for pass := 0; pass < s.Passes(); pass++ { // Passes may grow at an EndPass
 		for lo := 0; lo < n; {
 			part := w.nextPart(lo, n)

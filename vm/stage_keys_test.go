@@ -16,7 +16,8 @@ import (
 // (NoRawKeys) and of whole tensors, for float16, bfloat16 and float32 model sets and a mixed
 // one (whose pairs of unlike dtypes take the slice), with inf and NaN in some inputs (with and
 // without OmitNonFinite), for chunk lengths that give a scalar tail and the default; and it
-// checks that the stored-bytes path ran where it can.
+// checks that the stored-bytes paths ran where they can. The output pass then makes the
+// arguments a piece at a time (stage_args.go), which NoRawKeys turns off too.
 func TestRawKeysBitwise(t *testing.T) {
 	keys := testKeys(t, 30)
 	var names []string
@@ -27,6 +28,8 @@ func TestRawKeysBitwise(t *testing.T) {
 	// Two keys get an inf and a NaN in model 2; one key is large enough for the sample pass.
 	nan := map[string]bool{names[3]: true, names[17]: true}
 	keys[names[20]] = []int{160, 130}
+	// Several vote tiles and columns past the last 16-column block.
+	keys[names[21]] = []int{131, 67}
 	sets := map[string][]ops.DType{
 		"f16":   {ops.F16, ops.F16, ops.F16, ops.F16, ops.F16},
 		"bf16":  {ops.BF16, ops.BF16, ops.BF16, ops.BF16, ops.BF16},
@@ -55,16 +58,17 @@ func TestRawKeysBitwise(t *testing.T) {
 				run := func(noRaw bool) string {
 					return runSum(t, prog, vm.Options{Registry: stdlib.Default(), Jobs: 2, ChunkElems: chunk, NoRawKeys: noRaw}, label)
 				}
-				before := vm.RawKeyChunks.Load()
+				before, beforeDirect := vm.RawKeyChunks.Load(), vm.DirectChunks.Load()
 				if got := run(false); got != want {
 					t.Errorf("%s: keys from the stored bytes: sha256 %s, whole tensors %s", label, got, want)
 				}
-				took := vm.RawKeyChunks.Load() - before
+				took, direct := vm.RawKeyChunks.Load()-before, vm.DirectChunks.Load()-beforeDirect
 				if got := run(true); got != want {
 					t.Errorf("%s: keys from the slice: sha256 %s, whole tensors %s", label, got, want)
 				}
-				if (took > 0) != (name != "mixed") {
-					t.Errorf("%s: %d chunks took their keys from the stored bytes", label, took)
+				if (took > 0) != (name != "mixed") || (direct > 0) != (name != "mixed") {
+					t.Errorf("%s: %d chunks took their keys from the stored bytes, %d their arguments a piece at a time",
+						label, took, direct)
 				}
 			}
 		}

@@ -371,8 +371,14 @@ type worker struct {
 	// partLo is the offset of the chunk being run.
 	stager   ops.Stager
 	stagedIn *bytecode.Instr
-	// keySrc is the KeySource of the statistics chunk being observed (stage_keys.go).
-	keySrc rawKeySource
+	// keySrc is the KeySource of the statistics chunk being observed (stage_keys.go);
+	// rawReady, that the staged key's arguments can come from its cached inputs.
+	keySrc   rawKeySource
+	rawReady bool
+	// direct, during an output pass whose staged arguments are made a piece at a time, is the
+	// Stager taking them, and argSrc their ArgSource (stage_args.go).
+	direct ops.ArgChunker
+	argSrc rawArgSource
 	partLo int
 	// donor is the register whose buffer the CALL being run may write its result into
 	// (donorFor), or -1.
@@ -510,6 +516,20 @@ func (w *worker) exec(k *bytecode.Key, part *span) (bool, error) {
 			}
 			w.set(in.A, t)
 		case bytecode.CALL:
+			if w.direct != nil && part != nil {
+				st := m.staged[k.Class]
+				if st.skip[pc] {
+					continue // the staged CALL makes this argument a piece at a time
+				}
+				if pc == st.pc {
+					t, err := w.directChunk(k, in, part)
+					if err != nil {
+						return false, err
+					}
+					w.set(in.A, t)
+					continue
+				}
+			}
 			if part != nil && pair != nil && pair[pc] > 0 {
 				done, err := w.deferredLoad(k, code, pair[pc]-1, pc, part)
 				if err != nil {

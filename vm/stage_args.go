@@ -1,0 +1,133 @@
+package vm
+
+import (
+	"errors"
+	"fmt"
+	"sync/atomic"
+
+	"github.com/mechac/mechac/ops"
+	"github.com/mechac/mechac/vm/bytecode"
+)
+
+// Arguments made a piece at a time (SPEC §5.4). In the output pass of a staged ties_sum each
+// delta is `subtract(model, base)` with the model's LOAD fused into it (load_fused.go): every
+// chunk, the VM widened and subtracted each model into a float64 chunk (64 Ki elements, 512
+// KiB), and the vote read all of them back, eight chunks and more that no cache holds. When the
+// Stager can take its arguments a piece at a time (ops.ArgChunker), those CALLs do not run:
+// the staged CALL's Stager asks for a tile of each delta (512 columns) when it votes it, and the
+// VM makes the tile by the same fused kernel (Def.LoadFused) from the cached model bytes and the
+// base's chunk, into a buffer the cache keeps. The values are the CALLs' (the same kernel on
+// the same elements), so the bytes are too (TestRawKeysBitwise runs with and without).
+
+// directArgs reports whether the output pass of staged class code can make its staged CALL's
+// arguments a piece at a time: every argument is a rawKeyArg whose CALL runs fused with its
+// model's LOAD (pair, m.fused) and whose value only the staged CALL reads. skip marks the
+// CALLs that then do not run.
+func directArgs(code *bytecode.Code, st *stagedClass, pair []int) (skip []bool, ok bool) {
+	if st.rawKeys == nil || pair == nil {
+		return nil, false
+	}
+	skip = make([]bool, len(code.Instrs))
+	for _, ra := range st.rawKeys {
+		c := slicesIndexPtr(code.Instrs, ra.call)
+		if c < 0 || pair[c] == 0 || code.Instrs[pair[c]-1].A != ra.call.Operands[0].Index ||
+			!readOnlyAt(code, c, ra.call.A, st.pc) {
+			return nil, false
+		}
+		skip[c] = true
+	}
+	return skip, true
+}
+
+// slicesIndexPtr is the index of the instruction p points to in instrs, or -1.
+func slicesIndexPtr(instrs []bytecode.Instr, p *bytecode.Instr) int {
+	for i := range instrs {
+		if &instrs[i] == p {
+			return i
+		}
+	}
+	return -1
+}
+
+// readOnlyAt reports whether the value the instruction at def writes to register r is read by
+// the instruction at use alone (once), up to the next write of r or the end.
+func readOnlyAt(code *bytecode.Code, def, r, use int) bool {
+	reads := 0
+	for i := def + 1; i < len(code.Instrs); i++ {
+		in := &code.Instrs[i]
+		for _, o := range in.Operands {
+			if o.Kind == bytecode.OpReg && o.Index == r {
+				if i != use {
+					return false
+				}
+				reads++
+			}
+		}
+		if in.Op == bytecode.MOVE && in.B == r || in.Op == bytecode.STORE && in.A == r ||
+			in.Op == bytecode.JPRESENT && in.A == r {
+			return false
+		}
+		if (in.Op == bytecode.LOAD || in.Op == bytecode.CALL || in.Op == bytecode.MOVE ||
+			in.Op == bytecode.FREE || in.Op == bytecode.MISS) && in.A == r {
+			break
+		}
+	}
+	return reads == 1
+}
+
+// directChunks counts the output chunks whose staged arguments were made a piece at a time
+// (for the tests).
+var directChunks atomic.Int64
+
+// rawArgSource is the ops.ArgSource of one output chunk of key k: tiles of each argument made
+// by its CALL's fused kernel from the cached model bytes and the base's chunk.
+type rawArgSource struct {
+	w    *worker
+	k    *bytecode.Key
+	st   *stagedClass
+	part *span
+}
+
+// Arg is ops.ArgSource.Arg.
+func (src *rawArgSource) Arg(i, off int, dst []float64) error {
+	w, st := src.w, src.st
+	if i < 0 || i >= len(st.rawKeys) || off < 0 || off+len(dst) > src.part.n {
+		return errWhole // cannot happen: a Stager asking for what the VM did not offer
+	}
+	ra := &st.rawKeys[i]
+	base := w.regs[ra.call.Operands[1].Index]
+	if base == nil || base.t.DType != ops.F64 || len(base.t.Data) != src.part.n {
+		return errWhole // as loadFused: let the CALLs run (whole tensors)
+	}
+	in, err := w.cachedRaw(ra.a.B, src.k.Loads[ra.a.C])
+	if err != nil {
+		return err
+	}
+	if in == nil {
+		return errWhole
+	}
+	size := in.dtype.Size()
+	lo := (src.part.lo + off) * size
+	raw := in.data[lo : lo+len(dst)*size]
+	finite := w.m.methods[ra.call.B].LoadFused(dst, raw, in.dtype, base.t.Data[off:off+len(dst)])
+	if w.m.prog.OmitNonFinite && !finite {
+		return errWhole // as loadPart: the whole-tensor run reports the input
+	}
+	return nil
+}
+
+// directChunk runs the staged CALL of the output pass with its arguments made a piece at a
+// time (w.direct set).
+func (w *worker) directChunk(k *bytecode.Key, in *bytecode.Instr, part *span) (*ops.Tensor, error) {
+	directChunks.Add(1)
+	out := w.alloc(part.n)
+	w.argSrc = rawArgSource{w: w, k: k, st: w.m.staged[k.Class], part: part}
+	if err := w.direct.ChunkFrom(part.lo, &w.argSrc, out); err != nil {
+		w.recycle(out)
+		if err == errWhole || errors.Is(err, ops.ErrUnstaged) {
+			return nil, errWhole
+		}
+		return nil, fmt.Errorf("%s: %v", w.m.methods[in.B].Name, err)
+	}
+	return &ops.Tensor{Shape: []int{part.n}, Data: out, DType: ops.F64}, nil
+}
