@@ -2,8 +2,10 @@
 
 // SubAbsKeys's vector path: dst[i] = float32bits(|widen32(a[i]) - widen32(b[i])|), eight
 // elements at a time in float32 (num.SubAbsKeys says why that is the float64 route's key).
-// Each returns nonzero when some element of a or b is inf or NaN (an all-ones exponent), and
-// then dst is not to be used.
+// Each returns nonzero when some key is inf or NaN (bits above 0x7f7fffff), and then dst is not
+// to be used. An inf or a NaN among a and b always makes one (inf - x, x - inf, inf - inf and
+// NaN - x are not finite), so keys all finite mean inputs all finite; the converse fails only
+// where a float32 difference of finite values overflows, which the scalar path then sorts out.
 
 // func subKeysF16C(dst *uint32, a, b *byte, n int) (bad uint64)
 // n is a positive multiple of 8.
@@ -12,10 +14,10 @@ TEXT ·subKeysF16C(SB), NOSPLIT, $0-40
 	MOVQ a+8(FP), SI
 	MOVQ b+16(FP), DX
 	MOVQ n+24(FP), CX
-	MOVL $0x7c007c00, AX
+	MOVL $0x7f7fffff, AX
 	MOVQ AX, X6
-	VPBROADCASTD X6, X6
-	VPXOR X7, X7, X7
+	VPBROADCASTD X6, Y6
+	VPXOR Y7, Y7, Y7
 	MOVL $0x7fffffff, AX
 	MOVQ AX, X5
 	VPBROADCASTD X5, Y5
@@ -23,16 +25,12 @@ TEXT ·subKeysF16C(SB), NOSPLIT, $0-40
 f16loop:
 	VMOVDQU (SI), X0
 	VMOVDQU (DX), X1
-	VPAND   X6, X0, X2
-	VPCMPEQW X6, X2, X2
-	VPAND   X6, X1, X3
-	VPCMPEQW X6, X3, X3
-	VPOR    X2, X3, X3
-	VPOR    X3, X7, X7
 	VCVTPH2PS X0, Y0
 	VCVTPH2PS X1, Y1
 	VSUBPS  Y1, Y0, Y0
 	VANDPS  Y5, Y0, Y0
+	VPCMPGTD Y6, Y0, Y2
+	VPOR    Y2, Y7, Y7
 	VMOVDQU Y0, (DI)
 	ADDQ $16, SI
 	ADDQ $16, DX
@@ -40,6 +38,8 @@ f16loop:
 	SUBQ $8, CX
 	JNZ  f16loop
 
+	VEXTRACTI128 $1, Y7, X1
+	VPOR X1, X7, X7
 	VMOVQ X7, AX
 	VPEXTRQ $1, X7, BX
 	ORQ  BX, AX
@@ -54,10 +54,10 @@ TEXT ·subKeysBF16(SB), NOSPLIT, $0-40
 	MOVQ a+8(FP), SI
 	MOVQ b+16(FP), DX
 	MOVQ n+24(FP), CX
-	MOVL $0x7f807f80, AX
+	MOVL $0x7f7fffff, AX
 	MOVQ AX, X6
-	VPBROADCASTD X6, X6
-	VPXOR X7, X7, X7
+	VPBROADCASTD X6, Y6
+	VPXOR Y7, Y7, Y7
 	MOVL $0x7fffffff, AX
 	MOVQ AX, X5
 	VPBROADCASTD X5, Y5
@@ -65,18 +65,14 @@ TEXT ·subKeysBF16(SB), NOSPLIT, $0-40
 bf16loop:
 	VMOVDQU (SI), X0
 	VMOVDQU (DX), X1
-	VPAND   X6, X0, X2
-	VPCMPEQW X6, X2, X2
-	VPAND   X6, X1, X3
-	VPCMPEQW X6, X3, X3
-	VPOR    X2, X3, X3
-	VPOR    X3, X7, X7
 	VPMOVZXWD X0, Y0
 	VPSLLD  $16, Y0, Y0
 	VPMOVZXWD X1, Y1
 	VPSLLD  $16, Y1, Y1
 	VSUBPS  Y1, Y0, Y0
 	VANDPS  Y5, Y0, Y0
+	VPCMPGTD Y6, Y0, Y2
+	VPOR    Y2, Y7, Y7
 	VMOVDQU Y0, (DI)
 	ADDQ $16, SI
 	ADDQ $16, DX
@@ -84,6 +80,8 @@ bf16loop:
 	SUBQ $8, CX
 	JNZ  bf16loop
 
+	VEXTRACTI128 $1, Y7, X1
+	VPOR X1, X7, X7
 	VMOVQ X7, AX
 	VPEXTRQ $1, X7, BX
 	ORQ  BX, AX
@@ -98,7 +96,7 @@ TEXT ·subKeysF32(SB), NOSPLIT, $0-40
 	MOVQ a+8(FP), SI
 	MOVQ b+16(FP), DX
 	MOVQ n+24(FP), CX
-	MOVL $0x7f800000, AX
+	MOVL $0x7f7fffff, AX
 	MOVQ AX, X6
 	VPBROADCASTD X6, Y6
 	VPXOR Y7, Y7, Y7
@@ -109,14 +107,10 @@ TEXT ·subKeysF32(SB), NOSPLIT, $0-40
 f32loop:
 	VMOVDQU (SI), Y0
 	VMOVDQU (DX), Y1
-	VPAND   Y6, Y0, Y2
-	VPCMPEQD Y6, Y2, Y2
-	VPAND   Y6, Y1, Y3
-	VPCMPEQD Y6, Y3, Y3
-	VPOR    Y2, Y3, Y3
-	VPOR    Y3, Y7, Y7
 	VSUBPS  Y1, Y0, Y0
 	VANDPS  Y5, Y0, Y0
+	VPCMPGTD Y6, Y0, Y2
+	VPOR    Y2, Y7, Y7
 	VMOVDQU Y0, (DI)
 	ADDQ $32, SI
 	ADDQ $32, DX

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/mechac/mechac/ops"
@@ -27,7 +28,7 @@ func refSubKeys(a, b []byte, d ops.DType) ([]uint32, bool) {
 // bfloat16 pattern against 64 orderings of every pattern (so each a meets subtrahends of every
 // exponent), and for random float32 values of near and far exponents, subnormals and
 // non-finite ones; windows of 16 let the vector path take every finite one, and the vector
-// path is checked to take them.
+// path is checked to take them (all but those whose difference overflows float32).
 func TestSubAbsKeys(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 6))
 	check := func(name string, a, b []byte, d ops.DType) {
@@ -43,7 +44,9 @@ func TestSubAbsKeys(t *testing.T) {
 			}
 		}
 		vector := hasAVX2 && (d == ops.BF16 || d == ops.F32 || d == ops.F16 && hasF16C) && len(want) >= 8
-		if wantFinite && vector {
+		// It may leave a window whose float32 difference overflows (bfloat16, float32).
+		overflow := slices.ContainsFunc(want, func(k uint32) bool { return k > 0x7f7fffff })
+		if wantFinite && vector && !overflow {
 			fast := make([]uint32, len(want))
 			if !subKeysFast(fast, a, b, d) {
 				t.Fatalf("%s: the vector path took no finite window", name)
