@@ -100,13 +100,27 @@ func tiesVoteFast(ms [][]float64, off int, ptrs []*float64, lom1 []int64, out []
 	for i, m := range ms {
 		ptrs[i] = &m[off : off+n][0]
 	}
-	big := tiesVoteAVX2(&ptrs[0], &lom1[0], len(ms), &out[0], n, voteSgn)
+	var big bool
+	if n8 := n &^ 7; !voteSgn && n8 > 0 {
+		big = tiesVote8AVX2(&ptrs[0], &lom1[0], len(ms), &out[0], n8)
+		if rest := n - n8; rest > 0 && !big {
+			for i, m := range ms {
+				ptrs[i] = &m[off+n8 : off+n][0]
+			}
+			big = tiesVoteAVX2(&ptrs[0], &lom1[0], len(ms), &out[n8], rest, false)
+		}
+	} else {
+		big = tiesVoteAVX2(&ptrs[0], &lom1[0], len(ms), &out[0], n, voteSgn)
+	}
 	clear(ptrs) // no reference to the chunks past the call
 	if big {
 		return 0
 	}
 	return n
 }
+
+//go:noescape
+func tiesVote8AVX2(ms **float64, lom1 *int64, r int, out *float64, n int) (big bool)
 
 //go:noescape
 func tiesRangeSplitAVX2(keys *uint32, n int, lo, hi uint32, perm *[256][8]uint32, dst *uint32) (below, m int)

@@ -293,6 +293,120 @@ sel:
 	VZEROUPPER
 	RET
 
+// func tiesVote8AVX2(ms **float64, lom1 *int64, r int, out *float64, n int) (big bool)
+// tiesVoteAVX2 for a vote of signs (voteSgn false), eight columns at a time (n a positive
+// multiple of 8): two groups of four columns share each model's pointer and threshold, and
+// no sum of all kept values is made. Per group the counts are of the kept deltas and of the
+// kept negative ones (np = kept - negative): the kept value's sign bit tells a kept negative
+// delta, a dropped one being +0. The sums, counts and outputs are tiesVoteAVX2's.
+TEXT ·tiesVote8AVX2(SB), NOSPLIT, $0-41
+	MOVQ ms+0(FP), R9
+	MOVQ lom1+8(FP), R11
+	MOVQ r+16(FP), R8
+	MOVQ out+24(FP), DI
+	MOVQ n+32(FP), CX
+	VBROADCASTSD splitAbs<>(SB), Y15
+	VPXOR Y14, Y14, Y14          // zero
+	VPXOR Y5, Y5, Y5             // the OR of the big masks
+	XORQ DX, DX                  // the byte offset of column j
+
+cols8:
+	VPXOR   Y6, Y6, Y6
+	VPXOR   Y7, Y7, Y7
+	VPXOR   Y8, Y8, Y8
+	VPXOR   Y9, Y9, Y9
+	VPXOR   Y10, Y10, Y10
+	VPXOR   Y11, Y11, Y11
+	VPXOR   Y12, Y12, Y12
+	VPXOR   Y13, Y13, Y13
+	XORQ BX, BX
+
+models8:
+	MOVQ (R9)(BX*8), R10
+	VPBROADCASTQ (R11)(BX*8), Y1 // lom1[i]
+	VMOVUPD (R10)(DX*1), Y0
+	VANDPD  Y15, Y0, Y2
+	VPCMPGTQ Y1, Y2, Y2          // keep: |bits| > lom1
+	VPSUBQ  Y2, Y8, Y8           // kept count
+	VANDPD  Y2, Y0, Y4           // kept value, +0 where dropped
+	VPCMPGTQ Y4, Y14, Y3         // kept negative: 0 > kept bits (a dropped value is +0)
+	VPSUBQ  Y3, Y9, Y9           // kept negative count
+	VANDNPD Y4, Y3, Y0           // positive part
+	VANDPD  Y3, Y4, Y4           // negative part
+	VADDPD  Y0, Y6, Y6           // P = P + part
+	VADDPD  Y4, Y7, Y7
+	VMOVUPD 32(R10)(DX*1), Y0
+	VANDPD  Y15, Y0, Y2
+	VPCMPGTQ Y1, Y2, Y2          // keep: |bits| > lom1
+	VPSUBQ  Y2, Y12, Y12           // kept count
+	VANDPD  Y2, Y0, Y4           // kept value, +0 where dropped
+	VPCMPGTQ Y4, Y14, Y3         // kept negative: 0 > kept bits (a dropped value is +0)
+	VPSUBQ  Y3, Y13, Y13           // kept negative count
+	VANDNPD Y4, Y3, Y0           // positive part
+	VANDPD  Y3, Y4, Y4           // negative part
+	VADDPD  Y0, Y10, Y10           // P = P + part
+	VADDPD  Y4, Y11, Y11
+	INCQ BX
+	CMPQ BX, R8
+	JLT  models8
+
+	VBROADCASTSD finishInf<>(SB), Y0
+	VANDPD  Y0, Y6, Y2            // exponent all ones: NaN or infinity
+	VPCMPEQQ Y0, Y2, Y2
+	VPOR    Y2, Y5, Y5
+	VANDPD  Y0, Y7, Y2
+	VPCMPEQQ Y0, Y2, Y2
+	VPOR    Y2, Y5, Y5
+	VPSUBQ  Y9, Y8, Y8            // np = kept - kept negative
+	VPSUBQ  Y9, Y8, Y3            // np - nn
+	VPCMPGTQ Y14, Y3, Y1         // > 0
+	VPCMPGTQ Y3, Y14, Y2         // < 0
+	VANDPD  Y1, Y6, Y6            // P where +1
+	VANDPD  Y2, Y7, Y7            // N where -1
+	VORPD   Y7, Y6, Y6            // the numerator (+0 where 0)
+	VPAND   Y1, Y8, Y8
+	VPAND   Y2, Y9, Y9
+	VPOR    Y9, Y8, Y8            // the count (0 where 0), below 2^52
+	VBROADCASTSD voteMagic<>(SB), Y3
+	VPOR    Y3, Y8, Y8            // 2^52 + count, exactly
+	VSUBPD  Y3, Y8, Y8            // the count as a float64
+	VBROADCASTSD finishOne<>(SB), Y3
+	VMAXPD  Y3, Y8, Y8            // max(count, 1)
+	VDIVPD  Y8, Y6, Y6
+	VMOVUPD Y6, (DI)(DX*1)
+	VBROADCASTSD finishInf<>(SB), Y0
+	VANDPD  Y0, Y10, Y2            // exponent all ones: NaN or infinity
+	VPCMPEQQ Y0, Y2, Y2
+	VPOR    Y2, Y5, Y5
+	VANDPD  Y0, Y11, Y2
+	VPCMPEQQ Y0, Y2, Y2
+	VPOR    Y2, Y5, Y5
+	VPSUBQ  Y13, Y12, Y12            // np = kept - kept negative
+	VPSUBQ  Y13, Y12, Y3            // np - nn
+	VPCMPGTQ Y14, Y3, Y1         // > 0
+	VPCMPGTQ Y3, Y14, Y2         // < 0
+	VANDPD  Y1, Y10, Y10            // P where +1
+	VANDPD  Y2, Y11, Y11            // N where -1
+	VORPD   Y11, Y10, Y10            // the numerator (+0 where 0)
+	VPAND   Y1, Y12, Y12
+	VPAND   Y2, Y13, Y13
+	VPOR    Y13, Y12, Y12            // the count (0 where 0), below 2^52
+	VBROADCASTSD voteMagic<>(SB), Y3
+	VPOR    Y3, Y12, Y12            // 2^52 + count, exactly
+	VSUBPD  Y3, Y12, Y12            // the count as a float64
+	VBROADCASTSD finishOne<>(SB), Y3
+	VMAXPD  Y3, Y12, Y12            // max(count, 1)
+	VDIVPD  Y12, Y10, Y10
+	VMOVUPD Y10, 32(DI)(DX*1)
+
+	ADDQ $64, DX
+	SUBQ $8, CX
+	JNZ  cols8
+	VPTEST Y5, Y5
+	SETNE big+40(FP)
+	VZEROUPPER
+	RET
+
 
 // func tiesRangeSplitAVX2(keys *uint32, n int, lo, hi uint32, perm *[256][8]uint32, dst *uint32) (below, m int)
 // n is a positive multiple of 8; keys, lo and hi below 2^31. Counts the keys below lo and
