@@ -179,8 +179,9 @@ type tiesStager struct {
 	pos     int         // the next element offset Observe expects
 	shift   int         // tiesSample takes one key in 1 << shift
 
-	hist []uint32 // r x 2^11 coarse histograms (x tiesHistLanes in tiesHist)
-	keys []uint32 // one-pass mode: r x n magnitude keys
+	hist  []uint32 // r x 2^11 coarse histograms (x lanes)
+	lanes int      // histograms per delta: tiesHistLanes in a tiesHist pass of many keys, else 1
+	keys  []uint32 // one-pass mode: r x n magnitude keys
 
 	// The bracket of each delta's rank (tiesSample), and in tiesRange the count of keys below
 	// it and its keys (in cand; nil once more than tiesStageCandCap arrived).
@@ -341,8 +342,15 @@ func (s *tiesStager) advance(lo, want int) error {
 	return nil
 }
 
-// tiesHistLanes is the number of histograms a tiesHist pass fills per delta (Observe).
-const tiesHistLanes = 4
+// tiesHistLanes is the number of histograms a tiesHist pass fills per delta (Observe), from
+// tiesHistLanesMin elements: below, clearing and merging four lanes of 2^11 counters per delta
+// costs more than the waits one lane makes (a histogram pass of keys under 2^14 elements, the
+// most numerous kind of key of a checkpoint, was 3% of the scale-4 TIES benchmark's CPU time
+// in clearing alone).
+const (
+	tiesHistLanes    = 4
+	tiesHistLanesMin = 1 << 14
+)
 
 // Observe runs the pass's phase over the chunks (see tiesStager).
 func (s *tiesStager) Observe(pass, lo int, args [][]float64) error {
@@ -390,14 +398,14 @@ func (s *tiesStager) observe(pass, lo, n int, src ops.KeySource) error {
 	const nb = 1 << tiesCoarseBits
 	phase := s.plan[pass]
 	if (phase == tiesHist || phase == tiesSample) && s.hist == nil {
-		lanes := 1
-		if phase == tiesHist {
+		s.lanes = 1
+		if phase == tiesHist && s.n >= tiesHistLanesMin {
 			// Four histograms per delta, merged at EndPass: consecutive elements of similar
 			// magnitude hit the same bucket, and one histogram makes each increment wait for
 			// the previous one's store.
-			lanes = tiesHistLanes
+			s.lanes = tiesHistLanes
 		}
-		s.hist = make([]uint32, s.r*nb*lanes)
+		s.hist = make([]uint32, s.r*nb*s.lanes)
 		if s.onePass && s.keys == nil {
 			s.keys = tiesGetKeys(s.r * s.n)
 		}
@@ -421,6 +429,13 @@ func (s *tiesStager) observe(pass, lo, n int, src ops.KeySource) error {
 		}
 		switch phase {
 		case tiesHist:
+			if s.lanes == 1 {
+				h := s.hist[i*nb : (i+1)*nb : (i+1)*nb]
+				for _, u := range keys {
+					h[u>>tiesFineShift&(nb-1)]++
+				}
+				break
+			}
 			hs := s.hist[i*nb*tiesHistLanes : (i+1)*nb*tiesHistLanes]
 			tiesHistogram4(hs, keys)
 		case tiesSample:
@@ -494,8 +509,12 @@ func tiesHistogram4(hs, keys []uint32) {
 	}
 }
 
-// mergeLanes sums each delta's four lane histograms into the first r x 2^11 counters.
+// mergeLanes sums each delta's four lane histograms into the first r x 2^11 counters (with
+// one lane, they are there).
 func (s *tiesStager) mergeLanes() {
+	if s.lanes == 1 {
+		return
+	}
 	const nb = 1 << tiesCoarseBits
 	for i := range s.r {
 		dst := s.hist[i*nb : (i+1)*nb]
