@@ -14,8 +14,8 @@ import (
 // ones, and the bytes are the whole kernel's.
 func TestTiesSampleHits(t *testing.T) {
 	rng := rand.New(rand.NewPCG(31, 32))
-	for _, n := range []int{1 << 16, 1 << 19} { // one key in 8, one in 32
-		if tiesSampleShift(n) != map[int]int{1 << 16: 3, 1 << 19: 5}[n] {
+	for _, n := range []int{1 << 16, 1 << 19} { // one key in 8, one in 64
+		if tiesSampleShift(n) != map[int]int{1 << 16: 3, 1 << 19: 6}[n] {
 			t.Fatalf("n=%d: sample shift %d", n, tiesSampleShift(n))
 		}
 		testTiesSampleHits(t, rng, n)
