@@ -86,31 +86,52 @@ type rawArgSource struct {
 	k    *bytecode.Key
 	st   *stagedClass
 	part *span
+	args []rawArg // per argument, found once per chunk (a tile asks for one of them)
+}
+
+// rawArg is one argument's operands over the chunk: the model's stored bytes and the base's
+// float64 values.
+type rawArg struct {
+	raw   []byte
+	dtype ops.DType
+	base  []float64
+	fused func(out []float64, raw []byte, dt ops.DType, b []float64) bool
+}
+
+// load finds every argument's operands over the chunk: errWhole when a base is not a float64
+// chunk of the part's length (as loadFused: let the CALLs run, over whole tensors).
+func (src *rawArgSource) load() error {
+	w, k, n := src.w, src.k, src.part.n
+	src.args = src.args[:0]
+	for i := range src.st.rawKeys {
+		ra := &src.st.rawKeys[i]
+		base := w.regs[ra.call.Operands[1].Index]
+		if base == nil || base.t.DType != ops.F64 || len(base.t.Data) != n {
+			return errWhole
+		}
+		in, err := w.cachedRaw(ra.a.B, k.Loads[ra.a.C])
+		if err != nil {
+			return err
+		}
+		if in == nil {
+			return errWhole
+		}
+		size := in.dtype.Size()
+		src.args = append(src.args, rawArg{raw: in.data[src.part.lo*size : (src.part.lo+n)*size], dtype: in.dtype,
+			base: base.t.Data, fused: w.m.methods[ra.call.B].LoadFused})
+	}
+	return nil
 }
 
 // Arg is ops.ArgSource.Arg.
 func (src *rawArgSource) Arg(i, off int, dst []float64) error {
-	w, st := src.w, src.st
-	if i < 0 || i >= len(st.rawKeys) || off < 0 || off+len(dst) > src.part.n {
+	if i < 0 || i >= len(src.args) || off < 0 || off+len(dst) > src.part.n {
 		return errWhole // cannot happen: a Stager asking for what the VM did not offer
 	}
-	ra := &st.rawKeys[i]
-	base := w.regs[ra.call.Operands[1].Index]
-	if base == nil || base.t.DType != ops.F64 || len(base.t.Data) != src.part.n {
-		return errWhole // as loadFused: let the CALLs run (whole tensors)
-	}
-	in, err := w.cachedRaw(ra.a.B, src.k.Loads[ra.a.C])
-	if err != nil {
-		return err
-	}
-	if in == nil {
-		return errWhole
-	}
-	size := in.dtype.Size()
-	lo := (src.part.lo + off) * size
-	raw := in.data[lo : lo+len(dst)*size]
-	finite := w.m.methods[ra.call.B].LoadFused(dst, raw, in.dtype, base.t.Data[off:off+len(dst)])
-	if w.m.prog.OmitNonFinite && !finite {
+	a := &src.args[i]
+	size := a.dtype.Size()
+	finite := a.fused(dst, a.raw[off*size:(off+len(dst))*size], a.dtype, a.base[off:off+len(dst)])
+	if src.w.m.prog.OmitNonFinite && !finite {
 		return errWhole // as loadPart: the whole-tensor run reports the input
 	}
 	return nil
@@ -120,9 +141,14 @@ func (src *rawArgSource) Arg(i, off int, dst []float64) error {
 // time (w.direct set).
 func (w *worker) directChunk(k *bytecode.Key, in *bytecode.Instr, part *span) (*ops.Tensor, error) {
 	directChunks.Add(1)
+	w.argSrc.w, w.argSrc.k, w.argSrc.st, w.argSrc.part = w, k, w.m.staged[k.Class], part
+	if err := w.argSrc.load(); err != nil {
+		return nil, err
+	}
 	out := w.alloc(part.n)
-	w.argSrc = rawArgSource{w: w, k: k, st: w.m.staged[k.Class], part: part}
-	if err := w.direct.ChunkFrom(part.lo, &w.argSrc, out); err != nil {
+	err := w.direct.ChunkFrom(part.lo, &w.argSrc, out)
+	clear(w.argSrc.args) // no reference to the chunk's buffers past it
+	if err != nil {
 		w.recycle(out)
 		if err == errWhole || errors.Is(err, ops.ErrUnstaged) {
 			return nil, errWhole
