@@ -241,6 +241,10 @@ type Def struct {
 	// §5.4): the float64 chunks of the call and of its operands are never made. subtract sets
 	// it (num.SubAbsKeys).
 	RawKeys func(dst []uint32, a, b []byte, dt DType) (finite bool)
+	// Difference: the kernel over two tensors is a - b elementwise, one float64 subtraction
+	// (subtract). A staged call's Stager may then get such an argument as its two operands
+	// (DeltaSource) and widen and subtract in its own loop.
+	Difference bool
 	// MayMiss: the kernel may find that the key has no value (it returns an error wrapping
 	// ErrMissing), so a fallback above it needs a run-time branch.
 	MayMiss bool

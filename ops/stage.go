@@ -63,6 +63,19 @@ type ArgSource interface {
 	Arg(i, off int, dst []float64) error
 }
 
+// DeltaSource is an ArgSource whose arguments may be differences of a model read straight
+// from its file and a float64 base: argument i = widen(raw) - base, elementwise (an exact
+// widening, num.DecodeInto, then one IEEE subtraction). A Stager may read them so and fuse the
+// widening into its own loop, but a piece holding a value that is not finite it must ask of
+// Arg (which reports such an input where the plan omits non-finite inputs).
+type DeltaSource interface {
+	ArgSource
+	// Delta returns argument i's operands over the chunk: raw, the model's elements as stored
+	// (dtype dt), and base, the float64 values subtracted, both of the chunk's length; ok is
+	// false when argument i is not such a difference (ask Arg).
+	Delta(i int) (raw []byte, dt DType, base []float64, ok bool)
+}
+
 // StageCall describes the call a Stager is made for: its keyword arguments (constants, in
 // KwOnly order), the number of tensor arguments, the output shape and numerics.
 type StageCall struct {

@@ -140,7 +140,8 @@ var subtract = define(&ops.Def{
 		return finite
 	},
 	// The keys of a - b straight from the stored bytes, for the staged ties_sum's statistics.
-	RawKeys: num.SubAbsKeys,
+	RawKeys:    num.SubAbsKeys,
+	Difference: true,
 	Kernel: func(c *ops.Call) error {
 		ts, err := tensors("subtract", len(c.Out.Data), c.Args...)
 		if err != nil {

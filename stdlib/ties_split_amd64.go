@@ -4,6 +4,8 @@ import (
 	"math"
 
 	"golang.org/x/sys/cpu"
+
+	"github.com/mechac/mechac/ops/num"
 )
 
 // ties_sum's loops with AVX2, each giving the Go loop's bits (the tests in ties_split_test.go
@@ -121,6 +123,32 @@ func tiesVoteFast(ms [][]float64, off int, ptrs []*float64, lom1 []int64, out []
 
 //go:noescape
 func tiesVote8AVX2(ms **float64, lom1 *int64, r int, out *float64, n int) (big bool)
+
+//go:noescape
+func tiesVote8F16(raws **byte, bases **float64, lom1 *int64, r int, out *float64, n int) (big bool)
+
+// tiesVoteF16Fast is tiesVoteFast over the first len(out) &^ 7 columns of a tile whose models'
+// values are float64(raw_i[j]) - base_i[j], raw_i float16 as stored (2 bytes per column, from
+// column 0 of the tile), for a vote of signs: it returns how many columns it wrote, 0 when it
+// cannot or when a column holds a NaN or an infinity (then the caller makes the values and
+// votes the tile the other way). ptrs, bptrs are scratch for r pointers.
+func tiesVoteF16Fast(raws [][]byte, bases [][]float64, ptrs []*byte, bptrs []*float64, lom1 []int64, out []float64) int {
+	n := len(out) &^ 7
+	if !tiesSplitVector || !num.HasF16C() || n == 0 || len(raws) == 0 {
+		return 0
+	}
+	ptrs, bptrs, lom1 = ptrs[:len(raws)], bptrs[:len(raws)], lom1[:len(raws)]
+	for i, r := range raws {
+		ptrs[i], bptrs[i] = &r[:2*n][0], &bases[i][:n][0]
+	}
+	big := tiesVote8F16(&ptrs[0], &bptrs[0], &lom1[0], len(raws), &out[0], n)
+	clear(ptrs) // no reference to the chunks past the call
+	clear(bptrs)
+	if big {
+		return 0
+	}
+	return n
+}
 
 //go:noescape
 func tiesRangeSplitAVX2(keys *uint32, n int, lo, hi uint32, perm *[256][8]uint32, dst *uint32) (below, m int)

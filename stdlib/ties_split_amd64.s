@@ -293,6 +293,51 @@ sel:
 	VZEROUPPER
 	RET
 
+// VOTE4_ADD adds one model's four values v (in Y0) to a vote of signs: keep = |bits(v)| > lom1
+// (Y1, signed), the kept count K and kept negative count G (the kept value's sign bit, a
+// dropped value being +0), and the kept positive and negative parts to P and N (running sum
+// first, as tiesSplitPass). Y0, Y2-Y4 are scratch; Y15 is the abs mask, Y14 zero.
+#define VOTE4_ADD(P, N, K, G) \
+	VANDPD  Y15, Y0, Y2 \
+	VPCMPGTQ Y1, Y2, Y2 \
+	VPSUBQ  Y2, K, K \
+	VANDPD  Y2, Y0, Y4 \
+	VPCMPGTQ Y4, Y14, Y3 \
+	VPSUBQ  Y3, G, G \
+	VANDNPD Y4, Y3, Y0 \
+	VANDPD  Y3, Y4, Y4 \
+	VADDPD  Y0, P, P \
+	VADDPD  Y4, N, N
+
+// VOTE8_FINISH ends four columns of an eight-column vote of signs (tiesVote8AVX2, tiesVote8F16):
+// the big check of P and N into Y5, then tiesElected by the sign of np - nn (np = K - G, nn = G)
+// written to OUT. Y0-Y3 are scratch; Y14 is zero.
+#define VOTE8_FINISH(P, N, K, G, OUT) \
+	VBROADCASTSD finishInf<>(SB), Y0 \
+	VANDPD  Y0, P, Y2 \
+	VPCMPEQQ Y0, Y2, Y2 \
+	VPOR    Y2, Y5, Y5 \
+	VANDPD  Y0, N, Y2 \
+	VPCMPEQQ Y0, Y2, Y2 \
+	VPOR    Y2, Y5, Y5 \
+	VPSUBQ  G, K, K \
+	VPSUBQ  G, K, Y3 \
+	VPCMPGTQ Y14, Y3, Y1 \
+	VPCMPGTQ Y3, Y14, Y2 \
+	VANDPD  Y1, P, P \
+	VANDPD  Y2, N, N \
+	VORPD   N, P, P \
+	VPAND   Y1, K, K \
+	VPAND   Y2, G, G \
+	VPOR    G, K, K \
+	VBROADCASTSD voteMagic<>(SB), Y3 \
+	VPOR    Y3, K, K \
+	VSUBPD  Y3, K, K \
+	VBROADCASTSD finishOne<>(SB), Y3 \
+	VMAXPD  Y3, K, K \
+	VDIVPD  K, P, P \
+	VMOVUPD P, OUT
+
 // func tiesVote8AVX2(ms **float64, lom1 *int64, r int, out *float64, n int) (big bool)
 // tiesVoteAVX2 for a vote of signs (voteSgn false), eight columns at a time (n a positive
 // multiple of 8): two groups of four columns share each model's pointer and threshold, and
@@ -325,85 +370,81 @@ models8:
 	MOVQ (R9)(BX*8), R10
 	VPBROADCASTQ (R11)(BX*8), Y1 // lom1[i]
 	VMOVUPD (R10)(DX*1), Y0
-	VANDPD  Y15, Y0, Y2
-	VPCMPGTQ Y1, Y2, Y2          // keep: |bits| > lom1
-	VPSUBQ  Y2, Y8, Y8           // kept count
-	VANDPD  Y2, Y0, Y4           // kept value, +0 where dropped
-	VPCMPGTQ Y4, Y14, Y3         // kept negative: 0 > kept bits (a dropped value is +0)
-	VPSUBQ  Y3, Y9, Y9           // kept negative count
-	VANDNPD Y4, Y3, Y0           // positive part
-	VANDPD  Y3, Y4, Y4           // negative part
-	VADDPD  Y0, Y6, Y6           // P = P + part
-	VADDPD  Y4, Y7, Y7
+	VOTE4_ADD(Y6, Y7, Y8, Y9)
 	VMOVUPD 32(R10)(DX*1), Y0
-	VANDPD  Y15, Y0, Y2
-	VPCMPGTQ Y1, Y2, Y2          // keep: |bits| > lom1
-	VPSUBQ  Y2, Y12, Y12           // kept count
-	VANDPD  Y2, Y0, Y4           // kept value, +0 where dropped
-	VPCMPGTQ Y4, Y14, Y3         // kept negative: 0 > kept bits (a dropped value is +0)
-	VPSUBQ  Y3, Y13, Y13           // kept negative count
-	VANDNPD Y4, Y3, Y0           // positive part
-	VANDPD  Y3, Y4, Y4           // negative part
-	VADDPD  Y0, Y10, Y10           // P = P + part
-	VADDPD  Y4, Y11, Y11
+	VOTE4_ADD(Y10, Y11, Y12, Y13)
 	INCQ BX
 	CMPQ BX, R8
 	JLT  models8
 
-	VBROADCASTSD finishInf<>(SB), Y0
-	VANDPD  Y0, Y6, Y2            // exponent all ones: NaN or infinity
-	VPCMPEQQ Y0, Y2, Y2
-	VPOR    Y2, Y5, Y5
-	VANDPD  Y0, Y7, Y2
-	VPCMPEQQ Y0, Y2, Y2
-	VPOR    Y2, Y5, Y5
-	VPSUBQ  Y9, Y8, Y8            // np = kept - kept negative
-	VPSUBQ  Y9, Y8, Y3            // np - nn
-	VPCMPGTQ Y14, Y3, Y1         // > 0
-	VPCMPGTQ Y3, Y14, Y2         // < 0
-	VANDPD  Y1, Y6, Y6            // P where +1
-	VANDPD  Y2, Y7, Y7            // N where -1
-	VORPD   Y7, Y6, Y6            // the numerator (+0 where 0)
-	VPAND   Y1, Y8, Y8
-	VPAND   Y2, Y9, Y9
-	VPOR    Y9, Y8, Y8            // the count (0 where 0), below 2^52
-	VBROADCASTSD voteMagic<>(SB), Y3
-	VPOR    Y3, Y8, Y8            // 2^52 + count, exactly
-	VSUBPD  Y3, Y8, Y8            // the count as a float64
-	VBROADCASTSD finishOne<>(SB), Y3
-	VMAXPD  Y3, Y8, Y8            // max(count, 1)
-	VDIVPD  Y8, Y6, Y6
-	VMOVUPD Y6, (DI)(DX*1)
-	VBROADCASTSD finishInf<>(SB), Y0
-	VANDPD  Y0, Y10, Y2            // exponent all ones: NaN or infinity
-	VPCMPEQQ Y0, Y2, Y2
-	VPOR    Y2, Y5, Y5
-	VANDPD  Y0, Y11, Y2
-	VPCMPEQQ Y0, Y2, Y2
-	VPOR    Y2, Y5, Y5
-	VPSUBQ  Y13, Y12, Y12            // np = kept - kept negative
-	VPSUBQ  Y13, Y12, Y3            // np - nn
-	VPCMPGTQ Y14, Y3, Y1         // > 0
-	VPCMPGTQ Y3, Y14, Y2         // < 0
-	VANDPD  Y1, Y10, Y10            // P where +1
-	VANDPD  Y2, Y11, Y11            // N where -1
-	VORPD   Y11, Y10, Y10            // the numerator (+0 where 0)
-	VPAND   Y1, Y12, Y12
-	VPAND   Y2, Y13, Y13
-	VPOR    Y13, Y12, Y12            // the count (0 where 0), below 2^52
-	VBROADCASTSD voteMagic<>(SB), Y3
-	VPOR    Y3, Y12, Y12            // 2^52 + count, exactly
-	VSUBPD  Y3, Y12, Y12            // the count as a float64
-	VBROADCASTSD finishOne<>(SB), Y3
-	VMAXPD  Y3, Y12, Y12            // max(count, 1)
-	VDIVPD  Y12, Y10, Y10
-	VMOVUPD Y10, 32(DI)(DX*1)
+	VOTE8_FINISH(Y6, Y7, Y8, Y9, (DI)(DX*1))
+	VOTE8_FINISH(Y10, Y11, Y12, Y13, 32(DI)(DX*1))
 
 	ADDQ $64, DX
 	SUBQ $8, CX
 	JNZ  cols8
 	VPTEST Y5, Y5
 	SETNE big+40(FP)
+	VZEROUPPER
+	RET
+
+// func tiesVote8F16(raws **byte, bases **float64, lom1 *int64, r int, out *float64, n int) (big bool)
+// tiesVote8AVX2 with each model's values made in the loop from the stored float16 and a float64
+// base: v = float64(raw[j]) - base[j] (VCVTPH2PS and VCVTPS2PD are exact; one VSUBPD), which is
+// what the VM's fused LOAD and subtract make (num.DecodeSubFast), so the sums and outputs are
+// tiesVote8AVX2's on those values. An inf or a NaN among raw or base makes v one, which is kept
+// and makes some P or N not finite: big, and the caller votes the tile the other way (which
+// also keeps the table's NaN payloads).
+TEXT ·tiesVote8F16(SB), NOSPLIT, $0-49
+	MOVQ raws+0(FP), R9
+	MOVQ bases+8(FP), R12
+	MOVQ lom1+16(FP), R11
+	MOVQ r+24(FP), R8
+	MOVQ out+32(FP), DI
+	MOVQ n+40(FP), CX
+	VBROADCASTSD splitAbs<>(SB), Y15
+	VPXOR Y14, Y14, Y14          // zero
+	VPXOR Y5, Y5, Y5             // the OR of the big masks
+	XORQ DX, DX                  // the byte offset of column j in float64s
+	XORQ SI, SI                  // and in float16s
+
+colsf16:
+	VPXOR   Y6, Y6, Y6
+	VPXOR   Y7, Y7, Y7
+	VPXOR   Y8, Y8, Y8
+	VPXOR   Y9, Y9, Y9
+	VPXOR   Y10, Y10, Y10
+	VPXOR   Y11, Y11, Y11
+	VPXOR   Y12, Y12, Y12
+	VPXOR   Y13, Y13, Y13
+	XORQ BX, BX
+
+modelsf16:
+	MOVQ (R9)(BX*8), R10
+	MOVQ (R12)(BX*8), R13
+	VPBROADCASTQ (R11)(BX*8), Y1 // lom1[i]
+	VCVTPH2PS (R10)(SI*1), X0      // four float16, widened exactly
+	VCVTPS2PD X0, Y0
+	VSUBPD  (R13)(DX*1), Y0, Y0     // v = widen(raw) - base
+	VOTE4_ADD(Y6, Y7, Y8, Y9)
+	VCVTPH2PS 8(R10)(SI*1), X0      // four float16, widened exactly
+	VCVTPS2PD X0, Y0
+	VSUBPD  32(R13)(DX*1), Y0, Y0     // v = widen(raw) - base
+	VOTE4_ADD(Y10, Y11, Y12, Y13)
+	INCQ BX
+	CMPQ BX, R8
+	JLT  modelsf16
+
+
+	VOTE8_FINISH(Y6, Y7, Y8, Y9, (DI)(DX*1))
+	VOTE8_FINISH(Y10, Y11, Y12, Y13, 32(DI)(DX*1))
+
+	ADDQ $64, DX
+	ADDQ $16, SI
+	SUBQ $8, CX
+	JNZ  colsf16
+	VPTEST Y5, Y5
+	SETNE big+48(FP)
 	VZEROUPPER
 	RET
 

@@ -2,6 +2,7 @@ package stdlib
 
 import (
 	"math"
+	"sync/atomic"
 
 	"github.com/mechac/mechac/ops"
 )
@@ -59,6 +60,12 @@ type tiesVoter struct {
 	cnt   [2 * tiesVoteTile]int32 // the counts of kept positive and negative deltas, as split
 	col   []float64               // one column's r deltas, for the columns outside the tiles
 	tb    [][]float64             // runFrom: the models' values of one tile
+	// runFrom from float16 differences: each model's stored values and base over the chunk,
+	// over one tile, and pointer scratch (deltas).
+	raws, rawT   [][]byte
+	bases, baseT [][]float64
+	rptrs        []*byte
+	bptrs        []*float64
 }
 
 // tiesInfBits is the bit pattern of +Inf: above it, NaNs.
@@ -85,7 +92,7 @@ func newTiesVoter(th []float64, n int, voteSgn bool) *tiesVoter {
 // tiesVoterBytes is what a tiesVoter for r models holds (runFrom's tile of every model
 // included).
 func tiesVoterBytes(r int) int64 {
-	return (3*8*reduceLevels+8)*tiesVoteTile + (40+8*tiesVoteTile+24)*int64(r) + 512
+	return (3*8*reduceLevels+8)*tiesVoteTile + (40+8*tiesVoteTile+24+112)*int64(r) + 512
 }
 
 // run writes to out the output columns [lo, lo+len(out)) from ms, the models' values at those
@@ -124,14 +131,28 @@ func (t *tiesVoter) runFrom(src ops.ArgSource, lo int, out []float64) error {
 		}
 		return ms, nil
 	}
+	raws := t.deltas(src)
+	defer func() { clear(t.raws); clear(t.bases); clear(t.rawT); clear(t.baseT) }()
 	nb := min(max(t.blockEnd-lo, 0), w)
 	for off := 0; off < nb; off += tiesVoteTile {
 		n := min(tiesVoteTile, nb-off)
-		ms, err := fetch(off, n)
+		done := 0
+		if raws {
+			// Widened and subtracted in the vote's own loop (tiesVote8F16).
+			for i := range r {
+				t.rawT[i], t.baseT[i] = t.raws[i][2*off:2*(off+n)], t.bases[i][off:off+n]
+			}
+			done = tiesVoteF16Fast(t.rawT, t.baseT, t.rptrs, t.bptrs, t.lom1, out[off:off+n])
+			tiesF16Columns.Add(int64(done))
+			if done == n {
+				continue
+			}
+		}
+		ms, err := fetch(off+done, n-done)
 		if err != nil {
 			return err
 		}
-		t.tile(ms, 0, n, out[off:])
+		t.tile(ms, 0, n-done, out[off+done:])
 	}
 	// The columns past the last 16-column block (fewer than 16, at the tensor's end).
 	for off := nb; off < w; off += tiesVoteTile {
@@ -145,6 +166,33 @@ func (t *tiesVoter) runFrom(src ops.ArgSource, lo int, out []float64) error {
 		}
 	}
 	return nil
+}
+
+// tiesF16Columns counts the columns tiesVote8F16 voted (for the tests).
+var tiesF16Columns atomic.Int64
+
+// deltas reports whether runFrom can vote from the models' stored float16 and their bases
+// (ops.DeltaSource, every argument a float16 difference) with tiesVote8F16: a vote of signs
+// over fewer models than one cascade level. It leaves the operands in raws and bases.
+func (t *tiesVoter) deltas(src ops.ArgSource) bool {
+	ds, ok := src.(ops.DeltaSource)
+	r := len(t.th)
+	if !ok || t.voteSgn || r >= t.levelStep {
+		return false
+	}
+	if len(t.raws) < r {
+		t.raws, t.bases = make([][]byte, r), make([][]float64, r)
+		t.rawT, t.baseT = make([][]byte, r), make([][]float64, r)
+		t.rptrs, t.bptrs = make([]*byte, r), make([]*float64, r)
+	}
+	for i := range r {
+		raw, dt, base, ok := ds.Delta(i)
+		if !ok || dt != ops.F16 {
+			return false
+		}
+		t.raws[i], t.bases[i] = raw, base
+	}
+	return true
 }
 
 // tiesKeptSign is tiesSign(v * keep) with keep = |v| >= th (false for a NaN v): the vote of a

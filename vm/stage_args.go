@@ -96,6 +96,7 @@ type rawArg struct {
 	dtype ops.DType
 	base  []float64
 	fused func(out []float64, raw []byte, dt ops.DType, b []float64) bool
+	diff  bool // the method is a plain difference (Def.Difference)
 }
 
 // load finds every argument's operands over the chunk: errWhole when a base is not a float64
@@ -117,8 +118,9 @@ func (src *rawArgSource) load() error {
 			return errWhole
 		}
 		size := in.dtype.Size()
+		d := w.m.methods[ra.call.B]
 		src.args = append(src.args, rawArg{raw: in.data[src.part.lo*size : (src.part.lo+n)*size], dtype: in.dtype,
-			base: base.t.Data, fused: w.m.methods[ra.call.B].LoadFused})
+			base: base.t.Data, fused: d.LoadFused, diff: d.Difference})
 	}
 	return nil
 }
@@ -135,6 +137,15 @@ func (src *rawArgSource) Arg(i, off int, dst []float64) error {
 		return errWhole // as loadPart: the whole-tensor run reports the input
 	}
 	return nil
+}
+
+// Delta is ops.DeltaSource.Delta.
+func (src *rawArgSource) Delta(i int) (raw []byte, dt ops.DType, base []float64, ok bool) {
+	if i < 0 || i >= len(src.args) || !src.args[i].diff {
+		return nil, 0, nil, false
+	}
+	a := &src.args[i]
+	return a.raw, a.dtype, a.base, true
 }
 
 // directChunk runs the staged CALL of the output pass with its arguments made a piece at a

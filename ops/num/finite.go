@@ -77,3 +77,7 @@ func AllFinite(data []float64) bool {
 func DecodeSubFast(dst []float64, src []byte, d ops.DType, b []float64) int {
 	return decodeSubFast(dst, src, d, b)
 }
+
+// HasF16C reports whether this CPU converts float16 in hardware (VCVTPH2PS), for kernels
+// elsewhere that widen float16 inputs themselves.
+func HasF16C() bool { return hasF16C }

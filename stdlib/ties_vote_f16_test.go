@@ -1,0 +1,108 @@
+package stdlib
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/mechac/mechac/ops"
+	"github.com/mechac/mechac/ops/num"
+)
+
+// deltaArgs is an ops.DeltaSource over float16 models and float64 bases, as the VM gives a
+// staged ties_sum's output pass: argument i = float64(raw_i) - base_i. Arg makes a piece by
+// the same widening and subtraction (and counts the pieces asked for).
+type deltaArgs struct {
+	raws  [][]byte
+	bases [][]float64
+	asked int
+}
+
+func (d *deltaArgs) Arg(i, off int, dst []float64) error {
+	d.asked++
+	num.DecodeInto(dst, d.raws[i][2*off:2*(off+len(dst))], ops.F16)
+	for j := range dst {
+		dst[j] -= d.bases[i][off+j]
+	}
+	return nil
+}
+
+func (d *deltaArgs) Delta(i int) ([]byte, ops.DType, []float64, bool) {
+	return d.raws[i], ops.F16, d.bases[i], true
+}
+
+// TestTiesVoteFromDeltas: ChunkFrom over float16 differences (tiesVote8F16 where it applies)
+// writes Chunk's bits on the same values, for model counts on both sides of one cascade level,
+// both votes, lengths with columns past the 16-column blocks and tiles not a multiple of 8,
+// and models or bases holding an inf or a NaN (the tile is voted from Arg's values then); and
+// the float16 loop runs where it applies.
+func TestTiesVoteFromDeltas(t *testing.T) {
+	rng := rand.New(rand.NewPCG(41, 42))
+	for _, n := range []int{8, 37, 512, 1000, 1300} {
+		for _, r := range []int{1, 3, 8, 15, 16, 20} {
+			for _, vote := range []bool{false, true} {
+				for _, bad := range []string{"", "raw inf", "raw nan", "base nan"} {
+					name := fmt.Sprint(n, r, vote, bad)
+					d := &deltaArgs{}
+					args := make([][]float64, r)
+					base := make([]float64, n)
+					for j := range base {
+						base[j] = num.F16ToF64(num.F16FromF64(rng.NormFloat64()))
+					}
+					for range r {
+						raw := make([]byte, 2*n)
+						for j := range n {
+							v := base[j] + rng.NormFloat64()*0.01
+							if rng.IntN(10) == 0 {
+								v = base[j] // a zero delta
+							}
+							binary.LittleEndian.PutUint16(raw[2*j:], num.F16FromF64(v))
+						}
+						d.raws, d.bases = append(d.raws, raw), append(d.bases, base)
+					}
+					switch bad {
+					case "raw inf":
+						binary.LittleEndian.PutUint16(d.raws[r/2][2*(n/2):], 0x7c00)
+					case "raw nan":
+						binary.LittleEndian.PutUint16(d.raws[0][2*(n-1):], 0x7d01) // a signaling NaN
+					case "base nan":
+						d.bases = append([][]float64(nil), d.bases...)
+						b := append([]float64(nil), base...)
+						b[n/3] = math.NaN()
+						d.bases[r-1] = b
+					}
+					for i := range r {
+						args[i] = make([]float64, n)
+						if err := d.Arg(i, 0, args[i]); err != nil {
+							t.Fatal(err)
+						}
+					}
+					d.asked = 0
+					th := make([]float64, r)
+					for i := range th {
+						th[i] = 0.005 * float64(i%4)
+					}
+					want := make([]float64, n)
+					newTiesVoter(th, n, vote).run(args, 0, want)
+					got := make([]float64, n)
+					before := tiesF16Columns.Load()
+					if err := newTiesVoter(th, n, vote).runFrom(d, 0, got); err != nil {
+						t.Fatal(err)
+					}
+					if j := tiesFirstDiff(got, want); j >= 0 {
+						t.Fatalf("%s: [%d] = %v, want %v", name, j, got[j], want[j])
+					}
+					fused := tiesF16Columns.Load() - before
+					if can := !vote && r < 16 && n >= 16 && tiesSplitVector && num.HasF16C(); bad == "" && can != (fused > 0) {
+						t.Errorf("%s: %d columns voted from float16", name, fused)
+					}
+					if bad != "" && d.asked == 0 {
+						t.Errorf("%s: no piece asked of Arg", name)
+					}
+				}
+			}
+		}
+	}
+}
