@@ -4,7 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p bin examples/out
-go build -o bin/mechac ./cmd/mechac
+# CGO_ENABLED=0: one static binary (pflag imports package net, whose resolver links libc
+# through cgo when cgo is on).
+CGO_ENABLED=0 go build -o bin/mechac ./cmd/mechac
 bin/mechac synth -o examples/models --config sdxl-sgm --count 3
 for recipe in examples/*.mecha; do
   name=$(basename "$recipe" .mecha)

@@ -23,7 +23,9 @@ if [ ! -f "$recipe" ]; then
   exit 2
 fi
 mkdir -p bin "$dir/raw"
-go build -o bin/mechac ./cmd/mechac
+# CGO_ENABLED=0: one static binary (pflag imports package net, whose resolver links libc
+# through cgo when cgo is on).
+CGO_ENABLED=0 go build -o bin/mechac ./cmd/mechac
 
 # One fine-tune per model line after the base (216 model lines: _x001 is the base).
 names=$(sed -n 's/^model "raw\/\([^"]*\)".*/\1/p' "$recipe")
