@@ -151,6 +151,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 		mechac = filepath.Join(tmp, "mechac")
 		logf("building mechac into %s", mechac)
 		cmd := exec.Command("go", "build", "-o", mechac, "github.com/mechac/mechac/cmd/mechac")
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0") // the static binary users get (README)
 		cmd.Stdout, cmd.Stderr = stderr, stderr
 		if err := cmd.Run(); err != nil {
 			return fmt.Errorf("go build mechac (run from inside the repository, or pass --mechac): %v", err)
