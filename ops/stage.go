@@ -97,6 +97,10 @@ type StageDef struct {
 	// tensor arguments of n elements will make, as far as it is known before the data: `mechac
 	// plan`'s time estimate prices each pass's re-run of the call's slice with it. nil means 1.
 	Passes func(r, n int) int
+	// KeyPasses, when set, is Passes for a Stager whose keys come from the stored bytes
+	// (KeyObserver, ObserveKeys): each such pass computes the keys of every argument from
+	// the inputs' bytes instead of re-running the slice. nil: the Stager reads no keys.
+	KeyPasses func(r, n int) int
 	// Cost, when positive, prices the staged call's own work in `mechac plan`'s estimate:
 	// that many elementwise passes over its tensor arguments and output (the threshold
 	// selection and the output pass), in place of Def.Passes, the whole kernel's.

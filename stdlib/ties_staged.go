@@ -42,7 +42,7 @@ const (
 func init() {
 	// Passes: the rule newTiesStager applies (one pass when the keys fit the budget).
 	tiesSum.Stage = &ops.StageDef{New: newTiesStager, Scratch: tiesStageScratch, Passes: tiesStagePasses,
-		Idle: tiesKeyIdle, Cost: tiesStagedCost}
+		KeyPasses: tiesStageKeyPasses, Idle: tiesKeyIdle, Cost: tiesStagedCost}
 }
 
 // tiesStagePasses is the statistics passes of a ties_sum Stager for r deltas of n elements:
@@ -52,6 +52,16 @@ func tiesStagePasses(r, n int) int {
 		return 1
 	}
 	return 2
+}
+
+// tiesStageKeyPasses is StageDef.KeyPasses: from the stored bytes, keys of tiesSampleMin
+// elements or more take the sample and the range pass (ObserveKeys), fewer one histogram
+// pass (or two, past the key budget).
+func tiesStageKeyPasses(r, n int) int {
+	if n >= tiesSampleMin {
+		return 2
+	}
+	return tiesStagePasses(r, n)
 }
 
 // tiesKeyIdle is StageDef.Idle of the Stagers that pool key buffers.

@@ -17,6 +17,10 @@ type StagedCall struct {
 	Tensors int
 	// Def is the method's staged form.
 	Def *ops.StageDef
+	// RawKeys: every tensor argument is a RawKeys call over two LOADs, so a Stager that reads
+	// only keys takes them from the stored bytes without the slice when the key's inputs are
+	// cached and alike (stage_keys.go; a plan assumes they are).
+	RawKeys bool
 }
 
 // Analysis is what a run of a plan under some options will decide before it reads a file: the
@@ -59,7 +63,8 @@ func Analyze(p *bytecode.Program, opts Options) (*Analysis, error) {
 	}
 	for i, st := range m.staged {
 		if st != nil {
-			a.Staged[i] = &StagedCall{PC: st.pc, Slice: st.slice, Tensors: st.r, Def: st.def}
+			a.Staged[i] = &StagedCall{PC: st.pc, Slice: st.slice, Tensors: st.r, Def: st.def,
+				RawKeys: st.rawKeys != nil && !opts.NoRawKeys && !opts.NoStageCache}
 			if !opts.NoStageCache {
 				a.IdleStageCache = stageCacheBytes
 			}

@@ -231,12 +231,20 @@ func instrCost(p *bytecode.Program, defs []*ops.Def, r machineRates, k bytecode.
 // stagedCost is what running key k's staged call in stages adds to the price of its program:
 // every statistics pass runs the call's slice again over all the chunks (its LOADs read the
 // inputs again, from the page cache, and decode them; its CALLs run again) and streams the
-// call's tensor arguments through the Stager's statistics. The method's own work (selection,
+// call's tensor arguments through the Stager's statistics; where the keys come from the stored
+// bytes (vm.StagedCall.RawKeys, a Stager with KeyPasses), a pass is a key kernel and the
+// statistics over every argument instead. The method's own work (selection,
 // vote) is the CALL's price in the program: StageDef.Cost passes over its tensors where the
 // staged form declares it, else the whole kernel's.
 func stagedCost(p *bytecode.Program, defs []*ops.Def, r machineRates, k bytecode.Key, code *bytecode.Code, st *vm.StagedCall, fused [][]bool) float64 {
 	n := ops.NumElements(k.Shape)
 	e := float64(n)
+	if st.RawKeys && st.Def.KeyPasses != nil {
+		// Keys from the stored bytes: per pass, a key kernel over every argument (about a
+		// float16 decode's price per element, measured) and the statistics over the keys.
+		pass := 2 * float64(st.Tensors) * e * r.decodeSec[inDT]
+		return float64(max(st.Def.KeyPasses(st.Tensors, n), 1)) * pass
+	}
 	pass := float64(st.Tensors) * e * r.elemSec // the statistics' stream over the arguments
 	for _, pc := range st.Slice {
 		in := code.Instrs[pc]

@@ -159,7 +159,8 @@ func TestEstimateStaged(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := program(tc.n)
-			an, err := vm.Analyze(p, vm.Options{Registry: stdlib.Default()})
+			// Keys through the slice (the keys from the stored bytes: below).
+			an, err := vm.Analyze(p, vm.Options{Registry: stdlib.Default(), NoRawKeys: true})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -181,11 +182,38 @@ func TestEstimateStaged(t *testing.T) {
 			}
 		})
 	}
+	// Keys from the stored bytes (vm.StagedCall.RawKeys): per statistics pass (KeyPasses: the
+	// sample and the range pass from 2^14 elements) a key kernel priced at two float16 decodes
+	// per element of each of the 2 deltas, and no slice.
+	t.Run("keys from the stored bytes", func(t *testing.T) {
+		for _, n := range []int{1 << 12, 1 << 20} {
+			p := program(n)
+			an, err := vm.Analyze(p, vm.Options{Registry: stdlib.Default()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			st := an.Staged[0]
+			if st == nil || !st.RawKeys {
+				t.Fatalf("n=%d: staged call %+v, want keys from the stored bytes", n, st)
+			}
+			passes := st.Def.KeyPasses(2, n)
+			if want := map[int]int{1 << 12: 1, 1 << 20: 2}[n]; passes != want {
+				t.Fatalf("n=%d: %d passes, want %d", n, passes, want)
+			}
+			whole := estimatePlan(p, stdlib.Default(), nil, nil, rates, 1, 0, 0)
+			est := estimatePlan(p, stdlib.Default(), an.Staged, nil, rates, 1, 0, 0)
+			call := 3 * (st.Def.Cost - 8) * 1e-9
+			want := time.Duration((float64(passes)*2*2*1e-9 + call) * float64(n) * float64(time.Second))
+			if d := est.compute - whole.compute - want; d < -time.Microsecond || d > time.Microsecond {
+				t.Errorf("n=%d: staged - unstaged compute = %v, want %v", n, est.compute-whole.compute, want)
+			}
+		}
+	})
 	// The subtracts run fused with their model's LOAD (vm.Analysis.Fused): each streams only the
 	// base, 2 ns per element less, in the program and again in the statistics pass.
 	t.Run("fused", func(t *testing.T) {
 		p := program(1 << 20)
-		an, err := vm.Analyze(p, vm.Options{Registry: stdlib.Default()})
+		an, err := vm.Analyze(p, vm.Options{Registry: stdlib.Default(), NoRawKeys: true})
 		if err != nil {
 			t.Fatal(err)
 		}
