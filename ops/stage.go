@@ -31,6 +31,16 @@ type Stager interface {
 	Chunk(lo int, args [][]float64, out []float64) error
 }
 
+// ArgSelector is a Stager whose statistics passes may each need only some of its tensor
+// arguments: for a pass, PassArgs returns the indices (in argument order) of those it needs,
+// or nil for all of them. The VM then runs only the part of the slice they depend on, and
+// Observe receives their chunks alone, in that order. A Stager that must see one argument
+// whole before the next (the DELLA ranks of a delta) takes a pass per argument this way, and
+// reads each input once for it.
+type ArgSelector interface {
+	PassArgs(pass int) []int
+}
+
 // KeyObserver is a Stager whose statistics passes read only the magnitude keys of its tensor
 // arguments, float32bits(float32(|x|)) of every element x (ties_sum's thresholds are float32
 // magnitudes). When the VM can compute the keys of every argument from the stored bytes
@@ -105,6 +115,11 @@ type StageDef struct {
 	// that many elementwise passes over its tensor arguments and output (the threshold
 	// selection and the output pass), in place of Def.Passes, the whole kernel's.
 	Cost float64
+	// Accepts, when set, says whether a key of r tensor arguments of n elements runs staged
+	// at all: the VM runs the others over whole tensors, and admits them as such. A staged
+	// form that reads its inputs many times over (a pass per argument) takes only the keys
+	// the whole kernel would need too much memory for.
+	Accepts func(r, n int) bool
 	// Idle is the most bytes the method's Stagers keep between keys, process-wide, when no
 	// memory limit is set (buffers recycled from key to key; none are kept under run
 	// --max-memory): `mechac plan` adds it to its predicted peak. nil means none.

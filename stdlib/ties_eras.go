@@ -411,6 +411,27 @@ func dellaOffsets(delta []float64, dellaEps float64, rk *dellaRanker, off []floa
 	}
 }
 
+// dellaFillQ is the keep probabilities of a 0.0.x DELLA delta for bernoulliMask64: 1 - p plus
+// its offset (none when off is nil), clamped as the hotfix does.
+func dellaFillQ(kind dropout00xKind, pMin float64, off []float64) func(qs []float64, lo int) error {
+	return func(qs []float64, lo int) error {
+		for j := range qs {
+			q := pMin
+			if off != nil {
+				q = pMin + off[lo+j]
+			}
+			if kind == dropoutDellaFix { // clamp(nan_to_num(P, nan=1e-20), 1e-20, 1)
+				if math.IsNaN(q) {
+					q = 1e-20
+				}
+				q = min(max(tiesNanToNum(q), 1e-20), 1)
+			}
+			qs[j] = q
+		}
+		return nil
+	}
+}
+
 // bernoulliCheck is torch.bernoulli's range check on one probability.
 func bernoulliCheck(name string, p float64) error {
 	if !(p >= 0 && p <= 1) {
@@ -432,6 +453,9 @@ func tiesDropout00xDef(era string, kind dropout00xKind, kw []ops.Param, doc, for
 		Doc:     doc,
 	}
 	seedAt := kwIndex(d, "seed")
+	if kind >= dropoutDella {
+		d.Stage = della00xStageDef(d, kind)
+	}
 	d.Kernel = func(c *ops.Call) error {
 		name := d.FullName()
 		h, err := kwFloats(d, c.Kw)
@@ -505,22 +529,7 @@ func tiesDropout00xDef(era string, kind dropout00xKind, kw []ops.Param, doc, for
 				if off != nil {
 					dellaOffsets(dl, dellaEps, rk, off)
 				}
-				err := bernoulliMask64(name, g, dl, masked[i*n:(i+1)*n], func(qs []float64, lo int) error {
-					for j := range qs {
-						q := pMin
-						if off != nil {
-							q = pMin + off[lo+j]
-						}
-						if kind == dropoutDellaFix { // clamp(nan_to_num(P, nan=1e-20), 1e-20, 1)
-							if math.IsNaN(q) {
-								q = 1e-20
-							}
-							q = min(max(tiesNanToNum(q), 1e-20), 1)
-						}
-						qs[j] = q
-					}
-					return nil
-				})
+				err := bernoulliMask64(name, g, dl, masked[i*n:(i+1)*n], dellaFillQ(kind, pMin, off))
 				if err != nil {
 					return err
 				}

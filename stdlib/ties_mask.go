@@ -13,10 +13,32 @@ const bernoulliMaskBlock = 1024
 // probabilities are checked, so an error returns before the block's draws, which only
 // matters to a generator the failed call no longer uses.
 func bernoulliMask64(name string, g *rng.Torch, dl, m []float64, fillQ func(q []float64, lo int) error) error {
-	var qb, ub [bernoulliMaskBlock]float64
 	m = m[:len(dl)]
-	for lo := 0; lo < len(dl); lo += bernoulliMaskBlock {
-		hi := min(lo+bernoulliMaskBlock, len(dl))
+	return bernoulliDraw64(name, g, len(dl), fillQ, func(lo int, u, q []float64) {
+		for j, v := range dl[lo : lo+len(u)] {
+			m[lo+j] = v * tiesB2F(u[j] < q[j])
+		}
+	})
+}
+
+// bernoulliBits64 is bernoulliMask64's draws kept as bits: bit j of bits (bits[j/64] >> j%64)
+// is set iff element j is kept.
+func bernoulliBits64(name string, g *rng.Torch, n int, bits []uint64, fillQ func(q []float64, lo int) error) error {
+	clear(bits[:(n+63)/64])
+	return bernoulliDraw64(name, g, n, fillQ, func(lo int, u, q []float64) {
+		for j := range u {
+			bits[(lo+j)/64] |= uint64(tiesB2I(u[j] < q[j])) << ((lo + j) % 64)
+		}
+	})
+}
+
+// bernoulliDraw64 draws the uniforms of n float64 bernoulli trials a block at a time, each
+// block's probabilities (fillQ) checked first, and hands each block's uniforms and
+// probabilities to keep.
+func bernoulliDraw64(name string, g *rng.Torch, n int, fillQ func(q []float64, lo int) error, keep func(lo int, u, q []float64)) error {
+	var qb, ub [bernoulliMaskBlock]float64
+	for lo := 0; lo < n; lo += bernoulliMaskBlock {
+		hi := min(lo+bernoulliMaskBlock, n)
 		q, u := qb[:hi-lo], ub[:hi-lo]
 		if err := fillQ(q, lo); err != nil {
 			return err
@@ -27,9 +49,7 @@ func bernoulliMask64(name string, g *rng.Torch, dl, m []float64, fillQ func(q []
 			}
 		}
 		g.Float64s(u)
-		for j, v := range dl[lo:hi] {
-			m[lo+j] = v * tiesB2F(u[j] < q[j])
-		}
+		keep(lo, u, q)
 	}
 	return nil
 }

@@ -85,10 +85,22 @@ func runStager(st *ops.StageDef, num ops.Numerics, ms [][]float64, shape []int, 
 	}
 	ko, viaKeys := s.(ops.KeyObserver)
 	viaKeys = viaKeys && tiesTestViaKeys
+	sel, _ := s.(ops.ArgSelector)
 	for p := 0; p < s.Passes(); p++ {
+		var pick []int
+		if sel != nil {
+			pick = sel.PassArgs(p)
+		}
 		for _, c := range obs {
 			var err error
-			if viaKeys {
+			if pick != nil {
+				// The pass's arguments alone, as the VM gives them.
+				var args [][]float64
+				for _, i := range pick {
+					args = append(args, ms[i][c[0]:c[1]])
+				}
+				err = s.Observe(p, c[0], args)
+			} else if viaKeys {
 				// As the VM does when it computes the keys from the stored bytes.
 				args := cut(c)
 				err = ko.ObserveKeys(p, c[0], c[1]-c[0], floatKeys(args))

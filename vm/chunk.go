@@ -113,7 +113,17 @@ func chunkPeak(code *bytecode.Code, chunkElems int) int64 {
 // one chunk runs as one chunk, so that its buffers are chunk buffers too (reused by every
 // key, where whole-tensor buffers of each small size would be garbage or idle pool memory).
 func (m *machine) chunked(k *bytecode.Key) bool {
-	return m.chunkElems > 0 && (m.chunkable[k.Class] || m.staged[k.Class] != nil)
+	return m.chunkElems > 0 && (m.chunkable[k.Class] || m.stagedKey(k) != nil)
+}
+
+// stagedKey is the staged form of key k's class when k runs staged (StageDef.Accepts), else
+// nil.
+func (m *machine) stagedKey(k *bytecode.Key) *stagedClass {
+	st := m.staged[k.Class]
+	if st == nil || st.def.Accepts != nil && !st.def.Accepts(st.r, ops.NumElements(k.Shape)) {
+		return nil
+	}
+	return st
 }
 
 // admitPeak is the memory a key is admitted with under --max-memory: its chunked peak when it
@@ -153,7 +163,7 @@ func (w *worker) runChunked(k *bytecode.Key) (bool, error) {
 		w.chunking, w.stager, w.stagedIn, w.direct, w.rawReady = false, nil, nil, nil, false
 		w.endRaw()
 	}()
-	if st := m.staged[k.Class]; st != nil {
+	if st := m.stagedKey(k); st != nil {
 		if err := w.stageStats(k, n); err != nil {
 			return false, err
 		}

@@ -25,3 +25,6 @@ var RawKeyChunks = &rawKeyChunks
 
 // DirectChunks counts the output chunks whose staged arguments were made a piece at a time.
 var DirectChunks = &directChunks
+
+// SelectedPasses counts the statistics passes run for some arguments alone.
+var SelectedPasses = &selectedPasses

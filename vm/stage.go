@@ -3,6 +3,8 @@ package vm
 import (
 	"errors"
 	"fmt"
+	"sync"
+	"sync/atomic"
 
 	"github.com/mechac/mechac/ops"
 	"github.com/mechac/mechac/vm/bytecode"
@@ -34,6 +36,51 @@ type stagedClass struct {
 	// skip, when the output pass can make the arguments a piece at a time, marks the CALLs
 	// that make them, which then do not run (stage_args.go).
 	skip []bool
+	// argSlices is, per single tensor argument, the slice it alone depends on (for an
+	// ops.ArgSelector's passes; made on first use, under mu).
+	mu        sync.Mutex
+	argSlices map[int][]int
+}
+
+// regOperands is the register operands of the staged CALL, in operand order.
+func (st *stagedClass) regOperands(code *bytecode.Code) []int {
+	var regs []int
+	for _, o := range code.Instrs[st.pc].Operands {
+		if o.Kind == bytecode.OpReg {
+			regs = append(regs, o.Index)
+		}
+	}
+	return regs
+}
+
+// sliceFor returns the slice the tensor arguments sel (indices in argument order) depend on:
+// st.slice for nil, else the backward slice of their registers (cached for one argument).
+func (st *stagedClass) sliceFor(code *bytecode.Code, sel []int) ([]int, error) {
+	if sel == nil {
+		return st.slice, nil
+	}
+	regs := st.regOperands(code)
+	var want []int
+	for _, i := range sel {
+		if i < 0 || i >= len(regs) {
+			return nil, fmt.Errorf("statistics pass asks for tensor argument %d of %d", i, len(regs))
+		}
+		want = append(want, regs[i])
+	}
+	if len(sel) != 1 {
+		return backwardSliceOf(code, st.pc, want), nil
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if s, ok := st.argSlices[sel[0]]; ok {
+		return s, nil
+	}
+	if st.argSlices == nil {
+		st.argSlices = map[int][]int{}
+	}
+	s := backwardSliceOf(code, st.pc, want)
+	st.argSlices[sel[0]] = s
+	return s, nil
 }
 
 // stageClass returns the staged form of a class program, or nil: every CALL elementwise (as
@@ -103,11 +150,20 @@ func stageOperands(in *bytecode.Instr, consts []ops.Value) (kw []ops.Value, r in
 // backwardSlice returns the pcs before pc whose results the CALL at pc reads, directly or not
 // (LOAD, CALL, MOVE), and the FREEs of those registers before pc, in program order.
 func backwardSlice(code *bytecode.Code, pc int) []int {
-	need := map[int]bool{}
+	var regs []int
 	for _, o := range code.Instrs[pc].Operands {
 		if o.Kind == bytecode.OpReg {
-			need[o.Index] = true
+			regs = append(regs, o.Index)
 		}
+	}
+	return backwardSliceOf(code, pc, regs)
+}
+
+// backwardSliceOf is backwardSlice for the values of the registers regs at pc.
+func backwardSliceOf(code *bytecode.Code, pc int, regs []int) []int {
+	need := map[int]bool{}
+	for _, r := range regs {
+		need[r] = true
 	}
 	keep := make([]bool, pc)
 	for i := pc - 1; i >= 0; i-- {
@@ -152,7 +208,7 @@ func backwardSlice(code *bytecode.Code, pc int) []int {
 
 // stageScratch is what the Stager of key k keeps between passes (0 when k is not staged).
 func (m *machine) stageScratch(k *bytecode.Key) int64 {
-	st := m.staged[k.Class]
+	st := m.stagedKey(k)
 	if st == nil || st.def.Scratch == nil {
 		return 0
 	}
@@ -176,20 +232,41 @@ func (w *worker) stageStats(k *bytecode.Key, n int) error {
 	w.rawReady = w.rawKeysReady(k, st)
 	ko, _ := s.(ops.KeyObserver)
 	direct := ko != nil && w.rawReady
+	sel, _ := s.(ops.ArgSelector)
 	for pass := 0; pass < s.Passes(); pass++ { // Passes may grow at an EndPass
+		slice, regs := st.slice, []int(nil)
+		if sel != nil {
+			if args := sel.PassArgs(pass); args != nil {
+				var err error
+				if slice, err = st.sliceFor(code, args); err != nil {
+					return w.stageErr(call, err)
+				}
+				all := st.regOperands(code)
+				for _, i := range args {
+					regs = append(regs, all[i])
+				}
+				selectedPasses.Add(1)
+			}
+		}
 		for lo := 0; lo < n; {
 			part := w.nextPart(lo, n)
-			if direct {
+			if direct && regs == nil {
 				if err := w.observeRawKeys(k, st, ko, pass, &part); err != nil {
 					return w.stageErr(call, err)
 				}
 				lo += part.n
 				continue
 			}
-			if err := w.execSlice(k, st.slice, &part); err != nil {
+			if err := w.execSlice(k, slice, &part); err != nil {
 				return err
 			}
-			args, err := w.stagedArgs(call, part.n)
+			var args [][]float64
+			var err error
+			if regs != nil {
+				args, err = w.regData(regs, part.n)
+			} else {
+				args, err = w.stagedArgs(call, part.n)
+			}
 			if err == nil {
 				err = s.Observe(pass, lo, args)
 			}
@@ -206,6 +283,10 @@ func (w *worker) stageStats(k *bytecode.Key, n int) error {
 	w.stager, w.stagedIn = s, call
 	return nil
 }
+
+// selectedPasses counts the statistics passes that ran for some arguments alone (for the
+// tests).
+var selectedPasses atomic.Int64
 
 // stageErr maps a Stager's error: ErrUnstaged (and a chunk the slice could not compute) to
 // errWhole, anything else to the call's error.
@@ -279,6 +360,19 @@ func (w *worker) stagedArgs(in *bytecode.Instr, n int) ([][]float64, error) {
 			continue
 		}
 		s := w.regs[o.Index]
+		if s == nil || len(s.t.Data) != n {
+			return nil, errWhole
+		}
+		args = append(args, s.t.Data)
+	}
+	return args, nil
+}
+
+// regData returns the data of the registers regs, each of n elements (errWhole otherwise).
+func (w *worker) regData(regs []int, n int) ([][]float64, error) {
+	var args [][]float64
+	for _, r := range regs {
+		s := w.regs[r]
 		if s == nil || len(s.t.Data) != n {
 			return nil, errWhole
 		}

@@ -32,7 +32,7 @@ type rawInput struct {
 // they fit stageCacheBytes, else 0 (no cache). Without open inputs (a plan's Analyze)
 // it assumes float16 tensors.
 func (m *machine) stageCacheSize(k *bytecode.Key) int64 {
-	if m.staged[k.Class] == nil || m.chunkElems <= 0 || m.noStageCache {
+	if m.stagedKey(k) == nil || m.chunkElems <= 0 || m.noStageCache {
 		return 0
 	}
 	var total int64

@@ -155,6 +155,9 @@ func estimatePlan(p *bytecode.Program, reg *ops.Registry, staged []*vm.StagedCal
 		if k.Class < len(staged) {
 			st = staged[k.Class]
 		}
+		if st != nil && st.Def.Accepts != nil && !st.Def.Accepts(st.Tensors, int(e)) {
+			st = nil // the key runs whole
+		}
 		for pc, in := range code.Instrs {
 			if st != nil && pc == st.PC && st.Def.Cost > 0 {
 				// The staged form's own price (StageDef.Cost), not the whole kernel's.

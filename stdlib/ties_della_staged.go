@@ -1,0 +1,557 @@
+package stdlib
+
+import (
+	"errors"
+	"fmt"
+	"math"
+
+	"github.com/mechac/mechac/ops"
+	"github.com/mechac/mechac/ops/rng"
+)
+
+// The staged form of the 0.0.x DELLA ties_sum_with_dropout (@0.0.x, @fork-0.0.26 and its
+// hotfix): the 216-model x215a recipe's method (SPEC §5.4). Whole-tensor, a key holds every
+// delta and its masked copy in float64, 16 x R x n bytes: 210 GiB for the SDXL token embedding
+// of 215 deltas. Staged, a key holds one delta, the masks as bits, and a tile:
+//
+//   - one pass per delta (ops.ArgSelector: the VM reads that delta's inputs alone) gathers it
+//     whole; its end ranks it (DELLA's ordinal ranks, dellaOffsets), draws its uniforms from the
+//     key's generator, which the deltas use one after the other as the whole kernel does, and
+//     keeps its mask as n bits;
+//   - the ties_sum Stager finds the top-k thresholds of the masked deltas from their magnitude
+//     keys (ObserveKeys), in its own passes;
+//   - with apply_median, one pass per Weiszfeld step: the filtered points of each chunk (mask,
+//     top-k filter, vote, agreement), the median of the chunk's columns for the step's weights,
+//     and each point's distance to it, a chain of fused multiply-adds carried from chunk to
+//     chunk in element order (DistsTorch's);
+//   - the output pass computes the filtered points and the median (or the disjoint mean) of
+//     each chunk for the final weights.
+//
+// Every operation is the whole kernel's on the same values in the same order: the column sums
+// are SumDim0Torch's per column (a column's cascade over the R rows does not depend on the
+// others), the distances and the weights' sums are sequential. So the bytes are the whole
+// kernel's (ties_della_staged_test.go).
+
+// della00xWholeMin is the whole kernel's memory (16 R n bytes: the deltas and their masked
+// copies) from which a key runs staged (StageDef.Accepts). Staged, a key reads its inputs once
+// per delta and again per Weiszfeld step, so it pays only where whole tensors would not fit: on
+// x215a's d16 models (the largest key 0.85 GB whole) staging every key of 1024 elements or more
+// took over 4 times as long as whole tensors; at full size nearly every key of 215 deltas is
+// past 1 GiB (5.6 GB for a 1280 x 1280 weight). A variable for the tests.
+var della00xWholeMin int64 = 1 << 30
+
+// della00xTile is how many columns of every point the median and the vote take at a time:
+// with R = 215, the points and their weighted products (2 x 215 KiB) stay in the L2 cache.
+const della00xTile = 128
+
+// della00xStageDef is the StageDef of the 0.0.x DELLA ties_sum_with_dropout d of the given kind.
+func della00xStageDef(d *ops.Def, kind dropout00xKind) *ops.StageDef {
+	return &ops.StageDef{
+		New:     func(c ops.StageCall) (ops.Stager, bool, error) { return newDella00xStager(d, kind, c) },
+		Accepts: func(r, n int) bool { return 16*int64(r)*int64(n) >= della00xWholeMin },
+		Scratch: della00xScratch,
+		// In full-slice equivalents for the estimate: the passes over one delta each read one
+		// input, together about one pass; the thresholds; the Weiszfeld steps (about 8 on x215a).
+		Passes: func(r, n int) int { return 1 + tiesStageKeyPasses(r, n) + 8 },
+		Idle:   tiesKeyIdle,
+		// The ranks (30), the masks (20) and the selection and vote, as the whole kernel's
+		// Def.Passes counts them.
+		Cost: 52,
+	}
+}
+
+// della00xScratch is StageDef.Scratch: one delta, its offsets and ranker, the masks' bits, the
+// ties_sum Stager's, and a tile of every point with its column scratch.
+func della00xScratch(r, n int) int64 {
+	bits := 8 * int64(r) * int64((n+63)/64)
+	tile := 8 * int64(r) * della00xTile * 2
+	return 16*int64(n) + dellaRankerBytes(n) + bits + tiesStageScratch(r, n) + tile + tiesSmallScratch(r)
+}
+
+// della00xStager is the Stager of one key.
+type della00xStager struct {
+	name  string
+	kind  dropout00xKind
+	r, n  int
+	o     tiesEraOpts
+	pMin  float64 // 1 - p
+	eps   float64 // della_eps
+	div   float64 // (1 - p)^rescale, 1 when not finite
+	g     *rng.Torch
+	rk    *dellaRanker
+	delta []float64  // the delta being gathered
+	off   []float64  // its DELLA offsets
+	bits  [][]uint64 // per delta, its mask
+	pos   int        // the next element offset a gather expects
+	inner *tiesStager
+
+	th []float64 // the masked deltas' top-k thresholds (once inner ends)
+
+	// Weiszfeld: the weights of the pass being run and their sum, the distance chains, the
+	// objective, the steps made and planned, and whether it stopped.
+	w, acc, dists []float64
+	den, obj      float64
+	steps         int64
+	median        int // passes planned after the thresholds' (0 without apply_median)
+	stopped       bool
+
+	// A tile of the points (row i at x[i*tw:]) and of their weighted products, a column, the
+	// elected signs, counts, the tile's column sums and median, and sign votes.
+	x, prod, col, elected, counts, sums, med []float64
+	votes                                    []int32
+	kept                                     []bool
+	// combined: the bits are each point's three factors at once (after the first Weiszfeld
+	// pass; see points).
+	combined bool
+}
+
+// newDella00xStager is StageDef.New. A call the whole kernel rejects or special-cases (bad
+// arguments, p = 1, no deltas) or one with the model-stock factor is not staged.
+func newDella00xStager(d *ops.Def, kind dropout00xKind, c ops.StageCall) (ops.Stager, bool, error) {
+	name := d.FullName()
+	kw, _, err := complete(d, d.KwOnly, c.Kw, c.Numerics)
+	if err != nil {
+		return nil, false, nil
+	}
+	h, err := kwFloats(d, kw)
+	if err != nil {
+		return nil, false, nil
+	}
+	o, err := opts00x(name, h, true)
+	if err != nil || o.stock {
+		return nil, false, nil
+	}
+	seed, hasSeed, err := eraSeed(name, kw[kwIndex(d, "seed")])
+	if err != nil {
+		return nil, false, nil
+	}
+	p := h["probability"]
+	r, n := c.Tensors, ops.NumElements(c.Shape)
+	if r == 0 || p == 1 || n == 0 {
+		return nil, false, nil
+	}
+	inner, ok := newTiesStagerFor(r, n, o.k, !o.bySigns)
+	if !ok {
+		return nil, false, nil
+	}
+	s := &della00xStager{name: name, kind: kind, r: r, n: n, o: o, pMin: 1 - p, eps: h["della_eps"], inner: inner}
+	s.div = math.Pow(1-p, h["rescale"])
+	if math.IsNaN(s.div) || math.IsInf(s.div, 0) {
+		s.div = 1
+	}
+	if hasSeed && seed >= 0 {
+		s.g = rng.NewTorch(uint64(int64(math.RoundToEven(seed))))
+	} else {
+		s.g = rng.NewTorch(rng.TorchDefaultSeed)
+	}
+	if s.eps != 0 {
+		if s.rk, err = newDellaRanker(name, n); err != nil {
+			return nil, false, nil
+		}
+	}
+	if o.median {
+		s.median = 1
+	}
+	s.bits = make([][]uint64, r)
+	return s, true, nil
+}
+
+// Passes is one per delta, the ties_sum Stager's, then the Weiszfeld steps planned so far.
+func (s *della00xStager) Passes() int { return s.r + s.inner.Passes() + s.median }
+
+// della00xPhase is what a statistics pass does.
+type della00xPhase uint8
+
+const (
+	dellaGather     della00xPhase = iota // one delta whole: its ranks and mask at the end
+	dellaThresholds                      // the ties_sum Stager's pass over the masked keys
+	dellaWeiszfeld                       // a Weiszfeld step over the filtered points
+)
+
+// phase is pass's phase and its index within it.
+func (s *della00xStager) phase(pass int) (della00xPhase, int) {
+	switch {
+	case pass < s.r:
+		return dellaGather, pass
+	case pass < s.r+s.inner.Passes():
+		return dellaThresholds, pass - s.r
+	}
+	return dellaWeiszfeld, pass - s.r - s.inner.Passes()
+}
+
+// PassArgs is ops.ArgSelector's: a gather pass reads its delta alone.
+func (s *della00xStager) PassArgs(pass int) []int {
+	if ph, i := s.phase(pass); ph == dellaGather {
+		return []int{i}
+	}
+	return nil
+}
+
+var errDellaChunks = fmt.Errorf("ties_sum_with_dropout: chunks of unequal lengths: %w", ops.ErrUnstaged)
+
+// check validates a chunk of want elements of every one of r arguments at offset lo.
+func (s *della00xStager) check(lo int, args [][]float64, r, want int) error {
+	if len(args) != r {
+		return fmt.Errorf("%s: %d chunks for %d deltas", s.name, len(args), r)
+	}
+	for _, a := range args {
+		if len(a) != want {
+			return errDellaChunks
+		}
+	}
+	if lo != s.pos || lo+want > s.n {
+		return fmt.Errorf("%s: chunk [%d, %d) out of order (expected offset %d of %d)", s.name, lo, lo+want, s.pos, s.n)
+	}
+	s.pos += want
+	return nil
+}
+
+// Observe runs the pass's phase over a chunk.
+func (s *della00xStager) Observe(pass, lo int, args [][]float64) error {
+	ph, i := s.phase(pass)
+	switch ph {
+	case dellaGather:
+		if len(args) == 0 {
+			return s.check(lo, args, 1, 0)
+		}
+		if err := s.check(lo, args, 1, len(args[0])); err != nil {
+			return err
+		}
+		if s.delta == nil {
+			s.delta = make([]float64, s.n)
+		}
+		copy(s.delta[lo:], args[0])
+		return nil
+	case dellaThresholds:
+		if len(args) == 0 {
+			return s.check(lo, args, s.r, 0)
+		}
+		if err := s.check(lo, args, s.r, len(args[0])); err != nil {
+			return err
+		}
+		return s.inner.ObserveKeys(i, lo, len(args[0]), maskedKeys{s: s, args: args, lo: lo})
+	}
+	if len(args) == 0 {
+		return s.check(lo, args, s.r, 0)
+	}
+	if err := s.check(lo, args, s.r, len(args[0])); err != nil {
+		return err
+	}
+	s.tiles(lo, args, nil)
+	return nil
+}
+
+// maskedKeys is the ops.KeySource of a chunk's masked deltas for the ties_sum Stager.
+type maskedKeys struct {
+	s    *della00xStager
+	args [][]float64
+	lo   int
+}
+
+func (m maskedKeys) Keys(i int, dst []uint32) error {
+	bits := m.s.bits[i]
+	for j, v := range m.args[i][:len(dst)] {
+		e := m.lo + j
+		dst[j] = absKey(v * tiesB2F(bits[e/64]>>(e%64)&1 != 0))
+	}
+	return nil
+}
+
+// EndPass ends the pass's phase: a delta's mask, the thresholds, or a Weiszfeld step.
+func (s *della00xStager) EndPass(pass int) error {
+	if s.pos != s.n {
+		return fmt.Errorf("%s: pass %d saw %d of %d elements", s.name, pass, s.pos, s.n)
+	}
+	s.pos = 0
+	ph, i := s.phase(pass)
+	switch ph {
+	case dellaGather:
+		if s.delta == nil {
+			s.delta = make([]float64, s.n)
+		}
+		var off []float64
+		if s.rk != nil {
+			if s.off == nil {
+				s.off = make([]float64, s.n)
+			}
+			off = s.off
+			dellaOffsets(s.delta, s.eps, s.rk, off)
+		}
+		s.bits[i] = make([]uint64, (s.n+63)/64)
+		if err := bernoulliBits64(s.name, s.g, s.n, s.bits[i], dellaFillQ(s.kind, s.pMin, off)); err != nil {
+			return err
+		}
+		if i == s.r-1 {
+			s.delta, s.off, s.rk = nil, nil, nil
+		}
+		return nil
+	case dellaThresholds:
+		if err := s.inner.EndPass(i); err != nil {
+			return err
+		}
+		if s.inner.voter == nil {
+			return nil // more threshold passes
+		}
+		s.th = s.inner.th // (the ties_sum Stager's own output pass is not used)
+		s.w = make([]float64, s.r)
+		fill(s.w, 1) // the float32 ones
+		s.den = SumTorch(s.w)
+		s.acc, s.dists = make([]float64, s.r), make([]float64, s.r)
+		return nil
+	}
+	if i != s.median-1 || s.stopped {
+		return errors.New("ties_sum_with_dropout: Weiszfeld pass out of order")
+	}
+	s.combined = true // the first pass wrote the combined bits
+	prev := s.obj
+	for k, a := range s.acc {
+		s.dists[k] = math.Sqrt(a)
+	}
+	s.obj = SumTorch(s.dists) / float64(s.r)
+	if i > 0 { // a step: geometricMedian00x's stopping rule
+		s.steps++
+		if math.Abs(prev-s.obj) <= s.o.ftol*s.obj {
+			s.stopped = true
+		}
+	}
+	if s.steps >= s.o.maxiter {
+		s.stopped = true
+	}
+	if s.stopped {
+		return nil
+	}
+	// The next step's weights, from this median's distances.
+	nw := make([]float64, s.r)
+	for k, d := range s.dists {
+		nw[k] = 1 / clampMin(d, s.o.eps)
+	}
+	s.w, s.den = nw, SumTorch(nw)
+	clear(s.acc)
+	s.median++
+	return nil
+}
+
+// Chunk writes the output chunk: the median of the filtered points for the final weights (or
+// their disjoint mean), through nan_to_num, over the rescale divisor.
+func (s *della00xStager) Chunk(lo int, args [][]float64, out []float64) error {
+	if s.th == nil {
+		return errors.New("ties_sum_with_dropout: output chunk before the statistics passes")
+	}
+	if err := s.check(lo, args, s.r, len(out)); err != nil {
+		return err
+	}
+	s.tiles(lo, args, out)
+	return nil
+}
+
+// tiles runs the chunk [lo, lo+len(args[0])) a tile at a time: the filtered points, then either
+// (out nil) a Weiszfeld step's median and distances, or the output.
+func (s *della00xStager) tiles(lo int, args [][]float64, out []float64) {
+	r := s.r
+	if s.x == nil {
+		s.x, s.prod = make([]float64, r*della00xTile), make([]float64, r*della00xTile)
+		s.col = make([]float64, r)
+		s.elected, s.counts = make([]float64, della00xTile), make([]float64, della00xTile)
+		s.sums, s.med = make([]float64, della00xTile), make([]float64, della00xTile)
+		s.votes = make([]int32, della00xTile)
+		s.kept = make([]bool, r*della00xTile)
+	}
+	w := len(args[0])
+	for t0 := 0; t0 < w; t0 += della00xTile {
+		tw := min(della00xTile, w-t0)
+		c0 := lo + t0 // the tile's first column in the tensor
+		s.points(args, t0, tw, c0)
+		if !s.o.median {
+			// The disjoint mean: the agreeing deltas' column sum over their count.
+			s.colSums(s.x, tw, c0)
+			for j := range tw {
+				out[t0+j] = tiesNanToNum(s.sums[j]/s.counts[j]) / s.div
+			}
+			continue
+		}
+		// weighted(w): each column's sum of the points times their weights, over their sum.
+		prod := s.prod[:r*tw]
+		for i := range r {
+			wi := s.w[i]
+			pr := prod[i*tw : i*tw+tw]
+			for j, v := range s.x[i*tw : i*tw+tw] {
+				pr[j] = v * wi
+			}
+		}
+		s.colSums(prod, tw, c0)
+		for j := range tw {
+			s.med[j] = s.sums[j] / s.den
+		}
+		if out != nil {
+			for j := range tw {
+				out[t0+j] = tiesNanToNum(s.med[j]) / s.div
+			}
+			continue
+		}
+		s.distances(tw)
+	}
+}
+
+// distances continues each point's distance chain over the tile's columns (DistsTorch's fused
+// multiply-adds in element order), eight chains at a time (each waits on its own additions),
+// then four, then one.
+func (s *della00xStager) distances(tw int) {
+	x, med, acc := s.x, s.med[:tw], s.acc
+	i := 0
+	for ; i+8 <= s.r; i += 8 {
+		var rows [8][]float64
+		for l := range rows {
+			rows[l] = x[(i+l)*tw : (i+l)*tw+tw]
+		}
+		var a [8]float64
+		copy(a[:], acc[i:i+8])
+		for j, m := range med {
+			d0, d1, d2, d3 := rows[0][j]-m, rows[1][j]-m, rows[2][j]-m, rows[3][j]-m
+			d4, d5, d6, d7 := rows[4][j]-m, rows[5][j]-m, rows[6][j]-m, rows[7][j]-m
+			a[0] = math.FMA(d0, d0, a[0])
+			a[1] = math.FMA(d1, d1, a[1])
+			a[2] = math.FMA(d2, d2, a[2])
+			a[3] = math.FMA(d3, d3, a[3])
+			a[4] = math.FMA(d4, d4, a[4])
+			a[5] = math.FMA(d5, d5, a[5])
+			a[6] = math.FMA(d6, d6, a[6])
+			a[7] = math.FMA(d7, d7, a[7])
+		}
+		copy(acc[i:i+8], a[:])
+	}
+	for ; i+4 <= s.r; i += 4 {
+		r0, r1, r2, r3 := x[i*tw:i*tw+tw], x[(i+1)*tw:(i+1)*tw+tw], x[(i+2)*tw:(i+2)*tw+tw], x[(i+3)*tw:(i+3)*tw+tw]
+		a0, a1, a2, a3 := acc[i], acc[i+1], acc[i+2], acc[i+3]
+		for j, m := range med {
+			d0, d1, d2, d3 := r0[j]-m, r1[j]-m, r2[j]-m, r3[j]-m
+			a0 = math.FMA(d0, d0, a0)
+			a1 = math.FMA(d1, d1, a1)
+			a2 = math.FMA(d2, d2, a2)
+			a3 = math.FMA(d3, d3, a3)
+		}
+		acc[i], acc[i+1], acc[i+2], acc[i+3] = a0, a1, a2, a3
+	}
+	for ; i < s.r; i++ {
+		a := acc[i]
+		for j, v := range x[i*tw : i*tw+tw] {
+			d := v - med[j]
+			a = math.FMA(d, d, a)
+		}
+		acc[i] = a
+	}
+}
+
+// points fills the tile's filtered points x[i*tw+j] from the columns [t0, t0+tw) of the
+// chunk's deltas (tensor columns from c0): the mask, the top-k filter, the elected sign of
+// each column and the agreement, with counts (tiesFilterVote on the masked stack).
+//
+// After the first Weiszfeld pass the bits hold, per element, whether all three factors (mask,
+// filter, agreement) are 1 (combined): then the point is v times that bit. It is the same
+// value: a factor 0 makes v * +0 (a zero of v's sign, or NaN for an inf or a NaN), which the
+// other factors, 1 or +0, leave as it is.
+func (s *della00xStager) points(args [][]float64, t0, tw, c0 int) {
+	r := s.r
+	x := s.x[:r*tw]
+	if s.combined {
+		for i, a := range args {
+			bits := s.bits[i]
+			row := x[i*tw : i*tw+tw]
+			for j, v := range a[t0 : t0+tw] {
+				e := c0 + j
+				row[j] = v * tiesB2F(bits[e/64]>>(e%64)&1 != 0)
+			}
+		}
+		return
+	}
+	kept := s.kept[:r*tw] // mask and filter, for the combined bits
+	for i, a := range args {
+		bits, th := s.bits[i], s.th[i]
+		row := x[i*tw : i*tw+tw]
+		for j, v := range a[t0 : t0+tw] {
+			e := c0 + j
+			b := bits[e/64]>>(e%64)&1 != 0
+			m := v * tiesB2F(b) // the masked delta
+			keep := 0.0
+			if math.Abs(m) >= th {
+				keep = 1
+			}
+			row[j] = m * keep // filterTopK
+			kept[i*tw+j] = b && keep != 0
+		}
+	}
+	el := s.elected[:tw]
+	if !s.o.bySigns {
+		s.colSums(x, tw, c0)
+		for j, v := range s.sums[:tw] {
+			el[j] = tiesSign(v)
+		}
+	} else {
+		// The votes of the signs, counted row by row (integers: any order).
+		votes := s.votes[:tw]
+		clear(votes)
+		for i := range r {
+			for j, u := range x[i*tw : i*tw+tw] {
+				votes[j] += tiesB2I(u > 0) - tiesB2I(u < 0)
+			}
+		}
+		for j, v := range votes {
+			el[j] = float64(max(-1, min(v, 1)))
+		}
+	}
+	cnt := s.counts[:tw]
+	clear(cnt)
+	for i := range r {
+		row := x[i*tw : i*tw+tw]
+		bits := s.bits[i]
+		for j, v := range row {
+			agree := tiesSign(v) == el[j]
+			f := tiesB2F(agree)
+			row[j] = v * f
+			cnt[j] += f
+			if s.o.median { // the Weiszfeld passes to come read the combined bits
+				e := c0 + j
+				bits[e/64] = bits[e/64]&^(1<<(e%64)) | uint64(tiesB2I(agree && kept[i*tw+j]))<<(e%64)
+			}
+		}
+	}
+}
+
+// colSums writes to sums[:tw] SumDim0Torch's column sums of the tile buf (r rows of tw, tensor
+// columns from c0 of n): whole 16-column blocks of the tensor with multiRowSum's 16-wide path,
+// the other columns one at a time (sumDim0Col: the same additions).
+func (s *della00xStager) colSums(buf []float64, tw, c0 int) {
+	r, n := s.r, s.n
+	blockEnd := 0
+	if n >= 4 {
+		blockEnd = n - n%16
+	}
+	for j := 0; j < tw; {
+		c := c0 + j
+		if c%16 == 0 && c+16 <= blockEnd && j+16 <= tw {
+			multiRowSum(buf, j, tw, 1, 16, r, s.sums[j:j+16])
+			j += 16
+			continue
+		}
+		col := s.col[:r]
+		for i := range col {
+			col[i] = buf[i*tw+j]
+		}
+		s.sums[j] = sumDim0Col(col, c, n)
+		j++
+	}
+}
+
+// sumDim0Col is column c of SumDim0Torch over an [r, n] tensor whose column c holds col: the
+// cascade of multiRowSum inside the 16-column blocks (one column of it is the same additions
+// as the 16 together), rowSum past them, SumTorch for a single column.
+func sumDim0Col(col []float64, c, n int) float64 {
+	switch {
+	case n == 1:
+		return SumTorch(col)
+	case n >= 4 && c < n-n%16:
+		var s [1]float64
+		multiRowSum(col, 0, 1, 1, 1, len(col), s[:])
+		return s[0]
+	}
+	return rowSum(col, 0, 1, len(col))
+}

@@ -1,0 +1,64 @@
+package stdlib
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/mechac/mechac/ops"
+)
+
+// della00xDef is the registered ties_sum_with_dropout of a 0.0.x DELLA era.
+func della00xDef(t *testing.T, era string) *ops.Def {
+	t.Helper()
+	d, ok := Default().Lookup("ties_sum_with_dropout@" + era)
+	if !ok || d.Stage == nil {
+		t.Fatalf("ties_sum_with_dropout@%s: no staged form (found %v)", era, ok)
+	}
+	return d
+}
+
+// TestDella00xStagedMatchesWhole: the staged 0.0.x DELLA ties_sum_with_dropout (a pass per
+// delta, the thresholds, the Weiszfeld steps) gives the whole kernel's bits, for the three
+// eras, DELLA and DARE (della_eps 0), the geometric median and the disjoint mean, both vote
+// polarities, k, maxiter (0, 1, the default), seeds, rescale, chunkings, model counts on both
+// sides of a cascade level, and non-finite values (which the hotfix clamps and the others
+// refuse, with the kernel's error).
+func TestDella00xStagedMatchesWhole(t *testing.T) {
+	old := della00xWholeMin
+	t.Cleanup(func() { della00xWholeMin = old })
+	della00xWholeMin = 0
+	rng := rand.New(rand.NewPCG(51, 52))
+	for trial := range 160 {
+		era := []string{"0.0.x", "fork-0.0.26", "fork-0.0.26-hotfix"}[trial%3]
+		d := della00xDef(t, era)
+		n := []int{1, 5, 16, 33, 300, 1100, 2500}[rng.IntN(7)]
+		r := []int{1, 2, 3, 8, 17, 20}[rng.IntN(6)]
+		bad := rng.IntN(5) == 0
+		ms := tiesTestData(rng, r, n, bad)
+		given := map[string]ops.Value{
+			"probability":  ops.Float([]float64{0.1, 0.5, 0.9}[rng.IntN(3)]),
+			"della_eps":    ops.Float([]float64{-0.1, 0.05, 0}[rng.IntN(3)]),
+			"rescale":      ops.Float([]float64{0, 1, 2}[rng.IntN(3)]),
+			"k":            ops.Float([]float64{1, 0.2, 0.5}[rng.IntN(3)]),
+			"vote_sgn":     ops.Float(float64(rng.IntN(2))),
+			"apply_median": ops.Float(float64(rng.IntN(4) % 2)),
+			"maxiter":      ops.Float([]float64{100, 0, 1, 3}[rng.IntN(4)]),
+			"seed":         ops.Float([]float64{-1, 241011, float64(rng.IntN(1 << 20))}[rng.IntN(3)]),
+		}
+		kw := kwOf(d, given)
+		obs, outs, step := tiesPickChunks(rng, n, []int{1, 7, 16, 17, 4096, 0})
+		name := fmt.Sprintf("%d %s n=%d r=%d bad=%v step=%d %v", trial, era, n, r, bad, step, given)
+		want, werr := runVarKernel(d, ops.Exact, ms, []int{n}, kw)
+		got, _, serr := runStager(d.Stage, ops.Exact, ms, []int{n}, kw, obs, outs)
+		if werr != nil || serr != nil {
+			if werr == nil || serr == nil || werr.Error() != serr.Error() {
+				t.Fatalf("%s: kernel error %v, staged error %v", name, werr, serr)
+			}
+			continue
+		}
+		if j := tiesFirstDiff(got, want); j >= 0 {
+			t.Fatalf("%s: [%d] = %v, whole %v", name, j, got[j], want[j])
+		}
+	}
+}
