@@ -193,18 +193,29 @@ func DistTorch(a, b []float64) float64 {
 	return math.Sqrt(acc)
 }
 
-// DistsTorch writes DistTorch(p(i), b) to dists[i] for every i. Each distance is its own
-// sequential chain of fused multiply-adds, latency-bound one at a time; eight chains run
-// interleaved (then four, two, one for the rest), each with the same operations in the same
-// order, so the same bits.
+// DistsTorch writes DistTorch(p(i), b) to dists[i] for every i.
 func DistsTorch(p func(i int) []float64, b []float64, dists []float64) {
+	clear(dists)
+	DistChains(p, b, dists)
+	for i, x := range dists {
+		dists[i] = math.Sqrt(x)
+	}
+}
+
+// DistChains continues, for every i, DistTorch's chain acc[i] = fma(d, d, acc[i]) over
+// d = p(i)[j] - b[j] in element order: a distance's sum of squares, which a caller may carry
+// from one run of elements to the next (the staged geometric median does, chunk by chunk).
+// Each chain is latency-bound one at a time; eight chains run interleaved (then four, two,
+// one for the rest), each with the same operations in the same order, so the same bits.
+func DistChains(p func(i int) []float64, b []float64, acc []float64) {
 	i := 0
-	for ; i+8 <= len(dists); i += 8 {
+	for ; i+8 <= len(acc); i += 8 {
 		var a [8][]float64
 		for l := range a {
 			a[l] = p(i + l)[:len(b)]
 		}
 		var s [8]float64
+		copy(s[:], acc[i:i+8])
 		for j, v := range b {
 			d0, d1, d2, d3 := a[0][j]-v, a[1][j]-v, a[2][j]-v, a[3][j]-v
 			d4, d5, d6, d7 := a[4][j]-v, a[5][j]-v, a[6][j]-v, a[7][j]-v
@@ -217,13 +228,11 @@ func DistsTorch(p func(i int) []float64, b []float64, dists []float64) {
 			s[6] = math.FMA(d6, d6, s[6])
 			s[7] = math.FMA(d7, d7, s[7])
 		}
-		for l, x := range s {
-			dists[i+l] = math.Sqrt(x)
-		}
+		copy(acc[i:i+8], s[:])
 	}
-	for ; i+4 <= len(dists); i += 4 {
+	for ; i+4 <= len(acc); i += 4 {
 		a0, a1, a2, a3 := p(i)[:len(b)], p(i + 1)[:len(b)], p(i + 2)[:len(b)], p(i + 3)[:len(b)]
-		s0, s1, s2, s3 := 0.0, 0.0, 0.0, 0.0
+		s0, s1, s2, s3 := acc[i], acc[i+1], acc[i+2], acc[i+3]
 		for j, v := range b {
 			d0, d1, d2, d3 := a0[j]-v, a1[j]-v, a2[j]-v, a3[j]-v
 			s0 = math.FMA(d0, d0, s0)
@@ -231,20 +240,25 @@ func DistsTorch(p func(i int) []float64, b []float64, dists []float64) {
 			s2 = math.FMA(d2, d2, s2)
 			s3 = math.FMA(d3, d3, s3)
 		}
-		dists[i], dists[i+1], dists[i+2], dists[i+3] = math.Sqrt(s0), math.Sqrt(s1), math.Sqrt(s2), math.Sqrt(s3)
+		acc[i], acc[i+1], acc[i+2], acc[i+3] = s0, s1, s2, s3
 	}
-	for ; i+2 <= len(dists); i += 2 {
+	for ; i+2 <= len(acc); i += 2 {
 		a0, a1 := p(i)[:len(b)], p(i + 1)[:len(b)]
-		s0, s1 := 0.0, 0.0
+		s0, s1 := acc[i], acc[i+1]
 		for j, v := range b {
 			d0, d1 := a0[j]-v, a1[j]-v
 			s0 = math.FMA(d0, d0, s0)
 			s1 = math.FMA(d1, d1, s1)
 		}
-		dists[i], dists[i+1] = math.Sqrt(s0), math.Sqrt(s1)
+		acc[i], acc[i+1] = s0, s1
 	}
-	for ; i < len(dists); i++ {
-		dists[i] = DistTorch(p(i), b)
+	for ; i < len(acc); i++ {
+		a, s := p(i)[:len(b)], acc[i]
+		for j, v := range b {
+			d := a[j] - v
+			s = math.FMA(d, d, s)
+		}
+		acc[i] = s
 	}
 }
 

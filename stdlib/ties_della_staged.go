@@ -109,16 +109,8 @@ type della00xStager struct {
 // arguments, p = 1, no deltas) or one with the model-stock factor is not staged.
 func newDella00xStager(d *ops.Def, kind dropout00xKind, c ops.StageCall) (ops.Stager, bool, error) {
 	name := d.FullName()
-	kw, _, err := complete(d, d.KwOnly, c.Kw, c.Numerics)
-	if err != nil {
-		return nil, false, nil
-	}
-	h, err := kwFloats(d, kw)
-	if err != nil {
-		return nil, false, nil
-	}
-	o, err := opts00x(name, h, true)
-	if err != nil || o.stock {
+	kw, h, o, ok := stageKw00x(d, c, true)
+	if !ok || o.stock {
 		return nil, false, nil
 	}
 	seed, hasSeed, err := eraSeed(name, kw[kwIndex(d, "seed")])
@@ -392,53 +384,11 @@ func (s *della00xStager) tiles(lo int, args [][]float64, out []float64) {
 	}
 }
 
-// distances continues each point's distance chain over the tile's columns (DistsTorch's fused
-// multiply-adds in element order), eight chains at a time (each waits on its own additions),
-// then four, then one.
+// distances continues each point's distance chain over the tile's columns (DistChains:
+// DistsTorch's fused multiply-adds in element order).
 func (s *della00xStager) distances(tw int) {
-	x, med, acc := s.x, s.med[:tw], s.acc
-	i := 0
-	for ; i+8 <= s.r; i += 8 {
-		var rows [8][]float64
-		for l := range rows {
-			rows[l] = x[(i+l)*tw : (i+l)*tw+tw]
-		}
-		var a [8]float64
-		copy(a[:], acc[i:i+8])
-		for j, m := range med {
-			d0, d1, d2, d3 := rows[0][j]-m, rows[1][j]-m, rows[2][j]-m, rows[3][j]-m
-			d4, d5, d6, d7 := rows[4][j]-m, rows[5][j]-m, rows[6][j]-m, rows[7][j]-m
-			a[0] = math.FMA(d0, d0, a[0])
-			a[1] = math.FMA(d1, d1, a[1])
-			a[2] = math.FMA(d2, d2, a[2])
-			a[3] = math.FMA(d3, d3, a[3])
-			a[4] = math.FMA(d4, d4, a[4])
-			a[5] = math.FMA(d5, d5, a[5])
-			a[6] = math.FMA(d6, d6, a[6])
-			a[7] = math.FMA(d7, d7, a[7])
-		}
-		copy(acc[i:i+8], a[:])
-	}
-	for ; i+4 <= s.r; i += 4 {
-		r0, r1, r2, r3 := x[i*tw:i*tw+tw], x[(i+1)*tw:(i+1)*tw+tw], x[(i+2)*tw:(i+2)*tw+tw], x[(i+3)*tw:(i+3)*tw+tw]
-		a0, a1, a2, a3 := acc[i], acc[i+1], acc[i+2], acc[i+3]
-		for j, m := range med {
-			d0, d1, d2, d3 := r0[j]-m, r1[j]-m, r2[j]-m, r3[j]-m
-			a0 = math.FMA(d0, d0, a0)
-			a1 = math.FMA(d1, d1, a1)
-			a2 = math.FMA(d2, d2, a2)
-			a3 = math.FMA(d3, d3, a3)
-		}
-		acc[i], acc[i+1], acc[i+2], acc[i+3] = a0, a1, a2, a3
-	}
-	for ; i < s.r; i++ {
-		a := acc[i]
-		for j, v := range x[i*tw : i*tw+tw] {
-			d := v - med[j]
-			a = math.FMA(d, d, a)
-		}
-		acc[i] = a
-	}
+	x := s.x
+	DistChains(func(i int) []float64 { return x[i*tw : i*tw+tw] }, s.med[:tw], s.acc)
 }
 
 // points fills the tile's filtered points x[i*tw+j] from the columns [t0, t0+tw) of the

@@ -36,6 +36,23 @@ func dropout012Scratch(r, n int) int64 {
 	return tiesStageScratch(r, n) + 8*int64(r)*int64(min(n, dropout012Chunk)) + 2*int64(r)*5120
 }
 
+// stageKw00x reads a staged call's keyword arguments as the 0.0.x kernels do (defaults
+// applied, the TIES options of the era; maxiter rounded where the era rounds it); ok is false
+// where the kernel would reject them, and then the call is not staged.
+func stageKw00x(d *ops.Def, c ops.StageCall, roundMaxiter bool) (kw []ops.Value, h map[string]float64, o tiesEraOpts, ok bool) {
+	kw, _, err := complete(d, d.KwOnly, c.Kw, c.Numerics)
+	if err != nil {
+		return nil, nil, o, false
+	}
+	if h, err = kwFloats(d, kw); err != nil {
+		return nil, nil, o, false
+	}
+	if o, err = opts00x(d.FullName(), h, roundMaxiter); err != nil {
+		return nil, nil, o, false
+	}
+	return kw, h, o, true
+}
+
 // dropout012Stager is the Stager of one key.
 type dropout012Stager struct {
 	inner  *tiesStager
@@ -52,16 +69,8 @@ type dropout012Stager struct {
 func newDropout012Stager(c ops.StageCall) (ops.Stager, bool, error) {
 	d := tiesDropoutFork012
 	name := d.FullName()
-	kw, _, err := complete(d, d.KwOnly, c.Kw, c.Numerics)
-	if err != nil {
-		return nil, false, nil
-	}
-	h, err := kwFloats(d, kw)
-	if err != nil {
-		return nil, false, nil
-	}
-	o, err := opts00x(name, h, false)
-	if err != nil || o.stock || o.median {
+	kw, h, o, ok := stageKw00x(d, c, false)
+	if !ok || o.stock || o.median {
 		return nil, false, nil
 	}
 	seed, hasSeed, err := eraSeed(name, kw[kwIndex(d, "seed")])

@@ -293,6 +293,23 @@ sel:
 	VZEROUPPER
 	RET
 
+// VOTE8_ZERO clears the eight-column vote's sums and counts: P, N, K, G of columns 0-3 in
+// Y6-Y9, of columns 4-7 in Y10-Y13.
+#define VOTE8_ZERO \
+	VPXOR Y6, Y6, Y6 \
+	VPXOR Y7, Y7, Y7 \
+	VPXOR Y8, Y8, Y8 \
+	VPXOR Y9, Y9, Y9 \
+	VPXOR Y10, Y10, Y10 \
+	VPXOR Y11, Y11, Y11 \
+	VPXOR Y12, Y12, Y12 \
+	VPXOR Y13, Y13, Y13
+
+// VOTE8_END writes the eight columns at DX (VOTE8_FINISH of both halves).
+#define VOTE8_END \
+	VOTE8_FINISH(Y6, Y7, Y8, Y9, (DI)(DX*1)) \
+	VOTE8_FINISH(Y10, Y11, Y12, Y13, 32(DI)(DX*1))
+
 // VOTE4_ADD adds one model's four values v (in Y0) to a vote of signs: keep = |bits(v)| > lom1
 // (Y1, signed), the kept count K and kept negative count G (the kept value's sign bit, a
 // dropped value being +0), and the kept positive and negative parts to P and N (running sum
@@ -356,14 +373,7 @@ TEXT ·tiesVote8AVX2(SB), NOSPLIT, $0-41
 	XORQ DX, DX                  // the byte offset of column j
 
 cols8:
-	VPXOR   Y6, Y6, Y6
-	VPXOR   Y7, Y7, Y7
-	VPXOR   Y8, Y8, Y8
-	VPXOR   Y9, Y9, Y9
-	VPXOR   Y10, Y10, Y10
-	VPXOR   Y11, Y11, Y11
-	VPXOR   Y12, Y12, Y12
-	VPXOR   Y13, Y13, Y13
+	VOTE8_ZERO
 	XORQ BX, BX
 
 models8:
@@ -377,8 +387,7 @@ models8:
 	CMPQ BX, R8
 	JLT  models8
 
-	VOTE8_FINISH(Y6, Y7, Y8, Y9, (DI)(DX*1))
-	VOTE8_FINISH(Y10, Y11, Y12, Y13, 32(DI)(DX*1))
+	VOTE8_END
 
 	ADDQ $64, DX
 	SUBQ $8, CX
@@ -409,14 +418,7 @@ TEXT ·tiesVote8F16(SB), NOSPLIT, $0-49
 	XORQ SI, SI                  // and in float16s
 
 colsf16:
-	VPXOR   Y6, Y6, Y6
-	VPXOR   Y7, Y7, Y7
-	VPXOR   Y8, Y8, Y8
-	VPXOR   Y9, Y9, Y9
-	VPXOR   Y10, Y10, Y10
-	VPXOR   Y11, Y11, Y11
-	VPXOR   Y12, Y12, Y12
-	VPXOR   Y13, Y13, Y13
+	VOTE8_ZERO
 	XORQ BX, BX
 
 modelsf16:
@@ -436,8 +438,7 @@ modelsf16:
 	JLT  modelsf16
 
 
-	VOTE8_FINISH(Y6, Y7, Y8, Y9, (DI)(DX*1))
-	VOTE8_FINISH(Y10, Y11, Y12, Y13, 32(DI)(DX*1))
+	VOTE8_END
 
 	ADDQ $64, DX
 	ADDQ $16, SI
