@@ -290,6 +290,17 @@ func tiesSumAlpha00x(era string) *ops.Def {
 		}
 		return nil
 	}
+	d.Stage = ties00xStageDef(func(c ops.StageCall) (float64, bool, float64, bool) {
+		kw, _, err := complete(d, d.KwOnly, c.Kw, c.Numerics)
+		if err != nil {
+			return 0, false, 0, false
+		}
+		h, err := kwFloats(d, kw)
+		if err != nil {
+			return 0, false, 0, false
+		}
+		return h["k"], false, h["alpha"], true // the vote of the signs
+	})
 	return define(d)
 }
 
@@ -330,6 +341,13 @@ func tiesSum00xDef(name, era string, kw []ops.Param, roundMaxiter bool, doc stri
 		}
 		return nil
 	}
+	d.Stage = ties00xStageDef(func(c ops.StageCall) (float64, bool, float64, bool) {
+		_, _, o, ok := stageKw00x(d, c, roundMaxiter)
+		if !ok || o.median || o.stock {
+			return 0, false, 0, false
+		}
+		return o.k, !o.bySigns, 1, true
+	})
 	return define(d)
 }
 

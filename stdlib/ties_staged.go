@@ -41,7 +41,13 @@ const (
 
 func init() {
 	// Passes: the rule newTiesStager applies (one pass when the keys fit the budget).
-	tiesSum.Stage = &ops.StageDef{New: newTiesStager, Scratch: tiesStageScratch, Passes: tiesStagePasses,
+	tiesSum.Stage = tiesStageDef(newTiesStager)
+}
+
+// tiesStageDef is the StageDef of ties_sum's Stager made by newStager (ties_sum, and the 0.0.x
+// cores it serves).
+func tiesStageDef(newStager func(c ops.StageCall) (ops.Stager, bool, error)) *ops.StageDef {
+	return &ops.StageDef{New: newStager, Scratch: tiesStageScratch, Passes: tiesStagePasses,
 		KeyPasses: tiesStageKeyPasses, Idle: tiesKeyIdle, Cost: tiesStagedCost}
 }
 
@@ -836,4 +842,62 @@ func (s *tiesStager) ChunkFrom(lo int, src ops.ArgSource, out []float64) error {
 		return err
 	}
 	return s.voter.runFrom(src, lo, out)
+}
+
+// The 0.0.x ties_sum cores without a geometric median or the model-stock factor (ties_sum@0.0.4,
+// @0.0.9, @0.0.x and the fork's: x72a's 73-model merge) are ties_sum's filter and vote with
+// torch.nan_to_num's defaults, times alpha for 0.0.4/0.0.9 (tiesEraCore; the whole ties_sum
+// kernel below 16 models is the same voter): so ties_sum's Stager serves them, with nanToNum,
+// wrapped to scale by alpha where alpha is not 1. Same bits (ties_staged_test.go).
+
+// ties00xStageDef is the StageDef of a 0.0.x ties_sum: readKw gives the call's threshold
+// fraction, vote and alpha, ok false where the call is not staged (a median, the stock factor,
+// arguments the kernel rejects).
+func ties00xStageDef(readKw func(c ops.StageCall) (k float64, voteSgn bool, alpha float64, ok bool)) *ops.StageDef {
+	return tiesStageDef(func(c ops.StageCall) (ops.Stager, bool, error) {
+		k, voteSgn, alpha, ok := readKw(c)
+		r, n := c.Tensors, ops.NumElements(c.Shape)
+		if !ok || r == 0 || n == 0 {
+			return nil, false, nil
+		}
+		s, ok := newTiesStagerFor(r, n, k, voteSgn)
+		if !ok {
+			return nil, false, nil
+		}
+		s.nanToNum = true
+		if alpha == 1 {
+			return s, true, nil
+		}
+		return &tiesScaledStager{s, alpha}, true, nil
+	})
+}
+
+// tiesScaledStager is ties_sum's Stager with every output multiplied by alpha.
+type tiesScaledStager struct {
+	*tiesStager
+	alpha float64
+}
+
+// Chunk is the ties_sum Stager's chunk times alpha.
+func (s *tiesScaledStager) Chunk(lo int, args [][]float64, out []float64) error {
+	if err := s.tiesStager.Chunk(lo, args, out); err != nil {
+		return err
+	}
+	s.scale(out)
+	return nil
+}
+
+// ChunkFrom is the ties_sum Stager's ChunkFrom times alpha.
+func (s *tiesScaledStager) ChunkFrom(lo int, src ops.ArgSource, out []float64) error {
+	if err := s.tiesStager.ChunkFrom(lo, src, out); err != nil {
+		return err
+	}
+	s.scale(out)
+	return nil
+}
+
+func (s *tiesScaledStager) scale(out []float64) {
+	for j, v := range out {
+		out[j] = s.alpha * v
+	}
 }
