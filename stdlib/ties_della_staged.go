@@ -9,8 +9,10 @@ import (
 	"github.com/mechac/mechac/ops/rng"
 )
 
-// The staged form of the 0.0.x DELLA ties_sum_with_dropout (@0.0.x, @fork-0.0.26 and its
-// hotfix): the 216-model x215a recipe's method (SPEC §5.4). Whole-tensor, a key holds every
+// The staged form of the DELLA ties_sum_with_dropout of 0.0.x (@0.0.x, @fork-0.0.26 and its
+// hotfix: the 216-model x215a recipe's method) and of 1.0.x (@1.0, @fork-1.0.4, @fork-1.0.x:
+// the author's 2025 recipes'), SPEC §5.4. The eras differ in their probability rule, their
+// TIES polarities and their median's sums (torch's reductions in 0.0.x, Python's in 1.0.x). Whole-tensor, a key holds every
 // delta and its masked copy in float64, 16 x R x n bytes: 210 GiB for the SDXL token embedding
 // of 215 deltas. Staged, a key holds one delta, the masks as bits, and a tile:
 //
@@ -60,6 +62,13 @@ func della00xStageDef(d *ops.Def, kind dropout00xKind) *ops.StageDef {
 	}
 }
 
+// della10xStageDef is the StageDef of the 1.0.x ties_sum_with_dropout d (fixed: fork-1.0.x).
+func della10xStageDef(d *ops.Def, fixed bool) *ops.StageDef {
+	st := della00xStageDef(d, 0)
+	st.New = func(c ops.StageCall) (ops.Stager, bool, error) { return newDella10xStager(d, fixed, c) }
+	return st
+}
+
 // della00xScratch is StageDef.Scratch: one delta, its offsets and ranker, the masks' bits, the
 // ties_sum Stager's, and a tile of every point with its column scratch.
 func della00xScratch(r, n int) int64 {
@@ -68,22 +77,27 @@ func della00xScratch(r, n int) int64 {
 	return 16*int64(n) + dellaRankerBytes(n) + bits + tiesStageScratch(r, n) + tile + tiesSmallScratch(r)
 }
 
-// della00xStager is the Stager of one key.
-type della00xStager struct {
-	name  string
-	kind  dropout00xKind
-	r, n  int
-	o     tiesEraOpts
-	pMin  float64 // 1 - p
-	eps   float64 // della_eps
-	div   float64 // (1 - p)^rescale, 1 when not finite
-	g     *rng.Torch
-	rk    *dellaRanker
-	delta []float64  // the delta being gathered
-	off   []float64  // its DELLA offsets
-	bits  [][]uint64 // per delta, its mask
-	pos   int        // the next element offset a gather expects
-	inner *tiesStager
+// dellaStager is the Stager of one key.
+type dellaStager struct {
+	name string
+	// fill makes the keep probabilities of a delta from its DELLA offsets (nil: none), by
+	// the era's rule (dellaFillQ, della10xFillQ).
+	fill func(off []float64) func(qs []float64, lo int) error
+	// python: the geometric median's sums are Python's (1.x: the weighted sum and the
+	// weights' sum added in model order), not torch's reductions (0.0.x).
+	python bool
+	r, n   int
+	o      tiesEraOpts
+	pMin   float64 // 1 - p
+	eps    float64 // della_eps
+	div    float64 // (1 - p)^rescale, 1 when not finite
+	g      *rng.Torch
+	rk     *dellaRanker
+	delta  []float64  // the delta being gathered
+	off    []float64  // its DELLA offsets
+	bits   [][]uint64 // per delta, its mask
+	pos    int        // the next element offset a gather expects
+	inner  *tiesStager
 
 	th []float64 // the masked deltas' top-k thresholds (once inner ends)
 
@@ -110,7 +124,7 @@ type della00xStager struct {
 func newDella00xStager(d *ops.Def, kind dropout00xKind, c ops.StageCall) (ops.Stager, bool, error) {
 	name := d.FullName()
 	kw, h, o, ok := stageKw00x(d, c, true)
-	if !ok || o.stock {
+	if !ok {
 		return nil, false, nil
 	}
 	seed, hasSeed, err := eraSeed(name, kw[kwIndex(d, "seed")])
@@ -118,25 +132,74 @@ func newDella00xStager(d *ops.Def, kind dropout00xKind, c ops.StageCall) (ops.St
 		return nil, false, nil
 	}
 	p := h["probability"]
+	if p == 1 {
+		return nil, false, nil
+	}
+	div := math.Pow(1-p, h["rescale"])
+	if math.IsNaN(div) || math.IsInf(div, 0) {
+		div = 1
+	}
+	g := rng.NewTorch(rng.TorchDefaultSeed)
+	if hasSeed && seed >= 0 {
+		g = rng.NewTorch(uint64(int64(math.RoundToEven(seed))))
+	}
+	pMin := 1 - p
+	return newDellaStager(name, c, o, h["della_eps"], pMin, div, g, false,
+		func(off []float64) func(qs []float64, lo int) error { return dellaFillQ(kind, pMin, off) })
+}
+
+// newDella10xStager is StageDef.New of the 1.0.x ties_sum_with_dropout (fixed: fork-1.0.x's
+// probability rule): its arguments read as the kernel reads them, Python's sums in the median.
+func newDella10xStager(d *ops.Def, fixed bool, c ops.StageCall) (ops.Stager, bool, error) {
+	name := d.FullName()
+	kw, _, err := complete(d, d.KwOnly, c.Kw, c.Numerics)
+	if err != nil {
+		return nil, false, nil
+	}
+	pts, err := tensors(name, ops.NumElements(c.Shape), kw[0])
+	if err != nil || !pts[0].IsScalar() {
+		return nil, false, nil
+	}
+	p := pts[0].Data[0]
+	dellaEps, err1 := tiesFloat(name, "della_eps", kw[1])
+	rescale, err2 := tiesBool(name, "rescale", kw[2])
+	t, err3 := readTiesOpts(name, tiesDropoutParams[3:11], kw[3:11])
+	seed, hasSeed, err4 := tiesSeed(name, kw[11])
+	if isClose(p, 1) || errors.Join(err1, err2, err3, err4) != nil {
+		return nil, false, nil
+	}
+	if !hasSeed || seed < 0 {
+		seed = int64(rng.TorchDefaultSeed)
+	}
+	o := tiesEraOpts{k: t.k, bySigns: !t.voteSgn, stock: !t.applyStock, median: t.applyMedian,
+		cosEps: t.cosEps, eps: t.eps, ftol: t.ftol, maxiter: max(t.maxiter, 0)}
+	div := 1.0
+	if rescale {
+		div = 1 - p
+	}
+	pMin := 1 - p
+	return newDellaStager(name, c, o, dellaEps, pMin, div, rng.NewTorch(uint64(seed)), true,
+		func(off []float64) func(qs []float64, lo int) error { return della10xFillQ(fixed, pMin, off) })
+}
+
+// newDellaStager is the Stager of a DELLA/DARE ties_sum_with_dropout call over c's tensors: o
+// the era's TIES options, pMin = 1 - p, the rescale divisor div, the key's generator g, the
+// median's sums Python's or torch's, fill the era's probability rule. The model-stock factor
+// (which no median overrides) is not staged.
+func newDellaStager(name string, c ops.StageCall, o tiesEraOpts, dellaEps, pMin, div float64, g *rng.Torch, python bool,
+	fill func(off []float64) func(qs []float64, lo int) error) (ops.Stager, bool, error) {
 	r, n := c.Tensors, ops.NumElements(c.Shape)
-	if r == 0 || p == 1 || n == 0 {
+	if r == 0 || n == 0 || o.stock && !o.median {
 		return nil, false, nil
 	}
 	inner, ok := newTiesStagerFor(r, n, o.k, !o.bySigns)
 	if !ok {
 		return nil, false, nil
 	}
-	s := &della00xStager{name: name, kind: kind, r: r, n: n, o: o, pMin: 1 - p, eps: h["della_eps"], inner: inner}
-	s.div = math.Pow(1-p, h["rescale"])
-	if math.IsNaN(s.div) || math.IsInf(s.div, 0) {
-		s.div = 1
-	}
-	if hasSeed && seed >= 0 {
-		s.g = rng.NewTorch(uint64(int64(math.RoundToEven(seed))))
-	} else {
-		s.g = rng.NewTorch(rng.TorchDefaultSeed)
-	}
+	s := &dellaStager{name: name, r: r, n: n, o: o, pMin: pMin, eps: dellaEps, div: div, g: g, inner: inner,
+		python: python, fill: fill}
 	if s.eps != 0 {
+		var err error
 		if s.rk, err = newDellaRanker(name, n); err != nil {
 			return nil, false, nil
 		}
@@ -149,7 +212,7 @@ func newDella00xStager(d *ops.Def, kind dropout00xKind, c ops.StageCall) (ops.St
 }
 
 // Passes is one per delta, the ties_sum Stager's, then the Weiszfeld steps planned so far.
-func (s *della00xStager) Passes() int { return s.r + s.inner.Passes() + s.median }
+func (s *dellaStager) Passes() int { return s.r + s.inner.Passes() + s.median }
 
 // della00xPhase is what a statistics pass does.
 type della00xPhase uint8
@@ -161,7 +224,7 @@ const (
 )
 
 // phase is pass's phase and its index within it.
-func (s *della00xStager) phase(pass int) (della00xPhase, int) {
+func (s *dellaStager) phase(pass int) (della00xPhase, int) {
 	switch {
 	case pass < s.r:
 		return dellaGather, pass
@@ -172,7 +235,7 @@ func (s *della00xStager) phase(pass int) (della00xPhase, int) {
 }
 
 // PassArgs is ops.ArgSelector's: a gather pass reads its delta alone.
-func (s *della00xStager) PassArgs(pass int) []int {
+func (s *dellaStager) PassArgs(pass int) []int {
 	if ph, i := s.phase(pass); ph == dellaGather {
 		return []int{i}
 	}
@@ -182,7 +245,7 @@ func (s *della00xStager) PassArgs(pass int) []int {
 var errDellaChunks = fmt.Errorf("ties_sum_with_dropout: chunks of unequal lengths: %w", ops.ErrUnstaged)
 
 // check validates a chunk of want elements of every one of r arguments at offset lo.
-func (s *della00xStager) check(lo int, args [][]float64, r, want int) error {
+func (s *dellaStager) check(lo int, args [][]float64, r, want int) error {
 	if len(args) != r {
 		return fmt.Errorf("%s: %d chunks for %d deltas", s.name, len(args), r)
 	}
@@ -199,7 +262,7 @@ func (s *della00xStager) check(lo int, args [][]float64, r, want int) error {
 }
 
 // Observe runs the pass's phase over a chunk.
-func (s *della00xStager) Observe(pass, lo int, args [][]float64) error {
+func (s *dellaStager) Observe(pass, lo int, args [][]float64) error {
 	ph, i := s.phase(pass)
 	switch ph {
 	case dellaGather:
@@ -235,7 +298,7 @@ func (s *della00xStager) Observe(pass, lo int, args [][]float64) error {
 
 // maskedKeys is the ops.KeySource of a chunk's masked deltas for the ties_sum Stager.
 type maskedKeys struct {
-	s    *della00xStager
+	s    *dellaStager
 	args [][]float64
 	lo   int
 }
@@ -250,7 +313,7 @@ func (m maskedKeys) Keys(i int, dst []uint32) error {
 }
 
 // EndPass ends the pass's phase: a delta's mask, the thresholds, or a Weiszfeld step.
-func (s *della00xStager) EndPass(pass int) error {
+func (s *dellaStager) EndPass(pass int) error {
 	if s.pos != s.n {
 		return fmt.Errorf("%s: pass %d saw %d of %d elements", s.name, pass, s.pos, s.n)
 	}
@@ -270,7 +333,7 @@ func (s *della00xStager) EndPass(pass int) error {
 			dellaOffsets(s.delta, s.eps, s.rk, off)
 		}
 		s.bits[i] = make([]uint64, (s.n+63)/64)
-		if err := bernoulliBits64(s.name, s.g, s.n, s.bits[i], dellaFillQ(s.kind, s.pMin, off)); err != nil {
+		if err := bernoulliBits64(s.name, s.g, s.n, s.bits[i], s.fill(off)); err != nil {
 			return err
 		}
 		if i == s.r-1 {
@@ -287,7 +350,7 @@ func (s *della00xStager) EndPass(pass int) error {
 		s.th = s.inner.th // (the ties_sum Stager's own output pass is not used)
 		s.w = make([]float64, s.r)
 		fill(s.w, 1) // the float32 ones
-		s.den = SumTorch(s.w)
+		s.den = s.weightSum(s.w)
 		s.acc, s.dists = make([]float64, s.r), make([]float64, s.r)
 		return nil
 	}
@@ -317,7 +380,7 @@ func (s *della00xStager) EndPass(pass int) error {
 	for k, d := range s.dists {
 		nw[k] = 1 / clampMin(d, s.o.eps)
 	}
-	s.w, s.den = nw, SumTorch(nw)
+	s.w, s.den = nw, s.weightSum(nw)
 	clear(s.acc)
 	s.median++
 	return nil
@@ -325,7 +388,7 @@ func (s *della00xStager) EndPass(pass int) error {
 
 // Chunk writes the output chunk: the median of the filtered points for the final weights (or
 // their disjoint mean), through nan_to_num, over the rescale divisor.
-func (s *della00xStager) Chunk(lo int, args [][]float64, out []float64) error {
+func (s *dellaStager) Chunk(lo int, args [][]float64, out []float64) error {
 	if s.th == nil {
 		return errors.New("ties_sum_with_dropout: output chunk before the statistics passes")
 	}
@@ -338,7 +401,7 @@ func (s *della00xStager) Chunk(lo int, args [][]float64, out []float64) error {
 
 // tiles runs the chunk [lo, lo+len(args[0])) a tile at a time: the filtered points, then either
 // (out nil) a Weiszfeld step's median and distances, or the output.
-func (s *della00xStager) tiles(lo int, args [][]float64, out []float64) {
+func (s *dellaStager) tiles(lo int, args [][]float64, out []float64) {
 	r := s.r
 	if s.x == nil {
 		s.x, s.prod = make([]float64, r*della00xTile), make([]float64, r*della00xTile)
@@ -370,7 +433,18 @@ func (s *della00xStager) tiles(lo int, args [][]float64, out []float64) {
 				pr[j] = v * wi
 			}
 		}
-		s.colSums(prod, tw, c0)
+		if s.python {
+			// Python's sum over the models, element by element: ((0 + p_0 w_0) + p_1 w_1) + ...
+			sums := s.sums[:tw]
+			clear(sums)
+			for i := range r {
+				for j, v := range prod[i*tw : i*tw+tw] {
+					sums[j] += v
+				}
+			}
+		} else {
+			s.colSums(prod, tw, c0)
+		}
 		for j := range tw {
 			s.med[j] = s.sums[j] / s.den
 		}
@@ -384,9 +458,22 @@ func (s *della00xStager) tiles(lo int, args [][]float64, out []float64) {
 	}
 }
 
+// weightSum is the weights' sum the median divides by: torch's (SumTorch) in 0.0.x, Python's
+// (in model order, from 0) in 1.x.
+func (s *dellaStager) weightSum(w []float64) float64 {
+	if !s.python {
+		return SumTorch(w)
+	}
+	den := 0.0
+	for _, v := range w {
+		den += v
+	}
+	return den
+}
+
 // distances continues each point's distance chain over the tile's columns (DistChains:
 // DistsTorch's fused multiply-adds in element order).
-func (s *della00xStager) distances(tw int) {
+func (s *dellaStager) distances(tw int) {
 	x := s.x
 	DistChains(func(i int) []float64 { return x[i*tw : i*tw+tw] }, s.med[:tw], s.acc)
 }
@@ -399,7 +486,7 @@ func (s *della00xStager) distances(tw int) {
 // filter, agreement) are 1 (combined): then the point is v times that bit. It is the same
 // value: a factor 0 makes v * +0 (a zero of v's sign, or NaN for an inf or a NaN), which the
 // other factors, 1 or +0, leave as it is.
-func (s *della00xStager) points(args [][]float64, t0, tw, c0 int) {
+func (s *dellaStager) points(args [][]float64, t0, tw, c0 int) {
 	r := s.r
 	x := s.x[:r*tw]
 	if s.combined {
@@ -469,7 +556,7 @@ func (s *della00xStager) points(args [][]float64, t0, tw, c0 int) {
 // colSums writes to sums[:tw] SumDim0Torch's column sums of the tile buf (r rows of tw, tensor
 // columns from c0 of n): whole 16-column blocks of the tensor with multiRowSum's 16-wide path,
 // the other columns one at a time (sumDim0Col: the same additions).
-func (s *della00xStager) colSums(buf []float64, tw, c0 int) {
+func (s *dellaStager) colSums(buf []float64, tw, c0 int) {
 	r, n := s.r, s.n
 	blockEnd := 0
 	if n >= 4 {

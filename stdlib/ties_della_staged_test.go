@@ -62,3 +62,54 @@ func TestDella00xStagedMatchesWhole(t *testing.T) {
 		}
 	}
 }
+
+// TestDella10xStagedMatchesWhole: the staged 1.0.x ties_sum_with_dropout (1.0, fork-1.0.4,
+// fork-1.0.x: clamped probabilities, Python's sums in the median, the model-stock polarity)
+// gives the whole kernel's bits, over the same range of arguments and data.
+func TestDella10xStagedMatchesWhole(t *testing.T) {
+	old := della00xWholeMin
+	t.Cleanup(func() { della00xWholeMin = old })
+	della00xWholeMin = 0
+	rng := rand.New(rand.NewPCG(53, 54))
+	staged := 0
+	for trial := range 160 {
+		era := []string{"1.0", "fork-1.0.4", "fork-1.0.x"}[trial%3]
+		d := della00xDef(t, era)
+		n := []int{1, 5, 16, 33, 300, 1100, 2500}[rng.IntN(7)]
+		r := []int{1, 2, 3, 8, 17, 20}[rng.IntN(6)]
+		bad := rng.IntN(5) == 0
+		ms := tiesTestData(rng, r, n, bad)
+		given := map[string]ops.Value{
+			"probability":  ops.TensorValue(ops.Scalar([]float64{0.1, 0.5, 0.9}[rng.IntN(3)])),
+			"della_eps":    ops.Float([]float64{-0.1, 0.05, 0}[rng.IntN(3)]),
+			"rescale":      ops.Bool(rng.IntN(2) == 0),
+			"k":            ops.Float([]float64{1, 0.2, 0.5}[rng.IntN(3)]),
+			"vote_sgn":     ops.Bool(rng.IntN(2) == 0),
+			"apply_stock":  ops.Bool(rng.IntN(4) != 0),
+			"apply_median": ops.Bool(rng.IntN(4) != 0),
+			"maxiter":      ops.Int([]int64{100, 0, 1, 3}[rng.IntN(4)]),
+			"seed":         ops.Int([]int64{-1, 241011, int64(rng.IntN(1 << 20))}[rng.IntN(3)]),
+		}
+		kw := kwOf(d, given)
+		obs, outs, step := tiesPickChunks(rng, n, []int{1, 7, 16, 17, 4096, 0})
+		name := fmt.Sprintf("%d %s n=%d r=%d bad=%v step=%d %v", trial, era, n, r, bad, step, given)
+		want, werr := runVarKernel(d, ops.Exact, ms, []int{n}, kw)
+		if _, ok, _ := d.Stage.New(ops.StageCall{Kw: kw, Tensors: r, Shape: []int{n}, Numerics: ops.Exact}); !ok {
+			continue // the stock factor without a median: the whole kernel
+		}
+		staged++
+		got, _, serr := runStager(d.Stage, ops.Exact, ms, []int{n}, kw, obs, outs)
+		if werr != nil || serr != nil {
+			if werr == nil || serr == nil || werr.Error() != serr.Error() {
+				t.Fatalf("%s: kernel error %v, staged error %v", name, werr, serr)
+			}
+			continue
+		}
+		if j := tiesFirstDiff(got, want); j >= 0 {
+			t.Fatalf("%s: [%d] = %v, whole %v", name, j, got[j], want[j])
+		}
+	}
+	if staged < 80 {
+		t.Errorf("only %d of 160 calls staged", staged)
+	}
+}

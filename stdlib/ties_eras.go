@@ -450,6 +450,35 @@ func dellaFillQ(kind dropout00xKind, pMin float64, off []float64) func(qs []floa
 	}
 }
 
+// della10xFillQ is the keep probabilities of a 1.0.x DELLA delta: clamp(1 - p + offset, 1e-20,
+// 1), or with fixed (fork-1.0.x) clamp(1 - p + nan_to_num(offset, 0, 0, 0), 0, 1); no offset
+// when off is nil. torch.clamp keeps a NaN.
+func della10xFillQ(fixed bool, pMin float64, off []float64) func(qs []float64, lo int) error {
+	low := 1e-20
+	if fixed {
+		low = 0
+	}
+	return func(qs []float64, at int) error {
+		for j := range qs {
+			q := pMin
+			if off != nil {
+				e := off[at+j]
+				if fixed {
+					e = tiesNanToZero(e)
+				}
+				q = pMin + e
+			}
+			if q < low {
+				q = low
+			} else if q > 1 {
+				q = 1
+			}
+			qs[j] = q
+		}
+		return nil
+	}
+}
+
 // bernoulliCheck is torch.bernoulli's range check on one probability.
 func bernoulliCheck(name string, p float64) error {
 	if !(p >= 0 && p <= 1) {
@@ -654,6 +683,7 @@ func tiesDropout10xDef(era string, fixed bool, doc string) *ops.Def {
 		Formula: formula,
 		Doc:     doc,
 	}
+	d.Stage = della10xStageDef(d, fixed)
 	d.Kernel = func(c *ops.Call) error {
 		name := d.FullName()
 		out := c.Out.Data
@@ -689,35 +719,13 @@ func tiesDropout10xDef(era string, fixed bool, doc string) *ops.Def {
 			}
 		}
 		pMin := 1 - p // torch.ones_like(delta) - probability (a float64 0-dim tensor)
-		lo := 1e-20
-		if fixed {
-			lo = 0
-		}
 		// The masked deltas go straight into the stack the TIES core filters in place.
 		masked := make([]float64, len(ms)*n)
 		for i, dl := range ms {
 			if off != nil {
 				dellaOffsets(dl, dellaEps, rk, off)
 			}
-			err := bernoulliMask64(name, g, dl, masked[i*n:(i+1)*n], func(qs []float64, at int) error {
-				for j := range qs {
-					q := pMin
-					if off != nil {
-						e := off[at+j]
-						if fixed {
-							e = tiesNanToZero(e)
-						}
-						q = pMin + e
-					}
-					if q < lo { // torch.clamp: NaN stays NaN
-						q = lo
-					} else if q > 1 {
-						q = 1
-					}
-					qs[j] = q
-				}
-				return nil
-			})
+			err := bernoulliMask64(name, g, dl, masked[i*n:(i+1)*n], della10xFillQ(fixed, pMin, off))
 			if err != nil {
 				return err
 			}
