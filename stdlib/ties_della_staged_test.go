@@ -49,17 +49,24 @@ func TestDella00xStagedMatchesWhole(t *testing.T) {
 		kw := kwOf(d, given)
 		obs, outs, step := tiesPickChunks(rng, n, []int{1, 7, 16, 17, 4096, 0})
 		name := fmt.Sprintf("%d %s n=%d r=%d bad=%v step=%d %v", trial, era, n, r, bad, step, given)
-		want, werr := runVarKernel(d, ops.Exact, ms, []int{n}, kw)
-		got, _, serr := runStager(d.Stage, ops.Exact, ms, []int{n}, kw, obs, outs)
-		if werr != nil || serr != nil {
-			if werr == nil || serr == nil || werr.Error() != serr.Error() {
-				t.Fatalf("%s: kernel error %v, staged error %v", name, werr, serr)
-			}
-			continue
+		dellaCompare(t, name, d, ms, n, kw, obs, outs)
+	}
+}
+
+// dellaCompare runs d on ms whole and staged (statistics over obs, output over outs) and fails
+// unless both give the same bits or the same error.
+func dellaCompare(t *testing.T, name string, d *ops.Def, ms [][]float64, n int, kw []ops.Value, obs, outs [][2]int) {
+	t.Helper()
+	want, werr := runVarKernel(d, ops.Exact, ms, []int{n}, kw)
+	got, _, serr := runStager(d.Stage, ops.Exact, ms, []int{n}, kw, obs, outs)
+	if werr != nil || serr != nil {
+		if werr == nil || serr == nil || werr.Error() != serr.Error() {
+			t.Fatalf("%s: kernel error %v, staged error %v", name, werr, serr)
 		}
-		if j := tiesFirstDiff(got, want); j >= 0 {
-			t.Fatalf("%s: [%d] = %v, whole %v", name, j, got[j], want[j])
-		}
+		return
+	}
+	if j := tiesFirstDiff(got, want); j >= 0 {
+		t.Fatalf("%s: [%d] = %v, whole %v", name, j, got[j], want[j])
 	}
 }
 
@@ -93,21 +100,11 @@ func TestDella10xStagedMatchesWhole(t *testing.T) {
 		kw := kwOf(d, given)
 		obs, outs, step := tiesPickChunks(rng, n, []int{1, 7, 16, 17, 4096, 0})
 		name := fmt.Sprintf("%d %s n=%d r=%d bad=%v step=%d %v", trial, era, n, r, bad, step, given)
-		want, werr := runVarKernel(d, ops.Exact, ms, []int{n}, kw)
 		if _, ok, _ := d.Stage.New(ops.StageCall{Kw: kw, Tensors: r, Shape: []int{n}, Numerics: ops.Exact}); !ok {
 			continue // the stock factor without a median: the whole kernel
 		}
 		staged++
-		got, _, serr := runStager(d.Stage, ops.Exact, ms, []int{n}, kw, obs, outs)
-		if werr != nil || serr != nil {
-			if werr == nil || serr == nil || werr.Error() != serr.Error() {
-				t.Fatalf("%s: kernel error %v, staged error %v", name, werr, serr)
-			}
-			continue
-		}
-		if j := tiesFirstDiff(got, want); j >= 0 {
-			t.Fatalf("%s: [%d] = %v, whole %v", name, j, got[j], want[j])
-		}
+		dellaCompare(t, name, d, ms, n, kw, obs, outs)
 	}
 	if staged < 80 {
 		t.Errorf("only %d of 160 calls staged", staged)
