@@ -12,9 +12,10 @@ import (
 // The staged form of the DELLA ties_sum_with_dropout of 0.0.x (@0.0.x, @fork-0.0.26 and its
 // hotfix: the 216-model x215a recipe's method) and of 1.0.x (@1.0, @fork-1.0.4, @fork-1.0.x:
 // the author's 2025 recipes'), SPEC §5.4. The eras differ in their probability rule, their
-// TIES polarities and their median's sums (torch's reductions in 0.0.x, Python's in 1.0.x). Whole-tensor, a key holds every
-// delta and its masked copy in float64, 16 x R x n bytes: 210 GiB for the SDXL token embedding
-// of 215 deltas. Staged, a key holds one delta, the masks as bits, and a tile:
+// TIES polarities and their median's sums (torch's reductions in 0.0.x, Python's in 1.0.x).
+// Whole-tensor, a key holds every delta and its masked copy in float64, 16 x R x n bytes: 210
+// GiB for the SDXL token embedding of x215a's 215 deltas. Staged, a key holds one delta, the
+// masks as bits, and a tile:
 //
 //   - one pass per delta (ops.ArgSelector: the VM reads that delta's inputs alone) gathers it
 //     whole; its end ranks it (DELLA's ordinal ranks, dellaOffsets), draws its uniforms from the
@@ -31,27 +32,37 @@ import (
 //
 // Every operation is the whole kernel's on the same values in the same order: the column sums
 // are SumDim0Torch's per column (a column's cascade over the R rows does not depend on the
-// others), the distances and the weights' sums are sequential. So the bytes are the whole
-// kernel's (ties_della_staged_test.go).
+// others) or, in the 1.0.x median, Python's sum in model order; the distances are sequential
+// chains. So the bytes are the whole kernel's (ties_della_staged_test.go).
 
-// della00xWholeMin is the whole kernel's memory (16 R n bytes: the deltas and their masked
+// dellaWholeMin is the whole kernel's memory (16 R n bytes: the deltas and their masked
 // copies) from which a key runs staged (StageDef.Accepts). Staged, a key reads its inputs once
 // per delta and again per Weiszfeld step, so it pays only where whole tensors would not fit: on
 // x215a's d16 models (the largest key 0.85 GB whole) staging every key of 1024 elements or more
 // took over 4 times as long as whole tensors; at full size nearly every key of 215 deltas is
 // past 1 GiB (5.6 GB for a 1280 x 1280 weight). A variable for the tests.
-var della00xWholeMin int64 = 1 << 30
+var dellaWholeMin int64 = 1 << 30
 
-// della00xTile is how many columns of every point the median and the vote take at a time:
+// dellaTile is how many columns of every point the median and the vote take at a time:
 // with R = 215, the points and their weighted products (2 x 215 KiB) stay in the L2 cache.
-const della00xTile = 128
+const dellaTile = 128
 
 // della00xStageDef is the StageDef of the 0.0.x DELLA ties_sum_with_dropout d of the given kind.
 func della00xStageDef(d *ops.Def, kind dropout00xKind) *ops.StageDef {
+	return dellaStageDef(func(c ops.StageCall) (ops.Stager, bool, error) { return newDella00xStager(d, kind, c) })
+}
+
+// della10xStageDef is the StageDef of the 1.0.x ties_sum_with_dropout d (fixed: fork-1.0.x).
+func della10xStageDef(d *ops.Def, fixed bool) *ops.StageDef {
+	return dellaStageDef(func(c ops.StageCall) (ops.Stager, bool, error) { return newDella10xStager(d, fixed, c) })
+}
+
+// dellaStageDef is the StageDef of a DELLA Stager made by newStager.
+func dellaStageDef(newStager func(c ops.StageCall) (ops.Stager, bool, error)) *ops.StageDef {
 	return &ops.StageDef{
-		New:     func(c ops.StageCall) (ops.Stager, bool, error) { return newDella00xStager(d, kind, c) },
-		Accepts: func(r, n int) bool { return 16*int64(r)*int64(n) >= della00xWholeMin },
-		Scratch: della00xScratch,
+		New:     newStager,
+		Accepts: func(r, n int) bool { return 16*int64(r)*int64(n) >= dellaWholeMin },
+		Scratch: dellaScratch,
 		// In full-slice equivalents for the estimate: the passes over one delta each read one
 		// input, together about one pass; the thresholds; the Weiszfeld steps (about 8 on x215a).
 		Passes: func(r, n int) int { return 1 + tiesStageKeyPasses(r, n) + 8 },
@@ -62,18 +73,11 @@ func della00xStageDef(d *ops.Def, kind dropout00xKind) *ops.StageDef {
 	}
 }
 
-// della10xStageDef is the StageDef of the 1.0.x ties_sum_with_dropout d (fixed: fork-1.0.x).
-func della10xStageDef(d *ops.Def, fixed bool) *ops.StageDef {
-	st := della00xStageDef(d, 0)
-	st.New = func(c ops.StageCall) (ops.Stager, bool, error) { return newDella10xStager(d, fixed, c) }
-	return st
-}
-
-// della00xScratch is StageDef.Scratch: one delta, its offsets and ranker, the masks' bits, the
+// dellaScratch is StageDef.Scratch: one delta, its offsets and ranker, the masks' bits, the
 // ties_sum Stager's, and a tile of every point with its column scratch.
-func della00xScratch(r, n int) int64 {
+func dellaScratch(r, n int) int64 {
 	bits := 8 * int64(r) * int64((n+63)/64)
-	tile := 8 * int64(r) * della00xTile * 2
+	tile := 8 * int64(r) * dellaTile * 2
 	return 16*int64(n) + dellaRankerBytes(n) + bits + tiesStageScratch(r, n) + tile + tiesSmallScratch(r)
 }
 
@@ -214,17 +218,17 @@ func newDellaStager(name string, c ops.StageCall, o tiesEraOpts, dellaEps, pMin,
 // Passes is one per delta, the ties_sum Stager's, then the Weiszfeld steps planned so far.
 func (s *dellaStager) Passes() int { return s.r + s.inner.Passes() + s.median }
 
-// della00xPhase is what a statistics pass does.
-type della00xPhase uint8
+// dellaPhase is what a statistics pass does.
+type dellaPhase uint8
 
 const (
-	dellaGather     della00xPhase = iota // one delta whole: its ranks and mask at the end
-	dellaThresholds                      // the ties_sum Stager's pass over the masked keys
-	dellaWeiszfeld                       // a Weiszfeld step over the filtered points
+	dellaGather     dellaPhase = iota // one delta whole: its ranks and mask at the end
+	dellaThresholds                   // the ties_sum Stager's pass over the masked keys
+	dellaWeiszfeld                    // a Weiszfeld step over the filtered points
 )
 
 // phase is pass's phase and its index within it.
-func (s *dellaStager) phase(pass int) (della00xPhase, int) {
+func (s *dellaStager) phase(pass int) (dellaPhase, int) {
 	switch {
 	case pass < s.r:
 		return dellaGather, pass
@@ -404,16 +408,16 @@ func (s *dellaStager) Chunk(lo int, args [][]float64, out []float64) error {
 func (s *dellaStager) tiles(lo int, args [][]float64, out []float64) {
 	r := s.r
 	if s.x == nil {
-		s.x, s.prod = make([]float64, r*della00xTile), make([]float64, r*della00xTile)
+		s.x, s.prod = make([]float64, r*dellaTile), make([]float64, r*dellaTile)
 		s.col = make([]float64, r)
-		s.elected, s.counts = make([]float64, della00xTile), make([]float64, della00xTile)
-		s.sums, s.med = make([]float64, della00xTile), make([]float64, della00xTile)
-		s.votes = make([]int32, della00xTile)
-		s.kept = make([]bool, r*della00xTile)
+		s.elected, s.counts = make([]float64, dellaTile), make([]float64, dellaTile)
+		s.sums, s.med = make([]float64, dellaTile), make([]float64, dellaTile)
+		s.votes = make([]int32, dellaTile)
+		s.kept = make([]bool, r*dellaTile)
 	}
 	w := len(args[0])
-	for t0 := 0; t0 < w; t0 += della00xTile {
-		tw := min(della00xTile, w-t0)
+	for t0 := 0; t0 < w; t0 += dellaTile {
+		tw := min(dellaTile, w-t0)
 		c0 := lo + t0 // the tile's first column in the tensor
 		s.points(args, t0, tw, c0)
 		if !s.o.median {

@@ -25,9 +25,9 @@ func della00xDef(t *testing.T, era string) *ops.Def {
 // sides of a cascade level, and non-finite values (which the hotfix clamps and the others
 // refuse, with the kernel's error).
 func TestDella00xStagedMatchesWhole(t *testing.T) {
-	old := della00xWholeMin
-	t.Cleanup(func() { della00xWholeMin = old })
-	della00xWholeMin = 0
+	old := dellaWholeMin
+	t.Cleanup(func() { dellaWholeMin = old })
+	dellaWholeMin = 0
 	rng := rand.New(rand.NewPCG(51, 52))
 	for trial := range 160 {
 		era := []string{"0.0.x", "fork-0.0.26", "fork-0.0.26-hotfix"}[trial%3]
@@ -74,9 +74,9 @@ func dellaCompare(t *testing.T, name string, d *ops.Def, ms [][]float64, n int, 
 // fork-1.0.x: clamped probabilities, Python's sums in the median, the model-stock polarity)
 // gives the whole kernel's bits, over the same range of arguments and data.
 func TestDella10xStagedMatchesWhole(t *testing.T) {
-	old := della00xWholeMin
-	t.Cleanup(func() { della00xWholeMin = old })
-	della00xWholeMin = 0
+	old := dellaWholeMin
+	t.Cleanup(func() { dellaWholeMin = old })
+	dellaWholeMin = 0
 	rng := rand.New(rand.NewPCG(53, 54))
 	staged := 0
 	for trial := range 160 {
