@@ -131,6 +131,9 @@ func (m *machine) stagedKey(k *bytecode.Key) *stagedClass {
 // what a Stager keeps between passes), else the plan's Key.Peak.
 func (m *machine) admitPeak(k *bytecode.Key) int64 {
 	if m.chunked(k) {
+		if st := m.stagedKey(k); st != nil && st.hybrid {
+			return m.hybridPeak(k, st)
+		}
 		return m.chunkPeaks[k.Class] + m.stageScratch(k) + m.stageCacheSize(k)
 	}
 	return k.Peak
@@ -166,6 +169,9 @@ func (w *worker) runChunked(k *bytecode.Key) (bool, error) {
 	if st := m.stagedKey(k); st != nil {
 		if err := w.stageStats(k, n); err != nil {
 			return false, err
+		}
+		if st.hybrid {
+			return w.runHybrid(k, st, n)
 		}
 		if ac, ok := w.stager.(ops.ArgChunker); ok && st.skip != nil && w.rawReady {
 			w.direct = ac // stage_args.go

@@ -28,3 +28,6 @@ var DirectChunks = &directChunks
 
 // SelectedPasses counts the statistics passes run for some arguments alone.
 var SelectedPasses = &selectedPasses
+
+// HybridKeys counts the keys run staged, then whole.
+var HybridKeys = &hybridKeys

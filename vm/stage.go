@@ -36,6 +36,10 @@ type stagedClass struct {
 	// skip, when the output pass can make the arguments a piece at a time, marks the CALLs
 	// that make them, which then do not run (stage_args.go).
 	skip []bool
+	// hybrid: a CALL after the staged one is not elementwise, and skipWhole marks the
+	// instructions before it that only the staged call needs (stage_hybrid.go).
+	hybrid    bool
+	skipWhole []bool
 	// argSlices is, per single tensor argument, the slice it alone depends on (for an
 	// ops.ArgSelector's passes; made on first use, under mu).
 	mu        sync.Mutex
@@ -83,9 +87,11 @@ func (st *stagedClass) sliceFor(code *bytecode.Code, sel []int) ([]int, error) {
 	return s, nil
 }
 
-// stageClass returns the staged form of a class program, or nil: every CALL elementwise (as
-// chunkableClass requires) except one, of a method with Stage set, whose keyword operands are
-// constants; and no control flow before that CALL (the statistics passes run a straight slice).
+// stageClass returns the staged form of a class program, or nil: every CALL before one of a
+// method with Stage set, whose keyword operands are constants, elementwise (as chunkableClass
+// requires), and no control flow before it (the statistics passes run a straight slice). When
+// a CALL after it is not elementwise the class is hybrid (stage_hybrid.go): the staged call's
+// output is made whole from its chunks, and the rest of the program runs over whole tensors.
 func (m *machine) stageClass(code *bytecode.Code) *stagedClass {
 	st := (*stagedClass)(nil)
 	for pc, in := range code.Instrs {
@@ -106,7 +112,10 @@ func (m *machine) stageClass(code *bytecode.Code) *stagedClass {
 			}
 			if d.Traits != ops.Elementwise || d.OutShape != nil || d.OutShapeKey != nil ||
 				d.Keys == ops.KeysMapped || in.Counts != nil {
-				return nil
+				if st == nil || d.Keys == ops.KeysMapped {
+					return nil
+				}
+				st.hybrid = true
 			}
 		}
 	}
@@ -115,6 +124,9 @@ func (m *machine) stageClass(code *bytecode.Code) *stagedClass {
 	}
 	st.slice = backwardSlice(code, st.pc)
 	st.rawKeys = m.rawKeyArgs(code, st)
+	if st.hybrid {
+		st.skipWhole = wholeSkips(code, st.pc)
+	}
 	return st
 }
 

@@ -375,6 +375,8 @@ type worker struct {
 	// rawReady, that the staged key's arguments can come from its cached inputs.
 	keySrc   rawKeySource
 	rawReady bool
+	// hybrid, during the whole part of a hybrid staged key, is the staged call's output.
+	hybrid *hybridRun
 	// direct, during an output pass whose staged arguments are made a piece at a time, is the
 	// Stager taking them, and argSrc their ArgSource (stage_args.go).
 	direct ops.ArgChunker
@@ -498,6 +500,17 @@ func (w *worker) exec(k *bytecode.Key, part *span) (bool, error) {
 	pair := m.fused[k.Class]
 	for pc := 0; pc < len(code.Instrs); pc++ {
 		in := &code.Instrs[pc]
+		if h := w.hybrid; h != nil && part == nil {
+			// The whole part of a hybrid staged key (stage_hybrid.go).
+			if h.st.skipWhole[pc] {
+				continue
+			}
+			if pc == h.st.pc {
+				w.set(in.A, h.out)
+				h.out = nil // the register holds it now
+				continue
+			}
+		}
 		switch in.Op {
 		case bytecode.NOP:
 		case bytecode.LOAD:
