@@ -11,45 +11,57 @@ import (
 	"github.com/mechac/mechac/ops"
 	"github.com/mechac/mechac/stdlib"
 	"github.com/mechac/mechac/vm"
+	"github.com/mechac/mechac/vm/bytecode"
 )
 
-// TestDellaStagedBitwise: an x215a-shaped recipe (dialect B, era fork-0.0.26: DELLA masks,
-// TIES k=1 voting with the signs, the geometric median) runs its large keys staged, a pass per
-// delta reading that delta's inputs alone (ops.ArgSelector), and writes the bytes of the
-// whole-tensor run for chunk lengths, -j, --max-memory, with and without the staged input
-// cache.
-func TestDellaStagedBitwise(t *testing.T) {
-	dir := t.TempDir()
+// dellaRecipe writes five float16 models of testKeys (three of them made large enough to
+// matter, one with columns past the 16-column blocks) into dir and returns the recipe's model
+// lines, in dialect B's or C's form.
+func dellaRecipe(t *testing.T, dir string, seed uint64, dialectC bool) string {
+	t.Helper()
 	keys := testKeys(t, 30)
 	var names []string
 	for k := range keys {
 		names = append(names, k)
 	}
 	slices.Sort(names)
-	keys[names[4]] = []int{64, 40}  // staged (1024 elements or more)
-	keys[names[9]] = []int{37, 41}  // staged, columns past the 16-column blocks
-	keys[names[15]] = []int{300, 8} // staged
+	keys[names[4]] = []int{64, 40}
+	keys[names[9]] = []int{37, 41}
+	keys[names[15]] = []int{300, 8}
 	src := ""
-	for i := range 5 {
-		writeModel(t, filepath.Join(dir, fmt.Sprintf("m%d.safetensors", i)), ops.F16, keys, uint64(60+i), nil)
-		src += fmt.Sprintf("model \"m%d.safetensors\" \"sdxl\" \"base\"\n", i)
+	if dialectC {
+		src = "version 0.1.0\n"
 	}
-	src += "merge \"subtract\" &1 &0\nmerge \"subtract\" &2 &0\nmerge \"subtract\" &3 &0\nmerge \"subtract\" &4 &0\n" +
-		"merge \"ties_sum_with_dropout\" &5 &6 &7 &8 apply_median=1.0 seed=241011 maxiter=100 della_eps=-0.1 " +
-		"cos_eps=1e-06 vote_sgn=1.0 rescale=0.0 apply_stock=0.0 k=1.0 ftol=1e-20 probability=0.1 eps=1e-06\n" +
-		"merge \"add_difference\" &0 &9 alpha=1.0\n"
+	for i := range 5 {
+		writeModel(t, filepath.Join(dir, fmt.Sprintf("m%d.safetensors", i)), ops.F16, keys, seed+uint64(i), nil)
+		if dialectC {
+			src += fmt.Sprintf("model \"m%d.safetensors\" model_config=\"sdxl-sgm\" merge_space=\"weight\"\n", i)
+		} else {
+			src += fmt.Sprintf("model \"m%d.safetensors\" \"sdxl\" \"base\"\n", i)
+		}
+	}
+	return src
+}
+
+// compileEra compiles src (models in dir) in the given era.
+func compileEra(t *testing.T, dir, src, era string) *bytecode.Program {
+	t.Helper()
 	f, err := lang.Parse("x.mecha", []byte(src))
 	if err != nil {
 		t.Fatal(err)
 	}
 	res, err := compiler.Compile(f, compiler.Options{Registry: stdlib.Default(), Numerics: ops.Exact, OutputDType: ops.F32,
-		Models: dirModels(dir), RecipeText: src, Era: "fork-0.0.26"})
+		Models: dirModels(dir), RecipeText: src, Era: era})
 	if err != nil {
 		t.Fatal(err)
 	}
-	prog := res.Program
-	// Every key staged, however small (by default only those the whole kernel would need a
-	// GiB for).
+	return res.Program
+}
+
+// dellaEveryKey is the default registry with every ties_sum_with_dropout key staged, however
+// small (by default only those the whole kernel would need a GiB for).
+func dellaEveryKey(t *testing.T) *ops.Registry {
+	t.Helper()
 	reg := ops.NewRegistry()
 	for _, d := range stdlib.Default().Defs() {
 		if d.Name == "ties_sum_with_dropout" && d.Stage != nil && d.Stage.Accepts != nil {
@@ -62,27 +74,13 @@ func TestDellaStagedBitwise(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if an, err := vm.Analyze(prog, vm.Options{Registry: stdlib.Default()}); err != nil || slices.Contains(an.Chunked, true) {
-		t.Fatalf("default registry: small keys chunked (err %v), want every key whole", err)
-	}
-	an, err := vm.Analyze(prog, vm.Options{Registry: reg})
-	if err != nil {
-		t.Fatal(err)
-	}
-	staged := 0
-	for _, st := range an.Staged {
-		if st != nil {
-			staged++
-		}
-	}
-	if staged == 0 {
-		t.Fatal("no key class runs ties_sum_with_dropout@fork-0.0.26 staged")
-	}
-	want := runSum(t, prog, vm.Options{Registry: stdlib.Default(), Jobs: 2, ChunkElems: -1}, "whole")
-	if got := runSum(t, prog, vm.Options{Registry: stdlib.Default(), Jobs: 2}, "default"); got != want {
-		t.Errorf("default registry: sha256 %s, whole tensors %s", got, want)
-	}
-	before := vm.SelectedPasses.Load()
+	return reg
+}
+
+// checkStagedRuns runs prog under reg for chunk lengths, -j, --max-memory and without the
+// staged input cache, and fails where the bytes are not want's.
+func checkStagedRuns(t *testing.T, prog *bytecode.Program, reg *ops.Registry, want string) {
+	t.Helper()
 	for _, c := range []struct {
 		chunk, jobs int
 		mem         int64
@@ -94,6 +92,38 @@ func TestDellaStagedBitwise(t *testing.T) {
 			t.Errorf("chunk %d -j %d --max-memory %d no cache %v: sha256 %s, whole tensors %s", c.chunk, c.jobs, c.mem, c.noCache, got, want)
 		}
 	}
+}
+
+// TestDellaStagedBitwise: an x215a-shaped recipe (dialect B, era fork-0.0.26: DELLA masks,
+// TIES k=1 voting with the signs, the geometric median) runs its keys staged, a pass per
+// delta reading that delta's inputs alone (ops.ArgSelector), and writes the bytes of the
+// whole-tensor run for chunk lengths, -j, --max-memory, with and without the staged input
+// cache; with the default registry its small keys run whole.
+func TestDellaStagedBitwise(t *testing.T) {
+	dir := t.TempDir()
+	src := dellaRecipe(t, dir, 60, false) +
+		"merge \"subtract\" &1 &0\nmerge \"subtract\" &2 &0\nmerge \"subtract\" &3 &0\nmerge \"subtract\" &4 &0\n" +
+		"merge \"ties_sum_with_dropout\" &5 &6 &7 &8 apply_median=1.0 seed=241011 maxiter=100 della_eps=-0.1 " +
+		"cos_eps=1e-06 vote_sgn=1.0 rescale=0.0 apply_stock=0.0 k=1.0 ftol=1e-20 probability=0.1 eps=1e-06\n" +
+		"merge \"add_difference\" &0 &9 alpha=1.0\n"
+	prog := compileEra(t, dir, src, "fork-0.0.26")
+	reg := dellaEveryKey(t)
+	if an, err := vm.Analyze(prog, vm.Options{Registry: stdlib.Default()}); err != nil || slices.Contains(an.Chunked, true) {
+		t.Fatalf("default registry: small keys chunked (err %v), want every key whole", err)
+	}
+	an, err := vm.Analyze(prog, vm.Options{Registry: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.ContainsFunc(an.Staged, func(st *vm.StagedCall) bool { return st != nil }) {
+		t.Fatal("no key class runs ties_sum_with_dropout@fork-0.0.26 staged")
+	}
+	want := runSum(t, prog, vm.Options{Registry: stdlib.Default(), Jobs: 2, ChunkElems: -1}, "whole")
+	if got := runSum(t, prog, vm.Options{Registry: stdlib.Default(), Jobs: 2}, "default"); got != want {
+		t.Errorf("default registry: sha256 %s, whole tensors %s", got, want)
+	}
+	before := vm.SelectedPasses.Load()
+	checkStagedRuns(t, prog, reg, want)
 	// Three staged keys of 4 deltas, a pass per delta each, in every run.
 	if got := vm.SelectedPasses.Load() - before; got < 5*3*4 {
 		t.Errorf("%d statistics passes read one delta alone, want at least %d", got, 5*3*4)
