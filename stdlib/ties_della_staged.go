@@ -87,6 +87,11 @@ type dellaStager struct {
 	// fill makes the keep probabilities of a delta from its DELLA offsets (nil: none), by
 	// the era's rule (dellaFillQ, della10xFillQ).
 	fill func(off []float64) func(qs []float64, lo int) error
+	// keep, where set, makes the keep probabilities from the delta itself instead (1.1.5's
+	// dropoutKeep), into keep; a NaN among them is the kernel's error.
+	keep func(delta []float64, rk *dellaRanker, keep []float64)
+	// nanZero: the output goes through nan_to_num(0, 0, 0) (1.1.5), not torch's defaults.
+	nanZero bool
 	// python: the geometric median's sums are Python's (1.x: the weighted sum and the
 	// weights' sum added in model order), not torch's reductions (0.0.x).
 	python bool
@@ -184,6 +189,58 @@ func newDella10xStager(d *ops.Def, fixed bool, c ops.StageCall) (ops.Stager, boo
 	pMin := 1 - p
 	return newDellaStager(name, c, o, dellaEps, pMin, div, rng.NewTorch(uint64(seed)), true,
 		func(off []float64) func(qs []float64, lo int) error { return della10xFillQ(fixed, pMin, off) })
+}
+
+// newDella115Stager is StageDef.New of today's ties_sum_with_dropout (1.1.5): its arguments
+// read as the kernel reads them (one probability for the whole key: a per-element one is not
+// staged), dropoutKeep's probabilities, 1.1.5's polarities, Python's sums in the median,
+// nan_to_num(0, 0, 0).
+func newDella115Stager(c ops.StageCall) (ops.Stager, bool, error) {
+	const name = "ties_sum_with_dropout"
+	d := tiesSumWithDropout
+	kw, _, err := complete(d, d.KwOnly, c.Kw, c.Numerics)
+	if err != nil {
+		return nil, false, nil
+	}
+	pts, err := tensors(name, ops.NumElements(c.Shape), kw[0])
+	if err != nil || !pts[0].IsScalar() {
+		return nil, false, nil
+	}
+	pt := pts[0]
+	p := pt.Data[0]
+	dellaEps, err1 := tiesFloat(name, "della_eps", kw[1])
+	rescale, err2 := tiesBool(name, "rescale", kw[2])
+	t, err3 := readTiesOpts(name, tiesDropoutParams[3:11], kw[3:11])
+	seed, hasSeed, err4 := tiesSeed(name, kw[11])
+	if isClose(p, 1) || errors.Join(err1, err2, err3, err4) != nil {
+		return nil, false, nil
+	}
+	if !hasSeed || seed < 0 {
+		seed = int64(rng.TorchDefaultSeed)
+	}
+	o := tiesEraOpts{k: t.k, bySigns: !t.voteSgn, stock: !t.applyStock, median: t.applyMedian,
+		cosEps: t.cosEps, eps: t.eps, ftol: t.ftol, maxiter: t.maxiter}
+	div := 1.0
+	if rescale {
+		div = 1 - p
+		if c.Numerics == ops.SDMecha {
+			div = float64(float32(1) - float32(p))
+		}
+	}
+	st, ok, err := newDellaStager(name, c, o, dellaEps, 1-p, div, rng.NewTorch(uint64(seed)), true, nil)
+	if ok {
+		s := st.(*dellaStager)
+		s.nanZero = true
+		numerics := c.Numerics
+		s.keep = func(delta []float64, rk *dellaRanker, keep []float64) {
+			dropoutKeep(delta, pt, dellaEps, numerics, keep, rk)
+		}
+	}
+	return st, ok, err
+}
+
+func init() {
+	tiesSumWithDropout.Stage = dellaStageDef(newDella115Stager)
 }
 
 // newDellaStager is the Stager of a DELLA/DARE ties_sum_with_dropout call over c's tensors: o
@@ -328,16 +385,35 @@ func (s *dellaStager) EndPass(pass int) error {
 		if s.delta == nil {
 			s.delta = make([]float64, s.n)
 		}
-		var off []float64
-		if s.rk != nil {
+		var fill func(qs []float64, lo int) error
+		if s.keep != nil {
 			if s.off == nil {
 				s.off = make([]float64, s.n)
 			}
-			off = s.off
-			dellaOffsets(s.delta, s.eps, s.rk, off)
+			keep := s.off // (the offsets' buffer holds the probabilities)
+			s.keep(s.delta, s.rk, keep)
+			fill = func(qs []float64, lo int) error {
+				for j, q := range keep[lo : lo+len(qs)] {
+					if math.IsNaN(q) {
+						return fmt.Errorf("%s: bernoulli probability is NaN", s.name)
+					}
+					qs[j] = q
+				}
+				return nil
+			}
+		} else {
+			var off []float64
+			if s.rk != nil {
+				if s.off == nil {
+					s.off = make([]float64, s.n)
+				}
+				off = s.off
+				dellaOffsets(s.delta, s.eps, s.rk, off)
+			}
+			fill = s.fill(off)
 		}
 		s.bits[i] = make([]uint64, (s.n+63)/64)
-		if err := bernoulliBits64(s.name, s.g, s.n, s.bits[i], s.fill(off)); err != nil {
+		if err := bernoulliBits64(s.name, s.g, s.n, s.bits[i], fill); err != nil {
 			return err
 		}
 		if i == s.r-1 {
@@ -424,7 +500,7 @@ func (s *dellaStager) tiles(lo int, args [][]float64, out []float64) {
 			// The disjoint mean: the agreeing deltas' column sum over their count.
 			s.colSums(s.x, tw, c0)
 			for j := range tw {
-				out[t0+j] = tiesNanToNum(s.sums[j]/s.counts[j]) / s.div
+				out[t0+j] = s.nan(s.sums[j]/s.counts[j]) / s.div
 			}
 			continue
 		}
@@ -454,12 +530,20 @@ func (s *dellaStager) tiles(lo int, args [][]float64, out []float64) {
 		}
 		if out != nil {
 			for j := range tw {
-				out[t0+j] = tiesNanToNum(s.med[j]) / s.div
+				out[t0+j] = s.nan(s.med[j]) / s.div
 			}
 			continue
 		}
 		s.distances(tw)
 	}
+}
+
+// nan is the era's nan_to_num of an output: torch's defaults, or (1.1.5) 0 for NaN and infs.
+func (s *dellaStager) nan(x float64) float64 {
+	if s.nanZero {
+		return tiesNanToZero(x)
+	}
+	return tiesNanToNum(x)
 }
 
 // weightSum is the weights' sum the median divides by: torch's (SumTorch) in 0.0.x, Python's

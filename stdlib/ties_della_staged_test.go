@@ -49,16 +49,16 @@ func TestDella00xStagedMatchesWhole(t *testing.T) {
 		kw := kwOf(d, given)
 		obs, outs, step := tiesPickChunks(rng, n, []int{1, 7, 16, 17, 4096, 0})
 		name := fmt.Sprintf("%d %s n=%d r=%d bad=%v step=%d %v", trial, era, n, r, bad, step, given)
-		dellaCompare(t, name, d, ms, n, kw, obs, outs)
+		dellaCompare(t, name, d, ops.Exact, ms, n, kw, obs, outs)
 	}
 }
 
 // dellaCompare runs d on ms whole and staged (statistics over obs, output over outs) and fails
-// unless both give the same bits or the same error.
-func dellaCompare(t *testing.T, name string, d *ops.Def, ms [][]float64, n int, kw []ops.Value, obs, outs [][2]int) {
+// unless both give the same bits or the same error (in numerics num).
+func dellaCompare(t *testing.T, name string, d *ops.Def, num ops.Numerics, ms [][]float64, n int, kw []ops.Value, obs, outs [][2]int) {
 	t.Helper()
-	want, werr := runVarKernel(d, ops.Exact, ms, []int{n}, kw)
-	got, _, serr := runStager(d.Stage, ops.Exact, ms, []int{n}, kw, obs, outs)
+	want, werr := runVarKernel(d, num, ms, []int{n}, kw)
+	got, _, serr := runStager(d.Stage, num, ms, []int{n}, kw, obs, outs)
 	if werr != nil || serr != nil {
 		if werr == nil || serr == nil || werr.Error() != serr.Error() {
 			t.Fatalf("%s: kernel error %v, staged error %v", name, werr, serr)
@@ -104,7 +104,48 @@ func TestDella10xStagedMatchesWhole(t *testing.T) {
 			continue // the stock factor without a median: the whole kernel
 		}
 		staged++
-		dellaCompare(t, name, d, ms, n, kw, obs, outs)
+		dellaCompare(t, name, d, ops.Exact, ms, n, kw, obs, outs)
+	}
+	if staged < 80 {
+		t.Errorf("only %d of 160 calls staged", staged)
+	}
+}
+
+// TestDella115StagedMatchesWhole: today's ties_sum_with_dropout staged (dropoutKeep's
+// probabilities, 1.1.5's polarities, Python's sums in the median, nan_to_num(0, 0, 0), the
+// rescale divisor of each numerics) gives the whole kernel's bits in both numerics.
+func TestDella115StagedMatchesWhole(t *testing.T) {
+	old := dellaWholeMin
+	t.Cleanup(func() { dellaWholeMin = old })
+	dellaWholeMin = 0
+	d := tiesSumWithDropout
+	rng := rand.New(rand.NewPCG(55, 56))
+	staged := 0
+	for trial := range 160 {
+		num := []ops.Numerics{ops.Exact, ops.SDMecha}[trial%2]
+		n := []int{1, 5, 16, 33, 300, 1100, 2500}[rng.IntN(7)]
+		r := []int{1, 2, 3, 8, 17, 20}[rng.IntN(6)]
+		bad := rng.IntN(5) == 0
+		ms := tiesTestData(rng, r, n, bad)
+		given := map[string]ops.Value{
+			"probability":  ops.TensorValue(ops.Scalar([]float64{0.1, 0.5, 0.9, 0.30000001192092896}[rng.IntN(4)])),
+			"della_eps":    ops.Float([]float64{-0.1, 0.05, 0}[rng.IntN(3)]),
+			"rescale":      ops.Bool(rng.IntN(2) == 0),
+			"k":            ops.Float([]float64{1, 0.2, 0.5}[rng.IntN(3)]),
+			"vote_sgn":     ops.Bool(rng.IntN(2) == 0),
+			"apply_stock":  ops.Bool(rng.IntN(4) != 0),
+			"apply_median": ops.Bool(rng.IntN(4) != 0),
+			"maxiter":      ops.Int([]int64{100, 0, 1, 3}[rng.IntN(4)]),
+			"seed":         ops.Int([]int64{-1, 241011, int64(rng.IntN(1 << 20))}[rng.IntN(3)]),
+		}
+		kw := kwOf(d, given)
+		obs, outs, step := tiesPickChunks(rng, n, []int{1, 7, 16, 17, 4096, 0})
+		name := fmt.Sprintf("%d %v n=%d r=%d bad=%v step=%d %v", trial, num, n, r, bad, step, given)
+		if _, ok, _ := d.Stage.New(ops.StageCall{Kw: kw, Tensors: r, Shape: []int{n}, Numerics: num}); !ok {
+			continue // the stock factor without a median: the whole kernel
+		}
+		staged++
+		dellaCompare(t, name, d, num, ms, n, kw, obs, outs)
 	}
 	if staged < 80 {
 		t.Errorf("only %d of 160 calls staged", staged)

@@ -31,3 +31,6 @@ var SelectedPasses = &selectedPasses
 
 // HybridKeys counts the keys run staged, then whole.
 var HybridKeys = &hybridKeys
+
+// StagedKeys counts the keys whose statistics passes ran to the end.
+var StagedKeys = &stagedKeys

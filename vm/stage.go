@@ -293,8 +293,12 @@ func (w *worker) stageStats(k *bytecode.Key, n int) error {
 		}
 	}
 	w.stager, w.stagedIn = s, call
+	stagedKeys.Add(1)
 	return nil
 }
+
+// stagedKeys counts the keys whose statistics passes ran to the end (for the tests).
+var stagedKeys atomic.Int64
 
 // selectedPasses counts the statistics passes that ran for some arguments alone (for the
 // tests).

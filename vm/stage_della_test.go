@@ -129,3 +129,39 @@ func TestDellaStagedBitwise(t *testing.T) {
 		t.Errorf("%d statistics passes read one delta alone, want at least %d", got, 5*3*4)
 	}
 }
+
+// TestDella115StagedBitwise: today's ties_sum_with_dropout (version 0.1.0 recipe, sd-mecha
+// 1.1.5) runs staged and writes the whole-tensor run's bytes, in both numerics.
+func TestDella115StagedBitwise(t *testing.T) {
+	dir := t.TempDir()
+	src := dellaRecipe(t, dir, 80, true) +
+		"merge \"subtract\" &1 &0\nmerge \"subtract\" &2 &0\nmerge \"subtract\" &3 &0\nmerge \"subtract\" &4 &0\n" +
+		"merge \"ties_sum_with_dropout\" &5 &6 &7 &8 probability=0.1 della_eps=-0.1 k=1.0 vote_sgn=true " +
+		"apply_median=true seed=241011\nmerge \"add_difference\" &0 &9\nmerge \"fallback\" &10 &0\n"
+	for _, numerics := range []string{"exact", "sd-mecha"} {
+		num, err := ops.ParseNumerics(numerics)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f, err := lang.Parse("x.mecha", []byte(src))
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := compiler.Compile(f, compiler.Options{Registry: stdlib.Default(), Numerics: num, OutputDType: ops.F32,
+			Models: dirModels(dir), RecipeText: src})
+		if err != nil {
+			t.Fatal(err)
+		}
+		prog := res.Program
+		reg := dellaEveryKey(t)
+		if an, err := vm.Analyze(prog, vm.Options{Registry: reg}); err != nil || !slices.Contains(an.Chunked, true) {
+			t.Fatalf("%s: no key runs staged (err %v)", numerics, err)
+		}
+		want := runSum(t, prog, vm.Options{Registry: stdlib.Default(), Jobs: 2, ChunkElems: -1}, "whole")
+		before := vm.StagedKeys.Load()
+		checkStagedRuns(t, prog, reg, want)
+		if vm.StagedKeys.Load() == before {
+			t.Errorf("%s: no key ran its statistics passes", numerics)
+		}
+	}
+}
