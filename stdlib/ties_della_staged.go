@@ -157,81 +157,87 @@ func newDella00xStager(d *ops.Def, kind dropout00xKind, c ops.StageCall) (ops.St
 		func(off []float64) func(qs []float64, lo int) error { return dellaFillQ(kind, pMin, off) })
 }
 
-// newDella10xStager is StageDef.New of the 1.0.x ties_sum_with_dropout (fixed: fork-1.0.x's
-// probability rule): its arguments read as the kernel reads them, Python's sums in the median.
-func newDella10xStager(d *ops.Def, fixed bool, c ops.StageCall) (ops.Stager, bool, error) {
-	name := d.FullName()
+// dropout1x is a 1.x ties_sum_with_dropout call's arguments as its kernel reads them, for a
+// Stager: one probability p for the key (pt), the TIES options in the era's polarities, the
+// generator's seed.
+type dropout1x struct {
+	pt       *ops.Tensor
+	p        float64
+	dellaEps float64
+	rescale  bool
+	o        tiesEraOpts
+	seed     int64
+}
+
+// readDropout1x reads a staged call of the 1.x ties_sum_with_dropout d; ok is false where the
+// kernel would reject the arguments, special-case them (p isclose to 1), or take a probability
+// per element: such a call is not staged.
+func readDropout1x(d *ops.Def, name string, c ops.StageCall) (a dropout1x, ok bool) {
 	kw, _, err := complete(d, d.KwOnly, c.Kw, c.Numerics)
 	if err != nil {
-		return nil, false, nil
+		return a, false
 	}
 	pts, err := tensors(name, ops.NumElements(c.Shape), kw[0])
 	if err != nil || !pts[0].IsScalar() {
-		return nil, false, nil
+		return a, false
 	}
-	p := pts[0].Data[0]
-	dellaEps, err1 := tiesFloat(name, "della_eps", kw[1])
-	rescale, err2 := tiesBool(name, "rescale", kw[2])
-	t, err3 := readTiesOpts(name, tiesDropoutParams[3:11], kw[3:11])
-	seed, hasSeed, err4 := tiesSeed(name, kw[11])
-	if isClose(p, 1) || errors.Join(err1, err2, err3, err4) != nil {
-		return nil, false, nil
+	a.pt, a.p = pts[0], pts[0].Data[0]
+	var err1, err2, err3, err4 error
+	var t tiesOpts
+	var hasSeed bool
+	a.dellaEps, err1 = tiesFloat(name, "della_eps", kw[1])
+	a.rescale, err2 = tiesBool(name, "rescale", kw[2])
+	t, err3 = readTiesOpts(name, tiesDropoutParams[3:11], kw[3:11])
+	a.seed, hasSeed, err4 = tiesSeed(name, kw[11])
+	if isClose(a.p, 1) || errors.Join(err1, err2, err3, err4) != nil {
+		return a, false
 	}
-	if !hasSeed || seed < 0 {
-		seed = int64(rng.TorchDefaultSeed)
+	if !hasSeed || a.seed < 0 {
+		a.seed = int64(rng.TorchDefaultSeed)
 	}
-	o := tiesEraOpts{k: t.k, bySigns: !t.voteSgn, stock: !t.applyStock, median: t.applyMedian,
+	// The 1.x polarities: vote_sgn votes with the values, apply_stock turns the factor off.
+	a.o = tiesEraOpts{k: t.k, bySigns: !t.voteSgn, stock: !t.applyStock, median: t.applyMedian,
 		cosEps: t.cosEps, eps: t.eps, ftol: t.ftol, maxiter: max(t.maxiter, 0)}
-	div := 1.0
-	if rescale {
-		div = 1 - p
+	return a, true
+}
+
+// newDella10xStager is StageDef.New of the 1.0.x ties_sum_with_dropout (fixed: fork-1.0.x's
+// probability rule): Python's sums in the median.
+func newDella10xStager(d *ops.Def, fixed bool, c ops.StageCall) (ops.Stager, bool, error) {
+	name := d.FullName()
+	a, ok := readDropout1x(d, name, c)
+	if !ok {
+		return nil, false, nil
 	}
-	pMin := 1 - p
-	return newDellaStager(name, c, o, dellaEps, pMin, div, rng.NewTorch(uint64(seed)), true,
+	div := 1.0
+	if a.rescale {
+		div = 1 - a.p
+	}
+	pMin := 1 - a.p
+	return newDellaStager(name, c, a.o, a.dellaEps, pMin, div, rng.NewTorch(uint64(a.seed)), true,
 		func(off []float64) func(qs []float64, lo int) error { return della10xFillQ(fixed, pMin, off) })
 }
 
-// newDella115Stager is StageDef.New of today's ties_sum_with_dropout (1.1.5): its arguments
-// read as the kernel reads them (one probability for the whole key: a per-element one is not
-// staged), dropoutKeep's probabilities, 1.1.5's polarities, Python's sums in the median,
-// nan_to_num(0, 0, 0).
+// newDella115Stager is StageDef.New of today's ties_sum_with_dropout (1.1.5): dropoutKeep's
+// probabilities, Python's sums in the median, nan_to_num(0, 0, 0), each numerics' divisor.
 func newDella115Stager(c ops.StageCall) (ops.Stager, bool, error) {
 	const name = "ties_sum_with_dropout"
-	d := tiesSumWithDropout
-	kw, _, err := complete(d, d.KwOnly, c.Kw, c.Numerics)
-	if err != nil {
+	a, ok := readDropout1x(tiesSumWithDropout, name, c)
+	if !ok {
 		return nil, false, nil
 	}
-	pts, err := tensors(name, ops.NumElements(c.Shape), kw[0])
-	if err != nil || !pts[0].IsScalar() {
-		return nil, false, nil
-	}
-	pt := pts[0]
-	p := pt.Data[0]
-	dellaEps, err1 := tiesFloat(name, "della_eps", kw[1])
-	rescale, err2 := tiesBool(name, "rescale", kw[2])
-	t, err3 := readTiesOpts(name, tiesDropoutParams[3:11], kw[3:11])
-	seed, hasSeed, err4 := tiesSeed(name, kw[11])
-	if isClose(p, 1) || errors.Join(err1, err2, err3, err4) != nil {
-		return nil, false, nil
-	}
-	if !hasSeed || seed < 0 {
-		seed = int64(rng.TorchDefaultSeed)
-	}
-	o := tiesEraOpts{k: t.k, bySigns: !t.voteSgn, stock: !t.applyStock, median: t.applyMedian,
-		cosEps: t.cosEps, eps: t.eps, ftol: t.ftol, maxiter: t.maxiter}
 	div := 1.0
-	if rescale {
-		div = 1 - p
+	if a.rescale {
+		div = 1 - a.p
 		if c.Numerics == ops.SDMecha {
-			div = float64(float32(1) - float32(p))
+			div = float64(float32(1) - float32(a.p)) // 1.0 - f32 0-dim tensor: in float32
 		}
 	}
-	st, ok, err := newDellaStager(name, c, o, dellaEps, 1-p, div, rng.NewTorch(uint64(seed)), true, nil)
+	st, ok, err := newDellaStager(name, c, a.o, a.dellaEps, 1-a.p, div, rng.NewTorch(uint64(a.seed)), true, nil)
 	if ok {
 		s := st.(*dellaStager)
 		s.nanZero = true
-		numerics := c.Numerics
+		pt, dellaEps, numerics := a.pt, a.dellaEps, c.Numerics
 		s.keep = func(delta []float64, rk *dellaRanker, keep []float64) {
 			dropoutKeep(delta, pt, dellaEps, numerics, keep, rk)
 		}

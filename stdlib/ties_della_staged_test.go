@@ -86,17 +86,7 @@ func TestDella10xStagedMatchesWhole(t *testing.T) {
 		r := []int{1, 2, 3, 8, 17, 20}[rng.IntN(6)]
 		bad := rng.IntN(5) == 0
 		ms := tiesTestData(rng, r, n, bad)
-		given := map[string]ops.Value{
-			"probability":  ops.TensorValue(ops.Scalar([]float64{0.1, 0.5, 0.9}[rng.IntN(3)])),
-			"della_eps":    ops.Float([]float64{-0.1, 0.05, 0}[rng.IntN(3)]),
-			"rescale":      ops.Bool(rng.IntN(2) == 0),
-			"k":            ops.Float([]float64{1, 0.2, 0.5}[rng.IntN(3)]),
-			"vote_sgn":     ops.Bool(rng.IntN(2) == 0),
-			"apply_stock":  ops.Bool(rng.IntN(4) != 0),
-			"apply_median": ops.Bool(rng.IntN(4) != 0),
-			"maxiter":      ops.Int([]int64{100, 0, 1, 3}[rng.IntN(4)]),
-			"seed":         ops.Int([]int64{-1, 241011, int64(rng.IntN(1 << 20))}[rng.IntN(3)]),
-		}
+		given := dropout1xKw(rng)
 		kw := kwOf(d, given)
 		obs, outs, step := tiesPickChunks(rng, n, []int{1, 7, 16, 17, 4096, 0})
 		name := fmt.Sprintf("%d %s n=%d r=%d bad=%v step=%d %v", trial, era, n, r, bad, step, given)
@@ -127,17 +117,7 @@ func TestDella115StagedMatchesWhole(t *testing.T) {
 		r := []int{1, 2, 3, 8, 17, 20}[rng.IntN(6)]
 		bad := rng.IntN(5) == 0
 		ms := tiesTestData(rng, r, n, bad)
-		given := map[string]ops.Value{
-			"probability":  ops.TensorValue(ops.Scalar([]float64{0.1, 0.5, 0.9, 0.30000001192092896}[rng.IntN(4)])),
-			"della_eps":    ops.Float([]float64{-0.1, 0.05, 0}[rng.IntN(3)]),
-			"rescale":      ops.Bool(rng.IntN(2) == 0),
-			"k":            ops.Float([]float64{1, 0.2, 0.5}[rng.IntN(3)]),
-			"vote_sgn":     ops.Bool(rng.IntN(2) == 0),
-			"apply_stock":  ops.Bool(rng.IntN(4) != 0),
-			"apply_median": ops.Bool(rng.IntN(4) != 0),
-			"maxiter":      ops.Int([]int64{100, 0, 1, 3}[rng.IntN(4)]),
-			"seed":         ops.Int([]int64{-1, 241011, int64(rng.IntN(1 << 20))}[rng.IntN(3)]),
-		}
+		given := dropout1xKw(rng)
 		kw := kwOf(d, given)
 		obs, outs, step := tiesPickChunks(rng, n, []int{1, 7, 16, 17, 4096, 0})
 		name := fmt.Sprintf("%d %v n=%d r=%d bad=%v step=%d %v", trial, num, n, r, bad, step, given)
@@ -149,5 +129,20 @@ func TestDella115StagedMatchesWhole(t *testing.T) {
 	}
 	if staged < 80 {
 		t.Errorf("only %d of 160 calls staged", staged)
+	}
+}
+
+// dropout1xKw is random keyword arguments of a 1.x ties_sum_with_dropout call.
+func dropout1xKw(rng *rand.Rand) map[string]ops.Value {
+	return map[string]ops.Value{
+		"probability":  ops.TensorValue(ops.Scalar([]float64{0.1, 0.5, 0.9, 0.30000001192092896}[rng.IntN(4)])),
+		"della_eps":    ops.Float([]float64{-0.1, 0.05, 0}[rng.IntN(3)]),
+		"rescale":      ops.Bool(rng.IntN(2) == 0),
+		"k":            ops.Float([]float64{1, 0.2, 0.5}[rng.IntN(3)]),
+		"vote_sgn":     ops.Bool(rng.IntN(2) == 0),
+		"apply_stock":  ops.Bool(rng.IntN(4) != 0),
+		"apply_median": ops.Bool(rng.IntN(4) != 0),
+		"maxiter":      ops.Int([]int64{100, 0, 1, 3}[rng.IntN(4)]),
+		"seed":         ops.Int([]int64{-1, 241011, int64(rng.IntN(1 << 20))}[rng.IntN(3)]),
 	}
 }
