@@ -29,24 +29,14 @@ func directArgs(code *bytecode.Code, st *stagedClass, pair []int) (skip []bool, 
 	}
 	skip = make([]bool, len(code.Instrs))
 	for _, ra := range st.rawKeys {
-		c := slicesIndexPtr(code.Instrs, ra.call)
-		if c < 0 || pair[c] == 0 || code.Instrs[pair[c]-1].A != ra.call.Operands[0].Index ||
+		c := ra.pc
+		if pair[c] == 0 || code.Instrs[pair[c]-1].A != ra.call.Operands[0].Index ||
 			!readOnlyAt(code, c, ra.call.A, st.pc) {
 			return nil, false
 		}
 		skip[c] = true
 	}
 	return skip, true
-}
-
-// slicesIndexPtr is the index of the instruction p points to in instrs, or -1.
-func slicesIndexPtr(instrs []bytecode.Instr, p *bytecode.Instr) int {
-	for i := range instrs {
-		if &instrs[i] == p {
-			return i
-		}
-	}
-	return -1
 }
 
 // readOnlyAt reports whether the value the instruction at def writes to register r is read by

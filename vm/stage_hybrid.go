@@ -31,37 +31,32 @@ var hybridKeys atomic.Int64
 // instructions marked) read: the whole part does not run them. An instruction whose register
 // an instruction after pc reads (the base of add_difference, the model of a fallback) runs.
 func wholeSkips(code *bytecode.Code, pc int) []bool {
-	need := map[int]bool{}
-	reads := func(in *bytecode.Instr) {
+	// Every register read after pc counts as needed from before it (one written there before
+	// its read needs nothing earlier; counting it anyway only runs an instruction whole
+	// execution runs too). What they need before pc is their backward slice.
+	var regs []int
+	for _, in := range code.Instrs[pc+1:] {
 		for _, o := range in.Operands {
 			if o.Kind == bytecode.OpReg {
-				need[o.Index] = true
+				regs = append(regs, o.Index)
 			}
 		}
 		switch in.Op {
 		case bytecode.MOVE:
-			need[in.B] = true
+			regs = append(regs, in.B)
 		case bytecode.STORE, bytecode.JPRESENT:
-			need[in.A] = true
+			regs = append(regs, in.A)
 		}
 	}
-	// Every register read after pc counts as needed from before it (one written there before
-	// its read needs nothing earlier; counting it anyway only runs an instruction whole
-	// execution runs too).
-	for i := len(code.Instrs) - 1; i > pc; i-- {
-		reads(&code.Instrs[i])
+	kept := make([]bool, len(code.Instrs))
+	for _, i := range backwardSliceOf(code, pc, regs) {
+		kept[i] = true
 	}
 	skip := make([]bool, len(code.Instrs))
-	for i := pc - 1; i >= 0; i-- {
-		in := &code.Instrs[i]
+	for i, in := range code.Instrs[:pc] {
 		switch in.Op {
 		case bytecode.LOAD, bytecode.CALL, bytecode.MOVE:
-			if !need[in.A] {
-				skip[i] = true
-				continue
-			}
-			delete(need, in.A)
-			reads(in)
+			skip[i] = !kept[i]
 		}
 	}
 	return skip

@@ -22,6 +22,7 @@ import (
 // rawKeyArg is a tensor argument of a staged CALL made by a RawKeys call over two LOADs.
 type rawKeyArg struct {
 	call *bytecode.Instr // the CALL that makes the argument
+	pc   int             // its index in the class program
 	a, b *bytecode.Instr // the LOADs of its operands
 }
 
@@ -52,7 +53,7 @@ func (m *machine) rawKeyArgs(code *bytecode.Code, st *stagedClass) []rawKeyArg {
 			}
 			lds[j] = &code.Instrs[l]
 		}
-		out = append(out, rawKeyArg{call: call, a: lds[0], b: lds[1]})
+		out = append(out, rawKeyArg{call: call, pc: c, a: lds[0], b: lds[1]})
 	}
 	return out
 }
