@@ -1,10 +1,23 @@
 #include "textflag.h"
+#include "vec_amd64.h"
 
 // The widening of decode*_amd64 fused with a subtraction: dst[i] = widen(src[i]) - b[i], each
 // element's widening exact and its subtraction VSUBPD's (the widened value first, as a - b in
 // Go and in stdlib's vecSubAVX2). Each returns nonzero when some source value is inf or NaN
 // (an all-ones exponent), and then dst is not to be used: the caller widens and subtracts
 // again on the exact scalar path, which keeps NaN payloads as the table gives them.
+
+// SUB_STORE subtracts eight float64 of b (DX) from Y3 and Y5, stores them to dst (DI) and
+// moves the three pointers on (src by srcStep bytes).
+#define SUB_STORE(srcStep) \
+	VSUBPD  (DX), Y3, Y3 \
+	VSUBPD  32(DX), Y5, Y5 \
+	VMOVUPD Y3, (DI) \
+	VMOVUPD Y5, 32(DI) \
+	ADDQ srcStep, SI \
+	ADDQ $64, DX \
+	ADDQ $64, DI \
+	SUBQ $8, CX
 
 // func decodeSubF16C(dst *float64, src *byte, b *float64, n int) (bad uint64)
 // n is a positive multiple of 8.
@@ -13,36 +26,16 @@ TEXT ·decodeSubF16C(SB), NOSPLIT, $0-40
 	MOVQ src+8(FP), SI
 	MOVQ b+16(FP), DX
 	MOVQ n+24(FP), CX
-	MOVL $0x7c007c00, AX
-	MOVQ AX, X6
-	VPBROADCASTD X6, X6
-	VPXOR X7, X7, X7
+	HALF_TEST_INIT($0x7c007c00)
 
 f16loop:
 	VMOVDQU (SI), X0
-	VPAND   X6, X0, X1
-	VPCMPEQW X6, X1, X1
-	VPOR    X1, X7, X7
+	HALF_TEST
 	VCVTPH2PS X0, Y2
-	VCVTPS2PD X2, Y3
-	VEXTRACTF128 $1, Y2, X4
-	VCVTPS2PD X4, Y5
-	VSUBPD  (DX), Y3, Y3
-	VSUBPD  32(DX), Y5, Y5
-	VMOVUPD Y3, (DI)
-	VMOVUPD Y5, 32(DI)
-	ADDQ $16, SI
-	ADDQ $64, DX
-	ADDQ $64, DI
-	SUBQ $8, CX
+	WIDEN_PS_PD
+	SUB_STORE($16)
 	JNZ  f16loop
-
-	VMOVQ X7, AX
-	VPEXTRQ $1, X7, BX
-	ORQ  BX, AX
-	MOVQ AX, bad+32(FP)
-	VZEROUPPER
-	RET
+	RETURN_BAD(bad+32(FP))
 
 // func decodeSubBF16(dst *float64, src *byte, b *float64, n int) (bad uint64)
 // n is a positive multiple of 8. bfloat16 is the top half of a float32: zero-extend, shift.
@@ -51,37 +44,17 @@ TEXT ·decodeSubBF16(SB), NOSPLIT, $0-40
 	MOVQ src+8(FP), SI
 	MOVQ b+16(FP), DX
 	MOVQ n+24(FP), CX
-	MOVL $0x7f807f80, AX
-	MOVQ AX, X6
-	VPBROADCASTD X6, X6
-	VPXOR X7, X7, X7
+	HALF_TEST_INIT($0x7f807f80)
 
 bf16loop:
 	VMOVDQU (SI), X0
-	VPAND   X6, X0, X1
-	VPCMPEQW X6, X1, X1
-	VPOR    X1, X7, X7
+	HALF_TEST
 	VPMOVZXWD X0, Y2
 	VPSLLD  $16, Y2, Y2
-	VCVTPS2PD X2, Y3
-	VEXTRACTF128 $1, Y2, X4
-	VCVTPS2PD X4, Y5
-	VSUBPD  (DX), Y3, Y3
-	VSUBPD  32(DX), Y5, Y5
-	VMOVUPD Y3, (DI)
-	VMOVUPD Y5, 32(DI)
-	ADDQ $16, SI
-	ADDQ $64, DX
-	ADDQ $64, DI
-	SUBQ $8, CX
+	WIDEN_PS_PD
+	SUB_STORE($16)
 	JNZ  bf16loop
-
-	VMOVQ X7, AX
-	VPEXTRQ $1, X7, BX
-	ORQ  BX, AX
-	MOVQ AX, bad+32(FP)
-	VZEROUPPER
-	RET
+	RETURN_BAD(bad+32(FP))
 
 // func decodeSubF32(dst *float64, src *byte, b *float64, n int) (bad uint64)
 // n is a positive multiple of 8.
@@ -96,28 +69,11 @@ TEXT ·decodeSubF32(SB), NOSPLIT, $0-40
 	VPXOR Y7, Y7, Y7
 
 f32loop:
-	VMOVDQU (SI), Y0
-	VPAND   Y6, Y0, Y1
+	VMOVDQU (SI), Y2
+	VPAND   Y6, Y2, Y1
 	VPCMPEQD Y6, Y1, Y1
 	VPOR    Y1, Y7, Y7
-	VCVTPS2PD X0, Y3
-	VEXTRACTF128 $1, Y0, X4
-	VCVTPS2PD X4, Y5
-	VSUBPD  (DX), Y3, Y3
-	VSUBPD  32(DX), Y5, Y5
-	VMOVUPD Y3, (DI)
-	VMOVUPD Y5, 32(DI)
-	ADDQ $32, SI
-	ADDQ $64, DX
-	ADDQ $64, DI
-	SUBQ $8, CX
+	WIDEN_PS_PD
+	SUB_STORE($32)
 	JNZ  f32loop
-
-	VEXTRACTI128 $1, Y7, X1
-	VPOR X1, X7, X7
-	VMOVQ X7, AX
-	VPEXTRQ $1, X7, BX
-	ORQ  BX, AX
-	MOVQ AX, bad+32(FP)
-	VZEROUPPER
-	RET
+	RETURN_BAD(bad+32(FP))
