@@ -241,8 +241,11 @@ func (w *worker) stageStats(k *bytecode.Key, n int) error {
 	}
 	code := &m.prog.Classes[k.Class]
 	call := &code.Instrs[st.pc]
-	w.rawReady = w.rawKeysReady(k, st)
+	// Only a Stager that reads keys or takes its arguments a piece at a time has a use for
+	// the stored bytes (which rawKeysReady reads whole into the cache to check).
 	ko, _ := s.(ops.KeyObserver)
+	_, chunker := s.(ops.ArgChunker)
+	w.rawReady = (ko != nil || chunker) && w.rawKeysReady(k, st)
 	direct := ko != nil && w.rawReady
 	sel, _ := s.(ops.ArgSelector)
 	for pass := 0; pass < s.Passes(); pass++ { // Passes may grow at an EndPass
