@@ -450,10 +450,32 @@ modelsf16:
 	RET
 
 
+// RSPLIT_BLOCK splits the eight keys in K (tiesRangeSplitAVX2): the keys >= lo (Y14 = lo - 1)
+// counted into Y13, those also <= hi (Y15) moved to the front by tiesCompactPerm (R8) and
+// stored at DI, which advances past them. GE and IN are scratch; AX and DX too.
+#define RSPLIT_BLOCK(K, GE, IN) \
+	VPCMPGTD Y14, K, GE \
+	VPSUBD   GE, Y13, Y13 \
+	VPCMPGTD Y15, K, IN \
+	VPANDN   GE, IN, IN \
+	VMOVMSKPS IN, AX \
+	POPCNTL  AX, DX \
+	SHLQ     $5, AX \
+	VMOVDQU  (R8)(AX*1), IN \
+	VPERMD   K, IN, K \
+	VMOVDQU  K, (DI) \
+	LEAQ     (DI)(DX*4), DI
+
 // func tiesRangeSplitAVX2(keys *uint32, n int, lo, hi uint32, perm *[256][8]uint32, dst *uint32) (below, m int)
 // n is a positive multiple of 8; keys, lo and hi below 2^31. Counts the keys below lo and
 // writes those in [lo, hi] to dst, in order; dst must have room for m + 8 keys at every step
-// (n + 8 in all).
+// (n + 8 in all). dst may be keys itself (a compaction): each block is loaded before any
+// kept key is stored, at or before it.
+//
+// The keys at or above lo are counted in a vector (below = n - their count), and the inside
+// mask is (u >= lo) and not (u > hi): 12 instructions per eight keys where movemasks and
+// popcounts of both compares took 16, and two blocks per step halve the loop's own (9.3
+// against 15.4 us per 64 Ki keys on BenchmarkTiesRangeSplit, AMD EPYC).
 TEXT ·tiesRangeSplitAVX2(SB), NOSPLIT, $0-56
 	MOVQ keys+0(FP), SI
 	MOVQ n+8(FP), CX
@@ -461,32 +483,42 @@ TEXT ·tiesRangeSplitAVX2(SB), NOSPLIT, $0-56
 	MOVL hi+20(FP), BX
 	MOVQ perm+24(FP), R8
 	MOVQ dst+32(FP), DI
+	DECL AX                   // lo - 1: u > lo - 1 is u >= lo (lo = 0: -1, below every key)
 	MOVD AX, X14
 	VPBROADCASTD X14, Y14
 	MOVD BX, X15
 	VPBROADCASTD X15, Y15
-	XORQ R9, R9               // below
+	VPXOR Y13, Y13, Y13       // per lane, the keys >= lo (negated compares summed)
+	MOVQ CX, R9               // n, for below = n - that count
+	TESTQ $8, CX
+	JZ   rsplit2
 
-rsplit:
+	// One block of eight first, so that the rest is pairs.
 	VMOVDQU (SI), Y0
-	VPCMPGTD Y0, Y14, Y1      // lo > u
-	VPCMPGTD Y15, Y0, Y2      // u > hi
-	VMOVMSKPS Y1, DX
-	POPCNTL DX, DX
-	ADDQ    DX, R9
-	VPOR    Y2, Y1, Y1        // outside
-	VMOVMSKPS Y1, AX
-	XORL    $0xff, AX         // inside
-	MOVQ    AX, BX
-	SHLQ    $5, BX
-	VMOVDQU (R8)(BX*1), Y2
-	VPERMD  Y0, Y2, Y0
-	VMOVDQU Y0, (DI)
-	POPCNTL AX, AX
-	LEAQ    (DI)(AX*4), DI
+	RSPLIT_BLOCK(Y0, Y1, Y2)
 	ADDQ $32, SI
 	SUBQ $8, CX
-	JNZ  rsplit
+	JZ   rdone
+
+rsplit2:
+	VMOVDQU (SI), Y0
+	VMOVDQU 32(SI), Y4        // both loaded before a store (dst may be keys)
+	RSPLIT_BLOCK(Y0, Y1, Y2)
+	RSPLIT_BLOCK(Y4, Y5, Y6)
+	ADDQ $64, SI
+	SUBQ $16, CX
+	JNZ  rsplit2
+
+rdone:
+	// below = n - the sum of the eight lanes' counts.
+	VEXTRACTI128 $1, Y13, X0
+	VPADDD  X0, X13, X13
+	VPSHUFD $0x4e, X13, X0
+	VPADDD  X0, X13, X13
+	VPSHUFD $0xb1, X13, X0
+	VPADDD  X0, X13, X13
+	MOVL    X13, AX
+	SUBQ    AX, R9
 	MOVQ R9, below+40(FP)
 	MOVQ dst+32(FP), SI
 	SUBQ SI, DI
