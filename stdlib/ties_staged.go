@@ -85,7 +85,13 @@ func tiesStageOnePass(r, n int) bool { return 4*int64(r)*int64(n) <= tiesStageKe
 // tiesStageScratch is StageDef.Scratch: the histograms, the keys (all of them in one-pass
 // mode; in two-pass mode one bucket's or the fine histogram, per delta) and the voter.
 func tiesStageScratch(r, n int) int64 {
-	b := int64(r) * (4<<tiesCoarseBits + 128) // the histograms and the per-delta slices
+	// The histograms (four lanes in a histogram pass of tiesHistLanesMin keys or more: after
+	// a missed bracket) and the per-delta slices.
+	lanes := int64(1)
+	if n >= tiesHistLanesMin {
+		lanes = tiesHistLanes
+	}
+	b := int64(r) * (4<<tiesCoarseBits*lanes + 128)
 	if tiesStageOnePass(r, n) {
 		b += 4 * int64(tiesKeysCap(r*n)+tiesOneCandCap(n)) // the keys, a bracket's copy
 	} else {
