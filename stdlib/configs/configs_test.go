@@ -39,6 +39,12 @@ func TestEveryConfigRegisters(t *testing.T) {
 	if got := strings.Join(r.ConfigIDs(), " "); got != strings.Join(want, " ") {
 		t.Errorf("configs %s\nwant    %s", got, strings.Join(want, " "))
 	}
+	// They are registered lazily: each must build (a build error would panic at first use).
+	for _, id := range want {
+		if c, ok := r.Config(id); !ok || c.ID != id {
+			t.Errorf("config %s: %v, %v", id, c, ok)
+		}
+	}
 }
 
 // Counts from sd-mecha 1.1.5's YAML files (and docs/sd-mecha-methods.md section 6).
