@@ -18,6 +18,13 @@ type ModelSource interface {
 	Model(path string) (*ModelInfo, error)
 }
 
+// ModelPrefetcher is a ModelSource that can read several headers at once: Compile hands it
+// every model path of the recipe (in order, repeats included) before asking for each with
+// Model, which then reports any error as usual.
+type ModelPrefetcher interface {
+	Prefetch(paths []string)
+}
+
 // ModelInfo is one model file's header.
 type ModelInfo struct {
 	// Path is where the file was found (what the VM opens).
@@ -134,6 +141,15 @@ func (c *compilation) resolveModels() pos.ErrorList {
 	c.keys = &keyTable{u: u, sets: map[*ir.Value]keySet{}, models: map[*ir.Value]*modelKeys{}, reg: c.opts.Registry}
 	byPath := map[string]int{}
 	tables := map[unsafe.Pointer]*headerKeys{}
+	if pf, ok := c.opts.Models.(ModelPrefetcher); ok {
+		var paths []string
+		for _, v := range c.fn.Values {
+			if v.Op == ir.OpModel {
+				paths = append(paths, v.Path)
+			}
+		}
+		pf.Prefetch(paths)
+	}
 	for _, v := range c.fn.Values {
 		if v.Op != ir.OpModel {
 			continue

@@ -12,6 +12,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"github.com/mechac/mechac/compiler"
 	"github.com/mechac/mechac/vm/safetensors"
@@ -26,7 +28,9 @@ type modelFinder struct {
 	dirs      []string
 	recipeDir string
 	// set binds template parameter names to paths (--set name=path).
-	set   map[string]string
+	set map[string]string
+	// mu guards cache and tensorSets: Prefetch fills them from several goroutines.
+	mu    sync.Mutex
 	cache map[string]*compiler.ModelInfo
 	// tensorSets shares one read-only tensor table among models whose headers list the same
 	// tensors (names, dtypes, shapes): the fine-tunes of one architecture usually do, and 216
@@ -72,9 +76,49 @@ func (m *modelFinder) find(p string) (string, error) {
 
 // Model implements compiler.ModelSource.
 func (m *modelFinder) Model(p string) (*compiler.ModelInfo, error) {
-	if info, ok := m.cache[p]; ok {
+	m.mu.Lock()
+	info, ok := m.cache[p]
+	m.mu.Unlock()
+	if ok {
 		return info, nil
 	}
+	return m.load(p)
+}
+
+// Prefetch implements compiler.ModelPrefetcher: it reads the headers of the models not yet
+// cached on up to GOMAXPROCS goroutines, so that the recipe's models are opened, parsed and
+// hashed in parallel (9 SDXL headers took ~30 ms one after the other, 216 ~0.75 s). Errors are
+// dropped: Model reports them, in the recipe's order.
+func (m *modelFinder) Prefetch(paths []string) {
+	var todo []string
+	seen := map[string]bool{}
+	m.mu.Lock()
+	for _, p := range paths {
+		if _, ok := m.cache[p]; !ok && !seen[p] {
+			seen[p] = true
+			todo = append(todo, p)
+		}
+	}
+	m.mu.Unlock()
+	workers := min(runtime.GOMAXPROCS(0), len(todo))
+	if workers < 2 {
+		return
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for i := int(next.Add(1)) - 1; i < len(todo); i = int(next.Add(1)) - 1 {
+				_, _ = m.load(todo[i])
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// load reads the header of the model at recipe path p and caches what it found. Models whose
+// headers list the same tensors share one table (tensorSets), whichever was read first.
+func (m *modelFinder) load(p string) (*compiler.ModelInfo, error) {
 	path, err := m.find(p)
 	if err != nil {
 		return nil, err
@@ -94,11 +138,13 @@ func (m *modelFinder) Model(p string) (*compiler.ModelInfo, error) {
 		names = append(names, name)
 	}
 	sort.Strings(names)
+	// The table's identity: names (length-prefixed, so unambiguous), dtypes and shapes.
 	h := sha256.New()
 	var buf []byte
 	for _, name := range names {
 		t := f.Tensors[name]
-		buf = strconv.AppendQuote(buf[:0], name)
+		buf = strconv.AppendInt(buf[:0], int64(len(name)), 10)
+		buf = append(append(buf, ':'), name...)
 		buf = strconv.AppendInt(append(buf, ' '), int64(t.DType), 10)
 		for _, d := range t.Shape {
 			buf = strconv.AppendInt(append(buf, ','), int64(d), 10)
@@ -107,6 +153,11 @@ func (m *modelFinder) Model(p string) (*compiler.ModelInfo, error) {
 	}
 	var sum [sha256.Size]byte
 	h.Sum(sum[:0])
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if cached, ok := m.cache[p]; ok {
+		return cached, nil // a Prefetch goroutine was first
+	}
 	if ts, ok := m.tensorSets[sum]; ok {
 		info.Tensors = ts
 	} else {

@@ -1,0 +1,50 @@
+package main
+
+import (
+	"fmt"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/mechac/mechac/ops"
+)
+
+// Prefetch reads the headers Model would, in parallel: afterwards Model returns what a
+// finder without Prefetch returns (one shared table for models listing the same tensors), and
+// a path Prefetch could not open still gets its error from Model.
+func TestModelFinderPrefetch(t *testing.T) {
+	dir := t.TempDir()
+	shapes := map[string][]int{"model.diffusion_model.x": {4, 3}, "model.diffusion_model.y": {5}}
+	for i, name := range []string{"a", "b", "c", "d"} {
+		writeModel(t, filepath.Join(dir, name+".safetensors"), ops.F16, shapes, float64(i))
+	}
+	writeModel(t, filepath.Join(dir, "e.safetensors"), ops.F32, map[string][]int{"other": {2}}, 0)
+	paths := []string{"a.safetensors", "b.safetensors", "missing.safetensors", "c.safetensors", "a.safetensors", "d.safetensors", "e.safetensors"}
+	recipe := filepath.Join(dir, "r.mecha")
+	plain, pre := newModelFinder(nil, recipe), newModelFinder(nil, recipe)
+	pre.Prefetch(paths)
+	tables := map[string]bool{}
+	for _, p := range paths {
+		want, werr := plain.Model(p)
+		got, gerr := pre.Model(p)
+		if (werr == nil) != (gerr == nil) {
+			t.Fatalf("%s: error %v, want %v", p, gerr, werr)
+		}
+		if werr != nil {
+			if !strings.Contains(gerr.Error(), "not found") {
+				t.Fatalf("%s: error %v", p, gerr)
+			}
+			continue
+		}
+		if got.Path != want.Path || got.Size != want.Size || got.HeaderHash != want.HeaderHash || !reflect.DeepEqual(got.Tensors, want.Tensors) {
+			t.Fatalf("%s: %+v, want %+v", p, got, want)
+		}
+		if p != "e.safetensors" {
+			tables[fmt.Sprintf("%p", got.Tensors)] = true // the four models of one architecture share one
+		}
+	}
+	if len(tables) != 1 {
+		t.Errorf("%d tables for the models of one architecture, want 1", len(tables))
+	}
+}
