@@ -434,6 +434,8 @@ func (s *dellaStager) EndPass(pass int) error {
 			return nil // more threshold passes
 		}
 		s.th = s.inner.th // (the ties_sum Stager's own output pass is not used)
+		putTiesVoter(s.inner.voter)
+		s.inner.voter = nil
 		s.w = make([]float64, s.r)
 		fill(s.w, 1) // the float32 ones
 		s.den = s.weightSum(s.w)

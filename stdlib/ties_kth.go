@@ -123,6 +123,8 @@ func tiesSumDirect(ms [][]float64, k float64, voteSgn bool, out []float64) (bool
 		}
 		th[i] = t
 	}
-	newTiesVoter(th, n, voteSgn).run(ms, 0, out)
+	v := newTiesVoter(th, n, voteSgn)
+	v.run(ms, 0, out)
+	putTiesVoter(v)
 	return true, nil
 }

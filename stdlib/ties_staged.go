@@ -224,10 +224,8 @@ type tiesStager struct {
 	// -> 0, +-inf -> +-max) instead of 1.1.5's nan_to_num(nan=0, posinf=0, neginf=0).
 	nanToNum bool
 
-	// scratch holds one chunk's magnitude keys where they are not kept (chunkKeys); at, the
-	// offsets of a chunk's sampled elements.
+	// scratch holds one chunk's magnitude keys where they are not kept (chunkKeys).
 	scratch []uint32
-	at      []int32
 }
 
 // tiesPhase is what a statistics pass of tiesStager does.
@@ -428,17 +426,15 @@ func (s *tiesStager) observe(pass, lo, n int, src ops.KeySource) error {
 			// the previous one's store.
 			s.lanes = tiesHistLanes
 		}
-		s.hist = make([]uint32, s.r*nb*s.lanes)
+		s.hist = tiesGetKeys(s.r * nb * s.lanes) // (recycled: 64 KiB a key for 8 deltas)
+		clear(s.hist)
 		if s.onePass && s.keys == nil {
 			s.keys = tiesGetKeys(s.r * s.n)
 		}
 	}
-	// The sampled offsets, the same for every delta. (Asking the caller for the sampled keys
-	// alone cost more than all of them: each is on a cache line of its own, read either way,
-	// and the scattered reads wait for memory where a stream is prefetched. Measured.)
-	if phase == tiesSample {
-		s.at = tiesSampleChunk(s.at[:0], lo, n, s.shift)
-	}
+	// (The sample asks the caller for every key of the chunk: asking for the sampled keys
+	// alone cost more than all of them, each on a cache line of its own, read either way, and
+	// the scattered reads wait for memory where a stream is prefetched. Measured.)
 	for i := range s.r {
 		// The keys go where one-pass mode keeps them, else to a chunk's scratch.
 		var keys []uint32
@@ -462,10 +458,7 @@ func (s *tiesStager) observe(pass, lo, n int, src ops.KeySource) error {
 			hs := s.hist[i*nb*tiesHistLanes : (i+1)*nb*tiesHistLanes]
 			tiesHistogram4(hs, keys)
 		case tiesSample:
-			h := s.hist[i*nb : (i+1)*nb : (i+1)*nb]
-			for _, j := range s.at {
-				h[keys[j]>>tiesFineShift&(nb-1)]++
-			}
+			tiesSampleHist(s.hist[i*nb:(i+1)*nb:(i+1)*nb], keys, lo, s.shift)
 		case tiesRange:
 			if s.over[i] {
 				continue // missed already
@@ -494,16 +487,18 @@ func (s *tiesStager) observe(pass, lo, n int, src ops.KeySource) error {
 	return nil
 }
 
-// tiesSampleChunk appends to at the offsets, from lo, of the sampled elements of the chunk
-// [lo, lo+n): one in each block of 1 << shift elements, at tiesSampleAt.
-func tiesSampleChunk(at []int32, lo, n, shift int) []int32 {
-	step := 1 << shift
+// tiesSampleHist adds to the coarse histogram h the sampled keys of the chunk at lo (keys
+// are its keys): one in each block of 1 << shift elements, at tiesSampleAt. (Computed per
+// delta, not kept: the offsets' slice was 79 of the TIES benchmark's 618 MB allocated.)
+func tiesSampleHist(h, keys []uint32, lo, shift int) {
+	const nb = 1 << tiesCoarseBits
+	h = h[:nb:nb]
+	step, n := 1<<shift, len(keys)
 	for b := lo >> shift; b*step < lo+n; b++ {
 		if j := b*step + tiesSampleAt(b, shift) - lo; j >= 0 && j < n {
-			at = append(at, int32(j))
+			h[keys[j]>>tiesFineShift&(nb-1)]++
 		}
 	}
-	return at
 }
 
 // tiesSampleAt is the sampled element of the block b of 1 << shift elements: an
@@ -634,7 +629,7 @@ func (s *tiesStager) EndPass(pass int) error {
 				// A quarter more than the sample says, within the collection's limit.
 				s.cand[i] = tiesGetKeys(min(e+e/4, s.n, tiesStageCandCap) + tiesSplitSegment + 8)[:0]
 			}
-			s.hist = nil
+			s.dropHist()
 			return nil
 		}
 		// The keys inside a bracket are copied out (at most n/4 of them, else it counts as a
@@ -698,7 +693,8 @@ func (s *tiesStager) EndPass(pass int) error {
 		tiesPutKeys(s.keys)
 	}
 	s.putKeys(s.scratch)
-	s.keys, s.hist, s.scratch = nil, nil, nil
+	s.dropHist()
+	s.keys, s.scratch = nil, nil
 	s.voter = newTiesVoter(s.th, s.n, s.voteSgn)
 	s.voter.nanToNum = s.nanToNum
 	return nil
@@ -729,6 +725,12 @@ func (s *tiesStager) prepareBucket() {
 			s.fine[i] = make([]uint32, tiesFineBuckets)
 		}
 	}
+	s.dropHist()
+}
+
+// dropHist makes the histograms idle for a later key.
+func (s *tiesStager) dropHist() {
+	s.putKeys(s.hist)
 	s.hist = nil
 }
 
@@ -835,7 +837,16 @@ func (s *tiesStager) Chunk(lo int, args [][]float64, out []float64) error {
 		return err
 	}
 	s.voter.run(args, lo, out)
+	s.doneChunk()
 	return nil
+}
+
+// doneChunk recycles the voter after the key's last output chunk.
+func (s *tiesStager) doneChunk() {
+	if s.pos == s.n {
+		putTiesVoter(s.voter)
+		s.voter = nil
+	}
 }
 
 // ChunkFrom is Chunk with the deltas given a tile at a time (ops.ArgChunker): the same
@@ -847,7 +858,11 @@ func (s *tiesStager) ChunkFrom(lo int, src ops.ArgSource, out []float64) error {
 	if err := s.advance(lo, len(out)); err != nil {
 		return err
 	}
-	return s.voter.runFrom(src, lo, out)
+	if err := s.voter.runFrom(src, lo, out); err != nil {
+		return err
+	}
+	s.doneChunk()
+	return nil
 }
 
 // The 0.0.x ties_sum cores without a geometric median or the model-stock factor (ties_sum@0.0.4,
