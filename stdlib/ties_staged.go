@@ -224,8 +224,10 @@ type tiesStager struct {
 	// -> 0, +-inf -> +-max) instead of 1.1.5's nan_to_num(nan=0, posinf=0, neginf=0).
 	nanToNum bool
 
-	// scratch holds one chunk's magnitude keys where they are not kept (chunkKeys).
+	// scratch holds one chunk's magnitude keys where they are not kept (chunkKeys); at, the
+	// offsets of a chunk's sampled elements.
 	scratch []uint32
+	at      []uint32
 }
 
 // tiesPhase is what a statistics pass of tiesStager does.
@@ -432,9 +434,18 @@ func (s *tiesStager) observe(pass, lo, n int, src ops.KeySource) error {
 			s.keys = tiesGetKeys(s.r * s.n)
 		}
 	}
-	// (The sample asks the caller for every key of the chunk: asking for the sampled keys
-	// alone cost more than all of them, each on a cache line of its own, read either way, and
-	// the scattered reads wait for memory where a stream is prefetched. Measured.)
+	// The sampled offsets, the same for every delta. (Asking the caller for the sampled keys
+	// alone cost more than all of them: each is on a cache line of its own, read either way,
+	// and the scattered reads wait for memory where a stream is prefetched. Measured.) Their
+	// buffer is a recycled key buffer: a fresh slice per key was 79 of the TIES benchmark's
+	// 618 MB allocated, and computing them per delta cost 2% of its CPU time.
+	if phase == tiesSample {
+		if need := n>>s.shift + 2; cap(s.at) < need {
+			s.putKeys(s.at)
+			s.at = tiesGetKeys(need)
+		}
+		s.at = tiesSampleChunk(s.at[:0], lo, n, s.shift)
+	}
 	for i := range s.r {
 		// The keys go where one-pass mode keeps them, else to a chunk's scratch.
 		var keys []uint32
@@ -458,7 +469,10 @@ func (s *tiesStager) observe(pass, lo, n int, src ops.KeySource) error {
 			hs := s.hist[i*nb*tiesHistLanes : (i+1)*nb*tiesHistLanes]
 			tiesHistogram4(hs, keys)
 		case tiesSample:
-			tiesSampleHist(s.hist[i*nb:(i+1)*nb:(i+1)*nb], keys, lo, s.shift)
+			h := s.hist[i*nb : (i+1)*nb : (i+1)*nb]
+			for _, j := range s.at {
+				h[keys[j]>>tiesFineShift&(nb-1)]++
+			}
 		case tiesRange:
 			if s.over[i] {
 				continue // missed already
@@ -487,18 +501,16 @@ func (s *tiesStager) observe(pass, lo, n int, src ops.KeySource) error {
 	return nil
 }
 
-// tiesSampleHist adds to the coarse histogram h the sampled keys of the chunk at lo (keys
-// are its keys): one in each block of 1 << shift elements, at tiesSampleAt. (Computed per
-// delta, not kept: the offsets' slice was 79 of the TIES benchmark's 618 MB allocated.)
-func tiesSampleHist(h, keys []uint32, lo, shift int) {
-	const nb = 1 << tiesCoarseBits
-	h = h[:nb:nb]
-	step, n := 1<<shift, len(keys)
+// tiesSampleChunk appends to at the offsets, from lo, of the sampled elements of the chunk
+// [lo, lo+n): one in each block of 1 << shift elements, at tiesSampleAt.
+func tiesSampleChunk(at []uint32, lo, n, shift int) []uint32 {
+	step := 1 << shift
 	for b := lo >> shift; b*step < lo+n; b++ {
 		if j := b*step + tiesSampleAt(b, shift) - lo; j >= 0 && j < n {
-			h[keys[j]>>tiesFineShift&(nb-1)]++
+			at = append(at, uint32(j))
 		}
 	}
+	return at
 }
 
 // tiesSampleAt is the sampled element of the block b of 1 << shift elements: an
@@ -694,7 +706,8 @@ func (s *tiesStager) EndPass(pass int) error {
 	}
 	s.putKeys(s.scratch)
 	s.dropHist()
-	s.keys, s.scratch = nil, nil
+	s.putKeys(s.at)
+	s.keys, s.scratch, s.at = nil, nil, nil
 	s.voter = newTiesVoter(s.th, s.n, s.voteSgn)
 	s.voter.nanToNum = s.nanToNum
 	return nil
