@@ -1,6 +1,10 @@
 package stdlib
 
 import (
+	"math"
+
+	"github.com/mechac/mechac/ops"
+	"github.com/mechac/mechac/ops/num"
 	"math/rand/v2"
 	"testing"
 )
@@ -18,5 +22,35 @@ func BenchmarkTiesRangeSplit(b *testing.B) {
 	b.SetBytes(4 * int64(len(keys)))
 	for b.Loop() {
 		dst, _, _ = tiesRangeSplit(dst[:0], keys, lo, hi, len(keys))
+	}
+}
+
+// BenchmarkTiesVoteF16 is the output pass's vote of 8 float16 deltas over one 512-column tile
+// (tiesVote8F16), the data in the CPU cache: ns per element of every delta.
+func BenchmarkTiesVoteF16(b *testing.B) {
+	const r, n = 8, tiesVoteTile
+	rng := rand.New(rand.NewPCG(43, 44))
+	raws, bases := make([][]byte, r), make([][]float64, r)
+	base := make([]float64, n)
+	for j := range base {
+		base[j] = float64(float32(rng.NormFloat64() * 1e-2))
+	}
+	lom1 := make([]int64, r)
+	for i := range r {
+		raws[i], bases[i] = make([]byte, 2*n), base
+		vals := make([]float64, n)
+		for j := range vals {
+			vals[j] = base[j] + rng.NormFloat64()*1e-3
+		}
+		num.EncodeInto(raws[i], vals, ops.F16, false)
+		lom1[i] = int64(math.Float64bits(1e-3)) - 1
+	}
+	out := make([]float64, n)
+	ptrs, bptrs := make([]*byte, r), make([]*float64, r)
+	b.SetBytes(int64(2 * r * n))
+	for b.Loop() {
+		if tiesVoteF16Fast(raws, bases, ptrs, bptrs, lom1, out) != n {
+			b.Fatal("not voted")
+		}
 	}
 }
