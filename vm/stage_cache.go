@@ -16,9 +16,13 @@ import (
 // the repeated pass. The bytes are the file's, decoded by the same num.DecodeFinite, so the
 // values are the same; admitPeak counts the buffer.
 
-// stageCacheBytes is the most raw input bytes a staged key keeps (16 MiB: float16 inputs of
-// 9 models up to ~930 K elements, most keys of an SDXL model at scale 4).
-const stageCacheBytes = 16 << 20
+// stageCacheBytes is the most raw input bytes a staged key keeps (64 MiB: float16 inputs of
+// 9 models up to ~3.7 M elements: every key of an SDXL model at scale 4, and at full size
+// the 1280 x 1280 attention projections). On the scale-4 TIES benchmark 16 MiB left its 5% of
+// elements in keys past ~930 K elements to the slice (a pread per chunk per pass, widening,
+// keys from float64): 64 MiB takes 3% off the CPU time (perf samples, 4 interleaved runs) for
+// 44 MB more peak RSS (88 -> 132 MB).
+const stageCacheBytes = 64 << 20
 
 // rawInput is one cached input tensor of the key being run.
 type rawInput struct {
