@@ -484,9 +484,9 @@ TEXT ·tiesRangeSplitAVX2(SB), NOSPLIT, $0-56
 	MOVQ perm+24(FP), R8
 	MOVQ dst+32(FP), DI
 	DECL AX                   // lo - 1: u > lo - 1 is u >= lo (lo = 0: -1, below every key)
-	MOVD AX, X14
+	VMOVD AX, X14
 	VPBROADCASTD X14, Y14
-	MOVD BX, X15
+	VMOVD BX, X15
 	VPBROADCASTD X15, Y15
 	VPXOR Y13, Y13, Y13       // per lane, the keys >= lo (negated compares summed)
 	MOVQ CX, R9               // n, for below = n - that count
@@ -517,7 +517,7 @@ rdone:
 	VPADDD  X0, X13, X13
 	VPSHUFD $0xb1, X13, X0
 	VPADDD  X0, X13, X13
-	MOVL    X13, AX
+	VMOVD   X13, AX
 	SUBQ    AX, R9
 	MOVQ R9, below+40(FP)
 	MOVQ dst+32(FP), SI

@@ -16,7 +16,7 @@
 	MOVQ b+16(FP), DX \
 	MOVQ n+24(FP), CX \
 	MOVL $0x7fffffff, AX \
-	MOVQ AX, X5 \
+	VMOVQ AX, X5 \
 	VPBROADCASTD X5, Y5 \
 	VPXOR Y7, Y7, Y7
 
@@ -54,7 +54,7 @@ label2: \
 	JNZ   label2 \
 done: \
 	MOVL  $0x7f7fffff, AX \
-	MOVQ  AX, X6 \
+	VMOVQ AX, X6 \
 	VPBROADCASTD X6, Y6 \
 	VPCMPGTD Y6, Y7, Y7 \
 	RETURN_BAD(bad+32(FP))

@@ -32,3 +32,15 @@ func BenchmarkSubAbsKeys(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkSubAbsKeysRun16 is SubAbsKeys over runs of 16 float16 elements (a sample's).
+func BenchmarkSubAbsKeysRun16(b *testing.B) {
+	const n = 1 << 16
+	ra, rb := make([]byte, 2*n), make([]byte, 2*n)
+	dst := make([]uint32, n)
+	for b.Loop() {
+		for s := 0; s < n; s += 256 {
+			SubAbsKeys(dst[s:s+16], ra[2*s:2*s+32], rb[2*s:2*s+32], ops.F16)
+		}
+	}
+}

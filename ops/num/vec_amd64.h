@@ -7,7 +7,7 @@
 // 0x7f80 for bfloat16; mask is it twice over, a 32-bit immediate) and clears Y7.
 #define HALF_TEST_INIT(mask) \
 	MOVL mask, AX \
-	MOVQ AX, X6 \
+	VMOVQ AX, X6 \
 	VPBROADCASTD X6, X6 \
 	VPXOR Y7, Y7, Y7
 
