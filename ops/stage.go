@@ -59,6 +59,19 @@ type KeySource interface {
 	Keys(i int, dst []uint32) error
 }
 
+// RawKeySource is a KeySource whose arguments may be differences of two stored tensors of one
+// dtype (calls of a Def.Difference method over two LOADs): a Stager may then make a chunk's
+// keys from the operands' bytes in its own loop, fused with what it does with them. They must
+// be the keys Keys gives (float32bits(|float32(a) - float32(b)|): the float64 difference's
+// key, SPEC §5.4), and a chunk holding a key that is not finite the Stager must take from
+// Keys, which reports such an input where the plan omits non-finite inputs.
+type RawKeySource interface {
+	KeySource
+	// KeyOperands returns argument i's two operands over the chunk as stored (dtype dt); ok
+	// is false when argument i is not such a difference.
+	KeyOperands(i int) (a, b []byte, dt DType, ok bool)
+}
+
 // ArgChunker is a Stager whose output chunk can take its tensor arguments a piece at a time:
 // the VM may call ChunkFrom in place of Chunk (same lo, same out), and src.Arg gives argument
 // i's values at chunk offsets [off, off+len(dst)), any pieces in any order, so that the VM

@@ -178,3 +178,24 @@ func tiesCompactRangeFast(keys []uint32, lo, hi uint32) (scanned, kept int) {
 	_, m := tiesRangeSplitAVX2(&keys[0], n, lo, hi, &tiesCompactPerm, &keys[0])
 	return n, m
 }
+
+//go:noescape
+func tiesSubKeysSplitF16(a, b *byte, n int, lo, hi uint32, perm *[256][8]uint32, dst *uint32) (below, m int, bad bool)
+
+// tiesKeysSplitFast is tiesRangeSplitFast over the magnitude keys of the float16 differences
+// a - b (the bytes of len(a)/2 elements each), made in the same loop: it appends those in
+// [lo, hi] of the first n = len/2 &^ 7 to dst (room for n + 8 more) and returns n, the count
+// below lo and dst; scanned 0 when it cannot, or when a key is not finite (the caller then
+// takes the keys from its KeySource, which reports such an input as the VM requires).
+func tiesKeysSplitFast(dst []uint32, a, b []byte, lo, hi uint32) (scanned, below int, out []uint32) {
+	n := len(a) / 2 &^ 7
+	if !tiesSplitVector || !num.HasF16C() || n == 0 || len(b) != len(a) || lo > math.MaxInt32 || hi > math.MaxInt32 {
+		return 0, 0, dst
+	}
+	room := dst[len(dst) : len(dst)+n+8]
+	below, m, bad := tiesSubKeysSplitF16(&a[0], &b[0], n, lo, hi, &tiesCompactPerm, &room[0])
+	if bad {
+		return 0, 0, dst
+	}
+	return n, below, dst[:len(dst)+m]
+}

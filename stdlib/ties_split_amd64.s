@@ -526,3 +526,80 @@ rdone:
 	MOVQ DI, m+48(FP)
 	VZEROUPPER
 	RET
+
+// RSPLIT_KEYS_F16(off, K) makes the eight magnitude keys of the float16 pairs at off(SI) and
+// off(R10) into K (float32bits(|float32(a) - float32(b)|), num.SubAbsKeys's) and keeps their
+// maximum in Y12, for the non-finite test.
+#define RSPLIT_KEYS_F16(off, K) \
+	VCVTPH2PS off(SI), K \
+	VCVTPH2PS off(R10), Y3 \
+	VSUBPS  Y3, K, K \
+	VANDPS  Y11, K, K \
+	VPMAXSD K, Y12, Y12
+
+// func tiesSubKeysSplitF16(a, b *byte, n int, lo, hi uint32, perm *[256][8]uint32, dst *uint32) (below, m int, bad bool)
+// tiesRangeSplitAVX2 over the magnitude keys of the float16 differences a - b (n a positive
+// multiple of 8), made in the loop instead of stored and read back: the keys below lo
+// counted, those in [lo, hi] written to dst in order (room for m + 8 at every step). bad
+// reports a key past the largest finite float32 (an inf or a NaN among a and b, or a float32
+// overflow): then below, m and dst are not to be used.
+TEXT ·tiesSubKeysSplitF16(SB), NOSPLIT, $0-65
+	MOVQ a+0(FP), SI
+	MOVQ b+8(FP), R10
+	MOVQ n+16(FP), CX
+	MOVL lo+24(FP), AX
+	MOVL hi+28(FP), BX
+	MOVQ perm+32(FP), R8
+	MOVQ dst+40(FP), DI
+	DECL AX                   // lo - 1, as tiesRangeSplitAVX2
+	VMOVD AX, X14
+	VPBROADCASTD X14, Y14
+	VMOVD BX, X15
+	VPBROADCASTD X15, Y15
+	MOVL $0x7fffffff, AX
+	VMOVD AX, X11
+	VPBROADCASTD X11, Y11     // the magnitude mask
+	VPXOR Y12, Y12, Y12       // the largest key
+	VPXOR Y13, Y13, Y13       // per lane, the keys >= lo
+	MOVQ CX, R9
+	TESTQ $8, CX
+	JZ   ksplit2
+	RSPLIT_KEYS_F16(0, Y0)
+	RSPLIT_BLOCK(Y0, Y1, Y2)
+	ADDQ $16, SI
+	ADDQ $16, R10
+	SUBQ $8, CX
+	JZ   kdone
+
+ksplit2:
+	RSPLIT_KEYS_F16(0, Y0)
+	RSPLIT_KEYS_F16(16, Y4)
+	RSPLIT_BLOCK(Y0, Y1, Y2)
+	RSPLIT_BLOCK(Y4, Y5, Y6)
+	ADDQ $32, SI
+	ADDQ $32, R10
+	SUBQ $16, CX
+	JNZ  ksplit2
+
+kdone:
+	VEXTRACTI128 $1, Y13, X0
+	VPADDD  X0, X13, X13
+	VPSHUFD $0x4e, X13, X0
+	VPADDD  X0, X13, X13
+	VPSHUFD $0xb1, X13, X0
+	VPADDD  X0, X13, X13
+	VMOVD   X13, AX
+	SUBQ    AX, R9
+	MOVQ R9, below+48(FP)
+	MOVQ dst+40(FP), SI
+	SUBQ SI, DI
+	SHRQ $2, DI
+	MOVQ DI, m+56(FP)
+	MOVL $0x7f7fffff, AX
+	VMOVD AX, X3
+	VPBROADCASTD X3, Y3
+	VPCMPGTD Y3, Y12, Y12
+	VPTEST Y12, Y12
+	SETNE bad+64(FP)
+	VZEROUPPER
+	RET

@@ -140,6 +140,16 @@ func (src *rawKeySource) Keys(i int, dst []uint32) error {
 	return src.finite(src.w.m.methods[src.st.rawKeys[i].call.B].RawKeys(dst, a, b, dt))
 }
 
+// KeyOperands is ops.RawKeySource.KeyOperands: the two operands' stored bytes over the chunk
+// when argument i's method is a difference (subtract).
+func (src *rawKeySource) KeyOperands(i int) (a, b []byte, dt ops.DType, ok bool) {
+	if i < 0 || i >= len(src.st.rawKeys) || !src.w.m.methods[src.st.rawKeys[i].call.B].Difference {
+		return nil, nil, 0, false
+	}
+	a, b, dt, err := src.operands(i)
+	return a, b, dt, err == nil
+}
+
 // finite maps a non-finite input under OmitNonFinite to errWhole.
 func (src *rawKeySource) finite(ok bool) error {
 	if src.w.m.prog.OmitNonFinite && !ok {
