@@ -48,6 +48,12 @@ var (
 	defaultReg  *ops.Registry
 )
 
+// KeepIdleBuffers says whether staged methods may keep buffers idle between keys (the default:
+// ties_sum's key buffers, StageDef.Idle, which `mechac plan` adds to its prediction). A run
+// under a memory budget (run --max-memory) turns it off: its admission counts no idle
+// scratch (SPEC §5.2).
+func KeepIdleBuffers(keep bool) { tiesNoIdle.Store(!keep) }
+
 // Default returns the registry holding every method of this library and every embedded model
 // config. It is built once and shared: callers must not register anything into it (build their
 // own with ops.NewRegistry, Register and configs.Register instead).

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math"
 	"math/bits"
-	"runtime/debug"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -113,8 +112,8 @@ func tiesStageScratch(r, n int) int64 {
 //
 // The idle buffers are bounded: at most tiesKeyIdleBufs of them and tiesKeyIdleBytes bytes
 // (48 MiB with the default budget), the least recently returned dropped first, and none are
-// kept under a Go memory limit (run --max-memory), whose budget counts no idle scratch
-// (SPEC §5.2). Unlike a sync.Pool, the GC does not empty the list: the bound is the price.
+// kept under a memory budget (run --max-memory: KeepIdleBuffers), which counts no idle
+// scratch (SPEC §5.2). Unlike a sync.Pool, the GC does not empty the list: the bound is the price.
 // On the scale-4 SDXL TIES benchmark (8 deltas, -j 2: the workers interleave their sizes;
 // keys from the stored bytes, so a scratch and 8 brackets per key) 48 MiB and 48 buffers
 // allocate 114 MiB afresh, 24 buffers 349 MiB, 12 buffers 519 MiB (4.78 against 5.14 CPU-s).
@@ -160,9 +159,12 @@ func tiesGetKeys(n int) []uint32 {
 	return make([]uint32, n, c)
 }
 
+// tiesNoIdle: keep no idle key buffers (KeepIdleBuffers(false): a run under a memory budget).
+var tiesNoIdle atomic.Bool
+
 // tiesPutKeys makes b idle for a later tiesGetKeys, within the bounds above.
 func tiesPutKeys(b []uint32) {
-	if debug.SetMemoryLimit(-1) != math.MaxInt64 {
+	if tiesNoIdle.Load() {
 		return
 	}
 	f := &tiesKeyFree

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"runtime"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -79,12 +80,10 @@ func cmdPlan(e *env, args []string) error {
 	}
 	peaks, chunked := an.Peaks, an.Chunked
 	var in, out int64
-	var sizes []int64
 	largest, nChunked := 0, 0
 	for i, k := range p.Keys {
 		dt, _ := ops.ParseDType(k.DType)
 		out += int64(ops.NumElements(k.Shape) * dt.Size())
-		sizes = append(sizes, peaks[i])
 		if peaks[i] > peaks[largest] {
 			largest = i
 		}
@@ -95,28 +94,7 @@ func cmdPlan(e *env, args []string) error {
 	for _, inp := range p.Inputs {
 		in += inp.Size
 	}
-	sort.Slice(sizes, func(i, j int) bool { return sizes[i] > sizes[j] })
-	var predicted int64
-	for i := 0; i < n && i < len(sizes); i++ {
-		predicted += sizes[i]
-	}
-	// Without a limit, staged methods may keep buffers idle between keys (StageDef.Idle).
-	var idle int64
-	if limit == 0 {
-		seen := map[*ops.StageDef]bool{}
-		for _, st := range an.Staged {
-			if st != nil && st.Def.Idle != nil && !seen[st.Def] {
-				seen[st.Def] = true
-				idle += st.Def.Idle()
-			}
-		}
-	}
-	predicted += idle
-	if limit > 0 {
-		// Under --max-memory each worker keeps its staged input cache between keys (with the
-		// fixed overhead, as run counts it).
-		predicted += int64(n) * an.IdleStageCache
-	}
+	predicted, idle := predictPeak(an, n, limit)
 	w := e.stdout
 	// The verdict comes first: against --max-memory, or else against the memory this machine
 	// has available now.
@@ -156,12 +134,36 @@ func cmdPlan(e *env, args []string) error {
 		idleNote = fmt.Sprintf(" and %s of staged methods' idle buffers", humanBytes(idle))
 	}
 	fmt.Fprintf(w, "peak:   %s with %d workers (the %d largest keys at once%s, plus ~%s of runtime overhead)\n",
-		humanBytes(predicted), n, min(n, len(sizes)), idleNote, humanBytes(runtimeOverhead(n)))
+		humanBytes(predicted), n, min(n, len(peaks)), idleNote, humanBytes(runtimeOverhead(n)))
 	if !*noTime {
 		est := estimatePlan(p, opts.Registry, an.Staged, an.Fused, measureRates(p), n, in, out)
 		fmt.Fprintf(w, "time:   %s\n", est)
 	}
 	return nil
+}
+
+// predictPeak is the memory n workers' keys are predicted to take at once, besides the runtime
+// overhead: the n largest keys' admission peaks, plus, without a limit, the idle buffers of
+// the staged methods the program uses (StageDef.Idle), or under --max-memory each worker's
+// staged input cache, which it keeps between keys (counted with the fixed overhead, as run
+// does). idle is the first of these.
+func predictPeak(an *vm.Analysis, n int, limit int64) (predicted, idle int64) {
+	sizes := slices.Clone(an.Peaks)
+	sort.Slice(sizes, func(i, j int) bool { return sizes[i] > sizes[j] })
+	for i := 0; i < n && i < len(sizes); i++ {
+		predicted += sizes[i]
+	}
+	if limit == 0 {
+		seen := map[*ops.StageDef]bool{}
+		for _, st := range an.Staged {
+			if st != nil && st.Def.Idle != nil && !seen[st.Def] {
+				seen[st.Def] = true
+				idle += st.Def.Idle()
+			}
+		}
+		return predicted + idle, idle
+	}
+	return predicted + int64(n)*an.IdleStageCache, 0
 }
 
 // runtimeOverhead is the memory a run uses besides registers: the Go runtime and binary
