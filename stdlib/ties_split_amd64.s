@@ -466,6 +466,35 @@ modelsf16:
 	VMOVDQU  K, (DI) \
 	LEAQ     (DI)(DX*4), DI
 
+// RSPLIT_INIT sets up a split from lo in AX, hi in BX and n in CX: Y14 = lo - 1 (u > lo - 1 is
+// u >= lo; lo = 0 gives -1, below every key), Y15 = hi, Y13 = 0 (per lane, the keys >= lo:
+// negated compares summed) and R9 = n (below = n - that count).
+#define RSPLIT_INIT \
+	DECL  AX \
+	VMOVD AX, X14 \
+	VPBROADCASTD X14, Y14 \
+	VMOVD BX, X15 \
+	VPBROADCASTD X15, Y15 \
+	VPXOR Y13, Y13, Y13 \
+	MOVQ  CX, R9
+
+// RSPLIT_FINISH stores a split's results: below = n (R9) - the sum of Y13's eight lane counts
+// of keys >= lo, and m = the keys written from dst (DI - dst, in keys).
+#define RSPLIT_FINISH(below, dst, m) \
+	VEXTRACTI128 $1, Y13, X0 \
+	VPADDD  X0, X13, X13 \
+	VPSHUFD $0x4e, X13, X0 \
+	VPADDD  X0, X13, X13 \
+	VPSHUFD $0xb1, X13, X0 \
+	VPADDD  X0, X13, X13 \
+	VMOVD   X13, AX \
+	SUBQ    AX, R9 \
+	MOVQ    R9, below \
+	MOVQ    dst, SI \
+	SUBQ    SI, DI \
+	SHRQ    $2, DI \
+	MOVQ    DI, m
+
 // func tiesRangeSplitAVX2(keys *uint32, n int, lo, hi uint32, perm *[256][8]uint32, dst *uint32) (below, m int)
 // n is a positive multiple of 8; keys, lo and hi below 2^31. Counts the keys below lo and
 // writes those in [lo, hi] to dst, in order; dst must have room for m + 8 keys at every step
@@ -483,13 +512,7 @@ TEXT ·tiesRangeSplitAVX2(SB), NOSPLIT, $0-56
 	MOVL hi+20(FP), BX
 	MOVQ perm+24(FP), R8
 	MOVQ dst+32(FP), DI
-	DECL AX                   // lo - 1: u > lo - 1 is u >= lo (lo = 0: -1, below every key)
-	VMOVD AX, X14
-	VPBROADCASTD X14, Y14
-	VMOVD BX, X15
-	VPBROADCASTD X15, Y15
-	VPXOR Y13, Y13, Y13       // per lane, the keys >= lo (negated compares summed)
-	MOVQ CX, R9               // n, for below = n - that count
+	RSPLIT_INIT
 	TESTQ $8, CX
 	JZ   rsplit2
 
@@ -510,20 +533,7 @@ rsplit2:
 	JNZ  rsplit2
 
 rdone:
-	// below = n - the sum of the eight lanes' counts.
-	VEXTRACTI128 $1, Y13, X0
-	VPADDD  X0, X13, X13
-	VPSHUFD $0x4e, X13, X0
-	VPADDD  X0, X13, X13
-	VPSHUFD $0xb1, X13, X0
-	VPADDD  X0, X13, X13
-	VMOVD   X13, AX
-	SUBQ    AX, R9
-	MOVQ R9, below+40(FP)
-	MOVQ dst+32(FP), SI
-	SUBQ SI, DI
-	SHRQ $2, DI
-	MOVQ DI, m+48(FP)
+	RSPLIT_FINISH(below+40(FP), dst+32(FP), m+48(FP))
 	VZEROUPPER
 	RET
 
@@ -551,17 +561,11 @@ TEXT ·tiesSubKeysSplitF16(SB), NOSPLIT, $0-65
 	MOVL hi+28(FP), BX
 	MOVQ perm+32(FP), R8
 	MOVQ dst+40(FP), DI
-	DECL AX                   // lo - 1, as tiesRangeSplitAVX2
-	VMOVD AX, X14
-	VPBROADCASTD X14, Y14
-	VMOVD BX, X15
-	VPBROADCASTD X15, Y15
+	RSPLIT_INIT
 	MOVL $0x7fffffff, AX
 	VMOVD AX, X11
 	VPBROADCASTD X11, Y11     // the magnitude mask
 	VPXOR Y12, Y12, Y12       // the largest key
-	VPXOR Y13, Y13, Y13       // per lane, the keys >= lo
-	MOVQ CX, R9
 	TESTQ $8, CX
 	JZ   ksplit2
 	RSPLIT_KEYS_F16(0, Y0)
@@ -582,19 +586,7 @@ ksplit2:
 	JNZ  ksplit2
 
 kdone:
-	VEXTRACTI128 $1, Y13, X0
-	VPADDD  X0, X13, X13
-	VPSHUFD $0x4e, X13, X0
-	VPADDD  X0, X13, X13
-	VPSHUFD $0xb1, X13, X0
-	VPADDD  X0, X13, X13
-	VMOVD   X13, AX
-	SUBQ    AX, R9
-	MOVQ R9, below+48(FP)
-	MOVQ dst+40(FP), SI
-	SUBQ SI, DI
-	SHRQ $2, DI
-	MOVQ DI, m+56(FP)
+	RSPLIT_FINISH(below+48(FP), dst+40(FP), m+56(FP))
 	MOVL $0x7f7fffff, AX
 	VMOVD AX, X3
 	VPBROADCASTD X3, Y3
