@@ -42,13 +42,7 @@ func polarNull(a *mat.Dense) (p *mat.Dense, pairs []nullPair, ok bool) {
 	if m < n {
 		return nil, nil, false
 	}
-	var q *mat.Dense
-	r := a
-	if m > n {
-		q, r = laQR(a)
-	}
-	var lu mat.LU
-	lu.Factorize(r)
+	q, r, lu := polarOpen(a)
 	x := r
 	smax := 0.0
 	for k := 0; !(lu.Cond() < polarCondLimit); k++ {
@@ -57,12 +51,12 @@ func polarNull(a *mat.Dense) (p *mat.Dense, pairs []nullPair, ok bool) {
 		}
 		if k == 0 {
 			x = laClone(r)
-			smax, _ = extremeSingularValues(r, &lu)
+			smax, _ = extremeSingularValues(r, lu)
 			if !(smax > 0) || math.IsInf(smax, 0) {
 				return nil, nil, false
 			}
 		}
-		pr, found := nullPairOf(x, &lu, k)
+		pr, found := nullPairOf(x, lu, k)
 		if !found {
 			return nil, nil, false
 		}
@@ -72,7 +66,7 @@ func polarNull(a *mat.Dense) (p *mat.Dense, pairs []nullPair, ok bool) {
 		pairs = append(pairs, pr)
 		lu.Factorize(x)
 	}
-	p, ok = polarNewton(x, &lu)
+	p, ok = polarNewton(x, lu)
 	if !ok {
 		return nil, nil, false
 	}

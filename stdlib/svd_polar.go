@@ -55,23 +55,29 @@ func polarFactor(a *mat.Dense) (polarResult, error) {
 	return polarResult{p: laMul(u, vt), logAbsDet: logDet, s: s}, nil
 }
 
+// polarOpen is how the Newton polar factors start on a tall or square a (m >= n): a tall a is
+// reduced to its n x n R (a = Q R, so polar(a) = Q polar(R), with the same singular values;
+// q is nil for a square a, r is a itself), and r is LU-factorized for the condition estimate
+// and the first Newton step.
+func polarOpen(a *mat.Dense) (q, r *mat.Dense, lu *mat.LU) {
+	r = a
+	if m, n := a.Dims(); m > n {
+		q, r = laQR(a)
+	}
+	lu = new(mat.LU)
+	lu.Factorize(r)
+	return q, r, lu
+}
+
 // polarByNewton is polarFactor for a tall or square a by the Newton iteration, if a is
 // well-conditioned enough.
 func polarByNewton(a *mat.Dense) (polarResult, bool) {
-	m, n := a.Dims()
-	// Tall: a = Q R, polar(a) = Q polar(R), same singular values.
-	var q *mat.Dense
-	r := a
-	if m > n {
-		q, r = laQR(a)
-	}
-	var lu mat.LU
-	lu.Factorize(r)
+	q, r, lu := polarOpen(a)
 	if c := lu.Cond(); !(c < polarCondLimit) {
 		return polarResult{}, false
 	}
 	logDet, _ := lu.LogDet()
-	pr, ok := polarNewton(r, &lu)
+	pr, ok := polarNewton(r, lu)
 	if !ok {
 		return polarResult{}, false
 	}
