@@ -133,19 +133,11 @@ func (m *machine) stageClass(code *bytecode.Code) *stagedClass {
 // stageOperands returns the keyword operands of a staged CALL (they must be constants) and its
 // number of register operands.
 func stageOperands(in *bytecode.Instr, consts []ops.Value) (kw []ops.Value, r int, ok bool) {
-	nargs := len(in.Operands)
-	if in.Counts != nil {
-		nargs = len(in.Counts)
-	}
 	next := 0
-	for i := 0; i < nargs; i++ {
-		cnt := 1
-		if in.Counts != nil && in.Counts[i] >= 0 {
-			cnt = in.Counts[i]
-		}
-		for j := 0; j < cnt; j++ {
-			o := in.Operands[next]
-			next++
+	for i := range in.NumArgs() {
+		opds, _ := in.Arg(i, next)
+		next += len(opds)
+		for _, o := range opds {
 			if i >= in.NArgs+in.NVar {
 				if o.Kind != bytecode.OpConst || consts == nil {
 					return nil, 0, false

@@ -671,26 +671,22 @@ func (w *worker) call(k *bytecode.Key, in *bytecode.Instr) (*ops.Tensor, error) 
 		return ops.Null(), true
 	}
 	next := 0
-	nargs := len(in.Operands)
-	if in.Counts != nil {
-		nargs = len(in.Counts)
-	}
-	for i := 0; i < nargs; i++ {
+	for i := range in.NumArgs() {
+		opds, list := in.Arg(i, next)
+		next += len(opds)
 		var v ops.Value
-		if in.Counts == nil || in.Counts[i] < 0 {
+		if !list {
 			var ok bool
-			if v, ok = operand(in.Operands[next]); !ok {
+			if v, ok = operand(opds[0]); !ok {
 				return nil, nil // a missing input: the key is missing here too
 			}
-			next++
 		} else {
 			v = ops.Value{Kind: ops.KindTensorList}
-			for j := 0; j < in.Counts[i]; j++ {
-				e, ok := operand(in.Operands[next])
+			for _, o := range opds {
+				e, ok := operand(o)
 				if !ok {
 					return nil, nil
 				}
-				next++
 				if e.Kind == ops.KindTensor {
 					v.Ts = append(v.Ts, e.T)
 				} else if f, isNum := e.Float64(); isNum {

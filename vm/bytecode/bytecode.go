@@ -102,6 +102,26 @@ type Instr struct {
 	Alt int
 }
 
+// NumArgs is the number of arguments of a CALL: one per operand, or with Counts one per count
+// (a plain argument or a tensor list).
+func (in *Instr) NumArgs() int {
+	if in.Counts != nil {
+		return len(in.Counts)
+	}
+	return len(in.Operands)
+}
+
+// Arg returns the operands of argument i of a CALL, which start at operand index at (the
+// previous arguments' operands, in order), and whether they form a tensor list (Counts[i] >=
+// 0). The arguments are the method's positional ones (the first NArgs), its varargs (NVar),
+// then its keyword-only ones. A verified program's counts fit its operands.
+func (in *Instr) Arg(i, at int) (operands []Operand, list bool) {
+	if in.Counts == nil || in.Counts[i] < 0 {
+		return in.Operands[at : at+1], false
+	}
+	return in.Operands[at : at+in.Counts[i]], true
+}
+
 // Code is the program of one key class.
 type Code struct {
 	NumRegs int
