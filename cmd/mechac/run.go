@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"runtime/metrics"
 	"runtime/pprof"
 
 	"github.com/mechac/mechac/compiler"
@@ -116,8 +117,11 @@ func cmdRun(e *env, args []string) error {
 		// grow to twice the live bytes (GOGC=100). Exceeding it costs collections, never a
 		// failure. x215a on d16 models: peak RSS 1.70 -> 1.39 GiB (predicted 1.49), the same
 		// time.
+		// The heap already live (the program, the inputs' headers: 216 models' take tens of
+		// MiB, more than the runtime overhead allows for) is added, so that the limit cannot
+		// fall below what the run holds from its start and make the collector run back to back.
 		predicted, _ := predictPeak(an, workers, 0)
-		soft := predicted + runtimeOverhead(workers)
+		soft := predicted + runtimeOverhead(workers) + heapLive()
 		debug.SetMemoryLimit(soft + soft/16)
 	}
 	if limit > 0 {
@@ -236,4 +240,14 @@ func checkMemory(e *env, prog *bytecode.Program, an *vm.Analysis, quiet bool) er
 			name, humanBytes(need), humanBytes(mi.available+mi.swapFree))
 	}
 	return nil
+}
+
+// heapLive is the Go heap's live bytes as of the last collection (runtime/metrics).
+func heapLive() int64 {
+	sample := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+	metrics.Read(sample)
+	if sample[0].Value.Kind() != metrics.KindUint64 {
+		return 0
+	}
+	return int64(sample[0].Value.Uint64())
 }
