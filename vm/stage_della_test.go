@@ -62,9 +62,16 @@ func compileEra(t *testing.T, dir, src, era string) *bytecode.Program {
 // small (by default only those the whole kernel would need a GiB for).
 func dellaEveryKey(t *testing.T) *ops.Registry {
 	t.Helper()
+	return everyKeyStaged(t, "ties_sum_with_dropout")
+}
+
+// everyKeyStaged is the default registry with every key of the method called name staged,
+// however small (its StageDef's Accepts dropped).
+func everyKeyStaged(t *testing.T, name string) *ops.Registry {
+	t.Helper()
 	reg := ops.NewRegistry()
 	for _, d := range stdlib.Default().Defs() {
-		if d.Name == "ties_sum_with_dropout" && d.Stage != nil && d.Stage.Accepts != nil {
+		if d.Name == name && d.Stage != nil && d.Stage.Accepts != nil {
 			c, st := *d, *d.Stage
 			st.Accepts = nil
 			c.Stage = &st
@@ -162,6 +169,33 @@ func TestDella115StagedBitwise(t *testing.T) {
 		checkStagedRuns(t, prog, reg, want)
 		if vm.StagedKeys.Load() == before {
 			t.Errorf("%s: no key ran its statistics passes", numerics)
+		}
+	}
+}
+
+// TestMedianStagedBitwise: geometric_median over five models runs staged (a pass per Weiszfeld
+// step, the median of each chunk made again from the step's weights) and writes the
+// whole-tensor run's bytes for chunk lengths, -j, --max-memory, with and without the staged
+// input cache, with the default stopping rule and with a few steps.
+func TestMedianStagedBitwise(t *testing.T) {
+	dir := t.TempDir()
+	models := dellaRecipe(t, dir, 90, true)
+	for _, call := range []string{"merge \"geometric_median\" &0 &1 &2 &3 &4\n",
+		"merge \"geometric_median\" &0 &1 &2 &3 &4 maxiter=3 eps=0.01\n"} {
+		prog := compileEra(t, dir, models+call, "")
+		reg := everyKeyStaged(t, "geometric_median")
+		an, err := vm.Analyze(prog, vm.Options{Registry: reg})
+		if err != nil || !slices.ContainsFunc(an.Staged, func(st *vm.StagedCall) bool { return st != nil }) {
+			t.Fatalf("%s: no key class runs geometric_median staged (err %v)", call, err)
+		}
+		want := runSum(t, prog, vm.Options{Registry: stdlib.Default(), Jobs: 2, ChunkElems: -1}, "whole")
+		if got := runSum(t, prog, vm.Options{Registry: stdlib.Default(), Jobs: 2}, "default"); got != want {
+			t.Errorf("default registry: sha256 %s, whole tensors %s", got, want)
+		}
+		before := vm.StagedKeys.Load()
+		checkStagedRuns(t, prog, reg, want)
+		if vm.StagedKeys.Load() == before {
+			t.Errorf("%s: no key ran its statistics passes", call)
 		}
 	}
 }
