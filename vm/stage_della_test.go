@@ -199,3 +199,28 @@ func TestMedianStagedBitwise(t *testing.T) {
 		}
 	}
 }
+
+// TestStockStagedBitwise: model_stock over four deltas runs staged (one pass for the per-row
+// factors, rows cut by chunk edges carried) and writes the whole-tensor run's bytes for chunk
+// lengths, -j, --max-memory, with and without the staged input cache.
+func TestStockStagedBitwise(t *testing.T) {
+	dir := t.TempDir()
+	src := dellaRecipe(t, dir, 95, true) +
+		"merge \"subtract\" &1 &0\nmerge \"subtract\" &2 &0\nmerge \"subtract\" &3 &0\nmerge \"subtract\" &4 &0\n" +
+		"merge \"model_stock\" &5 &6 &7 &8\nmerge \"add_difference\" &0 &9\n"
+	prog := compileEra(t, dir, src, "")
+	reg := everyKeyStaged(t, "model_stock")
+	an, err := vm.Analyze(prog, vm.Options{Registry: reg})
+	if err != nil || !slices.ContainsFunc(an.Staged, func(st *vm.StagedCall) bool { return st != nil }) {
+		t.Fatalf("no key class runs model_stock staged (err %v)", err)
+	}
+	want := runSum(t, prog, vm.Options{Registry: stdlib.Default(), Jobs: 2, ChunkElems: -1}, "whole")
+	if got := runSum(t, prog, vm.Options{Registry: stdlib.Default(), Jobs: 2}, "default"); got != want {
+		t.Errorf("default registry: sha256 %s, whole tensors %s", got, want)
+	}
+	before := vm.StagedKeys.Load()
+	checkStagedRuns(t, prog, reg, want)
+	if vm.StagedKeys.Load() == before {
+		t.Error("no key ran its statistics pass")
+	}
+}
