@@ -85,18 +85,25 @@ var errMedianBroadcast = fmt.Errorf("geometric_median: chunks of unequal lengths
 
 // check validates one call's chunks and moves past them.
 func (s *medianStager) check(lo int, args [][]float64, want int) error {
-	if len(args) != s.r {
-		return fmt.Errorf("geometric_median: %d chunks for %d models", len(args), s.r)
+	return checkChunks("geometric_median", s.r, s.n, &s.pos, lo, args, want, errMedianBroadcast)
+}
+
+// checkChunks validates a staged call's chunks at lo, each of length want (a chunk of another
+// length is a broadcast argument: broadcast, which sends the key whole), r of them, at the
+// expected offset *pos of n, and moves *pos past them.
+func checkChunks(name string, r, n int, pos *int, lo int, args [][]float64, want int, broadcast error) error {
+	if len(args) != r {
+		return fmt.Errorf("%s: %d chunks for %d tensors", name, len(args), r)
 	}
 	for _, a := range args {
 		if len(a) != want {
-			return errMedianBroadcast
+			return broadcast
 		}
 	}
-	if lo != s.pos || lo+want > s.n {
-		return fmt.Errorf("geometric_median: chunk [%d, %d) out of order (expected offset %d of %d)", lo, lo+want, s.pos, s.n)
+	if lo != *pos || lo+want > n {
+		return fmt.Errorf("%s: chunk [%d, %d) out of order (expected offset %d of %d)", name, lo, lo+want, *pos, n)
 	}
-	s.pos += want
+	*pos += want
 	return nil
 }
 

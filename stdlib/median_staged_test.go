@@ -9,12 +9,12 @@ import (
 	"github.com/mechac/mechac/ops"
 )
 
-// runMedianStaged runs geometric_median's Stager over the models in chunks of the given lengths
+// runStaged runs d's Stager over the tensors ms of shape in chunks of the given lengths
 // (statistics passes, then the output pass) and returns the output and the passes it took.
-func runMedianStaged(t *testing.T, ms [][]float64, kw []ops.Value, chunks []int) ([]float64, int) {
+func runStaged(t *testing.T, d *ops.Def, ms [][]float64, shape []int, kw []ops.Value, chunks []int) ([]float64, int) {
 	t.Helper()
 	n := len(ms[0])
-	st, ok, err := geometricMedianDef.Stage.New(ops.StageCall{Kw: kw, Tensors: len(ms), Shape: []int{n}, Numerics: ops.Exact})
+	st, ok, err := d.Stage.New(ops.StageCall{Kw: kw, Tensors: len(ms), Shape: shape, Numerics: ops.Exact})
 	if err != nil || !ok {
 		t.Fatalf("no stager: %v", err)
 	}
@@ -93,7 +93,7 @@ func TestMedianStagedMatchesWhole(t *testing.T) {
 				for lo := 0; lo < n; lo += step {
 					chunks = append(chunks, min(step, n-lo))
 				}
-				got, passes := runMedianStaged(t, ms, kw, chunks)
+				got, passes := runStaged(t, geometricMedianDef, ms, []int{n}, kw, chunks)
 				if passes < 1 || int64(passes) > max(maxiter, 0)+1 {
 					t.Errorf("%d passes for maxiter %d", passes, maxiter)
 				}

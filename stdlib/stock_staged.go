@@ -83,19 +83,7 @@ var errStockBroadcast = fmt.Errorf("model_stock: chunks of unequal lengths: %w",
 
 // check validates one call's chunks and moves past them.
 func (s *stockStager) check(lo int, args [][]float64, want int) error {
-	if len(args) != s.r {
-		return fmt.Errorf("model_stock: %d chunks for %d deltas", len(args), s.r)
-	}
-	for _, a := range args {
-		if len(a) != want {
-			return errStockBroadcast
-		}
-	}
-	if lo != s.pos || lo+want > s.n {
-		return fmt.Errorf("model_stock: chunk [%d, %d) out of order (expected offset %d of %d)", lo, lo+want, s.pos, s.n)
-	}
-	s.pos += want
-	return nil
+	return checkChunks("model_stock", s.r, s.n, &s.pos, lo, args, want, errStockBroadcast)
 }
 
 // Observe measures the rows the chunk completes.

@@ -9,45 +9,6 @@ import (
 	"github.com/mechac/mechac/ops"
 )
 
-// runStockStaged runs model_stock's Stager over the deltas of shape in chunks of the given
-// lengths and returns the output.
-func runStockStaged(t *testing.T, ms [][]float64, shape []int, kw []ops.Value, chunks []int) []float64 {
-	t.Helper()
-	n := len(ms[0])
-	st, ok, err := modelStock.Stage.New(ops.StageCall{Kw: kw, Tensors: len(ms), Shape: shape, Numerics: ops.Exact})
-	if err != nil || !ok {
-		t.Fatalf("no stager: %v", err)
-	}
-	args := make([][]float64, len(ms))
-	part := func(lo, c int) [][]float64 {
-		for i, m := range ms {
-			args[i] = m[lo : lo+c]
-		}
-		return args
-	}
-	for pass := 0; pass < st.Passes(); pass++ {
-		lo := 0
-		for _, c := range chunks {
-			if err := st.Observe(pass, lo, part(lo, c)); err != nil {
-				t.Fatal(err)
-			}
-			lo += c
-		}
-		if err := st.EndPass(pass); err != nil {
-			t.Fatal(err)
-		}
-	}
-	out := make([]float64, n)
-	lo := 0
-	for _, c := range chunks {
-		if err := st.Chunk(lo, part(lo, c), out[lo:lo+c]); err != nil {
-			t.Fatal(err)
-		}
-		lo += c
-	}
-	return out
-}
-
 // The staged model stock gives the whole kernel's bits over any chunking (rows cut by chunk
 // edges, chunks shorter than a row): shapes with 1, 2, 3, 15, 16, 17, 40 and 100 rows (inside
 // and past the 16-row blocks), a 0-dim key and a vector, 2 to 9 deltas, a zero row (cos_eps),
@@ -92,7 +53,7 @@ func TestStockStagedMatchesWhole(t *testing.T) {
 				for lo := 0; lo < n; lo += step {
 					chunks = append(chunks, min(step, n-lo))
 				}
-				got := runStockStaged(t, ms, shape, kw, chunks)
+				got, _ := runStaged(t, modelStock, ms, shape, kw, chunks)
 				for j := range want {
 					if math.Float64bits(got[j]) != math.Float64bits(want[j]) {
 						t.Fatalf("r=%d chunks of %d: [%d] = %v, whole %v", r, step, j, got[j], want[j])

@@ -182,21 +182,7 @@ func TestMedianStagedBitwise(t *testing.T) {
 	models := dellaRecipe(t, dir, 90, true)
 	for _, call := range []string{"merge \"geometric_median\" &0 &1 &2 &3 &4\n",
 		"merge \"geometric_median\" &0 &1 &2 &3 &4 maxiter=3 eps=0.01\n"} {
-		prog := compileEra(t, dir, models+call, "")
-		reg := everyKeyStaged(t, "geometric_median")
-		an, err := vm.Analyze(prog, vm.Options{Registry: reg})
-		if err != nil || !slices.ContainsFunc(an.Staged, func(st *vm.StagedCall) bool { return st != nil }) {
-			t.Fatalf("%s: no key class runs geometric_median staged (err %v)", call, err)
-		}
-		want := runSum(t, prog, vm.Options{Registry: stdlib.Default(), Jobs: 2, ChunkElems: -1}, "whole")
-		if got := runSum(t, prog, vm.Options{Registry: stdlib.Default(), Jobs: 2}, "default"); got != want {
-			t.Errorf("default registry: sha256 %s, whole tensors %s", got, want)
-		}
-		before := vm.StagedKeys.Load()
-		checkStagedRuns(t, prog, reg, want)
-		if vm.StagedKeys.Load() == before {
-			t.Errorf("%s: no key ran its statistics passes", call)
-		}
+		checkStagedMethod(t, compileEra(t, dir, models+call, ""), "geometric_median")
 	}
 }
 
@@ -208,11 +194,18 @@ func TestStockStagedBitwise(t *testing.T) {
 	src := dellaRecipe(t, dir, 95, true) +
 		"merge \"subtract\" &1 &0\nmerge \"subtract\" &2 &0\nmerge \"subtract\" &3 &0\nmerge \"subtract\" &4 &0\n" +
 		"merge \"model_stock\" &5 &6 &7 &8\nmerge \"add_difference\" &0 &9\n"
-	prog := compileEra(t, dir, src, "")
-	reg := everyKeyStaged(t, "model_stock")
+	checkStagedMethod(t, compileEra(t, dir, src, ""), "model_stock")
+}
+
+// checkStagedMethod checks that prog's calls of the method called name run staged when every
+// key may, and give the whole-tensor run's bytes over checkStagedRuns's matrix (and with the
+// default registry, which stages only the large keys).
+func checkStagedMethod(t *testing.T, prog *bytecode.Program, name string) {
+	t.Helper()
+	reg := everyKeyStaged(t, name)
 	an, err := vm.Analyze(prog, vm.Options{Registry: reg})
 	if err != nil || !slices.ContainsFunc(an.Staged, func(st *vm.StagedCall) bool { return st != nil }) {
-		t.Fatalf("no key class runs model_stock staged (err %v)", err)
+		t.Fatalf("no key class runs %s staged (err %v)", name, err)
 	}
 	want := runSum(t, prog, vm.Options{Registry: stdlib.Default(), Jobs: 2, ChunkElems: -1}, "whole")
 	if got := runSum(t, prog, vm.Options{Registry: stdlib.Default(), Jobs: 2}, "default"); got != want {
@@ -221,6 +214,6 @@ func TestStockStagedBitwise(t *testing.T) {
 	before := vm.StagedKeys.Load()
 	checkStagedRuns(t, prog, reg, want)
 	if vm.StagedKeys.Load() == before {
-		t.Error("no key ran its statistics pass")
+		t.Errorf("%s: no key ran its statistics passes", name)
 	}
 }
