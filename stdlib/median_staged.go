@@ -71,8 +71,13 @@ func newMedianStager(c ops.StageCall) (ops.Stager, bool, error) {
 	if err1 != nil || err2 != nil || err3 != nil || n == 0 {
 		return nil, false, nil
 	}
-	return &medianStager{r: c.Tensors, n: n, eps: eps, ftol: ftol, maxiter: maxiter, passes: 1,
-		acc: make([]float64, c.Tensors), dists: make([]float64, c.Tensors)}, true, nil
+	return newMedianStagerFor(c.Tensors, n, eps, maxiter, ftol), true, nil
+}
+
+// newMedianStagerFor is the Stager of a geometric median of r points of n elements.
+func newMedianStagerFor(r, n int, eps float64, maxiter int64, ftol float64) *medianStager {
+	return &medianStager{r: r, n: n, eps: eps, ftol: ftol, maxiter: maxiter, passes: 1,
+		acc: make([]float64, r), dists: make([]float64, r)}
 }
 
 // Passes is the mean's pass and the steps planned so far (one more after each step that does

@@ -66,14 +66,20 @@ func newStockStager(c ops.StageCall) (ops.Stager, bool, error) {
 	if err != nil || n == 0 {
 		return nil, false, nil
 	}
-	rows, cols := tiesLastDim(c.Shape, n)
-	s := &stockStager{r: c.Tensors, n: n, rows: rows, cols: cols, eps: eps, t: make([]float64, rows),
-		carry: make([][]float64, c.Tensors), sims: make([]float64, c.Tensors-1),
-		block: make([]float64, 16*(c.Tensors-1)), scratch: make([]float64, 2*cols)}
+	return newStockStagerFor(c.Tensors, n, c.Shape, eps), true, nil
+}
+
+// newStockStagerFor is the Stager of the model-stock factor of r >= 2 deltas of n > 0
+// elements of shape.
+func newStockStagerFor(r, n int, shape []int, eps float64) *stockStager {
+	rows, cols := tiesLastDim(shape, n)
+	s := &stockStager{r: r, n: n, rows: rows, cols: cols, eps: eps, t: make([]float64, rows),
+		carry: make([][]float64, r), sims: make([]float64, r-1),
+		block: make([]float64, 16*(r-1)), scratch: make([]float64, 2*cols)}
 	if rows >= 4 {
 		s.blockEnd = rows - rows%16
 	}
-	return s, true, nil
+	return s
 }
 
 // Passes: the similarities' pass.

@@ -217,3 +217,24 @@ func checkStagedMethod(t *testing.T, prog *bytecode.Program, name string) {
 		t.Errorf("%s: no key ran its statistics passes", name)
 	}
 }
+
+// TestTiesExtendedStagedBitwise: ties_sum_extended over four deltas runs staged (the
+// thresholds from the stored bytes, then the median's steps or the model stock's pass over the
+// filtered deltas) and writes the whole-tensor run's bytes, with the factor, without it, and
+// with the median.
+func TestTiesExtendedStagedBitwise(t *testing.T) {
+	dir := t.TempDir()
+	models := dellaRecipe(t, dir, 97, true) +
+		"merge \"subtract\" &1 &0\nmerge \"subtract\" &2 &0\nmerge \"subtract\" &3 &0\nmerge \"subtract\" &4 &0\n"
+	for _, kw := range []string{"", " apply_stock=true vote_sgn=true", " apply_median=true maxiter=4 k=0.5"} {
+		src := models + "merge \"ties_sum_extended\" &5 &6 &7 &8" + kw + "\nmerge \"add_difference\" &0 &9\n"
+		keys, selected := vm.RawKeyChunks.Load(), vm.SelectedPasses.Load()
+		checkStagedMethod(t, compileEra(t, dir, src, ""), "ties_sum_extended")
+		if vm.RawKeyChunks.Load() == keys {
+			t.Errorf("%q: no threshold chunk took its keys from the stored bytes", kw)
+		}
+		if kw != " apply_stock=true vote_sgn=true" && vm.SelectedPasses.Load() == selected {
+			t.Errorf("%q: no pass over the filtered deltas", kw)
+		}
+	}
+}

@@ -1,0 +1,259 @@
+package stdlib
+
+import (
+	"errors"
+	"math"
+
+	"github.com/mechac/mechac/ops"
+)
+
+// The staged form of ties_sum_extended (1.1.5; SPEC §5.4), composed of the staged pieces of its
+// parts: ties_sum's Stager finds the R thresholds (keys from the stored bytes where it can);
+// then, over chunks of the filtered deltas (each chunk's top-k filter, vote and agreement
+// made again from the thresholds: every column depends on its own values alone), the geometric
+// median's Weiszfeld passes (apply_median) or the model-stock factor's pass (the default
+// polarity, apply_stock=false); the output pass is the median, or the column sums in
+// SumDim0Torch's order times the row's factor over the agreeing count. The bytes are
+// tiesExtendedStack's (ties_extended_staged_test.go).
+
+// tiesExtWholeMin is the whole kernel's memory (16 R n bytes: the deltas and their filtered
+// stack) from which a key runs staged (StageDef.Accepts). A variable for the tests.
+var tiesExtWholeMin int64 = 1 << 30
+
+func init() {
+	tiesSumExtended.Stage = &ops.StageDef{
+		New:     newTiesExtStager,
+		Accepts: func(r, n int) bool { return 16*int64(r)*int64(n) >= tiesExtWholeMin },
+		Scratch: func(r, n int) int64 {
+			return tiesStageScratch(r, n) + stockStagedScratch(r, n) + 8*int64(r)*int64(min(n, 1<<20)) + 16*int64(min(n, 1<<20))
+		},
+		// The thresholds' passes, then (for the estimate) ten Weiszfeld steps or the stock pass.
+		Passes:    func(r, n int) int { return tiesStagePasses(r, n) + 1 },
+		KeyPasses: func(r, n int) int { return tiesStageKeyPasses(r, n) + 1 },
+		Idle:      tiesKeyIdle,
+		Cost:      tiesStagedCost,
+	}
+}
+
+// tiesExtStager is ties_sum_extended's Stager for one key.
+type tiesExtStager struct {
+	inner    *tiesStager
+	o        tiesOpts
+	r, n     int
+	th       []float64     // the thresholds, once inner found them
+	median   *medianStager // apply_median
+	stock    *stockStager  // the model-stock factor (apply_stock false), without a median
+	blockEnd int           // columns below it are in SumDim0Torch's 16-column blocks
+	all      []int         // every argument, for PassArgs
+
+	filt            [][]float64 // a chunk's filtered deltas
+	elected, counts []float64
+	col             []float64
+}
+
+// newTiesExtStager is StageDef.New for ties_sum_extended: a call the whole kernel rejects or
+// treats specially (no deltas, no elements, the model stock of one delta) is not staged.
+func newTiesExtStager(c ops.StageCall) (ops.Stager, bool, error) {
+	kw, _, err := complete(tiesSumExtended, tiesSumExtended.KwOnly, c.Kw, c.Numerics)
+	if err != nil {
+		return nil, false, nil
+	}
+	o, err := readTiesOpts("ties_sum_extended", tiesExtendedParams, kw)
+	r, n := c.Tensors, ops.NumElements(c.Shape)
+	if err != nil || r == 0 || n == 0 || (!o.applyMedian && !o.applyStock && r < 2) {
+		return nil, false, nil
+	}
+	inner, ok := newTiesStagerFor(r, n, o.k, o.voteSgn)
+	if !ok {
+		return nil, false, nil
+	}
+	s := &tiesExtStager{inner: inner, o: o, r: r, n: n, all: make([]int, r)}
+	for i := range s.all {
+		s.all[i] = i
+	}
+	switch {
+	case o.applyMedian:
+		s.median = newMedianStagerFor(r, n, o.eps, o.maxiter, o.ftol)
+	case !o.applyStock: // sd-mecha 1.1.5: apply_stock=false applies the factor
+		s.stock = newStockStagerFor(r, n, c.Shape, o.cosEps)
+	}
+	if n >= 4 {
+		s.blockEnd = n - n%16
+	}
+	return s, true, nil
+}
+
+// Passes is the thresholds' passes (more after a missed bracket), then the median's steps or
+// the stock pass.
+func (s *tiesExtStager) Passes() int {
+	p := s.inner.Passes()
+	switch {
+	case s.median != nil:
+		p += s.median.Passes()
+	case s.stock != nil:
+		p++
+	}
+	return p
+}
+
+// phase maps a pass to the part that runs it: the thresholds (inner) or, at index q, the
+// median's or stock's.
+func (s *tiesExtStager) phase(pass int) (thresholds bool, q int) {
+	if s.th == nil {
+		return true, pass
+	}
+	return false, pass - s.inner.Passes()
+}
+
+// PassArgs is ops.ArgSelector: the thresholds' passes take their keys from the stored bytes
+// where the VM can give them (nil), the others every argument's values.
+func (s *tiesExtStager) PassArgs(pass int) []int {
+	if th, _ := s.phase(pass); th {
+		return nil
+	}
+	return s.all
+}
+
+// ObserveKeys is ops.KeyObserver for the thresholds' passes.
+func (s *tiesExtStager) ObserveKeys(pass, lo, n int, src ops.KeySource) error {
+	if th, _ := s.phase(pass); !th {
+		return errors.New("ties_sum_extended: keys asked after the thresholds")
+	}
+	return s.inner.ObserveKeys(pass, lo, n, src)
+}
+
+// Observe runs the pass's part over the chunk.
+func (s *tiesExtStager) Observe(pass, lo int, args [][]float64) error {
+	th, q := s.phase(pass)
+	if th {
+		return s.inner.Observe(pass, lo, args)
+	}
+	if len(args) != s.r {
+		return errors.New("ties_sum_extended: chunks for another number of deltas")
+	}
+	filt := s.filter(lo, args)
+	if s.median != nil {
+		return s.median.Observe(q, lo, filt)
+	}
+	return s.stock.Observe(q, lo, filt)
+}
+
+// EndPass ends the pass's part; the thresholds' last pass hands them over.
+func (s *tiesExtStager) EndPass(pass int) error {
+	th, q := s.phase(pass)
+	if th {
+		if err := s.inner.EndPass(pass); err != nil {
+			return err
+		}
+		if s.inner.voter != nil { // the thresholds are known (its output pass is not used)
+			s.th = s.inner.th
+			putTiesVoter(s.inner.voter)
+			s.inner.voter = nil
+		}
+		return nil
+	}
+	if s.median != nil {
+		return s.median.EndPass(q)
+	}
+	return s.stock.EndPass(q)
+}
+
+// filter makes the chunk's filtered deltas, their elected signs and agreeing counts: per
+// column, tiesFilterVote's operations in its order (the top-k filter v * (|v| >= th), the vote
+// of values as SumDim0Torch's column sum or of signs as a count, v * agree summed into the
+// counts in model order).
+func (s *tiesExtStager) filter(lo int, args [][]float64) [][]float64 {
+	w := len(args[0])
+	if s.filt == nil || cap(s.counts) < w {
+		s.filt = make([][]float64, s.r)
+		for i := range s.filt {
+			s.filt[i] = make([]float64, w)
+		}
+		s.elected, s.counts, s.col = make([]float64, w), make([]float64, w), make([]float64, s.r)
+	}
+	filt := s.filt
+	for i, a := range args {
+		fi, th := filt[i][:w], s.th[i]
+		for j, v := range a[:w] {
+			m := 0.0
+			if math.Abs(v) >= th {
+				m = 1
+			}
+			fi[j] = v * m
+		}
+		filt[i] = fi
+	}
+	elected, counts := s.elected[:w], s.counts[:w]
+	for j := range w {
+		if s.o.voteSgn {
+			elected[j] = tiesSign(s.colSum(lo+j, filt, j))
+			continue
+		}
+		var v int32
+		for i := range filt {
+			x := filt[i][j]
+			v += tiesB2I(x > 0) - tiesB2I(x < 0)
+		}
+		elected[j] = float64(max(-1, min(v, 1)))
+	}
+	clear(counts)
+	for i := range filt {
+		for j, v := range filt[i] {
+			f := tiesB2F(tiesSign(v) == elected[j])
+			filt[i][j] = v * f
+			counts[j] += f
+		}
+	}
+	return filt
+}
+
+// colSum is SumDim0Torch's sum of column col (of the whole [R, n] stack) of xs at chunk offset
+// j: a contiguous sum for n = 1, multiRowSum's cascade inside the 16-column blocks, rowSum past
+// them (a column's sum depends on these and its values alone).
+func (s *tiesExtStager) colSum(col int, xs [][]float64, j int) float64 {
+	c := s.col[:s.r]
+	for i := range xs {
+		c[i] = xs[i][j]
+	}
+	switch {
+	case s.n == 1:
+		return SumTorch(c)
+	case col < s.blockEnd:
+		var out [1]float64
+		multiRowSum(c, 0, 1, 1, 1, s.r, out[:])
+		return out[0]
+	}
+	return rowSum(c, 0, 1, s.r)
+}
+
+var errTiesExtEarly = errors.New("ties_sum_extended: output chunk before the statistics passes")
+
+// Chunk writes the output chunk: the filtered deltas' median, or their column sums times the
+// row's stock factor (1 with apply_stock) over the agreeing count; NaN and infinities to 0.
+func (s *tiesExtStager) Chunk(lo int, args [][]float64, out []float64) error {
+	if s.th == nil || len(args) != s.r {
+		return errTiesExtEarly
+	}
+	filt := s.filter(lo, args)
+	if s.median != nil {
+		if err := s.median.Chunk(lo, filt, out); err != nil {
+			return err
+		}
+		for j, v := range out {
+			out[j] = tiesNanToZero(v)
+		}
+		return nil
+	}
+	if s.stock != nil && !s.stock.ended {
+		return errTiesExtEarly
+	}
+	for j := range out {
+		sum := s.colSum(lo+j, filt, j)
+		t := 1.0
+		if s.stock != nil {
+			t = s.stock.t[(lo+j)/s.stock.cols]
+		}
+		out[j] = tiesNanToZero(sum * t / s.counts[j])
+	}
+	return nil
+}
