@@ -48,6 +48,39 @@ func runStaged(t *testing.T, d *ops.Def, ms [][]float64, shape []int, kw []ops.V
 	return out, st.Passes()
 }
 
+// wholeVarargs runs d's whole kernel over the varargs tensors ms of shape with keywords kw.
+func wholeVarargs(t *testing.T, d *ops.Def, ms [][]float64, shape []int, kw []ops.Value) []float64 {
+	t.Helper()
+	out := make([]float64, ops.NumElements(shape))
+	c := &ops.Call{Numerics: ops.Exact, Out: &ops.Tensor{Shape: shape, Data: out}, Kw: kw}
+	for _, m := range ms {
+		c.Var = append(c.Var, ops.TensorValue(&ops.Tensor{Shape: shape, Data: m}))
+	}
+	if err := d.Kernel(c); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// checkChunkings runs d staged over ms in chunks of each of steps elements and fails where a
+// value is not want's, bit for bit.
+func checkChunkings(t *testing.T, d *ops.Def, ms [][]float64, shape []int, kw []ops.Value, want []float64, steps []int) {
+	t.Helper()
+	n := len(want)
+	for _, step := range steps {
+		var chunks []int
+		for lo := 0; lo < n; lo += step {
+			chunks = append(chunks, min(step, n-lo))
+		}
+		got, _ := runStaged(t, d, ms, shape, kw, chunks)
+		for j := range want {
+			if math.Float64bits(got[j]) != math.Float64bits(want[j]) {
+				t.Fatalf("%d tensors, chunks of %d: [%d] = %v, whole %v", len(ms), step, j, got[j], want[j])
+			}
+		}
+	}
+}
+
 // The staged geometric median gives the whole kernel's bits over any chunking: means and steps,
 // every stopping rule (maxiter 0, 1, a few, the default; ftol 0, tiny, coarse), points at one
 // place (every distance clamped by eps), and NaN, infinities and negative zeros in the points.

@@ -39,27 +39,9 @@ func TestStockStagedMatchesWhole(t *testing.T) {
 			ms[0][rng.IntN(n)] = math.Inf(1)
 		}
 		kw := []ops.Value{ops.Float([]float64{1e-6, 0.5, 0}[trial%3])}
-		want := make([]float64, n)
-		c := &ops.Call{Numerics: ops.Exact, Out: &ops.Tensor{Shape: shape, Data: want}, Kw: kw}
-		for _, m := range ms {
-			c.Var = append(c.Var, ops.TensorValue(&ops.Tensor{Shape: shape, Data: m}))
-		}
-		if err := modelStock.Kernel(c); err != nil {
-			t.Fatal(err)
-		}
+		want := wholeVarargs(t, modelStock, ms, shape, kw)
 		t.Run(fmt.Sprint(trial, shape), func(t *testing.T) {
-			for _, step := range []int{n, 1, 1 + rng.IntN(n), 5} {
-				var chunks []int
-				for lo := 0; lo < n; lo += step {
-					chunks = append(chunks, min(step, n-lo))
-				}
-				got, _ := runStaged(t, modelStock, ms, shape, kw, chunks)
-				for j := range want {
-					if math.Float64bits(got[j]) != math.Float64bits(want[j]) {
-						t.Fatalf("r=%d chunks of %d: [%d] = %v, whole %v", r, step, j, got[j], want[j])
-					}
-				}
-			}
+			checkChunkings(t, modelStock, ms, shape, kw, want, []int{n, 1, 1 + rng.IntN(n), 5})
 		})
 	}
 }

@@ -38,31 +38,13 @@ func TestTiesExtendedStagedMatchesWhole(t *testing.T) {
 		stock := trial%3 == 1 // apply_stock=true: no factor
 		kw := []ops.Value{ops.Float([]float64{0.2, 0.5, 1, 0.05}[trial%4]), ops.Bool(trial%2 == 1), ops.Bool(stock), ops.Bool(median),
 			ops.Float(1e-6), ops.Float([]float64{1e-6, 1e-2}[trial%2]), ops.Int([]int64{100, 3, 0}[trial%3]), ops.Float(1e-20)}
-		want := make([]float64, n)
-		c := &ops.Call{Numerics: ops.Exact, Out: &ops.Tensor{Shape: shape, Data: want}, Kw: kw}
-		for _, m := range ms {
-			c.Var = append(c.Var, ops.TensorValue(&ops.Tensor{Shape: shape, Data: m}))
-		}
-		if err := tiesSumExtended.Kernel(c); err != nil {
-			t.Fatal(err)
-		}
+		want := wholeVarargs(t, tiesSumExtended, ms, shape, kw)
 		t.Run(fmt.Sprint(trial, shape), func(t *testing.T) {
 			defer func(s float64) { tiesSampleSigmas = s }(tiesSampleSigmas)
 			if trial%5 == 4 {
 				tiesSampleSigmas = -1 // every bracket misses: more threshold passes
 			}
-			for _, step := range []int{n, 1 + rng.IntN(n), 7} {
-				var chunks []int
-				for lo := 0; lo < n; lo += step {
-					chunks = append(chunks, min(step, n-lo))
-				}
-				got, _ := runStaged(t, tiesSumExtended, ms, shape, kw, chunks)
-				for j := range want {
-					if math.Float64bits(got[j]) != math.Float64bits(want[j]) {
-						t.Fatalf("r=%d chunks of %d: [%d] = %v, whole %v", r, step, j, got[j], want[j])
-					}
-				}
-			}
+			checkChunkings(t, tiesSumExtended, ms, shape, kw, want, []int{n, 1 + rng.IntN(n), 7})
 		})
 	}
 }
