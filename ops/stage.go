@@ -128,11 +128,12 @@ type StageDef struct {
 	// that many elementwise passes over its tensor arguments and output (the threshold
 	// selection and the output pass), in place of Def.Passes, the whole kernel's.
 	Cost float64
-	// Accepts, when set, says whether a key of r tensor arguments of n elements runs staged
-	// at all: the VM runs the others over whole tensors, and admits them as such. A staged
-	// form that reads its inputs many times over (a pass per argument) takes only the keys
-	// the whole kernel would need too much memory for.
-	Accepts func(r, n int) bool
+	// Accepts, when set, says whether a key's call (its keyword arguments, tensor count, shape
+	// and numerics, as New gets them) runs staged at all: the VM runs the others over whole
+	// tensors, and admits them as such. A staged form that reads its inputs many times over
+	// (a pass per argument) takes only the keys the whole kernel would need too much memory
+	// for; a method staged in different ways by its arguments tells them apart here.
+	Accepts func(c StageCall) bool
 	// Idle is the most bytes the method's Stagers keep between keys, process-wide, when no
 	// memory limit is set (buffers recycled from key to key; none are kept under run
 	// --max-memory): `mechac plan` adds it to its predicted peak. nil means none.

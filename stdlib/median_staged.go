@@ -25,8 +25,10 @@ var medianWholeMin int64 = 1 << 30
 
 func init() {
 	geometricMedianDef.Stage = &ops.StageDef{
-		New:     newMedianStager,
-		Accepts: func(r, n int) bool { return 8*int64(r)*int64(n) >= medianWholeMin },
+		New: newMedianStager,
+		Accepts: func(c ops.StageCall) bool {
+			return 8*int64(c.Tensors)*int64(ops.NumElements(c.Shape)) >= medianWholeMin
+		},
 		Scratch: func(r, n int) int64 { return 8*int64(min(n, 1<<20)) + 40*int64(r) + 512 },
 		// A pass per step: the mean's, then (for the estimate) ten steps, the whole kernel's
 		// Def.Passes count.

@@ -348,6 +348,36 @@ func tiesSum00xDef(name, era string, kw []ops.Param, roundMaxiter bool, doc stri
 		}
 		return o.k, !o.bySigns, 1, true
 	})
+	// With a median (which overrides the stock factor), the core is the 0.0.x DELLA core's
+	// without dropout: its Stager with every keep probability 1 (each mask all ones, so each
+	// masked delta is the delta, x * 1 = x) and no rescale. Where the core takes no median, the
+	// one above (ties_sum's Stager) or the whole kernel (the stock factor alone).
+	plain := d.Stage
+	median := dellaStageDef(func(c ops.StageCall) (ops.Stager, bool, error) {
+		_, _, o, ok := stageKw00x(d, c, roundMaxiter)
+		if !ok || !o.median {
+			return nil, false, nil
+		}
+		return newDellaStager(d.FullName(), c, o, 0, 1, 1, rng.NewTorch(rng.TorchDefaultSeed), false,
+			func(off []float64) func(qs []float64, lo int) error { return dellaFillQ(dropoutDella, 1, off) })
+	})
+	hasMedian := func(c ops.StageCall) bool {
+		_, _, o, ok := stageKw00x(d, c, roundMaxiter)
+		return ok && o.median
+	}
+	d.Stage = &ops.StageDef{
+		New: func(c ops.StageCall) (ops.Stager, bool, error) {
+			if hasMedian(c) {
+				return median.New(c)
+			}
+			return plain.New(c)
+		},
+		// The median's Stager reads its inputs per delta and per step: like DELLA's, only for
+		// keys whose whole kernel would hold a GiB; ties_sum's for every key.
+		Accepts: func(c ops.StageCall) bool { return !hasMedian(c) || median.Accepts(c) },
+		Scratch: func(r, n int) int64 { return max(plain.Scratch(r, n), median.Scratch(r, n)) },
+		Passes:  plain.Passes, KeyPasses: plain.KeyPasses, Idle: plain.Idle, Cost: plain.Cost,
+	}
 	return define(d)
 }
 

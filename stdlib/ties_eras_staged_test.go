@@ -53,11 +53,60 @@ func TestTies00xStagedMatchesWhole(t *testing.T) {
 			}
 		})
 	}
-	// A median or the stock factor: the whole kernel.
+	// The stock factor alone: the whole kernel.
 	d, _ := Default().Lookup("ties_sum_extended@0.0.x")
-	for _, kw := range []map[string]ops.Value{{"apply_median": ops.Float(1)}, {"apply_stock": ops.Float(1)}} {
-		if _, ok, err := d.Stage.New(ops.StageCall{Kw: kwOf(d, kw), Tensors: 3, Shape: []int{100}, Numerics: ops.Exact}); ok || err != nil {
-			t.Errorf("ties_sum_extended@0.0.x %v: staged (ok %v, err %v)", kw, ok, err)
+	kw := kwOf(d, map[string]ops.Value{"apply_stock": ops.Float(1)})
+	if _, ok, err := d.Stage.New(ops.StageCall{Kw: kw, Tensors: 3, Shape: []int{100}, Numerics: ops.Exact}); ok || err != nil {
+		t.Errorf("ties_sum_extended@0.0.x with the stock factor: staged (ok %v, err %v)", ok, err)
+	}
+}
+
+// TestTies00xMedianStagedMatchesWhole: a 0.0.x ties_sum core with a geometric median runs staged
+// as the 0.0.x DELLA core without dropout (every keep probability 1, no rescale) and gives the
+// whole kernel's bits, with the stock factor too (the median overrides it), both votes, k,
+// maxiter, non-finite values, over chunkings; it is taken only for keys of a GiB (Accepts),
+// where the same call without a median is taken for any key.
+func TestTies00xMedianStagedMatchesWhole(t *testing.T) {
+	rng := rand.New(rand.NewPCG(63, 64))
+	for _, full := range []string{"ties_sum_extended@0.0.x", "ties_sum@fork-0.0.x"} {
+		d, ok := Default().Lookup(full)
+		if !ok {
+			t.Fatalf("%s: not defined", full)
+		}
+		for trial := range 24 {
+			n := []int{1, 17, 100, 1100}[trial%4]
+			r := []int{2, 3, 8}[trial%3]
+			ms := tiesTestData(rng, r, n, trial%4 == 3)
+			given := map[string]ops.Value{"apply_median": ops.Float(1), "k": ops.Float([]float64{1, 0.2, 0.5}[trial%3]),
+				"vote_sgn": ops.Float(float64(trial % 2)), "maxiter": ops.Float([]float64{100, 3}[trial/2%2]),
+				"apply_stock": ops.Float(float64(trial / 3 % 2))}
+			kw := kwOf(d, given)
+			name := fmt.Sprintf("%s n=%d r=%d %v", full, n, r, given)
+			want, err := runVarKernel(d, ops.Exact, ms, []int{n}, kw)
+			if err != nil {
+				t.Fatalf("%s: kernel: %v", name, err)
+			}
+			for _, step := range []int{n, 7, 1} {
+				var cs [][2]int
+				for lo := 0; lo < n; lo += step {
+					cs = append(cs, [2]int{lo, min(lo+step, n)})
+				}
+				got, _, err := runStager(d.Stage, ops.Exact, ms, []int{n}, kw, cs, cs)
+				if err != nil {
+					t.Fatalf("%s: staged: %v", name, err)
+				}
+				if j := tiesFirstDiff(got, want); j >= 0 {
+					t.Fatalf("%s step %d: [%d] = %v, whole %v", name, step, j, got[j], want[j])
+				}
+			}
+		}
+		small := ops.StageCall{Kw: kwOf(d, map[string]ops.Value{"apply_median": ops.Float(1)}), Tensors: 3, Shape: []int{100}, Numerics: ops.Exact}
+		if d.Stage.Accepts(small) {
+			t.Errorf("%s: a small key with a median taken staged", full)
+		}
+		small.Kw = kwOf(d, nil)
+		if !d.Stage.Accepts(small) {
+			t.Errorf("%s: a small key without a median not taken staged", full)
 		}
 	}
 }

@@ -22,8 +22,10 @@ var tiesExtWholeMin int64 = 1 << 30
 
 func init() {
 	tiesSumExtended.Stage = &ops.StageDef{
-		New:     newTiesExtStager,
-		Accepts: func(r, n int) bool { return 16*int64(r)*int64(n) >= tiesExtWholeMin },
+		New: newTiesExtStager,
+		Accepts: func(c ops.StageCall) bool {
+			return 16*int64(c.Tensors)*int64(ops.NumElements(c.Shape)) >= tiesExtWholeMin
+		},
 		Scratch: func(r, n int) int64 {
 			return tiesStageScratch(r, n) + stockStagedScratch(r, n) + 8*int64(r)*int64(min(n, 1<<20)) + 16*int64(min(n, 1<<20))
 		},

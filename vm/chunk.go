@@ -120,7 +120,7 @@ func (m *machine) chunked(k *bytecode.Key) bool {
 // nil.
 func (m *machine) stagedKey(k *bytecode.Key) *stagedClass {
 	st := m.staged[k.Class]
-	if st == nil || st.def.Accepts != nil && !st.def.Accepts(st.r, ops.NumElements(k.Shape)) {
+	if st == nil || !st.accepts(k.Shape, m.numerics) {
 		return nil
 	}
 	return st

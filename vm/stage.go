@@ -210,6 +210,11 @@ func backwardSliceOf(code *bytecode.Code, pc int, regs []int) []int {
 	return pcs
 }
 
+// accepts reports whether a key of shape runs staged (StageDef.Accepts).
+func (st *stagedClass) accepts(shape []int, num ops.Numerics) bool {
+	return st.def.Accepts == nil || st.def.Accepts(ops.StageCall{Kw: st.kw, Tensors: st.r, Shape: shape, Numerics: num})
+}
+
 // stageScratch is what the Stager of key k keeps between passes (0 when k is not staged).
 func (m *machine) stageScratch(k *bytecode.Key) int64 {
 	st := m.stagedKey(k)

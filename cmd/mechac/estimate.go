@@ -155,7 +155,7 @@ func estimatePlan(p *bytecode.Program, reg *ops.Registry, staged []*vm.StagedCal
 		if k.Class < len(staged) {
 			st = staged[k.Class]
 		}
-		if st != nil && st.Def.Accepts != nil && !st.Def.Accepts(st.Tensors, int(e)) {
+		if st != nil && !st.Takes(k.Shape) {
 			st = nil // the key runs whole
 		}
 		for pc, in := range code.Instrs {
