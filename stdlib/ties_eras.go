@@ -350,8 +350,8 @@ func tiesSum00xDef(name, era string, kw []ops.Param, roundMaxiter bool, doc stri
 	})
 	// With a median (which overrides the stock factor), the core is the 0.0.x DELLA core's
 	// without dropout: its Stager with every keep probability 1 (each mask all ones, so each
-	// masked delta is the delta, x * 1 = x) and no rescale. Where the core takes no median, the
-	// one above (ties_sum's Stager) or the whole kernel (the stock factor alone).
+	// masked delta is the delta, x * 1 = x) and no rescale. Without a median, the one above
+	// (ties_sum's Stager), or with the stock factor the composed one below.
 	plain := d.Stage
 	median := dellaStageDef(func(c ops.StageCall) (ops.Stager, bool, error) {
 		_, _, o, ok := stageKw00x(d, c, roundMaxiter)
@@ -361,20 +361,42 @@ func tiesSum00xDef(name, era string, kw []ops.Param, roundMaxiter bool, doc stri
 		return newDellaStager(d.FullName(), c, o, 0, 1, 1, rng.NewTorch(rng.TorchDefaultSeed), false,
 			func(off []float64) func(qs []float64, lo int) error { return dellaFillQ(dropoutDella, 1, off) })
 	})
-	hasMedian := func(c ops.StageCall) bool {
+	// The stock factor without a median: ties_sum_extended's composed Stager in the 0.0.x
+	// polarities (apply_stock > 0 applies the factor) and torch.nan_to_num's defaults.
+	stock := func(c ops.StageCall) (ops.Stager, bool, error) {
 		_, _, o, ok := stageKw00x(d, c, roundMaxiter)
-		return ok && o.median
+		r, n := c.Tensors, ops.NumElements(c.Shape)
+		if !ok || !o.stock || o.median || r < 2 || n == 0 {
+			return nil, false, nil
+		}
+		s, ok := newTiesExtStagerFor(r, n, c.Shape, o.k, !o.bySigns, true, o.cosEps)
+		if !ok {
+			return nil, false, nil
+		}
+		s.nanToNum = true
+		return s, true, nil
+	}
+	kind := func(c ops.StageCall) (median, stock bool) {
+		_, _, o, ok := stageKw00x(d, c, roundMaxiter)
+		return ok && o.median, ok && o.stock && !o.median
 	}
 	d.Stage = &ops.StageDef{
 		New: func(c ops.StageCall) (ops.Stager, bool, error) {
-			if hasMedian(c) {
+			switch m, st := kind(c); {
+			case m:
 				return median.New(c)
+			case st:
+				return stock(c)
 			}
 			return plain.New(c)
 		},
-		// The median's Stager reads its inputs per delta and per step: like DELLA's, only for
-		// keys whose whole kernel would hold a GiB; ties_sum's for every key.
-		Accepts: func(c ops.StageCall) bool { return !hasMedian(c) || median.Accepts(c) },
+		// The median's and the stock factor's Stagers read their inputs again per step or
+		// for the factor: like DELLA's, only for keys whose whole kernel would hold a GiB;
+		// ties_sum's for every key.
+		Accepts: func(c ops.StageCall) bool {
+			m, st := kind(c)
+			return !m && !st || median.Accepts(c)
+		},
 		Scratch: func(r, n int) int64 { return max(plain.Scratch(r, n), median.Scratch(r, n)) },
 		Passes:  plain.Passes, KeyPasses: plain.KeyPasses, Idle: plain.Idle, Cost: plain.Cost,
 	}

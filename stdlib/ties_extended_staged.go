@@ -51,6 +51,9 @@ type tiesExtStager struct {
 	filt            [][]float64 // a chunk's filtered deltas
 	elected, counts []float64
 	col             []float64
+	// nanToNum: the output goes through torch.nan_to_num's defaults (the 0.0.x cores), not
+	// NaN and infinities to 0 (1.1.5).
+	nanToNum bool
 }
 
 // newTiesExtStager is StageDef.New for ties_sum_extended: a call the whole kernel rejects or
@@ -65,24 +68,37 @@ func newTiesExtStager(c ops.StageCall) (ops.Stager, bool, error) {
 	if err != nil || r == 0 || n == 0 || (!o.applyMedian && !o.applyStock && r < 2) {
 		return nil, false, nil
 	}
-	inner, ok := newTiesStagerFor(r, n, o.k, o.voteSgn)
+	s, ok := newTiesExtStagerFor(r, n, c.Shape, o.k, o.voteSgn, !o.applyStock && !o.applyMedian, o.cosEps)
 	if !ok {
 		return nil, false, nil
 	}
-	s := &tiesExtStager{inner: inner, o: o, r: r, n: n, all: make([]int, r)}
+	s.o = o
+	if o.applyMedian {
+		s.median = newMedianStagerFor(r, n, o.eps, o.maxiter, o.ftol)
+	}
+	return s, true, nil
+}
+
+// newTiesExtStagerFor is the Stager of a TIES core over r deltas of n elements of shape
+// (threshold fraction k, a vote of values when voteSgn) whose output is the filtered deltas'
+// column sums over the count, times the model-stock factor (cosine eps cosEps) when stock;
+// false when k is not one the whole kernel accepts. A caller may set its median instead.
+func newTiesExtStagerFor(r, n int, shape []int, k float64, voteSgn, stock bool, cosEps float64) (*tiesExtStager, bool) {
+	inner, ok := newTiesStagerFor(r, n, k, voteSgn)
+	if !ok {
+		return nil, false
+	}
+	s := &tiesExtStager{inner: inner, o: tiesOpts{k: k, voteSgn: voteSgn}, r: r, n: n, all: make([]int, r)}
 	for i := range s.all {
 		s.all[i] = i
 	}
-	switch {
-	case o.applyMedian:
-		s.median = newMedianStagerFor(r, n, o.eps, o.maxiter, o.ftol)
-	case !o.applyStock: // sd-mecha 1.1.5: apply_stock=false applies the factor
-		s.stock = newStockStagerFor(r, n, c.Shape, o.cosEps)
+	if stock {
+		s.stock = newStockStagerFor(r, n, shape, cosEps)
 	}
 	if n >= 4 {
 		s.blockEnd = n - n%16
 	}
-	return s, true, nil
+	return s, true
 }
 
 // Passes is the thresholds' passes (more after a missed bracket), then the median's steps or
@@ -255,7 +271,12 @@ func (s *tiesExtStager) Chunk(lo int, args [][]float64, out []float64) error {
 		if s.stock != nil {
 			t = s.stock.t[(lo+j)/s.stock.cols]
 		}
-		out[j] = tiesNanToZero(sum * t / s.counts[j])
+		v := sum * t / s.counts[j]
+		if s.nanToNum {
+			out[j] = tiesNanToNum(v)
+		} else {
+			out[j] = tiesNanToZero(v)
+		}
 	}
 	return nil
 }

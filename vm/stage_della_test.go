@@ -239,14 +239,17 @@ func TestTiesExtendedStagedBitwise(t *testing.T) {
 	}
 }
 
-// TestTies00xMedianStagedBitwise: a 0.0.x ties_sum_extended with a geometric median (dialect B,
-// era 0.0.29) runs staged as the 0.0.x DELLA core without dropout and writes the whole-tensor
-// run's bytes.
+// TestTies00xMedianStagedBitwise: a 0.0.x ties_sum_extended (dialect B, era 0.0.29) with a
+// geometric median runs staged as the 0.0.x DELLA core without dropout, with the model-stock
+// factor as ties_sum_extended's composed Stager, and writes the whole-tensor run's bytes.
 func TestTies00xMedianStagedBitwise(t *testing.T) {
 	dir := t.TempDir()
-	src := dellaRecipe(t, dir, 99, false) +
-		"merge \"subtract\" &1 &0\nmerge \"subtract\" &2 &0\nmerge \"subtract\" &3 &0\nmerge \"subtract\" &4 &0\n" +
-		"merge \"ties_sum_extended\" &5 &6 &7 &8 apply_median=1.0 maxiter=5 k=0.5 vote_sgn=0.0 apply_stock=0.0 cos_eps=1e-06 eps=1e-06 ftol=1e-20\n" +
-		"merge \"add_difference\" &0 &9 alpha=1.0\n"
-	checkStagedMethod(t, compileEra(t, dir, src, "0.0.29"), "ties_sum_extended")
+	models := dellaRecipe(t, dir, 99, false) +
+		"merge \"subtract\" &1 &0\nmerge \"subtract\" &2 &0\nmerge \"subtract\" &3 &0\nmerge \"subtract\" &4 &0\n"
+	for _, kw := range []string{"apply_median=1.0 maxiter=5 k=0.5 vote_sgn=0.0 apply_stock=0.0",
+		"apply_median=0.0 maxiter=100 k=0.2 vote_sgn=1.0 apply_stock=1.0"} {
+		src := models + "merge \"ties_sum_extended\" &5 &6 &7 &8 " + kw + " cos_eps=1e-06 eps=1e-06 ftol=1e-20\n" +
+			"merge \"add_difference\" &0 &9 alpha=1.0\n"
+		checkStagedMethod(t, compileEra(t, dir, src, "0.0.29"), "ties_sum_extended")
+	}
 }
