@@ -293,6 +293,21 @@ sel:
 	VZEROUPPER
 	RET
 
+// VOTE8_INIT sets up an eight-column vote: Y15 the magnitude mask, Y14 zero, Y5 (the OR of
+// the big masks) zero, DX (the byte offset of column j in float64s) zero.
+#define VOTE8_INIT \
+	VBROADCASTSD splitAbs<>(SB), Y15 \
+	VPXOR Y14, Y14, Y14 \
+	VPXOR Y5, Y5, Y5 \
+	XORQ DX, DX
+
+// VOTE8_RET returns whether a big mask was set (Y5) in the result slot.
+#define VOTE8_RET(slot) \
+	VPTEST Y5, Y5 \
+	SETNE slot \
+	VZEROUPPER \
+	RET
+
 // VOTE8_ZERO clears the eight-column vote's sums and counts: P, N, K, G of columns 0-3 in
 // Y6-Y9, of columns 4-7 in Y10-Y13.
 #define VOTE8_ZERO \
@@ -367,10 +382,7 @@ TEXT ·tiesVote8AVX2(SB), NOSPLIT, $0-41
 	MOVQ r+16(FP), R8
 	MOVQ out+24(FP), DI
 	MOVQ n+32(FP), CX
-	VBROADCASTSD splitAbs<>(SB), Y15
-	VPXOR Y14, Y14, Y14          // zero
-	VPXOR Y5, Y5, Y5             // the OR of the big masks
-	XORQ DX, DX                  // the byte offset of column j
+	VOTE8_INIT
 
 cols8:
 	VOTE8_ZERO
@@ -392,10 +404,7 @@ models8:
 	ADDQ $64, DX
 	SUBQ $8, CX
 	JNZ  cols8
-	VPTEST Y5, Y5
-	SETNE big+40(FP)
-	VZEROUPPER
-	RET
+	VOTE8_RET(big+40(FP))
 
 // func tiesVote8F16(raws **byte, bases **float64, lom1 *int64, r int, out *float64, n int) (big bool)
 // tiesVote8AVX2 with each model's values made in the loop from the stored float16 and a float64
@@ -411,11 +420,8 @@ TEXT ·tiesVote8F16(SB), NOSPLIT, $0-49
 	MOVQ r+24(FP), R8
 	MOVQ out+32(FP), DI
 	MOVQ n+40(FP), CX
-	VBROADCASTSD splitAbs<>(SB), Y15
-	VPXOR Y14, Y14, Y14          // zero
-	VPXOR Y5, Y5, Y5             // the OR of the big masks
-	XORQ DX, DX                  // the byte offset of column j in float64s
-	XORQ SI, SI                  // and in float16s
+	VOTE8_INIT
+	XORQ SI, SI                  // the byte offset of column j in float16s
 
 colsf16:
 	VOTE8_ZERO
@@ -444,10 +450,7 @@ modelsf16:
 	ADDQ $16, SI
 	SUBQ $8, CX
 	JNZ  colsf16
-	VPTEST Y5, Y5
-	SETNE big+48(FP)
-	VZEROUPPER
-	RET
+	VOTE8_RET(big+48(FP))
 
 
 // RSPLIT_BLOCK splits the eight keys in K (tiesRangeSplitAVX2): the keys >= lo (Y14 = lo - 1)
