@@ -25,10 +25,8 @@ var medianWholeMin int64 = 1 << 30
 
 func init() {
 	geometricMedianDef.Stage = &ops.StageDef{
-		New: newMedianStager,
-		Accepts: func(c ops.StageCall) bool {
-			return 8*int64(c.Tensors)*int64(ops.NumElements(c.Shape)) >= medianWholeMin
-		},
+		New:     newMedianStager,
+		Accepts: acceptsWhole(8, &medianWholeMin),
 		Scratch: func(r, n int) int64 { return 8*int64(min(n, 1<<20)) + 40*int64(r) + 512 },
 		// A pass per step: the mean's, then (for the estimate) ten steps, the whole kernel's
 		// Def.Passes count.
@@ -56,6 +54,15 @@ type medianStager struct {
 	passes int
 	done   bool // no step after this one: the output uses w
 	med    []float64
+}
+
+// acceptsWhole is a StageDef.Accepts taking the keys whose whole kernel would hold *min bytes
+// or more, perElem bytes for each element of each tensor argument (min a variable the tests
+// change).
+func acceptsWhole(perElem int64, min *int64) func(c ops.StageCall) bool {
+	return func(c ops.StageCall) bool {
+		return perElem*int64(c.Tensors)*int64(ops.NumElements(c.Shape)) >= *min
+	}
 }
 
 // newMedianStager is StageDef.New for geometric_median: a call the whole kernel rejects (bad

@@ -26,7 +26,7 @@ var stockWholeMin int64 = 1 << 30
 func init() {
 	modelStock.Stage = &ops.StageDef{
 		New:     newStockStager,
-		Accepts: func(c ops.StageCall) bool { return 8*int64(c.Tensors)*int64(ops.NumElements(c.Shape)) >= stockWholeMin },
+		Accepts: acceptsWhole(8, &stockWholeMin),
 		Scratch: stockStagedScratch,
 		Cost:    1,
 	}

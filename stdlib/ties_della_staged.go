@@ -43,12 +43,6 @@ import (
 // past 1 GiB (5.6 GB for a 1280 x 1280 weight). A variable for the tests.
 var dellaWholeMin int64 = 1 << 30
 
-// dellaAccepts is the DELLA Stagers' StageDef.Accepts: keys whose whole kernel would hold
-// dellaWholeMin (16 R n bytes).
-func dellaAccepts(c ops.StageCall) bool {
-	return 16*int64(c.Tensors)*int64(ops.NumElements(c.Shape)) >= dellaWholeMin
-}
-
 // dellaTile is how many columns of every point the median and the vote take at a time:
 // with R = 215, the points and their weighted products (2 x 215 KiB) stay in the L2 cache.
 const dellaTile = 128
@@ -67,7 +61,7 @@ func della10xStageDef(d *ops.Def, fixed bool) *ops.StageDef {
 func dellaStageDef(newStager func(c ops.StageCall) (ops.Stager, bool, error)) *ops.StageDef {
 	return &ops.StageDef{
 		New:     newStager,
-		Accepts: dellaAccepts,
+		Accepts: acceptsWhole(16, &dellaWholeMin),
 		Scratch: dellaScratch,
 		// In full-slice equivalents for the estimate: the passes over one delta each read one
 		// input, together about one pass; the thresholds; the Weiszfeld steps (about 8 on x215a).

@@ -22,10 +22,8 @@ var tiesExtWholeMin int64 = 1 << 30
 
 func init() {
 	tiesSumExtended.Stage = &ops.StageDef{
-		New: newTiesExtStager,
-		Accepts: func(c ops.StageCall) bool {
-			return 16*int64(c.Tensors)*int64(ops.NumElements(c.Shape)) >= tiesExtWholeMin
-		},
+		New:     newTiesExtStager,
+		Accepts: acceptsWhole(16, &tiesExtWholeMin),
 		Scratch: func(r, n int) int64 {
 			return tiesStageScratch(r, n) + stockStagedScratch(r, n) + 8*int64(r)*int64(min(n, 1<<20)) + 16*int64(min(n, 1<<20))
 		},
