@@ -14,6 +14,10 @@ import (
 	"github.com/mechac/mechac/vm/bytecode"
 )
 
+// fourDeltas continues dellaRecipe's model lines with the deltas of models 1-4 from model 0
+// (registers 5-8).
+const fourDeltas = "merge \"subtract\" &1 &0\nmerge \"subtract\" &2 &0\nmerge \"subtract\" &3 &0\nmerge \"subtract\" &4 &0\n"
+
 // dellaRecipe writes five float16 models of testKeys (three of them made large enough to
 // matter, one with columns past the 16-column blocks) into dir and returns the recipe's model
 // lines, in dialect B's or C's form.
@@ -109,7 +113,7 @@ func checkStagedRuns(t *testing.T, prog *bytecode.Program, reg *ops.Registry, wa
 func TestDellaStagedBitwise(t *testing.T) {
 	dir := t.TempDir()
 	src := dellaRecipe(t, dir, 60, false) +
-		"merge \"subtract\" &1 &0\nmerge \"subtract\" &2 &0\nmerge \"subtract\" &3 &0\nmerge \"subtract\" &4 &0\n" +
+		fourDeltas +
 		"merge \"ties_sum_with_dropout\" &5 &6 &7 &8 apply_median=1.0 seed=241011 maxiter=100 della_eps=-0.1 " +
 		"cos_eps=1e-06 vote_sgn=1.0 rescale=0.0 apply_stock=0.0 k=1.0 ftol=1e-20 probability=0.1 eps=1e-06\n" +
 		"merge \"add_difference\" &0 &9 alpha=1.0\n"
@@ -142,7 +146,7 @@ func TestDellaStagedBitwise(t *testing.T) {
 func TestDella115StagedBitwise(t *testing.T) {
 	dir := t.TempDir()
 	src := dellaRecipe(t, dir, 80, true) +
-		"merge \"subtract\" &1 &0\nmerge \"subtract\" &2 &0\nmerge \"subtract\" &3 &0\nmerge \"subtract\" &4 &0\n" +
+		fourDeltas +
 		"merge \"ties_sum_with_dropout\" &5 &6 &7 &8 probability=0.1 della_eps=-0.1 k=1.0 vote_sgn=true " +
 		"apply_median=true seed=241011\nmerge \"add_difference\" &0 &9\nmerge \"fallback\" &10 &0\n"
 	for _, numerics := range []string{"exact", "sd-mecha"} {
@@ -192,7 +196,7 @@ func TestMedianStagedBitwise(t *testing.T) {
 func TestStockStagedBitwise(t *testing.T) {
 	dir := t.TempDir()
 	src := dellaRecipe(t, dir, 95, true) +
-		"merge \"subtract\" &1 &0\nmerge \"subtract\" &2 &0\nmerge \"subtract\" &3 &0\nmerge \"subtract\" &4 &0\n" +
+		fourDeltas +
 		"merge \"model_stock\" &5 &6 &7 &8\nmerge \"add_difference\" &0 &9\n"
 	checkStagedMethod(t, compileEra(t, dir, src, ""), "model_stock")
 }
@@ -225,7 +229,7 @@ func checkStagedMethod(t *testing.T, prog *bytecode.Program, name string) {
 func TestTiesExtendedStagedBitwise(t *testing.T) {
 	dir := t.TempDir()
 	models := dellaRecipe(t, dir, 97, true) +
-		"merge \"subtract\" &1 &0\nmerge \"subtract\" &2 &0\nmerge \"subtract\" &3 &0\nmerge \"subtract\" &4 &0\n"
+		fourDeltas
 	for _, kw := range []string{"", " apply_stock=true vote_sgn=true", " apply_median=true maxiter=4 k=0.5"} {
 		src := models + "merge \"ties_sum_extended\" &5 &6 &7 &8" + kw + "\nmerge \"add_difference\" &0 &9\n"
 		keys, selected := vm.RawKeyChunks.Load(), vm.SelectedPasses.Load()
@@ -245,7 +249,7 @@ func TestTiesExtendedStagedBitwise(t *testing.T) {
 func TestTies00xMedianStagedBitwise(t *testing.T) {
 	dir := t.TempDir()
 	models := dellaRecipe(t, dir, 99, false) +
-		"merge \"subtract\" &1 &0\nmerge \"subtract\" &2 &0\nmerge \"subtract\" &3 &0\nmerge \"subtract\" &4 &0\n"
+		fourDeltas
 	for _, kw := range []string{"apply_median=1.0 maxiter=5 k=0.5 vote_sgn=0.0 apply_stock=0.0",
 		"apply_median=0.0 maxiter=100 k=0.2 vote_sgn=1.0 apply_stock=1.0"} {
 		src := models + "merge \"ties_sum_extended\" &5 &6 &7 &8 " + kw + " cos_eps=1e-06 eps=1e-06 ftol=1e-20\n" +

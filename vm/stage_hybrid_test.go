@@ -16,7 +16,7 @@ import (
 func TestHybridStagedBitwise(t *testing.T) {
 	dir := t.TempDir()
 	src := dellaRecipe(t, dir, 70, true) +
-		"merge \"subtract\" &1 &0\nmerge \"subtract\" &2 &0\nmerge \"subtract\" &3 &0\nmerge \"subtract\" &4 &0\n" +
+		fourDeltas +
 		"merge \"ties_sum_with_dropout\" &5 &6 &7 &8 probability=0.1 della_eps=-0.1 rescale=false k=1.0 vote_sgn=true " +
 		"apply_stock=false cos_eps=1e-06 apply_median=true eps=1e-06 maxiter=100 ftol=1e-20\n" +
 		"merge \"isotropic_overrided\" &9 0.8 false true\nmerge \"add_difference\" &0 &10 1.0\nmerge \"fallback\" &11 &1\n"

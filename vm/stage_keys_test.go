@@ -47,7 +47,7 @@ func TestRawKeysBitwise(t *testing.T) {
 			writeModel(t, filepath.Join(dir, fmt.Sprintf("m%d.safetensors", i)), dt, keys, uint64(40+i), bad)
 			src += fmt.Sprintf("model \"m%d.safetensors\" model_config=\"sdxl-sgm\" merge_space=\"weight\"\n", i)
 		}
-		src += "merge \"subtract\" &1 &0\nmerge \"subtract\" &2 &0\nmerge \"subtract\" &3 &0\nmerge \"subtract\" &4 &0\n" +
+		src += fourDeltas +
 			"merge \"ties_sum\" &5 &6 &7 &8 k=0.3\nmerge \"add_difference\" &0 &9\nmerge \"fallback\" &10 &0\n"
 		for _, omit := range []bool{true, false} {
 			prog := compile(t, dir, src, "sd-mecha", ops.F32)
