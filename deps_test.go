@@ -24,8 +24,9 @@ var allowed = map[string][]string{
 	"compiler":                  {"compiler/ir", "lang", "lang/pos", "ops", "vm/bytecode"},
 	"vm/safetensors":            {"ops", "ops/num"},
 	"vm":                        {"vm/bytecode", "ops", "ops/num", "lang/pos", "vm/safetensors"},
-	"stdlib":                    {"ops", "ops/num", "ops/rng", "stdlib/configs", "stdlib/internal/fastblas", "stdlib/internal/openblas"},
+	"stdlib":                    {"ops", "ops/num", "ops/rng", "stdlib/configs", "stdlib/internal/fastblas", "stdlib/internal/openblas", "stdlib/internal/symeig"},
 	"stdlib/internal/fastblas":  {},
+	"stdlib/internal/symeig":    {},
 	"stdlib/internal/openblas":  {}, // cgo, the mechac_openblas build's LAPACK
 	"stdlib/configs":            {"ops"},
 	"cmd/mechac/internal/synth": {"ops", "ops/num", "vm/safetensors"},

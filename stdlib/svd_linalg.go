@@ -4,10 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"math/cmplx"
 
+	"gonum.org/v1/gonum/floats"
 	"gonum.org/v1/gonum/lapack/lapack64"
 	"gonum.org/v1/gonum/mat"
+
+	"github.com/mechac/mechac/stdlib/internal/symeig"
 )
 
 // Linear algebra for the SVD family (svd.go), on gonum (pure Go LAPACK and BLAS). Each helper
@@ -92,12 +94,6 @@ func laClone(a mat.Matrix) *mat.Dense {
 // without vectors, the singular values) with an optimized LAPACK through cgo, overwriting a;
 // nil in the default pure-Go build.
 var lapackSVD func(a *mat.Dense, vectors bool) (u *mat.Dense, s []float64, vt *mat.Dense, err error)
-
-// lapackEig, when set (the same build tag), computes the eigenvalues and right eigenvectors of a
-// square matrix (real and imaginary parts) with an optimized LAPACK's dgeev; nil in the default
-// build, where gonum's Dgeev (mat.Eigen) does: rotate's fractional matrix power is ~12 CPU-s per
-// 1280² key there, 70% of it in the Hessenberg QR sweeps (Dlaqr5).
-var lapackEig func(a *mat.Dense) (vals []complex128, re, im *mat.Dense, err error)
 
 // laSVD is torch.linalg.svd(a, full_matrices=False): u (m x k), s (k, descending), vt (k x n),
 // k = min(m, n).
@@ -274,139 +270,103 @@ func laMatrixPower(q *mat.Dense, n int) (*mat.Dense, error) {
 	return res, nil
 }
 
-// laCmat is a complex matrix held as its real and imaginary parts.
-type laCmat struct{ re, im *mat.Dense }
-
-// laEig is torch.linalg.eig(a) for a real square matrix: the eigenvalues and the right
-// eigenvectors (unit Euclidean norm, largest component real, as LAPACK dgeev).
-func laEig(a mat.Matrix) ([]complex128, laCmat, error) {
-	if err := laCheckFinite("eig", a); err != nil {
-		return nil, laCmat{}, err
-	}
-	var vals []complex128
-	var at func(i, j int) complex128
-	if lapackEig != nil {
-		v, vre, vim, err := lapackEig(mat.DenseCopyOf(a))
-		if err != nil {
-			return nil, laCmat{}, err
-		}
-		vals = v
-		at = func(i, j int) complex128 { return complex(vre.At(i, j), vim.At(i, j)) }
-	} else {
-		var e mat.Eigen
-		if !e.Factorize(a, mat.EigenRight) {
-			return nil, laCmat{}, errors.New("eigen-decomposition did not converge")
-		}
-		vals = e.Values(nil)
-		var v mat.CDense
-		e.VectorsTo(&v)
-		at = v.At
-	}
-	n := len(vals)
-	re, im := mat.NewDense(n, n, nil), mat.NewDense(n, n, nil)
-	for i := range n {
-		for j := range n {
-			z := at(i, j)
-			if flipSignsForTest {
-				// -1 for real eigenvalues, i and -i for a conjugate pair (keeps them conjugate).
-				switch l := vals[j]; {
-				case imag(l) == 0:
-					z = -z
-				case imag(l) > 0:
-					z *= 1i
-				default:
-					z *= -1i
-				}
-			}
-			re.Set(i, j, real(z))
-			im.Set(i, j, imag(z))
-		}
-	}
-	return vals, laCmat{re, im}, nil
-}
-
-// laScaleCols returns v diag(d) (column j times d[j]).
-func laScaleCols(v laCmat, d []complex128) laCmat {
-	r, c := v.re.Dims()
-	re, im := mat.NewDense(r, c, nil), mat.NewDense(r, c, nil)
-	for i := range r {
-		for j := range c {
-			z := complex(v.re.At(i, j), v.im.At(i, j)) * d[j]
-			re.Set(i, j, real(z))
-			im.Set(i, j, imag(z))
-		}
-	}
-	return laCmat{re, im}
-}
-
-// laRealMulH returns the real part of w v^H: w_re v_re^T + w_im v_im^T.
-func laRealMulH(w, v laCmat) *mat.Dense {
-	return laAdd(laMul(w.re, v.re.T()), laMul(w.im, v.im.T()))
-}
-
-// orthogonalMatrixPower is sd-mecha's orthogonal_matrix_power(q, t): with q = V diag(l) V^-1
-// from eig (V unitary for an orthogonal q with distinct eigenvalues), Re(V diag(l^t) V^H),
-// l^t on the principal branch (exp(t log l), arg in (-pi, pi]). An eigenvalue at -1 whose
-// conjugate partner LAPACK returns as a second real -1 gets +i pi from both; the imaginary
-// residual is then dropped with the rest (sd-mecha only warns).
+// orthogonalMatrixPower is sd-mecha's orthogonal_matrix_power(q, t) for an orthogonal q: the
+// principal power, which sd-mecha takes as Re(V diag(l^t) V^H) from eig(q), l^t = exp(t log l)
+// with arg l in (-pi, pi]. Here it is a function of q's symmetric part instead (orthoFunc): on
+// each plane that q turns by an angle a, q^t turns by t a. An eigenvalue at -1 (a = pi, where
+// the principal branch is ambiguous) gives cos(pi t), as sd-mecha's real part does when LAPACK
+// returns that eigenvalue real.
 func orthogonalMatrixPower(q mat.Matrix, t float64) (*mat.Dense, error) {
-	vals, vecs, err := laEig(q)
-	if err != nil {
-		return nil, err
-	}
-	pow := make([]complex128, len(vals))
-	for i, l := range vals {
-		pow[i] = cmplx.Pow(l, complex(t, 0))
-	}
-	return laRealMulH(laScaleCols(vecs, pow), vecs), nil
+	return orthoFunc("matrix power", q, func(cos, sin float64) (g, h float64) {
+		a := math.Atan2(sin, cos)
+		switch {
+		case sin > 0:
+			return math.Cos(t * a), math.Sin(t*a) / sin
+		case cos > 0:
+			return 1, t // the limit of sin(t a)/sin(a) at a = 0
+		}
+		return math.Cos(t * a), 0
+	})
 }
 
-// laLogm is sd-mecha's laLogm(m): laEig(m) = (l, V); Re(V diag(log l) V^-1), the complex solve done
-// as the real 2n x 2n system of its real embedding.
+// laLogm is sd-mecha's logm(m) for the orthogonal m that log_stiefel gives it: Re(V diag(log l)
+// V^-1) from eig(m), the principal logarithm, skew-symmetric. Here it is a function of m's
+// symmetric part (orthoFunc): a/sin(a) times m's skew part on each plane that m turns by a.
+// At a = pi (eigenvalue -1, ambiguous) it is 0, sd-mecha's real part of i pi.
+//
+// The result is made exactly skew ((l - lᵀ)/2): log_stiefel turns half of its matrix by expm
+// of a Sylvester solution built from l's lower-right block, which is orthogonal only if that
+// block is skew. The formula's rounding leaves a symmetric part of ~1e-12, and the iteration
+// fed it back growing ~4x a step (measured on the golden's clip_l keys: by step 17 the matrix
+// was no longer orthogonal and the iteration diverged to NaN, where eig's route converged).
 func laLogm(m mat.Matrix) (*mat.Dense, error) {
-	vals, vecs, err := laEig(m)
+	l, err := orthoFunc("logm", m, func(cos, sin float64) (g, h float64) {
+		switch {
+		case sin > 0:
+			return 0, math.Atan2(sin, cos) / sin
+		case cos > 0:
+			return 0, 1
+		}
+		return 0, 0
+	})
 	if err != nil {
 		return nil, err
 	}
-	n := len(vals)
-	lg := make([]complex128, n)
-	for i, l := range vals {
-		lg[i] = cmplx.Log(l)
+	n, _ := l.Dims()
+	d := l.RawMatrix().Data
+	for i := range n {
+		for j := range i {
+			x := (d[i*n+j] - d[j*n+i]) / 2
+			d[i*n+j], d[j*n+i] = x, -x
+		}
+		d[i*n+i] = 0
 	}
-	b := laScaleCols(vecs, lg)
-	// X V = B  <=>  V^T X^T = B^T. Embedding complex Z = A + iB as [[A, -B], [B, A]], the first
-	// block row of X's embedding is [Xr, -Xi] = [Br, -Bi] Vemb^-1, i.e. Vemb^T Y = [Br, -Bi]^T.
-	vemb := mat.NewDense(2*n, 2*n, nil)
+	return l, nil
+}
+
+// orthoFunc evaluates a function of an orthogonal matrix q given as g(C) + h(C) S, where
+// C = (q + qᵀ)/2 and S = (q - qᵀ)/2 are q's symmetric and skew parts. q is normal, so they
+// commute, and on each plane that q turns by an angle a (q = cos a I + sin a J there), C is
+// cos a and S is sin a J: any function of q that maps a turn by a to some cos b I + sin b J is
+// g + h S with g = cos b and h = sin b / sin a, and f gives (g, h) from (cos a, sin a).
+//
+// Why not eig(q) as sd-mecha: gonum's non-symmetric eigensolver (Dgeev's Hessenberg QR) takes
+// ~12 s for one 1280x1280 q; C is symmetric, and symeig decomposes it in ~1.5 s. With C's
+// eigenvalues w (ascending) and orthonormal eigenvectors y_j (rows of Y), S y_j is sin a_j
+// times a unit vector of the same plane, so sin a_j = |S y_j| (accurate even where w_j is
+// near -1 and acos would lose half the digits), and with W = S Yᵀ (columns S y_j) and S skew,
+// Y S = -Wᵀ:
+//
+//	g(C) + h(C) S = Yᵀ diag(g) Y + Yᵀ diag(h) Y S = Yᵀ (diag(g) Y - diag(h) Wᵀ).
+func orthoFunc(op string, q mat.Matrix, f func(cos, sin float64) (g, h float64)) (*mat.Dense, error) {
+	if err := laCheckFinite(op, q); err != nil {
+		return nil, err
+	}
+	n, _ := q.Dims()
+	qd := laData(laClone(q))
+	sym, skew := make([]float64, n*n), make([]float64, n*n)
 	for i := range n {
 		for j := range n {
-			r, im := vecs.re.At(i, j), vecs.im.At(i, j)
-			vemb.Set(i, j, r)
-			vemb.Set(i+n, j+n, r)
-			vemb.Set(i, j+n, -im)
-			vemb.Set(i+n, j, im)
+			x, y := qd[i*n+j], qd[j*n+i]
+			sym[i*n+j], skew[i*n+j] = (x+y)/2, (x-y)/2
 		}
 	}
-	rhs := mat.NewDense(n, 2*n, nil)
-	for i := range n {
-		for j := range n {
-			rhs.Set(i, j, b.re.At(i, j))
-			rhs.Set(i, j+n, -b.im.At(i, j))
+	w, yt, err := symeig.Decompose(sym, n)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %v", op, err)
+	}
+	y := laDenseOf(n, n, yt)
+	wm := laMul(laDenseOf(n, n, skew), y.T()) // column j: S y_j
+	wt := mat.DenseCopyOf(wm.T())             // row j: (S y_j)ᵀ
+	mid := mat.NewDense(n, n, nil)
+	for j := range n {
+		g, h := f(w[j], floats.Norm(wt.RawRowView(j), 2))
+		yr, wr, out := y.RawRowView(j), wt.RawRowView(j), mid.RawRowView(j)
+		for k := range out {
+			out[k] = float64(g*yr[k]) - float64(h*wr[k])
 		}
 	}
-	var y mat.Dense
-	if err := y.Solve(vemb.T(), rhs.T()); err != nil {
-		var c mat.Condition
-		if !errors.As(err, &c) {
-			return nil, fmt.Errorf("logm: %v", err)
-		}
-	}
-	out := mat.NewDense(n, n, nil)
-	for i := range n {
-		for j := range n {
-			out.Set(i, j, y.At(j, i))
-		}
-	}
-	return out, nil
+	return laMul(y.T(), mid), nil
 }
 
 // laExpm is torch.linalg.matrix_exp (gonum: scaling and squaring with a Pade approximant).
@@ -416,29 +376,24 @@ func laExpm(a mat.Matrix) *mat.Dense {
 	return &e
 }
 
-// laEighSym is torch.linalg.eigh(s): ascending eigenvalues and orthonormal eigenvectors of the
-// symmetric part of s (LAPACK reads one triangle; so do we: the lower one, torch's default).
+// laEighSym is torch.linalg.eigh(s): ascending eigenvalues and orthonormal eigenvectors (the
+// columns of v) of the symmetric part of s; like LAPACK, only its lower triangle is read.
+// symeig, not gonum's EigenSym (Dsyev): 2.4 s against 9.4 s at 1280x1280, where log_stiefel
+// needs one per iteration.
 func laEighSym(s *mat.Dense) ([]float64, *mat.Dense, error) {
 	if err := laCheckFinite("eigh", s); err != nil {
 		return nil, nil, err
 	}
 	n, _ := s.Dims()
-	sym := mat.NewSymDense(n, nil)
-	for i := range n {
-		for j := 0; j <= i; j++ {
-			sym.SetSym(i, j, s.At(i, j))
-		}
+	w, vt, err := symeig.Decompose(laData(laClone(s)), n)
+	if err != nil {
+		return nil, nil, fmt.Errorf("eigh: %v", err)
 	}
-	var e mat.EigenSym
-	if !e.Factorize(sym, true) {
-		return nil, nil, errors.New("eigh did not converge")
-	}
-	var v mat.Dense
-	e.VectorsTo(&v)
+	v := mat.DenseCopyOf(laDenseOf(n, n, vt).T())
 	if flipSignsForTest {
-		laNegateCols(&v)
+		laNegateCols(v)
 	}
-	return e.Values(nil), &v, nil
+	return w, v, nil
 }
 
 // laFrobenius is torch.linalg.matrix_norm(a) (Frobenius).

@@ -6,8 +6,6 @@ package openblas
 #cgo LDFLAGS: -lopenblas
 extern void dgesdd_(char* jobz, int* m, int* n, double* a, int* lda, double* s, double* u,
 	int* ldu, double* vt, int* ldvt, double* work, int* lwork, int* iwork, int* info);
-extern void dgeev_(char* jobvl, char* jobvr, int* n, double* a, int* lda, double* wr, double* wi,
-	double* vl, int* ldvl, double* vr, int* ldvr, double* work, int* lwork, int* info);
 */
 import "C"
 
@@ -31,19 +29,6 @@ func Dgesdd(jobz byte, m, n int, a, s, u, vt []float64) error {
 	return withWork("dgesdd", "SVD did not converge", func(work []float64, lwork, info *C.int) {
 		C.dgesdd_(&jz, &cm, &cn, (*C.double)(&a[0]), &lda, (*C.double)(&s[0]), (*C.double)(pu), &ldu,
 			(*C.double)(pvt), &ldvt, (*C.double)(&work[0]), lwork, &iwork[0], info)
-	})
-}
-
-// Dgeev is LAPACK's dgeev with right eigenvectors only on the n x n column-major matrix a
-// (overwritten): eigenvalues wr + i·wi, and in vr (n x n column-major) the vectors, a conjugate
-// pair as its real and imaginary parts in two columns.
-func Dgeev(n int, a, wr, wi, vr []float64) error {
-	jobvl, jobvr := C.char('N'), C.char('V')
-	cn, ld, one := C.int(n), C.int(n), C.int(1)
-	vl := []float64{0}
-	return withWork("dgeev", "eigen-decomposition did not converge", func(work []float64, lwork, info *C.int) {
-		C.dgeev_(&jobvl, &jobvr, &cn, (*C.double)(&a[0]), &ld, (*C.double)(&wr[0]), (*C.double)(&wi[0]),
-			(*C.double)(&vl[0]), &one, (*C.double)(&vr[0]), &ld, (*C.double)(&work[0]), lwork, info)
 	})
 }
 
