@@ -28,3 +28,8 @@ func kernel6x8(k int, a, b, c []float64, ldc int, alpha float64, raw bool) {
 var asmAvailable = useAsm
 
 func setAsm(on bool) { useAsm = on && asmAvailable }
+
+// symvRowAsm is symvRowGo on the first n8 columns (a positive multiple of 8), lanes from 0.
+//
+//go:noescape
+func symvRowAsm(row, x, p *float64, n8 int, xr float64, lanes *[8]float64)

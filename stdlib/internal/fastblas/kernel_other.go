@@ -13,3 +13,7 @@ func kernel6x8(k int, a, b, c []float64, ldc int, alpha float64, raw bool) {
 const asmAvailable = false
 
 func setAsm(bool) {}
+
+func symvRowAsm(*float64, *float64, *float64, int, float64, *[8]float64) {
+	panic("fastblas: no assembly kernel")
+}
