@@ -333,7 +333,13 @@ svd:
 // lowRankVectors sets u and v of a low-rank transform from the SVD of m: m = u S vh,
 // v = bq vh^T.
 func (tr *orthoTransform) lowRankVectors() error {
-	u, _, vh, err := laSVD(tr.m)
+	var u, vh *mat.Dense
+	var err error
+	if tr.pm != nil {
+		u, _, vh, err = laSVDFromPolar(tr.m, tr.pm)
+	} else {
+		u, _, vh, err = laSVD(tr.m)
+	}
 	if err != nil {
 		return err
 	}

@@ -1,9 +1,11 @@
 package stdlib
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 
 	"gonum.org/v1/gonum/floats"
 	"gonum.org/v1/gonum/lapack/lapack64"
@@ -122,6 +124,69 @@ func laSVD(a mat.Matrix) (u *mat.Dense, s []float64, vt *mat.Dense, err error) {
 		laNegateRows(vt)
 	}
 	return u, f.Values(nil), vt, nil
+}
+
+// laSVDLarge is laSVD for the tall or square a, through its polar factor (laSVDFromPolar)
+// when the smaller side reaches procrustesPolarMin and polarNull succeeds; laSVD otherwise.
+func laSVDLarge(a *mat.Dense) (u *mat.Dense, s []float64, vt *mat.Dense, err error) {
+	if r, c := a.Dims(); r >= c && procrustesPolar(c) {
+		if err := laCheckFinite("svd", a); err != nil {
+			return nil, nil, nil, err
+		}
+		if p, _, ok := polarNull(a); ok {
+			return laSVDFromPolar(a, p)
+		}
+	}
+	return laSVD(a)
+}
+
+// laSVDFromPolar is the thin SVD of the tall or square a (r x c, r >= c) from its polar factor
+// p (a = p h, h = pᵀ a symmetric positive semi-definite, polarNull's with a deflated null
+// space): h = W diag(w) Wᵀ by symeig, so a = (p W) diag(w) Wᵀ; the singular values are |w|
+// (a null direction's w may round below zero: its u column takes the sign), descending as
+// torch's. Why: gonum's Dgesvd applies its bidiagonal QR's rotations to strided columns, as
+// Dsteqr does: 12 s of a 1280x1280 SVD with vectors; this is a Newton polar iteration and
+// one symmetric decomposition, ~2 s. The vectors of equal or zero singular values are any
+// orthonormal basis of their space, as in any SVD.
+func laSVDFromPolar(a, p *mat.Dense) (u *mat.Dense, s []float64, vt *mat.Dense, err error) {
+	_, c := a.Dims()
+	h := laData(laMul(p.T(), a))
+	sym := make([]float64, c*c)
+	for i := range c {
+		for j := 0; j <= i; j++ {
+			sym[i*c+j] = (h[i*c+j] + h[j*c+i]) / 2
+		}
+	}
+	w, y, err := symeig.Decompose(sym, c)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("svd: %v", err)
+	}
+	order := make([]int, c) // by |w| descending; w is ascending, so start from its end
+	for k := range order {
+		order[k] = c - 1 - k
+	}
+	slices.SortStableFunc(order, func(x, y int) int { return cmp.Compare(math.Abs(w[y]), math.Abs(w[x])) })
+	s = make([]float64, c)
+	vt = mat.NewDense(c, c, nil)
+	signed := mat.NewDense(c, c, nil)
+	for k, j := range order {
+		s[k] = math.Abs(w[j])
+		row := y[j*c : j*c+c]
+		copy(vt.RawRowView(k), row)
+		sr := signed.RawRowView(k)
+		for i, v := range row {
+			if w[j] < 0 {
+				v = -v
+			}
+			sr[i] = v
+		}
+	}
+	u = laMul(p, signed.T())
+	if flipSignsForTest {
+		laNegateCols(u)
+		laNegateRows(vt)
+	}
+	return u, s, vt, nil
 }
 
 // laSingularValues is torch.linalg.svdvals(a), descending.
