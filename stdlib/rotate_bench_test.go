@@ -18,7 +18,10 @@ import (
 // MECHAC_ROTATE_ERA=0.0.5 runs 0.0.5's rotate (the only real recipe with rotate,
 // incompatible_fusion@953313a: alpha=1.0 beta=0.0) instead of 1.1.5's, and
 // MECHAC_ROTATE_ALIGNMENT=0.5 1.1.5's rotate with that alignment (a fractional one takes the
-// matrix power: an eigen-decomposition per key). Run with
+// matrix power: an eigen-decomposition per key). The pairs are independent Gaussian matrices,
+// unless MECHAC_ROTATE_NEAR=e makes b = a + e·noise: two fine-tunes of one model, where the
+// wide keys' Stiefel iteration (fractional alignments) converges in 3-4 steps instead of
+// running to stiefel_max_iters. Run with
 //
 //	go test ./stdlib -run '^$' -bench 'RotateSDXL' -benchtime 1x -v
 //
@@ -32,6 +35,12 @@ func BenchmarkRotateSDXL(b *testing.B) {
 	alignment := 1.0
 	if v := os.Getenv("MECHAC_ROTATE_ALIGNMENT"); v != "" {
 		if alignment, err = strconv.ParseFloat(v, 64); err != nil {
+			b.Fatal(err)
+		}
+	}
+	near := 0.0
+	if v := os.Getenv("MECHAC_ROTATE_NEAR"); v != "" {
+		if near, err = strconv.ParseFloat(v, 64); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -61,6 +70,9 @@ func BenchmarkRotateSDXL(b *testing.B) {
 			a, bb := &ops.Tensor{Shape: shape, Data: make([]float64, n)}, &ops.Tensor{Shape: shape, Data: make([]float64, n)}
 			for i := range n {
 				a.Data[i], bb.Data[i] = rng.NormFloat64(), rng.NormFloat64()
+				if near > 0 {
+					bb.Data[i] = a.Data[i] + near*bb.Data[i]
+				}
 			}
 			c := &ops.Call{Numerics: ops.Exact, Out: &ops.Tensor{Shape: shape, Data: make([]float64, n)}}
 			def := rotateDef

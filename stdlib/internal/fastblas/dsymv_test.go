@@ -45,11 +45,11 @@ func TestDsymv(t *testing.T) {
 						y0[i] = math.NaN() // beta = 0: y is not read
 					}
 				}
-				run := func(impl blas.Float64, asm bool, procs int) []float64 {
-					defer func(old bool, p int) { setAsm(old); runtime.GOMAXPROCS(p) }(useAsm, runtime.GOMAXPROCS(procs))
-					setAsm(asm)
-					y := slices.Clone(y0)
-					impl.Dsymv(ul, n, c.alpha, a, lda, x, c.incX, c.beta, y, c.incY)
+				run := func(impl blas.Float64, asm bool, procs int) (y []float64) {
+					withKernel(asm, procs, func() {
+						y = slices.Clone(y0)
+						impl.Dsymv(ul, n, c.alpha, a, lda, x, c.incX, c.beta, y, c.incY)
+					})
 					return y
 				}
 				got := run(Implementation{}, true, 2)
@@ -66,14 +66,7 @@ func TestDsymv(t *testing.T) {
 						t.Fatalf("%s: NaN read from the other triangle or from y", name)
 					}
 				}
-				for _, v := range []struct {
-					asm   bool
-					procs int
-				}{{false, 1}, {true, 1}, {false, 3}} {
-					if other := run(Implementation{}, v.asm, v.procs); sameBits(other, got) >= 0 {
-						t.Fatalf("%s: asm=%v procs=%d changes bits", name, v.asm, v.procs)
-					}
-				}
+				checkSameBits(t, name, got, func(asm bool, procs int) []float64 { return run(Implementation{}, asm, procs) })
 			}
 		}
 	}
@@ -99,6 +92,28 @@ func BenchmarkDsymv(b *testing.B) {
 					impl.b.Dsymv(blas.Lower, n, 1, a, n, x, 1, 0, y, 1)
 				}
 			})
+		}
+	}
+}
+
+// withKernel runs f with the assembly kernels on (where available) or off and procs as
+// GOMAXPROCS, and restores both.
+func withKernel(asm bool, procs int, f func()) {
+	defer func(old bool, p int) { setAsm(old); runtime.GOMAXPROCS(p) }(useAsm, runtime.GOMAXPROCS(procs))
+	setAsm(asm)
+	f()
+}
+
+// checkSameBits fails unless run gives ref's bits with the pure-Go kernels on one and three
+// goroutines and with the assembly ones on one.
+func checkSameBits(t *testing.T, name string, ref []float64, run func(asm bool, procs int) []float64) {
+	t.Helper()
+	for _, v := range []struct {
+		asm   bool
+		procs int
+	}{{false, 1}, {true, 1}, {false, 3}} {
+		if i := sameBits(run(v.asm, v.procs), ref); i >= 0 {
+			t.Fatalf("%s: asm=%v procs=%d changes element %d", name, v.asm, v.procs, i)
 		}
 	}
 }

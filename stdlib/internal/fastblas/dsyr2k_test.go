@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"runtime"
 	"slices"
 	"testing"
 
@@ -47,11 +46,11 @@ func TestDsyr2k(t *testing.T) {
 							}
 						}
 					}
-					run := func(impl blas.Float64, asm bool, procs int) []float64 {
-						defer func(old bool, p int) { setAsm(old); runtime.GOMAXPROCS(p) }(useAsm, runtime.GOMAXPROCS(procs))
-						setAsm(asm)
-						c := slices.Clone(c0)
-						impl.Dsyr2k(ul, tA, n, k, ab[0], a, lda, b, ldb, ab[1], c, ldc)
+					run := func(impl blas.Float64, asm bool, procs int) (c []float64) {
+						withKernel(asm, procs, func() {
+							c = slices.Clone(c0)
+							impl.Dsyr2k(ul, tA, n, k, ab[0], a, lda, b, ldb, ab[1], c, ldc)
+						})
 						return c
 					}
 					got := run(Implementation{}, true, 2)
@@ -70,14 +69,7 @@ func TestDsyr2k(t *testing.T) {
 							}
 						}
 					}
-					for _, v := range []struct {
-						asm   bool
-						procs int
-					}{{false, 1}, {true, 1}, {false, 3}} {
-						if other := run(Implementation{}, v.asm, v.procs); sameBits(other, got) >= 0 {
-							t.Fatalf("%s: asm=%v procs=%d changes bits", name, v.asm, v.procs)
-						}
-					}
+					checkSameBits(t, name, got, func(asm bool, procs int) []float64 { return run(Implementation{}, asm, procs) })
 				}
 			}
 		}
