@@ -48,7 +48,7 @@ type tiesExtStager struct {
 
 	filt            [][]float64 // a chunk's filtered deltas
 	elected, counts []float64
-	col             []float64
+	col, sums       []float64 // colSums's tile and result
 	// nanToNum: the output goes through torch.nan_to_num's defaults (the 0.0.x cores), not
 	// NaN and infinities to 0 (1.1.5).
 	nanToNum bool
@@ -185,7 +185,8 @@ func (s *tiesExtStager) filter(lo int, args [][]float64) [][]float64 {
 		for i := range s.filt {
 			s.filt[i] = make([]float64, w)
 		}
-		s.elected, s.counts, s.col = make([]float64, w), make([]float64, w), make([]float64, s.r)
+		s.elected, s.counts, s.sums = make([]float64, w), make([]float64, w), make([]float64, w)
+		s.col = make([]float64, 16*s.r)
 	}
 	filt := s.filt
 	for i, a := range args {
@@ -200,11 +201,13 @@ func (s *tiesExtStager) filter(lo int, args [][]float64) [][]float64 {
 		filt[i] = fi
 	}
 	elected, counts := s.elected[:w], s.counts[:w]
-	for j := range w {
-		if s.o.voteSgn {
-			elected[j] = tiesSign(s.colSum(lo+j, filt, j))
-			continue
+	if s.o.voteSgn {
+		sums := s.colSums(lo, filt, w)
+		for j, v := range sums {
+			elected[j] = tiesSign(v)
 		}
+	}
+	for j := 0; j < w && !s.o.voteSgn; j++ {
 		var v int32
 		for i := range filt {
 			x := filt[i][j]
@@ -223,23 +226,35 @@ func (s *tiesExtStager) filter(lo int, args [][]float64) [][]float64 {
 	return filt
 }
 
-// colSum is SumDim0Torch's sum of column col (of the whole [R, n] stack) of xs at chunk offset
-// j: a contiguous sum for n = 1, multiRowSum's cascade inside the 16-column blocks, rowSum past
-// them (a column's sum depends on these and its values alone).
-func (s *tiesExtStager) colSum(col int, xs [][]float64, j int) float64 {
-	c := s.col[:s.r]
-	for i := range xs {
-		c[i] = xs[i][j]
+// colSums returns SumDim0Torch's sums of the w columns at chunk offset lo (of the whole [R, n]
+// stack) of xs: a contiguous sum for n = 1, multiRowSum's cascade for the columns inside the
+// 16-column blocks, rowSum past them. A column's sum depends on that choice and its own values
+// alone (multiRowSum keeps an accumulator per column), so the columns inside the blocks go
+// sixteen at a time, gathered into one [R, 16] tile, whatever the chunk's alignment.
+func (s *tiesExtStager) colSums(lo int, xs [][]float64, w int) []float64 {
+	sums, tile := s.sums[:w], s.col[:16*s.r]
+	j := 0
+	for ; s.n > 1 && j+16 <= w && lo+j+16 <= s.blockEnd; j += 16 {
+		for i, x := range xs {
+			copy(tile[16*i:16*i+16], x[j:j+16])
+		}
+		multiRowSum(tile, 0, 16, 1, 16, s.r, sums[j:j+16])
 	}
-	switch {
-	case s.n == 1:
-		return SumTorch(c)
-	case col < s.blockEnd:
-		var out [1]float64
-		multiRowSum(c, 0, 1, 1, 1, s.r, out[:])
-		return out[0]
+	c := tile[:s.r]
+	for ; j < w; j++ {
+		for i := range xs {
+			c[i] = xs[i][j]
+		}
+		switch {
+		case s.n == 1:
+			sums[j] = SumTorch(c)
+		case lo+j < s.blockEnd:
+			multiRowSum(c, 0, 1, 1, 1, s.r, sums[j:j+1])
+		default:
+			sums[j] = rowSum(c, 0, 1, s.r)
+		}
 	}
-	return rowSum(c, 0, 1, s.r)
+	return sums
 }
 
 var errTiesExtEarly = errors.New("ties_sum_extended: output chunk before the statistics passes")
@@ -263,8 +278,8 @@ func (s *tiesExtStager) Chunk(lo int, args [][]float64, out []float64) error {
 	if s.stock != nil && !s.stock.ended {
 		return errTiesExtEarly
 	}
-	for j := range out {
-		sum := s.colSum(lo+j, filt, j)
+	sums := s.colSums(lo, filt, len(out))
+	for j, sum := range sums {
 		t := 1.0
 		if s.stock != nil {
 			t = s.stock.t[(lo+j)/s.stock.cols]
