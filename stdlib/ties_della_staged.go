@@ -73,12 +73,17 @@ func dellaStageDef(newStager func(c ops.StageCall) (ops.Stager, bool, error)) *o
 	}
 }
 
-// dellaScratch is StageDef.Scratch: one delta, its offsets and ranker, the masks' bits, the
-// ties_sum Stager's, and a tile of every point with its column scratch.
+// dellaScratch is StageDef.Scratch: one delta, its offsets and ranker, and dellaCoreScratch.
 func dellaScratch(r, n int) int64 {
+	return 16*int64(n) + dellaRankerBytes(n) + dellaCoreScratch(r, n)
+}
+
+// dellaCoreScratch is the Scratch of the Stager without dropout (no delta gathered): the
+// masks' bits, the ties_sum Stager's, and a tile of every point with its column scratch.
+func dellaCoreScratch(r, n int) int64 {
 	bits := 8 * int64(r) * int64((n+63)/64)
 	tile := 8 * int64(r) * dellaTile * 2
-	return 16*int64(n) + dellaRankerBytes(n) + bits + tiesStageScratch(r, n) + tile + tiesSmallScratch(r)
+	return bits + tiesStageScratch(r, n) + tile + tiesSmallScratch(r)
 }
 
 // dellaStager is the Stager of one key.
@@ -105,8 +110,10 @@ type dellaStager struct {
 	delta  []float64  // the delta being gathered
 	off    []float64  // its DELLA offsets
 	bits   [][]uint64 // per delta, its mask
-	pos    int        // the next element offset a gather expects
-	inner  *tiesStager
+	// gathers is the number of gather passes: r, or 0 without dropout (masks all ones).
+	gathers int
+	pos     int // the next element offset a gather expects
+	inner   *tiesStager
 
 	th []float64 // the masked deltas' top-k thresholds (once inner ends)
 
@@ -275,11 +282,26 @@ func newDellaStager(name string, c ops.StageCall, o tiesEraOpts, dellaEps, pMin,
 		s.median = 1
 	}
 	s.bits = make([][]uint64, r)
+	s.gathers = r
 	return s, true, nil
 }
 
-// Passes is one per delta, the ties_sum Stager's, then the Weiszfeld steps planned so far.
-func (s *dellaStager) Passes() int { return s.r + s.inner.Passes() + s.median }
+// withoutDropout makes s the core without dropout (the 0.0.x ties_sum with a median, made
+// with pMin and div 1): every mask all ones from the start, so no gather passes and no draws.
+func (s *dellaStager) withoutDropout() *dellaStager {
+	for i := range s.bits {
+		s.bits[i] = make([]uint64, (s.n+63)/64)
+		for w := range s.bits[i] {
+			s.bits[i][w] = ^uint64(0)
+		}
+	}
+	s.gathers = 0
+	return s
+}
+
+// Passes is one per delta (none without dropout), the ties_sum Stager's, then the Weiszfeld
+// steps planned so far.
+func (s *dellaStager) Passes() int { return s.gathers + s.inner.Passes() + s.median }
 
 // dellaPhase is what a statistics pass does.
 type dellaPhase uint8
@@ -293,12 +315,12 @@ const (
 // phase is pass's phase and its index within it.
 func (s *dellaStager) phase(pass int) (dellaPhase, int) {
 	switch {
-	case pass < s.r:
+	case pass < s.gathers:
 		return dellaGather, pass
-	case pass < s.r+s.inner.Passes():
-		return dellaThresholds, pass - s.r
+	case pass < s.gathers+s.inner.Passes():
+		return dellaThresholds, pass - s.gathers
 	}
-	return dellaWeiszfeld, pass - s.r - s.inner.Passes()
+	return dellaWeiszfeld, pass - s.gathers - s.inner.Passes()
 }
 
 // PassArgs is ops.ArgSelector's: a gather pass reads its delta alone.

@@ -349,18 +349,23 @@ func tiesSum00xDef(name, era string, kw []ops.Param, roundMaxiter bool, doc stri
 		return o.k, !o.bySigns, 1, true
 	})
 	// With a median (which overrides the stock factor), the core is the 0.0.x DELLA core's
-	// without dropout: its Stager with every keep probability 1 (each mask all ones, so each
-	// masked delta is the delta, x * 1 = x) and no rescale. Without a median, the one above
-	// (ties_sum's Stager), or with the stock factor the composed one below.
+	// without dropout: its Stager with every mask all ones from the start (each masked delta is
+	// the delta, x * 1 = x), no gather passes or draws, no rescale. Without a median, the one
+	// above (ties_sum's Stager), or with the stock factor the composed one below.
 	plain := d.Stage
 	median := dellaStageDef(func(c ops.StageCall) (ops.Stager, bool, error) {
 		_, _, o, ok := stageKw00x(d, c, roundMaxiter)
 		if !ok || !o.median {
 			return nil, false, nil
 		}
-		return newDellaStager(d.FullName(), c, o, 0, 1, 1, rng.NewTorch(rng.TorchDefaultSeed), false,
-			func(off []float64) func(qs []float64, lo int) error { return dellaFillQ(dropoutDella, 1, off) })
+		st, ok, err := newDellaStager(d.FullName(), c, o, 0, 1, 1, nil, false, nil)
+		if !ok || err != nil {
+			return nil, ok, err
+		}
+		return st.(*dellaStager).withoutDropout(), true, nil
 	})
+	median.Scratch = dellaCoreScratch
+	median.Passes = func(r, n int) int { return tiesStageKeyPasses(r, n) + 8 }
 	// The stock factor without a median: ties_sum_extended's composed Stager in the 0.0.x
 	// polarities (apply_stock > 0 applies the factor) and torch.nan_to_num's defaults.
 	stock := func(c ops.StageCall) (ops.Stager, bool, error) {
