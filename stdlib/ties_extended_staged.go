@@ -25,7 +25,8 @@ func init() {
 		New:     newTiesExtStager,
 		Accepts: acceptsWhole(16, &tiesExtWholeMin),
 		Scratch: func(r, n int) int64 {
-			return tiesStageScratch(r, n) + stockStagedScratch(r, n) + 8*int64(r)*int64(min(n, 1<<20)) + 16*int64(min(n, 1<<20))
+			kept := 8 * int64(r) * int64((n+63)/64) // the median's kept bits
+			return tiesStageScratch(r, n) + stockStagedScratch(r, n) + 8*int64(r)*int64(min(n, 1<<20)) + 16*int64(min(n, 1<<20)) + kept
 		},
 		// The thresholds' passes, then (for the estimate) ten Weiszfeld steps or the stock pass.
 		Passes:    func(r, n int) int { return tiesStagePasses(r, n) + 1 },
@@ -49,6 +50,12 @@ type tiesExtStager struct {
 	filt            [][]float64 // a chunk's filtered deltas
 	elected, counts []float64
 	col, sums       []float64 // colSums's tile and result
+	votes           []int32   // the sign count (without vote_sgn)
+	// With a median, the first Weiszfeld pass records per delta and element whether it
+	// survives the filter (top-k and agreement); the later passes and the output make the
+	// filtered deltas from these bits alone (filterKept), not again from the votes.
+	kept      [][]uint64
+	keptReady bool
 	// nanToNum: the output goes through torch.nan_to_num's defaults (the 0.0.x cores), not
 	// NaN and infinities to 0 (1.1.5).
 	nanToNum bool
@@ -169,6 +176,7 @@ func (s *tiesExtStager) EndPass(pass int) error {
 		return nil
 	}
 	if s.median != nil {
+		s.keptReady = s.kept != nil
 		return s.median.EndPass(q)
 	}
 	return s.stock.EndPass(q)
@@ -186,7 +194,18 @@ func (s *tiesExtStager) filter(lo int, args [][]float64) [][]float64 {
 			s.filt[i] = make([]float64, w)
 		}
 		s.elected, s.counts, s.sums = make([]float64, w), make([]float64, w), make([]float64, w)
+		s.votes = make([]int32, w)
 		s.col = make([]float64, 16*s.r)
+	}
+	if s.keptReady {
+		return s.filterKept(lo, args)
+	}
+	record := s.median != nil
+	if record && s.kept == nil {
+		s.kept = make([][]uint64, s.r)
+		for i := range s.kept {
+			s.kept[i] = make([]uint64, (s.n+63)/64)
+		}
 	}
 	filt := s.filt
 	for i, a := range args {
@@ -207,13 +226,19 @@ func (s *tiesExtStager) filter(lo int, args [][]float64) [][]float64 {
 			elected[j] = tiesSign(v)
 		}
 	}
-	for j := 0; j < w && !s.o.voteSgn; j++ {
-		var v int32
-		for i := range filt {
-			x := filt[i][j]
-			v += tiesB2I(x > 0) - tiesB2I(x < 0)
+	if !s.o.voteSgn {
+		// The sign count, row by row (each row contiguous): the same integers as column by
+		// column, without striding across the R rows for every element.
+		votes := s.votes[:w]
+		clear(votes)
+		for _, row := range filt {
+			for j, x := range row[:w] {
+				votes[j] += tiesB2I(x > 0) - tiesB2I(x < 0)
+			}
 		}
-		elected[j] = float64(max(-1, min(v, 1)))
+		for j, v := range votes {
+			elected[j] = float64(max(-1, min(v, 1)))
+		}
 	}
 	clear(counts)
 	for i := range filt {
@@ -222,8 +247,53 @@ func (s *tiesExtStager) filter(lo int, args [][]float64) [][]float64 {
 			filt[i][j] = v * f
 			counts[j] += f
 		}
+		if record {
+			s.recordKept(i, lo, args[i][:w])
+		}
 	}
 	return filt
+}
+
+// recordKept sets delta i's kept bits for the chunk at lo from its values a: through the top-k
+// filter and agreeing with the elected sign. v·m·f equals v·(m∧f) bit for bit (m, f in {0, 1}:
+// a zero product keeps v's sign, NaN stays NaN), so filterKept gives filter's values.
+func (s *tiesExtStager) recordKept(i, lo int, a []float64) {
+	kb, th, elected := s.kept[i], s.th[i], s.elected
+	for j, v := range a {
+		m := 0.0
+		if math.Abs(v) >= th {
+			m = 1
+		}
+		e := lo + j
+		if m != 0 && tiesSign(v*m) == elected[j] {
+			kb[e/64] |= 1 << (e % 64)
+		} else {
+			kb[e/64] &^= 1 << (e % 64)
+		}
+	}
+}
+
+// filterKept makes a chunk's filtered deltas from the kept bits: v · kept.
+func (s *tiesExtStager) filterKept(lo int, args [][]float64) [][]float64 {
+	w := len(args[0])
+	bit := [2]float64{0, 1}
+	for i, a := range args {
+		fi, kb, a := s.filt[i][:w], s.kept[i], a[:w]
+		// A word of bits at a time: from element e to the word's end or the chunk's.
+		for j := 0; j < w; {
+			e := lo + j
+			word := kb[e/64] >> (e % 64)
+			run := min(64-e%64, w-j)
+			src, dst := a[j:j+run], fi[j:j+run]
+			for k, v := range src {
+				dst[k] = v * bit[word&1]
+				word >>= 1
+			}
+			j += run
+		}
+		s.filt[i] = fi
+	}
+	return s.filt
 }
 
 // colSums returns SumDim0Torch's sums of the w columns at chunk offset lo (of the whole [R, n]
