@@ -211,11 +211,7 @@ func (s *tiesExtStager) filter(lo int, args [][]float64) [][]float64 {
 	for i, a := range args {
 		fi, th := filt[i][:w], s.th[i]
 		for j, v := range a[:w] {
-			m := 0.0
-			if math.Abs(v) >= th {
-				m = 1
-			}
-			fi[j] = v * m
+			fi[j] = v * tiesB2F(math.Abs(v) >= th) // branch-free: the mask is unpredictable
 		}
 		filt[i] = fi
 	}
@@ -260,12 +256,8 @@ func (s *tiesExtStager) filter(lo int, args [][]float64) [][]float64 {
 func (s *tiesExtStager) recordKept(i, lo int, a []float64) {
 	kb, th, elected := s.kept[i], s.th[i], s.elected
 	for j, v := range a {
-		m := 0.0
-		if math.Abs(v) >= th {
-			m = 1
-		}
 		e := lo + j
-		if m != 0 && tiesSign(v*m) == elected[j] {
+		if math.Abs(v) >= th && tiesSign(v) == elected[j] {
 			kb[e/64] |= 1 << (e % 64)
 		} else {
 			kb[e/64] &^= 1 << (e % 64)
