@@ -17,9 +17,10 @@ import "errors"
 // covering [0, n) exactly once, then EndPass(p); then Chunk for every output chunk, in
 // increasing lo. All calls come from one goroutine. A Stager serves one key and is dropped.
 type Stager interface {
-	// Passes is the number of statistics passes before the output pass (at least 1). The VM
-	// asks again after each EndPass: a Stager may add passes (a guess that failed), never
-	// remove them.
+	// Passes is the number of statistics passes before the output pass: 0 for a Stager whose
+	// output chunks need only their own elements and offset (dropout's masks, drawn by
+	// position). The VM asks again after each EndPass: a Stager may add passes (a guess that
+	// failed), never remove them.
 	Passes() int
 	// Observe receives the chunk at element offset lo of every tensor argument, in the
 	// method's argument order (positional tensors, then the varargs). It must not keep or modify

@@ -979,25 +979,9 @@ var dropoutDef = define(&ops.Def{
 		"select sd-mecha's overlapping-sets rng.choice path, which is not implemented.",
 	Scratch: dropoutScratch,
 	Kernel: func(c *ops.Call) error {
-		const name = "dropout"
-		var hp [4]float64
-		for i, pn := range []string{"probability", "rescale", "overlap", "overlap_emphasis"} {
-			x, err := tiesFloat(name, pn, c.Kw[i])
-			if err != nil {
-				return err
-			}
-			hp[i] = x
-		}
-		prob, resc, overlap := hp[0], hp[1], hp[2]
-		seed, ok, err := tiesSeed(name, c.Kw[4])
+		a, err := dropoutParams(c.Kw)
 		if err != nil {
 			return err
-		}
-		if !ok {
-			seed = 0
-		}
-		if seed < 0 {
-			return fmt.Errorf("%s: seed must be non-negative (numpy SeedSequence), got %d", name, seed)
 		}
 		out := c.Out.Data
 		n := len(out)
@@ -1005,45 +989,119 @@ var dropoutDef = define(&ops.Def{
 			fill(out, 0)
 			return nil
 		}
-		if tiesPyMod2(overlap) != 1 {
-			return fmt.Errorf("%s: overlap=%v (not an odd integer) uses sd-mecha's overlapping-sets sampler, which mechac does not implement", name, overlap)
+		if err := a.check(); err != nil {
+			return err
 		}
-		ms, err := tiesVarTensors(name, n, c.Var)
+		ms, err := tiesVarTensors("dropout", n, c.Var)
 		if err != nil {
 			return err
 		}
-		keepP := 1 - prob
-		if !(keepP >= 0 && keepP <= 1) {
-			return fmt.Errorf("%s: p = 1 - probability = %v must be in [0, 1] (numpy binomial)", name, keepP)
-		}
-		g := rng.NewNumPy(uint64(seed))
+		g := rng.NewNumPy(uint64(a.seed))
 		counts := make([]float64, n)
 		fill(out, 0)
+		sm := newDropoutSampler(a.keepP)
 		for _, d := range ms {
-			for j := range out {
-				x, err := g.Binomial(1, keepP)
-				if err != nil {
-					return fmt.Errorf("%s: %v", name, err)
-				}
-				if x != 0 {
-					out[j] += d[j]
-					counts[j]++
-				}
+			if err := sm.add(g, d, out, counts); err != nil {
+				return err
 			}
 		}
-		rescalar := 1.0
-		if prob != 1 {
-			rescalar = math.Pow(1-prob, resc)
-			if math.IsInf(rescalar, 0) || math.IsNaN(rescalar) {
-				rescalar = 1
-			}
-		}
-		for j := range out {
-			out[j] = out[j] / max(counts[j], 1) / rescalar
-		}
+		a.finish(out, counts)
 		return nil
 	},
 })
+
+// dropoutHypers are a dropout call's hyper-parameters.
+type dropoutHypers struct {
+	prob, resc, overlap, keepP float64
+	seed                       int64
+}
+
+// dropoutParams reads dropout's keyword arguments (KwOnly order); a null seed is 0.
+func dropoutParams(kw []ops.Value) (dropoutHypers, error) {
+	const name = "dropout"
+	var hp [4]float64
+	for i, pn := range []string{"probability", "rescale", "overlap", "overlap_emphasis"} {
+		x, err := tiesFloat(name, pn, kw[i])
+		if err != nil {
+			return dropoutHypers{}, err
+		}
+		hp[i] = x
+	}
+	seed, ok, err := tiesSeed(name, kw[4])
+	if err != nil {
+		return dropoutHypers{}, err
+	}
+	if !ok {
+		seed = 0
+	}
+	if seed < 0 {
+		return dropoutHypers{}, fmt.Errorf("%s: seed must be non-negative (numpy SeedSequence), got %d", name, seed)
+	}
+	return dropoutHypers{prob: hp[0], resc: hp[1], overlap: hp[2], keepP: 1 - hp[0], seed: seed}, nil
+}
+
+// check is the errors of a call with deltas: an overlap sd-mecha samples otherwise, a keep
+// probability numpy refuses.
+func (a dropoutHypers) check() error {
+	if tiesPyMod2(a.overlap) != 1 {
+		return fmt.Errorf("dropout: overlap=%v (not an odd integer) uses sd-mecha's overlapping-sets sampler, which mechac does not implement", a.overlap)
+	}
+	if !(a.keepP >= 0 && a.keepP <= 1) {
+		return fmt.Errorf("dropout: p = 1 - probability = %v must be in [0, 1] (numpy binomial)", a.keepP)
+	}
+	return nil
+}
+
+// dropoutSampler draws dropout's masks: numpy's Binomial(1, keepP), through rng.BinomialOne
+// (its constants computed once) where that sampler takes one uniform per draw, else
+// rng.NumPy.Binomial (which recomputes them per element: ~10x slower).
+type dropoutSampler struct {
+	keepP float64
+	one   rng.BinomialOne
+	fast  bool
+}
+
+func newDropoutSampler(keepP float64) dropoutSampler {
+	one, fast := rng.NewBinomialOne(keepP)
+	return dropoutSampler{keepP: keepP, one: one, fast: fast}
+}
+
+// add draws delta d's keep mask from g, one Binomial(1, keepP) per element in order, and adds
+// the kept values to out and their count to counts.
+func (sm dropoutSampler) add(g *rng.NumPy, d, out, counts []float64) error {
+	out, counts = out[:len(d)], counts[:len(d)]
+	for j, v := range d {
+		var x int64
+		if sm.fast {
+			x = sm.one.Draw(g)
+		} else {
+			var err error
+			if x, err = g.Binomial(1, sm.keepP); err != nil {
+				return fmt.Errorf("dropout: %v", err)
+			}
+		}
+		if x != 0 {
+			out[j] += v
+			counts[j]++
+		}
+	}
+	return nil
+}
+
+// finish divides the sums by their counts (at least 1) and by (1 - probability)^rescale (1
+// when probability is 1 or that is not finite).
+func (a dropoutHypers) finish(out, counts []float64) {
+	rescalar := 1.0
+	if a.prob != 1 {
+		rescalar = math.Pow(1-a.prob, a.resc)
+		if math.IsInf(rescalar, 0) || math.IsNaN(rescalar) {
+			rescalar = 1
+		}
+	}
+	for j := range out {
+		out[j] = out[j] / max(counts[j], 1) / rescalar
+	}
+}
 
 // ratioToRegion is sd-mecha's ratio_to_region(width, offset, n): the [start, end) region of
 // n items (Python round, halves to even) and whether it wraps around (inverted).

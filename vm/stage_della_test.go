@@ -257,3 +257,14 @@ func TestTies00xMedianStagedBitwise(t *testing.T) {
 		checkStagedMethod(t, compileEra(t, dir, src, "0.0.29"), "ties_sum_extended")
 	}
 }
+
+// TestDropoutStagedBitwise: dropout over four deltas runs staged (no statistics passes: each
+// output chunk draws its masks at its own offset in the key's generator) and gives the whole
+// run's bytes over the VM matrix.
+func TestDropoutStagedBitwise(t *testing.T) {
+	dir := t.TempDir()
+	src := dellaRecipe(t, dir, 97, true) +
+		fourDeltas +
+		"merge \"dropout\" &5 &6 &7 &8 probability=0.75 rescale=0.5 seed=11\nmerge \"add_difference\" &0 &9\n"
+	checkStagedMethod(t, compileEra(t, dir, src, ""), "dropout")
+}

@@ -147,6 +147,107 @@ func (g *NumPy) Uint64() uint64 {
 	return bits.RotateLeft64(g.stateHi^g.stateLo, -int(g.stateHi>>58))
 }
 
+// Advance moves the generator k outputs ahead, as k calls of Uint64 would (PCG's
+// pcg_advance_lcg_128: the affine step composed with itself by squaring, O(log k)).
+func (g *NumPy) Advance(k uint64) {
+	accMulHi, accMulLo := uint64(0), uint64(1)
+	accAddHi, accAddLo := uint64(0), uint64(0)
+	curMulHi, curMulLo := uint64(pcgMultHi), uint64(pcgMultLo)
+	curAddHi, curAddLo := g.incHi, g.incLo
+	for ; k > 0; k >>= 1 {
+		if k&1 == 1 {
+			accMulHi, accMulLo = mul128(accMulHi, accMulLo, curMulHi, curMulLo)
+			accAddHi, accAddLo = mul128(accAddHi, accAddLo, curMulHi, curMulLo)
+			accAddHi, accAddLo = add128(accAddHi, accAddLo, curAddHi, curAddLo)
+		}
+		// cur_add = (cur_mult + 1) * cur_add; cur_mult = cur_mult^2
+		m1Hi, m1Lo := add128(curMulHi, curMulLo, 0, 1)
+		curAddHi, curAddLo = mul128(m1Hi, m1Lo, curAddHi, curAddLo)
+		curMulHi, curMulLo = mul128(curMulHi, curMulLo, curMulHi, curMulLo)
+	}
+	g.stateHi, g.stateLo = mul128(accMulHi, accMulLo, g.stateHi, g.stateLo)
+	g.stateHi, g.stateLo = add128(g.stateHi, g.stateLo, accAddHi, accAddLo)
+}
+
+// mul128 and add128 are 128-bit products and sums mod 2^128.
+func mul128(aHi, aLo, bHi, bLo uint64) (uint64, uint64) {
+	hi, lo := bits.Mul64(aLo, bLo)
+	return hi + aHi*bLo + aLo*bHi, lo
+}
+
+func add128(aHi, aLo, bHi, bLo uint64) (uint64, uint64) {
+	lo, c := bits.Add64(aLo, bLo, 0)
+	hi, _ := bits.Add64(aHi, bHi, c)
+	return hi, lo
+}
+
+// BinomialOneDraw reports whether Binomial(1, p) takes exactly one Float64 for every possible
+// uniform (p valid): true for p == 0 too, which takes none (then ok is false: no draws). The
+// inversion sampler restarts with a new uniform only when, after u > (1-p'), u - (1-p') still
+// exceeds p'(1-p')/(1-p') as rounded (p' = min(p, 1-p)); u - (1-p') grows with u, so checking
+// the largest uniform, 1 - 2^-53, decides it.
+func BinomialOneDraw(p float64) (oneEach, draws bool) {
+	if !(p >= 0 && p <= 1) {
+		return false, false
+	}
+	if p == 0 {
+		return true, false
+	}
+	pp := p
+	if p > 0.5 {
+		pp = 1.0 - p
+	}
+	// binomialInversion's expressions for n = 1, x = 1.
+	q := 1.0 - pp
+	qn := math.Exp(1.0 * math.Log(q))
+	px := (1.0 * pp * qn) / (1.0 * q)
+	uMax := float64(1<<53-1) * (1.0 / 9007199254740992.0)
+	return !(uMax > qn && uMax-qn > px), true
+}
+
+// BinomialOne is Binomial(1, p) for a p where BinomialOneDraw holds, its constants computed
+// once: the inversion sampler then returns u > (1-p') for its one uniform u (p' = min(p, 1-p),
+// 1-p' computed as exp(log(1-p')), as numpy does), or 1 minus that for p > 0.5, and 0 without
+// a draw for p = 0. numpy recomputes exp and log on every call; this is the same comparison.
+type BinomialOne struct {
+	qn         float64
+	flip, none bool
+}
+
+// NewBinomialOne returns the sampler of Binomial(1, p), or false where p is not valid or
+// the inversion sampler may take a second uniform (BinomialOneDraw).
+func NewBinomialOne(p float64) (BinomialOne, bool) {
+	one, draws := BinomialOneDraw(p)
+	switch {
+	case !one:
+		return BinomialOne{}, false
+	case !draws:
+		return BinomialOne{none: true}, true
+	}
+	b := BinomialOne{flip: p > 0.5}
+	pp := p
+	if b.flip {
+		pp = 1.0 - p
+	}
+	b.qn = math.Exp(1.0 * math.Log(1.0-pp))
+	return b, true
+}
+
+// Draw is one Binomial(1, p) from g.
+func (b BinomialOne) Draw(g *NumPy) int64 {
+	if b.none {
+		return 0
+	}
+	x := int64(0)
+	if g.Float64() > b.qn {
+		x = 1
+	}
+	if b.flip {
+		return 1 - x
+	}
+	return x
+}
+
 // Float64 is Generator.random(): (next_uint64 >> 11) * 2^-53.
 func (g *NumPy) Float64() float64 {
 	return float64(g.Uint64()>>11) * (1.0 / 9007199254740992.0)

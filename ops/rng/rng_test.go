@@ -288,3 +288,81 @@ func TestTorchBulkDraws(t *testing.T) {
 		}
 	}
 }
+
+// TestNumPyAdvance: Advance(k) leaves the generator where k Uint64 calls do, for k from 0 to
+// past 2^20, from several seeds and states.
+func TestNumPyAdvance(t *testing.T) {
+	for _, seed := range []uint64{0, 1, 67280421310721} {
+		for _, k := range []uint64{0, 1, 2, 3, 7, 64, 1000, 1<<20 + 5} {
+			a, b := NewNumPy(seed), NewNumPy(seed)
+			a.Uint64() // not from the seeded state only
+			b.Uint64()
+			for range k {
+				a.Uint64()
+			}
+			b.Advance(k)
+			if x, y := a.Uint64(), b.Uint64(); x != y {
+				t.Fatalf("seed %d, k %d: next output %x after k draws, %x after Advance", seed, k, x, y)
+			}
+		}
+	}
+}
+
+// TestBinomialOneDraw: where BinomialOneDraw says one draw each, a million Binomial(1, p)
+// leave the generator exactly a million outputs on; p = 0 draws nothing.
+func TestBinomialOneDraw(t *testing.T) {
+	for _, p := range []float64{0.1, 0.5, 0.9, 1 - 0.9, 0.999, 1, 1e-9} {
+		one, draws := BinomialOneDraw(p)
+		if !one || !draws {
+			t.Fatalf("p = %v: one draw each %v, draws %v", p, one, draws)
+		}
+		g, ref := NewNumPy(5), NewNumPy(5)
+		const n = 1 << 20
+		for range n {
+			if _, err := g.Binomial(1, p); err != nil {
+				t.Fatal(err)
+			}
+		}
+		ref.Advance(n)
+		if g.Uint64() != ref.Uint64() {
+			t.Errorf("p = %v: %d binomials did not take %d outputs", p, n, n)
+		}
+	}
+	if one, draws := BinomialOneDraw(0); !one || draws {
+		t.Errorf("p = 0: got %v %v, want no draws", one, draws)
+	}
+	if one, _ := BinomialOneDraw(math.NaN()); one {
+		t.Error("NaN p accepted")
+	}
+}
+
+// TestBinomialOneMatches: BinomialOne.Draw gives Binomial(1, p)'s values from the same
+// generator, and leaves it at the same place.
+func TestBinomialOneMatches(t *testing.T) {
+	for _, p := range []float64{0, 1e-9, 0.1, 0.25, 0.5, 0.6, 0.9, 0.999, 1} {
+		b, ok := NewBinomialOne(p)
+		if !ok {
+			t.Fatalf("p = %v refused", p)
+		}
+		g, ref := NewNumPy(9), NewNumPy(9)
+		for i := range 200000 {
+			want, err := ref.Binomial(1, p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := b.Draw(g); got != want {
+				t.Fatalf("p = %v, draw %d: %d, Binomial %d", p, i, got, want)
+			}
+		}
+		if g.Uint64() != ref.Uint64() {
+			t.Errorf("p = %v: generators apart", p)
+		}
+	}
+	for p := 0.0; p <= 1; p += 1.0 / 4096 {
+		if one, _ := BinomialOneDraw(p); !one {
+			if _, ok := NewBinomialOne(p); ok {
+				t.Fatalf("p = %v accepted where the sampler may restart", p)
+			}
+		}
+	}
+}
