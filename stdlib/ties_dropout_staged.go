@@ -7,23 +7,41 @@ import (
 	"github.com/mechac/mechac/ops/rng"
 )
 
-// The staged form of ties_sum_with_dropout@fork-0.0.12, the fork's DARE + TIES of the
-// 102-model x101a recipe (SPEC §5.4). Whole-tensor, a key holds every delta and its masked
-// copy: 103 GiB for the SDXL token embedding of x101a. The masks are one generator's float32
-// bernoulli draws, delta after delta, element after element; the rest is the ties_sum core.
-// Staged, each delta gets its own copy of the generator, advanced (rng.Torch.Skip) to the
-// delta's first draw, so a chunk's masks come from each delta's copy in turn; the masked chunks
-// go to the ties_sum Stager (thresholds, then the vote), with the 0.0.x nan_to_num, and the
-// output is divided by 1 - p as the whole kernel does. Same bits (ties_dropout_staged_test.go).
+// The staged form of the fork's float32-mask ties_sum_with_dropout: fork-0.0.12 (the DARE +
+// TIES of the 102-model x101a recipe), fork-0.0.13 and fork-0.0.x (SPEC §5.4). Whole-tensor, a
+// key holds every delta and its masked copy: 103 GiB for the SDXL token embedding of x101a.
+// The masks are one generator's float32 bernoulli draws, delta after delta, element after
+// element; the rest is the era's TIES core. Staged, each delta gets its own copy of the
+// generator, advanced (rng.Torch.Skip) to the delta's first draw, so a chunk's masks come from
+// each delta's copy in turn; the masked chunks go to the core's Stager (newCore00xStager:
+// ties_sum's, or with a median or the stock factor theirs), and the output is divided by
+// 1 - p as the whole kernel does. Same bits (ties_dropout_staged_test.go).
 
-func init() {
-	tiesDropoutFork012.Stage = &ops.StageDef{
-		New:     newDropout012Stager,
+// bernoulli32StageDef is the StageDef of the float32-mask ties_sum_with_dropout d (kind
+// dropoutFork012 or dropoutFork013).
+func bernoulli32StageDef(d *ops.Def, kind dropout00xKind) *ops.StageDef {
+	sd := &ops.StageDef{
+		New:     func(c ops.StageCall) (ops.Stager, bool, error) { return newBernoulli32Stager(d, kind, c) },
 		Scratch: dropout012Scratch,
 		Passes:  tiesStagePasses,
 		Idle:    tiesKeyIdle,
 		Cost:    tiesStagedCost + 16, // the masks, drawn again in every pass (calibrated on x101a, d16)
 	}
+	if kind == dropoutFork012 {
+		return sd
+	}
+	// With a median or the stock factor the core reads its inputs again per step or for the
+	// factor: like the 0.0.x ties_sum, only for keys whose whole kernel would hold a GiB.
+	large := acceptsWhole(16, &dellaWholeMin)
+	sd.Accepts = func(c ops.StageCall) bool {
+		_, _, o, ok := stageKw00x(d, c, false)
+		return !ok || !o.median && !o.stock || large(c)
+	}
+	sd.Scratch = func(r, n int) int64 {
+		core := max(tiesStageScratch(r, n), dellaCoreScratch(r, n), tiesSumExtended.Stage.Scratch(r, n))
+		return dropout012Scratch(r, n) - tiesStageScratch(r, n) + core
+	}
+	return sd
 }
 
 // dropout012Chunk is the chunk length the mask buffers are declared for (the VM's default,
@@ -55,22 +73,22 @@ func stageKw00x(d *ops.Def, c ops.StageCall, roundMaxiter bool) (kw []ops.Value,
 
 // dropout012Stager is the Stager of one key.
 type dropout012Stager struct {
-	inner  *tiesStager
-	keep   float64     // float32(1 - p): the bernoulli probability
-	div    float64     // 1 - p
-	start  []rng.Torch // each delta's generator at its first draw
-	gens   []rng.Torch // the generators of the pass being run
-	masked [][]float64 // one chunk of masked deltas
+	inner   ops.Stager  // the era's TIES core
+	keep    float64     // float32(1 - p): the bernoulli probability
+	div     float64     // 1 - p
+	rescale bool        // divide by div (fork-0.0.13: unless no_rescale > 0)
+	start   []rng.Torch // each delta's generator at its first draw
+	gens    []rng.Torch // the generators of the pass being run
+	masked  [][]float64 // one chunk of masked deltas
 }
 
-// newDropout012Stager is StageDef.New. A call the whole kernel rejects or treats specially
+// newBernoulli32Stager is StageDef.New. A call the whole kernel rejects or treats specially
 // (bad arguments, no seed, p = 1, no deltas or elements) is not staged: the whole kernel
 // gives its error or bytes.
-func newDropout012Stager(c ops.StageCall) (ops.Stager, bool, error) {
-	d := tiesDropoutFork012
+func newBernoulli32Stager(d *ops.Def, kind dropout00xKind, c ops.StageCall) (ops.Stager, bool, error) {
 	name := d.FullName()
 	kw, h, o, ok := stageKw00x(d, c, false)
-	if !ok || o.stock || o.median {
+	if !ok || kind == dropoutFork012 && (o.stock || o.median) {
 		return nil, false, nil
 	}
 	seed, hasSeed, err := eraSeed(name, kw[kwIndex(d, "seed")])
@@ -83,15 +101,11 @@ func newDropout012Stager(c ops.StageCall) (ops.Stager, bool, error) {
 		return nil, false, nil
 	}
 	r, n := c.Tensors, ops.NumElements(c.Shape)
-	if r == 0 || n == 0 {
-		return nil, false, nil
-	}
-	inner, ok := newTiesStagerFor(r, n, o.k, !o.bySigns)
+	inner, ok := newCore00xStager(name, c, o)
 	if !ok {
 		return nil, false, nil
 	}
-	inner.nanToNum = true
-	s := &dropout012Stager{inner: inner, keep: keep, div: 1 - p,
+	s := &dropout012Stager{inner: inner, keep: keep, div: 1 - p, rescale: kind == dropoutFork012 || h["no_rescale"] <= 0,
 		start: make([]rng.Torch, r), gens: make([]rng.Torch, r), masked: make([][]float64, r)}
 	g := rng.NewTorch(uint64(int64(seed))) // torch.manual_seed(int(seed)) at every key call
 	for i := range s.start {
@@ -137,7 +151,7 @@ func (s *dropout012Stager) EndPass(pass int) error {
 	return s.inner.EndPass(pass)
 }
 
-// Chunk masks the chunk, votes, and divides by 1 - p.
+// Chunk masks the chunk, runs the core's output, and divides by 1 - p (unless no_rescale).
 func (s *dropout012Stager) Chunk(lo int, args [][]float64, out []float64) error {
 	if len(args) != len(s.gens) {
 		return s.inner.Chunk(lo, args, out) // its error
@@ -146,7 +160,9 @@ func (s *dropout012Stager) Chunk(lo int, args [][]float64, out []float64) error 
 		return err
 	}
 	for j := range out {
-		out[j] /= s.div
+		if s.rescale {
+			out[j] /= s.div
+		}
 	}
 	return nil
 }

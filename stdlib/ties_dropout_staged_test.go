@@ -77,3 +77,62 @@ func TestDropout012StagedRefuses(t *testing.T) {
 		}
 	}
 }
+
+// TestDropout013StagedMatchesWhole: fork-0.0.13's and fork-0.0.x's DARE + TIES staged (the
+// float32 masks over the era's core: plain, the stock factor, the median) give the kernel's
+// bits over chunkings, model counts, k, votes, probabilities, no_rescale, seeds and
+// non-finite values.
+func TestDropout013StagedMatchesWhole(t *testing.T) {
+	rng := rand.New(rand.NewPCG(33, 34))
+	for _, era := range []string{"fork-0.0.13", "fork-0.0.x"} {
+		d := eraDef(t, "ties_sum_with_dropout@"+era)
+		cores := []string{"plain", "stock"}
+		if era == "fork-0.0.x" {
+			cores = append(cores, "median")
+		}
+		for _, core := range cores {
+			for trial := range 12 {
+				n := []int{1, 3, 17, 100, 700}[trial%5]
+				r := []int{2, 3, 8}[trial%3]
+				if core == "stock" {
+					n = []int{4, 48, 700}[trial%3] // rows of the stock factor: a 2-D shape below
+				}
+				given := map[string]ops.Value{
+					"probability": ops.Float([]float64{0.1, 0.5, 0.9, 0}[trial%4]),
+					"k":           ops.Float([]float64{1, 0.2, 0.5}[trial%3]),
+					"vote_sgn":    ops.Float(float64(trial % 2)),
+					"no_rescale":  ops.Float(float64(trial / 6)),
+					"seed":        ops.Float(float64(rng.IntN(1 << 20))),
+				}
+				switch core {
+				case "stock":
+					given["apply_stock"] = ops.Float(1)
+				case "median":
+					given["apply_median"] = ops.Float(1)
+					given["maxiter"] = ops.Float([]float64{100, 3, 0}[trial%3])
+				}
+				shape := []int{n}
+				if core == "stock" {
+					shape = []int{n / 4, 4}
+				}
+				ms := tiesTestData(rng, r, n, trial%4 == 3)
+				kw := kwOf(d, given)
+				obs, outs, step := tiesPickChunks(rng, n, []int{1, 7, 16, 17, 4096, 0})
+				if _, ok, err := d.Stage.New(ops.StageCall{Kw: kw, Tensors: r, Shape: shape, Numerics: ops.Exact}); !ok || err != nil {
+					t.Fatalf("%s %s trial %d: not staged (%v)", era, core, trial, err)
+				}
+				want, err := runVarKernel(d, ops.Exact, ms, shape, kw)
+				if err != nil {
+					t.Fatalf("%s %s trial %d: kernel: %v", era, core, trial, err)
+				}
+				got, _, err := runStager(d.Stage, ops.Exact, ms, shape, kw, obs, outs)
+				if err != nil {
+					t.Fatalf("%s %s trial %d: %v", era, core, trial, err)
+				}
+				if j := tiesFirstDiff(got, want); j >= 0 {
+					t.Fatalf("%s %s trial %d (n=%d r=%d step=%d %v): [%d] = %v, whole %v", era, core, trial, n, r, step, given, j, got[j], want[j])
+				}
+			}
+		}
+	}
+}

@@ -358,11 +358,8 @@ func tiesSum00xDef(name, era string, kw []ops.Param, roundMaxiter bool, doc stri
 		if !ok || !o.median {
 			return nil, false, nil
 		}
-		st, ok, err := newDellaStager(d.FullName(), c, o, 0, 1, 1, nil, false, nil)
-		if !ok || err != nil {
-			return nil, ok, err
-		}
-		return st.(*dellaStager).withoutDropout(), true, nil
+		st, ok := newCore00xStager(d.FullName(), c, o)
+		return st, ok, nil
 	})
 	median.Scratch = dellaCoreScratch
 	median.Passes = func(r, n int) int { return tiesStageKeyPasses(r, n) + 8 }
@@ -370,16 +367,11 @@ func tiesSum00xDef(name, era string, kw []ops.Param, roundMaxiter bool, doc stri
 	// polarities (apply_stock > 0 applies the factor) and torch.nan_to_num's defaults.
 	stock := func(c ops.StageCall) (ops.Stager, bool, error) {
 		_, _, o, ok := stageKw00x(d, c, roundMaxiter)
-		r, n := c.Tensors, ops.NumElements(c.Shape)
-		if !ok || !o.stock || o.median || r < 2 || n == 0 {
+		if !ok || !o.stock || o.median {
 			return nil, false, nil
 		}
-		s, ok := newTiesExtStagerFor(r, n, c.Shape, o.k, !o.bySigns, true, o.cosEps)
-		if !ok {
-			return nil, false, nil
-		}
-		s.nanToNum = true
-		return s, true, nil
+		st, ok := newCore00xStager(d.FullName(), c, o)
+		return st, ok, nil
 	}
 	kind := func(c ops.StageCall) (median, stock bool) {
 		_, _, o, ok := stageKw00x(d, c, roundMaxiter)
@@ -406,6 +398,41 @@ func tiesSum00xDef(name, era string, kw []ops.Param, roundMaxiter bool, doc stri
 		Passes:  plain.Passes, KeyPasses: plain.KeyPasses, Idle: plain.Idle, Cost: plain.Cost,
 	}
 	return define(d)
+}
+
+// newCore00xStager is the Stager of the 0.0.x TIES core (tiesEraCore) with options o over c's
+// tensors: with a median, the 0.0.x DELLA Stager without dropout; with the stock factor
+// alone, ties_sum_extended's composed Stager in the 0.0.x polarities; else ties_sum's; all
+// with torch's nan_to_num defaults. false where the core is not staged (no elements, no
+// deltas, the stock factor of one delta, a k the kernels reject).
+func newCore00xStager(name string, c ops.StageCall, o tiesEraOpts) (ops.Stager, bool) {
+	r, n := c.Tensors, ops.NumElements(c.Shape)
+	switch {
+	case r == 0 || n == 0:
+		return nil, false
+	case o.median:
+		st, ok, err := newDellaStager(name, c, o, 0, 1, 1, nil, false, nil)
+		if !ok || err != nil {
+			return nil, false
+		}
+		return st.(*dellaStager).withoutDropout(), true
+	case o.stock:
+		if r < 2 {
+			return nil, false
+		}
+		s, ok := newTiesExtStagerFor(r, n, c.Shape, o.k, !o.bySigns, true, o.cosEps)
+		if !ok {
+			return nil, false
+		}
+		s.nanToNum = true
+		return s, true
+	}
+	s, ok := newTiesStagerFor(r, n, o.k, !o.bySigns)
+	if !ok {
+		return nil, false
+	}
+	s.nanToNum = true
+	return s, true
 }
 
 const tiesPolarity00x = "0.0.x polarities: vote_sgn > 0 elects the sign of the sum of the SIGNS " +
@@ -559,6 +586,8 @@ func tiesDropout00xDef(era string, kind dropout00xKind, kw []ops.Param, doc, for
 	seedAt := kwIndex(d, "seed")
 	if kind >= dropoutDella {
 		d.Stage = della00xStageDef(d, kind)
+	} else {
+		d.Stage = bernoulli32StageDef(d, kind)
 	}
 	d.Kernel = func(c *ops.Call) error {
 		name := d.FullName()

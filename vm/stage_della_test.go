@@ -268,3 +268,19 @@ func TestDropoutStagedBitwise(t *testing.T) {
 		"merge \"dropout\" &5 &6 &7 &8 probability=0.75 rescale=0.5 seed=11\nmerge \"add_difference\" &0 &9\n"
 	checkStagedMethod(t, compileEra(t, dir, src, ""), "dropout")
 }
+
+// TestDropout013StagedBitwise: the fork's fork-0.0.x ties_sum_with_dropout (dialect B) runs
+// staged over its three cores (plain, median, stock factor), the float32 masks drawn again per
+// pass, and writes the whole-tensor run's bytes.
+func TestDropout013StagedBitwise(t *testing.T) {
+	dir := t.TempDir()
+	models := dellaRecipe(t, dir, 101, false) +
+		fourDeltas
+	for _, kw := range []string{"apply_median=0.0 apply_stock=0.0 no_rescale=0.0",
+		"apply_median=1.0 maxiter=5 apply_stock=0.0 no_rescale=1.0",
+		"apply_median=0.0 apply_stock=1.0 no_rescale=0.0"} {
+		src := models + "merge \"ties_sum_with_dropout\" &5 &6 &7 &8 probability=0.3 k=0.5 vote_sgn=0.0 seed=7.0 " + kw +
+			" cos_eps=1e-06 eps=1e-06 ftol=1e-20\nmerge \"add_difference\" &0 &9 alpha=1.0\n"
+		checkStagedMethod(t, compileEra(t, dir, src, "fork-0.0.19"), "ties_sum_with_dropout")
+	}
+}
