@@ -37,7 +37,11 @@ func bernoulli32StageDef(d *ops.Def, kind dropout00xKind) *ops.StageDef {
 		_, _, o, ok := stageKw00x(d, c, false)
 		return !ok || !o.median && !o.stock || large(c)
 	}
+	// Scratch cannot see the keywords, but below the GiB only the plain core stages.
 	sd.Scratch = func(r, n int) int64 {
+		if !large(ops.StageCall{Tensors: r, Shape: []int{n}}) {
+			return dropout012Scratch(r, n)
+		}
 		core := max(tiesStageScratch(r, n), dellaCoreScratch(r, n), tiesSumExtended.Stage.Scratch(r, n))
 		return dropout012Scratch(r, n) - tiesStageScratch(r, n) + core
 	}
