@@ -394,8 +394,15 @@ func tiesSum00xDef(name, era string, kw []ops.Param, roundMaxiter bool, doc stri
 			m, st := kind(c)
 			return !m && !st || median.Accepts(c)
 		},
-		Scratch: func(r, n int) int64 { return max(plain.Scratch(r, n), median.Scratch(r, n)) },
-		Passes:  plain.Passes, KeyPasses: plain.KeyPasses, Idle: plain.Idle, Cost: plain.Cost,
+		// Scratch sees no keywords: below the GiB only ties_sum's Stager runs; above it, the
+		// largest of the three (the stock factor's composed Stager counted too).
+		Scratch: func(r, n int) int64 {
+			if !median.Accepts(ops.StageCall{Tensors: r, Shape: []int{n}}) {
+				return plain.Scratch(r, n)
+			}
+			return max(plain.Scratch(r, n), median.Scratch(r, n), tiesSumExtended.Stage.Scratch(r, n))
+		},
+		Passes: plain.Passes, KeyPasses: plain.KeyPasses, Idle: plain.Idle, Cost: plain.Cost,
 	}
 	return define(d)
 }
