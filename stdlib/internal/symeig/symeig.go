@@ -12,10 +12,10 @@
 // rotations of many sweeps are recorded, and each batch is applied to the vectors in column
 // strips that stay in cache, the strips split among goroutines, four columns per AVX
 // instruction. With fastblas's Dsymv and Dsyr2k under Dsytrd, a 1280x1280 decomposition takes
-// 0.8 s (gonum's Dsyev 9.4 s), 2560x2560 7.8 s. Each element still goes
-// through the same rotations in the same order, so the result does not depend on the batch,
-// the strip width or the number of goroutines; products are rounded before they are added
-// (no fused multiply-add), so it does not depend on the CPU either.
+// 0.8 s (gonum's Dsyev 9.4 s), 2560x2560 7.8 s. Each element still goes through the same
+// rotations in the same order, so the result does not depend on the batch, the strip width
+// or the number of goroutines; products are rounded before they are added (no fused
+// multiply-add), so it does not depend on the CPU either.
 package symeig
 
 import (
