@@ -47,7 +47,11 @@ func (Implementation) Dsymv(ul blas.Uplo, n int, alpha float64, a []float64, lda
 		return
 	}
 	xs := gather(x, n, incX)
-	ax := make([]float64, n)
+	// Dlatrd calls this once per column: the buffers come from the pool, not the heap.
+	axp := getBuf(n)
+	defer bufPool.Put(axp)
+	ax := *axp
+	clear(ax)
 	if alpha != 0 {
 		symvProduct(ul == blas.Lower, n, a, lda, xs, ax)
 	}
@@ -101,7 +105,10 @@ const symvBlock = 128
 // symvProduct sets ax = A x for the symmetric A stored in its lower (or upper) triangle.
 func symvProduct(lower bool, n int, a []float64, lda int, x, ax []float64) {
 	blocks := (n + symvBlock - 1) / symvBlock
-	partial := make([]float64, blocks*n)
+	pp := getBuf(blocks * n)
+	defer bufPool.Put(pp)
+	partial := *pp
+	clear(partial)
 	workers := min(runtime.GOMAXPROCS(0), blocks)
 	if n*n < 1<<16 {
 		workers = 1
