@@ -193,16 +193,21 @@ func BinomialOneDraw(p float64) (oneEach, draws bool) {
 	if p == 0 {
 		return true, false
 	}
-	pp := p
-	if p > 0.5 {
-		pp = 1.0 - p
-	}
-	// binomialInversion's expressions for n = 1, x = 1.
-	q := 1.0 - pp
-	qn := math.Exp(1.0 * math.Log(q))
-	px := (1.0 * pp * qn) / (1.0 * q)
+	pp, qn, _ := inversionOne(p)
+	// binomialInversion's second px for n = 1, x = 1.
+	px := (1.0 * pp * qn) / (1.0 * (1.0 - pp))
 	uMax := float64(1<<53-1) * (1.0 / 9007199254740992.0)
 	return !(uMax > qn && uMax-qn > px), true
+}
+
+// inversionOne is what Binomial(1, p) hands the inversion sampler (0 < p <= 1): p' =
+// min(p, 1-p) (1-p when flip), and the sampler's first threshold qn = exp(1·log(1-p')).
+func inversionOne(p float64) (pp, qn float64, flip bool) {
+	pp, flip = p, p > 0.5
+	if flip {
+		pp = 1.0 - p
+	}
+	return pp, math.Exp(1.0 * math.Log(1.0-pp)), flip
 }
 
 // BinomialOne is Binomial(1, p) for a p where BinomialOneDraw holds, its constants computed
@@ -224,12 +229,8 @@ func NewBinomialOne(p float64) (BinomialOne, bool) {
 	case !draws:
 		return BinomialOne{none: true}, true
 	}
-	b := BinomialOne{flip: p > 0.5}
-	pp := p
-	if b.flip {
-		pp = 1.0 - p
-	}
-	b.qn = math.Exp(1.0 * math.Log(1.0-pp))
+	var b BinomialOne
+	_, b.qn, b.flip = inversionOne(p)
 	return b, true
 }
 
