@@ -420,9 +420,9 @@ func orthoFunc(op string, q mat.Matrix, f func(cos, sin float64) (g, h float64))
 	if err != nil {
 		return nil, fmt.Errorf("%s: %v", op, err)
 	}
-	y := laDenseOf(n, n, yt)
-	wm := laMul(laDenseOf(n, n, skew), y.T()) // column j: S y_j
-	wt := mat.DenseCopyOf(wm.T())             // row j: (S y_j)ᵀ
+	y := mat.NewDense(n, n, yt)                  // yt and skew are ours: no copies
+	wm := laMul(mat.NewDense(n, n, skew), y.T()) // column j: S y_j
+	wt := mat.DenseCopyOf(wm.T())                // row j: (S y_j)ᵀ
 	mid := mat.NewDense(n, n, nil)
 	for j := range n {
 		g, h := f(w[j], floats.Norm(wt.RawRowView(j), 2))
@@ -454,7 +454,7 @@ func laEighSym(s *mat.Dense) ([]float64, *mat.Dense, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("eigh: %v", err)
 	}
-	v := mat.DenseCopyOf(laDenseOf(n, n, vt).T())
+	v := mat.DenseCopyOf(mat.NewDense(n, n, vt).T())
 	if flipSignsForTest {
 		laNegateCols(v)
 	}
