@@ -385,19 +385,8 @@ func (tr *orthoTransform) apply(x *mat.Dense, t float64) (*mat.Dense, error) {
 	if err != nil {
 		return nil, err
 	}
-	scaled := func(f float64) *mat.Dense {
-		var d mat.Dense
-		d.Apply(func(_, _ int, x float64) float64 { return x * f / 2 }, uvLog)
-		return &d
-	}
-	l, err := expStiefel(v, scaled(t+1))
-	if err != nil {
-		return nil, err
-	}
-	r, err := expStiefel(v, scaled(1-t))
-	if err != nil {
-		return nil, err
-	}
+	// exp_stiefel(v, uv_log (t+1)/2) and exp_stiefel(v, uv_log (1-t)/2)
+	l, r := uvLog.point((t+1)/2), uvLog.point((1-t)/2)
 	return laAdd(laSub(x, laMul(laMul(x, r), r.T())), laMul(laMul(x, l), r.T())), nil
 }
 

@@ -365,19 +365,31 @@ func orthogonalMatrixPower(q mat.Matrix, t float64) (*mat.Dense, error) {
 // fed it back growing ~4x a step (measured on the golden's clip_l keys: by step 17 the matrix
 // was no longer orthogonal and the iteration diverged to NaN, where eig's route converged).
 func laLogm(m mat.Matrix) (*mat.Dense, error) {
-	l, err := orthoFunc("logm", m, func(cos, sin float64) (g, h float64) {
-		switch {
-		case sin > 0:
-			return 0, math.Atan2(sin, cos) / sin
-		case cos > 0:
-			return 0, 1
-		}
-		return 0, 0
-	})
-	if err != nil {
-		return nil, err
+	l, _, err := laLogmParts(m)
+	return l, err
+}
+
+// logmOfOrtho is laLogm's function of an orthogonal matrix (orthoFunc): on a plane turned by
+// a, a/sin(a) times the skew part; 0 at a = pi.
+func logmOfOrtho(cos, sin float64) (g, h float64) {
+	switch {
+	case sin > 0:
+		return 0, math.Atan2(sin, cos) / sin
+	case cos > 0:
+		return 0, 1
 	}
-	n, _ := l.Dims()
+	return 0, 0
+}
+
+// laLogmParts is laLogm that also returns m's decomposition, for more functions of m
+// (log_stiefel's geodesic points).
+func laLogmParts(m mat.Matrix) (*mat.Dense, *orthoParts, error) {
+	o, err := orthoDecompose("logm", m)
+	if err != nil {
+		return nil, nil, err
+	}
+	n, _ := m.Dims()
+	l := o.fn(logmOfOrtho, n)
 	d := l.RawMatrix().Data
 	for i := range n {
 		for j := range i {
@@ -386,7 +398,7 @@ func laLogm(m mat.Matrix) (*mat.Dense, error) {
 		}
 		d[i*n+i] = 0
 	}
-	return l, nil
+	return l, o, nil
 }
 
 // orthoFunc evaluates a function of an orthogonal matrix q given as g(C) + h(C) S, where
@@ -404,6 +416,25 @@ func laLogm(m mat.Matrix) (*mat.Dense, error) {
 //
 //	g(C) + h(C) S = Yᵀ diag(g) Y + Yᵀ diag(h) Y S = Yᵀ (diag(g) Y - diag(h) Wᵀ).
 func orthoFunc(op string, q mat.Matrix, f func(cos, sin float64) (g, h float64)) (*mat.Dense, error) {
+	o, err := orthoDecompose(op, q)
+	if err != nil {
+		return nil, err
+	}
+	n, _ := q.Dims()
+	return o.fn(f, n), nil
+}
+
+// orthoParts is an orthogonal matrix's symmetric part decomposed for orthoFunc: the
+// eigenvalues cos a_j of C, the sines |S y_j|, the eigenvectors y_j (rows of y) and the
+// vectors (S y_j)ᵀ (rows of wt). One decomposition serves any number of functions of q.
+type orthoParts struct {
+	cos, sin []float64
+	y, wt    *mat.Dense
+}
+
+// orthoDecompose decomposes q's symmetric part for orthoFunc: one symmetric
+// eigen-decomposition and one GEMM (W = S Yᵀ).
+func orthoDecompose(op string, q mat.Matrix) (*orthoParts, error) {
 	if err := laCheckFinite(op, q); err != nil {
 		return nil, err
 	}
@@ -420,18 +451,28 @@ func orthoFunc(op string, q mat.Matrix, f func(cos, sin float64) (g, h float64))
 	if err != nil {
 		return nil, fmt.Errorf("%s: %v", op, err)
 	}
-	y := mat.NewDense(n, n, yt)                  // yt and skew are ours: no copies
-	wm := laMul(mat.NewDense(n, n, skew), y.T()) // column j: S y_j
-	wt := mat.DenseCopyOf(wm.T())                // row j: (S y_j)ᵀ
-	mid := mat.NewDense(n, n, nil)
+	o := &orthoParts{cos: w, sin: make([]float64, n), y: mat.NewDense(n, n, yt)} // yt and skew are ours: no copies
+	wm := laMul(mat.NewDense(n, n, skew), o.y.T())                               // column j: S y_j
+	o.wt = mat.DenseCopyOf(wm.T())                                               // row j: (S y_j)ᵀ
 	for j := range n {
-		g, h := f(w[j], floats.Norm(wt.RawRowView(j), 2))
-		yr, wr, out := y.RawRowView(j), wt.RawRowView(j), mid.RawRowView(j)
+		o.sin[j] = floats.Norm(o.wt.RawRowView(j), 2)
+	}
+	return o, nil
+}
+
+// fn is the function f of q (orthoFunc), or its first cols columns: a function of the first
+// columns only (log_stiefel's geodesic points) costs a GEMM of that width.
+func (o *orthoParts) fn(f func(cos, sin float64) (g, h float64), cols int) *mat.Dense {
+	n, _ := o.y.Dims()
+	mid := mat.NewDense(n, cols, nil)
+	for j := range n {
+		g, h := f(o.cos[j], o.sin[j])
+		yr, wr, out := o.y.RawRowView(j)[:cols], o.wt.RawRowView(j)[:cols], mid.RawRowView(j)
 		for k := range out {
 			out[k] = float64(g*yr[k]) - float64(h*wr[k])
 		}
 	}
-	return laMul(y.T(), mid), nil
+	return laMul(o.y.T(), mid)
 }
 
 // laExpm is torch.linalg.matrix_exp (gonum: scaling and squaring with a Pade approximant).

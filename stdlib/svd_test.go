@@ -259,7 +259,7 @@ func TestRotateStiefel(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	u2, err := expStiefel(tr.v, lg)
+	u2, err := expStiefel(tr.v, lg.delta())
 	if err != nil {
 		t.Fatal(err)
 	}
