@@ -2,20 +2,19 @@
 // SVD-family methods that need many of them at SDXL sizes (rotate's fractional powers and
 // Stiefel logarithms take one of 1280x1280 or 2560x2560 per key, or per iteration).
 //
-// The steps are LAPACK's: Householder reduction to tridiagonal form (gonum's Dsytrd and
-// Dorgtr, whose level-3 parts run on whatever BLAS blas64 holds: fastblas in mechac), then the
-// implicit QL iteration with Wilkinson shifts on the tridiagonal matrix. What differs from
-// gonum's Dsteqr is how the QL's plane rotations reach the eigenvectors: Dsteqr applies each
-// rotation at once to two columns of the row-major vector matrix, strided by a whole row, so a
-// 1280x1280 decomposition streams 13 MB from memory per sweep and spends 7.8 of its 9.4 s
-// there. Here the vectors are held transposed (a rotation combines two contiguous rows), the
-// rotations of many sweeps are recorded, and each batch is applied to the vectors in column
-// strips that stay in cache, the strips split among goroutines, four columns per AVX
-// instruction. With fastblas's Dsymv and Dsyr2k under Dsytrd, a 1280x1280 decomposition takes
-// 0.8 s (gonum's Dsyev 9.4 s), 2560x2560 7.8 s. Each element still goes through the same
-// rotations in the same order, so the result does not depend on the batch, the strip width
-// or the number of goroutines; products are rounded before they are added (no fused
-// multiply-add), so it does not depend on the CPU either.
+// The steps are LAPACK's dsyevd: Householder reduction to tridiagonal form (gonum's Dsytrd,
+// whose level-3 part runs on whatever BLAS blas64 holds: fastblas in mechac, which also
+// supplies its Dsymv), Cuppen's divide and conquer on the tridiagonal matrix (dc.go; blocks
+// of up to 32 by the implicit QL iteration), and the reflectors applied to its eigenvectors
+// (gonum's Dormqr, LAPACK's dormtr). gonum's Dsyev instead applies the QL iteration's plane
+// rotations to two strided columns of the vector matrix at a time: 9.4 s at 1280x1280. This
+// takes 0.42 s at 1280 and 3.0 s at 2560 (BenchmarkDecompose; 0.8 s and 6.6 s with the QL
+// iteration for the whole matrix, its rotations batched as the leaves' still are).
+//
+// The result does not depend on the number of goroutines: the halves of a split, the roots of
+// a merge and the strips of a batch of rotations are independent, and fastblas fixes its
+// order of operations. Products are rounded before they are added (no fused multiply-add) in
+// the rotations, so it does not depend on the CPU either.
 package symeig
 
 import (
@@ -46,23 +45,33 @@ func Decompose(a []float64, n int) (w, vt []float64, err error) {
 	}
 	var impl gonum.Implementation
 	d, e, tau := make([]float64, n), make([]float64, max(n-1, 1)), make([]float64, max(n-1, 1))
-	work := []float64{0}
-	impl.Dsytrd(blas.Lower, n, a, n, d, e, tau, work, -1)
-	impl.Dorgtr(blas.Lower, n, a, n, tau, work, -1)
-	work = make([]float64, max(int(work[0]), n))
+	query := []float64{0}
+	impl.Dsytrd(blas.Lower, n, a, n, d, e, tau, query, -1)
+	lwork := int(query[0])
+	z := make([]float64, n*n) // placeholder of the right size for the query
+	if n > 1 {
+		impl.Dormqr(blas.Left, blas.NoTrans, n-1, n, n-1, a[n:], n, tau, z[n:], n, query, -1)
+		lwork = max(lwork, int(query[0]))
+	}
+	work := make([]float64, max(lwork, n))
 	impl.Dsytrd(blas.Lower, n, a, n, d, e, tau, work, len(work))
-	impl.Dorgtr(blas.Lower, n, a, n, tau, work, len(work))
-	// a = Q (a = Q T Qᵀ); the eigenvectors are Q's columns turned by the rotations: rows of Qᵀ.
+	// a holds T's reflectors below the subdiagonal: A = Q T Qᵀ, Q = H(0) ... H(n-2).
+	z, err = tridiagonalDC(d, e[:n-1], n)
+	if err != nil {
+		return nil, nil, err
+	}
+	// The eigenvectors are Q Z: the reflectors applied to Z's rows 1.. (LAPACK's dormtr for a
+	// lower Dsytrd), ~2n³ flops where forming Q (Dorgtr) and multiplying took ~10n³/3.
+	if n > 1 {
+		impl.Dormqr(blas.Left, blas.NoTrans, n-1, n, n-1, a[n:], n, tau, z[n:], n, work, len(work))
+	}
 	vt = make([]float64, n*n)
 	for i := range n {
 		for j := range n {
-			vt[j*n+i] = a[i*n+j]
+			vt[j*n+i] = z[i*n+j]
 		}
 	}
-	if err := tridiagonalQL(d, e[:n-1], vt, n); err != nil {
-		return nil, nil, err
-	}
-	return sortAscending(d, vt, n), vt, nil
+	return d, vt, nil
 }
 
 // sortAscending orders the eigenvalues, and the rows of vt with them (a stable order, so
@@ -177,7 +186,8 @@ var batchRotations = 1 << 16 // a variable for the tests
 var stripWidth = 64 // a variable for the tests
 
 func newRotations(vt []float64, n int) *rotations {
-	return &rotations{vt: vt, n: n, idx: make([]int32, 0, batchRotations), cs: make([]float64, 0, 2*batchRotations)}
+	c := min(batchRotations, 4*n*n)
+	return &rotations{vt: vt, n: n, idx: make([]int32, 0, c), cs: make([]float64, 0, 2*c)}
 }
 
 func (r *rotations) add(i int, c, s float64) {

@@ -1,0 +1,190 @@
+package symeig
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"testing"
+)
+
+// tridiagCase is a named symmetric tridiagonal matrix: diagonal and off-diagonal.
+type tridiagCase struct {
+	name string
+	d, e []float64
+}
+
+func tridiagCases() []tridiagCase {
+	rng := rand.New(rand.NewPCG(11, 12))
+	gauss := func(n int) ([]float64, []float64) {
+		d, e := make([]float64, n), make([]float64, n-1)
+		for i := range d {
+			d[i] = rng.NormFloat64()
+		}
+		for i := range e {
+			e[i] = rng.NormFloat64()
+		}
+		return d, e
+	}
+	var cs []tridiagCase
+	add := func(name string, d, e []float64) { cs = append(cs, tridiagCase{name, d, e}) }
+	for _, n := range []int{1, 2, 3, 33, 64, 257, 600} {
+		d, e := gauss(n)
+		add(fmt.Sprintf("gaussian %d", n), d, e)
+	}
+	// Wilkinson's W+: eigenvalues in pairs agreeing to many digits (deflation by rotation).
+	for _, m := range []int{10, 50, 200} {
+		n := 2*m + 1
+		d, e := make([]float64, n), make([]float64, n-1)
+		for i := range d {
+			d[i] = math.Abs(float64(m - i))
+		}
+		for i := range e {
+			e[i] = 1
+		}
+		add(fmt.Sprintf("wilkinson %d", n), d, e)
+	}
+	// Glued Wilkinson matrices: clusters of near-equal eigenvalues across weakly coupled blocks.
+	{
+		var d, e []float64
+		for b := range 8 {
+			for i := range 21 {
+				d = append(d, math.Abs(float64(10-i)))
+				if i < 20 {
+					e = append(e, 1)
+				}
+			}
+			if b < 7 {
+				e = append(e, 1e-9)
+			}
+		}
+		add("glued wilkinson 168", d, e)
+	}
+	// Negative couplings, exact splits, a tiny coupling, equal diagonal (all eigenvalues of a
+	// scaled second difference), the identity plus noise at 1e-12, a graded matrix.
+	{
+		d, e := gauss(150)
+		for i := range e {
+			e[i] = -math.Abs(e[i])
+		}
+		add("negative couplings 150", d, e)
+		d, e = gauss(150)
+		for i := 0; i < len(e); i += 7 {
+			e[i] = 0
+		}
+		add("splits 150", d, e)
+		d, e = gauss(150)
+		e[74] = 1e-300
+		add("tiny coupling 150", d, e)
+		d, e = make([]float64, 300), make([]float64, 299)
+		for i := range d {
+			d[i] = 2
+		}
+		for i := range e {
+			e[i] = -1
+		}
+		add("second difference 300", d, e)
+		d, e = gauss(200)
+		for i := range d {
+			d[i] = 1 + 1e-12*d[i]
+		}
+		for i := range e {
+			e[i] *= 1e-12
+		}
+		add("identity cluster 200", d, e)
+		d, e = make([]float64, 100), make([]float64, 99)
+		for i := range d {
+			d[i] = 3
+		}
+		add("diagonal 100", d, e)
+		d, e = gauss(120)
+		for i := range d {
+			d[i] *= math.Pow(10, float64(i)/12)
+		}
+		for i := range e {
+			e[i] *= math.Pow(10, float64(i)/12)
+		}
+		add("graded 120", d, e)
+	}
+	return cs
+}
+
+// TestTridiagonalDC checks divide and conquer against the definition on tridiagonal
+// matrices made to deflate (Wilkinson's, glued, clusters, splits) or not, at several leaf
+// sizes (1 recurses down to 1x1 blocks): residual |T z_j - λ_j z_j| and |ZᵀZ - I| to 4 n
+// ulps (of |T|, of 1), ascending eigenvalues, and the eigenvalues against the QL iteration's.
+func TestTridiagonalDC(t *testing.T) {
+	defer func(l int) { dcLeaf = l }(dcLeaf)
+	for _, leaf := range []int{1, 4, 32} {
+		dcLeaf = leaf
+		for _, tc := range tridiagCases() {
+			n := len(tc.d)
+			d := slices.Clone(tc.d)
+			z, err := tridiagonalDC(d, tc.e, n)
+			if err != nil {
+				t.Fatalf("leaf %d %s: %v", leaf, tc.name, err)
+			}
+			if !slices.IsSorted(d) {
+				t.Errorf("leaf %d %s: eigenvalues not ascending", leaf, tc.name)
+			}
+			norm := 0.0
+			for i := range n {
+				r := math.Abs(tc.d[i])
+				if i > 0 {
+					r += math.Abs(tc.e[i-1])
+				}
+				if i < n-1 {
+					r += math.Abs(tc.e[i])
+				}
+				norm = max(norm, r)
+			}
+			ulp := 0x1p-52
+			res, orth := 0.0, 0.0
+			for j := range n {
+				for i := range n {
+					r := (tc.d[i] - d[j]) * z[i*n+j]
+					if i > 0 {
+						r += tc.e[i-1] * z[(i-1)*n+j]
+					}
+					if i < n-1 {
+						r += tc.e[i] * z[(i+1)*n+j]
+					}
+					res = max(res, math.Abs(r))
+				}
+				for k := j; k < n; k++ {
+					s := 0.0
+					for i := range n {
+						s += z[i*n+j] * z[i*n+k]
+					}
+					if k == j {
+						s--
+					}
+					orth = max(orth, math.Abs(s))
+				}
+			}
+			if res > 4*float64(n)*ulp*norm || orth > 4*float64(n)*ulp || math.IsNaN(res+orth) {
+				t.Errorf("leaf %d %s: residual %.3g (%.1f n ulps of |T|), orthogonality %.3g (%.1f n ulps)",
+					leaf, tc.name, res, res/(float64(n)*ulp*norm), orth, orth/(float64(n)*ulp))
+			}
+			if testing.Verbose() {
+				t.Logf("leaf %d %s: residual %.1f n ulps, orthogonality %.1f n ulps", leaf, tc.name, res/(float64(n)*ulp*norm), orth/(float64(n)*ulp))
+			}
+			ql := slices.Clone(tc.d)
+			ee := slices.Clone(tc.e)
+			vt := make([]float64, n*n)
+			for i := range n {
+				vt[i*n+i] = 1
+			}
+			if err := tridiagonalQL(ql, ee, vt, n); err != nil {
+				t.Fatal(err)
+			}
+			slices.Sort(ql)
+			for i := range n {
+				if math.Abs(ql[i]-d[i]) > 30*float64(n)*ulp*norm {
+					t.Errorf("leaf %d %s: eigenvalue %d: %g, QL %g", leaf, tc.name, i, d[i], ql[i])
+					break
+				}
+			}
+		}
+	}
+}
