@@ -3,6 +3,8 @@ package stdlib
 import (
 	"math"
 
+	"gonum.org/v1/gonum/blas"
+	"gonum.org/v1/gonum/lapack/gonum"
 	"gonum.org/v1/gonum/mat"
 )
 
@@ -102,23 +104,32 @@ func polarNewton(a *mat.Dense, lu *mat.LU) (*mat.Dense, bool) {
 	if !(smax > 0 && smin > 0) || math.IsInf(smax, 0) {
 		return nil, false
 	}
-	id := laEye(n)
-	var xit mat.Dense // X^-T
+	// Each step solves Xᵀ Y = I for X^-T with LAPACK's getrf and getrs (blocked, on fastblas)
+	// on a copy: mat.LU's Factorize also estimates the condition number (level-2 work, ~15% of
+	// the iteration). X starts as a, whose condition the caller checked, and Newton steps only
+	// bring the singular values towards 1; an exactly singular X stops the iteration.
+	lu2 := make([]float64, n*n)
+	xit := make([]float64, n*n)
+	ipiv := make([]int, n)
+	var impl gonum.Implementation
 	z := 1 / math.Sqrt(smax*smin)
 	for it := 0; it < 50; it++ {
-		if it > 0 {
-			lu.Factorize(x)
+		xd := x.RawMatrix()
+		for i := range n {
+			copy(lu2[i*n:i*n+n], xd.Data[i*xd.Stride:i*xd.Stride+n])
 		}
-		if err := lu.SolveTo(&xit, true, id); err != nil {
-			if c, ok := err.(mat.Condition); !ok || float64(c) > 1e14 {
-				return nil, false
-			}
+		if !impl.Dgetrf(n, n, lu2, n, ipiv) {
+			return nil, false
 		}
-		xd, id2 := x.RawMatrix(), xit.RawMatrix()
+		clear(xit)
+		for i := range n {
+			xit[i*n+i] = 1
+		}
+		impl.Dgetrs(blas.Trans, n, n, lu2, n, ipiv, xit, n)
 		change, size := 0.0, 0.0
 		for i := range n {
 			xr := xd.Data[i*xd.Stride : i*xd.Stride+n]
-			ir := id2.Data[i*id2.Stride : i*id2.Stride+n]
+			ir := xit[i*n : i*n+n]
 			for j := range n {
 				v := 0.5 * (z*xr[j] + ir[j]/z)
 				d := v - xr[j]
