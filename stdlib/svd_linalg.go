@@ -8,6 +8,7 @@ import (
 	"slices"
 
 	"gonum.org/v1/gonum/floats"
+	"gonum.org/v1/gonum/lapack/gonum"
 	"gonum.org/v1/gonum/lapack/lapack64"
 	"gonum.org/v1/gonum/mat"
 
@@ -283,13 +284,27 @@ func laQRPos(a mat.Matrix) (q, r *mat.Dense) {
 	return q, r
 }
 
-// laDetSign is torch.slogdet(a)[0] for a real square matrix: -1, 0 or +1.
+// laDetSign is torch.slogdet(a)[0] for a real square matrix: -1, 0 or +1, from the signs of
+// an LU factorization's pivots and row swaps (LAPACK's getrf directly: mat.LU would also
+// estimate the condition number, level-2 work that cost more than the sign itself at 2560).
 func laDetSign(a mat.Matrix) float64 {
-	var lu mat.LU
-	lu.Factorize(a)
-	logdet, sign := lu.LogDet()
-	if math.IsInf(logdet, -1) {
-		return 0
+	n, _ := a.Dims()
+	lu := laData(laClone(a))
+	ipiv := make([]int, n)
+	var impl gonum.Implementation
+	impl.Dgetrf(n, n, lu, n, ipiv)
+	sign := 1.0
+	for i := range n {
+		d := lu[i*n+i]
+		if d == 0 {
+			return 0
+		}
+		if d < 0 {
+			sign = -sign
+		}
+		if ipiv[i] != i {
+			sign = -sign
+		}
 	}
 	return sign
 }

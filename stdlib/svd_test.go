@@ -518,3 +518,29 @@ func TestRotateWideIllPosed(t *testing.T) {
 		}
 	}
 }
+
+// TestDetSign: laDetSign against the determinant's sign, with row swaps and negative pivots,
+// and 0 for a singular matrix.
+func TestDetSign(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 10))
+	cases := map[string]*mat.Dense{
+		"identity":  laEye(3),
+		"swap":      mat.NewDense(2, 2, []float64{0, 1, 1, 0}),
+		"negative":  mat.NewDense(2, 2, []float64{-1, 0, 0, 1}),
+		"singular":  mat.NewDense(3, 3, []float64{1, 2, 3, 2, 4, 6, 1, 0, 1}),
+		"zero 1x1":  mat.NewDense(1, 1, []float64{0}),
+		"random 7":  svdRandDense(rng, 7, 7),
+		"random 40": svdRandDense(rng, 40, 40),
+	}
+	for name, a := range cases {
+		want := 0.0
+		if d := mat.Det(a); d > 0 {
+			want = 1
+		} else if d < 0 {
+			want = -1
+		}
+		if got := laDetSign(a); got != want {
+			t.Errorf("%s: sign %v, want %v", name, got, want)
+		}
+	}
+}
