@@ -11,6 +11,7 @@ import (
 	"runtime/debug"
 	"runtime/metrics"
 	"runtime/pprof"
+	"runtime/trace"
 
 	"github.com/mechac/mechac/compiler"
 	"github.com/mechac/mechac/stdlib"
@@ -33,6 +34,9 @@ func cmdRun(e *env, args []string) error {
 	// Hidden: a CPU profile of the run, for performance work (go tool pprof).
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile to `FILE`")
 	_ = fs.MarkHidden("cpuprofile")
+	// Hidden: an execution trace of the run (go tool trace): where the workers wait.
+	traceFile := fs.String("trace", "", "write an execution trace to `FILE`")
+	_ = fs.MarkHidden("trace")
 	chunkElems := fs.Int("chunk-elems", 0, "chunk length in elements (0: the default; negative: whole tensors), for measurements")
 	_ = fs.MarkHidden("chunk-elems")
 	if err := parseFlags(fs, args); err != nil {
@@ -100,6 +104,17 @@ func cmdRun(e *env, args []string) error {
 			return err
 		}
 		defer pprof.StopCPUProfile()
+	}
+	if *traceFile != "" {
+		tf, err := os.Create(*traceFile)
+		if err != nil {
+			return err
+		}
+		defer tf.Close()
+		if err := trace.Start(tf); err != nil {
+			return err
+		}
+		defer trace.Stop()
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
