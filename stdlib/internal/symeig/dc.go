@@ -3,7 +3,6 @@ package symeig
 import (
 	"math"
 	"runtime"
-	"slices"
 	"sync"
 
 	"gonum.org/v1/gonum/blas"
@@ -135,19 +134,7 @@ func dcMerge(d, z, z1, z2 []float64, m1 int, beta float64) {
 		zv[m1+j] = sgn * z2[j] / math.Sqrt2
 	}
 	// The columns in ascending order of their eigenvalue, each a dense column of m.
-	perm := make([]int, m)
-	for i := range perm {
-		perm[i] = i
-	}
-	slices.SortStableFunc(perm, func(x, y int) int {
-		switch {
-		case d[x] < d[y]:
-			return -1
-		case d[x] > d[y]:
-			return 1
-		}
-		return 0
-	})
+	perm := ascendingOrder(d)
 	dl, zl := make([]float64, m), make([]float64, m)
 	cols := make([][]float64, m)
 	kind := make([]int, m)
@@ -239,20 +226,7 @@ func dcMerge(d, z, z1, z2 []float64, m1 int, beta float64) {
 		}
 	}
 	// Ascending, stable: equal eigenvalues keep the order above.
-	order := make([]int, m)
-	for i := range order {
-		order[i] = i
-	}
-	slices.SortStableFunc(order, func(x, y int) int {
-		switch {
-		case lam[x] < lam[y]:
-			return -1
-		case lam[x] > lam[y]:
-			return 1
-		}
-		return 0
-	})
-	for k, j := range order {
+	for k, j := range ascendingOrder(lam) {
 		d[k] = lam[j]
 		c := out[j]
 		for i := range m {

@@ -77,7 +77,23 @@ func Decompose(a []float64, n int) (w, vt []float64, err error) {
 // sortAscending orders the eigenvalues, and the rows of vt with them (a stable order, so
 // equal eigenvalues keep the QL's order).
 func sortAscending(w, vt []float64, n int) []float64 {
-	idx := make([]int, n)
+	idx := ascendingOrder(w)
+	if slices.IsSorted(idx) {
+		return w
+	}
+	sw, sv := make([]float64, n), make([]float64, n*n)
+	for k, i := range idx {
+		sw[k] = w[i]
+		copy(sv[k*n:k*n+n], vt[i*n:i*n+n])
+	}
+	copy(vt, sv)
+	return sw
+}
+
+// ascendingOrder returns the indices of w in ascending order of their values, equal values in
+// index order (a stable sort).
+func ascendingOrder(w []float64) []int {
+	idx := make([]int, len(w))
 	for i := range idx {
 		idx[i] = i
 	}
@@ -90,16 +106,7 @@ func sortAscending(w, vt []float64, n int) []float64 {
 		}
 		return 0
 	})
-	if slices.IsSorted(idx) {
-		return w
-	}
-	sw, sv := make([]float64, n), make([]float64, n*n)
-	for k, i := range idx {
-		sw[k] = w[i]
-		copy(sv[k*n:k*n+n], vt[i*n:i*n+n])
-	}
-	copy(vt, sv)
-	return sw
+	return idx
 }
 
 // tridiagonalQL diagonalizes the symmetric tridiagonal matrix with diagonal d and

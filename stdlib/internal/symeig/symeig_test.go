@@ -173,27 +173,38 @@ func TestDecompose(t *testing.T) {
 	}
 }
 
-// TestDecomposeIndependentOfBatching: the bits do not depend on the batch of rotations, the
-// strip width or the number of goroutines.
+// TestDecomposeIndependentOfBatching: the bits do not depend on the batch of rotations or the
+// strip width (the QL iteration, here on the whole matrix), nor on the number of goroutines
+// (the QL's strips; divide and conquer's halves and secular roots at 600, where both run in
+// parallel: a Gaussian matrix, whose merges deflate little).
 func TestDecomposeIndependentOfBatching(t *testing.T) {
-	rng := rand.New(rand.NewPCG(3, 4))
-	const n = 170
-	a := orthogonalSym(false)(rng, n)
-	ref := func() ([]float64, []float64) {
-		w, vt, err := Decompose(slices.Clone(a), n)
-		if err != nil {
-			t.Fatal(err)
+	defer func(b, s, p, l int) {
+		batchRotations, stripWidth, dcLeaf = b, s, l
+		runtime.GOMAXPROCS(p)
+	}(batchRotations, stripWidth, runtime.GOMAXPROCS(0), dcLeaf)
+	for _, tc := range []struct {
+		n, leaf int
+		make    func(*rand.Rand, int) []float64
+	}{{170, 1 << 30, orthogonalSym(false)}, {600, dcLeaf, gaussianSym}} {
+		dcLeaf = tc.leaf
+		rng := rand.New(rand.NewPCG(3, 4))
+		a := tc.make(rng, tc.n)
+		ref := func() ([]float64, []float64) {
+			w, vt, err := Decompose(slices.Clone(a), tc.n)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return w, vt
 		}
-		return w, vt
-	}
-	w0, v0 := ref()
-	defer func(b, s, p int) { batchRotations, stripWidth = b, s; runtime.GOMAXPROCS(p) }(batchRotations, stripWidth, runtime.GOMAXPROCS(0))
-	for _, c := range []struct{ batch, strip, procs int }{{1, 64, 2}, {7, 3, 1}, {1000, 1, 4}, {1 << 20, 200, 3}} {
-		batchRotations, stripWidth = c.batch, c.strip
-		runtime.GOMAXPROCS(c.procs)
-		w, v := ref()
-		if !slices.Equal(w, w0) || !slices.Equal(v, v0) {
-			t.Errorf("batch %d strip %d procs %d: bits differ", c.batch, c.strip, c.procs)
+		runtime.GOMAXPROCS(2)
+		w0, v0 := ref()
+		for _, c := range []struct{ batch, strip, procs int }{{1, 64, 2}, {7, 3, 1}, {1000, 1, 4}, {1 << 20, 200, 3}} {
+			batchRotations, stripWidth = c.batch, c.strip
+			runtime.GOMAXPROCS(c.procs)
+			w, v := ref()
+			if !slices.Equal(w, w0) || !slices.Equal(v, v0) {
+				t.Errorf("n %d leaf %d: batch %d strip %d procs %d: bits differ", tc.n, tc.leaf, c.batch, c.strip, c.procs)
+			}
 		}
 	}
 }
