@@ -161,8 +161,8 @@ func dcMerge(d, z, z1, z2 []float64, m1 int, beta float64) {
 	for k := range m {
 		dmax, zmax = max(dmax, math.Abs(dl[k])), max(zmax, math.Abs(zl[k]))
 	}
-	tol := 8 * dlamchE * 2 * max(dmax, zmax) // 8 eps, eps being LAPACK's ulp (2 dlamchE)
-	keep := make([]int, 0, m)                // the non-deflated, ascending
+	tol := 8 * dlamchE * max(dmax, zmax) // dlaed2: 8 eps, eps = DLAMCH('E') = 2^-53
+	keep := make([]int, 0, m)            // the non-deflated, ascending
 	deflated := make([]bool, m)
 	pj := -1
 	for j := range m {
@@ -333,11 +333,14 @@ func secularRoot(d, z []float64, rho float64, i int, del []float64) float64 {
 		}
 		lo, hi = 0, rho*nz
 	} else {
+		// f at the middle of the interval, in the coordinates of d[i] (dlaed4's
+		// (d[j] - d[i]) - midpt): d[i] + gap/2 rounded to a float64 can be ulps off the
+		// middle of an interval only a few ulps wide, enough to flip f's sign there and
+		// choose the wrong half.
 		gap := d[i+1] - d[i]
-		mid := d[i] + gap/2
 		f := 1.0
 		for j := range K {
-			f += rho * z[j] * z[j] / (d[j] - mid)
+			f += rho * z[j] * z[j] / ((d[j] - d[i]) - gap/2)
 		}
 		if f >= 0 {
 			lo, hi = 0, gap/2
@@ -357,7 +360,7 @@ func secularRoot(d, z []float64, rho float64, i int, del []float64) float64 {
 	} else if o == i+1 {
 		tau = lo / 2
 	}
-	const eps = 2 * dlamchE
+	const eps = dlamchE // DLAMCH('E'), as dlaed4
 	for iter := 0; ; iter++ {
 		// f, its left part (poles at or below d_i) and right part, and their derivatives.
 		psi, dpsi, phi, dphi := 0.0, 0.0, 0.0, 0.0

@@ -44,8 +44,10 @@ func tridiagCases() []tridiagCase {
 		}
 		add(fmt.Sprintf("wilkinson %d", n), d, e)
 	}
-	// Glued Wilkinson matrices: clusters of near-equal eigenvalues across weakly coupled blocks.
-	{
+	// Glued Wilkinson matrices: clusters of near-equal eigenvalues across weakly coupled
+	// blocks, a few ulps apart for the weaker glues (roots in intervals of a few ulps: the
+	// secular solver's choice of the nearer end must be exact there).
+	for _, glue := range []float64{1e-9, 1e-12, 1e-15} {
 		var d, e []float64
 		for b := range 8 {
 			for i := range 21 {
@@ -55,10 +57,10 @@ func tridiagCases() []tridiagCase {
 				}
 			}
 			if b < 7 {
-				e = append(e, 1e-9)
+				e = append(e, glue)
 			}
 		}
-		add("glued wilkinson 168", d, e)
+		add(fmt.Sprintf("glued wilkinson 168, glue %g", glue), d, e)
 	}
 	// Negative couplings, exact splits, a tiny coupling, equal diagonal (all eigenvalues of a
 	// scaled second difference), the identity plus noise at 1e-12, a graded matrix.
@@ -187,4 +189,81 @@ func TestTridiagonalDC(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestTridiagonalDCRandomClusters: many small matrices whose diagonals repeat a few values
+// to within 1e-14 and whose couplings are often tiny, so that merges meet clusters, ties and
+// near-ties in every arrangement; leaf size 4, so every matrix goes through many merges.
+func TestTridiagonalDCRandomClusters(t *testing.T) {
+	defer func(l int) { dcLeaf = l }(dcLeaf)
+	dcLeaf = 4
+	rng := rand.New(rand.NewPCG(21, 22))
+	for trial := range 300 {
+		n := 20 + rng.IntN(100)
+		d, e := make([]float64, n), make([]float64, n-1)
+		for i := range d {
+			d[i] = float64(rng.IntN(4)) + 1e-14*rng.NormFloat64()
+		}
+		for i := range e {
+			switch rng.IntN(4) {
+			case 0:
+				e[i] = 0
+			case 1:
+				e[i] = 1e-13 * rng.NormFloat64()
+			default:
+				e[i] = rng.NormFloat64()
+			}
+		}
+		res, orth, norm := dcQuality(t, d, e)
+		if ulp := 0x1p-52 * float64(n); res > 4*ulp*norm || orth > 4*ulp || math.IsNaN(res+orth) {
+			t.Fatalf("trial %d (n %d): residual %.3g (%.1f n ulps), orthogonality %.3g (%.1f n ulps)", trial, n, res, res/(ulp*norm), orth, orth/ulp)
+		}
+	}
+}
+
+// dcQuality runs tridiagonalDC on (d, e) and returns the largest residual |T z_j - λ_j z_j|,
+// the largest |ZᵀZ - I| and T's infinity norm.
+func dcQuality(t *testing.T, d0, e []float64) (res, orth, norm float64) {
+	n := len(d0)
+	d := slices.Clone(d0)
+	z, err := tridiagonalDC(d, e, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.IsSorted(d) {
+		t.Fatal("eigenvalues not ascending")
+	}
+	for i := range n {
+		r := math.Abs(d0[i])
+		if i > 0 {
+			r += math.Abs(e[i-1])
+		}
+		if i < n-1 {
+			r += math.Abs(e[i])
+		}
+		norm = max(norm, r)
+	}
+	for j := range n {
+		for i := range n {
+			r := (d0[i] - d[j]) * z[i*n+j]
+			if i > 0 {
+				r += e[i-1] * z[(i-1)*n+j]
+			}
+			if i < n-1 {
+				r += e[i] * z[(i+1)*n+j]
+			}
+			res = max(res, math.Abs(r))
+		}
+		for k := j; k < n; k++ {
+			s := 0.0
+			for i := range n {
+				s += z[i*n+j] * z[i*n+k]
+			}
+			if k == j {
+				s--
+			}
+			orth = max(orth, math.Abs(s))
+		}
+	}
+	return res, orth, norm
 }
