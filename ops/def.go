@@ -215,6 +215,13 @@ type Def struct {
 	// its default): `mechac plan`'s time estimate prices the call with it. nil: the estimate's
 	// default for the method's traits (SPEC 5.2).
 	Passes func(kw map[string]float64) float64
+	// Flops, when set, is the work of one call of a linear-algebra method on a key of the
+	// given shape, in flops of the plan's measured matrix speed, from its numeric
+	// hyper-parameters by name (positional and keyword, those the plan has as constants; a
+	// missing name means its default), with a note when the figure rests on an assumption
+	// about the data (empty: none): `mechac plan` prints each note once. nil: the estimate's
+	// default, 24 m n min(m, n) for the key's m x n view (SPEC 5.2).
+	Flops func(shape []int, hyper map[string]float64) (flops float64, note string)
 	// Stage, when set, lets the VM run the method over chunks in passes (ops/stage.go).
 	Stage *StageDef
 	// Stream, when set, lets code generation emit a call over many models as a chain of

@@ -116,7 +116,40 @@ var rotateDef = define(&ops.Def{
 		"pairs equal in float16 (torch.allclose of the .half() values) get a plain lerp(a, b, alpha). " +
 		"4-D convolution kernels are viewed as (out*in, kh*kw).",
 	Kernel: rotateKernel,
+	Flops:  rotateFlops,
 })
+
+// rotateFlops prices rotate for `mechac plan` (ops.Def.Flops), in flops of its measured matrix
+// speed, calibrated on BenchmarkRotateSDXL (BENCHMARKS.md, session 9: 2470 CPU-s for a whole
+// SDXL model at alignment 1, 8895 at 0.5 with related models): 48 m n min(m, n) for the
+// Procrustes rotation of the key's m x n view; at a fractional alignment, 36 n³ more for the
+// matrix power of a square or tall view and 150 s³ for a wide view's Stiefel iteration (3-4
+// steps on an s x s orthogonal matrix, s = m + min(n-m, m)), with a note: between unrelated
+// models the iteration runs to stiefel_max_iters.
+func rotateFlops(shape []int, hp map[string]float64) (float64, string) {
+	if len(shape) < 2 {
+		return 0, ""
+	}
+	alignment, alpha := 1.0, hp["alpha"]
+	if x, ok := hp["alignment"]; ok {
+		alignment = x
+	}
+	if isClose(alignment, 0) && alpha == 0 {
+		return 0, "" // a's copy
+	}
+	m, n := svdMatrix2D(shape, true)
+	fm, fn := float64(m), float64(n)
+	flops := 48 * fm * fn * min(fm, fn)
+	switch {
+	case isClose(alignment, math.RoundToEven(alignment)):
+		return flops, ""
+	case m >= n:
+		return flops + 36*fn*fn*fn, ""
+	}
+	s := float64(m + min(n-m, m))
+	return flops + 150*s*s*s, "rotate at a fractional alignment: wide keys priced at the 3-4 Stiefel steps of two related models; " +
+		"between unrelated ones the iteration runs to stiefel_max_iters (100), ~20-30x longer"
+}
 
 func rotateKernel(c *ops.Call) error {
 	const name = "rotate"

@@ -136,6 +136,7 @@ type planEstimate struct {
 	read, compute, write time.Duration
 	workers              int
 	total                time.Duration
+	notes                []string // the methods' assumptions (ops.Def.Flops), sorted
 }
 
 // estimatePlan prices p; staged is, per key class, its call the VM runs in stages
@@ -148,6 +149,7 @@ func estimatePlan(p *bytecode.Program, reg *ops.Registry, staged []*vm.StagedCal
 	}
 	outDT, _ := ops.ParseDType(p.OutputDType)
 	var compute float64
+	notes := map[string]bool{}
 	for _, k := range p.Keys {
 		e := float64(ops.NumElements(k.Shape))
 		code := &p.Classes[k.Class]
@@ -164,7 +166,7 @@ func estimatePlan(p *bytecode.Program, reg *ops.Registry, staged []*vm.StagedCal
 				compute += float64(st.Tensors+1) * e * r.elemSec * st.Def.Cost
 				continue
 			}
-			compute += instrCost(p, defs, r, k, in, fusedAt(fused, k.Class, pc))
+			compute += instrCost(p, defs, r, k, in, fusedAt(fused, k.Class, pc), notes)
 		}
 		if st != nil {
 			compute += stagedCost(p, defs, r, k, code, st, fused)
@@ -172,6 +174,10 @@ func estimatePlan(p *bytecode.Program, reg *ops.Registry, staged []*vm.StagedCal
 		compute += e * r.encodeSec[outDT]
 	}
 	est := planEstimate{workers: max(workers, 1)}
+	for n := range notes {
+		est.notes = append(est.notes, n)
+	}
+	sort.Strings(est.notes)
 	est.compute = time.Duration(compute / float64(est.workers) * float64(time.Second))
 	if r.readBPS > 0 {
 		est.read = time.Duration(float64(readBytes) / r.readBPS * float64(time.Second))
@@ -195,7 +201,7 @@ func fusedAt(fused [][]bool, c, pc int) bool {
 // instrCost is the seconds one instruction of key k's program takes, over the whole key. A
 // CALL fused with its first operand's LOAD (fused) streams only its other operand: the LOAD's
 // decode is its pass over the model, and it writes the result instead of the widened model.
-func instrCost(p *bytecode.Program, defs []*ops.Def, r machineRates, k bytecode.Key, in bytecode.Instr, fused bool) float64 {
+func instrCost(p *bytecode.Program, defs []*ops.Def, r machineRates, k bytecode.Key, in bytecode.Instr, fused bool, notes map[string]bool) float64 {
 	e := float64(ops.NumElements(k.Shape))
 	switch in.Op {
 	case bytecode.LOAD:
@@ -219,6 +225,12 @@ func instrCost(p *bytecode.Program, defs []*ops.Def, r machineRates, k bytecode.
 		switch {
 		case d.Passes != nil:
 			cost *= d.Passes(kwNumbers(p, d, in))
+		case d.Traits&ops.LinearAlgebra != 0 && d.Flops != nil:
+			f, note := d.Flops(k.Shape, hyperNumbers(p, d, in))
+			cost += f / r.flops
+			if note != "" && notes != nil {
+				notes[note] = true
+			}
 		case d.Traits&ops.LinearAlgebra != 0 && rows > 1 && cols > 1:
 			cost += laFlopsFactor * float64(rows) * float64(cols) * float64(min(rows, cols)) / r.flops
 		case d.Traits&ops.WholeTensor != 0:
@@ -251,7 +263,7 @@ func stagedCost(p *bytecode.Program, defs []*ops.Def, r machineRates, k bytecode
 	pass := float64(st.Tensors) * e * r.elemSec // the statistics' stream over the arguments
 	for _, pc := range st.Slice {
 		in := code.Instrs[pc]
-		pass += instrCost(p, defs, r, k, in, fusedAt(fused, k.Class, pc))
+		pass += instrCost(p, defs, r, k, in, fusedAt(fused, k.Class, pc), nil)
 		if in.Op == bytecode.LOAD && r.readBPS > 0 {
 			pass += e * float64(inDT.Size()) / r.readBPS
 		}
@@ -275,16 +287,44 @@ func kwNumbers(p *bytecode.Program, d *ops.Def, in bytecode.Instr) map[string]fl
 		if j < 0 || j >= len(d.KwOnly) || o.Kind != bytecode.OpConst {
 			continue
 		}
-		switch c := p.Consts[o.Index]; c.Kind {
-		case bytecode.ConstFloat, bytecode.ConstScalar:
-			kw[d.KwOnly[j].Name] = c.F
-		case bytecode.ConstInt:
-			kw[d.KwOnly[j].Name] = float64(c.I)
-		case bytecode.ConstBool:
-			kw[d.KwOnly[j].Name] = map[bool]float64{false: 0, true: 1}[c.B]
+		if x, ok := constNumber(p.Consts[o.Index]); ok {
+			kw[d.KwOnly[j].Name] = x
 		}
 	}
 	return kw
+}
+
+// hyperNumbers is kwNumbers with the call's positional constant numbers too, by parameter
+// name (ops.Def.Flops).
+func hyperNumbers(p *bytecode.Program, d *ops.Def, in bytecode.Instr) map[string]float64 {
+	hp := kwNumbers(p, d, in)
+	if in.Counts != nil {
+		return hp
+	}
+	for i, o := range in.Operands[:min(in.NArgs, len(in.Operands), len(d.Params))] {
+		if o.Kind == bytecode.OpConst {
+			if x, ok := constNumber(p.Consts[o.Index]); ok {
+				hp[d.Params[i].Name] = x
+			}
+		}
+	}
+	return hp
+}
+
+// constNumber is a plan constant as a number, if it is one.
+func constNumber(c bytecode.Const) (float64, bool) {
+	switch c.Kind {
+	case bytecode.ConstFloat, bytecode.ConstScalar:
+		return c.F, true
+	case bytecode.ConstInt:
+		return float64(c.I), true
+	case bytecode.ConstBool:
+		if c.B {
+			return 1, true
+		}
+		return 0, true
+	}
+	return 0, false
 }
 
 // matrixDims views a key's shape as the SVD methods do: rows x the product of the rest.
@@ -296,8 +336,12 @@ func matrixDims(shape []int) (int, int) {
 }
 
 func (e planEstimate) String() string {
-	return fmt.Sprintf("~%s (read %s, compute %s on %d workers, write %s; a rough estimate from rates measured now)",
+	s := fmt.Sprintf("~%s (read %s, compute %s on %d workers, write %s; a rough estimate from rates measured now)",
 		roundDuration(e.total), roundDuration(e.read), roundDuration(e.compute), e.workers, roundDuration(e.write))
+	for _, n := range e.notes {
+		s += "\n        " + n
+	}
+	return s
 }
 
 func roundDuration(d time.Duration) string {

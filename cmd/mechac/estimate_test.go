@@ -1,6 +1,7 @@
 package main
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -45,10 +46,13 @@ func TestEstimatePlanCostModel(t *testing.T) {
 		// 2 loads + 3 tensors streamed + 1 encode, 1 ns each per element.
 		{"elementwise", "add_difference", []int{1000, 1000}, 1, 6 * e * 1e-9},
 		{"elementwise on 2 workers", "add_difference", []int{1000, 1000}, 2, 3 * e * 1e-9},
-		// A linear-algebra method adds laFlopsFactor * m * n * min(m, n) flops.
-		{"linear algebra", "rotate", []int{1000, 1000}, 1, 6*e*1e-9 + laFlopsFactor*1e9/1e10},
+		// A linear-algebra method without ops.Def.Flops adds laFlopsFactor * m * n * min(m, n)
+		// flops (0.0.x's rotate).
+		{"linear algebra", "rotate@0.0.x", []int{1000, 1000}, 1, 6*e*1e-9 + laFlopsFactor*1e9/1e10},
 		// A vector is no matrix: no SVD cost.
-		{"linear algebra on a vector", "rotate", []int{e}, 1, 6 * e * 1e-9},
+		{"linear algebra on a vector", "rotate@0.0.x", []int{e}, 1, 6 * e * 1e-9},
+		// 1.1.5's rotate declares its own (rotateFlops): 48 m n min(m, n) at alignment 1.
+		{"rotate", "rotate", []int{1000, 1000}, 1, 6*e*1e-9 + 48*1e9/1e10},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -65,6 +69,75 @@ func TestEstimatePlanCostModel(t *testing.T) {
 			}
 			if want := max(est.read, est.compute) + est.write/2; est.total != want {
 				t.Errorf("total = %v, want %v", est.total, want)
+			}
+		})
+	}
+}
+
+// TestEstimateFlops: a linear-algebra method declaring ops.Def.Flops is priced from its
+// positional constant numbers (rotate's alignment), in its own view of the key (a 3x3
+// convolution is (out*in) x 9), and its note reaches the estimate once.
+func TestEstimateFlops(t *testing.T) {
+	rates := machineRates{
+		readBPS:   1e9,
+		decodeSec: map[ops.DType]float64{ops.F16: 0},
+		encodeSec: map[ops.DType]float64{ops.F16: 0},
+		elemSec:   0,
+		flops:     1e10,
+	}
+	reg := func(i int) bytecode.Operand { return bytecode.Operand{Kind: bytecode.OpReg, Index: i} }
+	cnst := func(i int) bytecode.Operand { return bytecode.Operand{Kind: bytecode.OpConst, Index: i} }
+	program := func(alignment float64, shapes ...[]int) *bytecode.Program {
+		p := &bytecode.Program{
+			OutputDType: "F16",
+			Methods:     []string{"rotate"},
+			Consts:      []bytecode.Const{{Kind: bytecode.ConstFloat, F: alignment}},
+			Classes: []bytecode.Code{{NumRegs: 3, Instrs: []bytecode.Instr{
+				{Op: bytecode.LOAD, A: 0},
+				{Op: bytecode.LOAD, A: 1},
+				{Op: bytecode.CALL, A: 2, B: 0, Operands: []bytecode.Operand{reg(0), reg(1), cnst(0)}, NArgs: 3},
+				{Op: bytecode.STORE, A: 2},
+			}}},
+		}
+		for i, sh := range shapes {
+			p.Keys = append(p.Keys, bytecode.Key{Name: string(rune('a' + i)), Shape: sh, DType: "F16"})
+		}
+		return p
+	}
+	const note = "wide keys priced at the 3-4 Stiefel steps"
+	tests := []struct {
+		name      string
+		alignment float64
+		shapes    [][]int
+		flops     float64
+		note      bool
+	}{
+		{"alignment 1", 1, [][]int{{1000, 1000}}, 48 * 1e9, false},
+		{"alignment 2 (integral)", 2, [][]int{{1000, 1000}}, 48 * 1e9, false},
+		{"fractional, square: the matrix power", 0.5, [][]int{{1000, 1000}}, 48*1e9 + 36*1e9, false},
+		{"fractional, wide: the Stiefel iteration on s = 1000 + min(2000, 1000)", 0.5, [][]int{{1000, 3000}}, 48*3e9 + 150*8e9, true},
+		{"fractional, 3x3 convolution viewed as 100 x 9", 0.5, [][]int{{10, 10, 3, 3}}, 48*100*9*9 + 36*729, false},
+		{"alignment 0 (alpha 0): a copy", 0, [][]int{{1000, 1000}}, 0, false},
+		{"two wide keys, one note", 0.25, [][]int{{1000, 3000}, {1000, 3000}}, 2 * (48*3e9 + 150*8e9), true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			est := estimatePlan(program(tc.alignment, tc.shapes...), stdlib.Default(), nil, nil, rates, 1, 0, 0)
+			want := time.Duration(tc.flops / 1e10 * float64(time.Second))
+			if d := est.compute - want; d < -time.Microsecond || d > time.Microsecond {
+				t.Errorf("compute = %v, want %v", est.compute, want)
+			}
+			got := 0
+			for _, n := range est.notes {
+				if strings.Contains(n, note) {
+					got++
+				}
+			}
+			if wantN := map[bool]int{false: 0, true: 1}[tc.note]; got != wantN || len(est.notes) != wantN {
+				t.Errorf("notes %q, want %d of the Stiefel note", est.notes, wantN)
+			}
+			if tc.note && !strings.Contains(est.String(), note) {
+				t.Errorf("the estimate's text lacks the note: %s", est)
 			}
 		})
 	}
