@@ -99,7 +99,9 @@ func laClone(a mat.Matrix) *mat.Dense {
 var lapackSVD func(a *mat.Dense, vectors bool) (u *mat.Dense, s []float64, vt *mat.Dense, err error)
 
 // laSVD is torch.linalg.svd(a, full_matrices=False): u (m x k), s (k, descending), vt (k x n),
-// k = min(m, n).
+// k = min(m, n). From procrustesPolarMin singular values on (and without an optimized LAPACK,
+// lapackSVD) it goes through the polar factor (laSVDPolar), else, or if that fails, gonum's
+// Dgesvd.
 func laSVD(a mat.Matrix) (u *mat.Dense, s []float64, vt *mat.Dense, err error) {
 	if err := laCheckFinite("svd", a); err != nil {
 		return nil, nil, nil, err
@@ -111,6 +113,11 @@ func laSVD(a mat.Matrix) (u *mat.Dense, s []float64, vt *mat.Dense, err error) {
 			laNegateRows(vt)
 		}
 		return u, s, vt, err
+	}
+	if r, c := a.Dims(); procrustesPolar(min(r, c)) {
+		if u, s, vt, ok := laSVDPolar(a); ok {
+			return u, s, vt, nil
+		}
 	}
 	var f mat.SVD
 	if !f.Factorize(a, mat.SVDThin) {
@@ -127,18 +134,29 @@ func laSVD(a mat.Matrix) (u *mat.Dense, s []float64, vt *mat.Dense, err error) {
 	return u, f.Values(nil), vt, nil
 }
 
-// laSVDLarge is laSVD for the tall or square a, through its polar factor (laSVDFromPolar)
-// when the smaller side reaches procrustesPolarMin and polarNull succeeds; laSVD otherwise.
-func laSVDLarge(a *mat.Dense) (u *mat.Dense, s []float64, vt *mat.Dense, err error) {
-	if r, c := a.Dims(); r >= c && procrustesPolar(c) {
-		if err := laCheckFinite("svd", a); err != nil {
-			return nil, nil, nil, err
-		}
-		if p, _, ok := polarNull(a); ok {
-			return laSVDFromPolar(a, p)
-		}
+// laSVDPolar is the thin SVD through the polar factor (polarNull, then laSVDFromPolar), of a
+// itself when it is tall or square, else of aᵀ (aᵀ = U S Vᵀ gives a = V S Uᵀ). ok = false when
+// polarNull gives up (more null directions than it deflates). Why: gonum's Dgesvd applies its
+// bidiagonal QR's rotations to strided columns: 12-14 s for a 1280x1280 SVD with vectors
+// (truncate_rank's exact path, 0.0.x rotate's fractional power); this is ~2 s.
+func laSVDPolar(a mat.Matrix) (u *mat.Dense, s []float64, vt *mat.Dense, ok bool) {
+	r, c := a.Dims()
+	x := mat.DenseCopyOf(a)
+	if r < c {
+		x = mat.DenseCopyOf(a.T())
 	}
-	return laSVD(a)
+	p, _, ok := polarNull(x)
+	if !ok {
+		return nil, nil, nil, false
+	}
+	u, s, vt, err := laSVDFromPolar(x, p)
+	if err != nil {
+		return nil, nil, nil, false
+	}
+	if r < c {
+		u, vt = mat.DenseCopyOf(vt.T()), mat.DenseCopyOf(u.T())
+	}
+	return u, s, vt, true
 }
 
 // laSVDFromPolar is the thin SVD of the tall or square a (r x c, r >= c) from its polar factor

@@ -7,9 +7,11 @@ import (
 	"testing"
 
 	"gonum.org/v1/gonum/mat"
+
+	"github.com/mechac/mechac/ops"
 )
 
-// TestSVDFromPolar: laSVDFromPolar (laSVDLarge's route from procrustesPolarMin on) is an SVD
+// TestSVDFromPolar: laSVDFromPolar (laSVD's route from procrustesPolarMin on) is an SVD
 // of its matrix: u diag(s) vt reconstructs it, u's columns and vt's rows are orthonormal, s is
 // descending and non-negative and equals gonum's singular values; square, tall, rank-deficient
 // (centred rows: a null pair deflated) and with repeated singular values.
@@ -112,4 +114,87 @@ func cmpFloat(x, y float64) int {
 		return 1
 	}
 	return 0
+}
+
+// TestSVDPolarRoute: from procrustesPolarMin singular values on, laSVD takes the polar route
+// (laSVDPolar; a wide matrix through its transpose), which is an SVD with gonum's singular
+// values; and truncate_rank's exact path, which calls it, gives the gonum route's result on a
+// matrix with a gap at the rank (where the truncation is unique).
+func TestSVDPolarRoute(t *testing.T) {
+	rng := rand.New(rand.NewPCG(23, 24))
+	for _, sh := range [][2]int{{140, 300}, {300, 140}, {160, 160}, {150, 260}} {
+		a := svdRandDense(rng, sh[0], sh[1])
+		if sh[0] == 150 {
+			svdCentre(a, 1) // rank 149: a null pair deflated
+		}
+		u, s, vt, ok := laSVDPolar(a)
+		if !ok {
+			t.Fatalf("%v: laSVDPolar failed", sh)
+		}
+		u2, s2, vt2, err := laSVD(a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !mat.Equal(u, u2) || !slices.Equal(s, s2) || !mat.Equal(vt, vt2) {
+			t.Errorf("%v: laSVD did not take the polar route", sh)
+		}
+		r, c := sh[0], sh[1]
+		k := min(r, c)
+		if ur, uc := u.Dims(); ur != r || uc != k {
+			t.Fatalf("%v: u is %dx%d", sh, ur, uc)
+		}
+		if vr, vc := vt.Dims(); vr != k || vc != c {
+			t.Fatalf("%v: vt is %dx%d", sh, vr, vc)
+		}
+		us := mat.DenseCopyOf(u)
+		for j := range k {
+			for i := range r {
+				us.Set(i, j, us.At(i, j)*s[j])
+			}
+		}
+		if d := matDiff(laMul(us, vt), a); d > 1e-12*s[0] {
+			t.Errorf("%v: u diag(s) vt - a: %g", sh, d)
+		}
+		if d := matDiff(laMul(u.T(), u), laEye(k)); d > 1e-12 {
+			t.Errorf("%v: uᵀu - I: %g", sh, d)
+		}
+		if d := matDiff(laMul(vt, vt.T()), laEye(k)); d > 1e-12 {
+			t.Errorf("%v: vt vtᵀ - I: %g", sh, d)
+		}
+		want, err := laSingularValues(a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range s {
+			if math.Abs(s[i]-want[i]) > 1e-12*s[0] {
+				t.Fatalf("%v: s[%d] = %v, gonum %v", sh, i, s[i], want[i])
+			}
+		}
+	}
+	// truncate_rank(a, 20) exact, a = U diag(σ) Vᵀ with σ = 10 (x20), then 1.
+	const r, c, rank = 150, 200, 20
+	sigma := mat.NewDense(r, c, nil)
+	for i := range r {
+		sigma.Set(i, i, 1)
+		if i < rank {
+			sigma.Set(i, i, 10)
+		}
+	}
+	a := laMul(laMul(randomRotation(rng, r, 1), sigma), randomRotation(rng, c, 1))
+	run := func(polarMin int) []float64 {
+		defer func(m int) { procrustesPolarMin = m }(procrustesPolarMin)
+		procrustesPolarMin = polarMin
+		call := &ops.Call{Numerics: ops.Exact, Args: []ops.Value{svdMat(a), ops.TensorValue(ops.Scalar(rank)), ops.Bool(false), ops.Int(2), ops.Int(1)},
+			Out: &ops.Tensor{Shape: []int{r, c}, Data: make([]float64, r*c)}}
+		if err := truncateRank.Kernel(call); err != nil {
+			t.Fatal(err)
+		}
+		return call.Out.Data
+	}
+	want, got := run(math.MaxInt), run(128)
+	for i := range want {
+		if math.Abs(got[i]-want[i]) > 1e-12*10 {
+			t.Fatalf("truncate_rank exact: element %d: polar route %v, gonum route %v", i, got[i], want[i])
+		}
+	}
 }

@@ -60,7 +60,7 @@ func logStiefel(a, b *mat.Dense, eps float64, maxIters int) (*stiefelLog, error)
 	stack.Slice(p, p+k, 0, p).(*mat.Dense).Copy(nm)
 	v := orthogonalComplete(stack)
 
-	r, sigma, rhT, err := laSVDLarge(mat.DenseCopyOf(v.Slice(p, p+k, p, p+k)))
+	r, sigma, rhT, err := laSVD(mat.DenseCopyOf(v.Slice(p, p+k, p, p+k)))
 	if err != nil {
 		return nil, fmt.Errorf("log_stiefel: %v", err)
 	}
