@@ -135,7 +135,8 @@ func TestSVDPolarRoute(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !mat.Equal(u, u2) || !slices.Equal(s, s2) || !mat.Equal(vt, vt2) {
+		// (With an optimized LAPACK, the mechac_openblas build, laSVD takes its dgesdd instead.)
+		if lapackSVD == nil && (!mat.Equal(u, u2) || !slices.Equal(s, s2) || !mat.Equal(vt, vt2)) {
 			t.Errorf("%v: laSVD did not take the polar route", sh)
 		}
 		r, c := sh[0], sh[1]
