@@ -12,6 +12,7 @@ import (
 	"runtime/metrics"
 	"runtime/pprof"
 	"runtime/trace"
+	"syscall"
 
 	"github.com/mechac/mechac/compiler"
 	"github.com/mechac/mechac/stdlib"
@@ -116,9 +117,13 @@ func cmdRun(e *env, args []string) error {
 		}
 		defer trace.Stop()
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
 	bar := newProgress(e, *quiet)
+	ctx, stop := interruptContext(context.Background(), func() {
+		if !*quiet {
+			bar.message("interrupted: stopping after the keys in progress, writing nothing (interrupt again to quit at once)")
+		}
+	})
+	defer stop()
 	workers := *jobs
 	if workers <= 0 {
 		workers = runtime.NumCPU()
@@ -166,6 +171,9 @@ func cmdRun(e *env, args []string) error {
 	})
 	bar.finish()
 	if err != nil {
+		if ctx.Err() != nil {
+			return fmt.Errorf("interrupted: no output written")
+		}
 		return err
 	}
 	if !*quiet {
@@ -177,6 +185,30 @@ func cmdRun(e *env, args []string) error {
 		}
 	}
 	return nil
+}
+
+// interruptContext is a context that an interrupt (Ctrl-C, SIGINT) or a SIGTERM cancels:
+// the run then stops after the keys in progress and removes its temporary output (a kill
+// with the default SIGTERM action left a hidden temporary file of the output's size). After
+// the first signal the default action comes back (onSignal runs once), so that a second one
+// ends the process at once: a key in a long kernel (a Stiefel iteration) can take minutes.
+func interruptContext(parent context.Context, onSignal func()) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(parent)
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		select {
+		case <-sig:
+			signal.Reset(os.Interrupt, syscall.SIGTERM)
+			if onSignal != nil {
+				onSignal()
+			}
+			cancel()
+		case <-ctx.Done(): // the run ended (or the parent was canceled)
+			signal.Stop(sig)
+		}
+	}()
+	return ctx, cancel
 }
 
 // checkOutputPath refuses an output whose folder does not exist, before any work is done.

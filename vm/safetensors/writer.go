@@ -50,8 +50,8 @@ type WriterOptions struct {
 // Writer writes one safetensors file. WriteFloat64, WriteRaw and Omit are safe for concurrent
 // use (for different tensors); Commit and Abort are not meant to race with them.
 type Writer struct {
-	path    string // output path as given
-	tmpPath string
+	path    string   // output path as given
+	tmpPath string   // the temporary file's name; "" while it has none (createTemp)
 	f       *os.File // the temporary file, for reading back during compaction
 	wf      TempFile // f, possibly wrapped
 	viaF32  bool
@@ -186,11 +186,14 @@ func Create(path string, tensors []OutTensor, metadata map[string]string, opts W
 	if dir == "" {
 		dir = "."
 	}
-	f, err := os.CreateTemp(dir, "."+base+".tmp-*")
+	f, named, err := createTemp(dir, base)
 	if err != nil {
 		return nil, w.ioErr(err)
 	}
-	w.f, w.tmpPath = f, f.Name()
+	w.f = f
+	if named {
+		w.tmpPath = f.Name()
+	}
 	w.wf = f
 	if opts.WrapFile != nil {
 		w.wf = opts.WrapFile(f)
@@ -586,9 +589,20 @@ func (w *Writer) publish() error {
 	if err := w.wf.Sync(); err != nil {
 		return w.ioErr(err)
 	}
-	// CreateTemp makes the file 0600; an output checkpoint is an ordinary file.
+	// The temporary file is 0600; an output checkpoint is an ordinary file.
 	if err := w.f.Chmod(0o644); err != nil {
 		return w.ioErr(err)
+	}
+	if w.tmpPath == "" { // unnamed until now (createTemp): name it before its last descriptor goes
+		dir, base := filepath.Split(w.path)
+		if dir == "" {
+			dir = "."
+		}
+		p, err := nameTemp(w.f, dir, base)
+		if err != nil {
+			return w.ioErr(err)
+		}
+		w.tmpPath = p
 	}
 	w.mu.Lock()
 	w.closed = true

@@ -8,6 +8,8 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -441,7 +443,8 @@ func TestAbortRemovesTemp(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := listDir(t, dir); len(got) != 1 || !strings.HasPrefix(got[0], ".o.safetensors.tmp-") {
+	// An unnamed temporary file (O_TMPFILE, Linux) shows nothing; else a hidden named one.
+	if got := listDir(t, dir); len(got) > 1 || len(got) == 1 && !strings.HasPrefix(got[0], ".o.safetensors.tmp-") {
 		t.Errorf("temp file %v", got)
 	}
 	w.Abort()
@@ -451,6 +454,58 @@ func TestAbortRemovesTemp(t *testing.T) {
 	}
 	if err := w.Commit(); err == nil {
 		t.Error("Commit after Abort succeeded")
+	}
+}
+
+// TestTempUnnamed: on Linux the temporary output has no name until Commit (O_TMPFILE), so a
+// process killed before Commit leaves nothing in the folder; here the file is closed without
+// Commit or Abort, as a kill closes it. Commit then names it and renames it over the output.
+func TestTempUnnamed(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("unnamed temporary files are Linux's")
+	}
+	for _, kill := range []bool{true, false} {
+		dir := t.TempDir()
+		out := filepath.Join(dir, "o.safetensors")
+		w, err := Create(out, []OutTensor{{"a", ops.F16, []int{4}}}, nil, WriterOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := listDir(t, dir); len(got) != 0 {
+			w.Abort()
+			if !unnamedFilesWork(dir) {
+				t.Skipf("the file system has no unnamed files (%v)", got)
+			}
+			t.Fatalf("a named temporary file %v where the folder takes unnamed ones", got)
+		}
+		if err := w.WriteFloat64("a", []float64{1, 2, 3, 4}); err != nil {
+			t.Fatal(err)
+		}
+		if kill {
+			w.f.Close()
+			if got := listDir(t, dir); len(got) != 0 {
+				t.Errorf("folder holds %v after the temporary file was closed without Commit", got)
+			}
+			continue
+		}
+		if err := w.Commit(); err != nil {
+			t.Fatal(err)
+		}
+		if got := listDir(t, dir); len(got) != 1 || got[0] != "o.safetensors" {
+			t.Errorf("folder holds %v after Commit", got)
+		}
+		r, err := Open(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := make([]float64, 4)
+		if err := r.ReadFloat64("a", got); err != nil || !slices.Equal(got, []float64{1, 2, 3, 4}) {
+			t.Errorf("read back %v, %v", got, err)
+		}
+		r.Close()
+		if st, err := os.Stat(out); err != nil || st.Mode().Perm() != 0o644 {
+			t.Errorf("output mode %v, %v", st.Mode(), err)
+		}
 	}
 }
 

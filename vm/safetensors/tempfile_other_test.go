@@ -1,0 +1,5 @@
+//go:build !linux
+
+package safetensors
+
+func unnamedFilesWork(string) bool { return false }
