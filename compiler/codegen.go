@@ -38,14 +38,16 @@ type generator struct {
 
 	// per key
 	regBytes map[int]int64
-	abort    bool // a 0.0.x engine gave the whole key to its passthrough value
-	key      string
-	root     string // the program key being generated (key differs under key-mapping methods)
-	code     []bytecode.Instr
-	nregs    int
-	loads    []string
-	memo     map[memoKey]result
-	memoLog  []memoKey // the memo's keys in the order they were added
+	// regShapes is each register's shape, for ops.Def.ScratchFor.
+	regShapes map[int][]int
+	abort     bool // a 0.0.x engine gave the whole key to its passthrough value
+	key       string
+	root      string // the program key being generated (key differs under key-mapping methods)
+	code      []bytecode.Instr
+	nregs     int
+	loads     []string
+	memo      map[memoKey]result
+	memoLog   []memoKey // the memo's keys in the order they were added
 
 	// Scratch reused from key to key (cleared, never shared with the plan): a recipe has
 	// thousands of keys and most of them repeat a program already filed, so building each
@@ -134,11 +136,15 @@ func (g *generator) genKey(key string) {
 
 // resetKey empties the per-key tables, keeping their storage for the next key.
 func (g *generator) resetKey() {
+	if g.regShapes == nil {
+		g.regShapes = map[int][]int{}
+	}
 	if g.regBytes == nil {
 		g.regBytes = map[int]int64{}
 		g.memo = map[memoKey]result{}
 	}
 	clear(g.regBytes)
+	clear(g.regShapes)
 	clear(g.memo)
 	g.memoLog = g.memoLog[:0]
 }
@@ -213,10 +219,14 @@ func peakBytes(code bytecode.Code, size map[int]int64, scratch func(bytecode.Ins
 	return peak
 }
 
-// callScratch is the scratch (ops.Def.Scratch) of a CALL of the key being generated: r is
-// the number of its tensor arguments, n the element count of its output register.
+// callScratch is the scratch (ops.Def.ScratchFor of the output's shape and the call's constant
+// numbers, else ops.Def.Scratch) of a CALL of the key being generated: r is the number of its
+// tensor arguments, n the element count of its output register.
 func (g *generator) callScratch(in bytecode.Instr) int64 {
 	d, ok := g.c.opts.Registry.Lookup(g.prog.Methods[in.B])
+	if ok && d.ScratchFor != nil {
+		return d.ScratchFor(g.regShapes[in.A], CallNumbers(g.prog.Consts, d, in))
+	}
 	if !ok || d.Scratch == nil {
 		return 0
 	}
@@ -254,6 +264,7 @@ func (g *generator) newReg() int {
 // sized records a register's buffer size (float64 elements of shape) for the memory plan.
 func (g *generator) sized(reg int, shape []int) {
 	g.regBytes[reg] = int64(ops.NumElements(shape)) * 8
+	g.regShapes[reg] = shape
 }
 
 func (g *generator) constant(c bytecode.Const) int {

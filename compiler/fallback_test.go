@@ -60,3 +60,32 @@ func TestFallbackKeepsInputMissing(t *testing.T) {
 		})
 	}
 }
+
+// TestScratchForInPeak: a method's ops.Def.ScratchFor reaches Key.Peak with the call's output
+// shape and constant numbers: rotate on a wide 4x16 key adds its Stiefel matrices' 8 s²
+// float64s (s = 4 + min(12, 4) = 8) at a fractional alignment and not at alignment 1.
+func TestScratchForInPeak(t *testing.T) {
+	dir := t.TempDir()
+	const key = "first_stage_model.quant_conv.weight"
+	shapes := map[string][]int{key: {4, 16, 1, 1}}
+	writeTestModel(t, filepath.Join(dir, "a.safetensors"), ops.F32, shapes, 1, nil)
+	writeTestModel(t, filepath.Join(dir, "b.safetensors"), ops.F32, shapes, 2, nil)
+	peak := func(alignment string) int64 {
+		prog := compileWith(t, hdrAB+`merge "rotate" &0 &1 alignment=`+alignment, diskModels(dir), ops.Exact, nil)
+		for _, k := range prog.Keys {
+			if k.Name == key {
+				return k.Peak
+			}
+		}
+		t.Fatalf("no key %s", key)
+		return 0
+	}
+	whole, frac := peak("1.0"), peak("0.5")
+	if d := frac - whole; d != 8*8*8*8 {
+		t.Errorf("Peak at alignment 0.5 - at 1 = %d bytes, want %d (8 s² float64s, s = 8)", d, 8*8*8*8)
+	}
+	// At alignment 1, rotate's scratch for the 4x16 view: 4n + 4m² = 256 + 64 float64s.
+	if whole < (256+64)*8 {
+		t.Errorf("Peak at alignment 1 = %d bytes, less than rotate's scratch %d", whole, (256+64)*8)
+	}
+}

@@ -210,6 +210,12 @@ type Def struct {
 	// means negligible. The compiler adds it to the live registers at the call when it plans a
 	// key's peak memory (bytecode Key.Peak), which --max-memory admission uses.
 	Scratch func(r, n int) int64
+	// ScratchFor, when set, is Scratch for a call on a key of the given shape, from the call's
+	// constant numbers by name (positional and keyword; a missing name means its default):
+	// for methods whose scratch depends on the key's shape or on their arguments, as the SVD
+	// family's on whether the view is tall or wide and on rotate's alignment. It takes
+	// precedence over Scratch.
+	ScratchFor func(shape []int, hyper map[string]float64) int64
 	// Passes, when set, is about how many times one call goes over its tensor inputs, from its
 	// numeric keyword arguments by name (those the plan has as constants; a missing name means
 	// its default): `mechac plan`'s time estimate prices the call with it. nil: the estimate's

@@ -9,6 +9,7 @@ import (
 
 	"gonum.org/v1/gonum/mat"
 
+	"github.com/mechac/mechac/compiler"
 	"github.com/mechac/mechac/ops"
 	"github.com/mechac/mechac/ops/num"
 	"github.com/mechac/mechac/stdlib"
@@ -226,7 +227,7 @@ func instrCost(p *bytecode.Program, defs []*ops.Def, r machineRates, k bytecode.
 		case d.Passes != nil:
 			cost *= d.Passes(kwNumbers(p, d, in))
 		case d.Traits&ops.LinearAlgebra != 0 && d.Flops != nil:
-			f, note := d.Flops(k.Shape, hyperNumbers(p, d, in))
+			f, note := d.Flops(k.Shape, compiler.CallNumbers(p.Consts, d, in))
 			cost += f / r.flops
 			if note != "" && notes != nil {
 				notes[note] = true
@@ -287,44 +288,11 @@ func kwNumbers(p *bytecode.Program, d *ops.Def, in bytecode.Instr) map[string]fl
 		if j < 0 || j >= len(d.KwOnly) || o.Kind != bytecode.OpConst {
 			continue
 		}
-		if x, ok := constNumber(p.Consts[o.Index]); ok {
+		if x, ok := compiler.ConstNumber(p.Consts[o.Index]); ok {
 			kw[d.KwOnly[j].Name] = x
 		}
 	}
 	return kw
-}
-
-// hyperNumbers is kwNumbers with the call's positional constant numbers too, by parameter
-// name (ops.Def.Flops).
-func hyperNumbers(p *bytecode.Program, d *ops.Def, in bytecode.Instr) map[string]float64 {
-	hp := kwNumbers(p, d, in)
-	if in.Counts != nil {
-		return hp
-	}
-	for i, o := range in.Operands[:min(in.NArgs, len(in.Operands), len(d.Params))] {
-		if o.Kind == bytecode.OpConst {
-			if x, ok := constNumber(p.Consts[o.Index]); ok {
-				hp[d.Params[i].Name] = x
-			}
-		}
-	}
-	return hp
-}
-
-// constNumber is a plan constant as a number, if it is one.
-func constNumber(c bytecode.Const) (float64, bool) {
-	switch c.Kind {
-	case bytecode.ConstFloat, bytecode.ConstScalar:
-		return c.F, true
-	case bytecode.ConstInt:
-		return float64(c.I), true
-	case bytecode.ConstBool:
-		if c.B {
-			return 1, true
-		}
-		return 0, true
-	}
-	return 0, false
 }
 
 // matrixDims views a key's shape as the SVD methods do: rows x the product of the rest.

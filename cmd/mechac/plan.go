@@ -186,7 +186,7 @@ func keyCause(p *bytecode.Program, reg *ops.Registry, k *bytecode.Key, chunked b
 			continue
 		}
 		d, ok := reg.Lookup(p.Methods[in.B])
-		if !ok || d.Traits&ops.WholeTensor == 0 {
+		if !ok || d.Traits&(ops.WholeTensor|ops.LinearAlgebra) == 0 {
 			continue
 		}
 		r := 0
@@ -196,7 +196,10 @@ func keyCause(p *bytecode.Program, reg *ops.Registry, k *bytecode.Key, chunked b
 			}
 		}
 		var b int64
-		if d.Scratch != nil {
+		switch {
+		case d.ScratchFor != nil:
+			b = d.ScratchFor(k.Shape, compiler.CallNumbers(p.Consts, d, in))
+		case d.Scratch != nil:
 			b = d.Scratch(r, n)
 		}
 		if b > most {
