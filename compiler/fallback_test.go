@@ -63,7 +63,8 @@ func TestFallbackKeepsInputMissing(t *testing.T) {
 
 // TestScratchForInPeak: a method's ops.Def.ScratchFor reaches Key.Peak with the call's output
 // shape and constant numbers: rotate on a wide 4x16 key adds its Stiefel matrices' 8 s²
-// float64s (s = 4 + min(12, 4) = 8) at a fractional alignment and not at alignment 1.
+// float64s (s = 4 + min(12, 4) = 8) at a fractional alignment and not at alignment 1, and
+// isotropic_overrided counts its scratch only where it transforms the key.
 func TestScratchForInPeak(t *testing.T) {
 	dir := t.TempDir()
 	const key = "first_stage_model.quant_conv.weight"
@@ -87,5 +88,20 @@ func TestScratchForInPeak(t *testing.T) {
 	// At alignment 1, rotate's scratch for the 4x16 view: 4n + 4m² = 256 + 64 float64s.
 	if whole < (256+64)*8 {
 		t.Errorf("Peak at alignment 1 = %d bytes, less than rotate's scratch %d", whole, (256+64)*8)
+	}
+	// isotropic_overrided transforms a 4-D key only with apply_high_dim (as 4 x 16: wide,
+	// 4n + 4m² float64s); without it the key is copied and there is no scratch.
+	iso := func(highDim string) int64 {
+		prog := compileWith(t, hdrAB+`merge "subtract" &0 &1`+"\n"+`merge "isotropic_overrided" &2 apply_high_dim=`+highDim+"\n"+`merge "add_difference" &0 &3`, diskModels(dir), ops.Exact, nil)
+		for _, k := range prog.Keys {
+			if k.Name == key {
+				return k.Peak
+			}
+		}
+		t.Fatalf("no key %s", key)
+		return 0
+	}
+	if d := iso("true") - iso("false"); d != (256+64)*8 {
+		t.Errorf("isotropic_overrided: Peak with apply_high_dim - without = %d bytes, want %d", d, (256+64)*8)
 	}
 }
