@@ -225,7 +225,7 @@ func peakBytes(code bytecode.Code, size map[int]int64, scratch func(bytecode.Ins
 func (g *generator) callScratch(in bytecode.Instr) int64 {
 	d, ok := g.c.opts.Registry.Lookup(g.prog.Methods[in.B])
 	if ok && d.ScratchFor != nil {
-		return d.ScratchFor(g.regShapes[in.A], CallNumbers(g.prog.Consts, d, in))
+		return d.ScratchFor(g.regShapes[in.A], callNumbers(g.prog.Consts, d, in))
 	}
 	if !ok || d.Scratch == nil {
 		return 0
@@ -254,6 +254,12 @@ func (g *generator) callScratch(in bytecode.Instr) int64 {
 		}
 	}
 	return d.Scratch(r, int(g.regBytes[in.A]/8))
+}
+
+// callNumbers is bytecode.CallNumbers with d's parameter names.
+func callNumbers(consts []bytecode.Const, d *ops.Def, in bytecode.Instr) map[string]float64 {
+	params, kwOnly := d.ParamNames()
+	return bytecode.CallNumbers(consts, in, params, kwOnly)
 }
 
 func (g *generator) newReg() int {

@@ -349,3 +349,15 @@ func (d *Def) Validate() error {
 	}
 	return nil
 }
+
+// ParamNames returns the names of d's positional and keyword-only parameters, in order (for
+// bytecode.CallNumbers).
+func (d *Def) ParamNames() (params, kwOnly []string) {
+	for _, p := range d.Params {
+		params = append(params, p.Name)
+	}
+	for _, p := range d.KwOnly {
+		kwOnly = append(kwOnly, p.Name)
+	}
+	return params, kwOnly
+}

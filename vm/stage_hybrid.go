@@ -115,14 +115,8 @@ func (m *machine) hybridPeak(k *bytecode.Key, st *stagedClass) int64 {
 		case bytecode.LOAD, bytecode.CALL, bytecode.MOVE:
 			live[in.A] = true
 			var scratch int64
-			if in.Op == bytecode.CALL && pc != st.pc && m.methods[in.B].Scratch != nil {
-				r := 0
-				for _, o := range in.Operands {
-					if o.Kind == bytecode.OpReg {
-						r++
-					}
-				}
-				scratch = m.methods[in.B].Scratch(r, n)
+			if in.Op == bytecode.CALL && pc != st.pc {
+				scratch = callScratch(m.prog, m.methods[in.B], in, k.Shape)
 			}
 			whole = max(whole, int64(len(live))*size+scratch)
 		case bytecode.FREE:
@@ -130,6 +124,25 @@ func (m *machine) hybridPeak(k *bytecode.Key, st *stagedClass) int64 {
 		}
 	}
 	return max(staged, whole)
+}
+
+// callScratch is a whole-tensor CALL's kernel scratch on key shape: ops.Def.ScratchFor from the
+// call's constant numbers, else ops.Def.Scratch of its register operands and the key's size.
+func callScratch(p *bytecode.Program, d *ops.Def, in *bytecode.Instr, shape []int) int64 {
+	switch {
+	case d.ScratchFor != nil:
+		params, kwOnly := d.ParamNames()
+		return d.ScratchFor(shape, bytecode.CallNumbers(p.Consts, *in, params, kwOnly))
+	case d.Scratch != nil:
+		r := 0
+		for _, o := range in.Operands {
+			if o.Kind == bytecode.OpReg {
+				r++
+			}
+		}
+		return d.Scratch(r, ops.NumElements(shape))
+	}
+	return 0
 }
 
 // inputShape is the shape of key k's first LOAD's tensor (every LOAD of a staged key has n

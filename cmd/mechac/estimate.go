@@ -9,7 +9,6 @@ import (
 
 	"gonum.org/v1/gonum/mat"
 
-	"github.com/mechac/mechac/compiler"
 	"github.com/mechac/mechac/ops"
 	"github.com/mechac/mechac/ops/num"
 	"github.com/mechac/mechac/stdlib"
@@ -227,7 +226,7 @@ func instrCost(p *bytecode.Program, defs []*ops.Def, r machineRates, k bytecode.
 		case d.Passes != nil:
 			cost *= d.Passes(kwNumbers(p, d, in))
 		case d.Traits&ops.LinearAlgebra != 0 && d.Flops != nil:
-			f, note := d.Flops(k.Shape, compiler.CallNumbers(p.Consts, d, in))
+			f, note := d.Flops(k.Shape, callNumbers(p.Consts, d, in))
 			cost += f / r.flops
 			if note != "" && notes != nil {
 				notes[note] = true
@@ -288,11 +287,17 @@ func kwNumbers(p *bytecode.Program, d *ops.Def, in bytecode.Instr) map[string]fl
 		if j < 0 || j >= len(d.KwOnly) || o.Kind != bytecode.OpConst {
 			continue
 		}
-		if x, ok := compiler.ConstNumber(p.Consts[o.Index]); ok {
+		if x, ok := bytecode.ConstNumber(p.Consts[o.Index]); ok {
 			kw[d.KwOnly[j].Name] = x
 		}
 	}
 	return kw
+}
+
+// callNumbers is bytecode.CallNumbers with d's parameter names.
+func callNumbers(consts []bytecode.Const, d *ops.Def, in bytecode.Instr) map[string]float64 {
+	params, kwOnly := d.ParamNames()
+	return bytecode.CallNumbers(consts, in, params, kwOnly)
 }
 
 // matrixDims views a key's shape as the SVD methods do: rows x the product of the rest.

@@ -198,7 +198,7 @@ func keyCause(p *bytecode.Program, reg *ops.Registry, k *bytecode.Key, chunked b
 		var b int64
 		switch {
 		case d.ScratchFor != nil:
-			b = d.ScratchFor(k.Shape, compiler.CallNumbers(p.Consts, d, in))
+			b = d.ScratchFor(k.Shape, callNumbers(p.Consts, d, in))
 		case d.Scratch != nil:
 			b = d.Scratch(r, n)
 		}
