@@ -64,7 +64,8 @@ func TestFallbackKeepsInputMissing(t *testing.T) {
 // TestScratchForInPeak: a method's ops.Def.ScratchFor reaches Key.Peak with the call's output
 // shape and constant numbers: rotate on a wide 4x16 key adds its Stiefel matrices' 8 s²
 // float64s (s = 4 + min(12, 4) = 8) at a fractional alignment and not at alignment 1, and
-// isotropic_overrided counts its scratch only where it transforms the key.
+// isotropic_overrided counts its scratch only where it transforms the key, truncate_rank by
+// its path and rank.
 func TestScratchForInPeak(t *testing.T) {
 	dir := t.TempDir()
 	const key = "first_stage_model.quant_conv.weight"
@@ -103,5 +104,21 @@ func TestScratchForInPeak(t *testing.T) {
 	}
 	if d := iso("true") - iso("false"); d != (256+64)*8 {
 		t.Errorf("isotropic_overrided: Peak with apply_high_dim - without = %d bytes, want %d", d, (256+64)*8)
+	}
+	// truncate_rank on the 4 x 16 view (k = 4, l = 16): exact 4n + 5k², randomized at rank 2
+	// 2n + 2(l + k) 2.
+	trunc := func(args string) int64 {
+		prog := compileWith(t, hdrAB+`merge "subtract" &0 &1`+"\n"+`merge "truncate_rank" &2 `+args+"\n"+`merge "add_difference" &0 &3`, diskModels(dir), ops.Exact, nil)
+		for _, k := range prog.Keys {
+			if k.Name == key {
+				return k.Peak
+			}
+		}
+		t.Fatalf("no key %s", key)
+		return 0
+	}
+	exact, approx := trunc("rank=2 use_approximate_basis=false"), trunc("rank=2")
+	if d := exact - approx; d != ((4*64+5*16)-(2*64+2*20*2))*8 {
+		t.Errorf("truncate_rank: Peak exact - randomized = %d bytes, want %d", d, ((4*64+5*16)-(2*64+2*20*2))*8)
 	}
 }
