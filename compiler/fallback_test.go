@@ -72,8 +72,9 @@ func TestScratchForInPeak(t *testing.T) {
 	shapes := map[string][]int{key: {4, 16, 1, 1}}
 	writeTestModel(t, filepath.Join(dir, "a.safetensors"), ops.F32, shapes, 1, nil)
 	writeTestModel(t, filepath.Join(dir, "b.safetensors"), ops.F32, shapes, 2, nil)
-	peak := func(alignment string) int64 {
-		prog := compileWith(t, hdrAB+`merge "rotate" &0 &1 alignment=`+alignment, diskModels(dir), ops.Exact, nil)
+	// keyPeak compiles the recipe body after the two models and returns the key's Peak.
+	keyPeak := func(body string) int64 {
+		prog := compileWith(t, hdrAB+body, diskModels(dir), ops.Exact, nil)
 		for _, k := range prog.Keys {
 			if k.Name == key {
 				return k.Peak
@@ -82,7 +83,11 @@ func TestScratchForInPeak(t *testing.T) {
 		t.Fatalf("no key %s", key)
 		return 0
 	}
-	whole, frac := peak("1.0"), peak("0.5")
+	rotate := func(alignment string) int64 { return keyPeak(`merge "rotate" &0 &1 alignment=` + alignment) }
+	onDelta := func(call string) int64 {
+		return keyPeak(`merge "subtract" &0 &1` + "\n" + call + "\n" + `merge "add_difference" &0 &3`)
+	}
+	whole, frac := rotate("1.0"), rotate("0.5")
 	if d := frac - whole; d != 8*8*8*8 {
 		t.Errorf("Peak at alignment 0.5 - at 1 = %d bytes, want %d (8 s² float64s, s = 8)", d, 8*8*8*8)
 	}
@@ -92,31 +97,13 @@ func TestScratchForInPeak(t *testing.T) {
 	}
 	// isotropic_overrided transforms a 4-D key only with apply_high_dim (as 4 x 16: wide,
 	// 4n + 4m² float64s); without it the key is copied and there is no scratch.
-	iso := func(highDim string) int64 {
-		prog := compileWith(t, hdrAB+`merge "subtract" &0 &1`+"\n"+`merge "isotropic_overrided" &2 apply_high_dim=`+highDim+"\n"+`merge "add_difference" &0 &3`, diskModels(dir), ops.Exact, nil)
-		for _, k := range prog.Keys {
-			if k.Name == key {
-				return k.Peak
-			}
-		}
-		t.Fatalf("no key %s", key)
-		return 0
-	}
+	iso := func(highDim string) int64 { return onDelta(`merge "isotropic_overrided" &2 apply_high_dim=` + highDim) }
 	if d := iso("true") - iso("false"); d != (256+64)*8 {
 		t.Errorf("isotropic_overrided: Peak with apply_high_dim - without = %d bytes, want %d", d, (256+64)*8)
 	}
 	// truncate_rank on the 4 x 16 view (k = 4, l = 16): exact 4n + 5k², randomized at rank 2
 	// 2n + 2(l + k) 2.
-	trunc := func(args string) int64 {
-		prog := compileWith(t, hdrAB+`merge "subtract" &0 &1`+"\n"+`merge "truncate_rank" &2 `+args+"\n"+`merge "add_difference" &0 &3`, diskModels(dir), ops.Exact, nil)
-		for _, k := range prog.Keys {
-			if k.Name == key {
-				return k.Peak
-			}
-		}
-		t.Fatalf("no key %s", key)
-		return 0
-	}
+	trunc := func(args string) int64 { return onDelta(`merge "truncate_rank" &2 ` + args) }
 	exact, approx := trunc("rank=2 use_approximate_basis=false"), trunc("rank=2")
 	if d := exact - approx; d != ((4*64+5*16)-(2*64+2*20*2))*8 {
 		t.Errorf("truncate_rank: Peak exact - randomized = %d bytes, want %d", d, ((4*64+5*16)-(2*64+2*20*2))*8)
