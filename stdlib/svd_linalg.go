@@ -375,16 +375,24 @@ func laMatrixPower(q *mat.Dense, n int) (*mat.Dense, error) {
 // the principal branch is ambiguous) gives cos(pi t), as sd-mecha's real part does when LAPACK
 // returns that eigenvalue real.
 func orthogonalMatrixPower(q mat.Matrix, t float64) (*mat.Dense, error) {
-	return orthoFunc("matrix power", q, func(cos, sin float64) (g, h float64) {
-		a := math.Atan2(sin, cos)
+	return orthoFunc("matrix power", q, orthoPower(t, math.Cos(math.Pi*t)))
+}
+
+// orthoPower is the power t of an orthogonal matrix as an orthoFunc function: a turn by a
+// becomes a turn by t a. atPi is g on a plane turned by pi, where the principal branch is
+// ambiguous: cos(pi t) for the matrix power (sd-mecha's real part), 1 for exp(t logm) (logm
+// is 0 there).
+func orthoPower(t, atPi float64) func(cos, sin float64) (g, h float64) {
+	return func(cos, sin float64) (g, h float64) {
 		switch {
 		case sin > 0:
+			a := math.Atan2(sin, cos)
 			return math.Cos(t * a), math.Sin(t*a) / sin
 		case cos > 0:
 			return 1, t // the limit of sin(t a)/sin(a) at a = 0
 		}
-		return math.Cos(t * a), 0
-	})
+		return atPi, 0
+	}
 }
 
 // laLogm is sd-mecha's logm(m) for the orthogonal m that log_stiefel gives it: Re(V diag(log l)

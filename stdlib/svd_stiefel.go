@@ -2,7 +2,6 @@ package stdlib
 
 import (
 	"fmt"
-	"math"
 
 	"gonum.org/v1/gonum/mat"
 )
@@ -144,27 +143,18 @@ func (lg *stiefelLog) delta() *mat.Dense {
 // (stiefel_max_iters reached, l[p:, p:] not small) the exponential of c l̃ is taken.
 func (lg *stiefelLog) point(c float64) *mat.Dense {
 	p, k := lg.p, lg.k
-	var e mat.Matrix
+	var e *mat.Dense // (p+k) x p
 	if lg.converged != nil {
-		e = lg.converged.fn(func(cos, sin float64) (g, h float64) {
-			switch {
-			case sin > 0:
-				a := math.Atan2(sin, cos)
-				return math.Cos(c * a), math.Sin(c*a) / sin
-			case cos > 0:
-				return 1, c
-			}
-			return 1, 0 // logm is 0 on a plane turned by pi
-		}, p)
+		e = lg.converged.fn(orthoPower(c, 1), p) // logm is 0 on a plane turned by pi
 	} else {
 		lt := mat.NewDense(p+k, p+k, nil)
 		lt.Scale(c, lg.l)
 		for i := p; i < p+k; i++ {
 			clear(lt.RawRowView(i)[p:])
 		}
-		e = laExpm(lt).Slice(0, p+k, 0, p)
+		e = laExpm(lt).Slice(0, p+k, 0, p).(*mat.Dense)
 	}
-	return laAdd(laMul(lg.a, e.(*mat.Dense).Slice(0, p, 0, p)), laMul(lg.q, e.(*mat.Dense).Slice(p, p+k, 0, p)))
+	return laAdd(laMul(lg.a, e.Slice(0, p, 0, p)), laMul(lg.q, e.Slice(p, p+k, 0, p)))
 }
 
 // solveSymmetricSylvester solves s g + g s = c for symmetric s through eigh(s) = (w, V):

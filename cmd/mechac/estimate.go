@@ -224,7 +224,7 @@ func instrCost(p *bytecode.Program, defs []*ops.Def, r machineRates, k bytecode.
 		rows, cols := matrixDims(k.Shape)
 		switch {
 		case d.Passes != nil:
-			cost *= d.Passes(kwNumbers(p, d, in))
+			cost *= d.Passes(callNumbers(p.Consts, d, in))
 		case d.Traits&ops.LinearAlgebra != 0 && d.Flops != nil:
 			f, note := d.Flops(k.Shape, callNumbers(p.Consts, d, in))
 			cost += f / r.flops
@@ -273,25 +273,6 @@ func stagedCost(p *bytecode.Program, defs []*ops.Def, r machineRates, k bytecode
 		passes = max(st.Def.Passes(st.Tensors, n), 1)
 	}
 	return float64(passes) * pass
-}
-
-// kwNumbers is the numeric constants a CALL passes to d's keyword-only parameters, by name
-// (operands after the positional and variadic ones follow d.KwOnly), for Def.Passes.
-func kwNumbers(p *bytecode.Program, d *ops.Def, in bytecode.Instr) map[string]float64 {
-	kw := map[string]float64{}
-	if in.Counts != nil {
-		return kw // a key-mapping call: operands are grouped, not one per parameter
-	}
-	for i, o := range in.Operands {
-		j := i - in.NArgs - in.NVar
-		if j < 0 || j >= len(d.KwOnly) || o.Kind != bytecode.OpConst {
-			continue
-		}
-		if x, ok := bytecode.ConstNumber(p.Consts[o.Index]); ok {
-			kw[d.KwOnly[j].Name] = x
-		}
-	}
-	return kw
 }
 
 // callNumbers is bytecode.CallNumbers with d's parameter names.

@@ -48,15 +48,14 @@ func Decompose(a []float64, n int) (w, vt []float64, err error) {
 	query := []float64{0}
 	impl.Dsytrd(blas.Lower, n, a, n, d, e, tau, query, -1)
 	lwork := int(query[0])
-	z := make([]float64, n*n) // placeholder of the right size for the query
-	if n > 1 {
-		impl.Dormqr(blas.Left, blas.NoTrans, n-1, n, n-1, a[n:], n, tau, z[n:], n, query, -1)
+	if n > 1 { // (a workspace query reads no c)
+		impl.Dormqr(blas.Left, blas.NoTrans, n-1, n, n-1, a[n:], n, tau, nil, n, query, -1)
 		lwork = max(lwork, int(query[0]))
 	}
 	work := make([]float64, max(lwork, n))
 	impl.Dsytrd(blas.Lower, n, a, n, d, e, tau, work, len(work))
 	// a holds T's reflectors below the subdiagonal: A = Q T Qᵀ, Q = H(0) ... H(n-2).
-	z, err = tridiagonalDC(d, e[:n-1], n)
+	z, err := tridiagonalDC(d, e[:n-1], n)
 	if err != nil {
 		return nil, nil, err
 	}
