@@ -104,16 +104,21 @@ func cmdPlan(e *env, args []string) error {
 			limit, what = avail, "available memory "+humanBytes(avail)
 		}
 	}
+	// Under --max-memory, run also keeps the collector's headroom free (budgetReserve).
+	var lag int64
+	if *maxMem != "" {
+		lag = collectorLag(p, an)
+	}
 	if limit > 0 && len(p.Keys) > 0 {
-		need := peaks[largest] + runtimeOverhead(1)
+		need := peaks[largest] + runtimeOverhead(1) + lag
 		switch {
 		case need > limit:
 			fmt.Fprintf(w, "DOES NOT FIT in %s: key %s alone needs %s%s\n", what, p.Keys[largest].Name, humanBytes(need),
 				keyCause(p, opts.Registry, &p.Keys[largest], chunked[largest]))
-		case predicted+runtimeOverhead(n) > limit:
+		case predicted+runtimeOverhead(n)+lag > limit:
 			fmt.Fprintf(w, "fits in %s, with fewer keys in flight than workers at times\n", what)
 		default:
-			fmt.Fprintf(w, "fits in %s (predicted peak %s)\n", what, humanBytes(predicted+runtimeOverhead(n)))
+			fmt.Fprintf(w, "fits in %s (predicted peak %s)\n", what, humanBytes(predicted+runtimeOverhead(n)+lag))
 		}
 	}
 	fmt.Fprintf(w, "recipe: %s: %d output keys in %d key classes, %d inputs\n", recipe, len(p.Keys), len(p.Classes), len(p.Inputs))
@@ -133,8 +138,12 @@ func cmdPlan(e *env, args []string) error {
 	if idle > 0 {
 		idleNote = fmt.Sprintf(" and %s of staged methods' idle buffers", humanBytes(idle))
 	}
-	fmt.Fprintf(w, "peak:   %s with %d workers (the %d largest keys at once%s, plus ~%s of runtime overhead)\n",
-		humanBytes(predicted), n, min(n, len(peaks)), idleNote, humanBytes(runtimeOverhead(n)))
+	lagNote := ""
+	if lag > 0 {
+		lagNote = fmt.Sprintf(" and %s kept free for the collector", humanBytes(lag))
+	}
+	fmt.Fprintf(w, "peak:   %s with %d workers (the %d largest keys at once%s, plus ~%s of runtime overhead%s)\n",
+		humanBytes(predicted), n, min(n, len(peaks)), idleNote, humanBytes(runtimeOverhead(n)), lagNote)
 	if !*noTime {
 		est := estimatePlan(p, opts.Registry, an.Staged, an.Fused, measureRates(p), n, in, out)
 		fmt.Fprintf(w, "time:   %s\n", est)
@@ -165,6 +174,30 @@ func predictPeak(an *vm.Analysis, n int, limit int64) (predicted, idle int64) {
 	}
 	return predicted + int64(n)*an.IdleStageCache, 0
 }
+
+// collectorLag is the memory a run under --max-memory keeps free besides the runtime overhead
+// so that the garbage collector can keep up: one float64 tensor of the largest key that runs
+// on whole tensors. A whole-tensor kernel allocates and drops buffers of its key's size, and a
+// buffer dropped is resident until the next collection ends; the heap also grows while a
+// collection runs. With live bytes admitted up to the budget minus the overhead alone, and
+// Go's limit at the budget, a scale-4 SDXL rotate under 250 MiB peaked at 258-276 MiB RSS (the
+// token embedding, 12352 x 320, 30 MiB per tensor, with a smaller key); with the headroom
+// kept out of both the key budget and Go's limit, at 229 MiB (BENCHMARKS.md, session 10).
+// Keys that run in chunks allocate nothing of their key's size.
+func collectorLag(p *bytecode.Program, an *vm.Analysis) int64 {
+	var lag int64
+	for i, k := range p.Keys {
+		if !an.Chunked[i] {
+			lag = max(lag, int64(8*ops.NumElements(k.Shape)))
+		}
+	}
+	return lag
+}
+
+// goLimitSlack is how far below --max-memory (besides collectorLag) run sets the Go runtime's
+// memory limit: the limit counts the runtime's own mappings only, and the process's resident
+// memory also holds the binary's pages (~8 MiB of file-backed text and data).
+const goLimitSlack = 16 << 20
 
 // runtimeOverhead is the memory a run uses besides registers: the Go runtime and binary
 // (~32 MiB) and each worker's read scratch (1 MiB) and output encode buffer.

@@ -142,15 +142,18 @@ func cmdRun(e *env, args []string) error {
 		debug.SetMemoryLimit(soft + soft/16)
 	}
 	if limit > 0 {
-		// The Go runtime collects harder as the heap nears the limit; registers are admitted
-		// within what is left after the runtime's own overhead. Staged methods keep no idle
-		// buffers: the admission counts none.
-		debug.SetMemoryLimit(limit)
-		stdlib.KeepIdleBuffers(false)
-		limit -= runtimeOverhead(workers) + int64(workers)*an.IdleStageCache
-		if limit <= 0 {
+		// Registers are admitted within what is left after the runtime's own overhead and the
+		// collector's headroom; the Go runtime collects harder as the heap nears its limit, set
+		// below SIZE by that headroom and what the process holds outside the runtime. Staged
+		// methods keep no idle buffers: the admission counts none.
+		lag := collectorLag(prog, an)
+		budget := limit - runtimeOverhead(workers) - int64(workers)*an.IdleStageCache - lag
+		if budget <= 0 {
 			return usagef("run: --max-memory %s is less than mechac's own overhead", *maxMem)
 		}
+		debug.SetMemoryLimit(limit - goLimitSlack - lag)
+		stdlib.KeepIdleBuffers(false)
+		limit = budget
 	}
 	stats, err := vm.Run(ctx, prog, vm.Options{
 		Registry:   stdlib.Default(),
