@@ -219,11 +219,21 @@ func peakBytes(code bytecode.Code, size map[int]int64, scratch func(bytecode.Ins
 	return peak
 }
 
-// callScratch is the scratch (ops.Def.ScratchFor of the output's shape and the call's constant
-// numbers, else ops.Def.Scratch) of a CALL of the key being generated: r is the number of its
-// tensor arguments, n the element count of its output register.
+// callScratch is the scratch of a CALL of the key being generated: ops.Def.ScratchIn of its
+// tensor operands' shapes or ScratchFor of its output's shape, with the call's constant
+// numbers, else ops.Def.Scratch of r, the number of its tensor arguments, and n, the element
+// count of its output register.
 func (g *generator) callScratch(in bytecode.Instr) int64 {
 	d, ok := g.c.opts.Registry.Lookup(g.prog.Methods[in.B])
+	if ok && d.ScratchIn != nil {
+		var shapes [][]int
+		for _, o := range in.Operands {
+			if o.Kind == bytecode.OpReg {
+				shapes = append(shapes, g.regShapes[o.Index])
+			}
+		}
+		return d.ScratchIn(g.regShapes[in.A], shapes, callNumbers(g.prog.Consts, d, in))
+	}
 	if ok && d.ScratchFor != nil {
 		return d.ScratchFor(g.regShapes[in.A], callNumbers(g.prog.Consts, d, in))
 	}

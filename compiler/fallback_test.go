@@ -4,6 +4,7 @@ import (
 	"context"
 	"math"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/mechac/mechac/ops"
@@ -107,5 +108,44 @@ func TestScratchForInPeak(t *testing.T) {
 	exact, approx := trunc("rank=2 use_approximate_basis=false"), trunc("rank=2")
 	if d := exact - approx; d != ((4*64+5*16)-(2*64+2*20*2))*8 {
 		t.Errorf("truncate_rank: Peak exact - randomized = %d bytes, want %d", d, ((4*64+5*16)-(2*64+2*20*2))*8)
+	}
+}
+
+// TestScratchInInPeak: a key-mapping method's ops.Def.ScratchIn reaches Key.Peak with its
+// operands' shapes, not its output's, and its constant arguments (bytecode.CallNumbers past
+// a tensor list): an extracted LoRA factor of a 64 x 4 x 3 x 3 delta (viewed as 64 x 36,
+// n = 2304) holds the exact path's 5n + 5·36² float64s or the randomized one's
+// 2n + 2(64 + 36)·2 at rank 2, though the factor itself has 128 or 72 elements.
+func TestScratchInInPeak(t *testing.T) {
+	dir := t.TempDir()
+	const base = "first_stage_model.decoder.conv_in.weight"
+	shapes := map[string][]int{base: {64, 4, 3, 3}}
+	writeTestModel(t, filepath.Join(dir, "a.safetensors"), ops.F32, shapes, 1, nil)
+	writeTestModel(t, filepath.Join(dir, "b.safetensors"), ops.F32, shapes, 2, nil)
+	hdr := "version 0.1.0\n" +
+		`model "a.safetensors" model_config="sdxl-kohya" merge_space="weight"` + "\n" +
+		`model "b.safetensors" model_config="sdxl-kohya" merge_space="weight"` + "\n" +
+		`merge "subtract" &0 &1` + "\n"
+	peaks := func(args string) map[string]int64 {
+		prog := compileWith(t, hdr+`merge "extract_lora_'sdxl-kohya_kohya_lora'" &2 rank=2 `+args, diskModels(dir), ops.Exact, nil)
+		out := map[string]int64{}
+		for _, k := range prog.Keys {
+			out[k.Name[strings.IndexByte(k.Name, '.')+1:]] = k.Peak
+		}
+		return out
+	}
+	exact, approx := peaks("use_approximate_basis=false"), peaks("")
+	const n = 2304
+	for _, part := range []string{"lora_up.weight", "lora_down.weight"} {
+		if exact[part] < 8*(5*n+5*36*36) {
+			t.Errorf("%s: exact Peak %d, less than its scratch %d", part, exact[part], 8*(5*n+5*36*36))
+		}
+		if d, want := exact[part]-approx[part], int64(8*((5*n+5*36*36)-(2*n+2*100*2))); d != want {
+			t.Errorf("%s: Peak exact - randomized = %d bytes, want %d", part, d, want)
+		}
+	}
+	// alpha is the rank: no factorization, no scratch.
+	if exact["alpha"] != approx["alpha"] || exact["alpha"] >= 8*(5*n+5*36*36) {
+		t.Errorf("alpha: Peak %d exact, %d randomized: a factorization's scratch counted", exact["alpha"], approx["alpha"])
 	}
 }

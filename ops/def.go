@@ -216,6 +216,12 @@ type Def struct {
 	// family's on whether the view is tall or wide and on rotate's alignment. It takes
 	// precedence over Scratch.
 	ScratchFor func(shape []int, hyper map[string]float64) int64
+	// ScratchIn, when set, is Scratch for a key-mapping method whose output is not of its
+	// inputs' shape (an extracted LoRA factor, an alpha): from the output's shape, the shapes
+	// of the call's tensor operands, in order, and its constant numbers as for ScratchFor. It
+	// takes precedence over ScratchFor and Scratch where the operands' shapes are known (the
+	// compiler's key plans).
+	ScratchIn func(out []int, in [][]int, hyper map[string]float64) int64
 	// Passes, when set, is about how many times one call goes over its tensor inputs, from its
 	// numeric keyword arguments by name (those the plan has as constants; a missing name means
 	// its default): `mechac plan`'s time estimate prices the call with it. nil: the estimate's

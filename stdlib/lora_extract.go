@@ -496,7 +496,62 @@ func extractDef(name, algo string, f loraFlavour, base string) *ops.Def {
 		return extractShape(part, args[0].Ts[0].Shape, a)
 	}
 	d.Kernel = func(c *ops.Call) error { return extractKernel(name, algo, c) }
+	d.ScratchIn = func(out []int, in [][]int, hp map[string]float64) int64 {
+		if len(out) == 0 {
+			return 0 // alpha: the rank, no factorization
+		}
+		return extractScratch(algo, in, hp)
+	}
 	return define(d)
+}
+
+// extractScratch is an extraction's scratch (ops.Def.ScratchIn) on a delta of shape in[0]
+// (n elements, viewed as m x c, s and l its smaller and larger side), per call: a LoRA's
+// randomized SVD at rank k = min(rank, m, c) as truncate_rank's (svdTruncScratch), its exact
+// top-k pairs as topSingularScratch; a LoKr's rearranged matrix, whose top pair topSingular
+// finds, as topSingularScratch at k = 1. (Of the two calls on one delta, up and down or w1
+// and w2, only the first factorizes, extractFactors; each is counted, as either can be
+// first; an alpha key takes none.) Measured live-heap peaks (GOGC=5) over 1280², 640x2560,
+// 2560x640, 320x320x3x3 and 1280x80 at ranks 8 and 64: randomized 1.0n-2.2n against bounds of
+// 2.0n-3.7n, exact 1.4n-4.5n against 2.1n-5.3n, LoKr 1.1n-1.4n against 2.1n; on the two
+// smallest keys (under 8 MiB) the exact path at rank 8 (2.5n-2.8n against 2.3n) and LoKr (3.8n
+// against 2.3n) also hold up to 3 MiB of the iteration's small blocks, dropped but not yet
+// collected (the same at GOGC=1), which the runtime overhead covers.
+func extractScratch(algo string, in [][]int, hp map[string]float64) int64 {
+	if len(in) != 1 || len(in[0]) < 2 {
+		return 0
+	}
+	shape := in[0]
+	if algo == "lokr" {
+		ratio := 0.5
+		if x, ok := hp["kronecker_ratio"]; ok {
+			ratio = x
+		}
+		m1, m2, n1, n2 := kronDimsMemo(shape, ratio)
+		return topSingularScratch(m1*n1, m2*n2*ops.NumElements(shape[2:]), 1)
+	}
+	m, c := svdMatrix2D(shape, false)
+	k := min(8, m, c)
+	if x, ok := hp["rank"]; ok && x >= 1 {
+		k = min(int(x), m, c)
+	}
+	if approx, ok := hp["use_approximate_basis"]; ok && approx == 0 {
+		return topSingularScratch(m, c, k)
+	}
+	return svdTruncScratch(m, c, hp, float64(k))
+}
+
+// topSingularScratch bounds topSingular's scratch for the top k pairs of an m x c matrix of n
+// elements, with the matrix's copy: where it takes the full SVD (the smaller side s at most
+// topSingularSmall, or its block size p = min(s, 2k + 8) at least s/2), 8·(5n + 5s²) bytes,
+// else 8·(2n + 4(m + c)p) for the iteration's blocks and products.
+func topSingularScratch(m, c, k int) int64 {
+	n, s := m*c, min(m, c)
+	p := min(s, 2*k+8)
+	if s <= topSingularSmall || 2*p >= s {
+		return int64(8 * (5*n + 5*s*s))
+	}
+	return int64(8 * (2*n + 4*(m+c)*p))
 }
 
 // extractDefs: the four interfaces, then the twelve implementations.

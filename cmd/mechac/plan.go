@@ -230,6 +230,9 @@ func keyCause(p *bytecode.Program, reg *ops.Registry, k *bytecode.Key, chunked b
 		}
 		var b int64
 		switch {
+		case d.ScratchIn != nil:
+			// Its operands' shapes are not in the plan: 0, so it is named only when no other
+			// call of the key declares scratch.
 		case d.ScratchFor != nil:
 			b = d.ScratchFor(k.Shape, callNumbers(p.Consts, d, in))
 		case d.Scratch != nil:

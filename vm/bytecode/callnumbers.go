@@ -1,17 +1,24 @@
 package bytecode
 
-// CallNumbers is the constant numbers of CALL in by parameter name: positional operands named
-// by params, keyword-only ones (after the positional and variadic operands) by kwOnly. Operands
-// that are registers, absent or not numbers are left out (their parameters' defaults apply); a
-// key-mapping call (in.Counts) has none. It is what a method's cost facts (ops.Def.ScratchFor,
-// ops.Def.Flops) price a call from; params and kwOnly come from ops.Def.ParamNames.
+// CallNumbers is the constant numbers of CALL in by parameter name: positional arguments named
+// by params, keyword-only ones (after the positional and variadic arguments) by kwOnly.
+// Arguments that are registers, tensor lists (a key-mapping call's, in.Counts), absent or not
+// numbers are left out (their parameters' defaults apply). It is what a method's cost facts
+// (ops.Def.ScratchFor, ScratchIn, Flops) price a call from; params and kwOnly come from
+// ops.Def.ParamNames.
 func CallNumbers(consts []Const, in Instr, params, kwOnly []string) map[string]float64 {
 	hp := map[string]float64{}
-	if in.Counts != nil {
-		return hp
-	}
-	for i, o := range in.Operands {
-		if o.Kind != OpConst || o.Index >= len(consts) {
+	op := 0 // the argument's first operand
+	for i := range in.NumArgs() {
+		o, plain := Operand{Kind: OpAbsent}, true
+		if in.Counts != nil && in.Counts[i] >= 0 {
+			plain = false
+			op += in.Counts[i]
+		} else if op < len(in.Operands) {
+			o = in.Operands[op]
+			op++
+		}
+		if !plain || o.Kind != OpConst || o.Index >= len(consts) {
 			continue
 		}
 		var name string
