@@ -219,51 +219,20 @@ func peakBytes(code bytecode.Code, size map[int]int64, scratch func(bytecode.Ins
 	return peak
 }
 
-// callScratch is the scratch of a CALL of the key being generated: ops.Def.ScratchIn of its
-// tensor operands' shapes or ScratchFor of its output's shape, with the call's constant
-// numbers, else ops.Def.Scratch of r, the number of its tensor arguments, and n, the element
-// count of its output register.
+// callScratch is the scratch of a CALL of the key being generated (ops.Def.CallScratch): from
+// its output's shape, its register operands' shapes and its constant numbers.
 func (g *generator) callScratch(in bytecode.Instr) int64 {
 	d, ok := g.c.opts.Registry.Lookup(g.prog.Methods[in.B])
-	if ok && d.ScratchIn != nil {
-		var shapes [][]int
-		for _, o := range in.Operands {
-			if o.Kind == bytecode.OpReg {
-				shapes = append(shapes, g.regShapes[o.Index])
-			}
-		}
-		return d.ScratchIn(g.regShapes[in.A], shapes, callNumbers(g.prog.Consts, d, in))
-	}
-	if ok && d.ScratchFor != nil {
-		return d.ScratchFor(g.regShapes[in.A], callNumbers(g.prog.Consts, d, in))
-	}
-	if !ok || d.Scratch == nil {
+	if !ok {
 		return 0
 	}
-	r := 0
-	for i, o := range in.Operands {
-		if o.Kind == bytecode.OpAbsent {
-			continue
-		}
-		var p *ops.Param
-		switch j := i - in.NArgs - in.NVar; {
-		case in.Counts != nil: // a key-mapping call: count its registers
-			if o.Kind == bytecode.OpReg {
-				r++
-			}
-			continue
-		case i < in.NArgs && i < len(d.Params):
-			p = &d.Params[i]
-		case i < in.NArgs+in.NVar:
-			p = d.Varargs
-		case j >= 0 && j < len(d.KwOnly):
-			p = &d.KwOnly[j]
-		}
-		if p != nil && p.Type == ops.TensorIn {
-			r++
+	var shapes [][]int
+	for _, o := range in.Operands {
+		if o.Kind == bytecode.OpReg {
+			shapes = append(shapes, g.regShapes[o.Index])
 		}
 	}
-	return d.Scratch(r, int(g.regBytes[in.A]/8))
+	return d.CallScratch(g.regShapes[in.A], shapes, callNumbers(g.prog.Consts, d, in))
 }
 
 // callNumbers is bytecode.CallNumbers with d's parameter names.

@@ -173,6 +173,28 @@ type Call struct {
 	Out *Tensor
 }
 
+// CallScratch is the kernel scratch of one call with output shape out, tensor operands of
+// shapes in (one per register operand; a nil entry where the caller does not know it) and
+// constant numbers by name: ScratchIn where set (0 if an operand's shape is unknown), else
+// ScratchFor of out, else Scratch of len(in) inputs of out's element count, else 0. The
+// compiler's key plans, the VM's staged admission and `mechac plan` all price calls by it.
+func (d *Def) CallScratch(out []int, in [][]int, numbers map[string]float64) int64 {
+	switch {
+	case d.ScratchIn != nil:
+		for _, s := range in {
+			if s == nil {
+				return 0
+			}
+		}
+		return d.ScratchIn(out, in, numbers)
+	case d.ScratchFor != nil:
+		return d.ScratchFor(out, numbers)
+	case d.Scratch != nil:
+		return d.Scratch(len(in), NumElements(out))
+	}
+	return 0
+}
+
 // ErrMissing, wrapped in a kernel's error, means "this key has no value here" (sd-mecha's
 // StateDictKeyError raised inside a method, e.g. omit_non_finite): the VM makes the result
 // missing, as for a missing input, instead of failing the run.

@@ -126,23 +126,17 @@ func (m *machine) hybridPeak(k *bytecode.Key, st *stagedClass) int64 {
 	return max(staged, whole)
 }
 
-// callScratch is a whole-tensor CALL's kernel scratch on key shape: ops.Def.ScratchFor from the
-// call's constant numbers, else ops.Def.Scratch of its register operands and the key's size.
+// callScratch is a whole-tensor CALL's kernel scratch on key shape (ops.Def.CallScratch): every
+// register of a staged key holds a tensor of the key's shape.
 func callScratch(p *bytecode.Program, d *ops.Def, in *bytecode.Instr, shape []int) int64 {
-	switch {
-	case d.ScratchFor != nil:
-		params, kwOnly := d.ParamNames()
-		return d.ScratchFor(shape, bytecode.CallNumbers(p.Consts, *in, params, kwOnly))
-	case d.Scratch != nil:
-		r := 0
-		for _, o := range in.Operands {
-			if o.Kind == bytecode.OpReg {
-				r++
-			}
+	var shapes [][]int
+	for _, o := range in.Operands {
+		if o.Kind == bytecode.OpReg {
+			shapes = append(shapes, shape)
 		}
-		return d.Scratch(r, ops.NumElements(shape))
 	}
-	return 0
+	params, kwOnly := d.ParamNames()
+	return d.CallScratch(shape, shapes, bytecode.CallNumbers(p.Consts, *in, params, kwOnly))
 }
 
 // inputShape is the shape of key k's first LOAD's tensor (every LOAD of a staged key has n

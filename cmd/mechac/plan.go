@@ -212,7 +212,6 @@ func keyCause(p *bytecode.Program, reg *ops.Registry, k *bytecode.Key, chunked b
 	if chunked {
 		return ""
 	}
-	n := ops.NumElements(k.Shape)
 	best, most := "", int64(-1)
 	for _, in := range p.Classes[k.Class].Instrs {
 		if in.Op != bytecode.CALL {
@@ -222,22 +221,15 @@ func keyCause(p *bytecode.Program, reg *ops.Registry, k *bytecode.Key, chunked b
 		if !ok || d.Traits&(ops.WholeTensor|ops.LinearAlgebra) == 0 {
 			continue
 		}
-		r := 0
+		// The plan has no operand shapes: a ScratchIn method counts 0 and is named only
+		// when no other call of the key declares scratch.
+		var shapes [][]int
 		for _, o := range in.Operands {
 			if o.Kind == bytecode.OpReg {
-				r++
+				shapes = append(shapes, nil)
 			}
 		}
-		var b int64
-		switch {
-		case d.ScratchIn != nil:
-			// Its operands' shapes are not in the plan: 0, so it is named only when no other
-			// call of the key declares scratch.
-		case d.ScratchFor != nil:
-			b = d.ScratchFor(k.Shape, callNumbers(p.Consts, d, in))
-		case d.Scratch != nil:
-			b = d.Scratch(r, n)
-		}
+		b := d.CallScratch(k.Shape, shapes, callNumbers(p.Consts, d, in))
 		if b > most {
 			best, most = d.FullName(), b
 		}
