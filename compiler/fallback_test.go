@@ -68,11 +68,8 @@ func TestFallbackKeepsInputMissing(t *testing.T) {
 // isotropic_overrided counts its scratch only where it transforms the key, truncate_rank by
 // its path and rank.
 func TestScratchForInPeak(t *testing.T) {
-	dir := t.TempDir()
 	const key = "first_stage_model.quant_conv.weight"
-	shapes := map[string][]int{key: {4, 16, 1, 1}}
-	writeTestModel(t, filepath.Join(dir, "a.safetensors"), ops.F32, shapes, 1, nil)
-	writeTestModel(t, filepath.Join(dir, "b.safetensors"), ops.F32, shapes, 2, nil)
+	dir := modelsAB(t, map[string][]int{key: {4, 16, 1, 1}})
 	// keyPeak compiles the recipe body after the two models and returns the key's Peak.
 	keyPeak := func(body string) int64 {
 		prog := compileWith(t, hdrAB+body, diskModels(dir), ops.Exact, nil)
@@ -117,11 +114,7 @@ func TestScratchForInPeak(t *testing.T) {
 // n = 2304) holds the exact path's 5n + 5·36² float64s or the randomized one's
 // 2n + 2(64 + 36)·2 at rank 2, though the factor itself has 128 or 72 elements.
 func TestScratchInInPeak(t *testing.T) {
-	dir := t.TempDir()
-	const base = "first_stage_model.decoder.conv_in.weight"
-	shapes := map[string][]int{base: {64, 4, 3, 3}}
-	writeTestModel(t, filepath.Join(dir, "a.safetensors"), ops.F32, shapes, 1, nil)
-	writeTestModel(t, filepath.Join(dir, "b.safetensors"), ops.F32, shapes, 2, nil)
+	dir := modelsAB(t, map[string][]int{"first_stage_model.decoder.conv_in.weight": {64, 4, 3, 3}})
 	hdr := "version 0.1.0\n" +
 		`model "a.safetensors" model_config="sdxl-kohya" merge_space="weight"` + "\n" +
 		`model "b.safetensors" model_config="sdxl-kohya" merge_space="weight"` + "\n" +
@@ -148,4 +141,14 @@ func TestScratchInInPeak(t *testing.T) {
 	if exact["alpha"] != approx["alpha"] || exact["alpha"] >= 8*(5*n+5*36*36) {
 		t.Errorf("alpha: Peak %d exact, %d randomized: a factorization's scratch counted", exact["alpha"], approx["alpha"])
 	}
+}
+
+// modelsAB writes a.safetensors and b.safetensors (float32, seeds 1 and 2) with the given keys
+// into a new folder and returns it.
+func modelsAB(t *testing.T, shapes map[string][]int) string {
+	t.Helper()
+	dir := t.TempDir()
+	writeTestModel(t, filepath.Join(dir, "a.safetensors"), ops.F32, shapes, 1, nil)
+	writeTestModel(t, filepath.Join(dir, "b.safetensors"), ops.F32, shapes, 2, nil)
+	return dir
 }
