@@ -39,21 +39,60 @@ func init() {
 // pass k its k-th step's (with the weights from pass k-1's distances); the output is the last
 // step's median (the mean with maxiter <= 0).
 type medianStager struct {
-	r, n    int
-	eps     float64
-	ftol    float64
-	maxiter int64
-	pos     int
+	r, n int
+	pos  int
 
 	w      []float64 // the weights of the pass being run (nil: pass 0, the mean)
 	den    float64   // their sum, Python's (sequential from 0)
-	acc    []float64 // the distance chains (sums of squares) of the pass being run
-	dists  []float64
-	obj    float64
-	steps  int64
+	z      weiszfeld // the distance chains and the stopping rule (z.stopped: the output uses w)
 	passes int
-	done   bool // no step after this one: the output uses w
 	med    []float64
+}
+
+// weiszfeld is what a staged Weiszfeld iteration (geometric_median's Stager, DELLA's
+// apply_median) keeps between its passes, each of which continues every point's distance chain
+// to that pass's median in acc: the objective, the steps made, whether it stopped.
+type weiszfeld struct {
+	eps, ftol  float64
+	maxiter    int64
+	acc, dists []float64
+	obj        float64
+	steps      int64
+	stopped    bool
+}
+
+func newWeiszfeld(r int, eps, ftol float64, maxiter int64) weiszfeld {
+	return weiszfeld{eps: eps, ftol: ftol, maxiter: maxiter, acc: make([]float64, r), dists: make([]float64, r)}
+}
+
+// endPass ends pass `pass` (0: the start point's) with geometricMedianRowsWith's rule: the
+// distances and their mean, the objective; a pass after the first is a step, and the iteration
+// stops when the objective moved by at most ftol of itself or after maxiter steps. It returns
+// the next step's weights 1/max(d, eps), or nil when stopped.
+func (z *weiszfeld) endPass(pass int) []float64 {
+	for i, a := range z.acc {
+		z.dists[i] = math.Sqrt(a)
+	}
+	clear(z.acc)
+	prev := z.obj
+	z.obj = SumTorch(z.dists) / float64(len(z.dists))
+	if pass > 0 {
+		z.steps++
+		if math.Abs(prev-z.obj) <= z.ftol*z.obj {
+			z.stopped = true
+		}
+	}
+	if z.steps >= z.maxiter {
+		z.stopped = true
+	}
+	if z.stopped {
+		return nil
+	}
+	w := make([]float64, len(z.dists))
+	for i, d := range z.dists {
+		w[i] = 1 / clampMin(d, z.eps)
+	}
+	return w
 }
 
 // acceptsWhole is a StageDef.Accepts taking the keys whose whole kernel would hold *min bytes
@@ -85,8 +124,7 @@ func newMedianStager(c ops.StageCall) (ops.Stager, bool, error) {
 
 // newMedianStagerFor is the Stager of a geometric median of r points of n elements.
 func newMedianStagerFor(r, n int, eps float64, maxiter int64, ftol float64) *medianStager {
-	return &medianStager{r: r, n: n, eps: eps, ftol: ftol, maxiter: maxiter, passes: 1,
-		acc: make([]float64, r), dists: make([]float64, r)}
+	return &medianStager{r: r, n: n, passes: 1, z: newWeiszfeld(r, eps, ftol, maxiter)}
 }
 
 // Passes is the mean's pass and the steps planned so far (one more after each step that does
@@ -142,7 +180,7 @@ func (s *medianStager) median(args [][]float64, dst []float64) {
 
 // Observe continues every model's distance chain to the pass's median over the chunk.
 func (s *medianStager) Observe(pass, lo int, args [][]float64) error {
-	if pass != s.passes-1 || s.done {
+	if pass != s.passes-1 || s.z.stopped {
 		return fmt.Errorf("geometric_median: statistics pass %d of %d", pass, s.passes)
 	}
 	w := 0
@@ -157,7 +195,7 @@ func (s *medianStager) Observe(pass, lo int, args [][]float64) error {
 	}
 	med := s.med[:w]
 	s.median(args, med)
-	DistChains(func(i int) []float64 { return args[i] }, med, s.acc)
+	DistChains(func(i int) []float64 { return args[i] }, med, s.z.acc)
 	return nil
 }
 
@@ -167,26 +205,12 @@ func (s *medianStager) EndPass(pass int) error {
 	if s.pos != s.n {
 		return fmt.Errorf("geometric_median: pass %d saw %d of %d elements", pass, s.pos, s.n)
 	}
-	if pass != s.passes-1 || s.done {
+	if pass != s.passes-1 || s.z.stopped {
 		return fmt.Errorf("geometric_median: end of statistics pass %d of %d", pass, s.passes)
 	}
 	s.pos = 0
-	for i, a := range s.acc {
-		s.dists[i] = math.Sqrt(a)
-	}
-	clear(s.acc)
-	prev := s.obj
-	s.obj = SumTorch(s.dists) / float64(s.r)
-	if pass > 0 {
-		s.steps++
-		if math.Abs(prev-s.obj) <= s.ftol*s.obj {
-			s.done = true
-		}
-	}
-	if s.steps >= s.maxiter {
-		s.done = true
-	}
-	if s.done {
+	w := s.z.endPass(pass)
+	if w == nil {
 		if s.w == nil { // maxiter <= 0: the weighted mean with weights one, the mean's bits
 			s.w = make([]float64, s.r)
 			fill(s.w, 1)
@@ -194,11 +218,9 @@ func (s *medianStager) EndPass(pass int) error {
 		}
 		return nil
 	}
-	w := make([]float64, s.r)
 	den := 0.0
-	for i, d := range s.dists {
-		w[i] = 1 / clampMin(d, s.eps)
-		den += w[i]
+	for _, x := range w {
+		den += x
 	}
 	s.w, s.den = w, den
 	s.passes++
@@ -209,7 +231,7 @@ var errMedianEarly = errors.New("geometric_median: output chunk before the stati
 
 // Chunk writes the output chunk: the last step's median.
 func (s *medianStager) Chunk(lo int, args [][]float64, out []float64) error {
-	if !s.done {
+	if !s.z.stopped {
 		return errMedianEarly
 	}
 	if err := s.check(lo, args, len(out)); err != nil {

@@ -117,13 +117,12 @@ type dellaStager struct {
 
 	th []float64 // the masked deltas' top-k thresholds (once inner ends)
 
-	// Weiszfeld: the weights of the pass being run and their sum, the distance chains, the
-	// objective, the steps made and planned, and whether it stopped.
-	w, acc, dists []float64
-	den, obj      float64
-	steps         int64
-	median        int // passes planned after the thresholds' (0 without apply_median)
-	stopped       bool
+	// Weiszfeld: the weights of the pass being run and their sum, the passes planned after the
+	// thresholds' (0 without apply_median), the distance chains and the stopping rule.
+	w      []float64
+	den    float64
+	median int
+	z      weiszfeld
 
 	// A tile of the points (row i at x[i*tw:]) and of their weighted products, a column, the
 	// elected signs, counts, the tile's column sums and median, and sign votes.
@@ -461,37 +460,19 @@ func (s *dellaStager) EndPass(pass int) error {
 		s.w = make([]float64, s.r)
 		fill(s.w, 1) // the float32 ones
 		s.den = s.weightSum(s.w)
-		s.acc, s.dists = make([]float64, s.r), make([]float64, s.r)
+		s.z = newWeiszfeld(s.r, s.o.eps, s.o.ftol, s.o.maxiter)
 		return nil
 	}
-	if i != s.median-1 || s.stopped {
+	if i != s.median-1 || s.z.stopped {
 		return errors.New("ties_sum_with_dropout: Weiszfeld pass out of order")
 	}
 	s.combined = true // the first pass wrote the combined bits
-	prev := s.obj
-	for k, a := range s.acc {
-		s.dists[k] = math.Sqrt(a)
-	}
-	s.obj = SumTorch(s.dists) / float64(s.r)
-	if i > 0 { // a step: geometricMedian00x's stopping rule
-		s.steps++
-		if math.Abs(prev-s.obj) <= s.o.ftol*s.obj {
-			s.stopped = true
-		}
-	}
-	if s.steps >= s.o.maxiter {
-		s.stopped = true
-	}
-	if s.stopped {
+	// geometricMedian00x's stopping rule; the next step's weights, from this median's distances.
+	nw := s.z.endPass(i)
+	if nw == nil {
 		return nil
 	}
-	// The next step's weights, from this median's distances.
-	nw := make([]float64, s.r)
-	for k, d := range s.dists {
-		nw[k] = 1 / clampMin(d, s.o.eps)
-	}
 	s.w, s.den = nw, s.weightSum(nw)
-	clear(s.acc)
 	s.median++
 	return nil
 }
@@ -593,7 +574,7 @@ func (s *dellaStager) weightSum(w []float64) float64 {
 // DistsTorch's fused multiply-adds in element order).
 func (s *dellaStager) distances(tw int) {
 	x := s.x
-	DistChains(func(i int) []float64 { return x[i*tw : i*tw+tw] }, s.med[:tw], s.acc)
+	DistChains(func(i int) []float64 { return x[i*tw : i*tw+tw] }, s.med[:tw], s.z.acc)
 }
 
 // points fills the tile's filtered points x[i*tw+j] from the columns [t0, t0+tw) of the
