@@ -47,10 +47,12 @@ type Analysis struct {
 	// the LOAD of their first operand (load_fused.go); nil for a class without any.
 	Fused [][]bool
 	// IdleStageCache is the memory each worker may keep between keys for staged keys' input
-	// caches: stageCacheBytes when a class runs staged, else 0. A run under --max-memory
-	// counts it with the fixed overhead: the budget admits each key with its own cache bytes,
-	// and the arena outlives the key (a fresh one per key costs its page faults, more than
-	// the merge's own system time).
+	// caches (a worker's arena grows to the largest cache it has held): a bound on the largest
+	// staged key's cache, its LOADs' n elements at 8 bytes each (the plan has no input dtypes),
+	// at most stageCacheBytes (past it a key runs without the cache); 0 when no key runs
+	// staged. A run under --max-memory counts it with the fixed overhead: the budget admits
+	// each key with its own cache bytes, and the arena outlives the key (a fresh one per key
+	// costs its page faults, more than the merge's own system time).
 	IdleStageCache int64
 }
 
@@ -72,8 +74,14 @@ func Analyze(p *bytecode.Program, opts Options) (*Analysis, error) {
 		if st != nil {
 			a.Staged[i] = &StagedCall{PC: st.pc, Slice: st.slice, Tensors: st.r, Def: st.def,
 				RawKeys: st.rawKeys != nil && !opts.NoRawKeys && !opts.NoStageCache, class: st, numerics: m.numerics}
-			if !opts.NoStageCache {
-				a.IdleStageCache = stageCacheBytes
+		}
+	}
+	if !opts.NoStageCache {
+		for i := range p.Keys {
+			k := &p.Keys[i]
+			if a.Chunked[i] && m.stagedKey(k) != nil {
+				need := 8 * int64(len(m.loads[k.Class])) * int64(ops.NumElements(k.Shape))
+				a.IdleStageCache = max(a.IdleStageCache, min(need, stageCacheBytes))
 			}
 		}
 	}

@@ -104,10 +104,13 @@ func cmdPlan(e *env, args []string) error {
 			limit, what = avail, "available memory "+humanBytes(avail)
 		}
 	}
-	// Under --max-memory, run also keeps the collector's headroom free (budgetReserve).
+	// Under --max-memory, run also keeps the collector's headroom free (collectorLag), and
+	// refuses a budget below its own overhead (keyBudget).
 	var lag int64
+	own := false
 	if *maxMem != "" {
 		lag = collectorLag(p, an)
+		own = keyBudget(limit, n, p, an) <= 0
 	}
 	if limit > 0 && len(p.Keys) > 0 {
 		need := peaks[largest] + runtimeOverhead(1) + lag
@@ -115,6 +118,9 @@ func cmdPlan(e *env, args []string) error {
 		case need > limit:
 			fmt.Fprintf(w, "DOES NOT FIT in %s: key %s alone needs %s%s\n", what, p.Keys[largest].Name, humanBytes(need),
 				keyCause(p, opts.Registry, &p.Keys[largest], chunked[largest]))
+		case own:
+			fmt.Fprintf(w, "DOES NOT FIT in %s: mechac's own overhead with %d workers is %s (runtime %s, staged input caches %s, the collector's headroom %s); try fewer workers (-j)\n",
+				what, n, humanBytes(limit-keyBudget(limit, n, p, an)), humanBytes(runtimeOverhead(n)), humanBytes(int64(n)*an.IdleStageCache), humanBytes(lag))
 		case predicted+runtimeOverhead(n)+lag > limit:
 			fmt.Fprintf(w, "fits in %s, with fewer keys in flight than workers at times\n", what)
 		default:
@@ -135,8 +141,11 @@ func cmdPlan(e *env, args []string) error {
 		fmt.Fprintf(w, "largest key: %s %s, %s of float64 registers and kernel scratch at its peak (%s)\n", k.Name, ops.FormatShape(k.Shape), humanBytes(peaks[largest]), how)
 	}
 	idleNote := ""
-	if idle > 0 {
+	switch {
+	case idle > 0:
 		idleNote = fmt.Sprintf(" and %s of staged methods' idle buffers", humanBytes(idle))
+	case *maxMem != "" && an.IdleStageCache > 0:
+		idleNote = fmt.Sprintf(" and each worker's %s staged input cache", humanBytes(an.IdleStageCache))
 	}
 	lagNote := ""
 	if lag > 0 {
@@ -192,6 +201,13 @@ func collectorLag(p *bytecode.Program, an *vm.Analysis) int64 {
 		}
 	}
 	return lag
+}
+
+// keyBudget is what run --max-memory SIZE (limit) admits keys within: SIZE less the runtime
+// overhead of the workers, each worker's staged input cache and the collector's headroom
+// (SPEC 5.2). Zero or less: SIZE is below mechac's own overhead, which run refuses.
+func keyBudget(limit int64, workers int, p *bytecode.Program, an *vm.Analysis) int64 {
+	return limit - runtimeOverhead(workers) - int64(workers)*an.IdleStageCache - collectorLag(p, an)
 }
 
 // goLimitSlack is how far below --max-memory (besides collectorLag) run sets the Go runtime's

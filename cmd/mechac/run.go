@@ -146,12 +146,12 @@ func cmdRun(e *env, args []string) error {
 		// collector's headroom; the Go runtime collects harder as the heap nears its limit, set
 		// below SIZE by that headroom and what the process holds outside the runtime. Staged
 		// methods keep no idle buffers: the admission counts none.
-		lag := collectorLag(prog, an)
-		budget := limit - runtimeOverhead(workers) - int64(workers)*an.IdleStageCache - lag
+		budget := keyBudget(limit, workers, prog, an)
 		if budget <= 0 {
-			return usagef("run: --max-memory %s is less than mechac's own overhead", *maxMem)
+			return usagef("run: --max-memory %s is less than mechac's own overhead with %d workers, %s (mechac plan --max-memory details it; try fewer workers, -j)",
+				*maxMem, workers, humanBytes(limit-budget))
 		}
-		debug.SetMemoryLimit(limit - goLimitSlack - lag)
+		debug.SetMemoryLimit(limit - goLimitSlack - collectorLag(prog, an))
 		stdlib.KeepIdleBuffers(false)
 		limit = budget
 	}
