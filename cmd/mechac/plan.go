@@ -189,7 +189,7 @@ func predictPeak(an *vm.Analysis, n int, limit int64) (predicted, idle int64) {
 // on whole tensors. A whole-tensor kernel allocates and drops buffers of its key's size, and a
 // buffer dropped is resident until the next collection ends; the heap also grows while a
 // collection runs. With live bytes admitted up to the budget minus the overhead alone, and
-// Go's limit at the budget, a scale-4 SDXL rotate under 250 MiB peaked at 258-276 MiB RSS (the
+// Go's limit at the budget, a scale-4 SDXL rotate under 250 MiB peaked at 252-276 MiB RSS (the
 // token embedding, 12352 x 320, 30 MiB per tensor, with a smaller key); with the headroom
 // kept out of both the key budget and Go's limit, at 229 MiB (BENCHMARKS.md, session 10).
 // Keys that run in chunks allocate nothing of their key's size.
