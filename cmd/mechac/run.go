@@ -93,6 +93,17 @@ func cmdRun(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	workers := *jobs
+	if workers <= 0 {
+		workers = runtime.NumCPU()
+	}
+	// A budget below mechac's own overhead is a usage error, reported before the machine's
+	// memory is looked at.
+	budget := keyBudget(limit, workers, prog, an)
+	if limit > 0 && budget <= 0 {
+		return usagef("run: --max-memory %s is less than mechac's own overhead with %d workers, %s (mechac plan --max-memory details it; try fewer workers, -j)",
+			*maxMem, workers, humanBytes(limit-budget))
+	}
 	if err := checkMemory(e, prog, an, *quiet); err != nil {
 		return err
 	}
@@ -121,10 +132,6 @@ func cmdRun(e *env, args []string) error {
 		}
 	})
 	defer stop()
-	workers := *jobs
-	if workers <= 0 {
-		workers = runtime.NumCPU()
-	}
 	// (Both settings are the process's: restored for a caller that runs again, as the tests do.)
 	defer debug.SetMemoryLimit(debug.SetMemoryLimit(-1))
 	defer stdlib.KeepIdleBuffers(true)
@@ -146,11 +153,6 @@ func cmdRun(e *env, args []string) error {
 		// collector's headroom; the Go runtime collects harder as the heap nears its limit, set
 		// below SIZE by that headroom and what the process holds outside the runtime. Staged
 		// methods keep no idle buffers: the admission counts none.
-		budget := keyBudget(limit, workers, prog, an)
-		if budget <= 0 {
-			return usagef("run: --max-memory %s is less than mechac's own overhead with %d workers, %s (mechac plan --max-memory details it; try fewer workers, -j)",
-				*maxMem, workers, humanBytes(limit-budget))
-		}
 		debug.SetMemoryLimit(limit - goLimitSlack - collectorLag(prog, an))
 		stdlib.KeepIdleBuffers(false)
 		limit = budget
