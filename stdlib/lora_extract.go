@@ -274,13 +274,21 @@ const (
 	topSingularCheck    = 4
 )
 
+// topSingularBlock is topSingular's block size for the top k pairs of an m x n matrix, k plus
+// oversampling so that the k-th pair converges fast, and whether it takes the full SVD instead
+// (a small side, or a block of half of it or more).
+func topSingularBlock(m, n, k int) (p int, full bool) {
+	small := min(m, n)
+	p = min(small, 2*k+8)
+	return p, small <= topSingularSmall || 2*p >= small
+}
+
 // topSingular returns the k largest singular triplets of a: u (m x k'), s, vt (k' x n), k' >= k
 // (the full SVD returns every pair; callers use the first k).
 func topSingular(a *mat.Dense, k int) (*mat.Dense, []float64, *mat.Dense, error) {
 	m, n := a.Dims()
-	small := min(m, n)
-	p := min(small, 2*k+8) // block size: k plus oversampling, so the k-th pair converges fast
-	if small <= topSingularSmall || 2*p >= small {
+	p, full := topSingularBlock(m, n, k)
+	if full {
 		return laSVD(a)
 	}
 	if err := laCheckFinite("svd", a); err != nil {
@@ -547,8 +555,8 @@ func extractScratch(algo string, in [][]int, hp map[string]float64) int64 {
 // else 8·(2n + 4(m + c)p) for the iteration's blocks and products.
 func topSingularScratch(m, c, k int) int64 {
 	n, s := m*c, min(m, c)
-	p := min(s, 2*k+8)
-	if s <= topSingularSmall || 2*p >= s {
+	p, full := topSingularBlock(m, c, k)
+	if full {
 		return int64(8 * (5*n + 5*s*s))
 	}
 	return int64(8 * (2*n + 4*(m+c)*p))

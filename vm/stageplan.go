@@ -65,7 +65,12 @@ func Analyze(p *bytecode.Program, opts Options) (*Analysis, error) {
 	a := &Analysis{Peaks: make([]int64, len(p.Keys)), Chunked: make([]bool, len(p.Keys)), ChunkElems: m.chunkElems,
 		Staged: make([]*StagedCall, len(p.Classes)), Fused: make([][]bool, len(p.Classes))}
 	for i := range p.Keys {
-		a.Peaks[i], a.Chunked[i] = m.admitPeak(&p.Keys[i]), m.chunked(&p.Keys[i])
+		k := &p.Keys[i]
+		a.Peaks[i], a.Chunked[i] = m.admitPeak(k), m.chunked(k)
+		if a.Chunked[i] && !opts.NoStageCache && m.stagedKey(k) != nil {
+			need := 8 * int64(len(m.loads[k.Class])) * int64(ops.NumElements(k.Shape))
+			a.IdleStageCache = max(a.IdleStageCache, min(need, stageCacheBytes))
+		}
 	}
 	if m.chunkElems <= 0 {
 		return a, nil
@@ -74,15 +79,6 @@ func Analyze(p *bytecode.Program, opts Options) (*Analysis, error) {
 		if st != nil {
 			a.Staged[i] = &StagedCall{PC: st.pc, Slice: st.slice, Tensors: st.r, Def: st.def,
 				RawKeys: st.rawKeys != nil && !opts.NoRawKeys && !opts.NoStageCache, class: st, numerics: m.numerics}
-		}
-	}
-	if !opts.NoStageCache {
-		for i := range p.Keys {
-			k := &p.Keys[i]
-			if a.Chunked[i] && m.stagedKey(k) != nil {
-				need := 8 * int64(len(m.loads[k.Class])) * int64(ops.NumElements(k.Shape))
-				a.IdleStageCache = max(a.IdleStageCache, min(need, stageCacheBytes))
-			}
 		}
 	}
 	for i, pair := range m.fused {

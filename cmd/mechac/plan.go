@@ -106,11 +106,10 @@ func cmdPlan(e *env, args []string) error {
 	}
 	// Under --max-memory, run also keeps the collector's headroom free (collectorLag), and
 	// refuses a budget below its own overhead (keyBudget).
-	var lag int64
-	own := false
+	var lag, budget int64
 	if *maxMem != "" {
 		lag = collectorLag(p, an)
-		own = keyBudget(limit, n, p, an) <= 0
+		budget = keyBudget(limit, n, an, lag)
 	}
 	if limit > 0 && len(p.Keys) > 0 {
 		need := peaks[largest] + runtimeOverhead(1) + lag
@@ -118,9 +117,9 @@ func cmdPlan(e *env, args []string) error {
 		case need > limit:
 			fmt.Fprintf(w, "DOES NOT FIT in %s: key %s alone needs %s%s\n", what, p.Keys[largest].Name, humanBytes(need),
 				keyCause(p, opts.Registry, &p.Keys[largest], chunked[largest]))
-		case own:
+		case *maxMem != "" && budget <= 0:
 			fmt.Fprintf(w, "DOES NOT FIT in %s: mechac's own overhead with %d workers is %s (runtime %s, staged input caches %s, the collector's headroom %s); try fewer workers (-j)\n",
-				what, n, humanBytes(limit-keyBudget(limit, n, p, an)), humanBytes(runtimeOverhead(n)), humanBytes(int64(n)*an.IdleStageCache), humanBytes(lag))
+				what, n, humanBytes(limit-budget), humanBytes(runtimeOverhead(n)), humanBytes(int64(n)*an.IdleStageCache), humanBytes(lag))
 		case predicted+runtimeOverhead(n)+lag > limit:
 			fmt.Fprintf(w, "fits in %s, with fewer keys in flight than workers at times\n", what)
 		default:
@@ -204,10 +203,11 @@ func collectorLag(p *bytecode.Program, an *vm.Analysis) int64 {
 }
 
 // keyBudget is what run --max-memory SIZE (limit) admits keys within: SIZE less the runtime
-// overhead of the workers, each worker's staged input cache and the collector's headroom
-// (SPEC 5.2). Zero or less: SIZE is below mechac's own overhead, which run refuses.
-func keyBudget(limit int64, workers int, p *bytecode.Program, an *vm.Analysis) int64 {
-	return limit - runtimeOverhead(workers) - int64(workers)*an.IdleStageCache - collectorLag(p, an)
+// overhead of the workers, each worker's staged input cache and the collector's headroom lag
+// (collectorLag; SPEC 5.2). Zero or less: SIZE is below mechac's own overhead, which run
+// refuses.
+func keyBudget(limit int64, workers int, an *vm.Analysis, lag int64) int64 {
+	return limit - runtimeOverhead(workers) - int64(workers)*an.IdleStageCache - lag
 }
 
 // goLimitSlack is how far below --max-memory (besides collectorLag) run sets the Go runtime's

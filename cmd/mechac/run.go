@@ -99,7 +99,8 @@ func cmdRun(e *env, args []string) error {
 	}
 	// A budget below mechac's own overhead is a usage error, reported before the machine's
 	// memory is looked at.
-	budget := keyBudget(limit, workers, prog, an)
+	lag := collectorLag(prog, an)
+	budget := keyBudget(limit, workers, an, lag)
 	if limit > 0 && budget <= 0 {
 		return usagef("run: --max-memory %s is less than mechac's own overhead with %d workers, %s (mechac plan --max-memory details it; try fewer workers, -j)",
 			*maxMem, workers, humanBytes(limit-budget))
@@ -153,7 +154,7 @@ func cmdRun(e *env, args []string) error {
 		// collector's headroom; the Go runtime collects harder as the heap nears its limit, set
 		// below SIZE by that headroom and what the process holds outside the runtime. Staged
 		// methods keep no idle buffers: the admission counts none.
-		debug.SetMemoryLimit(limit - goLimitSlack - collectorLag(prog, an))
+		debug.SetMemoryLimit(limit - goLimitSlack - lag)
 		stdlib.KeepIdleBuffers(false)
 		limit = budget
 	}
