@@ -197,7 +197,9 @@ func TestWriteback(t *testing.T) {
 	// A failed background sync fails the run: the kernel reports a write-back error once.
 	failed := filepath.Join(dir, "failed.safetensors")
 	calls.Store(0)
-	writeback = func(*os.File) error { calls.Add(1); return syscall.EIO }
+	// The failure comes a while after the call is seen: Commit must still get it (it waits
+	// for the writeback in flight before it reads the error).
+	writeback = func(*os.File) error { calls.Add(1); time.Sleep(50 * time.Millisecond); return syscall.EIO }
 	writebackBytes = 512
 	wf, err := Create(failed, decl, nil, WriterOptions{})
 	if err != nil {

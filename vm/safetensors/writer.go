@@ -503,6 +503,9 @@ func (w *Writer) Omit(name string) {
 // temporary file is fsynced, renamed over the output path and the folder is fsynced, so the
 // output appears complete or not at all. On error the temporary file is removed.
 func (w *Writer) Commit() error {
+	// A writeback in flight may still record the file's error: wait for it before reading
+	// w.err (publish would stop it only after the check).
+	w.stopWriteback()
 	w.mu.Lock()
 	if w.closed {
 		w.mu.Unlock()
