@@ -108,6 +108,12 @@ func addTerm(blk []float64, m *ops.Tensor, c float64, lo int, first bool) {
 		}
 		return
 	}
+	if !math.IsNaN(c) {
+		// math.FMA(x, c, b) is math.FMA(c, x, b) bit for bit when c is not a NaN (the
+		// product is exact either way, and the NaN a result carries is b's or x's).
+		vecAddScaled(blk, blk, src, c)
+		return
+	}
 	for i, x := range src {
 		blk[i] = math.FMA(c, x, blk[i])
 	}

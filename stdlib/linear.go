@@ -321,10 +321,7 @@ var nAverageStep = define(&ops.Def{
 			return nil
 		}
 		if full {
-			rd, md := r.Data[:len(out)], m.Data[:len(out)]
-			for i := range out {
-				out[i] = rd[i] + md[i]
-			}
+			vecAdd(out, r.Data, m.Data)
 			return nil
 		}
 		for i := range out {
@@ -352,6 +349,10 @@ var nAverageDiv = define(&ops.Def{
 			return err
 		}
 		n := float64(c.Kw[0].I)
+		if len(ts[0].Data) == len(out) {
+			vecDiv(out, ts[0].Data, n)
+			return nil
+		}
 		for i := range out {
 			out[i] = ts[0].At(i) / n
 		}

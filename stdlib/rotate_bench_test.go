@@ -21,7 +21,8 @@ import (
 // matrix power: an eigen-decomposition per key). The pairs are independent Gaussian matrices,
 // unless MECHAC_ROTATE_NEAR=e makes b = a + e·noise: two fine-tunes of one model, where the
 // wide keys' Stiefel iteration (fractional alignments) converges in 3-4 steps instead of
-// running to stiefel_max_iters. Run with
+// running to stiefel_max_iters. MECHAC_ROTATE_ONLY=SHAPE (as ops.FormatShape prints it, e.g.
+// "[1280, 5120]") times that shape alone. Run with
 //
 //	go test ./stdlib -run '^$' -bench 'RotateSDXL' -benchtime 1x -v
 //
@@ -44,6 +45,7 @@ func BenchmarkRotateSDXL(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+	only := os.Getenv("MECHAC_ROTATE_ONLY")
 	counts := map[string]int{}
 	shapes := map[string][]int{}
 	for _, k := range cfg.Keys {
@@ -51,6 +53,9 @@ func BenchmarkRotateSDXL(b *testing.B) {
 			continue
 		}
 		s := ops.FormatShape(k.Shape)
+		if only != "" && s != only {
+			continue
+		}
 		counts[s]++
 		shapes[s] = k.Shape
 	}

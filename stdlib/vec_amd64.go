@@ -16,6 +16,12 @@ func vecSubAVX2(out, a, b *float64, n int)
 //go:noescape
 func vecFMAAVX2(out, a, b *float64, w float64, n int)
 
+//go:noescape
+func vecAddAVX2(out, a, b *float64, n int)
+
+//go:noescape
+func vecDivAVX2(out, a *float64, d float64, n int)
+
 var (
 	vecSubVector = cpu.X86.HasAVX2
 	// math.FMA is the FMA instruction only where the CPU has one (else a software fused
@@ -33,6 +39,32 @@ func vecSub(out, a, b []float64) {
 	}
 	for ; i < len(out); i++ {
 		out[i] = a[i] - b[i]
+	}
+}
+
+// vecAdd sets out[i] = a[i] + b[i] (len(a), len(b) >= len(out); out may be a or b).
+func vecAdd(out, a, b []float64) {
+	a, b = a[:len(out)], b[:len(out)]
+	i := 0
+	if n := len(out) &^ 3; vecSubVector && n > 0 {
+		vecAddAVX2(&out[0], &a[0], &b[0], n)
+		i = n
+	}
+	for ; i < len(out); i++ {
+		out[i] = a[i] + b[i]
+	}
+}
+
+// vecDiv sets out[i] = a[i] / d (len(a) >= len(out); out may be a).
+func vecDiv(out, a []float64, d float64) {
+	a = a[:len(out)]
+	i := 0
+	if n := len(out) &^ 3; vecSubVector && n > 0 {
+		vecDivAVX2(&out[0], &a[0], d, n)
+		i = n
+	}
+	for ; i < len(out); i++ {
+		out[i] = a[i] / d
 	}
 }
 

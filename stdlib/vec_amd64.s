@@ -1,50 +1,76 @@
 #include "textflag.h"
 
+// BINOP_LOOP(OP) is the body of vecSubAVX2 and vecAddAVX2: out[i] = a[i] OP b[i] for n a
+// positive multiple of 4, with a as the first source, as the Go loop's SUBSD or ADDSD (a NaN a
+// is the result's NaN, else a NaN b). All of a block's loads come before its stores, so out
+// may be a or b.
+#define BINOP_LOOP(OP) \
+	MOVQ out+0(FP), DI \
+	MOVQ a+8(FP), SI \
+	MOVQ b+16(FP), DX \
+	MOVQ n+24(FP), CX \
+	CMPQ CX, $16 \
+	JLT  loop4 \
+loop16: \
+	VMOVUPD (SI), Y0 \
+	VMOVUPD 32(SI), Y1 \
+	VMOVUPD 64(SI), Y2 \
+	VMOVUPD 96(SI), Y3 \
+	OP  (DX), Y0, Y0 \
+	OP  32(DX), Y1, Y1 \
+	OP  64(DX), Y2, Y2 \
+	OP  96(DX), Y3, Y3 \
+	VMOVUPD Y0, (DI) \
+	VMOVUPD Y1, 32(DI) \
+	VMOVUPD Y2, 64(DI) \
+	VMOVUPD Y3, 96(DI) \
+	ADDQ $128, SI \
+	ADDQ $128, DX \
+	ADDQ $128, DI \
+	SUBQ $16, CX \
+	CMPQ CX, $16 \
+	JGE  loop16 \
+	TESTQ CX, CX \
+	JZ   done \
+loop4: \
+	VMOVUPD (SI), Y0 \
+	OP  (DX), Y0, Y0 \
+	VMOVUPD Y0, (DI) \
+	ADDQ $32, SI \
+	ADDQ $32, DX \
+	ADDQ $32, DI \
+	SUBQ $4, CX \
+	JNZ  loop4 \
+done: \
+	VZEROUPPER \
+	RET
+
 // func vecSubAVX2(out, a, b *float64, n int)
-// n is a positive multiple of 4: out[i] = a[i] - b[i] by VSUBPD with a as the first source, as
-// the Go loop's SUBSD (a NaN a is the result's NaN, else a NaN b). All of a block's loads come
-// before its stores, so out may be a or b.
 TEXT ·vecSubAVX2(SB), NOSPLIT, $0-32
+	BINOP_LOOP(VSUBPD)
+
+// func vecAddAVX2(out, a, b *float64, n int)
+TEXT ·vecAddAVX2(SB), NOSPLIT, $0-32
+	BINOP_LOOP(VADDPD)
+
+// func vecDivAVX2(out, a *float64, d float64, n int)
+// n is a positive multiple of 4: out[i] = a[i] / d by VDIVPD with a as the first source, as
+// the Go loop's DIVSD (correctly rounded, the same bits; a NaN a is the result's NaN). out may
+// be a.
+TEXT ·vecDivAVX2(SB), NOSPLIT, $0-32
 	MOVQ out+0(FP), DI
 	MOVQ a+8(FP), SI
-	MOVQ b+16(FP), DX
+	VBROADCASTSD d+16(FP), Y15
 	MOVQ n+24(FP), CX
-	CMPQ CX, $16
-	JLT  sub4
 
-sub16:
+div4:
 	VMOVUPD (SI), Y0
-	VMOVUPD 32(SI), Y1
-	VMOVUPD 64(SI), Y2
-	VMOVUPD 96(SI), Y3
-	VSUBPD  (DX), Y0, Y0
-	VSUBPD  32(DX), Y1, Y1
-	VSUBPD  64(DX), Y2, Y2
-	VSUBPD  96(DX), Y3, Y3
-	VMOVUPD Y0, (DI)
-	VMOVUPD Y1, 32(DI)
-	VMOVUPD Y2, 64(DI)
-	VMOVUPD Y3, 96(DI)
-	ADDQ $128, SI
-	ADDQ $128, DX
-	ADDQ $128, DI
-	SUBQ $16, CX
-	CMPQ CX, $16
-	JGE  sub16
-	TESTQ CX, CX
-	JZ   subdone
-
-sub4:
-	VMOVUPD (SI), Y0
-	VSUBPD  (DX), Y0, Y0
+	VDIVPD  Y15, Y0, Y0
 	VMOVUPD Y0, (DI)
 	ADDQ $32, SI
-	ADDQ $32, DX
 	ADDQ $32, DI
 	SUBQ $4, CX
-	JNZ  sub4
-
-subdone:
+	JNZ  div4
 	VZEROUPPER
 	RET
 

@@ -14,6 +14,22 @@ func vecSub(out, a, b []float64) {
 	}
 }
 
+// vecAdd sets out[i] = a[i] + b[i] (len(a), len(b) >= len(out); out may be a or b).
+func vecAdd(out, a, b []float64) {
+	a, b = a[:len(out)], b[:len(out)]
+	for i := range out {
+		out[i] = a[i] + b[i]
+	}
+}
+
+// vecDiv sets out[i] = a[i] / d (len(a) >= len(out); out may be a).
+func vecDiv(out, a []float64, d float64) {
+	a = a[:len(out)]
+	for i := range out {
+		out[i] = a[i] / d
+	}
+}
+
 // vecAddScaled sets out[i] = math.FMA(b[i], w, a[i]) (len(a), len(b) >= len(out); out may be
 // a or b).
 func vecAddScaled(out, a, b []float64, w float64) {
