@@ -273,6 +273,13 @@ type Def struct {
 	// before it for this call alone (SPEC §5.1), so the model's float64 chunk is never
 	// written and read back. subtract sets it: every delta of a model is made this way.
 	LoadFused func(out []float64, raw []byte, dt DType, b []float64) (finite bool)
+	// LoadFusedSecond is LoadFused for a call whose second tensor argument is the one read
+	// straight from a model file: the next model of a running sum (n_average's steps), whose
+	// first argument is the sum so far. Given the run's numerics and the call's keyword values
+	// (its constant operands after the two tensors), it returns the kernel
+	// out = f(a, widen(raw)) under LoadFused's contract (out may be a), or nil when it has none
+	// for them. The VM asks once per CALL of a class program (SPEC §5.1).
+	LoadFusedSecond func(numerics Numerics, kw []Value) func(out, a []float64, raw []byte, dt DType) (finite bool)
 	// RawKeys, when set, writes the magnitude keys, float32bits(float32(|x|)), of the kernel's
 	// result over two tensors of len(dst) elements read straight from model files (a and b as
 	// stored, both of dtype dt), and reports whether every widened element of both was

@@ -295,6 +295,31 @@ var nAverageStep = define(&ops.Def{
 	Keys:          ops.KeysIntersect,
 	InPlace:       true,
 	Formula:       "exact: sum + model; sd-mecha: lerp(sum, model, 1/(k+1))",
+	// Exact numerics: the model's LOAD fused into the sum (num.DecodeAddFast), whose float64
+	// chunk is then never written and read back.
+	LoadFusedSecond: func(numerics ops.Numerics, _ []ops.Value) func(out, a []float64, raw []byte, dt ops.DType) bool {
+		if numerics != ops.Exact {
+			return nil
+		}
+		return func(out, a []float64, raw []byte, dt ops.DType) bool {
+			i := num.DecodeAddFast(out, raw, dt, a) // a finite prefix, widened and added
+			rest := out[i:]
+			// The rest widened into out, then sum + model in the kernel's operand order (out
+			// may be a: each a[j] is read before out[j] is written, here and in vecAdd).
+			finite, size := true, dt.Size()
+			var buf [256]float64
+			for lo := 0; lo < len(rest); lo += len(buf) {
+				w := buf[:min(len(buf), len(rest)-lo)]
+				if !num.DecodeFinite(w, raw[(i+lo)*size:(i+lo+len(w))*size], dt) {
+					finite = false
+				}
+				for j, x := range w {
+					rest[lo+j] = a[i+lo+j] + x
+				}
+			}
+			return finite
+		}
+	},
 	Doc: "Step k (1-based) of n_average's running computation, which the compiler emits for an " +
 		"n_average of many models: the running sum plus the next model (exact numerics), or the " +
 		"running mean moved towards it by 1/(k+1) (sd-mecha numerics).",

@@ -236,6 +236,11 @@ func (w *worker) loadPart(input int, name string, part *span) (*ops.Tensor, erro
 // newMachine resolves p's methods and decides, per key class, chunked execution and its peak.
 func newMachine(p *bytecode.Program, opts Options) (*machine, error) {
 	m := &machine{prog: p, noInPlace: opts.NoInPlace, noStageCache: opts.NoStageCache, noRawKeys: opts.NoRawKeys}
+	// The numerics before the class programs are looked at: which loads fuse depends on them.
+	var err error
+	if m.numerics, err = ops.ParseNumerics(p.Numerics); err != nil {
+		return nil, err
+	}
 	for _, c := range p.Consts {
 		m.consts = append(m.consts, constValue(c))
 	}
@@ -254,10 +259,12 @@ func newMachine(p *bytecode.Program, opts Options) (*machine, error) {
 		}
 		m.staged = append(m.staged, st)
 		var fused []int
+		var second []secondKernel
 		if !opts.NoLoadFusion && (m.chunkable[i] || st != nil) {
-			fused = m.fusedLoads(&p.Classes[i], st)
+			fused, second = m.fusedLoads(&p.Classes[i], st)
 		}
 		m.fused = append(m.fused, fused)
+		m.second = append(m.second, second)
 		if st != nil {
 			st.skip, _ = directArgs(&p.Classes[i], st, fused)
 		}

@@ -16,14 +16,15 @@ import (
 // float64 chunk. The values are the LOAD and the kernel's, bit for bit (TestLoadFusedBitwise).
 
 // fusedLoads pairs, per instruction of a class program, each LOAD whose register only one
-// later CALL reads with that CALL: a CALL of a method with LoadFused over two register
-// operands, the LOAD's register first and not the second, dropped by the FREEs that follow the
-// CALL. The instructions between them are LOADs, CALLs and FREEs of other registers, and no
-// jump lands among them, so the LOAD can wait for the CALL (the scheduler may put the base's
-// LOAD between: `LOAD r1; LOAD r0; CALL subtract(r1, r0)`). pair[pc] is the partner's pc + 1
-// (the CALL's for a LOAD, the LOAD's for a CALL), 0 for the rest; nil when nothing fuses.
-func (m *machine) fusedLoads(code *bytecode.Code, staged *stagedClass) []int {
-	var pair []int
+// later CALL reads with that CALL, dropped by the FREEs that follow the CALL: a CALL over two
+// register operands of a method with LoadFused, the LOAD's register first, or with
+// LoadFusedSecond (a kernel for the run's numerics and the call's constant keywords), the
+// LOAD's register second. The instructions between them are LOADs, CALLs and FREEs of other
+// registers, and no jump lands among them, so the LOAD can wait for the CALL (the scheduler
+// may put the base's LOAD between: `LOAD r1; LOAD r0; CALL subtract(r1, r0)`). pair[pc] is
+// the partner's pc + 1 (the CALL's for a LOAD, the LOAD's for a CALL), 0 for the rest; nil
+// when nothing fuses. second holds, per CALL paired on its second operand, that kernel.
+func (m *machine) fusedLoads(code *bytecode.Code, staged *stagedClass) (pair []int, second []secondKernel) {
 	target := map[int]bool{}
 	for _, in := range code.Instrs {
 		if bytecode.Ops[in.Op].Jumps {
@@ -31,24 +32,63 @@ func (m *machine) fusedLoads(code *bytecode.Code, staged *stagedClass) []int {
 		}
 	}
 	for pc, call := range code.Instrs {
-		if call.Op != bytecode.CALL || m.methods[call.B].LoadFused == nil || call.Counts != nil ||
-			len(call.Operands) != 2 || (staged != nil && staged.pc == pc) {
+		if call.Op != bytecode.CALL || call.Counts != nil || len(call.Operands) < 2 || call.NArgs != 2 ||
+			call.NVar != 0 || (staged != nil && staged.pc == pc) {
 			continue
 		}
+		d := m.methods[call.B]
 		a, b := call.Operands[0], call.Operands[1]
-		if a.Kind != bytecode.OpReg || b.Kind != bytecode.OpReg || a.Index == b.Index || call.A == a.Index {
+		if a.Kind != bytecode.OpReg || b.Kind != bytecode.OpReg || a.Index == b.Index {
 			continue
 		}
-		ld := loadBefore(code, pc, a.Index, target)
-		if ld < 0 || !freedAfter(code, pc, a.Index) {
+		var fn secondKernel
+		r := a.Index // the loaded operand
+		switch {
+		case d.LoadFused != nil && len(call.Operands) == 2 && call.A != a.Index:
+		case d.LoadFusedSecond != nil && call.A != b.Index:
+			kw, ok := m.constOperands(call.Operands[2:])
+			if !ok {
+				continue
+			}
+			if fn = d.LoadFusedSecond(m.numerics, kw); fn == nil {
+				continue
+			}
+			r = b.Index
+		default:
+			continue
+		}
+		ld := loadBefore(code, pc, r, target)
+		if ld < 0 || !freedAfter(code, pc, r) {
 			continue
 		}
 		if pair == nil {
 			pair = make([]int, len(code.Instrs))
 		}
 		pair[ld], pair[pc] = pc+1, ld+1
+		if fn != nil {
+			if second == nil {
+				second = make([]secondKernel, len(code.Instrs))
+			}
+			second[pc] = fn
+		}
 	}
-	return pair
+	return pair, second
+}
+
+// secondKernel is a LoadFusedSecond kernel.
+type secondKernel = func(out, a []float64, raw []byte, dt ops.DType) (finite bool)
+
+// constOperands returns the values of constant operands (a call's keywords); false if one is
+// not a constant.
+func (m *machine) constOperands(ops_ []bytecode.Operand) ([]ops.Value, bool) {
+	kw := make([]ops.Value, 0, len(ops_))
+	for _, o := range ops_ {
+		if o.Kind != bytecode.OpConst {
+			return nil, false
+		}
+		kw = append(kw, m.consts[o.Index])
+	}
+	return kw, true
 }
 
 // loadBefore is the pc of the LOAD that writes register r for the CALL at pc, when only LOADs,
@@ -94,13 +134,23 @@ func freedAfter(code *bytecode.Code, pc, r int) bool {
 	return false
 }
 
-// loadFused runs the fused LOAD at ld with the CALL at pc over part, when the CALL's second
+// loadFused runs the fused LOAD at ld with the CALL at pc over part, when the CALL's other
 // operand is a float64 chunk of part's length; done is false when it did not, and then the
-// caller runs the LOAD, late, and the CALL as they are, which gives the same values.
+// caller runs the LOAD, late, and the CALL as they are, which gives the same values. A CALL
+// fused on its second operand writes into its first operand's buffer when that register dies
+// there (donorFor), as the CALL would.
 func (w *worker) loadFused(k *bytecode.Key, code *bytecode.Code, ld, pc int, part *span) (done bool, err error) {
 	m := w.m
 	load, call := &code.Instrs[ld], &code.Instrs[pc]
-	s := w.regs[call.Operands[1].Index]
+	var second secondKernel
+	if ks := m.second[k.Class]; ks != nil {
+		second = ks[pc]
+	}
+	other := call.Operands[1].Index
+	if second != nil {
+		other = call.Operands[0].Index
+	}
+	s := w.regs[other]
 	if s == nil || s.t.DType != ops.F64 || len(s.t.Shape) != 1 || len(s.t.Data) != part.n {
 		return false, nil
 	}
@@ -109,11 +159,29 @@ func (w *worker) loadFused(k *bytecode.Key, code *bytecode.Code, ld, pc int, par
 	if err != nil {
 		return false, err
 	}
-	out := w.alloc(part.n)
-	finite := m.methods[call.B].LoadFused(out, raw, dt, s.t.Data)
+	donated := second != nil && m.donors[k.Class][pc] == other && s.refs == 1
+	var out []float64
+	if donated {
+		out = s.t.Data
+	} else {
+		out = w.alloc(part.n)
+	}
+	var finite bool
+	if second != nil {
+		finite = second(out, s.t.Data, raw, dt)
+	} else {
+		finite = m.methods[call.B].LoadFused(out, raw, dt, s.t.Data)
+	}
 	if m.prog.OmitNonFinite && !finite {
-		w.recycle(out)
-		return false, errWhole // as loadPart: the whole-tensor run reports the input
+		if !donated {
+			w.recycle(out)
+		}
+		// As loadPart: the whole-tensor run reports the input (a donated sum is spoilt, and
+		// the key is run again from the start).
+		return false, errWhole
+	}
+	if donated {
+		s.t = nil // the buffer now belongs to the result; the dying register releases nothing
 	}
 	w.set(call.A, &ops.Tensor{Shape: []int{part.n}, Data: out, DType: ops.F64})
 	return true, nil

@@ -9,8 +9,8 @@ import (
 	"github.com/mechac/mechac/vm"
 )
 
-// TestLoadFusedBitwise: a LOAD fused with the subtract that reads it (load_fused.go) gives the
-// bytes of the two instructions run apart, for float16, bfloat16 and float32 models (one with
+// TestLoadFusedBitwise: a LOAD fused with the subtract that reads it, or with the n_average step
+// that adds it (load_fused.go), gives the bytes of the two instructions run apart, for float16, bfloat16 and float32 models (one with
 // inf and NaN elements), in plain and staged chunked programs, with and without the staged
 // input cache (so both the cached bytes and positional reads feed it), for chunk lengths that
 // take the scalar tail only, the vector path, and the default, in both numerics.
@@ -47,6 +47,9 @@ func TestLoadFusedBitwise(t *testing.T) {
 		"ties": {head + "merge \"subtract\" &1 &0\nmerge \"subtract\" &2 &0\nmerge \"subtract\" &3 &0\nmerge \"subtract\" &4 &0\nmerge \"subtract\" &5 &0\n" +
 			"merge \"ties_sum\" &6 &7 &8 &9 &10 k=0.3\nmerge \"add_difference\" &0 &11\nmerge \"fallback\" &12 &0",
 			map[string]int{"sd-mecha": 5, "exact": 5}},
+		// Exact numerics stream n_average as a running sum: each model's LOAD after the first
+		// fuses into its step as the second operand (LoadFusedSecond); sd-mecha's steps lerp.
+		"average": {head + "merge \"n_average\" &1 &2 &3 &4 &5", map[string]int{"exact": 4}},
 		// The first operand is read again and the second is not first: nothing fuses.
 		"reused": {head + "merge \"subtract\" &0 &1\nmerge \"add_difference\" &0 &6 alpha=0.5", nil},
 	}

@@ -154,6 +154,9 @@ type machine struct {
 	noStageCache bool
 	// fused pairs, per class, the LOADs run by a later CALL with that CALL (load_fused.go).
 	fused [][]int
+	// second is, per class and pc, the LoadFusedSecond kernel of a CALL paired with the LOAD
+	// of its second operand (nil elsewhere).
+	second [][]secondKernel
 	// donors is, per class and pc, donorFor of the CALL there (-1 elsewhere): the same for
 	// every key and chunk of the class, so found once.
 	donors [][]int

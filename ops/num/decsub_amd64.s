@@ -7,11 +7,11 @@
 // (an all-ones exponent), and then dst is not to be used: the caller widens and subtracts
 // again on the exact scalar path, which keeps NaN payloads as the table gives them.
 
-// SUB_STORE subtracts eight float64 of b (DX) from Y3 and Y5, stores them to dst (DI) and
-// moves the three pointers on (src by srcStep bytes).
-#define SUB_STORE(srcStep) \
-	VSUBPD  (DX), Y3, Y3 \
-	VSUBPD  32(DX), Y5, Y5 \
+// OP_STORE applies OP (VSUBPD: Y - b, VADDPD: Y + b) to Y3 and Y5 with eight float64 of b
+// (DX), stores them to dst (DI) and moves the three pointers on (src by srcStep bytes).
+#define OP_STORE(OP, srcStep) \
+	OP  (DX), Y3, Y3 \
+	OP  32(DX), Y5, Y5 \
 	VMOVUPD Y3, (DI) \
 	VMOVUPD Y5, 32(DI) \
 	ADDQ srcStep, SI \
@@ -33,7 +33,7 @@ f16loop:
 	HALF_TEST
 	VCVTPH2PS X0, Y2
 	WIDEN_PS_PD
-	SUB_STORE($16)
+	OP_STORE(VSUBPD, $16)
 	JNZ  f16loop
 	RETURN_BAD(bad+32(FP))
 
@@ -52,7 +52,7 @@ bf16loop:
 	VPMOVZXWD X0, Y2
 	VPSLLD  $16, Y2, Y2
 	WIDEN_PS_PD
-	SUB_STORE($16)
+	OP_STORE(VSUBPD, $16)
 	JNZ  bf16loop
 	RETURN_BAD(bad+32(FP))
 
@@ -74,6 +74,65 @@ f32loop:
 	VPCMPEQD Y6, Y1, Y1
 	VPOR    Y1, Y7, Y7
 	WIDEN_PS_PD
-	SUB_STORE($32)
+	OP_STORE(VSUBPD, $32)
 	JNZ  f32loop
+	RETURN_BAD(bad+32(FP))
+
+// func decodeAddF16C(dst *float64, src *byte, b *float64, n int) (bad uint64)
+// decodeSubF16C with dst[i] = widen(src[i]) + b[i] (IEEE addition is commutative, NaN aside:
+// a NaN result means an inf or NaN source, which is reported, or a NaN b, whose payload VADDPD
+// keeps as the Go loop b[i] + x does, the widened value being a number).
+TEXT ·decodeAddF16C(SB), NOSPLIT, $0-40
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ b+16(FP), DX
+	MOVQ n+24(FP), CX
+	HALF_TEST_INIT($0x7c007c00)
+
+f16addloop:
+	VMOVDQU (SI), X0
+	HALF_TEST
+	VCVTPH2PS X0, Y2
+	WIDEN_PS_PD
+	OP_STORE(VADDPD, $16)
+	JNZ  f16addloop
+	RETURN_BAD(bad+32(FP))
+
+// func decodeAddBF16(dst *float64, src *byte, b *float64, n int) (bad uint64)
+TEXT ·decodeAddBF16(SB), NOSPLIT, $0-40
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ b+16(FP), DX
+	MOVQ n+24(FP), CX
+	HALF_TEST_INIT($0x7f807f80)
+
+bf16addloop:
+	VMOVDQU (SI), X0
+	HALF_TEST
+	VPMOVZXWD X0, Y2
+	VPSLLD  $16, Y2, Y2
+	WIDEN_PS_PD
+	OP_STORE(VADDPD, $16)
+	JNZ  bf16addloop
+	RETURN_BAD(bad+32(FP))
+
+// func decodeAddF32(dst *float64, src *byte, b *float64, n int) (bad uint64)
+TEXT ·decodeAddF32(SB), NOSPLIT, $0-40
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ b+16(FP), DX
+	MOVQ n+24(FP), CX
+	MOVL $0x7f800000, AX
+	VMOVQ AX, X6
+	VPBROADCASTD X6, Y6
+	VPXOR Y7, Y7, Y7
+
+f32addloop:
+	VMOVDQU (SI), Y2
+	VPAND   Y6, Y2, Y1
+	VPCMPEQD Y6, Y1, Y1
+	VPOR    Y1, Y7, Y7
+	WIDEN_PS_PD
+	OP_STORE(VADDPD, $32)
+	JNZ  f32addloop
 	RETURN_BAD(bad+32(FP))

@@ -5,3 +5,5 @@ package num
 import "github.com/mechac/mechac/ops"
 
 func decodeSubFast(dst []float64, src []byte, d ops.DType, b []float64) int { return 0 }
+
+func decodeAddFast(dst []float64, src []byte, d ops.DType, b []float64) int { return 0 }

@@ -13,10 +13,18 @@ import (
 // of DecodeInto followed by a - b, for every float16 and bfloat16 pattern (eight at a time, so
 // that a block with an inf or a NaN makes it take nothing) and random float32 values with
 // non-finite ones placed anywhere, against subtrahends with signed zeros, subnormals, infinities
-// and NaN; and it takes a multiple of 8.
+// and NaN; and it takes a multiple of 8. DecodeAddFast the same with b + widen(src), the order
+// of n_average's running sum (a NaN b keeps its payload).
 func TestDecodeSubFast(t *testing.T) {
+	for _, add := range []bool{false, true} {
+		testDecodeOpFast(t, add)
+	}
+}
+
+func testDecodeOpFast(t *testing.T, add bool) {
 	rng := rand.New(rand.NewPCG(3, 4))
-	specials := []float64{0, math.Copysign(0, -1), 5e-324, -5e-324, math.Inf(1), math.Inf(-1), math.NaN(), 1, -1}
+	specials := []float64{0, math.Copysign(0, -1), 5e-324, -5e-324, math.Inf(1), math.Inf(-1), math.NaN(), 1, -1,
+		math.Float64frombits(0x7ff8000000000123)}
 	check := func(name string, src []byte, d ops.DType) {
 		t.Helper()
 		n := len(src) / d.Size()
@@ -32,10 +40,17 @@ func TestDecodeSubFast(t *testing.T) {
 		DecodeInto(want, src, d)
 		finite := AllFinite(want)
 		for i := range want {
-			want[i] -= b[i]
+			if add {
+				want[i] = b[i] + want[i]
+			} else {
+				want[i] -= b[i]
+			}
 		}
 		got := make([]float64, n)
 		m := DecodeSubFast(got, src, d, b)
+		if add {
+			m = DecodeAddFast(got, src, d, b)
+		}
 		if m%8 != 0 || m > n {
 			t.Fatalf("%s: took %d of %d", name, m, n)
 		}

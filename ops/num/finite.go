@@ -78,6 +78,13 @@ func DecodeSubFast(dst []float64, src []byte, d ops.DType, b []float64) int {
 	return decodeSubFast(dst, src, d, b)
 }
 
+// DecodeAddFast is DecodeSubFast with an addition: dst[i] = widen(src[i]) + b[i] over the
+// prefix it returns (the LOAD of a model fused with the running sum of an average, whose
+// model is the second operand: b[i] + widen(src[i]) is the same IEEE sum).
+func DecodeAddFast(dst []float64, src []byte, d ops.DType, b []float64) int {
+	return decodeAddFast(dst, src, d, b)
+}
+
 // HasF16C reports whether this CPU converts float16 in hardware (VCVTPH2PS), for kernels
 // elsewhere that widen float16 inputs themselves.
 func HasF16C() bool { return hasF16C }
