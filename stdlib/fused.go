@@ -5,6 +5,7 @@ import (
 	"math"
 
 	"github.com/mechac/mechac/ops"
+	"github.com/mechac/mechac/ops/num"
 )
 
 // linear_combination is the n-ary op the compiler fuses chains of linear methods into
@@ -31,7 +32,10 @@ var linearCombination = define(&ops.Def{
 	Keys:          ops.KeysIntersect,
 	InPlace:       true,
 	Stream:        linearStream,
-	Formula:       "sum_i c_i * m_i (one accumulator, fused multiply-adds in term order)",
+	// A streamed step (running result r, next model m; coefficients 1, c) with m's LOAD
+	// fused: r + c·m in one pass over m's stored bytes (num.DecodeFMAFast).
+	LoadFusedSecond: linearStepFused,
+	Formula:         "sum_i c_i * m_i (one accumulator, fused multiply-adds in term order)",
 	Doc: "The fused form of a chain of linear methods (exact numerics only): coefficients are " +
 		"computed exactly from the chain's hyper-parameters and rounded once to float64; the sum " +
 		"starts at c_1*m_1 and adds each further term with one fused multiply-add. A zero " +
@@ -103,9 +107,7 @@ func addTerm(blk []float64, m *ops.Tensor, c float64, lo int, first bool) {
 	}
 	src := m.Data[lo : lo+len(blk)]
 	if first {
-		for i, x := range src {
-			blk[i] = c * x
-		}
+		vecScale(blk, src, c)
 		return
 	}
 	if !math.IsNaN(c) {
@@ -116,6 +118,36 @@ func addTerm(blk []float64, m *ops.Tensor, c float64, lo int, first bool) {
 	}
 	for i, x := range src {
 		blk[i] = math.FMA(c, x, blk[i])
+	}
+}
+
+// linearStepFused is linear_combination's Def.LoadFusedSecond: for a two-term call whose first
+// coefficient is 1 (linearStream's steps) and whose second is not a NaN, the kernel's
+// 1·r then math.FMA(c, m, ·) over the model's stored bytes; nil for any other call.
+func linearStepFused(_ ops.Numerics, kw []ops.Value) func(out, a []float64, raw []byte, dt ops.DType) bool {
+	if len(kw) != 1 || kw[0].Kind != ops.KindString {
+		return nil
+	}
+	cs, err := ops.ParseCoefficients(kw[0].S)
+	if err != nil || len(cs) != 2 || cs[0] != 1 || math.IsNaN(cs[1]) {
+		return nil
+	}
+	c := cs[1]
+	return func(out, a []float64, raw []byte, dt ops.DType) bool {
+		i := num.DecodeFMAFast(out, raw, dt, a, c) // a finite prefix: math.FMA(c, m, r) with r = 1·r
+		rest, size := out[i:], dt.Size()
+		finite := true
+		var buf [256]float64
+		for lo := 0; lo < len(rest); lo += len(buf) {
+			w := buf[:min(len(buf), len(rest)-lo)]
+			if !num.DecodeFinite(w, raw[(i+lo)*size:(i+lo+len(w))*size], dt) {
+				finite = false
+			}
+			for j, x := range w {
+				rest[lo+j] = math.FMA(c, x, 1*a[i+lo+j]) // the kernel's first term, then its FMA
+			}
+		}
+		return finite
 	}
 }
 

@@ -22,6 +22,9 @@ func vecAddAVX2(out, a, b *float64, n int)
 //go:noescape
 func vecDivAVX2(out, a *float64, d float64, n int)
 
+//go:noescape
+func vecScaleAVX2(out, a *float64, c float64, n int)
+
 var (
 	vecSubVector = cpu.X86.HasAVX2
 	// math.FMA is the FMA instruction only where the CPU has one (else a software fused
@@ -52,6 +55,20 @@ func vecAdd(out, a, b []float64) {
 	}
 	for ; i < len(out); i++ {
 		out[i] = a[i] + b[i]
+	}
+}
+
+// vecScale sets out[i] = c * a[i] (len(a) >= len(out); out may be a). The vector path takes
+// a c that is not a NaN: the Go loop's product then has a[i]'s NaN, or the default one.
+func vecScale(out, a []float64, c float64) {
+	a = a[:len(out)]
+	i := 0
+	if n := len(out) &^ 3; vecSubVector && n > 0 && !math.IsNaN(c) {
+		vecScaleAVX2(&out[0], &a[0], c, n)
+		i = n
+	}
+	for ; i < len(out); i++ {
+		out[i] = c * a[i]
 	}
 }
 

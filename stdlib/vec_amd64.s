@@ -53,6 +53,27 @@ TEXT ·vecSubAVX2(SB), NOSPLIT, $0-32
 TEXT ·vecAddAVX2(SB), NOSPLIT, $0-32
 	BINOP_LOOP(VADDPD)
 
+// func vecScaleAVX2(out, a *float64, c float64, n int)
+// n is a positive multiple of 4: out[i] = a[i] * c by VMULPD with a as the first source (the
+// product is commutative; a NaN a is the result's NaN, as in the Go loop when c is not a NaN).
+// out may be a.
+TEXT ·vecScaleAVX2(SB), NOSPLIT, $0-32
+	MOVQ out+0(FP), DI
+	MOVQ a+8(FP), SI
+	VBROADCASTSD c+16(FP), Y15
+	MOVQ n+24(FP), CX
+
+mul4:
+	VMOVUPD (SI), Y0
+	VMULPD  Y15, Y0, Y0
+	VMOVUPD Y0, (DI)
+	ADDQ $32, SI
+	ADDQ $32, DI
+	SUBQ $4, CX
+	JNZ  mul4
+	VZEROUPPER
+	RET
+
 // func vecDivAVX2(out, a *float64, d float64, n int)
 // n is a positive multiple of 4: out[i] = a[i] / d by VDIVPD with a as the first source, as
 // the Go loop's DIVSD (correctly rounded, the same bits; a NaN a is the result's NaN). out may

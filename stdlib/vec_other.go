@@ -22,6 +22,14 @@ func vecAdd(out, a, b []float64) {
 	}
 }
 
+// vecScale sets out[i] = c * a[i] (len(a) >= len(out); out may be a).
+func vecScale(out, a []float64, c float64) {
+	a = a[:len(out)]
+	for i := range out {
+		out[i] = c * a[i]
+	}
+}
+
 // vecDiv sets out[i] = a[i] / d (len(a) >= len(out); out may be a).
 func vecDiv(out, a []float64, d float64) {
 	a = a[:len(out)]

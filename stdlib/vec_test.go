@@ -29,12 +29,13 @@ func TestVecKernels(t *testing.T) {
 			}
 			w := ws[rng.IntN(len(ws))]
 			want, wantF := make([]float64, n), make([]float64, n)
-			wantA, wantD := make([]float64, n), make([]float64, n)
+			wantA, wantD, wantS := make([]float64, n), make([]float64, n), make([]float64, n)
 			for j := range n {
 				want[j] = a[j] - b[j]
 				wantF[j] = math.FMA(b[j], w, a[j])
 				wantA[j] = a[j] + b[j]
 				wantD[j] = a[j] / w
+				wantS[j] = w * a[j]
 			}
 			for _, in := range []string{"new", "a", "b"} {
 				check := func(op string, f func(out, a, b []float64), want []float64) {
@@ -52,6 +53,7 @@ func TestVecKernels(t *testing.T) {
 				check("fma", func(out, a, b []float64) { vecAddScaled(out, a, b, w) }, wantF)
 				check("add", vecAdd, wantA)
 				check("div", func(out, a, _ []float64) { vecDiv(out, a, w) }, wantD)
+				check("scale", func(out, a, _ []float64) { vecScale(out, a, w) }, wantS)
 			}
 		}
 	}

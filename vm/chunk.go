@@ -237,9 +237,13 @@ func (w *worker) loadPart(input int, name string, part *span) (*ops.Tensor, erro
 func newMachine(p *bytecode.Program, opts Options) (*machine, error) {
 	m := &machine{prog: p, noInPlace: opts.NoInPlace, noStageCache: opts.NoStageCache, noRawKeys: opts.NoRawKeys}
 	// The numerics before the class programs are looked at: which loads fuse depends on them.
-	var err error
-	if m.numerics, err = ops.ParseNumerics(p.Numerics); err != nil {
-		return nil, err
+	// (Run has refused a plan without valid numerics; Analyze's callers may leave them out,
+	// which counts as the default, exact.)
+	if p.Numerics != "" {
+		var err error
+		if m.numerics, err = ops.ParseNumerics(p.Numerics); err != nil {
+			return nil, err
+		}
 	}
 	for _, c := range p.Consts {
 		m.consts = append(m.consts, constValue(c))

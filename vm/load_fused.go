@@ -32,8 +32,7 @@ func (m *machine) fusedLoads(code *bytecode.Code, staged *stagedClass) (pair []i
 		}
 	}
 	for pc, call := range code.Instrs {
-		if call.Op != bytecode.CALL || call.Counts != nil || len(call.Operands) < 2 || call.NArgs != 2 ||
-			call.NVar != 0 || (staged != nil && staged.pc == pc) {
+		if call.Op != bytecode.CALL || !twoTensors(&call) || (staged != nil && staged.pc == pc) {
 			continue
 		}
 		d := m.methods[call.B]
@@ -73,6 +72,14 @@ func (m *machine) fusedLoads(code *bytecode.Code, staged *stagedClass) (pair []i
 		}
 	}
 	return pair, second
+}
+
+// twoTensors reports whether a CALL's tensor arguments are its first two operands: its two
+// positional arguments, or its two varargs when it has no positional ones (a streamed
+// linear_combination step, codegen's stepArity), with only keywords after them.
+func twoTensors(call *bytecode.Instr) bool {
+	return len(call.Operands) >= 2 && call.Counts == nil &&
+		(call.NArgs == 2 && call.NVar == 0 || call.NArgs == 0 && call.NVar == 2)
 }
 
 // secondKernel is a LoadFusedSecond kernel.

@@ -9,8 +9,8 @@ import (
 	"github.com/mechac/mechac/vm"
 )
 
-// TestLoadFusedBitwise: a LOAD fused with the subtract that reads it, or with the n_average step
-// that adds it (load_fused.go), gives the bytes of the two instructions run apart, for float16, bfloat16 and float32 models (one with
+// TestLoadFusedBitwise: a LOAD fused with the subtract that reads it, or with the n_average or
+// linear_combination step that adds it (load_fused.go), gives the bytes of the two instructions run apart, for float16, bfloat16 and float32 models (one with
 // inf and NaN elements), in plain and staged chunked programs, with and without the staged
 // input cache (so both the cached bytes and positional reads feed it), for chunk lengths that
 // take the scalar tail only, the vector path, and the default, in both numerics.
@@ -50,6 +50,11 @@ func TestLoadFusedBitwise(t *testing.T) {
 		// Exact numerics stream n_average as a running sum: each model's LOAD after the first
 		// fuses into its step as the second operand (LoadFusedSecond); sd-mecha's steps lerp.
 		"average": {head + "merge \"n_average\" &1 &2 &3 &4 &5", map[string]int{"exact": 4}},
+		// Exact numerics fuse a weighted_sum chain into a linear_combination streamed as
+		// steps r + c·m: every step after the first (whose first coefficient is not 1) fuses
+		// its model's LOAD. sd-mecha's weighted sums stay as written: nothing fuses.
+		"chain": {head + "merge \"weighted_sum\" &1 &2 alpha=0.5\nmerge \"weighted_sum\" &3 &6 alpha=0.75\n" +
+			"merge \"weighted_sum\" &4 &7 alpha=0.25\nmerge \"weighted_sum\" &5 &8 alpha=0.125", map[string]int{"exact": 3}},
 		// The first operand is read again and the second is not first: nothing fuses.
 		"reused": {head + "merge \"subtract\" &0 &1\nmerge \"add_difference\" &0 &6 alpha=0.5", nil},
 	}

@@ -7,3 +7,5 @@ import "github.com/mechac/mechac/ops"
 func decodeSubFast(dst []float64, src []byte, d ops.DType, b []float64) int { return 0 }
 
 func decodeAddFast(dst []float64, src []byte, d ops.DType, b []float64) int { return 0 }
+
+func decodeFMAFast(dst []float64, src []byte, d ops.DType, b []float64, c float64) int { return 0 }

@@ -15,13 +15,14 @@ import (
 // non-finite ones placed anywhere, against subtrahends with signed zeros, subnormals, infinities
 // and NaN; and it takes a multiple of 8. DecodeAddFast the same with b + widen(src), the order
 // of n_average's running sum (a NaN b keeps its payload).
+// DecodeFMAFast the same with math.FMA(c, widen(src), b) for a few c.
 func TestDecodeSubFast(t *testing.T) {
-	for _, add := range []bool{false, true} {
-		testDecodeOpFast(t, add)
+	for _, op := range []string{"sub", "add", "fma"} {
+		testDecodeOpFast(t, op)
 	}
 }
 
-func testDecodeOpFast(t *testing.T, add bool) {
+func testDecodeOpFast(t *testing.T, op string) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	specials := []float64{0, math.Copysign(0, -1), 5e-324, -5e-324, math.Inf(1), math.Inf(-1), math.NaN(), 1, -1,
 		math.Float64frombits(0x7ff8000000000123)}
@@ -39,17 +40,26 @@ func testDecodeOpFast(t *testing.T, add bool) {
 		want := make([]float64, n)
 		DecodeInto(want, src, d)
 		finite := AllFinite(want)
+		c := []float64{0.125, -3, 1, 0, 1e300}[rng.IntN(5)]
 		for i := range want {
-			if add {
+			switch op {
+			case "add":
 				want[i] = b[i] + want[i]
-			} else {
+			case "fma":
+				want[i] = math.FMA(c, want[i], b[i])
+			default:
 				want[i] -= b[i]
 			}
 		}
 		got := make([]float64, n)
-		m := DecodeSubFast(got, src, d, b)
-		if add {
+		var m int
+		switch op {
+		case "add":
 			m = DecodeAddFast(got, src, d, b)
+		case "fma":
+			m = DecodeFMAFast(got, src, d, b, c)
+		default:
+			m = DecodeSubFast(got, src, d, b)
 		}
 		if m%8 != 0 || m > n {
 			t.Fatalf("%s: took %d of %d", name, m, n)

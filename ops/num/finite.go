@@ -85,6 +85,14 @@ func DecodeAddFast(dst []float64, src []byte, d ops.DType, b []float64) int {
 	return decodeAddFast(dst, src, d, b)
 }
 
+// DecodeFMAFast is DecodeSubFast with a fused multiply-add: dst[i] = widen(src[i])*c + b[i],
+// rounded once, over the prefix it returns (the LOAD of a model fused with a streamed
+// linear_combination step r + c·m, SPEC §3.5: math.FMA(c, widen(src[i]), b[i]) bit for bit
+// when c is not a NaN). It needs FMA besides the widening's instructions.
+func DecodeFMAFast(dst []float64, src []byte, d ops.DType, b []float64, c float64) int {
+	return decodeFMAFast(dst, src, d, b, c)
+}
+
 // HasF16C reports whether this CPU converts float16 in hardware (VCVTPH2PS), for kernels
 // elsewhere that widen float16 inputs themselves.
 func HasF16C() bool { return hasF16C }
