@@ -196,12 +196,34 @@ func (d *dellaRanker) orderPacked(delta []float64) (ix []uint32, ok bool) {
 	hist := d.hist[:passes<<digit]
 	clear(hist)
 	src := d.keys[0]
-	for j, v := range delta {
-		c := (math.Float64bits(v)&^(1<<63) - lo) >> zeros
-		for g := range passes {
-			hist[g<<digit|int(c>>(g*digit)&mask)]++
+	// One loop per pass count (at most three: 32 bits in 11-bit digits): the loop over the
+	// digits inside the element loop cost more than the counting (x215a: 9.5 of 43 s).
+	key := func(v float64) uint64 { return (math.Float64bits(v)&^(1<<63) - lo) >> zeros }
+	h0 := hist[:1<<digit]
+	switch passes {
+	case 1:
+		for j, v := range delta {
+			c := key(v)
+			h0[c&mask]++
+			src[j] = c<<32 | uint64(j)
 		}
-		src[j] = c<<32 | uint64(j)
+	case 2:
+		h1 := hist[1<<digit : 2<<digit]
+		for j, v := range delta {
+			c := key(v)
+			h0[c&mask]++
+			h1[c>>digit&mask]++
+			src[j] = c<<32 | uint64(j)
+		}
+	default: // 3: width <= 32 bits in digits of at least 11
+		h1, h2 := hist[1<<digit:2<<digit], hist[2<<digit:3<<digit]
+		for j, v := range delta {
+			c := key(v)
+			h0[c&mask]++
+			h1[c>>digit&mask]++
+			h2[c>>(2*digit)&mask]++
+			src[j] = c<<32 | uint64(j)
+		}
 	}
 	dst := d.keys[1]
 	for g := range passes {

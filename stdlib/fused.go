@@ -107,7 +107,13 @@ func addTerm(blk []float64, m *ops.Tensor, c float64, lo int, first bool) {
 	}
 	src := m.Data[lo : lo+len(blk)]
 	if first {
-		vecScale(blk, src, c)
+		if math.IsNaN(c) {
+			for i, x := range src {
+				blk[i] = c * x
+			}
+			return
+		}
+		vecScale(blk, src, c) // c·x's bits when c is not a NaN
 		return
 	}
 	if !math.IsNaN(c) {

@@ -516,7 +516,7 @@ func tiesDropoutPasses(kw map[string]float64) float64 {
 // tiesSmallScratch covers the per-model slices, the generators and the pooled buffers.
 func tiesSmallScratch(r int) int64 { return 1024*int64(r) + 64<<10 }
 
-// tiesChunkScratch is SumDim0TorchChunked's r x min(n, 4096) buffer.
+// tiesChunkScratch is SumDim0TorchChunked's r x min(n, sumDim0Chunk) buffer.
 func tiesChunkScratch(r, n int) int64 { return 8 * int64(r) * int64(min(n, sumDim0Chunk)) }
 
 // tiesCoreScratch is a TIES core call (tiesExtendedStack, tiesEraCoreStack): the R x n stack

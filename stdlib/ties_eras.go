@@ -101,18 +101,14 @@ func tiesEraCoreStack(filtered []float64, r, n int, shape []int, o tiesEraOpts, 
 // Every sum is a torch reduction (SumDim0Torch over the stacked products, SumTorch over the
 // weights and distances); the float32 ones are exact, so only their sum's dtype is moot. The
 // stacked products are built and summed a column chunk at a time (SumDim0TorchChunked, the
-// same bits), so they take R x 4096 values instead of another R x n stack.
+// same bits), so they take R x sumDim0Chunk values instead of another R x n stack.
 func geometricMedian00x(pts []float64, r, n int, eps float64, maxiter int64, ftol float64, out []float64) {
 	var prod []float64
 	weighted := func(w []float64, dst []float64) {
 		prod = SumDim0TorchChunked(r, n, func(buf []float64, c0, c1 int) {
 			cw := c1 - c0
 			for i := 0; i < r; i++ {
-				wi := w[i]
-				b := buf[i*cw : (i+1)*cw]
-				for j, v := range pts[i*n+c0 : i*n+c1] {
-					b[j] = v * wi
-				}
+				vecScale(buf[i*cw:(i+1)*cw], pts[i*n+c0:i*n+c1], w[i]) // p_i * w_i
 			}
 		}, dst, prod)
 		den := SumTorch(w)

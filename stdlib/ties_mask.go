@@ -15,9 +15,7 @@ const bernoulliMaskBlock = 1024
 func bernoulliMask64(name string, g *rng.Torch, dl, m []float64, fillQ func(q []float64, lo int) error) error {
 	m = m[:len(dl)]
 	return bernoulliDraw64(name, g, len(dl), fillQ, func(lo int, u, q []float64) {
-		for j, v := range dl[lo : lo+len(u)] {
-			m[lo+j] = v * tiesB2F(u[j] < q[j])
-		}
+		vecMaskMul(m[lo:lo+len(u)], dl[lo:lo+len(u)], u, q)
 	})
 }
 
@@ -44,8 +42,8 @@ func bernoulliDraw64(name string, g *rng.Torch, n int, fillQ func(q []float64, l
 			return err
 		}
 		for _, p := range q {
-			if err := bernoulliCheck(name, p); err != nil {
-				return err
+			if !(p >= 0 && p <= 1) { // bernoulliCheck's test, inline: it ran per element
+				return bernoulliCheck(name, p)
 			}
 		}
 		g.Float64s(u)

@@ -25,6 +25,9 @@ func vecDivAVX2(out, a *float64, d float64, n int)
 //go:noescape
 func vecScaleAVX2(out, a *float64, c float64, n int)
 
+//go:noescape
+func vecMaskMulAVX2(out, v, u, q *float64, n int)
+
 var (
 	vecSubVector = cpu.X86.HasAVX2
 	// math.FMA is the FMA instruction only where the CPU has one (else a software fused
@@ -58,8 +61,9 @@ func vecAdd(out, a, b []float64) {
 	}
 }
 
-// vecScale sets out[i] = c * a[i] (len(a) >= len(out); out may be a). The vector path takes
-// a c that is not a NaN: the Go loop's product then has a[i]'s NaN, or the default one.
+// vecScale sets out[i] = a[i] * c (len(a) >= len(out); out may be a). The vector path takes
+// a c that is not a NaN: the product then has a[i]'s NaN, or the default one, whichever the
+// operand order.
 func vecScale(out, a []float64, c float64) {
 	a = a[:len(out)]
 	i := 0
@@ -68,7 +72,21 @@ func vecScale(out, a []float64, c float64) {
 		i = n
 	}
 	for ; i < len(out); i++ {
-		out[i] = c * a[i]
+		out[i] = a[i] * c
+	}
+}
+
+// vecMaskMul sets out[i] = v[i] * tiesB2F(u[i] < q[i]) (len(v), len(u), len(q) >= len(out); out
+// may be v): a delta times its bernoulli mask.
+func vecMaskMul(out, v, u, q []float64) {
+	v, u, q = v[:len(out)], u[:len(out)], q[:len(out)]
+	i := 0
+	if n := len(out) &^ 3; vecSubVector && n > 0 {
+		vecMaskMulAVX2(&out[0], &v[0], &u[0], &q[0], n)
+		i = n
+	}
+	for ; i < len(out); i++ {
+		out[i] = v[i] * tiesB2F(u[i] < q[i])
 	}
 }
 

@@ -74,6 +74,38 @@ mul4:
 	VZEROUPPER
 	RET
 
+DATA maskOne<>+0(SB)/8, $0x3ff0000000000000
+GLOBL maskOne<>(SB), RODATA|NOPTR, $8
+
+// func vecMaskMulAVX2(out, v, u, q *float64, n int)
+// n is a positive multiple of 4: out[i] = v[i] * (1 if u[i] < q[i] else +0), the Go loop's
+// v * tiesB2F(u < q): VCMPPD's ordered less-than (false on a NaN, as Go's <), its mask ANDed
+// with 1.0, then VMULPD with v as the first source (the other factor is never a NaN). out may
+// be v.
+TEXT ·vecMaskMulAVX2(SB), NOSPLIT, $0-40
+	MOVQ out+0(FP), DI
+	MOVQ v+8(FP), SI
+	MOVQ u+16(FP), AX
+	MOVQ q+24(FP), DX
+	MOVQ n+32(FP), CX
+	VBROADCASTSD maskOne<>(SB), Y15
+
+mask4:
+	VMOVUPD (AX), Y1
+	VCMPPD  $0x11, (DX), Y1, Y1 // u < q, ordered, quiet (LT_OQ)
+	VANDPD  Y15, Y1, Y1
+	VMOVUPD (SI), Y0
+	VMULPD  Y1, Y0, Y0
+	VMOVUPD Y0, (DI)
+	ADDQ $32, SI
+	ADDQ $32, AX
+	ADDQ $32, DX
+	ADDQ $32, DI
+	SUBQ $4, CX
+	JNZ  mask4
+	VZEROUPPER
+	RET
+
 // func vecDivAVX2(out, a *float64, d float64, n int)
 // n is a positive multiple of 4: out[i] = a[i] / d by VDIVPD with a as the first source, as
 // the Go loop's DIVSD (correctly rounded, the same bits; a NaN a is the result's NaN). out may

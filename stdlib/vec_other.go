@@ -22,11 +22,19 @@ func vecAdd(out, a, b []float64) {
 	}
 }
 
-// vecScale sets out[i] = c * a[i] (len(a) >= len(out); out may be a).
+// vecScale sets out[i] = a[i] * c (len(a) >= len(out); out may be a).
 func vecScale(out, a []float64, c float64) {
 	a = a[:len(out)]
 	for i := range out {
-		out[i] = c * a[i]
+		out[i] = a[i] * c
+	}
+}
+
+// vecMaskMul sets out[i] = v[i] * tiesB2F(u[i] < q[i]) (out may be v).
+func vecMaskMul(out, v, u, q []float64) {
+	v, u, q = v[:len(out)], u[:len(out)], q[:len(out)]
+	for i := range out {
+		out[i] = v[i] * tiesB2F(u[i] < q[i])
 	}
 }
 

@@ -29,13 +29,14 @@ func TestVecKernels(t *testing.T) {
 			}
 			w := ws[rng.IntN(len(ws))]
 			want, wantF := make([]float64, n), make([]float64, n)
-			wantA, wantD, wantS := make([]float64, n), make([]float64, n), make([]float64, n)
+			wantA, wantD, wantS, wantM := make([]float64, n), make([]float64, n), make([]float64, n), make([]float64, n)
 			for j := range n {
 				want[j] = a[j] - b[j]
 				wantF[j] = math.FMA(b[j], w, a[j])
 				wantA[j] = a[j] + b[j]
 				wantD[j] = a[j] / w
-				wantS[j] = w * a[j]
+				wantS[j] = a[j] * w
+				wantM[j] = a[j] * tiesB2F(b[j] < w)
 			}
 			for _, in := range []string{"new", "a", "b"} {
 				check := func(op string, f func(out, a, b []float64), want []float64) {
@@ -54,6 +55,11 @@ func TestVecKernels(t *testing.T) {
 				check("add", vecAdd, wantA)
 				check("div", func(out, a, _ []float64) { vecDiv(out, a, w) }, wantD)
 				check("scale", func(out, a, _ []float64) { vecScale(out, a, w) }, wantS)
+				check("maskmul", func(out, a, b []float64) {
+					q := make([]float64, len(out))
+					fill(q, w)
+					vecMaskMul(out, a, b, q)
+				}, wantM)
 			}
 		}
 	}
