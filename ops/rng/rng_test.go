@@ -366,3 +366,39 @@ func TestBinomialOneMatches(t *testing.T) {
 		}
 	}
 }
+
+// TestTorchVector: the AVX2 regeneration of the state and bulk float64 draws give the words
+// and draws of the Go loops, from many seeds (so random states) and across regenerations.
+func TestTorchVector(t *testing.T) {
+	if !hasVectorKernels() {
+		t.Skip("no AVX2: only the Go loops run here")
+	}
+	defer func() { noVector = false }()
+	for seed := range uint64(50) {
+		noVector = false
+		a := NewTorch(seed * 7919)
+		noVector = true
+		b := NewTorch(seed * 7919)
+		for round := range 3 {
+			noVector = false
+			got := make([]float64, 1000+int(seed)%9)
+			a.Float64s(got)
+			wa := a.Uint32()
+			noVector = true
+			want := make([]float64, len(got))
+			b.Float64s(want)
+			wb := b.Uint32()
+			for i := range got {
+				if math.Float64bits(got[i]) != math.Float64bits(want[i]) {
+					t.Fatalf("seed %d round %d: draw %d %v, want %v", seed, round, i, got[i], want[i])
+				}
+			}
+			if wa != wb {
+				t.Fatalf("seed %d round %d: word %d, want %d", seed, round, wa, wb)
+			}
+		}
+		if a.state != b.state {
+			t.Fatalf("seed %d: the states differ", seed)
+		}
+	}
+}

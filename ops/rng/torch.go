@@ -51,11 +51,8 @@ func (g *Torch) ManualSeed(seed uint64) {
 func (g *Torch) nextState() {
 	s := &g.state
 	g.left, g.next = mtN, 0
-	// The twist's conditional xor by a mask (v's low bit is y's): the bit is random, and a
-	// branch on it mispredicts half the time (it was ~70% of a draw's cost).
-	mix := func(u, v uint32) uint32 {
-		y := u&mtUpperMask | v&mtLowerMask
-		return y>>1 ^ -(v&1)&mtMatrixA
+	if vectorTwist(s) {
+		return
 	}
 	i := 0
 	for ; i < mtN-mtM; i++ {
@@ -66,6 +63,17 @@ func (g *Torch) nextState() {
 	}
 	s[mtN-1] = s[mtM-1] ^ mix(s[mtN-1], s[0])
 }
+
+// mix is the twist's combination of two state words. Its conditional xor by a mask (v's low
+// bit is y's) is branch-free: the bit is random, and a branch on it mispredicts half the time
+// (it was ~70% of a draw's cost).
+func mix(u, v uint32) uint32 {
+	y := u&mtUpperMask | v&mtLowerMask
+	return y>>1 ^ -(v&1)&mtMatrixA
+}
+
+// noVector turns the AVX2 kernels off (the tests compare both paths).
+var noVector = false
 
 // Uint32 returns the next 32-bit word (torch's random()).
 func (g *Torch) Uint32() uint32 {
@@ -159,7 +167,7 @@ func (g *Torch) Float64s(dst []float64) {
 			continue
 		}
 		words := g.state[g.next : g.next+2*m]
-		for k := range dst[:m] {
+		for k := vectorFloat64s(dst[:m], words); k < m; k++ {
 			hi, lo := temper(words[2*k]), temper(words[2*k+1])
 			dst[k] = float64((uint64(hi)<<32|uint64(lo))&(1<<53-1)) * 0x1p-53
 		}
