@@ -44,12 +44,31 @@ func ceilLog2(x int) int {
 // x[off + i*rowStride + k*colStride] (k < nrows), summed per k with the 4-level cascade.
 // The nrows sums are written to out. nrows is at most 16.
 func multiRowSum(x []float64, off, rowStride, colStride, nrows, size int, out []float64) {
-	var acc [reduceLevels][16]float64
 	levelPower := max(4, ceilLog2(size)/reduceLevels)
 	levelStep := 1 << levelPower
+	wide := nrows == 16 && colStride == 1 // 16 contiguous columns: addRows16
+	if size < levelStep {
+		// No level is ever carried: the sums are level 0's, and adding the other levels'
+		// zeros at the end changes none of them (a sum from +0.0 is never -0.0). Short rows
+		// (cosine similarities along a last dimension of 3) call this millions of times, and
+		// the four levels' zeroing and final adds were most of its cost.
+		var a0 [16]float64
+		if wide {
+			addRows16(&a0, x, off, rowStride, size)
+		} else {
+			for i := range size {
+				base := off + i*rowStride
+				for k := 0; k < nrows; k++ {
+					a0[k] += x[base+k*colStride]
+				}
+			}
+		}
+		copy(out[:nrows], a0[:nrows])
+		return
+	}
+	var acc [reduceLevels][16]float64
 	levelMask := levelStep - 1
 	i := 0
-	wide := nrows == 16 && colStride == 1 // 16 contiguous columns: addRows16
 	for i+levelStep <= size {
 		if wide {
 			addRows16(&acc[0], x, off+i*rowStride, rowStride, levelStep)
@@ -118,11 +137,34 @@ func rowSum(x []float64, off, stride, size int) float64 {
 func SumTorch(x []float64) float64 {
 	n := len(x)
 	vecSize := n / 4
+	if n < 16 {
+		// No 16-lane row: four lanes of the vectors, the scalar tail from +0.0, then the
+		// lanes, as below (the other lanes' zeros, added there, change nothing: a sum from
+		// +0.0 is never -0.0). Rows of a last dimension of 3 reach this millions of times.
+		var l0, l1, l2, l3 float64
+		for v := range vecSize {
+			l0 += x[4*v]
+			l1 += x[4*v+1]
+			l2 += x[4*v+2]
+			l3 += x[4*v+3]
+		}
+		acc := 0.0
+		for _, v := range x[vecSize*4:] {
+			acc += v
+		}
+		acc += l0
+		acc += l1
+		acc += l2
+		acc += l3
+		return acc
+	}
 	// row_sum over vectors: its multi_row_sum has 4 vectors per row, i.e. 16 lanes, and the
 	// lanes are independent, so it is a 16-wide scalar multi_row_sum.
 	var lanes [16]float64
 	ilp := vecSize / 4
-	multiRowSum(x, 0, 16, 1, 16, ilp, lanes[:])
+	if ilp > 0 { // (none: every lane stays +0.0, as multiRowSum would leave it)
+		multiRowSum(x, 0, 16, 1, 16, ilp, lanes[:])
+	}
 	for v := ilp * 4; v < vecSize; v++ {
 		for l := 0; l < 4; l++ {
 			lanes[l] += x[4*v+l]
@@ -283,17 +325,11 @@ func CosineSimilarityLastDimTorch(x, y []float64, rows, cols int, eps float64, o
 	e2 := eps * eps
 	for r := 0; r < rows; r++ {
 		xr, yr := x[r*cols:(r+1)*cols], y[r*cols:(r+1)*cols]
-		for i, v := range xr {
-			sq[i] = v * v
-		}
+		vecMul(sq, xr, xr)
 		nx := math.Sqrt(clampMin(SumTorch(sq), e2))
-		for i, v := range yr {
-			sq[i] = v * v
-		}
+		vecMul(sq, yr, yr)
 		ny := math.Sqrt(clampMin(SumTorch(sq), e2))
-		for i := range xr {
-			prod[i] = (xr[i] / nx) * (yr[i] / ny)
-		}
+		vecNormProd(prod, xr, yr, nx, ny)
 		out[r] = SumTorch(prod)
 	}
 }

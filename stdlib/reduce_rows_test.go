@@ -99,3 +99,134 @@ func TestDistsTorch(t *testing.T) {
 		}
 	}
 }
+
+// multiRowSumLevels is multiRowSum as ATen writes it, every level kept and added at the end
+// whatever the size: the reference of its short-row path.
+func multiRowSumLevels(x []float64, off, rowStride, colStride, nrows, size int, out []float64) {
+	var acc [reduceLevels][16]float64
+	levelPower := max(4, ceilLog2(size)/reduceLevels)
+	levelStep := 1 << levelPower
+	levelMask := levelStep - 1
+	i := 0
+	for i+levelStep <= size {
+		for j := 0; j < levelStep; j, i = j+1, i+1 {
+			for k := 0; k < nrows; k++ {
+				acc[0][k] += x[off+i*rowStride+k*colStride]
+			}
+		}
+		for j := 1; j < reduceLevels; j++ {
+			for k := 0; k < nrows; k++ {
+				acc[j][k] += acc[j-1][k]
+				acc[j-1][k] = 0
+			}
+			if i&(levelMask<<(j*levelPower)) != 0 {
+				break
+			}
+		}
+	}
+	for ; i < size; i++ {
+		for k := 0; k < nrows; k++ {
+			acc[0][k] += x[off+i*rowStride+k*colStride]
+		}
+	}
+	for j := 1; j < reduceLevels; j++ {
+		for k := 0; k < nrows; k++ {
+			acc[0][k] += acc[j][k]
+		}
+	}
+	copy(out[:nrows], acc[0][:nrows])
+}
+
+// TestMultiRowSumLevels: multiRowSum, with its short-row path and its AVX rows, gives the bits
+// of ATen's loop with every level, for sizes around the level steps, 1 and 16 columns, and
+// values with signed zeros, infinities and NaNs.
+func TestMultiRowSumLevels(t *testing.T) {
+	rnd := rand.New(rand.NewPCG(8, 9))
+	special := []float64{0, math.Copysign(0, -1), math.Inf(1), math.Inf(-1), math.Float64frombits(0x7ff8000000000123)}
+	for _, size := range []int{0, 1, 2, 3, 15, 16, 17, 31, 255, 256, 257, 1000, 4100} {
+		for _, nrows := range []int{1, 3, 16} {
+			for trial := range 4 {
+				x := make([]float64, size*20+20)
+				for i := range x {
+					switch {
+					case trial == 3 && rnd.IntN(4) == 0:
+						x[i] = special[rnd.IntN(len(special))]
+					case trial == 2:
+						x[i] = math.Copysign(0, -1)
+					default:
+						x[i] = rnd.NormFloat64() * math.Ldexp(1, rnd.IntN(40)-20)
+					}
+				}
+				var got, want [16]float64
+				multiRowSum(x, 1, 20, 1, nrows, size, got[:])
+				multiRowSumLevels(x, 1, 20, 1, nrows, size, want[:])
+				for k := range nrows {
+					if math.IsNaN(got[k]) && math.IsNaN(want[k]) {
+						continue // which of two NaNs survives is not specified (TestSumTorchShort)
+					}
+					if math.Float64bits(got[k]) != math.Float64bits(want[k]) {
+						t.Fatalf("size %d rows %d trial %d [%d]: %x, want %x", size, nrows, trial, k, math.Float64bits(got[k]), math.Float64bits(want[k]))
+					}
+				}
+			}
+		}
+	}
+}
+
+// sumTorchLanes is SumTorch without its short-run path: the reference of that path.
+func sumTorchLanes(x []float64) float64 {
+	n := len(x)
+	vecSize := n / 4
+	var lanes [16]float64
+	ilp := vecSize / 4
+	multiRowSumLevels(x, 0, 16, 1, 16, ilp, lanes[:])
+	for v := ilp * 4; v < vecSize; v++ {
+		for l := 0; l < 4; l++ {
+			lanes[l] += x[4*v+l]
+		}
+	}
+	for k := 1; k < 4; k++ {
+		for l := 0; l < 4; l++ {
+			lanes[l] += lanes[4*k+l]
+		}
+	}
+	acc := 0.0
+	for i := vecSize * 4; i < n; i++ {
+		acc += x[i]
+	}
+	for l := 0; l < 4; l++ {
+		acc += lanes[l]
+	}
+	return acc
+}
+
+// TestSumTorchShort: SumTorch's short-run path (fewer than 16 values) and its long one give
+// the bits of the lane-by-lane reference, with signed zeros and infinities; a NaN result is a
+// NaN. (Which payload survives an addition of two NaNs is the first operand's on x86, and Go
+// orders the operands of a commutative addition as its compiler likes: not specified.)
+func TestSumTorchShort(t *testing.T) {
+	rnd := rand.New(rand.NewPCG(10, 11))
+	special := []float64{0, math.Copysign(0, -1), math.Inf(1), math.Inf(-1), math.Float64frombits(0x7ff8000000000123),
+		math.Float64frombits(0xfff8000000000456)}
+	for n := range 70 {
+		for trial := range 50 {
+			x := make([]float64, n)
+			for i := range x {
+				if trial%3 == 0 && rnd.IntN(3) == 0 {
+					x[i] = special[rnd.IntN(len(special))]
+				} else if trial%3 == 1 {
+					x[i] = math.Copysign(0, -1)
+				} else {
+					x[i] = rnd.NormFloat64() * math.Ldexp(1, rnd.IntN(80)-40)
+				}
+			}
+			got, want := SumTorch(x), sumTorchLanes(x)
+			if math.IsNaN(want) && math.IsNaN(got) {
+				continue
+			}
+			if math.Float64bits(got) != math.Float64bits(want) {
+				t.Fatalf("n %d trial %d: %x, want %x", n, trial, math.Float64bits(got), math.Float64bits(want))
+			}
+		}
+	}
+}

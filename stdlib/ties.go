@@ -144,13 +144,7 @@ func filterTopK(a []float64, k float64, out []float64) error {
 	if err != nil {
 		return err
 	}
-	for i, v := range a {
-		m := 0.0
-		if math.Abs(v) >= th {
-			m = 1
-		}
-		out[i] = v * m
-	}
+	vecTopK(out, a, th)
 	return nil
 }
 

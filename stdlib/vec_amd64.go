@@ -20,6 +20,9 @@ func vecFMAAVX2(out, a, b *float64, w float64, n int)
 func vecAddAVX2(out, a, b *float64, n int)
 
 //go:noescape
+func vecMulAVX2(out, a, b *float64, n int)
+
+//go:noescape
 func vecDivAVX2(out, a *float64, d float64, n int)
 
 //go:noescape
@@ -27,6 +30,12 @@ func vecScaleAVX2(out, a *float64, c float64, n int)
 
 //go:noescape
 func vecMaskMulAVX2(out, v, u, q *float64, n int)
+
+//go:noescape
+func vecTopKAVX2(out, a *float64, th float64, n int)
+
+//go:noescape
+func vecNormProdAVX2(out, x, y *float64, nx, ny float64, n int)
 
 var (
 	vecSubVector = cpu.X86.HasAVX2
@@ -87,6 +96,49 @@ func vecMaskMul(out, v, u, q []float64) {
 	}
 	for ; i < len(out); i++ {
 		out[i] = v[i] * tiesB2F(u[i] < q[i])
+	}
+}
+
+// vecTopK sets out[i] = a[i] * (1 if |a[i]| >= th else +0) (len(a) >= len(out); out may be a).
+func vecTopK(out, a []float64, th float64) {
+	a = a[:len(out)]
+	i := 0
+	if n := len(out) &^ 3; vecSubVector && n > 0 {
+		vecTopKAVX2(&out[0], &a[0], th, n)
+		i = n
+	}
+	for ; i < len(out); i++ {
+		m := 0.0
+		if math.Abs(a[i]) >= th {
+			m = 1
+		}
+		out[i] = a[i] * m
+	}
+}
+
+// vecNormProd sets out[i] = (x[i] / nx) * (y[i] / ny) (len(x), len(y) >= len(out)).
+func vecNormProd(out, x, y []float64, nx, ny float64) {
+	x, y = x[:len(out)], y[:len(out)]
+	i := 0
+	if n := len(out) &^ 3; vecSubVector && n > 0 {
+		vecNormProdAVX2(&out[0], &x[0], &y[0], nx, ny, n)
+		i = n
+	}
+	for ; i < len(out); i++ {
+		out[i] = (x[i] / nx) * (y[i] / ny)
+	}
+}
+
+// vecMul sets out[i] = a[i] * b[i] (len(a), len(b) >= len(out); out may be a or b).
+func vecMul(out, a, b []float64) {
+	a, b = a[:len(out)], b[:len(out)]
+	i := 0
+	if n := len(out) &^ 3; vecSubVector && n > 0 {
+		vecMulAVX2(&out[0], &a[0], &b[0], n)
+		i = n
+	}
+	for ; i < len(out); i++ {
+		out[i] = a[i] * b[i]
 	}
 }
 

@@ -1,7 +1,8 @@
 #include "textflag.h"
 
-// BINOP_LOOP(OP) is the body of vecSubAVX2 and vecAddAVX2: out[i] = a[i] OP b[i] for n a
-// positive multiple of 4, with a as the first source, as the Go loop's SUBSD or ADDSD (a NaN a
+// BINOP_LOOP(OP) is the body of vecSubAVX2, vecAddAVX2 and vecMulAVX2: out[i] = a[i] OP b[i]
+// for n a positive multiple of 4, with a as the first source, as the Go loop's SUBSD, ADDSD or
+// MULSD (a NaN a
 // is the result's NaN, else a NaN b). All of a block's loads come before its stores, so out
 // may be a or b.
 #define BINOP_LOOP(OP) \
@@ -53,6 +54,10 @@ TEXT ·vecSubAVX2(SB), NOSPLIT, $0-32
 TEXT ·vecAddAVX2(SB), NOSPLIT, $0-32
 	BINOP_LOOP(VADDPD)
 
+// func vecMulAVX2(out, a, b *float64, n int)
+TEXT ·vecMulAVX2(SB), NOSPLIT, $0-32
+	BINOP_LOOP(VMULPD)
+
 // func vecScaleAVX2(out, a *float64, c float64, n int)
 // n is a positive multiple of 4: out[i] = a[i] * c by VMULPD with a as the first source (the
 // product is commutative; a NaN a is the result's NaN, as in the Go loop when c is not a NaN).
@@ -103,6 +108,61 @@ mask4:
 	ADDQ $32, DI
 	SUBQ $4, CX
 	JNZ  mask4
+	VZEROUPPER
+	RET
+
+DATA absMask<>+0(SB)/8, $0x7fffffffffffffff
+GLOBL absMask<>(SB), RODATA|NOPTR, $8
+
+// func vecTopKAVX2(out, a *float64, th float64, n int)
+// n is a positive multiple of 4: out[i] = a[i] * (1 if |a[i]| >= th else +0), filter_top_k's
+// mask product: VCMPPD GE_OQ is Go's >= (false on a NaN), the mask ANDed with 1.0, then VMULPD
+// with a as the first source. out may be a.
+TEXT ·vecTopKAVX2(SB), NOSPLIT, $0-32
+	MOVQ out+0(FP), DI
+	MOVQ a+8(FP), SI
+	VBROADCASTSD th+16(FP), Y14
+	MOVQ n+24(FP), CX
+	VBROADCASTSD maskOne<>(SB), Y15
+	VBROADCASTSD absMask<>(SB), Y13
+
+topk4:
+	VMOVUPD (SI), Y0
+	VANDPD  Y13, Y0, Y1
+	VCMPPD  $0x1d, Y14, Y1, Y1 // |a| >= th, ordered, quiet (GE_OQ)
+	VANDPD  Y15, Y1, Y1
+	VMULPD  Y1, Y0, Y0
+	VMOVUPD Y0, (DI)
+	ADDQ $32, SI
+	ADDQ $32, DI
+	SUBQ $4, CX
+	JNZ  topk4
+	VZEROUPPER
+	RET
+
+// func vecNormProdAVX2(out, x, y *float64, nx, ny float64, n int)
+// n is a positive multiple of 4: out[i] = (x[i] / nx) * (y[i] / ny), each operation with the
+// Go expression's first source (x[i], y[i], then the first quotient), so the same bits.
+TEXT ·vecNormProdAVX2(SB), NOSPLIT, $0-48
+	MOVQ out+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ y+16(FP), DX
+	VBROADCASTSD nx+24(FP), Y14
+	VBROADCASTSD ny+32(FP), Y15
+	MOVQ n+40(FP), CX
+
+np4:
+	VMOVUPD (SI), Y0
+	VDIVPD  Y14, Y0, Y0
+	VMOVUPD (DX), Y1
+	VDIVPD  Y15, Y1, Y1
+	VMULPD  Y1, Y0, Y0
+	VMOVUPD Y0, (DI)
+	ADDQ $32, SI
+	ADDQ $32, DX
+	ADDQ $32, DI
+	SUBQ $4, CX
+	JNZ  np4
 	VZEROUPPER
 	RET
 

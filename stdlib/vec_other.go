@@ -38,6 +38,34 @@ func vecMaskMul(out, v, u, q []float64) {
 	}
 }
 
+// vecTopK sets out[i] = a[i] * (1 if |a[i]| >= th else +0) (out may be a).
+func vecTopK(out, a []float64, th float64) {
+	a = a[:len(out)]
+	for i := range out {
+		m := 0.0
+		if math.Abs(a[i]) >= th {
+			m = 1
+		}
+		out[i] = a[i] * m
+	}
+}
+
+// vecNormProd sets out[i] = (x[i] / nx) * (y[i] / ny).
+func vecNormProd(out, x, y []float64, nx, ny float64) {
+	x, y = x[:len(out)], y[:len(out)]
+	for i := range out {
+		out[i] = (x[i] / nx) * (y[i] / ny)
+	}
+}
+
+// vecMul sets out[i] = a[i] * b[i] (out may be a or b).
+func vecMul(out, a, b []float64) {
+	a, b = a[:len(out)], b[:len(out)]
+	for i := range out {
+		out[i] = a[i] * b[i]
+	}
+}
+
 // vecDiv sets out[i] = a[i] / d (len(a) >= len(out); out may be a).
 func vecDiv(out, a []float64, d float64) {
 	a = a[:len(out)]

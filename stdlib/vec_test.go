@@ -30,6 +30,7 @@ func TestVecKernels(t *testing.T) {
 			w := ws[rng.IntN(len(ws))]
 			want, wantF := make([]float64, n), make([]float64, n)
 			wantA, wantD, wantS, wantM := make([]float64, n), make([]float64, n), make([]float64, n), make([]float64, n)
+			wantT, wantN, wantP := make([]float64, n), make([]float64, n), make([]float64, n)
 			for j := range n {
 				want[j] = a[j] - b[j]
 				wantF[j] = math.FMA(b[j], w, a[j])
@@ -37,6 +38,13 @@ func TestVecKernels(t *testing.T) {
 				wantD[j] = a[j] / w
 				wantS[j] = a[j] * w
 				wantM[j] = a[j] * tiesB2F(b[j] < w)
+				m := 0.0
+				if math.Abs(a[j]) >= w {
+					m = 1
+				}
+				wantT[j] = a[j] * m
+				wantN[j] = (a[j] / w) * (b[j] / (w + 1))
+				wantP[j] = a[j] * b[j]
 			}
 			for _, in := range []string{"new", "a", "b"} {
 				check := func(op string, f func(out, a, b []float64), want []float64) {
@@ -55,6 +63,9 @@ func TestVecKernels(t *testing.T) {
 				check("add", vecAdd, wantA)
 				check("div", func(out, a, _ []float64) { vecDiv(out, a, w) }, wantD)
 				check("scale", func(out, a, _ []float64) { vecScale(out, a, w) }, wantS)
+				check("mul", vecMul, wantP)
+				check("topk", func(out, a, _ []float64) { vecTopK(out, a, w) }, wantT)
+				check("normprod", func(out, a, b []float64) { vecNormProd(out, a, b, w, w+1) }, wantN)
 				check("maskmul", func(out, a, b []float64) {
 					q := make([]float64, len(out))
 					fill(q, w)
