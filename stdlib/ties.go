@@ -204,24 +204,18 @@ func tiesFilterVote(d []float64, r, n int, k float64, voteSgn bool) (counts []fl
 			elected[j] = tiesSign(v)
 		}
 	} else {
-		votes := make([]int32, n)
+		// The count of signs, in float64 (exact), straight into elected, then its sign.
 		for i := 0; i < r; i++ {
-			for j, v := range d[i*n : (i+1)*n] {
-				votes[j] += tiesB2I(v > 0) - tiesB2I(v < 0)
-			}
+			vecSignVote(elected, d[i*n:(i+1)*n])
 		}
-		for j, v := range votes {
-			elected[j] = float64(max(-1, min(v, 1)))
+		for j, v := range elected {
+			elected[j] = tiesSign(v)
 		}
 	}
 	counts = make([]float64, n)
 	for i := 0; i < r; i++ {
-		row := d[i*n : (i+1)*n]
-		for j, v := range row {
-			f := tiesB2F(tiesSign(v) == elected[j]) // 1 or +0, as the branch it replaces
-			row[j] = v * f
-			counts[j] += f
-		}
+		// f = 1 or +0 (as the branch it replaces), row *= f, counts += f.
+		vecAgree(d[i*n:(i+1)*n], elected, counts)
 	}
 	return counts, nil
 }

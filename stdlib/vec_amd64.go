@@ -35,6 +35,12 @@ func vecMaskMulAVX2(out, v, u, q *float64, n int)
 func vecTopKAVX2(out, a *float64, th float64, n int)
 
 //go:noescape
+func vecSignVoteAVX2(votes, row *float64, n int)
+
+//go:noescape
+func vecAgreeAVX2(row, elected, counts *float64, n int)
+
+//go:noescape
 func vecNormProdAVX2(out, x, y *float64, nx, ny float64, n int)
 
 var (
@@ -139,6 +145,35 @@ func vecMul(out, a, b []float64) {
 	}
 	for ; i < len(out); i++ {
 		out[i] = a[i] * b[i]
+	}
+}
+
+// vecSignVote adds tiesSign(row[j]) to votes[j] (len(row) >= len(votes)).
+func vecSignVote(votes, row []float64) {
+	row = row[:len(votes)]
+	i := 0
+	if n := len(votes) &^ 3; vecSubVector && n > 0 {
+		vecSignVoteAVX2(&votes[0], &row[0], n)
+		i = n
+	}
+	for ; i < len(votes); i++ {
+		votes[i] += tiesSign(row[i])
+	}
+}
+
+// vecAgree is tiesFilterVote's agreement pass over one row: f = 1 where tiesSign(row[j]) ==
+// elected[j], else +0; row[j] *= f; counts[j] += f.
+func vecAgree(row, elected, counts []float64) {
+	elected, counts = elected[:len(row)], counts[:len(row)]
+	i := 0
+	if n := len(row) &^ 3; vecSubVector && n > 0 {
+		vecAgreeAVX2(&row[0], &elected[0], &counts[0], n)
+		i = n
+	}
+	for ; i < len(row); i++ {
+		f := tiesB2F(tiesSign(row[i]) == elected[i])
+		row[i] = row[i] * f
+		counts[i] += f
 	}
 }
 

@@ -166,6 +166,69 @@ np4:
 	VZEROUPPER
 	RET
 
+// SIGN4(V, S, T) sets S to the torch sign of the four float64 in V: (V > 0) - (V < 0) as
+// 1.0/0.0 each (ordered compares: a NaN's sign is 0, as tiesSign's). Y15 holds 1.0, Y14 zero;
+// T is scratch.
+#define SIGN4(V, S, T) \
+	VCMPPD $0x1e, Y14, V, S \
+	VANDPD Y15, S, S \
+	VCMPPD $0x11, Y14, V, T \
+	VANDPD Y15, T, T \
+	VSUBPD T, S, S
+
+// func vecSignVoteAVX2(votes, row *float64, n int)
+// n is a positive multiple of 4: votes[j] += sign(row[j]), the sign vote's count in float64
+// (exact: a count of at most 2^53).
+TEXT ·vecSignVoteAVX2(SB), NOSPLIT, $0-24
+	MOVQ votes+0(FP), DI
+	MOVQ row+8(FP), SI
+	MOVQ n+16(FP), CX
+	VBROADCASTSD maskOne<>(SB), Y15
+	VXORPD Y14, Y14, Y14
+
+vote4:
+	VMOVUPD (SI), Y0
+	SIGN4(Y0, Y1, Y2)
+	VMOVUPD (DI), Y3
+	VADDPD  Y1, Y3, Y3
+	VMOVUPD Y3, (DI)
+	ADDQ $32, SI
+	ADDQ $32, DI
+	SUBQ $4, CX
+	JNZ  vote4
+	VZEROUPPER
+	RET
+
+// func vecAgreeAVX2(row, elected, counts *float64, n int)
+// n is a positive multiple of 4: f = 1.0 if sign(row[j]) == elected[j] else +0,
+// row[j] = row[j] * f (row the first source), counts[j] = counts[j] + f: tiesFilterVote's
+// agreement pass, the Go loop's operations.
+TEXT ·vecAgreeAVX2(SB), NOSPLIT, $0-32
+	MOVQ row+0(FP), SI
+	MOVQ elected+8(FP), DX
+	MOVQ counts+16(FP), DI
+	MOVQ n+24(FP), CX
+	VBROADCASTSD maskOne<>(SB), Y15
+	VXORPD Y14, Y14, Y14
+
+agree4:
+	VMOVUPD (SI), Y0
+	SIGN4(Y0, Y1, Y2)
+	VCMPPD  $0x00, (DX), Y1, Y1 // sign == elected (EQ_OQ)
+	VANDPD  Y15, Y1, Y1
+	VMULPD  Y1, Y0, Y0
+	VMOVUPD Y0, (SI)
+	VMOVUPD (DI), Y3
+	VADDPD  Y1, Y3, Y3
+	VMOVUPD Y3, (DI)
+	ADDQ $32, SI
+	ADDQ $32, DX
+	ADDQ $32, DI
+	SUBQ $4, CX
+	JNZ  agree4
+	VZEROUPPER
+	RET
+
 // func vecDivAVX2(out, a *float64, d float64, n int)
 // n is a positive multiple of 4: out[i] = a[i] / d by VDIVPD with a as the first source, as
 // the Go loop's DIVSD (correctly rounded, the same bits; a NaN a is the result's NaN). out may

@@ -66,6 +66,22 @@ func vecMul(out, a, b []float64) {
 	}
 }
 
+// vecSignVote adds tiesSign(row[j]) to votes[j].
+func vecSignVote(votes, row []float64) {
+	for i := range votes {
+		votes[i] += tiesSign(row[i])
+	}
+}
+
+// vecAgree is tiesFilterVote's agreement pass over one row.
+func vecAgree(row, elected, counts []float64) {
+	for i := range row {
+		f := tiesB2F(tiesSign(row[i]) == elected[i])
+		row[i] = row[i] * f
+		counts[i] += f
+	}
+}
+
 // vecDiv sets out[i] = a[i] / d (len(a) >= len(out); out may be a).
 func vecDiv(out, a []float64, d float64) {
 	a = a[:len(out)]

@@ -64,6 +64,29 @@ func TestVecKernels(t *testing.T) {
 				check("div", func(out, a, _ []float64) { vecDiv(out, a, w) }, wantD)
 				check("scale", func(out, a, _ []float64) { vecScale(out, a, w) }, wantS)
 				check("mul", vecMul, wantP)
+				votes, wantV := append([]float64(nil), b...), append([]float64(nil), b...)
+				for j := range wantV {
+					wantV[j] += tiesSign(a[j])
+				}
+				vecSignVote(votes, a)
+				el := make([]float64, n)
+				for j := range el {
+					el[j] = float64(rng.IntN(3) - 1)
+				}
+				row, cnt := append([]float64(nil), a...), append([]float64(nil), b...)
+				wantR, wantC := append([]float64(nil), a...), append([]float64(nil), b...)
+				for j := range wantR {
+					f := tiesB2F(tiesSign(wantR[j]) == el[j])
+					wantR[j] = wantR[j] * f
+					wantC[j] += f
+				}
+				vecAgree(row, el, cnt)
+				for j := range n {
+					if math.Float64bits(votes[j]) != math.Float64bits(wantV[j]) || math.Float64bits(row[j]) != math.Float64bits(wantR[j]) ||
+						math.Float64bits(cnt[j]) != math.Float64bits(wantC[j]) {
+						t.Fatalf("vote/agree n %d [%d]: %v %v %v, want %v %v %v", n, j, votes[j], row[j], cnt[j], wantV[j], wantR[j], wantC[j])
+					}
+				}
 				check("topk", func(out, a, _ []float64) { vecTopK(out, a, w) }, wantT)
 				check("normprod", func(out, a, b []float64) { vecNormProd(out, a, b, w, w+1) }, wantN)
 				check("maskmul", func(out, a, b []float64) {
