@@ -1,11 +1,20 @@
 #include "textflag.h"
 #include "vec_amd64.h"
 
-// The widening of decode*_amd64 fused with a subtraction: dst[i] = widen(src[i]) - b[i], each
-// element's widening exact and its subtraction VSUBPD's (the widened value first, as a - b in
-// Go and in stdlib's vecSubAVX2). Each returns nonzero when some source value is inf or NaN
-// (an all-ones exponent), and then dst is not to be used: the caller widens and subtracts
-// again on the exact scalar path, which keeps NaN payloads as the table gives them.
+// The widening of decode*_amd64 fused with one more operation on a float64 operand b:
+//
+//	decodeSub*: dst[i] = widen(src[i]) - b[i]   (a delta: subtract's LOAD fused)
+//	decodeAdd*: dst[i] = widen(src[i]) + b[i]   (n_average's running sum)
+//	decodeFMA*: dst[i] = widen(src[i])*c + b[i] (a streamed linear_combination step), one rounding
+//
+// each element's widening exact and its operation VSUBPD's, VADDPD's or VFMADD231PD's with the
+// widened value or b as the Go code's first source. Each returns nonzero when some source
+// value is inf or NaN (an all-ones exponent), and then dst is not to be used: the caller widens
+// and computes again on the exact scalar path, which keeps NaN payloads as the table gives them.
+//
+// One loop per source dtype (F16_LOOP, BF16_LOOP, F32_LOOP), each taking the step that
+// combines the eight widened values (in Y3 and Y5) with b and stores them: SUB_STORE,
+// ADD_STORE or FMA_STORE, each moving the three pointers on.
 
 // OP_STORE applies OP (VSUBPD: Y - b, VADDPD: Y + b) to Y3 and Y5 with eight float64 of b
 // (DX), stores them to dst (DI) and moves the three pointers on (src by srcStep bytes).
@@ -19,123 +28,8 @@
 	ADDQ $64, DI \
 	SUBQ $8, CX
 
-// func decodeSubF16C(dst *float64, src *byte, b *float64, n int) (bad uint64)
-// n is a positive multiple of 8.
-TEXT ·decodeSubF16C(SB), NOSPLIT, $0-40
-	MOVQ dst+0(FP), DI
-	MOVQ src+8(FP), SI
-	MOVQ b+16(FP), DX
-	MOVQ n+24(FP), CX
-	HALF_TEST_INIT($0x7c007c00)
-
-f16loop:
-	VMOVDQU (SI), X0
-	HALF_TEST
-	VCVTPH2PS X0, Y2
-	WIDEN_PS_PD
-	OP_STORE(VSUBPD, $16)
-	JNZ  f16loop
-	RETURN_BAD(bad+32(FP))
-
-// func decodeSubBF16(dst *float64, src *byte, b *float64, n int) (bad uint64)
-// n is a positive multiple of 8. bfloat16 is the top half of a float32: zero-extend, shift.
-TEXT ·decodeSubBF16(SB), NOSPLIT, $0-40
-	MOVQ dst+0(FP), DI
-	MOVQ src+8(FP), SI
-	MOVQ b+16(FP), DX
-	MOVQ n+24(FP), CX
-	HALF_TEST_INIT($0x7f807f80)
-
-bf16loop:
-	VMOVDQU (SI), X0
-	HALF_TEST
-	VPMOVZXWD X0, Y2
-	VPSLLD  $16, Y2, Y2
-	WIDEN_PS_PD
-	OP_STORE(VSUBPD, $16)
-	JNZ  bf16loop
-	RETURN_BAD(bad+32(FP))
-
-// func decodeSubF32(dst *float64, src *byte, b *float64, n int) (bad uint64)
-// n is a positive multiple of 8.
-TEXT ·decodeSubF32(SB), NOSPLIT, $0-40
-	MOVQ dst+0(FP), DI
-	MOVQ src+8(FP), SI
-	MOVQ b+16(FP), DX
-	MOVQ n+24(FP), CX
-	MOVL $0x7f800000, AX
-	VMOVQ AX, X6
-	VPBROADCASTD X6, Y6
-	VPXOR Y7, Y7, Y7
-
-f32loop:
-	VMOVDQU (SI), Y2
-	VPAND   Y6, Y2, Y1
-	VPCMPEQD Y6, Y1, Y1
-	VPOR    Y1, Y7, Y7
-	WIDEN_PS_PD
-	OP_STORE(VSUBPD, $32)
-	JNZ  f32loop
-	RETURN_BAD(bad+32(FP))
-
-// func decodeAddF16C(dst *float64, src *byte, b *float64, n int) (bad uint64)
-// decodeSubF16C with dst[i] = widen(src[i]) + b[i] (IEEE addition is commutative, NaN aside:
-// a NaN result means an inf or NaN source, which is reported, or a NaN b, whose payload VADDPD
-// keeps as the Go loop b[i] + x does, the widened value being a number).
-TEXT ·decodeAddF16C(SB), NOSPLIT, $0-40
-	MOVQ dst+0(FP), DI
-	MOVQ src+8(FP), SI
-	MOVQ b+16(FP), DX
-	MOVQ n+24(FP), CX
-	HALF_TEST_INIT($0x7c007c00)
-
-f16addloop:
-	VMOVDQU (SI), X0
-	HALF_TEST
-	VCVTPH2PS X0, Y2
-	WIDEN_PS_PD
-	OP_STORE(VADDPD, $16)
-	JNZ  f16addloop
-	RETURN_BAD(bad+32(FP))
-
-// func decodeAddBF16(dst *float64, src *byte, b *float64, n int) (bad uint64)
-TEXT ·decodeAddBF16(SB), NOSPLIT, $0-40
-	MOVQ dst+0(FP), DI
-	MOVQ src+8(FP), SI
-	MOVQ b+16(FP), DX
-	MOVQ n+24(FP), CX
-	HALF_TEST_INIT($0x7f807f80)
-
-bf16addloop:
-	VMOVDQU (SI), X0
-	HALF_TEST
-	VPMOVZXWD X0, Y2
-	VPSLLD  $16, Y2, Y2
-	WIDEN_PS_PD
-	OP_STORE(VADDPD, $16)
-	JNZ  bf16addloop
-	RETURN_BAD(bad+32(FP))
-
-// func decodeAddF32(dst *float64, src *byte, b *float64, n int) (bad uint64)
-TEXT ·decodeAddF32(SB), NOSPLIT, $0-40
-	MOVQ dst+0(FP), DI
-	MOVQ src+8(FP), SI
-	MOVQ b+16(FP), DX
-	MOVQ n+24(FP), CX
-	MOVL $0x7f800000, AX
-	VMOVQ AX, X6
-	VPBROADCASTD X6, Y6
-	VPXOR Y7, Y7, Y7
-
-f32addloop:
-	VMOVDQU (SI), Y2
-	VPAND   Y6, Y2, Y1
-	VPCMPEQD Y6, Y1, Y1
-	VPOR    Y1, Y7, Y7
-	WIDEN_PS_PD
-	OP_STORE(VADDPD, $32)
-	JNZ  f32addloop
-	RETURN_BAD(bad+32(FP))
+#define SUB_STORE(srcStep) OP_STORE(VSUBPD, srcStep)
+#define ADD_STORE(srcStep) OP_STORE(VADDPD, srcStep)
 
 // FMA_STORE sets Y8, Y9 to Y3*c + b and Y5*c + b (eight float64 of b at DX, c broadcast in Y15;
 // VFMADD231PD: b the destination and first source, rounded once), stores them to dst (DI) and
@@ -152,63 +46,107 @@ f32addloop:
 	ADDQ $64, DI \
 	SUBQ $8, CX
 
-// func decodeFMAF16C(dst *float64, src *byte, b *float64, c float64, n int) (bad uint64)
-// dst[i] = widen(src[i])*c + b[i], one rounding (the linear_combination step r + c·m with the
-// model's LOAD fused). n is a positive multiple of 8.
-TEXT ·decodeFMAF16C(SB), NOSPLIT, $0-48
-	MOVQ dst+0(FP), DI
-	MOVQ src+8(FP), SI
-	MOVQ b+16(FP), DX
-	VBROADCASTSD c+24(FP), Y15
-	MOVQ n+32(FP), CX
-	HALF_TEST_INIT($0x7c007c00)
+// ARGS loads dst, src, b and n (at nOff) into DI, SI, DX and CX.
+#define ARGS(nOff) \
+	MOVQ dst+0(FP), DI \
+	MOVQ src+8(FP), SI \
+	MOVQ b+16(FP), DX \
+	MOVQ nOff(FP), CX
 
-f16fmaloop:
-	VMOVDQU (SI), X0
-	HALF_TEST
-	VCVTPH2PS X0, Y2
-	WIDEN_PS_PD
-	FMA_STORE($16)
-	JNZ  f16fmaloop
+// F16_LOOP(STORE) widens eight float16 per step with F16C (n a positive multiple of 8).
+#define F16_LOOP(STORE) \
+	HALF_TEST_INIT($0x7c007c00) \
+loop: \
+	VMOVDQU (SI), X0 \
+	HALF_TEST \
+	VCVTPH2PS X0, Y2 \
+	WIDEN_PS_PD \
+	STORE($16) \
+	JNZ  loop
+
+// BF16_LOOP(STORE): bfloat16 is the top half of a float32: zero-extend, shift.
+#define BF16_LOOP(STORE) \
+	HALF_TEST_INIT($0x7f807f80) \
+loop: \
+	VMOVDQU (SI), X0 \
+	HALF_TEST \
+	VPMOVZXWD X0, Y2 \
+	VPSLLD  $16, Y2, Y2 \
+	WIDEN_PS_PD \
+	STORE($16) \
+	JNZ  loop
+
+// F32_LOOP(STORE): eight float32 per step, their exponents tested in 32-bit lanes.
+#define F32_LOOP(STORE) \
+	MOVL $0x7f800000, AX \
+	VMOVQ AX, X6 \
+	VPBROADCASTD X6, Y6 \
+	VPXOR Y7, Y7, Y7 \
+loop: \
+	VMOVDQU (SI), Y2 \
+	VPAND   Y6, Y2, Y1 \
+	VPCMPEQD Y6, Y1, Y1 \
+	VPOR    Y1, Y7, Y7 \
+	WIDEN_PS_PD \
+	STORE($32) \
+	JNZ  loop
+
+// func decodeSubF16C(dst *float64, src *byte, b *float64, n int) (bad uint64)
+TEXT ·decodeSubF16C(SB), NOSPLIT, $0-40
+	ARGS(n+24)
+	F16_LOOP(SUB_STORE)
+	RETURN_BAD(bad+32(FP))
+
+// func decodeSubBF16(dst *float64, src *byte, b *float64, n int) (bad uint64)
+TEXT ·decodeSubBF16(SB), NOSPLIT, $0-40
+	ARGS(n+24)
+	BF16_LOOP(SUB_STORE)
+	RETURN_BAD(bad+32(FP))
+
+// func decodeSubF32(dst *float64, src *byte, b *float64, n int) (bad uint64)
+TEXT ·decodeSubF32(SB), NOSPLIT, $0-40
+	ARGS(n+24)
+	F32_LOOP(SUB_STORE)
+	RETURN_BAD(bad+32(FP))
+
+// func decodeAddF16C(dst *float64, src *byte, b *float64, n int) (bad uint64)
+// (IEEE addition is commutative, NaN aside: a NaN result means an inf or NaN source, which is
+// reported, or a NaN b, whose payload VADDPD keeps as the Go loop b[i] + x does, the widened
+// value being a number.)
+TEXT ·decodeAddF16C(SB), NOSPLIT, $0-40
+	ARGS(n+24)
+	F16_LOOP(ADD_STORE)
+	RETURN_BAD(bad+32(FP))
+
+// func decodeAddBF16(dst *float64, src *byte, b *float64, n int) (bad uint64)
+TEXT ·decodeAddBF16(SB), NOSPLIT, $0-40
+	ARGS(n+24)
+	BF16_LOOP(ADD_STORE)
+	RETURN_BAD(bad+32(FP))
+
+// func decodeAddF32(dst *float64, src *byte, b *float64, n int) (bad uint64)
+TEXT ·decodeAddF32(SB), NOSPLIT, $0-40
+	ARGS(n+24)
+	F32_LOOP(ADD_STORE)
+	RETURN_BAD(bad+32(FP))
+
+// func decodeFMAF16C(dst *float64, src *byte, b *float64, c float64, n int) (bad uint64)
+TEXT ·decodeFMAF16C(SB), NOSPLIT, $0-48
+	ARGS(n+32)
+	VBROADCASTSD c+24(FP), Y15
+	F16_LOOP(FMA_STORE)
 	RETURN_BAD(bad+40(FP))
 
 // func decodeFMABF16(dst *float64, src *byte, b *float64, c float64, n int) (bad uint64)
 TEXT ·decodeFMABF16(SB), NOSPLIT, $0-48
-	MOVQ dst+0(FP), DI
-	MOVQ src+8(FP), SI
-	MOVQ b+16(FP), DX
+	ARGS(n+32)
 	VBROADCASTSD c+24(FP), Y15
-	MOVQ n+32(FP), CX
-	HALF_TEST_INIT($0x7f807f80)
-
-bf16fmaloop:
-	VMOVDQU (SI), X0
-	HALF_TEST
-	VPMOVZXWD X0, Y2
-	VPSLLD  $16, Y2, Y2
-	WIDEN_PS_PD
-	FMA_STORE($16)
-	JNZ  bf16fmaloop
+	BF16_LOOP(FMA_STORE)
 	RETURN_BAD(bad+40(FP))
 
 // func decodeFMAF32(dst *float64, src *byte, b *float64, c float64, n int) (bad uint64)
 TEXT ·decodeFMAF32(SB), NOSPLIT, $0-48
-	MOVQ dst+0(FP), DI
-	MOVQ src+8(FP), SI
-	MOVQ b+16(FP), DX
+	ARGS(n+32)
 	VBROADCASTSD c+24(FP), Y15
-	MOVQ n+32(FP), CX
-	MOVL $0x7f800000, AX
-	VMOVQ AX, X6
-	VPBROADCASTD X6, Y6
-	VPXOR Y7, Y7, Y7
-
-f32fmaloop:
-	VMOVDQU (SI), Y2
-	VPAND   Y6, Y2, Y1
-	VPCMPEQD Y6, Y1, Y1
-	VPOR    Y1, Y7, Y7
-	WIDEN_PS_PD
-	FMA_STORE($32)
-	JNZ  f32fmaloop
+	F32_LOOP(FMA_STORE)
 	RETURN_BAD(bad+40(FP))
