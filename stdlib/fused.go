@@ -141,20 +141,29 @@ func linearStepFused(_ ops.Numerics, kw []ops.Value) func(out, a []float64, raw 
 	c := cs[1]
 	return func(out, a []float64, raw []byte, dt ops.DType) bool {
 		i := num.DecodeFMAFast(out, raw, dt, a, c) // a finite prefix: math.FMA(c, m, r) with r = 1·r
-		rest, size := out[i:], dt.Size()
-		finite := true
-		var buf [256]float64
-		for lo := 0; lo < len(rest); lo += len(buf) {
-			w := buf[:min(len(buf), len(rest)-lo)]
-			if !num.DecodeFinite(w, raw[(i+lo)*size:(i+lo+len(w))*size], dt) {
-				finite = false
-			}
-			for j, x := range w {
-				rest[lo+j] = math.FMA(c, x, 1*a[i+lo+j]) // the kernel's first term, then its FMA
-			}
-		}
-		return finite
+		// The rest: the kernel's first term, then its FMA.
+		return widenRest(out, a, raw, dt, i, func(r, x float64) float64 { return math.FMA(c, x, 1*r) })
 	}
+}
+
+// widenRest finishes a LoadFusedSecond kernel after its vector prefix of i elements:
+// out[j] = op(a[j], widen(raw[j])) for j >= i, the stored elements widened a block at a time
+// (num.DecodeFinite), in element order (out may be a: a[j] is read before out[j] is written).
+// It reports whether every element it widened was finite.
+func widenRest(out, a []float64, raw []byte, dt ops.DType, i int, op func(a, x float64) float64) bool {
+	rest, size := out[i:], dt.Size()
+	finite := true
+	var buf [256]float64
+	for lo := 0; lo < len(rest); lo += len(buf) {
+		w := buf[:min(len(buf), len(rest)-lo)]
+		if !num.DecodeFinite(w, raw[(i+lo)*size:(i+lo+len(w))*size], dt) {
+			finite = false
+		}
+		for j, x := range w {
+			rest[lo+j] = op(a[i+lo+j], x)
+		}
+	}
+	return finite
 }
 
 func checkCoefficients(v ops.Value) error {

@@ -303,21 +303,8 @@ var nAverageStep = define(&ops.Def{
 		}
 		return func(out, a []float64, raw []byte, dt ops.DType) bool {
 			i := num.DecodeAddFast(out, raw, dt, a) // a finite prefix, widened and added
-			rest := out[i:]
-			// The rest widened into out, then sum + model in the kernel's operand order (out
-			// may be a: each a[j] is read before out[j] is written, here and in vecAdd).
-			finite, size := true, dt.Size()
-			var buf [256]float64
-			for lo := 0; lo < len(rest); lo += len(buf) {
-				w := buf[:min(len(buf), len(rest)-lo)]
-				if !num.DecodeFinite(w, raw[(i+lo)*size:(i+lo+len(w))*size], dt) {
-					finite = false
-				}
-				for j, x := range w {
-					rest[lo+j] = a[i+lo+j] + x
-				}
-			}
-			return finite
+			// The rest: sum + model in the kernel's operand order.
+			return widenRest(out, a, raw, dt, i, func(s, x float64) float64 { return s + x })
 		}
 	},
 	Doc: "Step k (1-based) of n_average's running computation, which the compiler emits for an " +

@@ -1,10 +1,28 @@
 #include "textflag.h"
 
+// SCALAR_LOOP(OP, x) is the body of vecScaleAVX2 and vecDivAVX2: out[i] = a[i] OP x (the
+// float64 argument x, broadcast) for n a positive multiple of 4, with a as the first source.
+// out may be a.
+#define SCALAR_LOOP(OP, x) \
+	MOVQ out+0(FP), DI \
+	MOVQ a+8(FP), SI \
+	VBROADCASTSD x+16(FP), Y15 \
+	MOVQ n+24(FP), CX \
+loop4: \
+	VMOVUPD (SI), Y0 \
+	OP  Y15, Y0, Y0 \
+	VMOVUPD Y0, (DI) \
+	ADDQ $32, SI \
+	ADDQ $32, DI \
+	SUBQ $4, CX \
+	JNZ  loop4 \
+	VZEROUPPER \
+	RET
+
 // BINOP_LOOP(OP) is the body of vecSubAVX2, vecAddAVX2 and vecMulAVX2: out[i] = a[i] OP b[i]
 // for n a positive multiple of 4, with a as the first source, as the Go loop's SUBSD, ADDSD or
-// MULSD (a NaN a
-// is the result's NaN, else a NaN b). All of a block's loads come before its stores, so out
-// may be a or b.
+// MULSD (a NaN a is the result's NaN, else a NaN b). All of a block's loads come before its
+// stores, so out may be a or b.
 #define BINOP_LOOP(OP) \
 	MOVQ out+0(FP), DI \
 	MOVQ a+8(FP), SI \
@@ -59,25 +77,16 @@ TEXT ·vecMulAVX2(SB), NOSPLIT, $0-32
 	BINOP_LOOP(VMULPD)
 
 // func vecScaleAVX2(out, a *float64, c float64, n int)
-// n is a positive multiple of 4: out[i] = a[i] * c by VMULPD with a as the first source (the
-// product is commutative; a NaN a is the result's NaN, as in the Go loop when c is not a NaN).
-// out may be a.
+// out[i] = a[i] * c by VMULPD (the product is commutative; a NaN a is the result's NaN, as in
+// the Go loop when c is not a NaN).
 TEXT ·vecScaleAVX2(SB), NOSPLIT, $0-32
-	MOVQ out+0(FP), DI
-	MOVQ a+8(FP), SI
-	VBROADCASTSD c+16(FP), Y15
-	MOVQ n+24(FP), CX
+	SCALAR_LOOP(VMULPD, c)
 
-mul4:
-	VMOVUPD (SI), Y0
-	VMULPD  Y15, Y0, Y0
-	VMOVUPD Y0, (DI)
-	ADDQ $32, SI
-	ADDQ $32, DI
-	SUBQ $4, CX
-	JNZ  mul4
-	VZEROUPPER
-	RET
+// func vecDivAVX2(out, a *float64, d float64, n int)
+// out[i] = a[i] / d by VDIVPD, as the Go loop's DIVSD (correctly rounded, the same bits; a NaN
+// a is the result's NaN).
+TEXT ·vecDivAVX2(SB), NOSPLIT, $0-32
+	SCALAR_LOOP(VDIVPD, d)
 
 DATA maskOne<>+0(SB)/8, $0x3ff0000000000000
 GLOBL maskOne<>(SB), RODATA|NOPTR, $8
@@ -229,26 +238,6 @@ agree4:
 	VZEROUPPER
 	RET
 
-// func vecDivAVX2(out, a *float64, d float64, n int)
-// n is a positive multiple of 4: out[i] = a[i] / d by VDIVPD with a as the first source, as
-// the Go loop's DIVSD (correctly rounded, the same bits; a NaN a is the result's NaN). out may
-// be a.
-TEXT ·vecDivAVX2(SB), NOSPLIT, $0-32
-	MOVQ out+0(FP), DI
-	MOVQ a+8(FP), SI
-	VBROADCASTSD d+16(FP), Y15
-	MOVQ n+24(FP), CX
-
-div4:
-	VMOVUPD (SI), Y0
-	VDIVPD  Y15, Y0, Y0
-	VMOVUPD Y0, (DI)
-	ADDQ $32, SI
-	ADDQ $32, DI
-	SUBQ $4, CX
-	JNZ  div4
-	VZEROUPPER
-	RET
 
 // func vecFMAAVX2(out, a, b *float64, w float64, n int)
 // n is a positive multiple of 4: out[i] = b[i]*w + a[i] rounded once, by VFMADD231PD with the
