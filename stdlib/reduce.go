@@ -376,6 +376,14 @@ const sumDim0Chunk = 256
 // the same order. scratch, when it holds rows*min(cols, sumDim0Chunk) values, is used; the buffer
 // used is returned for the next call.
 func SumDim0TorchChunked(rows, cols int, fill func(dst []float64, c0, c1 int), out, scratch []float64) []float64 {
+	return SumDim0TorchChunkedThen(rows, cols, fill, out, scratch, nil)
+}
+
+// SumDim0TorchChunkedThen is SumDim0TorchChunked that calls then(c0, c1), when not nil, once
+// out[c0:c1] holds its chunk's sums: a caller may finish those columns while they are in the
+// cache (the geometric median's distances).
+func SumDim0TorchChunkedThen(rows, cols int, fill func(dst []float64, c0, c1 int), out, scratch []float64,
+	then func(c0, c1 int)) []float64 {
 	if need := rows * min(cols, sumDim0Chunk); len(scratch) < need {
 		scratch = make([]float64, need)
 	}
@@ -383,6 +391,9 @@ func SumDim0TorchChunked(rows, cols int, fill func(dst []float64, c0, c1 int), o
 		buf := scratch[:rows]
 		fill(buf, 0, 1)
 		SumDim0Torch(buf, rows, 1, out)
+		if then != nil {
+			then(0, 1)
+		}
 		return scratch
 	}
 	blockEnd := 0 // the columns SumDim0Torch sums in 16-column blocks
@@ -400,6 +411,9 @@ func SumDim0TorchChunked(rows, cols int, fill func(dst []float64, c0, c1 int), o
 		}
 		for ; j < w; j++ {
 			out[c0+j] = rowSum(buf, j, w, rows)
+		}
+		if then != nil {
+			then(c0, c1)
 		}
 	}
 	return scratch

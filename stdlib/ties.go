@@ -292,9 +292,7 @@ func weightedSumsBlocked(ps [][]float64, w, dst []float64) {
 		d := dst[c0:min(c0+block, len(dst))]
 		clear(d)
 		for i, wi := range w {
-			for j, v := range ps[i][c0 : c0+len(d)] {
-				d[j] += float64(v * wi)
-			}
+			vecAddProd(d, ps[i][c0:c0+len(d)], wi)
 		}
 	}
 }
@@ -311,9 +309,7 @@ func geometricMedianRowsWith(ps [][]float64, n int, eps float64, maxiter int64, 
 		for _, v := range w {
 			den += v
 		}
-		for j := range dst {
-			dst[j] /= den
-		}
+		vecDiv(dst, dst, den)
 	}
 	median := make([]float64, n)
 	for j := range median {
@@ -328,6 +324,35 @@ func geometricMedianRowsWith(ps [][]float64, n int, eps float64, maxiter int64, 
 		DistsTorch(p, median, dists) // times the weights (ones): exact
 		return SumTorch(dists) / float64(r)
 	}
+	// weightedObjective is weighted(w, median) then objective(), in one pass over the points: a
+	// block of columns of the median, then every point's distance chain over that block while
+	// it is in the cache. The sums are per element and the chains go through the elements in
+	// order (DistChains carries them from block to block), so the bits are the two passes'.
+	// The points were read twice per iteration; the Weiszfeld loop is bound by those reads.
+	const block = 4096
+	rows := make([][]float64, r)
+	acc := make([]float64, r)
+	weightedObjective := func(w []float64) float64 {
+		den := 0.0
+		for _, v := range w {
+			den += v
+		}
+		clear(acc)
+		for c0 := 0; c0 < n; c0 += block {
+			c1 := min(c0+block, n)
+			for i := range rows {
+				rows[i] = ps[i][c0:c1]
+			}
+			m := median[c0:c1]
+			sums(rows, w, m)
+			vecDiv(m, m, den)
+			DistChains(func(i int) []float64 { return rows[i] }, m, acc)
+		}
+		for i, x := range acc {
+			dists[i] = math.Sqrt(x)
+		}
+		return SumTorch(dists) / float64(r)
+	}
 	w := make([]float64, r)
 	fill(w, 1)
 	obj := objective()
@@ -338,11 +363,15 @@ func geometricMedianRowsWith(ps [][]float64, n int, eps float64, maxiter int64, 
 		for i := range w {
 			w[i] = 1 / clampMin(dists[i], eps)
 		}
-		weighted(w, median)
-		obj = objective()
+		obj = weightedObjective(w)
 		if math.Abs(prev-obj) <= ftol*obj {
 			break
 		}
+	}
+	if maxiter > 0 {
+		// The result is weighted(w) for the last weights: the median the last step made.
+		copy(out, median)
+		return
 	}
 	weighted(w, out)
 }

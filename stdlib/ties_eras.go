@@ -104,18 +104,22 @@ func tiesEraCoreStack(filtered []float64, r, n int, shape []int, o tiesEraOpts, 
 // same bits), so they take R x sumDim0Chunk values instead of another R x n stack.
 func geometricMedian00x(pts []float64, r, n int, eps float64, maxiter int64, ftol float64, out []float64) {
 	var prod []float64
-	weighted := func(w []float64, dst []float64) {
-		prod = SumDim0TorchChunked(r, n, func(buf []float64, c0, c1 int) {
+	// weightedThen is weighted(w, dst) that calls then(c0, c1) once dst[c0:c1] is final.
+	weightedThen := func(w []float64, dst []float64, then func(c0, c1 int)) {
+		den := SumTorch(w)
+		prod = SumDim0TorchChunkedThen(r, n, func(buf []float64, c0, c1 int) {
 			cw := c1 - c0
 			for i := 0; i < r; i++ {
 				vecScale(buf[i*cw:(i+1)*cw], pts[i*n+c0:i*n+c1], w[i]) // p_i * w_i
 			}
-		}, dst, prod)
-		den := SumTorch(w)
-		for j := range dst {
-			dst[j] /= den
-		}
+		}, dst, prod, func(c0, c1 int) {
+			vecDiv(dst[c0:c1], dst[c0:c1], den)
+			if then != nil {
+				then(c0, c1)
+			}
+		})
 	}
+	weighted := func(w []float64, dst []float64) { weightedThen(w, dst, nil) }
 	ones := make([]float64, r)
 	fill(ones, 1)
 	median := make([]float64, n)
@@ -124,6 +128,21 @@ func geometricMedian00x(pts []float64, r, n int, eps float64, maxiter int64, fto
 	objective := func() float64 {
 		// times the weights (ones): exact
 		DistsTorch(func(i int) []float64 { return pts[i*n : (i+1)*n] }, median, dists)
+		return SumTorch(dists) / float64(r)
+	}
+	// weightedObjective is weighted(w, median) then objective() in one pass over the points:
+	// each column chunk's distance chains run right after its median columns are made, while
+	// the points' chunk is in the cache (DistChains carries the chains from chunk to chunk in
+	// element order, and the sums are per column: the two passes' bits).
+	acc := make([]float64, r)
+	weightedObjective := func(w []float64) float64 {
+		clear(acc)
+		weightedThen(w, median, func(c0, c1 int) {
+			DistChains(func(i int) []float64 { return pts[i*n+c0 : i*n+c1] }, median[c0:c1], acc)
+		})
+		for i, x := range acc {
+			dists[i] = math.Sqrt(x)
+		}
 		return SumTorch(dists) / float64(r)
 	}
 	w := ones
@@ -137,11 +156,15 @@ func geometricMedian00x(pts []float64, r, n int, eps float64, maxiter int64, fto
 			nw[i] = 1 / clampMin(dists[i], eps)
 		}
 		w = nw
-		weighted(w, median)
-		obj = objective()
+		obj = weightedObjective(w)
 		if math.Abs(prev-obj) <= ftol*obj {
 			break
 		}
+	}
+	if maxiter > 0 {
+		// The result is weighted(w) for the last weights: the median the last step made.
+		copy(out, median)
+		return
 	}
 	weighted(w, out)
 }

@@ -35,6 +35,9 @@ func vecMaskMulAVX2(out, v, u, q *float64, n int)
 func vecTopKAVX2(out, a *float64, th float64, n int)
 
 //go:noescape
+func vecAddProdAVX2(d, v *float64, w float64, n int)
+
+//go:noescape
 func vecSignVoteAVX2(votes, row *float64, n int)
 
 //go:noescape
@@ -102,6 +105,20 @@ func vecMaskMul(out, v, u, q []float64) {
 	}
 	for ; i < len(out); i++ {
 		out[i] = v[i] * tiesB2F(u[i] < q[i])
+	}
+}
+
+// vecAddProd sets d[j] += float64(v[j] * w): the product rounded, then the sum (len(v) >=
+// len(d)).
+func vecAddProd(d, v []float64, w float64) {
+	v = v[:len(d)]
+	i := 0
+	if n := len(d) &^ 3; vecSubVector && n > 0 {
+		vecAddProdAVX2(&d[0], &v[0], w, n)
+		i = n
+	}
+	for ; i < len(d); i++ {
+		d[i] += float64(v[i] * w)
 	}
 }
 

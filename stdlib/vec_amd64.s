@@ -123,6 +123,29 @@ mask4:
 DATA absMask<>+0(SB)/8, $0x7fffffffffffffff
 GLOBL absMask<>(SB), RODATA|NOPTR, $8
 
+// func vecAddProdAVX2(d, v *float64, w float64, n int)
+// n is a positive multiple of 4: d[j] = (v[j] * w) + d[j], the product rounded on its own
+// (VMULPD, v the first source, then VADDPD with the product as the first source: the Go loop
+// d[j] += float64(v * w), which no fused multiply-add may contract, compiles to that order, which
+// decides the payload when both are NaN; TestVecKernels checks it).
+TEXT ·vecAddProdAVX2(SB), NOSPLIT, $0-32
+	MOVQ d+0(FP), DI
+	MOVQ v+8(FP), SI
+	VBROADCASTSD w+16(FP), Y15
+	MOVQ n+24(FP), CX
+
+addprod4:
+	VMOVUPD (SI), Y0
+	VMULPD  Y15, Y0, Y0
+	VADDPD  (DI), Y0, Y0
+	VMOVUPD Y0, (DI)
+	ADDQ $32, SI
+	ADDQ $32, DI
+	SUBQ $4, CX
+	JNZ  addprod4
+	VZEROUPPER
+	RET
+
 // func vecTopKAVX2(out, a *float64, th float64, n int)
 // n is a positive multiple of 4: out[i] = a[i] * (1 if |a[i]| >= th else +0), filter_top_k's
 // mask product: VCMPPD GE_OQ is Go's >= (false on a NaN), the mask ANDed with 1.0, then VMULPD

@@ -38,6 +38,14 @@ func vecMaskMul(out, v, u, q []float64) {
 	}
 }
 
+// vecAddProd sets d[j] += float64(v[j] * w).
+func vecAddProd(d, v []float64, w float64) {
+	v = v[:len(d)]
+	for i := range d {
+		d[i] += float64(v[i] * w)
+	}
+}
+
 // vecTopK sets out[i] = a[i] * (1 if |a[i]| >= th else +0) (out may be a).
 func vecTopK(out, a []float64, th float64) {
 	a = a[:len(out)]

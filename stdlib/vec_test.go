@@ -64,6 +64,17 @@ func TestVecKernels(t *testing.T) {
 				check("div", func(out, a, _ []float64) { vecDiv(out, a, w) }, wantD)
 				check("scale", func(out, a, _ []float64) { vecScale(out, a, w) }, wantS)
 				check("mul", vecMul, wantP)
+				wantAP, gotAP := append([]float64(nil), b...), append([]float64(nil), b...)
+				for j := range wantAP {
+					wantAP[j] += float64(a[j] * w)
+				}
+				vecAddProd(gotAP, a, w)
+				for j := range n {
+					if math.Float64bits(gotAP[j]) != math.Float64bits(wantAP[j]) {
+						t.Fatalf("addprod n %d [%d]: %v %v w %v: %#x, Go loop %#x", n, j, a[j], b[j], w,
+							math.Float64bits(gotAP[j]), math.Float64bits(wantAP[j]))
+					}
+				}
 				votes, wantV := append([]float64(nil), b...), append([]float64(nil), b...)
 				for j := range wantV {
 					wantV[j] += tiesSign(a[j])
