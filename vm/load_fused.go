@@ -87,9 +87,9 @@ type secondKernel = func(out, a []float64, raw []byte, dt ops.DType) (finite boo
 
 // constOperands returns the values of constant operands (a call's keywords); false if one is
 // not a constant.
-func (m *machine) constOperands(ops_ []bytecode.Operand) ([]ops.Value, bool) {
-	kw := make([]ops.Value, 0, len(ops_))
-	for _, o := range ops_ {
+func (m *machine) constOperands(operands []bytecode.Operand) ([]ops.Value, bool) {
+	kw := make([]ops.Value, 0, len(operands))
+	for _, o := range operands {
 		if o.Kind != bytecode.OpConst {
 			return nil, false
 		}
