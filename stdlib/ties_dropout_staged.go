@@ -133,9 +133,7 @@ func (s *dropout012Stager) mask(args [][]float64) [][]float64 {
 		m := s.masked[i][:len(a)]
 		// The uniforms go to m first (bulk draws), then become the masked values.
 		s.gens[i].Float32s(m)
-		for j, v := range a {
-			m[j] = v * tiesB2F(m[j] < keep) // bernoulli(keep): 1 or +0, times the delta
-		}
+		vecMaskMulScalar(m, a, m, keep) // bernoulli(keep): 1 or +0, times the delta
 		s.masked[i] = m
 	}
 	return s.masked[:len(args)]

@@ -664,14 +664,11 @@ func tiesDropout00xDef(era string, kind dropout00xKind, kw []ops.Param, doc, for
 				return err
 			}
 			for i, dl := range ms {
+				// Bernoulli32 per element: a Float32 uniform u, kept iff u < keep. The
+				// uniforms go to m first (bulk draws, in order), then become the masked values.
 				m := masked[i*n : (i+1)*n]
-				for j, v := range dl {
-					b := 0.0
-					if g.Bernoulli32(keep) {
-						b = 1
-					}
-					m[j] = v * b
-				}
+				g.Float32s(m)
+				vecMaskMulScalar(m, dl, m, keep)
 			}
 		} else {
 			dellaEps := h["della_eps"]

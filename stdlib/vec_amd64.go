@@ -38,6 +38,9 @@ func vecTopKAVX2(out, a *float64, th float64, n int)
 func vecAddProdAVX2(d, v *float64, w float64, n int)
 
 //go:noescape
+func vecMaskMulScalarAVX2(out, v, u *float64, q float64, n int)
+
+//go:noescape
 func vecSignVoteAVX2(votes, row *float64, n int)
 
 //go:noescape
@@ -105,6 +108,20 @@ func vecMaskMul(out, v, u, q []float64) {
 	}
 	for ; i < len(out); i++ {
 		out[i] = v[i] * tiesB2F(u[i] < q[i])
+	}
+}
+
+// vecMaskMulScalar sets out[i] = v[i] * tiesB2F(u[i] < q) (len(v), len(u) >= len(out); out may
+// be v or u): a delta times its bernoulli mask of one probability.
+func vecMaskMulScalar(out, v, u []float64, q float64) {
+	v, u = v[:len(out)], u[:len(out)]
+	i := 0
+	if n := len(out) &^ 3; vecSubVector && n > 0 {
+		vecMaskMulScalarAVX2(&out[0], &v[0], &u[0], q, n)
+		i = n
+	}
+	for ; i < len(out); i++ {
+		out[i] = v[i] * tiesB2F(u[i] < q)
 	}
 }
 

@@ -123,6 +123,32 @@ mask4:
 DATA absMask<>+0(SB)/8, $0x7fffffffffffffff
 GLOBL absMask<>(SB), RODATA|NOPTR, $8
 
+// func vecMaskMulScalarAVX2(out, v, u *float64, q float64, n int)
+// vecMaskMulAVX2 with one probability q for every element: out[i] = v[i] * (1 if u[i] < q else
+// +0). out may be v or u.
+TEXT ·vecMaskMulScalarAVX2(SB), NOSPLIT, $0-40
+	MOVQ out+0(FP), DI
+	MOVQ v+8(FP), SI
+	MOVQ u+16(FP), AX
+	VBROADCASTSD q+24(FP), Y14
+	MOVQ n+32(FP), CX
+	VBROADCASTSD maskOne<>(SB), Y15
+
+maskq4:
+	VMOVUPD (AX), Y1
+	VCMPPD  $0x11, Y14, Y1, Y1 // u < q, ordered, quiet (LT_OQ)
+	VANDPD  Y15, Y1, Y1
+	VMOVUPD (SI), Y0
+	VMULPD  Y1, Y0, Y0
+	VMOVUPD Y0, (DI)
+	ADDQ $32, SI
+	ADDQ $32, AX
+	ADDQ $32, DI
+	SUBQ $4, CX
+	JNZ  maskq4
+	VZEROUPPER
+	RET
+
 // func vecAddProdAVX2(d, v *float64, w float64, n int)
 // n is a positive multiple of 4: d[j] = (v[j] * w) + d[j], the product rounded on its own
 // (VMULPD, v the first source, then VADDPD with the product as the first source: the Go loop

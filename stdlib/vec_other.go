@@ -38,6 +38,14 @@ func vecMaskMul(out, v, u, q []float64) {
 	}
 }
 
+// vecMaskMulScalar sets out[i] = v[i] * tiesB2F(u[i] < q) (out may be v or u).
+func vecMaskMulScalar(out, v, u []float64, q float64) {
+	v, u = v[:len(out)], u[:len(out)]
+	for i := range out {
+		out[i] = v[i] * tiesB2F(u[i] < q)
+	}
+}
+
 // vecAddProd sets d[j] += float64(v[j] * w).
 func vecAddProd(d, v []float64, w float64) {
 	v = v[:len(d)]

@@ -100,6 +100,11 @@ func TestVecKernels(t *testing.T) {
 				}
 				check("topk", func(out, a, _ []float64) { vecTopK(out, a, w) }, wantT)
 				check("normprod", func(out, a, b []float64) { vecNormProd(out, a, b, w, w+1) }, wantN)
+				wantMS := make([]float64, n)
+				for j := range wantMS {
+					wantMS[j] = a[j] * tiesB2F(b[j] < w)
+				}
+				check("maskmulscalar", func(out, a, b []float64) { vecMaskMulScalar(out, a, b, w) }, wantMS)
 				check("maskmul", func(out, a, b []float64) {
 					q := make([]float64, len(out))
 					fill(q, w)

@@ -367,8 +367,9 @@ func TestBinomialOneMatches(t *testing.T) {
 	}
 }
 
-// TestTorchVector: the AVX2 regeneration of the state and bulk float64 draws give the words
-// and draws of the Go loops, from many seeds (so random states) and across regenerations.
+// TestTorchVector: the AVX2 regeneration of the state and bulk float64 and float32 draws give
+// the words and draws of the Go loops, from many seeds (so random states) and across
+// regenerations.
 func TestTorchVector(t *testing.T) {
 	if !hasVectorKernels() {
 		t.Skip("no AVX2: only the Go loops run here")
@@ -380,13 +381,17 @@ func TestTorchVector(t *testing.T) {
 		noVector = true
 		b := NewTorch(seed * 7919)
 		for round := range 3 {
+			bulk := (*Torch).Float64s
+			if round == 1 {
+				bulk = (*Torch).Float32s
+			}
 			noVector = false
 			got := make([]float64, 1000+int(seed)%9)
-			a.Float64s(got)
+			bulk(a, got)
 			wa := a.Uint32()
 			noVector = true
 			want := make([]float64, len(got))
-			b.Float64s(want)
+			bulk(b, want)
 			wb := b.Uint32()
 			for i := range got {
 				if math.Float64bits(got[i]) != math.Float64bits(want[i]) {

@@ -144,8 +144,9 @@ func (g *Torch) Float32s(dst []float64) {
 			dst = dst[1:]
 			continue
 		}
-		for k, w := range g.state[g.next : g.next+m] {
-			dst[k] = float64(temper(w)&(1<<24-1)) * 0x1p-24
+		words := g.state[g.next : g.next+m]
+		for k := vectorFloat32s(dst[:m], words); k < m; k++ {
+			dst[k] = float64(temper(words[k])&(1<<24-1)) * 0x1p-24
 		}
 		g.next += m
 		g.left -= m

@@ -8,6 +8,9 @@ package rng
 func float64sAVX2(dst *float64, words *uint32, m int)
 
 //go:noescape
+func float32sAVX2(dst *float64, words *uint32, m int)
+
+//go:noescape
 func twistLowAVX2(s *[mtN]uint32)
 
 //go:noescape
@@ -58,6 +61,17 @@ func vectorFloat64s(dst []float64, words []uint32) int {
 		return 0
 	}
 	float64sAVX2(&dst[0], &words[0], m)
+	return m
+}
+
+// vectorFloat32s writes the first len(dst) &^ 7 draws from the words (one each) and returns
+// how many it wrote.
+func vectorFloat32s(dst []float64, words []uint32) int {
+	m := len(dst) &^ 7
+	if !hasAVX2 || noVector || m == 0 || len(words) < m {
+		return 0
+	}
+	float32sAVX2(&dst[0], &words[0], m)
 	return m
 }
 

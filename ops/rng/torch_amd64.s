@@ -17,6 +17,10 @@ DATA two32<>+0(SB)/8, $0x41f0000000000000
 GLOBL two32<>(SB), RODATA|NOPTR, $8
 DATA twoM53<>+0(SB)/8, $0x3ca0000000000000
 GLOBL twoM53<>(SB), RODATA|NOPTR, $8
+DATA mask24<>+0(SB)/4, $0x00ffffff
+GLOBL mask24<>(SB), RODATA|NOPTR, $4
+DATA twoM24<>+0(SB)/8, $0x3e70000000000000
+GLOBL twoM24<>(SB), RODATA|NOPTR, $8
 DATA mtUpper<>+0(SB)/4, $0x80000000
 GLOBL mtUpper<>(SB), RODATA|NOPTR, $4
 DATA mtLower<>+0(SB)/4, $0x7fffffff
@@ -70,6 +74,45 @@ f64loop:
 	ADDQ $32, DI
 	SUBQ $4, CX
 	JNZ  f64loop
+	VZEROUPPER
+	RET
+
+// func float32sAVX2(dst *float64, words *uint32, m int)
+// m is a positive multiple of 8: dst[k] = float64(temper(w[k]) & (2^24-1)) * 2^-24 (torch's
+// float32 uniform, widened exactly): the 24-bit integers convert exactly from int32 lanes.
+TEXT ·float32sAVX2(SB), NOSPLIT, $0-24
+	MOVQ dst+0(FP), DI
+	MOVQ words+8(FP), SI
+	MOVQ m+16(FP), CX
+	VPBROADCASTD temperB<>(SB), Y10
+	VPBROADCASTD temperC<>(SB), Y11
+	VPBROADCASTD mask24<>(SB), Y12
+	VBROADCASTSD twoM24<>(SB), Y9
+
+f32loop:
+	VMOVDQU (SI), Y0
+	VPSRLD  $11, Y0, Y1       // temper
+	VPXOR   Y1, Y0, Y0
+	VPSLLD  $7, Y0, Y1
+	VPAND   Y10, Y1, Y1
+	VPXOR   Y1, Y0, Y0
+	VPSLLD  $15, Y0, Y1
+	VPAND   Y11, Y1, Y1
+	VPXOR   Y1, Y0, Y0
+	VPSRLD  $18, Y0, Y1
+	VPXOR   Y1, Y0, Y0
+	VPAND   Y12, Y0, Y0       // 24 bits
+	VCVTDQ2PD X0, Y2
+	VEXTRACTI128 $1, Y0, X3
+	VCVTDQ2PD X3, Y3
+	VMULPD  Y9, Y2, Y2
+	VMULPD  Y9, Y3, Y3
+	VMOVUPD Y2, (DI)
+	VMOVUPD Y3, 32(DI)
+	ADDQ $32, SI
+	ADDQ $64, DI
+	SUBQ $8, CX
+	JNZ  f32loop
 	VZEROUPPER
 	RET
 
