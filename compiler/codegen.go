@@ -62,6 +62,9 @@ type generator struct {
 	present []presentOperand // emitCall's tensor operands, for missingOperand
 	lin     map[*ir.Value]*linNode
 	one     *big.Rat
+	// products memoizes mulRat by operand pointers: the coefficients are shared read-only
+	// Rats (linNode.cs), so every key of a chain multiplies the same pairs again.
+	products map[[2]*big.Rat]*big.Rat
 }
 
 // presentOperand is a tensor operand of a call and what it emitted at the key.
