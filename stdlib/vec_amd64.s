@@ -19,6 +19,27 @@ loop4: \
 	VZEROUPPER \
 	RET
 
+// MASK_LOOP(Q, QSTEP) is the loop of vecMaskMulAVX2 and vecMaskMulScalarAVX2 (v at SI, u at AX,
+// out at DI, n in CX, 1.0 in Y15): out[i] = v[i] * (1 if u[i] < q else +0), q the compare
+// operand Q (four probabilities at DX, which moves on by QSTEP, or one broadcast in a
+// register with QSTEP $0).
+#define MASK_LOOP(Q, QSTEP) \
+loop4: \
+	VMOVUPD (AX), Y1 \
+	VCMPPD  $0x11, Q, Y1, Y1 \
+	VANDPD  Y15, Y1, Y1 \
+	VMOVUPD (SI), Y0 \
+	VMULPD  Y1, Y0, Y0 \
+	VMOVUPD Y0, (DI) \
+	ADDQ $32, SI \
+	ADDQ $32, AX \
+	ADDQ QSTEP, DX \
+	ADDQ $32, DI \
+	SUBQ $4, CX \
+	JNZ  loop4 \
+	VZEROUPPER \
+	RET
+
 // BINOP_LOOP(OP) is the body of vecSubAVX2, vecAddAVX2 and vecMulAVX2: out[i] = a[i] OP b[i]
 // for n a positive multiple of 4, with a as the first source, as the Go loop's SUBSD, ADDSD or
 // MULSD (a NaN a is the result's NaN, else a NaN b). All of a block's loads come before its
@@ -103,22 +124,7 @@ TEXT ·vecMaskMulAVX2(SB), NOSPLIT, $0-40
 	MOVQ q+24(FP), DX
 	MOVQ n+32(FP), CX
 	VBROADCASTSD maskOne<>(SB), Y15
-
-mask4:
-	VMOVUPD (AX), Y1
-	VCMPPD  $0x11, (DX), Y1, Y1 // u < q, ordered, quiet (LT_OQ)
-	VANDPD  Y15, Y1, Y1
-	VMOVUPD (SI), Y0
-	VMULPD  Y1, Y0, Y0
-	VMOVUPD Y0, (DI)
-	ADDQ $32, SI
-	ADDQ $32, AX
-	ADDQ $32, DX
-	ADDQ $32, DI
-	SUBQ $4, CX
-	JNZ  mask4
-	VZEROUPPER
-	RET
+	MASK_LOOP((DX), $32)
 
 DATA absMask<>+0(SB)/8, $0x7fffffffffffffff
 GLOBL absMask<>(SB), RODATA|NOPTR, $8
@@ -133,21 +139,7 @@ TEXT ·vecMaskMulScalarAVX2(SB), NOSPLIT, $0-40
 	VBROADCASTSD q+24(FP), Y14
 	MOVQ n+32(FP), CX
 	VBROADCASTSD maskOne<>(SB), Y15
-
-maskq4:
-	VMOVUPD (AX), Y1
-	VCMPPD  $0x11, Y14, Y1, Y1 // u < q, ordered, quiet (LT_OQ)
-	VANDPD  Y15, Y1, Y1
-	VMOVUPD (SI), Y0
-	VMULPD  Y1, Y0, Y0
-	VMOVUPD Y0, (DI)
-	ADDQ $32, SI
-	ADDQ $32, AX
-	ADDQ $32, DI
-	SUBQ $4, CX
-	JNZ  maskq4
-	VZEROUPPER
-	RET
+	MASK_LOOP(Y14, $0)
 
 // func vecAddProdAVX2(d, v *float64, w float64, n int)
 // n is a positive multiple of 4: d[j] = (v[j] * w) + d[j], the product rounded on its own

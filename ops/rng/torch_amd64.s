@@ -30,6 +30,24 @@ GLOBL mtOne<>(SB), RODATA|NOPTR, $4
 DATA mtA<>+0(SB)/4, $0x9908b0df
 GLOBL mtA<>(SB), RODATA|NOPTR, $4
 
+// TEMPER_INIT loads MT19937's tempering masks into Y10 and Y11; TEMPER8 tempers the eight
+// words in Y0 (y ^= y>>11; y ^= y<<7 & B; y ^= y<<15 & C; y ^= y>>18), Y1 scratch.
+#define TEMPER_INIT \
+	VPBROADCASTD temperB<>(SB), Y10 \
+	VPBROADCASTD temperC<>(SB), Y11
+
+#define TEMPER8 \
+	VPSRLD  $11, Y0, Y1 \
+	VPXOR   Y1, Y0, Y0 \
+	VPSLLD  $7, Y0, Y1 \
+	VPAND   Y10, Y1, Y1 \
+	VPXOR   Y1, Y0, Y0 \
+	VPSLLD  $15, Y0, Y1 \
+	VPAND   Y11, Y1, Y1 \
+	VPXOR   Y1, Y0, Y0 \
+	VPSRLD  $18, Y0, Y1 \
+	VPXOR   Y1, Y0, Y0
+
 // func float64sAVX2(dst *float64, words *uint32, m int)
 // m is a positive multiple of 4: dst[k] = float64((temper(w[2k])<<32 | temper(w[2k+1])) &
 // (2^53-1)) * 2^-53. The 53-bit integer x is converted exactly as its high 21 and low 32 bits,
@@ -38,8 +56,7 @@ TEXT ·float64sAVX2(SB), NOSPLIT, $0-24
 	MOVQ dst+0(FP), DI
 	MOVQ words+8(FP), SI
 	MOVQ m+16(FP), CX
-	VPBROADCASTD temperB<>(SB), Y10
-	VPBROADCASTD temperC<>(SB), Y11
+	TEMPER_INIT
 	VPBROADCASTQ mask53<>(SB), Y12
 	VPBROADCASTQ mask32<>(SB), Y13
 	VPBROADCASTQ two52<>(SB), Y14
@@ -48,16 +65,7 @@ TEXT ·float64sAVX2(SB), NOSPLIT, $0-24
 
 f64loop:
 	VMOVDQU (SI), Y0
-	VPSRLD  $11, Y0, Y1       // temper
-	VPXOR   Y1, Y0, Y0
-	VPSLLD  $7, Y0, Y1
-	VPAND   Y10, Y1, Y1
-	VPXOR   Y1, Y0, Y0
-	VPSLLD  $15, Y0, Y1
-	VPAND   Y11, Y1, Y1
-	VPXOR   Y1, Y0, Y0
-	VPSRLD  $18, Y0, Y1
-	VPXOR   Y1, Y0, Y0
+	TEMPER8
 	VPSHUFD $0xb1, Y0, Y0     // each quadword: first word high, second low
 	VPAND   Y12, Y0, Y0       // 53 bits
 	VPAND   Y13, Y0, Y1       // low 32 bits
@@ -84,23 +92,13 @@ TEXT ·float32sAVX2(SB), NOSPLIT, $0-24
 	MOVQ dst+0(FP), DI
 	MOVQ words+8(FP), SI
 	MOVQ m+16(FP), CX
-	VPBROADCASTD temperB<>(SB), Y10
-	VPBROADCASTD temperC<>(SB), Y11
+	TEMPER_INIT
 	VPBROADCASTD mask24<>(SB), Y12
 	VBROADCASTSD twoM24<>(SB), Y9
 
 f32loop:
 	VMOVDQU (SI), Y0
-	VPSRLD  $11, Y0, Y1       // temper
-	VPXOR   Y1, Y0, Y0
-	VPSLLD  $7, Y0, Y1
-	VPAND   Y10, Y1, Y1
-	VPXOR   Y1, Y0, Y0
-	VPSLLD  $15, Y0, Y1
-	VPAND   Y11, Y1, Y1
-	VPXOR   Y1, Y0, Y0
-	VPSRLD  $18, Y0, Y1
-	VPXOR   Y1, Y0, Y0
+	TEMPER8
 	VPAND   Y12, Y0, Y0       // 24 bits
 	VCVTDQ2PD X0, Y2
 	VEXTRACTI128 $1, Y0, X3
