@@ -64,9 +64,7 @@ func vecSub(out, a, b []float64) {
 		vecSubAVX2(&out[0], &a[0], &b[0], n)
 		i = n
 	}
-	for ; i < len(out); i++ {
-		out[i] = a[i] - b[i]
-	}
+	vecSubLoop(out[i:], a[i:], b[i:])
 }
 
 // vecAdd sets out[i] = a[i] + b[i] (len(a), len(b) >= len(out); out may be a or b).
@@ -77,9 +75,7 @@ func vecAdd(out, a, b []float64) {
 		vecAddAVX2(&out[0], &a[0], &b[0], n)
 		i = n
 	}
-	for ; i < len(out); i++ {
-		out[i] = a[i] + b[i]
-	}
+	vecAddLoop(out[i:], a[i:], b[i:])
 }
 
 // vecScale sets out[i] = a[i] * c (len(a) >= len(out); out may be a). The vector path takes
@@ -92,9 +88,7 @@ func vecScale(out, a []float64, c float64) {
 		vecScaleAVX2(&out[0], &a[0], c, n)
 		i = n
 	}
-	for ; i < len(out); i++ {
-		out[i] = a[i] * c
-	}
+	vecScaleLoop(out[i:], a[i:], c)
 }
 
 // vecMaskMul sets out[i] = v[i] * tiesB2F(u[i] < q[i]) (len(v), len(u), len(q) >= len(out); out
@@ -106,9 +100,7 @@ func vecMaskMul(out, v, u, q []float64) {
 		vecMaskMulAVX2(&out[0], &v[0], &u[0], &q[0], n)
 		i = n
 	}
-	for ; i < len(out); i++ {
-		out[i] = v[i] * tiesB2F(u[i] < q[i])
-	}
+	vecMaskMulLoop(out[i:], v[i:], u[i:], q[i:])
 }
 
 // vecMaskMulScalar sets out[i] = v[i] * tiesB2F(u[i] < q) (len(v), len(u) >= len(out); out may
@@ -120,9 +112,7 @@ func vecMaskMulScalar(out, v, u []float64, q float64) {
 		vecMaskMulScalarAVX2(&out[0], &v[0], &u[0], q, n)
 		i = n
 	}
-	for ; i < len(out); i++ {
-		out[i] = v[i] * tiesB2F(u[i] < q)
-	}
+	vecMaskMulScalarLoop(out[i:], v[i:], u[i:], q)
 }
 
 // vecAddProd sets d[j] += float64(v[j] * w): the product rounded, then the sum (len(v) >=
@@ -134,9 +124,7 @@ func vecAddProd(d, v []float64, w float64) {
 		vecAddProdAVX2(&d[0], &v[0], w, n)
 		i = n
 	}
-	for ; i < len(d); i++ {
-		d[i] += float64(v[i] * w)
-	}
+	vecAddProdLoop(d[i:], v[i:], w)
 }
 
 // vecTopK sets out[i] = a[i] * (1 if |a[i]| >= th else +0) (len(a) >= len(out); out may be a).
@@ -147,13 +135,7 @@ func vecTopK(out, a []float64, th float64) {
 		vecTopKAVX2(&out[0], &a[0], th, n)
 		i = n
 	}
-	for ; i < len(out); i++ {
-		m := 0.0
-		if math.Abs(a[i]) >= th {
-			m = 1
-		}
-		out[i] = a[i] * m
-	}
+	vecTopKLoop(out[i:], a[i:], th)
 }
 
 // vecNormProd sets out[i] = (x[i] / nx) * (y[i] / ny) (len(x), len(y) >= len(out)).
@@ -164,9 +146,7 @@ func vecNormProd(out, x, y []float64, nx, ny float64) {
 		vecNormProdAVX2(&out[0], &x[0], &y[0], nx, ny, n)
 		i = n
 	}
-	for ; i < len(out); i++ {
-		out[i] = (x[i] / nx) * (y[i] / ny)
-	}
+	vecNormProdLoop(out[i:], x[i:], y[i:], nx, ny)
 }
 
 // vecMul sets out[i] = a[i] * b[i] (len(a), len(b) >= len(out); out may be a or b).
@@ -177,9 +157,7 @@ func vecMul(out, a, b []float64) {
 		vecMulAVX2(&out[0], &a[0], &b[0], n)
 		i = n
 	}
-	for ; i < len(out); i++ {
-		out[i] = a[i] * b[i]
-	}
+	vecMulLoop(out[i:], a[i:], b[i:])
 }
 
 // vecSignVote adds tiesSign(row[j]) to votes[j] (len(row) >= len(votes)).
@@ -190,9 +168,7 @@ func vecSignVote(votes, row []float64) {
 		vecSignVoteAVX2(&votes[0], &row[0], n)
 		i = n
 	}
-	for ; i < len(votes); i++ {
-		votes[i] += tiesSign(row[i])
-	}
+	vecSignVoteLoop(votes[i:], row[i:])
 }
 
 // vecAgree is tiesFilterVote's agreement pass over one row: f = 1 where tiesSign(row[j]) ==
@@ -204,11 +180,7 @@ func vecAgree(row, elected, counts []float64) {
 		vecAgreeAVX2(&row[0], &elected[0], &counts[0], n)
 		i = n
 	}
-	for ; i < len(row); i++ {
-		f := tiesB2F(tiesSign(row[i]) == elected[i])
-		row[i] = row[i] * f
-		counts[i] += f
-	}
+	vecAgreeLoop(row[i:], elected[i:], counts[i:])
 }
 
 // vecDiv sets out[i] = a[i] / d (len(a) >= len(out); out may be a).
@@ -219,9 +191,7 @@ func vecDiv(out, a []float64, d float64) {
 		vecDivAVX2(&out[0], &a[0], d, n)
 		i = n
 	}
-	for ; i < len(out); i++ {
-		out[i] = a[i] / d
-	}
+	vecDivLoop(out[i:], a[i:], d)
 }
 
 // vecAddScaled sets out[i] = math.FMA(b[i], w, a[i]) (len(a), len(b) >= len(out); out may be
@@ -233,7 +203,5 @@ func vecAddScaled(out, a, b []float64, w float64) {
 		vecFMAAVX2(&out[0], &a[0], &b[0], w, n)
 		i = n
 	}
-	for ; i < len(out); i++ {
-		out[i] = math.FMA(b[i], w, a[i])
-	}
+	vecAddScaledLoop(out[i:], a[i:], b[i:], w)
 }

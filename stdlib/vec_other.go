@@ -2,115 +2,50 @@
 
 package stdlib
 
-import "math"
-
 var vecSubVector, vecFMAVector = false, false
 
 // vecSub sets out[i] = a[i] - b[i] (len(a), len(b) >= len(out); out may be a or b).
-func vecSub(out, a, b []float64) {
-	a, b = a[:len(out)], b[:len(out)]
-	for i := range out {
-		out[i] = a[i] - b[i]
-	}
-}
+func vecSub(out, a, b []float64) { vecSubLoop(out, a, b) }
 
 // vecAdd sets out[i] = a[i] + b[i] (len(a), len(b) >= len(out); out may be a or b).
-func vecAdd(out, a, b []float64) {
-	a, b = a[:len(out)], b[:len(out)]
-	for i := range out {
-		out[i] = a[i] + b[i]
-	}
-}
+func vecAdd(out, a, b []float64) { vecAddLoop(out, a, b) }
 
-// vecScale sets out[i] = a[i] * c (len(a) >= len(out); out may be a).
-func vecScale(out, a []float64, c float64) {
-	a = a[:len(out)]
-	for i := range out {
-		out[i] = a[i] * c
-	}
-}
+// vecScale sets out[i] = a[i] * c (len(a) >= len(out); out may be a). The vector path takes
+// a c that is not a NaN: the product then has a[i]'s NaN, or the default one, whichever the
+// operand order.
+func vecScale(out, a []float64, c float64) { vecScaleLoop(out, a, c) }
 
-// vecMaskMul sets out[i] = v[i] * tiesB2F(u[i] < q[i]) (out may be v).
-func vecMaskMul(out, v, u, q []float64) {
-	v, u, q = v[:len(out)], u[:len(out)], q[:len(out)]
-	for i := range out {
-		out[i] = v[i] * tiesB2F(u[i] < q[i])
-	}
-}
+// vecMaskMul sets out[i] = v[i] * tiesB2F(u[i] < q[i]) (len(v), len(u), len(q) >= len(out); out
+// may be v): a delta times its bernoulli mask.
+func vecMaskMul(out, v, u, q []float64) { vecMaskMulLoop(out, v, u, q) }
 
-// vecMaskMulScalar sets out[i] = v[i] * tiesB2F(u[i] < q) (out may be v or u).
-func vecMaskMulScalar(out, v, u []float64, q float64) {
-	v, u = v[:len(out)], u[:len(out)]
-	for i := range out {
-		out[i] = v[i] * tiesB2F(u[i] < q)
-	}
-}
+// vecMaskMulScalar sets out[i] = v[i] * tiesB2F(u[i] < q) (len(v), len(u) >= len(out); out may
+// be v or u): a delta times its bernoulli mask of one probability.
+func vecMaskMulScalar(out, v, u []float64, q float64) { vecMaskMulScalarLoop(out, v, u, q) }
 
-// vecAddProd sets d[j] += float64(v[j] * w).
-func vecAddProd(d, v []float64, w float64) {
-	v = v[:len(d)]
-	for i := range d {
-		d[i] += float64(v[i] * w)
-	}
-}
+// vecAddProd sets d[j] += float64(v[j] * w): the product rounded, then the sum (len(v) >=
+// len(d)).
+func vecAddProd(d, v []float64, w float64) { vecAddProdLoop(d, v, w) }
 
-// vecTopK sets out[i] = a[i] * (1 if |a[i]| >= th else +0) (out may be a).
-func vecTopK(out, a []float64, th float64) {
-	a = a[:len(out)]
-	for i := range out {
-		m := 0.0
-		if math.Abs(a[i]) >= th {
-			m = 1
-		}
-		out[i] = a[i] * m
-	}
-}
+// vecTopK sets out[i] = a[i] * (1 if |a[i]| >= th else +0) (len(a) >= len(out); out may be a).
+func vecTopK(out, a []float64, th float64) { vecTopKLoop(out, a, th) }
 
-// vecNormProd sets out[i] = (x[i] / nx) * (y[i] / ny).
-func vecNormProd(out, x, y []float64, nx, ny float64) {
-	x, y = x[:len(out)], y[:len(out)]
-	for i := range out {
-		out[i] = (x[i] / nx) * (y[i] / ny)
-	}
-}
+// vecNormProd sets out[i] = (x[i] / nx) * (y[i] / ny) (len(x), len(y) >= len(out)).
+func vecNormProd(out, x, y []float64, nx, ny float64) { vecNormProdLoop(out, x, y, nx, ny) }
 
-// vecMul sets out[i] = a[i] * b[i] (out may be a or b).
-func vecMul(out, a, b []float64) {
-	a, b = a[:len(out)], b[:len(out)]
-	for i := range out {
-		out[i] = a[i] * b[i]
-	}
-}
+// vecMul sets out[i] = a[i] * b[i] (len(a), len(b) >= len(out); out may be a or b).
+func vecMul(out, a, b []float64) { vecMulLoop(out, a, b) }
 
-// vecSignVote adds tiesSign(row[j]) to votes[j].
-func vecSignVote(votes, row []float64) {
-	for i := range votes {
-		votes[i] += tiesSign(row[i])
-	}
-}
+// vecSignVote adds tiesSign(row[j]) to votes[j] (len(row) >= len(votes)).
+func vecSignVote(votes, row []float64) { vecSignVoteLoop(votes, row) }
 
-// vecAgree is tiesFilterVote's agreement pass over one row.
-func vecAgree(row, elected, counts []float64) {
-	for i := range row {
-		f := tiesB2F(tiesSign(row[i]) == elected[i])
-		row[i] = row[i] * f
-		counts[i] += f
-	}
-}
+// vecAgree is tiesFilterVote's agreement pass over one row: f = 1 where tiesSign(row[j]) ==
+// elected[j], else +0; row[j] *= f; counts[j] += f.
+func vecAgree(row, elected, counts []float64) { vecAgreeLoop(row, elected, counts) }
 
 // vecDiv sets out[i] = a[i] / d (len(a) >= len(out); out may be a).
-func vecDiv(out, a []float64, d float64) {
-	a = a[:len(out)]
-	for i := range out {
-		out[i] = a[i] / d
-	}
-}
+func vecDiv(out, a []float64, d float64) { vecDivLoop(out, a, d) }
 
 // vecAddScaled sets out[i] = math.FMA(b[i], w, a[i]) (len(a), len(b) >= len(out); out may be
 // a or b).
-func vecAddScaled(out, a, b []float64, w float64) {
-	a, b = a[:len(out)], b[:len(out)]
-	for i := range out {
-		out[i] = math.FMA(b[i], w, a[i])
-	}
-}
+func vecAddScaled(out, a, b []float64, w float64) { vecAddScaledLoop(out, a, b, w) }
