@@ -8,10 +8,11 @@ import (
 	"testing"
 )
 
-// The sample pass's bracket holds the rank on data like real deltas (Gaussian, and with a
+// The sample pass's bracket holds the rank on data like real deltas (Gaussian; with a
 // channel scale that repeats every 64 elements, which a sample at fixed offsets would alias
-// with), in both modes, for small and large k: no bracket misses, the passes are the planned
-// ones, and the bytes are the whole kernel's.
+// with; with a scale per row of 320, which a sample of runs of neighbours would share, so
+// that its keys are not independent draws), in both modes, for small and large k: no bracket
+// misses, the passes are the planned ones, and the bytes are the whole kernel's.
 func TestTiesSampleHits(t *testing.T) {
 	rng := rand.New(rand.NewPCG(31, 32))
 	for _, n := range []int{1 << 16, 1 << 19} { // one key in 8, one in 64
@@ -26,14 +27,16 @@ func testTiesSampleHits(t *testing.T, rng *rand.Rand, n int) {
 	const r = 4
 	plain := make([][]float64, r)
 	periodic := make([][]float64, r)
+	rows := make([][]float64, r)
 	for i := range r {
-		plain[i], periodic[i] = make([]float64, n), make([]float64, n)
+		plain[i], periodic[i], rows[i] = make([]float64, n), make([]float64, n), make([]float64, n)
 		for j := range n {
 			plain[i][j] = rng.NormFloat64() * 1e-3
 			periodic[i][j] = rng.NormFloat64() * math.Ldexp(1e-3, j%64/8*3)
+			rows[i][j] = rng.NormFloat64() * math.Ldexp(1e-3, j/320*5%7)
 		}
 	}
-	for name, ms := range map[string][][]float64{"plain": plain, "periodic": periodic} {
+	for name, ms := range map[string][][]float64{"plain": plain, "periodic": periodic, "rows": rows} {
 		for _, k := range []float64{0.2, 0.5, 0.9, 0.01} {
 			kw := tiesKw(k, false)
 			want, err := tiesWhole(ms, []int{n}, kw)
