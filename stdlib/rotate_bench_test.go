@@ -89,11 +89,11 @@ func BenchmarkRotateSDXL(b *testing.B) {
 				c.Args = []ops.Value{ops.TensorValue(a), ops.TensorValue(bb), ops.Float(alignment), ops.TensorValue(ops.Scalar(0)),
 					ops.Float(1), stiefelEpsDefault, ops.Int(100)}
 			}
-			start, cpu := time.Now(), cpuSeconds()
+			start, cpu := time.Now(), processCPU().Seconds()
 			if err := def.Kernel(c); err != nil {
 				b.Fatal(err)
 			}
-			d, dc := time.Since(start).Seconds(), cpuSeconds()-cpu
+			d, dc := time.Since(start).Seconds(), processCPU().Seconds()-cpu
 			k := float64(counts[s])
 			total += d * k
 			totalCPU += dc * k

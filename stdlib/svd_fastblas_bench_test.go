@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"os"
 	"slices"
-	"syscall"
 	"testing"
 	"time"
 
@@ -45,13 +44,13 @@ func BenchmarkSVDPolarShapes(b *testing.B) {
 			a := svdBenchMatrix(sh[0], sh[1])
 			b.Run(fmt.Sprintf("blas=%s/%dx%d", im.name, sh[0], sh[1]), func(b *testing.B) {
 				withBLAS(im.impl, func() {
-					cpu := cpuSeconds()
+					cpu := processCPU().Seconds()
 					for range b.N {
 						if _, err := polarFactor(a); err != nil {
 							b.Fatal(err)
 						}
 					}
-					b.ReportMetric((cpuSeconds()-cpu)/float64(b.N), "cpu-s/op")
+					b.ReportMetric((processCPU().Seconds()-cpu)/float64(b.N), "cpu-s/op")
 				})
 			})
 		}
@@ -85,11 +84,11 @@ func BenchmarkSVDIsotropicSDXL(b *testing.B) {
 		total, totalCPU := 0.0, 0.0
 		for _, sh := range shapes {
 			a := svdBenchMatrix(sh[0], sh[1])
-			start, cpu := time.Now(), cpuSeconds()
+			start, cpu := time.Now(), processCPU().Seconds()
 			if _, err := polarFactor(a); err != nil {
 				b.Fatal(err)
 			}
-			d, dc := time.Since(start).Seconds(), cpuSeconds()-cpu
+			d, dc := time.Since(start).Seconds(), processCPU().Seconds()-cpu
 			n := float64(counts[sh])
 			total += d * n
 			totalCPU += dc * n
@@ -98,14 +97,4 @@ func BenchmarkSVDIsotropicSDXL(b *testing.B) {
 		b.ReportMetric(total, "s/model")
 		b.ReportMetric(totalCPU, "cpu-s/model")
 	}
-}
-
-// cpuSeconds is the process's user+sys CPU time: the machine is shared, so wall times vary
-// with the load while CPU time does not much.
-func cpuSeconds() float64 {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e9
 }

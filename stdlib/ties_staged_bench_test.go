@@ -4,25 +4,16 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/mechac/mechac/ops"
 )
 
-// tiesCPU is the process's CPU time (user + system): on a shared machine, wall time per
-// operation swings with the load; CPU time much less.
-func tiesCPU() time.Duration {
-	var u syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &u)
-	return time.Duration(u.Utime.Nano() + u.Stime.Nano())
-}
-
 // tiesPerElem reports the CPU time and the wall time per model-element of a benchmark loop.
 func tiesPerElem(b *testing.B, cpu0 time.Duration, elems int) {
 	per := float64(b.N * elems)
-	b.ReportMetric(float64((tiesCPU()-cpu0).Nanoseconds())/per, "cpu-ns/model-elem")
+	b.ReportMetric(float64((processCPU()-cpu0).Nanoseconds())/per, "cpu-ns/model-elem")
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/per, "ns/model-elem")
 }
 
@@ -51,7 +42,7 @@ func BenchmarkTiesSumDirect(b *testing.B) {
 			name = "values"
 		}
 		b.Run(name, func(b *testing.B) {
-			cpu0 := tiesCPU()
+			cpu0 := processCPU()
 			for b.Loop() {
 				if _, err := tiesSumDirect(ms, 0.2, vote, out); err != nil {
 					b.Fatal(err)
@@ -65,7 +56,7 @@ func BenchmarkTiesSumDirect(b *testing.B) {
 // BenchmarkTiesKthAbsF32 is one delta's threshold (1 Mi elements).
 func BenchmarkTiesKthAbsF32(b *testing.B) {
 	x := tiesBenchData(1, 1<<20)[0]
-	cpu0 := tiesCPU()
+	cpu0 := processCPU()
 	for b.Loop() {
 		tiesKthAbsF32(x, 838861)
 	}
@@ -90,14 +81,14 @@ func BenchmarkTiesVote(b *testing.B) {
 			}
 			b.Run(fmt.Sprintf("%s/n=%d", name, n), func(b *testing.B) {
 				v := newTiesVoter(th, n, vote)
-				cpu0 := tiesCPU()
+				cpu0 := processCPU()
 				for b.Loop() {
 					v.run(ms, 0, out)
 				}
 				tiesPerElem(b, cpu0, r*n)
 			})
 			b.Run(fmt.Sprintf("%s/n=%d/elementwise", name, n), func(b *testing.B) {
-				cpu0 := tiesCPU()
+				cpu0 := processCPU()
 				for b.Loop() {
 					tiesVoteElementwise(ms, th, vote, out)
 				}
@@ -112,7 +103,7 @@ func BenchmarkTiesFloor(b *testing.B) {
 	const r, n = 8, 1 << 20
 	ms := tiesBenchData(r, n)
 	s := 0.0
-	cpu0 := tiesCPU()
+	cpu0 := processCPU()
 	for b.Loop() {
 		for _, m := range ms {
 			for _, v := range m {
@@ -190,7 +181,7 @@ func BenchmarkTiesStaged(b *testing.B) {
 			budget := tiesStageKeyBudget
 			defer func() { tiesStageKeyBudget = budget }()
 			tiesStageKeyBudget = map[string]int64{"one-pass": 1 << 62}[mode]
-			cpu0 := tiesCPU()
+			cpu0 := processCPU()
 			for b.Loop() {
 				s, _, _ := tiesSum.Stage.New(ops.StageCall{Kw: tiesKw(0.2, false), Tensors: r, Shape: []int{n}})
 				for p := 0; p < s.Passes(); p++ {

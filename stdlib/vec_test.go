@@ -121,14 +121,14 @@ func BenchmarkVecSub(b *testing.B) {
 	const n = 64 << 10
 	x, y, out := tiesBenchData(3, n)[0], tiesBenchData(3, n)[1], make([]float64, n)
 	b.Run("vector", func(b *testing.B) {
-		cpu0 := tiesCPU()
+		cpu0 := processCPU()
 		for b.Loop() {
 			vecSub(out, x, y)
 		}
 		tiesPerElem(b, cpu0, n)
 	})
 	b.Run("loop", func(b *testing.B) {
-		cpu0 := tiesCPU()
+		cpu0 := processCPU()
 		for b.Loop() {
 			for i := range out {
 				out[i] = x[i] - y[i]
