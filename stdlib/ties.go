@@ -496,17 +496,19 @@ func readDropoutArgs(name string, c *ops.Call, n int) (dropoutArgs, error) {
 }
 
 // medianPasses is geometric_median's Def.Passes, in elementwise-pass equivalents: a Weiszfeld
-// iteration streams the points twice (the distances, the weighted sum in torch's order), about
-// six plain passes' cost with the AVX2 cascade and interleaved distances. The usual ftol
-// (1e-20) stops only at an exact fixed point, which the iteration nevertheless reaches quickly:
-// on x215a's 216 generated models 5-8 iterations for most keys (element-weighted mean 7.2;
-// 0.4% of the elements took all 100), so it is priced at min(maxiter, 10) iterations.
+// iteration streams the points once (the distances continue over each block of the new median
+// while it is in the cache, SPEC's geometric_median), about four plain passes' cost with the
+// AVX2 cascade and interleaved distances (examples/bench/geometric_median8.mecha: 20-21 s
+// measured where six passes per iteration priced 28.7 s). The usual ftol (1e-20) stops only
+// at an exact fixed point, which the iteration nevertheless reaches quickly: on x215a's 216
+// generated models 5-8 iterations for most keys (element-weighted mean 7.2; 0.4% of the
+// elements took all 100), so it is priced at min(maxiter, 10) iterations.
 func medianPasses(kw map[string]float64) float64 {
 	it, ok := kw["maxiter"]
 	if !ok {
 		it = 100
 	}
-	return 8 + 6*min(max(it, 0), 10)
+	return 8 + 4*min(max(it, 0), 10)
 }
 
 // tiesPasses is Def.Passes of the TIES methods: a few passes for top-k, vote and mean, plus the
@@ -519,11 +521,12 @@ func tiesPasses(kw map[string]float64) float64 {
 }
 
 // tiesDropoutPasses is Def.Passes of ties_sum_with_dropout: tiesPasses plus the masks, one
-// torch uniform per element (~20 passes), and DELLA's ranks when della_eps is not 0 (a radix
-// sort per delta, ~30 more). Calibrated on x215a (DELLA, the median; 216 generated models,
-// 232 CPU-s measured against 265 priced).
+// torch uniform per element (~32 passes), and DELLA's ranks when della_eps is not 0 (a radix
+// sort per delta, ~30 more). Calibrated on examples/bench/dare_ties8.mecha (DARE; 17-18 s
+// measured, 12.4 s priced with 20 passes for the masks) and x215a (DELLA, the median; 216
+// generated models at d16, 69 s measured, 70 s priced before both changes).
 func tiesDropoutPasses(kw map[string]float64) float64 {
-	p := tiesPasses(kw) + 20
+	p := tiesPasses(kw) + 32
 	if kw["della_eps"] != 0 {
 		p += 30
 	}
