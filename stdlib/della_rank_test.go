@@ -84,7 +84,7 @@ func TestDellaRankerOrder(t *testing.T) {
 	}
 	var rk dellaRanker // reused across lengths and kinds, as a key call reuses it
 	for _, g := range gens {
-		for _, n := range []int{0, 1, 2, 17, dellaRadixMin - 1, dellaRadixMin, 5000, 70001, dellaWideMin + 3} {
+		for _, n := range []int{0, 1, 2, 17, dellaRadixMin - 1, dellaRadixMin, dellaMidMin - 1, dellaMidMin, 5000, 70001, dellaWideMin + 3} {
 			delta := make([]float64, n)
 			for i := range delta {
 				delta[i] = g.gen(i)
@@ -97,6 +97,16 @@ func TestDellaRankerOrder(t *testing.T) {
 				}
 				t.Fatalf("%s, n=%d: rank %d is position %d (|%g|), want %d (|%g|)",
 					g.name, n, i+1, got[i], delta[got[i]], want[i], delta[want[i]])
+			}
+			// ranks is order's inverse permutation.
+			ranks := rk.ranks(delta)
+			if len(ranks) != n {
+				t.Fatalf("%s, n=%d: %d ranks", g.name, n, len(ranks))
+			}
+			for r, i := range want {
+				if ranks[i] != uint32(r) {
+					t.Fatalf("%s, n=%d: position %d has rank %d, want %d", g.name, n, i, ranks[i], r)
+				}
 			}
 		}
 	}

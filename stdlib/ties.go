@@ -741,22 +741,22 @@ func dropoutKeep(delta []float64, p *ops.Tensor, dellaEps float64, numerics ops.
 		}
 		return
 	}
-	idx := rk.order(delta)
+	ranks := rk.ranks(delta)
 	if numerics == ops.SDMecha {
 		ne := float32(n)
 		center := float32(float64(n+1) / float64(n*2))
 		e := float32(dellaEps)
-		for r, i := range idx {
+		for i, r := range ranks {
 			d := (float32(r+1)/ne - center) * e
-			keep[i] = tiesClampUnit(pMin(int(i)) + tiesNanToZero(float64(d)))
+			keep[i] = tiesClampUnit(pMin(i) + tiesNanToZero(float64(d)))
 		}
 		return
 	}
 	fn := float64(n)
 	center := float64(n+1) / float64(n*2)
-	for r, i := range idx {
+	for i, r := range ranks {
 		d := (float64(r+1)/fn - center) * dellaEps
-		keep[i] = tiesClampUnit(pMin(int(i)) + tiesNanToZero(d))
+		keep[i] = tiesClampUnit(pMin(i) + tiesNanToZero(d))
 	}
 }
 

@@ -534,7 +534,7 @@ func dellaOffsets(delta []float64, dellaEps float64, rk *dellaRanker, off []floa
 	ne := float32(n)
 	center := float32(float64(n+1) / float64(n*2))
 	e := float32(dellaEps)
-	for r, i := range rk.order(delta) {
+	for i, r := range rk.ranks(delta) {
 		off[i] = float64((float32(r+1)/ne - center) * e)
 	}
 }
