@@ -11,6 +11,46 @@ func addRows16AVX(acc *float64, x *float64, rowStride int, rows int)
 
 var addRows16Vector = cpu.X86.HasAVX2
 
+//go:noescape
+func distChains16AVX(ptrs **float64, b *float64, acc *float64, n int)
+
+//go:noescape
+func distChains8AVX(ptrs **float64, b *float64, acc *float64, n int)
+
+//go:noescape
+func distChains4AVX(ptrs **float64, b *float64, acc *float64, n int)
+
+// distChainsVector: the kernel's fused multiply-adds are math.FMA's only where the CPU has the
+// instruction (else math.FMA is a software one, the same bits, no vector form here).
+var distChainsVector = cpu.X86.HasAVX2 && cpu.X86.HasFMA
+
+// distChainsVec runs DistChains's chains of the w points p(i0)..p(i0+w-1), w 16, 8 or 4, over
+// b[:len(b)&^3] with AVX2 (four points a register, TestDistChainsVector) and returns how many
+// elements it took: 0 when it cannot, and the caller continues every chain from there in
+// element order.
+func distChainsVec(p func(i int) []float64, i0, w int, b []float64, acc []float64) int {
+	n := len(b) &^ 3
+	if !distChainsVector || n == 0 {
+		return 0
+	}
+	var ptrs [16]*float64
+	for l := range w {
+		ptrs[l] = &p(i0 + l)[:len(b)][0]
+	}
+	a := &acc[i0 : i0+w][0]
+	switch w {
+	case 16:
+		distChains16AVX(&ptrs[0], &b[0], a, n)
+	case 8:
+		distChains8AVX(&ptrs[0], &b[0], a, n)
+	case 4:
+		distChains4AVX(&ptrs[0], &b[0], a, n)
+	default:
+		return 0
+	}
+	return n
+}
+
 // addRows16 adds rows rows of 16 values, row i at x[off+i*rowStride:], to acc, row by row.
 func addRows16(acc *[16]float64, x []float64, off, rowStride, rows int) {
 	if rows <= 0 {

@@ -230,3 +230,78 @@ func TestSumTorchShort(t *testing.T) {
 		}
 	}
 }
+
+// TestDistChainsVector: DistChains (16, 8 or 4 points a call with AVX2 where it runs)
+// continues every chain as the Go loop does, bit for bit: point counts around 4, 8, 16 and their multiples, element
+// counts around the kernel's 4, NaNs with payloads in points, b and the carried sums (which
+// NaN wins shows), ±Inf, ±0 and subnormals, and points longer than b.
+func TestDistChainsVector(t *testing.T) {
+	rnd := rand.New(rand.NewPCG(81, 82))
+	special := []float64{0, math.Copysign(0, -1), math.NaN(), math.Float64frombits(0xfff8000000000123),
+		math.Float64frombits(0x7ff8000000000456), math.Inf(1), math.Inf(-1), 5e-324, -5e-324, 1e300}
+	val := func() float64 {
+		if rnd.IntN(40) == 0 {
+			return special[rnd.IntN(len(special))]
+		}
+		return rnd.NormFloat64() * math.Ldexp(1, rnd.IntN(20)-10)
+	}
+	vectored := 0
+	for _, r := range []int{0, 1, 3, 4, 5, 7, 8, 9, 12, 15, 16, 17, 28, 31, 32, 33, 48, 215} {
+		for _, n := range []int{0, 1, 3, 4, 5, 8, 13, 256, 259} {
+			stride := n + rnd.IntN(3) // points longer than b
+			pts := make([]float64, r*stride)
+			for i := range pts {
+				pts[i] = val()
+			}
+			b := make([]float64, n)
+			for i := range b {
+				b[i] = val()
+			}
+			got, want := make([]float64, r), make([]float64, r)
+			for i := range got {
+				got[i] = val()
+				want[i] = got[i]
+			}
+			p := func(i int) []float64 { return pts[i*stride : (i+1)*stride] }
+			DistChains(p, b, got)
+			distChainsGo(p, b, want)
+			for i := range got {
+				if math.Float64bits(got[i]) != math.Float64bits(want[i]) {
+					t.Fatalf("r %d n %d chain %d: %x, want %x", r, n, i, math.Float64bits(got[i]), math.Float64bits(want[i]))
+				}
+			}
+			if r >= 4 && distChainsVec(p, 0, 4, b, make([]float64, 4)) > 0 {
+				vectored++
+			}
+		}
+	}
+	if distChainsVector && vectored == 0 {
+		t.Fatal("the AVX2 kernel never ran")
+	}
+}
+
+// BenchmarkDistChains is the geometric median's distance step on x215a's shape: 215 points
+// over one 256-column chunk (sumDim0Chunk), in the CPU cache; ns per point-element.
+func BenchmarkDistChains(b *testing.B) {
+	const r, n = 215, 256
+	rnd := rand.New(rand.NewPCG(83, 84))
+	pts, m, acc := make([]float64, r*n), make([]float64, n), make([]float64, r)
+	for i := range pts {
+		pts[i] = rnd.NormFloat64()
+	}
+	for i := range m {
+		m[i] = rnd.NormFloat64()
+	}
+	p := func(i int) []float64 { return pts[i*n : (i+1)*n] }
+	for _, impl := range []struct {
+		name string
+		f    func(func(int) []float64, []float64, []float64)
+	}{{"DistChains", DistChains}, {"go", distChainsGo}} {
+		b.Run(impl.name, func(b *testing.B) {
+			for b.Loop() {
+				impl.f(p, m, acc)
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/(r*n), "ns/elem")
+		})
+	}
+}
