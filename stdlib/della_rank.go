@@ -104,11 +104,11 @@ func (d *dellaRanker) sort(delta []float64, ranks bool) []uint32 {
 		}
 		d.idx[b], d.keys[b] = d.idx[b][:n], d.keys[b][:n]
 	}
-	if n < dellaRadixMin {
-		return d.inverted(d.orderByCompare(delta), ranks)
-	}
 	if ix, ok := d.orderPacked(delta, ranks); ok {
 		return ix
+	}
+	if n < dellaRadixMin {
+		return d.inverted(d.orderByCompare(delta), ranks)
 	}
 	const mask = dellaRadixSize - 1
 	var hist [dellaRadixDigits][dellaRadixSize]uint32
@@ -218,6 +218,24 @@ func (d *dellaRanker) orderPacked(delta []float64, ranks bool) (ix []uint32, ok 
 		}
 		return ix, true
 	}
+	key := func(v float64) uint64 { return (math.Float64bits(v)&^(1<<63) - lo) >> zeros }
+	if len(delta) < dellaRadixMin {
+		// Short: a comparison sort of the packed values, no comparator to call (on x215a the
+		// keys under 2^11 elements sorted by orderByCompare took 4.4% of its CPU time).
+		src := d.keys[0]
+		for j, v := range delta {
+			src[j] = key(v)<<32 | uint64(j)
+		}
+		slices.Sort(src)
+		for r, p := range src {
+			if ranks {
+				ix[uint32(p)] = uint32(r)
+			} else {
+				ix[r] = uint32(p)
+			}
+		}
+		return ix, true
+	}
 	// Digits of up to 16 bits (two passes for 32) once the deltas are long enough that a
 	// pass's 2^16-bucket prefix sums are small next to it; 11 bits below that.
 	maxDigit := dellaRadixBits
@@ -238,7 +256,6 @@ func (d *dellaRanker) orderPacked(delta []float64, ranks bool) (ix []uint32, ok 
 	src := d.keys[0]
 	// One loop per pass count (at most three: 32 bits in 11-bit digits): the loop over the
 	// digits inside the element loop cost more than the counting (x215a: 9.5 of 43 s).
-	key := func(v float64) uint64 { return (math.Float64bits(v)&^(1<<63) - lo) >> zeros }
 	h0 := hist[:1<<digit]
 	switch passes {
 	case 1:
