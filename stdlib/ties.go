@@ -497,9 +497,10 @@ func readDropoutArgs(name string, c *ops.Call, n int) (dropoutArgs, error) {
 
 // medianPasses is geometric_median's Def.Passes, in elementwise-pass equivalents: a Weiszfeld
 // iteration streams the points once (the distances continue over each block of the new median
-// while it is in the cache, SPEC's geometric_median), about four plain passes' cost with the
-// AVX2 cascade and interleaved distances (examples/bench/geometric_median8.mecha: 20-21 s
-// measured where six passes per iteration priced 28.7 s). The usual ftol (1e-20) stops only
+// while it is in the cache, SPEC's geometric_median), about two and a half plain passes' cost
+// with the AVX2 cascade and the AVX2 distance chains (examples/bench/geometric_median8.mecha:
+// 12.2 s measured where four passes per iteration priced 19 s, x215a d16 56.5 s against 67
+// s). The usual ftol (1e-20) stops only
 // at an exact fixed point, which the iteration nevertheless reaches quickly: on x215a's 216
 // generated models 5-8 iterations for most keys (element-weighted mean 7.2; 0.4% of the
 // elements took all 100), so it is priced at min(maxiter, 10) iterations.
@@ -508,7 +509,7 @@ func medianPasses(kw map[string]float64) float64 {
 	if !ok {
 		it = 100
 	}
-	return 8 + 4*min(max(it, 0), 10)
+	return 8 + 2.5*min(max(it, 0), 10)
 }
 
 // tiesPasses is Def.Passes of the TIES methods: a few passes for top-k, vote and mean, plus the

@@ -144,7 +144,7 @@ func TestEstimateFlops(t *testing.T) {
 }
 
 // TestEstimatePasses: a method declaring ops.Def.Passes is priced from its constant keyword
-// arguments (geometric_median: 8 + 4*min(maxiter, 10) elementwise-pass equivalents).
+// arguments (geometric_median: 8 + 2.5*min(maxiter, 10) elementwise-pass equivalents).
 func TestEstimatePasses(t *testing.T) {
 	rates := machineRates{decodeSec: map[ops.DType]float64{}, encodeSec: map[ops.DType]float64{}, elemSec: 1e-9, flops: 1e10}
 	reg := func(i int) bytecode.Operand { return bytecode.Operand{Kind: bytecode.OpReg, Index: i} }
@@ -154,9 +154,9 @@ func TestEstimatePasses(t *testing.T) {
 		operands []bytecode.Operand
 		passes   float64
 	}{
-		{"maxiter 10", []bytecode.Operand{reg(0), reg(1), cst(0), cst(1), cst(0)}, 8 + 4*10},
+		{"maxiter 10", []bytecode.Operand{reg(0), reg(1), cst(0), cst(1), cst(0)}, 8 + 2.5*10},
 		{"maxiter 0", []bytecode.Operand{reg(0), reg(1), cst(0), cst(2), cst(0)}, 8},
-		{"maxiter 100: priced at 10", []bytecode.Operand{reg(0), reg(1), cst(0), cst(3), cst(0)}, 8 + 4*10},
+		{"maxiter 100: priced at 10", []bytecode.Operand{reg(0), reg(1), cst(0), cst(3), cst(0)}, 8 + 2.5*10},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := &bytecode.Program{
