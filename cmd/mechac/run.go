@@ -154,7 +154,7 @@ func cmdRun(e *env, args []string) error {
 		// collector's headroom; the Go runtime collects harder as the heap nears its limit, set
 		// below SIZE by that headroom and what the process holds outside the runtime. Staged
 		// methods keep no idle buffers: the admission counts none.
-		debug.SetMemoryLimit(limit - goLimitSlack - lag)
+		debug.SetMemoryLimit(goMemoryLimit(limit, workers, an, lag))
 		stdlib.KeepIdleBuffers(false)
 		limit = budget
 	}
