@@ -2,7 +2,6 @@ package stdlib
 
 import (
 	"math"
-	"slices"
 	"sync"
 )
 
@@ -36,27 +35,38 @@ func tiesKthAbsF32(x []float64, k int) float64 {
 		}
 		return float64(math.Float32frombits(u))
 	}
-	var hist [1 << 11]int
-	for _, v := range x {
-		hist[absKey(v)>>20]++
+	// The keys a block at a time (tiesAbsKeys: AVX2), counted in four histograms (neighbours
+	// share buckets, and one histogram makes each count wait for the last), then the chosen
+	// bucket's keys compacted out of each block (tiesCompactRange: AVX2). Scalar, the two
+	// passes took 17% of the 1.1.5 DARE-TIES benchmark's CPU time.
+	const block = 4096
+	var kb [block]uint32
+	var hs [4 << tiesCoarseBits]uint32
+	for lo := 0; lo < len(x); lo += block {
+		keys := kb[:min(block, len(x)-lo)]
+		tiesAbsKeys(keys, x[lo:lo+len(keys)])
+		tiesHistogram4(hs[:], keys)
 	}
+	const nb = 1 << tiesCoarseBits
 	rank := k - 1
 	b := 0
-	for rank >= hist[b] {
-		rank -= hist[b]
+	for {
+		c := int(hs[b]) + int(hs[nb+b]) + int(hs[2*nb+b]) + int(hs[3*nb+b])
+		if rank < c || b == nb-1 {
+			break
+		}
+		rank -= c
 		b++
 	}
 	bp := keyPool.Get().(*[]uint32)
-	cand := slices.Grow((*bp)[:0], hist[b]+1)[:hist[b]+1]
-	m := 0
-	for _, v := range x {
-		// Every key is written and only the bucket's advance m: no branch on random data
-		// (cand has one slot past the bucket's size for the last write).
-		u := absKey(v)
-		cand[m] = u
-		m += int(tiesB2I(u>>20 == uint32(b)))
+	cand := (*bp)[:0]
+	for lo := 0; lo < len(x); lo += block {
+		keys := kb[:min(block, len(x)-lo)]
+		tiesAbsKeys(keys, x[lo:lo+len(keys)])
+		m := tiesCompact(keys, uint32(b), tiesFineShift)
+		cand = append(cand, keys[:m]...)
 	}
-	u := selectKthU32(cand[:m], rank)
+	u := selectKthU32(cand, rank)
 	*bp = cand
 	keyPool.Put(bp)
 	return float64(math.Float32frombits(u))

@@ -54,6 +54,21 @@ func TestTiesKthAbsF32MatchesQuickselect(t *testing.T) {
 			}
 		}
 	}
+	// Lengths of several of its 4096-key blocks, and their edges.
+	for trial, n := range []int{4095, 4096, 4097, 10000, 3*4096 + 5} {
+		x := tiesTestData(rng, 1, n, trial%2 == 0)[0]
+		m := make([]float32, n)
+		for i, v := range x {
+			m[i] = float32(math.Abs(v))
+		}
+		for _, k := range []int{1, 2, n / 5, n / 2, n - 1, n} {
+			want := float64(selectKth(slices.Clone(m), k-1))
+			got := tiesKthAbsF32(x, k)
+			if !(math.Float64bits(got) == math.Float64bits(want) || (got != got && want != want)) {
+				t.Fatalf("n=%d, k=%d: got %v, want %v", n, k, got, want)
+			}
+		}
+	}
 }
 
 // tiesSumStacked is ties_sum's stacked computation (tiesDeltas, SumDim0Torch, division).
