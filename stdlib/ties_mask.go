@@ -28,6 +28,14 @@ func bernoulliMask64(name string, g *rng.Torch, dl, m []float64, fillQ func(q []
 	})
 }
 
+// bernoulliMaskScalar64 is bernoulliMask64 with one probability q, in [0, 1], for every
+// element: the uniforms drawn in order into m, then m[j] = dl[j] * (1 if u_j < q else +0).
+func bernoulliMaskScalar64(g *rng.Torch, dl, m []float64, q float64) {
+	m = m[:len(dl)]
+	g.Float64s(m)
+	vecMaskMulScalar(m, dl, m, q)
+}
+
 // bernoulliBits64 is bernoulliMask64's draws kept as bits: bit j of bits (bits[j/64] >> j%64)
 // is set iff element j is kept.
 func bernoulliBits64(name string, g *rng.Torch, n int, bits []uint64, fillQ func(q []float64, lo int) error) error {
