@@ -522,16 +522,16 @@ func tiesPasses(kw map[string]float64) float64 {
 }
 
 // tiesDropoutPasses is Def.Passes of ties_sum_with_dropout: tiesPasses plus the masks, one
-// torch uniform per element (~32 passes), and DELLA's ranks when della_eps is not 0 (a radix
-// sort per delta, ~30 more). Calibrated on examples/bench/dare_ties8.mecha (DARE; 17-18 s
-// measured, 12.4 s priced with 20 passes for the masks) and x215a (DELLA, the median; 216
-// generated models at d16, 69 s measured, 70 s priced before both changes).
+// torch uniform per element, and DELLA's ranks when della_eps is not 0. DARE's masks (one
+// probability) cost ~20 passes (examples/bench/dare_ties8.mecha: 12.5-13.0 s measured, 13.7 s
+// priced; x101a d16 6.8 s, 6.8 s priced); DELLA's, a probability per element, ~32, and its
+// ranks (a radix sort per delta) ~30 more (x215a, 216 generated models at d16: 54-57 s
+// measured, 60 s priced).
 func tiesDropoutPasses(kw map[string]float64) float64 {
-	p := tiesPasses(kw) + 32
-	if kw["della_eps"] != 0 {
-		p += 30
+	if kw["della_eps"] == 0 {
+		return tiesPasses(kw) + 20
 	}
-	return p
+	return tiesPasses(kw) + 32 + 30
 }
 
 // tiesSmallScratch covers the per-model slices, the generators and the pooled buffers.
