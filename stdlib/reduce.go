@@ -347,13 +347,22 @@ func CosineSimilarityLastDimTorch(x, y []float64, rows, cols int, eps float64, o
 	e2 := eps * eps
 	for r := 0; r < rows; r++ {
 		xr, yr := x[r*cols:(r+1)*cols], y[r*cols:(r+1)*cols]
-		vecMul(sq, xr, xr)
-		nx := math.Sqrt(clampMin(SumTorch(sq), e2))
-		vecMul(sq, yr, yr)
-		ny := math.Sqrt(clampMin(SumTorch(sq), e2))
-		vecNormProd(prod, xr, yr, nx, ny)
-		out[r] = SumTorch(prod)
+		out[r] = cosineRowTorch(xr, yr, rowNormTorch(xr, e2, sq), rowNormTorch(yr, e2, sq), prod)
 	}
+}
+
+// rowNormTorch is CosineSimilarityLastDimTorch's norm of one row: sqrt(max(SumTorch(x*x),
+// e2)), eps² as e2; sq is scratch of len(x).
+func rowNormTorch(x []float64, e2 float64, sq []float64) float64 {
+	vecMul(sq, x, x)
+	return math.Sqrt(clampMin(SumTorch(sq[:len(x)]), e2))
+}
+
+// cosineRowTorch is CosineSimilarityLastDimTorch of one pair of rows with their norms nx, ny:
+// SumTorch((x/nx)*(y/ny)); prod is scratch of len(x).
+func cosineRowTorch(x, y []float64, nx, ny float64, prod []float64) float64 {
+	vecNormProd(prod, x, y, nx, ny)
+	return SumTorch(prod[:len(x)])
 }
 
 // CosineSimilarityDim0Torch writes F.cosine_similarity(x, y, dim=0, eps) of two contiguous

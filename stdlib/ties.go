@@ -229,16 +229,26 @@ func modelStockT(deltas [][]float64, n int, shape []int, cosEps float64) ([]floa
 		return nil, errors.New("model stock needs at least 2 models (torch.stack of no cosine similarities)")
 	}
 	rows, cols := tiesLastDim(shape, n)
-	scratch := make([]float64, 2*cols)
+	sq, prod := make([]float64, cols), make([]float64, cols)
+	norms := make([]float64, r)
+	e2 := cosEps * cosEps
 	t := make([]float64, rows)
 	// The [R-1, rows] cosine similarities are computed and summed a chunk of rows at a time
 	// (each row's similarity depends on that row alone; SumDim0TorchChunked gives
 	// SumDim0Torch's bits), so a tensor with a short last dimension (a 3x3 convolution: rows =
-	// n/3) needs no x rows matrix.
+	// n/3) needs no x rows matrix. Row by row, each delta's norm is taken once for its
+	// two pairs (CosineSimilarityLastDimTorch's operations, so its bits), while the row's
+	// values of every delta are in the cache.
 	SumDim0TorchChunked(r-1, rows, func(dst []float64, c0, c1 int) {
 		w := c1 - c0
-		for i := 0; i+1 < r; i++ {
-			CosineSimilarityLastDimTorch(deltas[i][c0*cols:c1*cols], deltas[i+1][c0*cols:c1*cols], w, cols, cosEps, dst[i*w:(i+1)*w], scratch)
+		for row := c0; row < c1; row++ {
+			for i, d := range deltas {
+				norms[i] = rowNormTorch(d[row*cols:(row+1)*cols], e2, sq)
+			}
+			for i := 0; i+1 < r; i++ {
+				dst[i*w+row-c0] = cosineRowTorch(deltas[i][row*cols:(row+1)*cols], deltas[i+1][row*cols:(row+1)*cols],
+					norms[i], norms[i+1], prod)
+			}
 		}
 	}, t, nil)
 	fr, fr1 := float64(r), float64(r-1)
