@@ -248,15 +248,15 @@ func DistsTorch(p func(i int) []float64, b []float64, dists []float64) {
 // d = p(i)[j] - b[j] in element order: a distance's sum of squares, which a caller may carry
 // from one run of elements to the next (the staged geometric median does, chunk by chunk).
 // Each chain is latency-bound one at a time, so many run at once, each with the same
-// operations in the same order, so the same bits: 16, 8 or 4 points a call to an AVX2
-// kernel, a point a lane (distChainsVec), else eight scalar chains interleaved (then four,
-// two, one for the rest).
+// operations in the same order, so the same bits: 16, 8, 4 or the last 1-3 points a call to
+// an AVX2 kernel, a point a lane (distChainsVec), else eight scalar chains interleaved (then
+// four, two, one for the rest).
 func DistChains(p func(i int) []float64, b []float64, acc []float64) {
-	// Sixteen, eight or four points at a time with AVX2 where it runs (the elements past a
-	// multiple of four in Go), the last few points in Go.
+	// Sixteen, eight, four, then the last one to three points at a time with AVX2 where it
+	// runs (the elements past a multiple of four in Go), else in Go.
 	i := 0
-	for _, w := range [...]int{16, 8, 4} {
-		for i+w <= len(acc) {
+	for _, w := range [...]int{16, 8, 4, len(acc) % 4} {
+		for w > 0 && i+w <= len(acc) {
 			done := distChainsVec(p, i, w, b, acc)
 			if done == 0 {
 				break

@@ -24,13 +24,14 @@ func distChains4AVX(ptrs **float64, b *float64, acc *float64, n int)
 // instruction (else math.FMA is a software one, the same bits, no vector form here).
 var distChainsVector = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 
-// distChainsVec runs DistChains's chains of the w points p(i0)..p(i0+w-1), w 16, 8 or 4, over
-// b[:len(b)&^3] with AVX2 (four points a register, TestDistChainsVector) and returns how many
-// elements it took: 0 when it cannot, and the caller continues every chain from there in
-// element order.
+// distChainsVec runs DistChains's chains of the w points p(i0)..p(i0+w-1), w 16, 8, 4 or 1 to
+// 3, over b[:len(b)&^3] with AVX2 (four points a register, TestDistChainsVector) and returns
+// how many elements it took: 0 when it cannot, and the caller continues every chain from
+// there in element order. Fewer than four points fill a register's other lanes with the
+// last point again, whose chains are thrown away: each lane's chain is its own.
 func distChainsVec(p func(i int) []float64, i0, w int, b []float64, acc []float64) int {
 	n := len(b) &^ 3
-	if !distChainsVector || n == 0 {
+	if !distChainsVector || n == 0 || w <= 0 || w > 16 {
 		return 0
 	}
 	var ptrs [16]*float64
@@ -45,6 +46,14 @@ func distChainsVec(p func(i int) []float64, i0, w int, b []float64, acc []float6
 		distChains8AVX(&ptrs[0], &b[0], a, n)
 	case 4:
 		distChains4AVX(&ptrs[0], &b[0], a, n)
+	case 1, 2, 3:
+		var lanes [4]float64
+		copy(lanes[:], acc[i0:i0+w])
+		for l := w; l < 4; l++ {
+			ptrs[l] = ptrs[w-1]
+		}
+		distChains4AVX(&ptrs[0], &b[0], &lanes[0], n)
+		copy(acc[i0:i0+w], lanes[:w])
 	default:
 		return 0
 	}
