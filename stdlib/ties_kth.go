@@ -26,21 +26,27 @@ var keyPool = sync.Pool{New: func() any { return new([]uint32) }}
 // quickselect over floats with a NaN-aware comparison. The value is the same; when it is a
 // NaN, it is a NaN (all of them compare alike).
 func tiesKthAbsF32(x []float64, k int) float64 {
+	// The keys a block at a time (tiesAbsKeys: AVX2).
+	const block = 4096
+	var kb [block]uint32
 	if k == 1 {
 		// The smallest key, in one pass: k = 1 is TIES with top-k fraction 1 (keep all), as
-		// the 216-model x215a recipe runs it, where the select took 9 of its 160 CPU-s.
+		// the 216-model x215a recipe runs it, where the select took 9 of its 160 CPU-s (and
+		// with scalar keys 2.5% of its CPU time on d8 models).
 		u := uint32(math.MaxUint32)
-		for _, v := range x {
-			u = min(u, absKey(v))
+		for lo := 0; lo < len(x); lo += block {
+			keys := kb[:min(block, len(x)-lo)]
+			tiesAbsKeys(keys, x[lo:lo+len(keys)])
+			for _, w := range keys {
+				u = min(u, w)
+			}
 		}
 		return float64(math.Float32frombits(u))
 	}
-	// The keys a block at a time (tiesAbsKeys: AVX2), counted in four histograms (neighbours
-	// share buckets, and one histogram makes each count wait for the last), then the chosen
-	// bucket's keys compacted out of each block (tiesCompactRange: AVX2). Scalar, the two
-	// passes took 17% of the 1.1.5 DARE-TIES benchmark's CPU time.
-	const block = 4096
-	var kb [block]uint32
+	// Otherwise the keys are counted in four histograms (neighbours share buckets, and one
+	// histogram makes each count wait for the last), then the chosen bucket's keys compacted
+	// out of each block (tiesCompactRange: AVX2). Scalar, the two passes took 17% of the
+	// 1.1.5 DARE-TIES benchmark's CPU time.
 	var hs [4 << tiesCoarseBits]uint32
 	for lo := 0; lo < len(x); lo += block {
 		keys := kb[:min(block, len(x)-lo)]
