@@ -236,8 +236,7 @@ func (d *dellaRanker) orderPacked(delta []float64, ranks bool) (ix []uint32, ok 
 		}
 		return ix, true
 	}
-	// Digits of up to 16 bits (two passes for 32) once the deltas are long enough that a
-	// pass's 2^16-bucket prefix sums are small next to it; 11 bits below that.
+	// Digits as wide as the length allows (dellaMidBits): the fewest passes.
 	maxDigit := dellaRadixBits
 	switch {
 	case len(delta) >= dellaWideMin:
