@@ -15,8 +15,13 @@ func newArena(n int) []byte {
 	if err != nil {
 		return make([]byte, 0, n) // no mapping to be had: the heap will do
 	}
+	adviseHugePages(b)
 	return b[:0]
 }
+
+// arenaReserve is the capacity a worker's staged input cache maps at once: a mapping's
+// untouched pages are not resident.
+const arenaReserve = stageCacheBytes
 
 // freeArena releases an arena from newArena.
 func freeArena(b []byte) {

@@ -133,7 +133,10 @@ func (w *worker) startRaw(size int64) {
 	}
 	if int64(cap(w.rawArena)) < size {
 		freeArena(w.rawArena)
-		w.rawArena = newArena(int(size))
+		// A lazy mapping reserves the largest arena at once: its pages cost memory only once
+		// touched (never more than the largest key's need), and a larger key later does
+		// not map a new arena and fault its pages in again.
+		w.rawArena = newArena(int(max(size, arenaReserve)))
 	}
 	w.rawArena = w.rawArena[:0]
 }
