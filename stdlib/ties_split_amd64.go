@@ -127,6 +127,14 @@ func tiesVote8AVX2(ms **float64, lom1 *int64, r int, out *float64, n int) (big b
 //go:noescape
 func tiesVote8F16(raws **byte, bases **float64, lom1 *int64, r int, out *float64, n int) (big bool)
 
+//go:noescape
+func tiesVote16F16AVX512(raws **byte, bases **float64, lom1 *int64, r int, out *float64, n int) (big bool)
+
+// tiesVote512 runs tiesVote8F16's columns sixteen at a time with AVX-512 (the same bits) where
+// the CPU and the OS have it: twice the columns per instruction, and masks instead of the
+// AVX2 loop's blends, ~11 instructions per eight columns of a model where that one takes 26.
+var tiesVote512 = cpu.X86.HasAVX512F
+
 // tiesVoteF16Fast is tiesVoteFast over the first len(out) &^ 7 columns of a tile whose models'
 // values are float64(raw_i[j]) - base_i[j], raw_i float16 as stored (2 bytes per column, from
 // column 0 of the tile), for a vote of signs: it returns how many columns it wrote, 0 when it
@@ -141,7 +149,18 @@ func tiesVoteF16Fast(raws [][]byte, bases [][]float64, ptrs []*byte, bptrs []*fl
 	for i, r := range raws {
 		ptrs[i], bptrs[i] = &r[:2*n][0], &bases[i][:n][0]
 	}
-	big := tiesVote8F16(&ptrs[0], &bptrs[0], &lom1[0], len(raws), &out[0], n)
+	var big bool
+	done := 0
+	if n16 := n &^ 15; tiesVote512 && n16 > 0 {
+		big = tiesVote16F16AVX512(&ptrs[0], &bptrs[0], &lom1[0], len(raws), &out[0], n16)
+		done = n16
+	}
+	if !big && done < n {
+		for i, r := range raws {
+			ptrs[i], bptrs[i] = &r[2*done : 2*n][0], &bases[i][done:n][0]
+		}
+		big = tiesVote8F16(&ptrs[0], &bptrs[0], &lom1[0], len(raws), &out[done], n-done)
+	}
 	clear(ptrs) // no reference to the chunks past the call
 	clear(bptrs)
 	if big {

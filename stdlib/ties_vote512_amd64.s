@@ -1,0 +1,110 @@
+#include "textflag.h"
+
+// tiesVote8F16 with AVX-512: sixteen columns a step, eight in a register, the keep and sign
+// decisions in mask registers. Where the AVX2 loop adds +0 to the sum an element does not go
+// to (and counts with compare masks), this one adds and counts only where the masks say; a
+// sum started at +0 that only receives values of its own sign is never -0, so adding +0 left
+// it unchanged and the sums, counts and outputs are tiesVote8F16's, bit for bit (NaN
+// payloads too: every add keeps the running sum as the first operand).
+
+DATA v512Abs<>+0(SB)/8, $0x7fffffffffffffff
+GLOBL v512Abs<>(SB), RODATA|NOPTR, $8
+DATA v512Inf<>+0(SB)/8, $0x7ff0000000000000
+GLOBL v512Inf<>(SB), RODATA|NOPTR, $8
+DATA v512Magic<>+0(SB)/8, $0x4330000000000000
+GLOBL v512Magic<>(SB), RODATA|NOPTR, $8
+DATA v512One<>+0(SB)/8, $1.0
+GLOBL v512One<>(SB), RODATA|NOPTR, $8
+
+// V512_ADD adds one model's eight columns, float16 at hoff(R10)(SI*1) minus the float64 base
+// at boff(R13)(DX*1), to the vote P, N, K, G (kept positive sum, kept negative sum, kept
+// count, kept negative count). Z27 is the model's lom1, Z21 the magnitude mask, Z20 all ones
+// (-1), Z26 zero; Z0, Z2, K1-K3 are scratch.
+#define V512_ADD(hoff, boff, P, N, K, G) \
+	VCVTPH2PS hoff(R10)(SI*1), Y0 \
+	VCVTPS2PD Y0, Z0 \
+	VSUBPD    boff(R13)(DX*1), Z0, Z0 \
+	VPANDQ    Z21, Z0, Z2 \
+	VPCMPGTQ  Z27, Z2, K1 \
+	VPCMPGTQ  Z0, Z26, K1, K2 \
+	KXORW     K1, K2, K3 \
+	VPSUBQ    Z20, K, K1, K \
+	VPSUBQ    Z20, G, K2, G \
+	VADDPD    Z0, P, K3, P \
+	VADDPD    Z0, N, K2, N
+
+// V512_FINISH is VOTE8_FINISH on eight columns: the big check of P and N into K7, then the
+// elected sum (P where np > nn, N where nn > np, +0 on a tie) over max(its count, 1) to OUT.
+// Z28 is the infinity bits, Z29 2^52, Z30 1.0, Z26 zero; Z0-Z3, K1-K3 are scratch.
+#define V512_FINISH(P, N, K, G, OUT) \
+	VPANDQ    Z28, P, Z2 \
+	VPCMPEQQ  Z28, Z2, K1 \
+	KORW      K1, K7, K7 \
+	VPANDQ    Z28, N, Z2 \
+	VPCMPEQQ  Z28, Z2, K1 \
+	KORW      K1, K7, K7 \
+	VPSUBQ    G, K, K \
+	VPSUBQ    G, K, Z3 \
+	VPCMPGTQ  Z26, Z3, K2 \
+	VPCMPGTQ  Z3, Z26, K3 \
+	VMOVAPD.Z P, K2, Z0 \
+	VMOVAPD   N, K3, Z0 \
+	VMOVDQA64.Z K, K2, Z1 \
+	VMOVDQA64 G, K3, Z1 \
+	VPORQ     Z29, Z1, Z1 \
+	VSUBPD    Z29, Z1, Z1 \
+	VMAXPD    Z30, Z1, Z1 \
+	VDIVPD    Z1, Z0, Z0 \
+	VMOVUPD   Z0, OUT
+
+// func tiesVote16F16AVX512(raws **byte, bases **float64, lom1 *int64, r int, out *float64, n int) (big bool)
+// n is a positive multiple of 16.
+TEXT ·tiesVote16F16AVX512(SB), NOSPLIT, $0-49
+	MOVQ raws+0(FP), R9
+	MOVQ bases+8(FP), R12
+	MOVQ lom1+16(FP), R11
+	MOVQ r+24(FP), R8
+	MOVQ out+32(FP), DI
+	MOVQ n+40(FP), CX
+	VPBROADCASTQ v512Abs<>(SB), Z21
+	VPTERNLOGD   $0xff, Z20, Z20, Z20
+	VPXORQ       Z26, Z26, Z26
+	VPBROADCASTQ v512Inf<>(SB), Z28
+	VPBROADCASTQ v512Magic<>(SB), Z29
+	VPBROADCASTQ v512One<>(SB), Z30
+	KXORW K7, K7, K7
+	XORQ  DX, DX                 // the byte offset of column j in float64s
+	XORQ  SI, SI                 // and in float16s
+
+cols512:
+	VPXORQ Z16, Z16, Z16
+	VPXORQ Z17, Z17, Z17
+	VPXORQ Z18, Z18, Z18
+	VPXORQ Z19, Z19, Z19
+	VPXORQ Z22, Z22, Z22
+	VPXORQ Z23, Z23, Z23
+	VPXORQ Z24, Z24, Z24
+	VPXORQ Z25, Z25, Z25
+	XORQ   BX, BX
+
+models512:
+	MOVQ (R9)(BX*8), R10
+	MOVQ (R12)(BX*8), R13
+	VPBROADCASTQ (R11)(BX*8), Z27
+	V512_ADD(0, 0, Z16, Z17, Z18, Z19)
+	V512_ADD(16, 64, Z22, Z23, Z24, Z25)
+	INCQ BX
+	CMPQ BX, R8
+	JLT  models512
+
+	V512_FINISH(Z16, Z17, Z18, Z19, (DI)(DX*1))
+	V512_FINISH(Z22, Z23, Z24, Z25, 64(DI)(DX*1))
+	ADDQ $128, DX
+	ADDQ $32, SI
+	SUBQ $16, CX
+	JNZ  cols512
+
+	KORTESTW K7, K7
+	SETNE    big+48(FP)
+	VZEROUPPER
+	RET
