@@ -130,10 +130,11 @@ func tiesVote8F16(raws **byte, bases **float64, lom1 *int64, r int, out *float64
 //go:noescape
 func tiesVote16F16AVX512(raws **byte, bases **float64, lom1 *int64, r int, out *float64, n int) (big bool)
 
-// tiesVote512 runs tiesVote8F16's columns sixteen at a time with AVX-512 (the same bits) where
-// the CPU and the OS have it: twice the columns per instruction, and masks instead of the
-// AVX2 loop's blends, ~11 instructions per eight columns of a model where that one takes 26.
-var tiesVote512 = cpu.X86.HasAVX512F
+// tiesAVX512: where the CPU and the OS have AVX-512, the float16 vote and range split run
+// sixteen columns a step (ties_avx512_amd64.s; the same bits): twice the columns per
+// instruction, and masks instead of blends and permutation tables (the vote takes ~11
+// instructions per eight columns of a model where the AVX2 loop takes 26).
+var tiesAVX512 = cpu.X86.HasAVX512F
 
 // tiesVoteF16Fast is tiesVoteFast over the first len(out) &^ 7 columns of a tile whose models'
 // values are float64(raw_i[j]) - base_i[j], raw_i float16 as stored (2 bytes per column, from
@@ -151,7 +152,7 @@ func tiesVoteF16Fast(raws [][]byte, bases [][]float64, ptrs []*byte, bptrs []*fl
 	}
 	var big bool
 	done := 0
-	if n16 := n &^ 15; tiesVote512 && n16 > 0 {
+	if n16 := n &^ 15; tiesAVX512 && n16 > 0 {
 		big = tiesVote16F16AVX512(&ptrs[0], &bptrs[0], &lom1[0], len(raws), &out[0], n16)
 		done = n16
 	}
@@ -199,6 +200,9 @@ func tiesCompactRangeFast(keys []uint32, lo, hi uint32) (scanned, kept int) {
 }
 
 //go:noescape
+func tiesSubKeysSplitF16AVX512(a, b *byte, n int, lo, hi uint32, dst *uint32) (below, m int, bad bool)
+
+//go:noescape
 func tiesSubKeysSplitF16(a, b *byte, n int, lo, hi uint32, perm *[256][8]uint32, dst *uint32) (below, m int, bad bool)
 
 // tiesKeysSplitFast is tiesRangeSplitFast over the magnitude keys of the float16 differences
@@ -212,9 +216,20 @@ func tiesKeysSplitFast(dst []uint32, a, b []byte, lo, hi uint32) (scanned, below
 		return 0, 0, dst
 	}
 	room := dst[len(dst) : len(dst)+n+8]
-	below, m, bad := tiesSubKeysSplitF16(&a[0], &b[0], n, lo, hi, &tiesCompactPerm, &room[0])
-	if bad {
-		return 0, 0, dst
+	below, m, done := 0, 0, 0
+	if n16 := n &^ 15; tiesAVX512 && n16 > 0 {
+		var bad bool
+		if below, m, bad = tiesSubKeysSplitF16AVX512(&a[0], &b[0], n16, lo, hi, &room[0]); bad {
+			return 0, 0, dst
+		}
+		done = n16
+	}
+	if done < n { // eight keys (or all of them) left for the AVX2 loop
+		b8, m8, bad := tiesSubKeysSplitF16(&a[2*done], &b[2*done], n-done, lo, hi, &tiesCompactPerm, &room[m])
+		if bad {
+			return 0, 0, dst
+		}
+		below, m = below+b8, m+m8
 	}
 	return n, below, dst[:len(dst)+m]
 }

@@ -1,5 +1,8 @@
 #include "textflag.h"
 
+// ties_sum's float16 loops with AVX-512 (ties_split_amd64.s has their AVX2 forms, which the
+// tests hold these to, bit for bit).
+
 // tiesVote8F16 with AVX-512: sixteen columns a step, eight in a register, the keep and sign
 // decisions in mask registers. Where the AVX2 loop adds +0 to the sum an element does not go
 // to (and counts with compare masks), this one adds and counts only where the masks say; a
@@ -106,5 +109,79 @@ models512:
 
 	KORTESTW K7, K7
 	SETNE    big+48(FP)
+	VZEROUPPER
+	RET
+
+DATA k512Abs<>+0(SB)/4, $0x7fffffff
+GLOBL k512Abs<>(SB), RODATA|NOPTR, $4
+DATA k512Max<>+0(SB)/4, $0x7f7fffff
+GLOBL k512Max<>(SB), RODATA|NOPTR, $4
+
+// K512_SPLIT makes the sixteen magnitude keys of the float16 pairs at off(SI) and off(R10)
+// (float32bits(|float32(a) - float32(b)|), as RSPLIT_KEYS_F16), keeps their maximum in Z12,
+// counts those >= lo (Z14 = lo - 1) into Z13's lanes and appends those also <= hi (Z15) to
+// DI by a compress. Z0, Z3, K1-K3, AX and DX are scratch; Z20 is all ones (-1).
+#define K512_SPLIT(off) \
+	VCVTPH2PS   off(SI), Z0 \
+	VCVTPH2PS   off(R10), Z3 \
+	VSUBPS      Z3, Z0, Z0 \
+	VPANDD      Z11, Z0, Z0 \
+	VPMAXSD     Z0, Z12, Z12 \
+	VPCMPGTD    Z14, Z0, K1 \
+	VPSUBD      Z20, Z13, K1, Z13 \
+	VPCMPGTD    Z15, Z0, K1, K2 \
+	KXORW       K1, K2, K3 \
+	VPCOMPRESSD Z0, K3, Z3 \
+	VMOVDQU32   Z3, (DI) \
+	KMOVW       K3, AX \
+	POPCNTL     AX, DX \
+	LEAQ        (DI)(DX*4), DI
+
+// func tiesSubKeysSplitF16AVX512(a, b *byte, n int, lo, hi uint32, dst *uint32) (below, m int, bad bool)
+// tiesSubKeysSplitF16 sixteen keys a step (n a positive multiple of 16; dst with room for
+// m + 16 at every step, which n + 8 is): the same keys, counts and kept keys in order.
+TEXT ·tiesSubKeysSplitF16AVX512(SB), NOSPLIT, $0-57
+	MOVQ a+0(FP), SI
+	MOVQ b+8(FP), R10
+	MOVQ n+16(FP), CX
+	MOVL lo+24(FP), AX
+	MOVL hi+28(FP), BX
+	MOVQ dst+32(FP), DI
+	MOVQ CX, R9
+	DECL AX
+	VPBROADCASTD AX, Z14         // lo - 1: u > lo - 1 is u >= lo (lo = 0 gives -1)
+	VPBROADCASTD BX, Z15
+	VPBROADCASTD k512Abs<>(SB), Z11
+	VPTERNLOGD   $0xff, Z20, Z20, Z20
+	VPXORD       Z12, Z12, Z12   // the largest key
+	VPXORD       Z13, Z13, Z13   // per lane, the keys >= lo
+
+k512loop:
+	K512_SPLIT(0)
+	ADDQ $32, SI
+	ADDQ $32, R10
+	SUBQ $16, CX
+	JNZ  k512loop
+
+	// below = n - the keys >= lo; m = the keys written.
+	VEXTRACTI64X4 $1, Z13, Y0
+	VPADDD  Y0, Y13, Y13
+	VEXTRACTI128 $1, Y13, X0
+	VPADDD  X0, X13, X13
+	VPSHUFD $0x4e, X13, X0
+	VPADDD  X0, X13, X13
+	VPSHUFD $0xb1, X13, X0
+	VPADDD  X0, X13, X13
+	VMOVD   X13, AX
+	SUBQ    AX, R9
+	MOVQ    R9, below+40(FP)
+	MOVQ    dst+32(FP), SI
+	SUBQ    SI, DI
+	SHRQ    $2, DI
+	MOVQ    DI, m+48(FP)
+	VPBROADCASTD k512Max<>(SB), Z3
+	VPCMPGTD Z3, Z12, K1
+	KORTESTW K1, K1
+	SETNE    bad+56(FP)
 	VZEROUPPER
 	RET
