@@ -90,3 +90,35 @@ TEXT ·subKeysBF16(SB), NOSPLIT, $0-40
 TEXT ·subKeysF32(SB), NOSPLIT, $0-40
 	KEYS_INIT
 	KEYS_LOOP(LOAD_F32, 32, f32one, f32two, f32done)
+
+// func subKeysF16AVX512(dst *uint32, a, b *byte, n int) (bad uint64)
+// subKeysF16C sixteen elements a step (n a positive multiple of 16): the same keys.
+TEXT ·subKeysF16AVX512(SB), NOSPLIT, $0-40
+	MOVQ dst+0(FP), DI
+	MOVQ a+8(FP), SI
+	MOVQ b+16(FP), DX
+	MOVQ n+24(FP), CX
+	MOVL $0x7fffffff, AX
+	VPBROADCASTD AX, Z5
+	VPXORD Z7, Z7, Z7
+
+keys512:
+	VCVTPH2PS (SI), Z0
+	VCVTPH2PS (DX), Z1
+	VSUBPS    Z1, Z0, Z0
+	VPANDD    Z5, Z0, Z0
+	VPMAXSD   Z0, Z7, Z7
+	VMOVDQU32 Z0, (DI)
+	ADDQ $32, SI
+	ADDQ $32, DX
+	ADDQ $64, DI
+	SUBQ $16, CX
+	JNZ  keys512
+
+	MOVL $0x7f7fffff, AX
+	VPBROADCASTD AX, Z6
+	VPCMPGTD Z6, Z7, K1
+	KMOVW    K1, AX
+	MOVQ     AX, bad+32(FP)
+	VZEROUPPER
+	RET
