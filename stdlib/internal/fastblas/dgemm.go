@@ -253,6 +253,21 @@ func macroKernel(mb, nb, kb int, alpha float64, ap, bp, c []float64, ldc int) {
 	var tile [mr * nr]float64
 	for j0 := 0; j0 < nb; j0 += nr {
 		bpanel := bp[j0*kb : j0*kb+kb*nr]
+		if use512 && j0+2*nr <= nb && mb >= mr {
+			// Two full B panels: their full 6-row tiles in one AVX-512 kernel, the rows left
+			// over below on each panel as usual.
+			bnext := bp[(j0+nr)*kb : (j0+nr)*kb+kb*nr]
+			full := mb / mr * mr
+			for i0 := 0; i0 < full; i0 += mr {
+				kernel6x16(kb, ap[i0*kb:i0*kb+kb*mr], bpanel, bnext, c[i0*ldc+j0:], ldc, alpha)
+			}
+			if full < mb {
+				macroEdge(mb-full, nr, kb, alpha, ap[full*kb:], bpanel, c[full*ldc+j0:], ldc, &tile)
+				macroEdge(mb-full, nr, kb, alpha, ap[full*kb:], bnext, c[full*ldc+j0+nr:], ldc, &tile)
+			}
+			j0 += nr
+			continue
+		}
 		cols := min(nr, nb-j0)
 		for i0 := 0; i0 < mb; i0 += mr {
 			apanel := ap[i0*kb : i0*kb+kb*mr]
@@ -261,13 +276,20 @@ func macroKernel(mb, nb, kb int, alpha float64, ap, bp, c []float64, ldc int) {
 				kernel6x8(kb, apanel, bpanel, c[i0*ldc+j0:], ldc, alpha, false)
 				continue
 			}
-			kernel6x8(kb, apanel, bpanel, tile[:], nr, 0, true)
-			for i := range rows {
-				row := c[(i0+i)*ldc+j0 : (i0+i)*ldc+j0+cols]
-				for j := range row {
-					row[j] = math.FMA(alpha, tile[i*nr+j], row[j])
-				}
-			}
+			macroEdge(rows, cols, kb, alpha, apanel, bpanel, c[i0*ldc+j0:], ldc, &tile)
+		}
+	}
+}
+
+// macroEdge adds alpha times the product of one A panel and one B panel to the rows x cols
+// corner of c (an edge tile), through the scratch tile: the kernel's operations, then one
+// fused multiply-add per element.
+func macroEdge(rows, cols, kb int, alpha float64, apanel, bpanel, c []float64, ldc int, tile *[mr * nr]float64) {
+	kernel6x8(kb, apanel, bpanel, tile[:], nr, 0, true)
+	for i := range rows {
+		row := c[i*ldc : i*ldc+cols]
+		for j := range row {
+			row[j] = math.FMA(alpha, tile[i*nr+j], row[j])
 		}
 	}
 }

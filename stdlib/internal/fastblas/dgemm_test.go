@@ -78,9 +78,17 @@ func gemmCases() []gemmCase {
 // runBoth runs the case with the assembly kernel and with the pure-Go one (and, for the
 // former, with one and with several goroutines) and returns the outputs.
 func runDgemm(c gemmCase, asm bool, procs int) []float64 {
+	return runDgemm512(c, asm, true, procs)
+}
+
+// runDgemm512 is runDgemm, with the AVX-512 kernel off when !with512.
+func runDgemm512(c gemmCase, asm, with512 bool, procs int) []float64 {
 	a, lda, b, ldb, cm, ldc := c.operands(uint64(c.m*1000 + c.n*10 + c.k))
 	defer func(old bool, p int) { setAsm(old); runtime.GOMAXPROCS(p) }(useAsm, runtime.GOMAXPROCS(procs))
 	setAsm(asm)
+	if !with512 {
+		use512 = false
+	}
 	Implementation{}.Dgemm(c.tA, c.tB, c.m, c.n, c.k, c.alpha, a, lda, b, ldb, c.beta, cm, ldc)
 	return cm
 }
@@ -94,8 +102,9 @@ func sameBits(x, y []float64) int {
 	return -1
 }
 
-// TestDgemmDeterministic: assembly and pure-Go kernels, one or two goroutines, give the same
-// bits, NaN payloads and signed zeros included.
+// TestDgemmDeterministic: assembly and pure-Go kernels (the AVX2 one alone, and with the
+// AVX-512 one where the machine has it), one or two goroutines, give the same bits, NaN
+// payloads and signed zeros included.
 func TestDgemmDeterministic(t *testing.T) {
 	if !asmAvailable {
 		t.Log("no AVX2+FMA on this machine: checking the pure-Go kernel against itself only")
@@ -103,12 +112,12 @@ func TestDgemmDeterministic(t *testing.T) {
 	for _, c := range gemmCases() {
 		ref := runDgemm(c, false, 1)
 		for _, v := range []struct {
-			asm   bool
-			procs int
-		}{{asmAvailable, 1}, {asmAvailable, 2}, {false, 3}} {
-			got := runDgemm(c, v.asm, v.procs)
+			asm, with512 bool
+			procs        int
+		}{{asmAvailable, true, 1}, {asmAvailable, true, 2}, {asmAvailable, false, 1}, {false, false, 3}} {
+			got := runDgemm512(c, v.asm, v.with512, v.procs)
 			if i := sameBits(ref, got); i >= 0 {
-				t.Errorf("%v asm=%v procs=%d: element %d is %v, pure Go gives %v", c, v.asm, v.procs, i, got[i], ref[i])
+				t.Errorf("%v asm=%v avx512=%v procs=%d: element %d is %v, pure Go gives %v", c, v.asm, v.with512 && avx512Available, v.procs, i, got[i], ref[i])
 			}
 		}
 	}

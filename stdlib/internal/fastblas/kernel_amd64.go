@@ -24,10 +24,31 @@ func kernel6x8(k int, a, b, c []float64, ldc int, alpha float64, raw bool) {
 	kernel6x8Asm(k, &a[0], &b[0], &c[0], ldc, alpha, raw)
 }
 
-// asmAvailable: this machine can run the assembly kernel (tests switch useAsm off and on).
-var asmAvailable = useAsm
+// kernel6x16AVX512 is kernel6x8 on two B panels at once (columns 0-7 and 8-15 of a 6x16
+// tile of C, never raw) with AVX-512 (kernel512_amd64.s): the same bits, twice the columns per
+// instruction.
+//
+//go:noescape
+func kernel6x16AVX512(k int, a, b0, b1, c *float64, ldc int, alpha float64)
 
-func setAsm(on bool) { useAsm = on && asmAvailable }
+// use512 selects kernel6x16AVX512 for pairs of full B panels (where the CPU and the OS have
+// AVX-512; setAsm switches it with the AVX2 kernel).
+var use512 = useAsm && cpu.X86.HasAVX512F
+
+// kernel6x16 runs kernel6x16AVX512 on full panels: a (k x 6), b0 and b1 (k x 8 each), and
+// the 6x16 tile of c; k > 0.
+func kernel6x16(k int, a, b0, b1, c []float64, ldc int, alpha float64) {
+	_ = a[k*mr-1]
+	_ = b0[k*nr-1]
+	_ = b1[k*nr-1]
+	_ = c[(mr-1)*ldc+2*nr-1]
+	kernel6x16AVX512(k, &a[0], &b0[0], &b1[0], &c[0], ldc, alpha)
+}
+
+// asmAvailable: this machine can run the assembly kernel (tests switch useAsm off and on).
+var asmAvailable, avx512Available = useAsm, use512
+
+func setAsm(on bool) { useAsm, use512 = on && asmAvailable, on && avx512Available }
 
 // symvRowAsm is symvRowGo on the first n8 columns (a positive multiple of 8), lanes from 0.
 //

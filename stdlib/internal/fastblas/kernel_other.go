@@ -12,6 +12,15 @@ func kernel6x8(k int, a, b, c []float64, ldc int, alpha float64, raw bool) {
 
 const asmAvailable = false
 
+// use512: no AVX-512 kernel here (a variable for the tests).
+var use512 = false
+
+const avx512Available = false
+
+func kernel6x16(int, []float64, []float64, []float64, []float64, int, float64) {
+	panic("fastblas: no assembly kernel")
+}
+
 func setAsm(bool) {}
 
 func symvRowAsm(*float64, *float64, *float64, int, float64, *[8]float64) {
