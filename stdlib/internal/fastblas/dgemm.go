@@ -191,7 +191,19 @@ func packA(dst []float64, a matrix, ic, mb, pc, kb int) {
 		}
 		return
 	}
-	for i0 := 0; i0 < mb; i0 += mr {
+	for i0 := 0; i0 < full; i0 += mr {
+		// A full panel: step p takes one value of each of the six rows and stores the six
+		// together (the panel is written in order; the rows are six read streams).
+		panel := dst[i0*kb : i0*kb+kb*mr]
+		o := (ic+i0)*a.ld + pc
+		r0, r1, r2 := a.d[o:o+kb], a.d[o+a.ld:o+a.ld+kb], a.d[o+2*a.ld:o+2*a.ld+kb]
+		r3, r4, r5 := a.d[o+3*a.ld:o+3*a.ld+kb], a.d[o+4*a.ld:o+4*a.ld+kb], a.d[o+5*a.ld:o+5*a.ld+kb]
+		for p := range kb {
+			d := panel[p*mr : p*mr+mr : p*mr+mr]
+			d[0], d[1], d[2], d[3], d[4], d[5] = r0[p], r1[p], r2[p], r3[p], r4[p], r5[p]
+		}
+	}
+	for i0 := full; i0 < mb; i0 += mr {
 		panel := dst[i0*kb : i0*kb+kb*mr]
 		rows := min(mr, mb-i0)
 		for r := range mr {
