@@ -123,7 +123,15 @@ func symvProduct(lower bool, n int, a []float64, lda int, x, ax []float64) {
 					return
 				}
 				p := partial[b*n : (b+1)*n]
-				for r := b * symvBlock; r < min(n, (b+1)*symvBlock); r++ {
+				r := b * symvBlock
+				end := min(n, (b+1)*symvBlock)
+				if lower && useAsm {
+					// Four rows at a time: the same operations as one at a time.
+					for ; r+4 <= end && r >= 8; r += 4 {
+						symv4Rows(a, lda, r, x, p, ax)
+					}
+				}
+				for ; r < end; r++ {
 					lo, hi := 0, r // the stored off-diagonal part of row r
 					if !lower {
 						lo, hi = r+1, n
@@ -169,5 +177,31 @@ func symvRowGo(row, x, p []float64, xr float64, lanes *[8]float64, j0 int) {
 		l := &lanes[(j0+j)&7]
 		*l = math.FMA(v, x[j], *l)
 		p[j] = math.FMA(v, xr, p[j])
+	}
+}
+
+// symv4Rows is the lower triangle's rows r..r+3 of symvProduct (r >= 8, asm): their common
+// columns [0, r &^ 7) by symv4RowsAsm, then each row's rest in row order, so that each
+// element of p and each lane gets the operations four symvRow calls would give it.
+func symv4Rows(a []float64, lda, r int, x, p, ax []float64) {
+	var rows [4]*float64
+	var xr [4]float64
+	var lanes [4][8]float64
+	n8 := r &^ 7
+	_, _ = x[n8-1], p[n8-1]
+	for k := range 4 {
+		rows[k] = &a[(r+k)*lda : (r+k)*lda+n8][0]
+		xr[k] = x[r+k]
+	}
+	symv4RowsAsm(&rows, &x[0], &p[0], n8, &xr, &lanes)
+	for k := range 4 {
+		i := r + k
+		row := a[i*lda+n8 : i*lda+i]
+		symvRowGo(row, x[n8:i], p[n8:i], xr[k], &lanes[k], n8)
+		s := lanes[k][0]
+		for _, l := range lanes[k][1:] {
+			s += l
+		}
+		ax[i] = math.FMA(a[i*lda+i], x[i], s)
 	}
 }

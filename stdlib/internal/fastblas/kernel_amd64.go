@@ -54,3 +54,9 @@ func setAsm(on bool) { useAsm, use512 = on && asmAvailable, on && avx512Availabl
 //
 //go:noescape
 func symvRowAsm(row, x, p *float64, n8 int, xr float64, lanes *[8]float64)
+
+// symv4RowsAsm is symvRowAsm on four rows over their first n8 columns (a positive multiple of
+// 8), lanes from 0, p read and written once for the four (rows in order per element).
+//
+//go:noescape
+func symv4RowsAsm(rows *[4]*float64, x, p *float64, n8 int, xr *[4]float64, lanes *[4][8]float64)

@@ -26,3 +26,7 @@ func setAsm(bool) {}
 func symvRowAsm(*float64, *float64, *float64, int, float64, *[8]float64) {
 	panic("fastblas: no assembly kernel")
 }
+
+func symv4RowsAsm(*[4]*float64, *float64, *float64, int, *[4]float64, *[4][8]float64) {
+	panic("fastblas: no assembly kernel")
+}
