@@ -131,6 +131,11 @@ func gemm(aTrans, bTrans bool, m, n, k int, alpha float64, a []float64, lda int,
 	defer bufPool.Put(bp)
 	for jc := 0; jc < n; jc += nc {
 		nb := min(nc, n-jc)
+		// A thin C (few B panels) uses each packed A panel a few times only, and packing cost
+		// as much as the products (a quarter of the time of the blocked Householder updates'
+		// GEMMs, whose n is 32). A transposed A's panels are six contiguous values a step
+		// already: the kernels read them in place, with the row stride as their step.
+		inPlace := aTrans && useAsm && nb <= inPlaceMaxN
 		for pc := 0; pc < k; pc += kcBlock {
 			kb := min(kcBlock, k-pc)
 			packB(*bp, bm, pc, kb, jc, nb)
@@ -145,6 +150,10 @@ func gemm(aTrans, bTrans bool, m, n, k int, alpha float64, a []float64, lda int,
 					}
 					ic := blk * mc
 					mb := min(mc, m-ic)
+					if inPlace {
+						macroKernelT(mb, nb, kb, alpha, am, ic, pc, *ap, *bp, c[ic*ldc+jc:], ldc)
+						continue
+					}
 					packA(*ap, am, ic, mb, pc, kb)
 					macroKernel(mb, nb, kb, alpha, *ap, *bp, c[ic*ldc+jc:], ldc)
 				}
@@ -161,6 +170,54 @@ func gemm(aTrans, bTrans bool, m, n, k int, alpha float64, a []float64, lda int,
 			}
 			run(&next)
 			wg.Wait() // the next k block of these rows may only start after this one
+		}
+	}
+}
+
+// inPlaceMaxN: up to this many columns of C in a jc block, a transposed A is read in place
+// instead of packed (four 16-column tiles: the packed panel would serve four kernel calls).
+const inPlaceMaxN = 64
+
+// macroKernelT is macroKernel for a transposed A read in place: the full 6-row panels of
+// op(A)[ic:ic+mb, pc:pc+kb] straight from a.d (step p's six values contiguous in row pc+p),
+// the last partial panel packed into ap. The same operations as packing all of them.
+func macroKernelT(mb, nb, kb int, alpha float64, a matrix, ic, pc int, ap, bp, c []float64, ldc int) {
+	var tile [mr * nr]float64
+	full := mb / mr * mr
+	if full < mb {
+		packA(ap, a, ic+full, mb-full, pc, kb)
+	}
+	panel := func(i0 int) []float64 { return a.d[pc*a.ld+ic+i0:] }
+	for j0 := 0; j0 < nb; j0 += nr {
+		bpanel := bp[j0*kb : j0*kb+kb*nr]
+		cols := min(nr, nb-j0)
+		if use512 && j0+2*nr <= nb {
+			bnext := bp[(j0+nr)*kb : (j0+nr)*kb+kb*nr]
+			for i0 := 0; i0 < full; i0 += mr {
+				kernel6x16T(kb, panel(i0), a.ld, bpanel, bnext, c[i0*ldc+j0:], ldc, alpha)
+			}
+			if full < mb {
+				macroEdge(mb-full, nr, kb, alpha, ap, bpanel, c[full*ldc+j0:], ldc, &tile)
+				macroEdge(mb-full, nr, kb, alpha, ap, bnext, c[full*ldc+j0+nr:], ldc, &tile)
+			}
+			j0 += nr
+			continue
+		}
+		for i0 := 0; i0 < full; i0 += mr {
+			if cols == nr {
+				kernel6x8T(kb, panel(i0), a.ld, bpanel, c[i0*ldc+j0:], ldc, alpha)
+				continue
+			}
+			// An edge column tile: through the scratch tile, from a packed copy of the panel
+			// (the kernel's raw mode reads packed panels only).
+			packA(ap[:kb*mr], a, ic+i0, mr, pc, kb)
+			macroEdge(mr, cols, kb, alpha, ap, bpanel, c[i0*ldc+j0:], ldc, &tile)
+		}
+		if full < mb {
+			if full > 0 && cols < nr {
+				packA(ap, a, ic+full, mb-full, pc, kb) // ap was reused above
+			}
+			macroEdge(mb-full, cols, kb, alpha, ap, bpanel, c[full*ldc+j0:], ldc, &tile)
 		}
 	}
 }

@@ -25,7 +25,7 @@
 	VFMADD231PD Z25, Z30, Z9; \
 	VFMADD231PD Z24, Z31, Z10; \
 	VFMADD231PD Z25, Z31, Z11; \
-	ADDQ $48, AX; \
+	ADDQ R10, AX; \
 	ADDQ $64, BX; \
 	ADDQ $64, R9
 
@@ -39,9 +39,11 @@
 	VMOVUPD Z25, 64(DI); \
 	ADDQ DX, DI
 
-// func kernel6x16AVX512(k int, a, b0, b1, c *float64, ldc int, alpha float64)
-// a is a packed k x 6 panel, b0 and b1 packed k x 8 panels (C's columns 0-7 and 8-15); k > 0.
-TEXT ·kernel6x16AVX512(SB), NOSPLIT, $0-56
+// func kernel6x16AVX512(k int, a, b0, b1, c *float64, ldc int, alpha float64, astep int)
+// a is a k x 6 panel whose steps are astep bytes apart (48: packed), b0 and b1 packed k x 8
+// panels (C's columns 0-7 and 8-15); k > 0.
+TEXT ·kernel6x16AVX512(SB), NOSPLIT, $0-64
+	MOVQ astep+56(FP), R10
 	MOVQ k+0(FP), CX
 	MOVQ a+8(FP), AX
 	MOVQ b0+16(FP), BX

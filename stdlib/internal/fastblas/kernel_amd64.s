@@ -24,7 +24,7 @@
 	VBROADCASTSD 40(AX), Y15; \
 	VFMADD231PD Y12, Y15, Y10; \
 	VFMADD231PD Y13, Y15, Y11; \
-	ADDQ $48, AX; \
+	ADDQ R10, AX; \
 	ADDQ $64, BX
 
 // c = alpha*acc + c for one row (two accumulators), one rounding each.
@@ -42,8 +42,11 @@
 	VMOVUPD hi, 32(DI); \
 	ADDQ DX, DI
 
-// func kernel6x8Asm(k int, a, b, c *float64, ldc int, alpha float64, raw bool)
-TEXT ·kernel6x8Asm(SB), NOSPLIT, $0-49
+// func kernel6x8Asm(k int, a, b, c *float64, ldc int, alpha float64, raw bool, astep int)
+// astep is the bytes from one step's six A values to the next: 48 for a packed panel, the
+// row stride for a panel read in place from a transposed A.
+TEXT ·kernel6x8Asm(SB), NOSPLIT, $0-64
+	MOVQ astep+56(FP), R10
 	MOVQ k+0(FP), CX
 	MOVQ a+8(FP), AX
 	MOVQ b+16(FP), BX

@@ -30,3 +30,11 @@ func symvRowAsm(*float64, *float64, *float64, int, float64, *[8]float64) {
 func symv4RowsAsm(*[4]*float64, *float64, *float64, int, *[4]float64, *[4][8]float64) {
 	panic("fastblas: no assembly kernel")
 }
+
+func kernel6x8T(int, []float64, int, []float64, []float64, int, float64) {
+	panic("fastblas: no assembly kernel")
+}
+
+func kernel6x16T(int, []float64, int, []float64, []float64, []float64, int, float64) {
+	panic("fastblas: no assembly kernel")
+}
