@@ -58,11 +58,17 @@ func (Implementation) Dgemm(tA, tB blas.Transpose, m, n, k int, alpha float64, a
 	if len(c) < (m-1)*ldc+n {
 		panic("blas: insufficient length of c")
 	}
-	scaleC(m, n, beta, c, ldc)
 	if alpha == 0 || k == 0 {
+		scaleC(m, n, beta, c, ldc)
 		return
 	}
-	gemm(aTrans, bTrans, m, n, k, alpha, a, lda, b, ldb, c, ldc)
+	// beta = 0: the first k block writes alpha acc + 0 without reading C (the same bits as
+	// clearing C first, without the pass over it).
+	zeroC := beta == 0
+	if !zeroC {
+		scaleC(m, n, beta, c, ldc)
+	}
+	gemm(aTrans, bTrans, m, n, k, alpha, a, lda, b, ldb, c, ldc, zeroC)
 }
 
 func checkTrans(t blas.Transpose) bool {
@@ -111,8 +117,9 @@ func getBuf(n int) *[]float64 {
 	return p
 }
 
-// gemm is C += alpha op(A) op(B) for m, n, k > 0.
-func gemm(aTrans, bTrans bool, m, n, k int, alpha float64, a []float64, lda int, b []float64, ldb int, c []float64, ldc int) {
+// gemm is C += alpha op(A) op(B) for m, n, k > 0 (C = alpha op(A) op(B) when zeroC: C is
+// then not read).
+func gemm(aTrans, bTrans bool, m, n, k int, alpha float64, a []float64, lda int, b []float64, ldb int, c []float64, ldc int, zeroC bool) {
 	am := matrix{a, lda, aTrans}
 	bm := matrix{b, ldb, bTrans}
 	workers := 1
@@ -138,6 +145,10 @@ func gemm(aTrans, bTrans bool, m, n, k int, alpha float64, a []float64, lda int,
 		inPlace := aTrans && useAsm && nb <= inPlaceMaxN
 		for pc := 0; pc < k; pc += kcBlock {
 			kb := min(kcBlock, k-pc)
+			mode := kUpdate
+			if zeroC && pc == 0 {
+				mode = kZero
+			}
 			packB(*bp, bm, pc, kb, jc, nb)
 			blocks := (m + mc - 1) / mc
 			run := func(next *atomic.Int64) {
@@ -151,11 +162,11 @@ func gemm(aTrans, bTrans bool, m, n, k int, alpha float64, a []float64, lda int,
 					ic := blk * mc
 					mb := min(mc, m-ic)
 					if inPlace {
-						macroKernelT(mb, nb, kb, alpha, am, ic, pc, *ap, *bp, c[ic*ldc+jc:], ldc)
+						macroKernelT(mb, nb, kb, alpha, am, ic, pc, *ap, *bp, c[ic*ldc+jc:], ldc, mode)
 						continue
 					}
 					packA(*ap, am, ic, mb, pc, kb)
-					macroKernel(mb, nb, kb, alpha, *ap, *bp, c[ic*ldc+jc:], ldc)
+					macroKernel(mb, nb, kb, alpha, *ap, *bp, c[ic*ldc+jc:], ldc, mode)
 				}
 			}
 			var next atomic.Int64
@@ -181,7 +192,7 @@ const inPlaceMaxN = 64
 // macroKernelT is macroKernel for a transposed A read in place: the full 6-row panels of
 // op(A)[ic:ic+mb, pc:pc+kb] straight from a.d (step p's six values contiguous in row pc+p),
 // the last partial panel packed into ap. The same operations as packing all of them.
-func macroKernelT(mb, nb, kb int, alpha float64, a matrix, ic, pc int, ap, bp, c []float64, ldc int) {
+func macroKernelT(mb, nb, kb int, alpha float64, a matrix, ic, pc int, ap, bp, c []float64, ldc, mode int) {
 	var tile [mr * nr]float64
 	full := mb / mr * mr
 	if full < mb {
@@ -194,30 +205,30 @@ func macroKernelT(mb, nb, kb int, alpha float64, a matrix, ic, pc int, ap, bp, c
 		if use512 && j0+2*nr <= nb {
 			bnext := bp[(j0+nr)*kb : (j0+nr)*kb+kb*nr]
 			for i0 := 0; i0 < full; i0 += mr {
-				kernel6x16T(kb, panel(i0), a.ld, bpanel, bnext, c[i0*ldc+j0:], ldc, alpha)
+				kernel6x16T(kb, panel(i0), a.ld, bpanel, bnext, c[i0*ldc+j0:], ldc, alpha, mode)
 			}
 			if full < mb {
-				macroEdge(mb-full, nr, kb, alpha, ap, bpanel, c[full*ldc+j0:], ldc, &tile)
-				macroEdge(mb-full, nr, kb, alpha, ap, bnext, c[full*ldc+j0+nr:], ldc, &tile)
+				macroEdge(mb-full, nr, kb, alpha, ap, bpanel, c[full*ldc+j0:], ldc, &tile, mode)
+				macroEdge(mb-full, nr, kb, alpha, ap, bnext, c[full*ldc+j0+nr:], ldc, &tile, mode)
 			}
 			j0 += nr
 			continue
 		}
 		for i0 := 0; i0 < full; i0 += mr {
 			if cols == nr {
-				kernel6x8T(kb, panel(i0), a.ld, bpanel, c[i0*ldc+j0:], ldc, alpha)
+				kernel6x8T(kb, panel(i0), a.ld, bpanel, c[i0*ldc+j0:], ldc, alpha, mode)
 				continue
 			}
 			// An edge column tile: through the scratch tile, from a packed copy of the panel
 			// (the kernel's raw mode reads packed panels only).
 			packA(ap[:kb*mr], a, ic+i0, mr, pc, kb)
-			macroEdge(mr, cols, kb, alpha, ap, bpanel, c[i0*ldc+j0:], ldc, &tile)
+			macroEdge(mr, cols, kb, alpha, ap, bpanel, c[i0*ldc+j0:], ldc, &tile, mode)
 		}
 		if full < mb {
 			if full > 0 && cols < nr {
 				packA(ap, a, ic+full, mb-full, pc, kb) // ap was reused above
 			}
-			macroEdge(mb-full, cols, kb, alpha, ap, bpanel, c[full*ldc+j0:], ldc, &tile)
+			macroEdge(mb-full, cols, kb, alpha, ap, bpanel, c[full*ldc+j0:], ldc, &tile, mode)
 		}
 	}
 }
@@ -318,7 +329,7 @@ func packB(dst []float64, b matrix, pc, kb, jc, nb int) {
 // macroKernel adds alpha times the packed block product (mb x kb by kb x nb) to c (mb x nb,
 // stride ldc). Full tiles update c in the kernel; edge tiles go through a scratch tile with the
 // same operations.
-func macroKernel(mb, nb, kb int, alpha float64, ap, bp, c []float64, ldc int) {
+func macroKernel(mb, nb, kb int, alpha float64, ap, bp, c []float64, ldc, mode int) {
 	var tile [mr * nr]float64
 	for j0 := 0; j0 < nb; j0 += nr {
 		bpanel := bp[j0*kb : j0*kb+kb*nr]
@@ -328,11 +339,11 @@ func macroKernel(mb, nb, kb int, alpha float64, ap, bp, c []float64, ldc int) {
 			bnext := bp[(j0+nr)*kb : (j0+nr)*kb+kb*nr]
 			full := mb / mr * mr
 			for i0 := 0; i0 < full; i0 += mr {
-				kernel6x16(kb, ap[i0*kb:i0*kb+kb*mr], bpanel, bnext, c[i0*ldc+j0:], ldc, alpha)
+				kernel6x16(kb, ap[i0*kb:i0*kb+kb*mr], bpanel, bnext, c[i0*ldc+j0:], ldc, alpha, mode)
 			}
 			if full < mb {
-				macroEdge(mb-full, nr, kb, alpha, ap[full*kb:], bpanel, c[full*ldc+j0:], ldc, &tile)
-				macroEdge(mb-full, nr, kb, alpha, ap[full*kb:], bnext, c[full*ldc+j0+nr:], ldc, &tile)
+				macroEdge(mb-full, nr, kb, alpha, ap[full*kb:], bpanel, c[full*ldc+j0:], ldc, &tile, mode)
+				macroEdge(mb-full, nr, kb, alpha, ap[full*kb:], bnext, c[full*ldc+j0+nr:], ldc, &tile, mode)
 			}
 			j0 += nr
 			continue
@@ -342,10 +353,10 @@ func macroKernel(mb, nb, kb int, alpha float64, ap, bp, c []float64, ldc int) {
 			apanel := ap[i0*kb : i0*kb+kb*mr]
 			rows := min(mr, mb-i0)
 			if rows == mr && cols == nr {
-				kernel6x8(kb, apanel, bpanel, c[i0*ldc+j0:], ldc, alpha, false)
+				kernel6x8(kb, apanel, bpanel, c[i0*ldc+j0:], ldc, alpha, mode)
 				continue
 			}
-			macroEdge(rows, cols, kb, alpha, apanel, bpanel, c[i0*ldc+j0:], ldc, &tile)
+			macroEdge(rows, cols, kb, alpha, apanel, bpanel, c[i0*ldc+j0:], ldc, &tile, mode)
 		}
 	}
 }
@@ -353,12 +364,16 @@ func macroKernel(mb, nb, kb int, alpha float64, ap, bp, c []float64, ldc int) {
 // macroEdge adds alpha times the product of one A panel and one B panel to the rows x cols
 // corner of c (an edge tile), through the scratch tile: the kernel's operations, then one
 // fused multiply-add per element.
-func macroEdge(rows, cols, kb int, alpha float64, apanel, bpanel, c []float64, ldc int, tile *[mr * nr]float64) {
-	kernel6x8(kb, apanel, bpanel, tile[:], nr, 0, true)
+func macroEdge(rows, cols, kb int, alpha float64, apanel, bpanel, c []float64, ldc int, tile *[mr * nr]float64, mode int) {
+	kernel6x8(kb, apanel, bpanel, tile[:], nr, 0, kRaw)
 	for i := range rows {
 		row := c[i*ldc : i*ldc+cols]
 		for j := range row {
-			row[j] = math.FMA(alpha, tile[i*nr+j], row[j])
+			if mode == kZero {
+				row[j] = math.FMA(alpha, tile[i*nr+j], 0)
+			} else {
+				row[j] = math.FMA(alpha, tile[i*nr+j], row[j])
+			}
 		}
 	}
 }

@@ -39,10 +39,21 @@
 	VMOVUPD Z25, 64(DI); \
 	ADDQ DX, DI
 
-// func kernel6x16AVX512(k int, a, b0, b1, c *float64, ldc int, alpha float64, astep int)
+// c = alpha*acc + 0 for one row of sixteen, C not read.
+#define ZUPDATE512(lo, hi) \
+	VPXORQ Z24, Z24, Z24; \
+	VPXORQ Z25, Z25, Z25; \
+	VFMADD231PD lo, Z26, Z24; \
+	VFMADD231PD hi, Z26, Z25; \
+	VMOVUPD Z24, 0(DI); \
+	VMOVUPD Z25, 64(DI); \
+	ADDQ DX, DI
+
+// func kernel6x16AVX512(k int, a, b0, b1, c *float64, ldc int, alpha float64, astep, mode int)
+// mode 2 (kZero) stores alpha*acc + 0 without reading C; any other, alpha*acc + c.
 // a is a k x 6 panel whose steps are astep bytes apart (48: packed), b0 and b1 packed k x 8
 // panels (C's columns 0-7 and 8-15); k > 0.
-TEXT ·kernel6x16AVX512(SB), NOSPLIT, $0-64
+TEXT ·kernel6x16AVX512(SB), NOSPLIT, $0-72
 	MOVQ astep+56(FP), R10
 	MOVQ k+0(FP), CX
 	MOVQ a+8(FP), AX
@@ -86,11 +97,24 @@ tail512:
 
 store512:
 	VBROADCASTSD alpha+48(FP), Z26
+	MOVQ mode+64(FP), R8
+	CMPQ R8, $2
+	JEQ  zero512
 	UPDATE512(Z0, Z1)
 	UPDATE512(Z2, Z3)
 	UPDATE512(Z4, Z5)
 	UPDATE512(Z6, Z7)
 	UPDATE512(Z8, Z9)
 	UPDATE512(Z10, Z11)
+	VZEROUPPER
+	RET
+
+zero512:
+	ZUPDATE512(Z0, Z1)
+	ZUPDATE512(Z2, Z3)
+	ZUPDATE512(Z4, Z5)
+	ZUPDATE512(Z6, Z7)
+	ZUPDATE512(Z8, Z9)
+	ZUPDATE512(Z10, Z11)
 	VZEROUPPER
 	RET

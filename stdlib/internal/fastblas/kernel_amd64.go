@@ -9,28 +9,28 @@ var useAsm = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 // kernel6x8Asm is kernel6x8Go in AVX2+FMA assembly (kernel_amd64.s).
 //
 //go:noescape
-func kernel6x8Asm(k int, a, b, c *float64, ldc int, alpha float64, raw bool, astep int)
+func kernel6x8Asm(k int, a, b, c *float64, ldc int, alpha float64, mode int, astep int)
 
 // kernel6x8 runs the micro-kernel on packed panels a (k x 6) and b (k x 8): see kernel6x8Go.
-func kernel6x8(k int, a, b, c []float64, ldc int, alpha float64, raw bool) {
+func kernel6x8(k int, a, b, c []float64, ldc int, alpha float64, mode int) {
 	if !useAsm {
-		kernel6x8Go(k, a, b, c, ldc, alpha, raw)
+		kernel6x8Go(k, a, b, c, ldc, alpha, mode)
 		return
 	}
 	// Bounds the assembly relies on, checked once here.
 	_ = a[k*mr-1]
 	_ = b[k*nr-1]
 	_ = c[(mr-1)*ldc+nr-1]
-	kernel6x8Asm(k, &a[0], &b[0], &c[0], ldc, alpha, raw, 8*mr)
+	kernel6x8Asm(k, &a[0], &b[0], &c[0], ldc, alpha, mode, 8*mr)
 }
 
 // kernel6x8T is kernel6x8 (not raw) on a full A panel read in place from a transposed A: step
 // p's six values are a[p*lda : p*lda+6]. Only with the assembly kernels (useAsm).
-func kernel6x8T(k int, a []float64, lda int, b, c []float64, ldc int, alpha float64) {
+func kernel6x8T(k int, a []float64, lda int, b, c []float64, ldc int, alpha float64, mode int) {
 	_ = a[(k-1)*lda+mr-1]
 	_ = b[k*nr-1]
 	_ = c[(mr-1)*ldc+nr-1]
-	kernel6x8Asm(k, &a[0], &b[0], &c[0], ldc, alpha, false, 8*lda)
+	kernel6x8Asm(k, &a[0], &b[0], &c[0], ldc, alpha, mode, 8*lda)
 }
 
 // kernel6x16AVX512 is kernel6x8 on two B panels at once (columns 0-7 and 8-15 of a 6x16
@@ -38,7 +38,7 @@ func kernel6x8T(k int, a []float64, lda int, b, c []float64, ldc int, alpha floa
 // instruction.
 //
 //go:noescape
-func kernel6x16AVX512(k int, a, b0, b1, c *float64, ldc int, alpha float64, astep int)
+func kernel6x16AVX512(k int, a, b0, b1, c *float64, ldc int, alpha float64, astep, mode int)
 
 // use512 selects kernel6x16AVX512 for pairs of full B panels (where the CPU and the OS have
 // AVX-512; setAsm switches it with the AVX2 kernel).
@@ -46,21 +46,21 @@ var use512 = useAsm && cpu.X86.HasAVX512F
 
 // kernel6x16 runs kernel6x16AVX512 on full panels: a (k x 6), b0 and b1 (k x 8 each), and
 // the 6x16 tile of c; k > 0.
-func kernel6x16(k int, a, b0, b1, c []float64, ldc int, alpha float64) {
+func kernel6x16(k int, a, b0, b1, c []float64, ldc int, alpha float64, mode int) {
 	_ = a[k*mr-1]
 	_ = b0[k*nr-1]
 	_ = b1[k*nr-1]
 	_ = c[(mr-1)*ldc+2*nr-1]
-	kernel6x16AVX512(k, &a[0], &b0[0], &b1[0], &c[0], ldc, alpha, 8*mr)
+	kernel6x16AVX512(k, &a[0], &b0[0], &b1[0], &c[0], ldc, alpha, 8*mr, mode)
 }
 
 // kernel6x16T is kernel6x16 on a full A panel read in place from a transposed A (kernel6x8T).
-func kernel6x16T(k int, a []float64, lda int, b0, b1, c []float64, ldc int, alpha float64) {
+func kernel6x16T(k int, a []float64, lda int, b0, b1, c []float64, ldc int, alpha float64, mode int) {
 	_ = a[(k-1)*lda+mr-1]
 	_ = b0[k*nr-1]
 	_ = b1[k*nr-1]
 	_ = c[(mr-1)*ldc+2*nr-1]
-	kernel6x16AVX512(k, &a[0], &b0[0], &b1[0], &c[0], ldc, alpha, 8*lda)
+	kernel6x16AVX512(k, &a[0], &b0[0], &b1[0], &c[0], ldc, alpha, 8*lda, mode)
 }
 
 // asmAvailable: this machine can run the assembly kernel (tests switch useAsm off and on).

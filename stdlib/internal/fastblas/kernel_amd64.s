@@ -37,12 +37,23 @@
 	VMOVUPD Y13, 32(DI); \
 	ADDQ DX, DI
 
+// c = alpha*acc + 0 for one row, C not read (the first k block of a beta = 0 product).
+#define ZUPDATE(lo, hi) \
+	VXORPD Y12, Y12, Y12; \
+	VXORPD Y13, Y13, Y13; \
+	VFMADD231PD lo, Y14, Y12; \
+	VFMADD231PD hi, Y14, Y13; \
+	VMOVUPD Y12, 0(DI); \
+	VMOVUPD Y13, 32(DI); \
+	ADDQ DX, DI
+
 #define STORE(lo, hi) \
 	VMOVUPD lo, 0(DI); \
 	VMOVUPD hi, 32(DI); \
 	ADDQ DX, DI
 
-// func kernel6x8Asm(k int, a, b, c *float64, ldc int, alpha float64, raw bool, astep int)
+// func kernel6x8Asm(k int, a, b, c *float64, ldc int, alpha float64, mode int, astep int)
+// mode: 0 c = alpha*acc + c, 1 c = acc, 2 c = alpha*acc + 0 (c not read).
 // astep is the bytes from one step's six A values to the next: 48 for a packed panel, the
 // row stride for a panel read in place from a transposed A.
 TEXT ·kernel6x8Asm(SB), NOSPLIT, $0-64
@@ -86,16 +97,28 @@ tail:
 	JMP  tail
 
 store:
-	MOVBQZX raw+48(FP), R8
-	TESTQ   R8, R8
-	JNE     rawstore
+	MOVQ mode+48(FP), R8
+	CMPQ R8, $1
+	JEQ  rawstore
 	VBROADCASTSD alpha+40(FP), Y14
+	CMPQ R8, $2
+	JEQ  zerostore
 	UPDATE(Y0, Y1)
 	UPDATE(Y2, Y3)
 	UPDATE(Y4, Y5)
 	UPDATE(Y6, Y7)
 	UPDATE(Y8, Y9)
 	UPDATE(Y10, Y11)
+	VZEROUPPER
+	RET
+
+zerostore:
+	ZUPDATE(Y0, Y1)
+	ZUPDATE(Y2, Y3)
+	ZUPDATE(Y4, Y5)
+	ZUPDATE(Y6, Y7)
+	ZUPDATE(Y8, Y9)
+	ZUPDATE(Y10, Y11)
 	VZEROUPPER
 	RET
 

@@ -8,11 +8,18 @@ const (
 	nr = 8
 )
 
+// The micro-kernels' ways of storing the tile (the mode argument).
+const (
+	kUpdate = 0 // c = fma(alpha, acc, c)
+	kRaw    = 1 // c = acc
+	kZero   = 2 // c = fma(alpha, acc, +0), c not read: the first k block of a beta = 0 Dgemm
+)
+
 // kernel6x8Go is the reference micro-kernel, the exact operations of the assembly one:
 // acc[i][j] starts at +0 and becomes fma(a[p][i], b[p][j], acc[i][j]) for p = 0 .. k-1
-// (a packed k x mr, b packed k x nr); then c[i*ldc+j] = fma(alpha, acc[i][j], c[i*ldc+j]), or,
-// when raw, c[i*ldc+j] = acc[i][j].
-func kernel6x8Go(k int, a, b, c []float64, ldc int, alpha float64, raw bool) {
+// (a packed k x mr, b packed k x nr); then c[i*ldc+j] = fma(alpha, acc[i][j], c[i*ldc+j]), or
+// as mode says.
+func kernel6x8Go(k int, a, b, c []float64, ldc int, alpha float64, mode int) {
 	var acc [mr][nr]float64
 	for p := range k {
 		ap := a[p*mr : p*mr+mr]
@@ -28,9 +35,12 @@ func kernel6x8Go(k int, a, b, c []float64, ldc int, alpha float64, raw bool) {
 	for i := range mr {
 		row := c[i*ldc : i*ldc+nr]
 		for j := range nr {
-			if raw {
+			switch mode {
+			case kRaw:
 				row[j] = acc[i][j]
-			} else {
+			case kZero:
+				row[j] = math.FMA(alpha, acc[i][j], 0)
+			default:
 				row[j] = math.FMA(alpha, acc[i][j], row[j])
 			}
 		}
