@@ -161,12 +161,17 @@ func gemm(aTrans, bTrans bool, m, n, k int, alpha float64, a []float64, lda int,
 					}
 					ic := blk * mc
 					mb := min(mc, m-ic)
+					panels := aPanels{ap: *ap, kb: kb}
 					if inPlace {
-						macroKernelT(mb, nb, kb, alpha, am, ic, pc, *ap, *bp, c[ic*ldc+jc:], ldc, mode)
-						continue
+						// The full panels in place, the last partial one packed.
+						panels.inPlace, panels.ld, panels.full = am.d[pc*am.ld+ic:], am.ld, mb/mr*mr
+						if panels.full < mb {
+							packA(*ap, am, ic+panels.full, mb-panels.full, pc, kb)
+						}
+					} else {
+						packA(*ap, am, ic, mb, pc, kb)
 					}
-					packA(*ap, am, ic, mb, pc, kb)
-					macroKernel(mb, nb, kb, alpha, *ap, *bp, c[ic*ldc+jc:], ldc, mode)
+					macroKernel(mb, nb, kb, alpha, &panels, *bp, c[ic*ldc+jc:], ldc, mode)
 				}
 			}
 			var next atomic.Int64
@@ -189,48 +194,26 @@ func gemm(aTrans, bTrans bool, m, n, k int, alpha float64, a []float64, lda int,
 // instead of packed (four 16-column tiles: the packed panel would serve four kernel calls).
 const inPlaceMaxN = 64
 
-// macroKernelT is macroKernel for a transposed A read in place: the full 6-row panels of
-// op(A)[ic:ic+mb, pc:pc+kb] straight from a.d (step p's six values contiguous in row pc+p),
-// the last partial panel packed into ap. The same operations as packing all of them.
-func macroKernelT(mb, nb, kb int, alpha float64, a matrix, ic, pc int, ap, bp, c []float64, ldc, mode int) {
-	var tile [mr * nr]float64
-	full := mb / mr * mr
-	if full < mb {
-		packA(ap, a, ic+full, mb-full, pc, kb)
+// aPanels is where macroKernel finds op(A)'s panels of 6 rows: packed in ap (panel i0 at
+// ap[i0*kb:], steps of mr), or, for a transposed A read in place, the full panels in inPlace
+// (panel i0 at inPlace[i0:], steps of ld, a row of A) and the last partial one packed in ap.
+type aPanels struct {
+	ap      []float64
+	kb      int
+	inPlace []float64
+	ld      int
+	full    int
+}
+
+// at returns panel i0 and its step.
+func (p *aPanels) at(i0 int) ([]float64, int) {
+	switch {
+	case p.inPlace == nil:
+		return p.ap[i0*p.kb:], mr
+	case i0 < p.full:
+		return p.inPlace[i0:], p.ld
 	}
-	panel := func(i0 int) []float64 { return a.d[pc*a.ld+ic+i0:] }
-	for j0 := 0; j0 < nb; j0 += nr {
-		bpanel := bp[j0*kb : j0*kb+kb*nr]
-		cols := min(nr, nb-j0)
-		if use512 && j0+2*nr <= nb {
-			bnext := bp[(j0+nr)*kb : (j0+nr)*kb+kb*nr]
-			for i0 := 0; i0 < full; i0 += mr {
-				kernel6x16T(kb, panel(i0), a.ld, bpanel, bnext, c[i0*ldc+j0:], ldc, alpha, mode)
-			}
-			if full < mb {
-				macroEdge(mb-full, nr, kb, alpha, ap, bpanel, c[full*ldc+j0:], ldc, &tile, mode)
-				macroEdge(mb-full, nr, kb, alpha, ap, bnext, c[full*ldc+j0+nr:], ldc, &tile, mode)
-			}
-			j0 += nr
-			continue
-		}
-		for i0 := 0; i0 < full; i0 += mr {
-			if cols == nr {
-				kernel6x8T(kb, panel(i0), a.ld, bpanel, c[i0*ldc+j0:], ldc, alpha, mode)
-				continue
-			}
-			// An edge column tile: through the scratch tile, from a packed copy of the panel
-			// (the kernel's raw mode reads packed panels only).
-			packA(ap[:kb*mr], a, ic+i0, mr, pc, kb)
-			macroEdge(mr, cols, kb, alpha, ap, bpanel, c[i0*ldc+j0:], ldc, &tile, mode)
-		}
-		if full < mb {
-			if full > 0 && cols < nr {
-				packA(ap, a, ic+full, mb-full, pc, kb) // ap was reused above
-			}
-			macroEdge(mb-full, cols, kb, alpha, ap, bpanel, c[full*ldc+j0:], ldc, &tile, mode)
-		}
-	}
+	return p.ap, mr
 }
 
 // packA copies op(A)[ic:ic+mb, pc:pc+kb] into panels of mr rows, each kb x mr (row p holds the
@@ -326,37 +309,39 @@ func packB(dst []float64, b matrix, pc, kb, jc, nb int) {
 	}
 }
 
-// macroKernel adds alpha times the packed block product (mb x kb by kb x nb) to c (mb x nb,
-// stride ldc). Full tiles update c in the kernel; edge tiles go through a scratch tile with the
-// same operations.
-func macroKernel(mb, nb, kb int, alpha float64, ap, bp, c []float64, ldc, mode int) {
+// macroKernel adds alpha times the block product (mb x kb, A's panels from a, by the packed
+// kb x nb of bp) to c (mb x nb, stride ldc). Full tiles update c in the kernel; edge tiles go
+// through a scratch tile with the same operations.
+func macroKernel(mb, nb, kb int, alpha float64, a *aPanels, bp, c []float64, ldc, mode int) {
 	var tile [mr * nr]float64
+	full := mb / mr * mr
 	for j0 := 0; j0 < nb; j0 += nr {
 		bpanel := bp[j0*kb : j0*kb+kb*nr]
-		if use512 && j0+2*nr <= nb && mb >= mr {
+		if use512 && j0+2*nr <= nb && full > 0 {
 			// Two full B panels: their full 6-row tiles in one AVX-512 kernel, the rows left
 			// over below on each panel as usual.
 			bnext := bp[(j0+nr)*kb : (j0+nr)*kb+kb*nr]
-			full := mb / mr * mr
 			for i0 := 0; i0 < full; i0 += mr {
-				kernel6x16(kb, ap[i0*kb:i0*kb+kb*mr], bpanel, bnext, c[i0*ldc+j0:], ldc, alpha, mode)
+				ap, step := a.at(i0)
+				kernel6x16(kb, ap, step, bpanel, bnext, c[i0*ldc+j0:], ldc, alpha, mode)
 			}
 			if full < mb {
-				macroEdge(mb-full, nr, kb, alpha, ap[full*kb:], bpanel, c[full*ldc+j0:], ldc, &tile, mode)
-				macroEdge(mb-full, nr, kb, alpha, ap[full*kb:], bnext, c[full*ldc+j0+nr:], ldc, &tile, mode)
+				ap, step := a.at(full)
+				macroEdge(mb-full, nr, kb, alpha, ap, step, bpanel, c[full*ldc+j0:], ldc, &tile, mode)
+				macroEdge(mb-full, nr, kb, alpha, ap, step, bnext, c[full*ldc+j0+nr:], ldc, &tile, mode)
 			}
 			j0 += nr
 			continue
 		}
 		cols := min(nr, nb-j0)
 		for i0 := 0; i0 < mb; i0 += mr {
-			apanel := ap[i0*kb : i0*kb+kb*mr]
+			ap, step := a.at(i0)
 			rows := min(mr, mb-i0)
 			if rows == mr && cols == nr {
-				kernel6x8(kb, apanel, bpanel, c[i0*ldc+j0:], ldc, alpha, mode)
+				kernel6x8(kb, ap, step, bpanel, c[i0*ldc+j0:], ldc, alpha, mode)
 				continue
 			}
-			macroEdge(rows, cols, kb, alpha, apanel, bpanel, c[i0*ldc+j0:], ldc, &tile, mode)
+			macroEdge(rows, cols, kb, alpha, ap, step, bpanel, c[i0*ldc+j0:], ldc, &tile, mode)
 		}
 	}
 }
@@ -364,8 +349,8 @@ func macroKernel(mb, nb, kb int, alpha float64, ap, bp, c []float64, ldc, mode i
 // macroEdge adds alpha times the product of one A panel and one B panel to the rows x cols
 // corner of c (an edge tile), through the scratch tile: the kernel's operations, then one
 // fused multiply-add per element.
-func macroEdge(rows, cols, kb int, alpha float64, apanel, bpanel, c []float64, ldc int, tile *[mr * nr]float64, mode int) {
-	kernel6x8(kb, apanel, bpanel, tile[:], nr, 0, kRaw)
+func macroEdge(rows, cols, kb int, alpha float64, apanel []float64, astep int, bpanel, c []float64, ldc int, tile *[mr * nr]float64, mode int) {
+	kernel6x8(kb, apanel, astep, bpanel, tile[:], nr, 0, kRaw)
 	for i := range rows {
 		row := c[i*ldc : i*ldc+cols]
 		for j := range row {

@@ -11,26 +11,19 @@ var useAsm = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 //go:noescape
 func kernel6x8Asm(k int, a, b, c *float64, ldc int, alpha float64, mode int, astep int)
 
-// kernel6x8 runs the micro-kernel on packed panels a (k x 6) and b (k x 8): see kernel6x8Go.
-func kernel6x8(k int, a, b, c []float64, ldc int, alpha float64, mode int) {
+// kernel6x8 runs the micro-kernel on an A panel whose step p holds its six values at
+// a[p*astep:] (astep = 6: packed; a transposed A's row stride: read in place) and a packed B
+// panel (k x 8): see kernel6x8Go.
+func kernel6x8(k int, a []float64, astep int, b, c []float64, ldc int, alpha float64, mode int) {
 	if !useAsm {
-		kernel6x8Go(k, a, b, c, ldc, alpha, mode)
+		kernel6x8Go(k, a, astep, b, c, ldc, alpha, mode)
 		return
 	}
 	// Bounds the assembly relies on, checked once here.
-	_ = a[k*mr-1]
+	_ = a[(k-1)*astep+mr-1]
 	_ = b[k*nr-1]
 	_ = c[(mr-1)*ldc+nr-1]
-	kernel6x8Asm(k, &a[0], &b[0], &c[0], ldc, alpha, mode, 8*mr)
-}
-
-// kernel6x8T is kernel6x8 (not raw) on a full A panel read in place from a transposed A: step
-// p's six values are a[p*lda : p*lda+6]. Only with the assembly kernels (useAsm).
-func kernel6x8T(k int, a []float64, lda int, b, c []float64, ldc int, alpha float64, mode int) {
-	_ = a[(k-1)*lda+mr-1]
-	_ = b[k*nr-1]
-	_ = c[(mr-1)*ldc+nr-1]
-	kernel6x8Asm(k, &a[0], &b[0], &c[0], ldc, alpha, mode, 8*lda)
+	kernel6x8Asm(k, &a[0], &b[0], &c[0], ldc, alpha, mode, 8*astep)
 }
 
 // kernel6x16AVX512 is kernel6x8 on two B panels at once (columns 0-7 and 8-15 of a 6x16
@@ -44,23 +37,14 @@ func kernel6x16AVX512(k int, a, b0, b1, c *float64, ldc int, alpha float64, aste
 // AVX-512; setAsm switches it with the AVX2 kernel).
 var use512 = useAsm && cpu.X86.HasAVX512F
 
-// kernel6x16 runs kernel6x16AVX512 on full panels: a (k x 6), b0 and b1 (k x 8 each), and
-// the 6x16 tile of c; k > 0.
-func kernel6x16(k int, a, b0, b1, c []float64, ldc int, alpha float64, mode int) {
-	_ = a[k*mr-1]
+// kernel6x16 runs kernel6x16AVX512 on a full A panel (steps astep apart, as kernel6x8's), two
+// packed B panels b0 and b1 (k x 8 each) and the 6x16 tile of c; k > 0.
+func kernel6x16(k int, a []float64, astep int, b0, b1, c []float64, ldc int, alpha float64, mode int) {
+	_ = a[(k-1)*astep+mr-1]
 	_ = b0[k*nr-1]
 	_ = b1[k*nr-1]
 	_ = c[(mr-1)*ldc+2*nr-1]
-	kernel6x16AVX512(k, &a[0], &b0[0], &b1[0], &c[0], ldc, alpha, 8*mr, mode)
-}
-
-// kernel6x16T is kernel6x16 on a full A panel read in place from a transposed A (kernel6x8T).
-func kernel6x16T(k int, a []float64, lda int, b0, b1, c []float64, ldc int, alpha float64, mode int) {
-	_ = a[(k-1)*lda+mr-1]
-	_ = b0[k*nr-1]
-	_ = b1[k*nr-1]
-	_ = c[(mr-1)*ldc+2*nr-1]
-	kernel6x16AVX512(k, &a[0], &b0[0], &b1[0], &c[0], ldc, alpha, 8*lda, mode)
+	kernel6x16AVX512(k, &a[0], &b0[0], &b1[0], &c[0], ldc, alpha, 8*astep, mode)
 }
 
 // asmAvailable: this machine can run the assembly kernel (tests switch useAsm off and on).

@@ -17,12 +17,12 @@ const (
 
 // kernel6x8Go is the reference micro-kernel, the exact operations of the assembly one:
 // acc[i][j] starts at +0 and becomes fma(a[p][i], b[p][j], acc[i][j]) for p = 0 .. k-1
-// (a packed k x mr, b packed k x nr); then c[i*ldc+j] = fma(alpha, acc[i][j], c[i*ldc+j]), or
+// (a's step p at a[p*astep:], astep = mr when packed; b packed k x nr); then c[i*ldc+j] = fma(alpha, acc[i][j], c[i*ldc+j]), or
 // as mode says.
-func kernel6x8Go(k int, a, b, c []float64, ldc int, alpha float64, mode int) {
+func kernel6x8Go(k int, a []float64, astep int, b, c []float64, ldc int, alpha float64, mode int) {
 	var acc [mr][nr]float64
 	for p := range k {
-		ap := a[p*mr : p*mr+mr]
+		ap := a[p*astep : p*astep+mr]
 		bp := b[p*nr : p*nr+nr]
 		for i := range mr {
 			ai := ap[i]

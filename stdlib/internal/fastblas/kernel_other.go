@@ -6,8 +6,8 @@ package fastblas
 var useAsm = false
 
 // kernel6x8 runs the micro-kernel on packed panels: see kernel6x8Go.
-func kernel6x8(k int, a, b, c []float64, ldc int, alpha float64, mode int) {
-	kernel6x8Go(k, a, b, c, ldc, alpha, mode)
+func kernel6x8(k int, a []float64, astep int, b, c []float64, ldc int, alpha float64, mode int) {
+	kernel6x8Go(k, a, astep, b, c, ldc, alpha, mode)
 }
 
 const asmAvailable = false
@@ -17,7 +17,7 @@ var use512 = false
 
 const avx512Available = false
 
-func kernel6x16(int, []float64, []float64, []float64, []float64, int, float64, int) {
+func kernel6x16(int, []float64, int, []float64, []float64, []float64, int, float64, int) {
 	panic("fastblas: no assembly kernel")
 }
 
@@ -28,13 +28,5 @@ func symvRowAsm(*float64, *float64, *float64, int, float64, *[8]float64) {
 }
 
 func symv4RowsAsm(*[4]*float64, *float64, *float64, int, *[4]float64, *[4][8]float64) {
-	panic("fastblas: no assembly kernel")
-}
-
-func kernel6x8T(int, []float64, int, []float64, []float64, int, float64, int) {
-	panic("fastblas: no assembly kernel")
-}
-
-func kernel6x16T(int, []float64, int, []float64, []float64, []float64, int, float64, int) {
 	panic("fastblas: no assembly kernel")
 }
