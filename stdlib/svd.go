@@ -405,7 +405,7 @@ func (tr *orthoTransform) lowRankVectors() error {
 	if err != nil {
 		return err
 	}
-	tr.u, tr.v = u, mat.DenseCopyOf(laMul(vh, tr.bq.T()).T())
+	tr.u, tr.v = u, laMul(tr.bq, vh.T()) // (vh bqᵀ)ᵀ: the same products in the same order
 	return nil
 }
 
@@ -461,7 +461,7 @@ func fractionalOrthogonalPower(q *mat.Dense, t float64) (*mat.Dense, error) {
 	case isClose(t, 1):
 		return q, nil
 	case isClose(t, -1):
-		return mat.DenseCopyOf(q.T()), nil
+		return laClone(q.T()), nil
 	case isClose(t, math.RoundToEven(t)):
 		return laMatrixPower(q, svdPyRound(t))
 	}
@@ -574,7 +574,7 @@ func truncateRankKernel(c *ops.Call) error {
 	if err != nil {
 		return fmt.Errorf("%s: %v", name, err)
 	}
-	us := mat.DenseCopyOf(u.Slice(0, rows, 0, target))
+	us := laClone(u.Slice(0, rows, 0, target))
 	for i := range rows {
 		for j := range target {
 			us.Set(i, j, us.At(i, j)*s[j])

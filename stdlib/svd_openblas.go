@@ -28,7 +28,7 @@ func openblasSVD(a *mat.Dense, vectors bool) (*mat.Dense, []float64, *mat.Dense,
 	g := a.RawMatrix()
 	data := g.Data
 	if g.Stride != n {
-		data = mat.DenseCopyOf(a).RawMatrix().Data
+		data = laClone(a).RawMatrix().Data
 	}
 	s := make([]float64, k)
 	jobz := byte('N')

@@ -34,11 +34,11 @@ type polarResult struct {
 func polarFactor(a *mat.Dense) (polarResult, error) {
 	m, n := a.Dims()
 	if m < n {
-		r, err := polarFactor(mat.DenseCopyOf(a.T()))
+		r, err := polarFactor(laClone(a.T()))
 		if err != nil {
 			return polarResult{}, err
 		}
-		r.p = mat.DenseCopyOf(r.p.T())
+		r.p = laClone(r.p.T())
 		return r, nil
 	}
 	if lapackSVD == nil { // an optimized LAPACK's SVD beats the Newton iteration on gonum

@@ -11,7 +11,7 @@ func svdLowRank(a *mat.Dense, rank, iters int, seed uint64, seeded bool) (u *mat
 	m, n := a.Dims()
 	x := a
 	if m < n {
-		x = mat.DenseCopyOf(a.T())
+		x = laClone(a.T())
 	}
 	q := approximateBasis(x, rank, iters, seed, seeded)
 	ub, s, vt, err := laSVD(laMul(q.T(), x))
@@ -20,7 +20,7 @@ func svdLowRank(a *mat.Dense, rank, iters int, seed uint64, seeded bool) (u *mat
 	}
 	u = laMul(q, ub)
 	if m < n {
-		return mat.DenseCopyOf(vt.T()), s, mat.DenseCopyOf(u.T()), nil
+		return laClone(vt.T()), s, laClone(u.T()), nil
 	}
 	return u, s, vt, nil
 }

@@ -52,14 +52,14 @@ func logStiefel(a, b *mat.Dense, eps float64, maxIters int) (*stiefelLog, error)
 	k := min(n-p, p)
 	m := laMul(a.T(), b)
 	q, nm := laQRPos(laSub(b, laMul(a, m)))
-	q = mat.DenseCopyOf(q.Slice(0, n, 0, k))
-	nm = mat.DenseCopyOf(nm.Slice(0, k, 0, p))
+	q = laClone(q.Slice(0, n, 0, k))
+	nm = laClone(nm.Slice(0, k, 0, p))
 	stack := mat.NewDense(p+k, p, nil)
 	stack.Slice(0, p, 0, p).(*mat.Dense).Copy(m)
 	stack.Slice(p, p+k, 0, p).(*mat.Dense).Copy(nm)
 	v := orthogonalComplete(stack)
 
-	r, sigma, rhT, err := laSVD(mat.DenseCopyOf(v.Slice(p, p+k, p, p+k)))
+	r, sigma, rhT, err := laSVD(laClone(v.Slice(p, p+k, p, p+k)))
 	if err != nil {
 		return nil, fmt.Errorf("log_stiefel: %v", err)
 	}
@@ -85,7 +85,7 @@ func logStiefel(a, b *mat.Dense, eps float64, maxIters int) (*stiefelLog, error)
 		if err != nil {
 			return nil, fmt.Errorf("log_stiefel: %v", err)
 		}
-		c := mat.DenseCopyOf(lg.l.Slice(p, p+k, p, p+k))
+		c := laClone(lg.l.Slice(p, p+k, p, p+k))
 		if laFrobenius(c) <= eps {
 			lg.converged = parts
 			break
