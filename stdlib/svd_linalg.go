@@ -475,29 +475,9 @@ func laLogmParts(m mat.Matrix) (*mat.Dense, *orthoParts, error) {
 	}
 	n, _ := m.Dims()
 	l := o.fn(logmOfOrtho, n)
-	laSkewPart(l.RawMatrix().Data, n)
+	d := l.RawMatrix().Data
+	laSymSkew(nil, d, d, n) // in place: l's skew part
 	return l, o, nil
-}
-
-// laSkewPart replaces the n x n matrix d (packed rows) by its skew part (d - dᵀ)/2, a tile of the
-// lower triangle at a time with its mirror.
-func laSkewPart(d []float64, n int) {
-	const t = laTransposeTile
-	for i0 := 0; i0 < n; i0 += t {
-		i1 := min(i0+t, n)
-		for j0 := 0; j0 <= i0; j0 += t {
-			j1 := min(j0+t, n)
-			for i := i0; i < i1; i++ {
-				for j := j0; j < min(j1, i); j++ {
-					x := (d[i*n+j] - d[j*n+i]) / 2
-					d[i*n+j], d[j*n+i] = x, -x
-				}
-			}
-		}
-	}
-	for i := range n {
-		d[i*n+i] = 0
-	}
 }
 
 // orthoFunc evaluates a function of an orthogonal matrix q given as g(C) + h(C) S, where
@@ -563,7 +543,8 @@ func orthoDecompose(op string, q mat.Matrix) (*orthoParts, error) {
 // laSymSkew sets sym and skew to the symmetric and skew parts (q + qᵀ)/2 and (q - qᵀ)/2 of the
 // n x n matrix q (packed rows), a tile of the lower triangle at a time with its mirror: (x+y)/2
 // and -(x-y)/2 are the mirror's values exactly, and the tiles keep the column reads of qᵀ in
-// cache (a 2560² q is 52 MB).
+// cache (a 2560² q is 52 MB). sym may be nil (skew part only), and skew may be q itself: each
+// pair of mirrored elements is read before either is written.
 func laSymSkew(sym, skew, q []float64, n int) {
 	const t = laTransposeTile
 	for i0 := 0; i0 < n; i0 += t {
@@ -571,13 +552,23 @@ func laSymSkew(sym, skew, q []float64, n int) {
 		for j0 := 0; j0 <= i0; j0 += t {
 			j1 := min(j0+t, n)
 			for i := i0; i < i1; i++ {
-				for j := j0; j < min(j1, i+1); j++ {
+				for j := j0; j < min(j1, i); j++ {
 					x, y := q[i*n+j], q[j*n+i]
-					s, k := (x+y)/2, (x-y)/2
-					sym[i*n+j], skew[i*n+j] = s, k
-					sym[j*n+i], skew[j*n+i] = s, -k
+					k := (x - y) / 2
+					skew[i*n+j], skew[j*n+i] = k, -k
+					if sym != nil {
+						s := (x + y) / 2
+						sym[i*n+j], sym[j*n+i] = s, s
+					}
 				}
 			}
+		}
+	}
+	for i := range n {
+		x := q[i*n+i]
+		skew[i*n+i] = (x - x) / 2
+		if sym != nil {
+			sym[i*n+i] = (x + x) / 2
 		}
 	}
 }
