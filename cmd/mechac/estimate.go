@@ -28,7 +28,7 @@ import (
 //   - decode / encode speed: num.DecodeInto and num.EncodeInto on 4 Mi elements of each dtype;
 //   - elementwise speed: a lerp over 4 Mi float64 elements (memory-bound, like the kernels);
 //   - matrix speed: a 384 x 384 float64 product through gonum (the BLAS the SVD methods use),
-//     the best of ten after a warm-up.
+//     the best of 25 after a warm-up.
 //
 // Costs: LOAD decodes the key's elements; a CALL of an elementwise method streams its tensor
 // operands and output (one that runs fused with its first operand's LOAD, vm.Analysis.Fused, only
@@ -78,11 +78,13 @@ func measureRates(p *bytecode.Program) machineRates {
 	for i := range a { // touch every page first: page faults are not what a run pays per key
 		a[i], b[i], dst[i] = float64(i), float64(n-i), 0
 	}
-	// Each rate is the best of two timings: the run's hot loops are warm, and a busy machine
-	// (other processes) slows one timing more often than both.
+	// Each rate is the best of five timings: the run's hot loops are warm, and a busy machine
+	// (other processes, a VM's neighbours) slows one timing more often than all. With the best
+	// of two, consecutive plans of x215a on d16 models said 34 s to 1 min 19; with five, 38-55 s
+	// (the run takes 54-61 s).
 	best := func(f func()) float64 {
 		d := time.Duration(1<<63 - 1)
-		for range 2 {
+		for range 5 {
 			t := time.Now()
 			f()
 			d = min(d, time.Since(t))
@@ -109,9 +111,9 @@ func measureRates(p *bytecode.Program) machineRates {
 	}
 	var z mat.Dense
 	z.Mul(x, y) // warm-up: the BLAS's workers, its packing buffers and z are made on first use
-	// The best of ten (five bests of two): one product takes ~1 ms, and on a shared machine two
+	// The best of 25 (five bests of five): one product takes ~1 ms, and on a shared machine two
 	// timings were often both slowed (consecutive plans of one recipe priced its rotate at 1 h
-	// and at 2 h 10; now 50-54 min over six plans, against 68 min measured).
+	// and at 2 h 10; with the best of ten, 50-54 min over six plans, against 68 min measured).
 	d := math.Inf(1)
 	for range 5 {
 		d = min(d, best(func() { z.Mul(x, y) }))
