@@ -12,6 +12,7 @@ import (
 	"gonum.org/v1/gonum/lapack/lapack64"
 	"gonum.org/v1/gonum/mat"
 
+	"github.com/mechac/mechac/stdlib/internal/fastblas"
 	"github.com/mechac/mechac/stdlib/internal/symeig"
 )
 
@@ -107,34 +108,12 @@ func laClone(a mat.Matrix) *mat.Dense {
 			g := d.RawMatrix()
 			if g.Rows > 0 && g.Cols > 0 {
 				out := make([]float64, g.Rows*g.Cols)
-				laTransposeInto(out, g.Data, g.Rows, g.Cols, g.Stride)
+				fastblas.Transpose(out, g.Data, g.Rows, g.Cols, g.Stride)
 				return mat.NewDense(g.Cols, g.Rows, out)
 			}
 		}
 	}
 	return mat.DenseCopyOf(a)
-}
-
-// laTransposeTile is laTransposeInto's tile edge: 32 x 32 float64 tiles (8 KiB) of the source
-// and the destination fit the L1 cache together.
-const laTransposeTile = 32
-
-// laTransposeInto writes the transpose of src (rows x cols, row stride stride) into dst (cols x
-// rows, packed), a tile at a time so that both sides are read and written a cache line at a time.
-func laTransposeInto(dst, src []float64, rows, cols, stride int) {
-	const t = laTransposeTile
-	for i0 := 0; i0 < rows; i0 += t {
-		i1 := min(i0+t, rows)
-		for j0 := 0; j0 < cols; j0 += t {
-			j1 := min(j0+t, cols)
-			for i := i0; i < i1; i++ {
-				row := src[i*stride+j0 : i*stride+j1]
-				for j, x := range row {
-					dst[(j0+j)*rows+i] = x
-				}
-			}
-		}
-	}
 }
 
 // lapackSVD, when set (build tag mechac_openblas: svd_openblas.go), computes the thin SVD (or,
@@ -546,7 +525,7 @@ func orthoDecompose(op string, q mat.Matrix) (*orthoParts, error) {
 // cache (a 2560² q is 52 MB). sym may be nil (skew part only), and skew may be q itself: each
 // pair of mirrored elements is read before either is written.
 func laSymSkew(sym, skew, q []float64, n int) {
-	const t = laTransposeTile
+	const t = fastblas.TransposeTile
 	for i0 := 0; i0 < n; i0 += t {
 		i1 := min(i0+t, n)
 		for j0 := 0; j0 <= i0; j0 += t {
