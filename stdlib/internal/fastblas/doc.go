@@ -14,7 +14,7 @@
 // columns or rows among goroutines): identical on every amd64 CPU too; on other architectures
 // the Go compiler may fuse gonum's multiply-adds, as it may everywhere else in gonum. Dsymv and
 // Dsyr2k fix their own orders (see them), independent of goroutines and CPU as well. Transpose,
-// a tiled matrix transpose, is here for the copies of the SVD family and symeig.
+// a tiled matrix transpose, is here for the copies of the SVD family.
 package fastblas
 
 import (

@@ -26,8 +26,6 @@ import (
 
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/lapack/gonum"
-
-	"github.com/mechac/mechac/stdlib/internal/fastblas"
 )
 
 // ErrNoConvergence is returned when the QL iteration needs more than 30 sweeps per
@@ -67,8 +65,27 @@ func Decompose(a []float64, n int) (w, vt []float64, err error) {
 		impl.Dormqr(blas.Left, blas.NoTrans, n-1, n, n-1, a[n:], n, tau, z[n:], n, work, len(work))
 	}
 	vt = make([]float64, n*n)
-	fastblas.Transpose(vt, z, n, n, n)
+	transpose(vt, z, n)
 	return d, vt, nil
+}
+
+// transpose sets dst to the transpose of the n x n matrix src (packed rows), 32 x 32 tiles at
+// a time: element by element, every write of a 2560² matrix's column went to another page.
+// (fastblas.Transpose does the same for stdlib; symeig imports no other mechac package, by the
+// architecture's import rules, deps_test.go.)
+func transpose(dst, src []float64, n int) {
+	const t = 32
+	for i0 := 0; i0 < n; i0 += t {
+		i1 := min(i0+t, n)
+		for j0 := 0; j0 < n; j0 += t {
+			j1 := min(j0+t, n)
+			for i := i0; i < i1; i++ {
+				for j, x := range src[i*n+j0 : i*n+j1] {
+					dst[(j0+j)*n+i] = x
+				}
+			}
+		}
+	}
 }
 
 // sortAscending orders the eigenvalues, and the rows of vt with them (a stable order, so
