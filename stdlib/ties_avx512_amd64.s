@@ -185,3 +185,139 @@ k512loop:
 	SETNE    bad+56(FP)
 	VZEROUPPER
 	RET
+
+// The integer vote (tiesVote16F16IntAVX512): where a model's float16 values m and the base b
+// are multiples of 2^-24 (every float16 is) and |m - b| < 1, the difference is an integer
+// times 2^-24 below 2^24 in magnitude: float32 holds it exactly, so does the int32 count of
+// 2^-24, and any sum of fewer than 128 of them is exact both as int32 and as float64. The
+// float64 vote's sums are then these integers times 2^-24, bit for bit, and the loop takes
+// sixteen columns a step in int32 lanes where the float64 one takes eight.
+
+DATA i32Abs<>+0(SB)/4, $0x7fffffff
+GLOBL i32Abs<>(SB), RODATA|NOPTR, $4
+DATA i32One<>+0(SB)/4, $1
+GLOBL i32One<>(SB), RODATA|NOPTR, $4
+DATA f32One<>+0(SB)/4, $0x3f800000
+GLOBL f32One<>(SB), RODATA|NOPTR, $4
+DATA f32Two24<>+0(SB)/4, $0x4b800000
+GLOBL f32Two24<>(SB), RODATA|NOPTR, $4
+DATA f64Two24<>+0(SB)/8, $0x4170000000000000
+GLOBL f64Two24<>(SB), RODATA|NOPTR, $8
+DATA f64TwoM24<>+0(SB)/8, $0x3e70000000000000
+GLOBL f64TwoM24<>(SB), RODATA|NOPTR, $8
+
+// func tiesBase32AVX512(b *float64, dst *float32, n int) (ok bool)
+// dst = float32(b) for n (a positive multiple of 8) values; ok when every b is a float32 and
+// an integer times 2^-24 (NaN is not; an infinity passes here and fails the vote's check).
+TEXT ·tiesBase32AVX512(SB), NOSPLIT, $0-25
+	MOVQ b+0(FP), SI
+	MOVQ dst+8(FP), DI
+	MOVQ n+16(FP), CX
+	VPBROADCASTQ f64Two24<>(SB), Z5
+	KXORW K7, K7, K7              // lanes found not to qualify
+
+b32loop:
+	VMOVUPD     (SI), Z0
+	VCVTPD2PS   Z0, Y1
+	VCVTPS2PD   Y1, Z2
+	VCMPPD      $4, Z0, Z2, K1    // NEQ_UQ: not a float32 (or NaN)
+	VMULPD      Z5, Z0, Z3
+	VRNDSCALEPD $0x0b, Z3, Z4     // truncated to an integer
+	VCMPPD      $4, Z3, Z4, K2    // not an integer times 2^-24
+	KORW        K1, K7, K7
+	KORW        K2, K7, K7
+	VMOVUPS     Y1, (DI)
+	ADDQ        $64, SI
+	ADDQ        $32, DI
+	SUBQ        $8, CX
+	JNZ         b32loop
+
+	KORTESTW K7, K7
+	SETEQ    ok+24(FP)
+	VZEROUPPER
+	RET
+
+// func tiesVote16F16IntAVX512(raws **byte, bases **float32, lom1 *int32, r int, out *float64, n int) (ok bool)
+// tiesVote16F16AVX512's outputs for n (a positive multiple of 16) columns of r < 128 models,
+// from float32 bases and float32 thresholds (keep where bits(|d|) > lom1), when ok: every
+// |m - b| was below 1 (and no NaN). Otherwise out holds garbage and the caller votes again.
+TEXT ·tiesVote16F16IntAVX512(SB), NOSPLIT, $0-49
+	MOVQ raws+0(FP), R9
+	MOVQ bases+8(FP), R12
+	MOVQ lom1+16(FP), R11
+	MOVQ r+24(FP), R8
+	MOVQ out+32(FP), DI
+	MOVQ n+40(FP), CX
+	VPBROADCASTD i32Abs<>(SB), Z21
+	VPTERNLOGD   $0xff, Z20, Z20, Z20 // -1
+	VPXORD       Z26, Z26, Z26         // 0
+	VPBROADCASTD f32Two24<>(SB), Z28
+	VPBROADCASTQ f64TwoM24<>(SB), Z29
+	VPBROADCASTD i32One<>(SB), Z30
+	VPXORD       Z9, Z9, Z9            // the largest bits(|d|)
+	XORQ         DX, DX                // the byte offset of column j in float64s
+	XORQ         SI, SI                // in float16s
+	XORQ         AX, AX                // in float32s
+
+icols:
+	VPXORD Z16, Z16, Z16 // the kept positive deltas' sum, in 2^-24
+	VPXORD Z17, Z17, Z17 // the kept negative deltas' sum
+	VPXORD Z18, Z18, Z18 // the kept count
+	VPXORD Z19, Z19, Z19 // the kept negative count
+	XORQ   BX, BX
+
+imodels:
+	MOVQ         (R9)(BX*8), R10
+	MOVQ         (R12)(BX*8), R13
+	VPBROADCASTD (R11)(BX*4), Z27
+	VCVTPH2PS    (R10)(SI*1), Z0
+	VSUBPS       (R13)(AX*1), Z0, Z0
+	VPANDD       Z21, Z0, Z2
+	VPMAXUD      Z2, Z9, Z9
+	VPCMPGTD     Z27, Z2, K1          // kept
+	VPCMPGTD     Z0, Z26, K1, K2      // kept, negative (sign bit set: -0 too, as the float64 loop)
+	KXORW        K1, K2, K3           // kept, positive
+	VPSUBD       Z20, Z18, K1, Z18
+	VPSUBD       Z20, Z19, K2, Z19
+	VMULPS       Z28, Z0, Z3
+	VCVTPS2DQ    Z3, Z3
+	VPADDD       Z3, Z16, K3, Z16
+	VPADDD       Z3, Z17, K2, Z17
+	INCQ         BX
+	CMPQ         BX, R8
+	JLT          imodels
+
+	// The elected sum (positive where more kept deltas are positive, negative where more are
+	// negative, +0 on a tie) over max(its count, 1), as V512_FINISH.
+	VPSUBD      Z19, Z18, Z18 // the kept positive count
+	VPCMPGTD    Z19, Z18, K2
+	VPCMPGTD    Z18, Z19, K3
+	VMOVDQA32.Z Z16, K2, Z0
+	VMOVDQA32   Z17, K3, Z0
+	VMOVDQA32.Z Z18, K2, Z1
+	VMOVDQA32   Z19, K3, Z1
+	VPMAXSD     Z30, Z1, Z1
+	VCVTDQ2PD   Y0, Z2
+	VMULPD      Z29, Z2, Z2
+	VCVTDQ2PD   Y1, Z3
+	VDIVPD      Z3, Z2, Z2
+	VMOVUPD     Z2, (DI)(DX*1)
+	VEXTRACTI64X4 $1, Z0, Y0
+	VEXTRACTI64X4 $1, Z1, Y1
+	VCVTDQ2PD   Y0, Z2
+	VMULPD      Z29, Z2, Z2
+	VCVTDQ2PD   Y1, Z3
+	VDIVPD      Z3, Z2, Z2
+	VMOVUPD     Z2, 64(DI)(DX*1)
+	ADDQ        $128, DX
+	ADDQ        $32, SI
+	ADDQ        $64, AX
+	SUBQ        $16, CX
+	JNZ         icols
+
+	VPBROADCASTD f32One<>(SB), Z0
+	VPCMPUD      $1, Z0, Z9, K1 // bits(|d|) < bits(1.0)
+	KORTESTW     K1, K1
+	SETCS        ok+48(FP)
+	VZEROUPPER
+	RET

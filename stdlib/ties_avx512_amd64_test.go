@@ -134,3 +134,136 @@ func TestTiesKeysSplit512(t *testing.T) {
 		}
 	}
 }
+
+// TestTiesVoteInt512 holds the integer float16 vote to the float64 one (tiesVote16F16AVX512)
+// bit for bit wherever it reports ok, and checks that it reports ok exactly where its premise
+// holds (every base a float32 integer multiple of 2^-24, every |m - b| below 1): model counts 1
+// to 20, one or several bases, thresholds from "keep all, zeros too" (lom1 = -1) up, deltas
+// near 1 in magnitude, float16 values with signed zeros, subnormals, infinities and NaNs, and
+// bases off the 2^-24 grid.
+func TestTiesVoteInt512(t *testing.T) {
+	if !tiesAVX512 || !num.HasF16C() {
+		t.Skip("no AVX-512")
+	}
+	rng := rand.New(rand.NewPCG(55, 56))
+	specials := []uint16{0x0000, 0x8000, 0x0001, 0x8001, 0x03ff, 0x3bff, 0xbbff, 0x3c00, 0xbc00, 0x7c00, 0xfc00, 0x7e00, 0x7d01}
+	oks := 0
+	for iter := range 2000 {
+		r := 1 + rng.IntN(20)
+		n := 16 * (1 + rng.IntN(5))
+		kind := iter % 4 // 0, 1: finite, small deltas; 2: float16 specials; 3: bases off the grid
+		scale := 0.01
+		if rng.IntN(4) == 0 {
+			scale = 0.3 // some differences reach 1
+		}
+		nb := 1
+		if rng.IntN(3) == 0 {
+			nb = 1 + rng.IntN(r)
+		}
+		baseSet := make([][]float64, nb)
+		for k := range baseSet {
+			baseSet[k] = make([]float64, n)
+			for j := range n {
+				baseSet[k][j] = num.F16ToF64(num.F16FromF64(rng.NormFloat64() * 0.1))
+				if kind == 3 && rng.IntN(64) == 0 {
+					if rng.IntN(2) == 0 {
+						baseSet[k][j] += 1e-9 // not a float32
+					} else {
+						baseSet[k][j] = 0x1p-30 // a float32, off the 2^-24 grid
+					}
+				}
+			}
+		}
+		raws, bases := make([][]byte, r), make([][]float64, r)
+		lom1 := make([]int64, r)
+		lom1f := make([]int32, r)
+		premise := true
+		for i := range r {
+			bases[i] = baseSet[min(i*nb/r, nb-1)]
+			raws[i] = make([]byte, 2*n)
+			for j := range n {
+				h := num.F16FromF64(bases[i][j] + rng.NormFloat64()*scale)
+				switch k := rng.IntN(12); {
+				case k == 0:
+					h = num.F16FromF64(bases[i][j]) // a zero delta when the base is float16
+				case k == 1 && kind == 2:
+					h = specials[rng.IntN(len(specials))]
+				}
+				binary.LittleEndian.PutUint16(raws[i][2*j:], h)
+				b := bases[i][j]
+				d := num.F16ToF64(h) - b
+				if float64(float32(b)) != b || b*(1<<24) != math.Trunc(b*(1<<24)) || !(math.Abs(d) < 1) {
+					premise = false
+				}
+			}
+			lo := uint64(0)
+			switch rng.IntN(5) {
+			case 0:
+				lom1[i], lom1f[i] = -1, -1 // keep all, zeros too
+				continue
+			case 1:
+				lo = 1 // keep the nonzero ones
+			case 2:
+				lo = tiesInfBits // keep none (a NaN threshold)
+			default:
+				lo = math.Float64bits(rng.Float64() * 0.02)
+				lo = min(max(lo, 1), tiesInfBits)
+			}
+			lom1[i], lom1f[i] = int64(lo)-1, tiesLom1F32(lo)
+		}
+		want, got := make([]float64, n), make([]float64, n)
+		ptrs, bptrs := make([]*byte, r), make([]*float64, r)
+		for i := range r {
+			ptrs[i], bptrs[i] = &raws[i][0], &bases[i][0]
+		}
+		tiesVote16F16AVX512(&ptrs[0], &bptrs[0], &lom1[0], r, &want[0], n)
+		iv := tiesIntVote{lom1: lom1f}
+		ok := iv.vote(ptrs, bases, n, got)
+		if ok != premise {
+			t.Fatalf("case %d (r %d, n %d, kind %d): ok %v, premise %v", iter, r, n, kind, ok, premise)
+		}
+		if !ok {
+			continue
+		}
+		oks++
+		for j := range n {
+			if math.Float64bits(got[j]) != math.Float64bits(want[j]) {
+				t.Fatalf("case %d (r %d, n %d): column %d: %x (%g), float64 vote %x (%g)", iter, r, n, j,
+					math.Float64bits(got[j]), got[j], math.Float64bits(want[j]), want[j])
+			}
+		}
+	}
+	t.Logf("%d of 2000 cases took the integer vote", oks)
+	if oks < 500 {
+		t.Fatalf("only %d of 2000 cases took the integer vote", oks)
+	}
+}
+
+// TestTiesLom1F32 checks the threshold's float32 form: bits64(float64(x)) >= lo exactly when
+// bits32(x) > tiesLom1F32(lo), for thresholds at, between and around float32 values (subnormal,
+// normal, beyond float32's range, +Inf) and magnitudes x around them.
+func TestTiesLom1F32(t *testing.T) {
+	rng := rand.New(rand.NewPCG(57, 58))
+	var los []uint64
+	for _, f := range []float32{0x1p-149, 0x1p-126, 1e-3, 0.5, 0.99999994, math.MaxFloat32} {
+		b := math.Float64bits(float64(f))
+		los = append(los, b-1, b, b+1)
+	}
+	los = append(los, 1, 2, math.Float64bits(1e300), tiesInfBits)
+	for range 2000 {
+		los = append(los, min(max(math.Float64bits(math.Abs(rng.NormFloat64())*math.Pow(2, float64(rng.IntN(60)-50))), 1), tiesInfBits))
+	}
+	for _, lo := range los {
+		m := tiesLom1F32(lo)
+		f := math.Float32frombits(uint32(m + 1))
+		for _, x := range []float32{0, f, math.Nextafter32(f, 0), math.Nextafter32(f, 2), float32(math.Float64frombits(lo)), 0x1p-149, 1, math.MaxFloat32, float32(math.Inf(1))} {
+			if x < 0 || x != x {
+				continue
+			}
+			want := math.Float64bits(float64(x)) >= lo
+			if got := int32(math.Float32bits(x)) > m; got != want {
+				t.Fatalf("lo %x (%g), x %g: keep %v, want %v", lo, math.Float64frombits(lo), x, got, want)
+			}
+		}
+	}
+}

@@ -130,6 +130,42 @@ func tiesVote8F16(raws **byte, bases **float64, lom1 *int64, r int, out *float64
 //go:noescape
 func tiesVote16F16AVX512(raws **byte, bases **float64, lom1 *int64, r int, out *float64, n int) (big bool)
 
+//go:noescape
+func tiesVote16F16IntAVX512(raws **byte, bases **float32, lom1 *int32, r int, out *float64, n int) (ok bool)
+
+//go:noescape
+func tiesBase32AVX512(b *float64, dst *float32, n int) (ok bool)
+
+// vote is tiesVote16F16AVX512 on n columns (a multiple of 16, at most tiesVoteTile) by the
+// integer vote: the models' float16 values at ptrs (set for n columns) minus bases. It reports
+// false, having written nothing that counts, when a base is not a float32 integer multiple of
+// 2^-24 or a difference is not below 1 (or is NaN): then the float64 vote runs.
+func (iv *tiesIntVote) vote(ptrs []*byte, bases [][]float64, n int, out []float64) bool {
+	r := len(ptrs)
+	if len(iv.lom1) < r || r >= 128 {
+		return false
+	}
+	iv.bptrs = tiesResize(iv.bptrs, r)
+	defer clear(iv.bptrs)
+	distinct := 0
+	for i, b := range bases {
+		if i > 0 && &b[0] == &bases[i-1][0] { // the usual case: one base for every delta
+			iv.bptrs[i] = iv.bptrs[i-1]
+			continue
+		}
+		if distinct == len(iv.bufs) {
+			iv.bufs = append(iv.bufs, make([]float32, tiesVoteTile))
+		}
+		buf := iv.bufs[distinct][:n]
+		distinct++
+		if !tiesBase32AVX512(&b[0], &buf[0], n) {
+			return false
+		}
+		iv.bptrs[i] = &buf[0]
+	}
+	return tiesVote16F16IntAVX512(&ptrs[0], &iv.bptrs[0], &iv.lom1[0], r, &out[0], n)
+}
+
 // tiesAVX512: where the CPU and the OS have AVX-512, the float16 vote and range split run
 // sixteen columns a step (ties_avx512_amd64.s; the same bits): twice the columns per
 // instruction, and masks instead of blends and permutation tables (the vote takes ~11
@@ -141,7 +177,10 @@ var tiesAVX512 = cpu.X86.HasAVX512F
 // column 0 of the tile), for a vote of signs: it returns how many columns it wrote, 0 when it
 // cannot or when a column holds a NaN or an infinity (then the caller makes the values and
 // votes the tile the other way). ptrs, bptrs are scratch for r pointers.
-func tiesVoteF16Fast(raws [][]byte, bases [][]float64, ptrs []*byte, bptrs []*float64, lom1 []int64, out []float64) int {
+//
+// iv, when not nil, holds the thresholds for float32 magnitudes and scratch for the integer
+// vote (tiesVote16F16IntAVX512), which takes the 16-column steps where it can.
+func tiesVoteF16Fast(raws [][]byte, bases [][]float64, ptrs []*byte, bptrs []*float64, lom1 []int64, iv *tiesIntVote, out []float64) int {
 	n := len(out) &^ 7
 	if !tiesSplitVector || !num.HasF16C() || n == 0 || len(raws) == 0 {
 		return 0
@@ -153,7 +192,9 @@ func tiesVoteF16Fast(raws [][]byte, bases [][]float64, ptrs []*byte, bptrs []*fl
 	var big bool
 	done := 0
 	if n16 := n &^ 15; tiesAVX512 && n16 > 0 {
-		big = tiesVote16F16AVX512(&ptrs[0], &bptrs[0], &lom1[0], len(raws), &out[0], n16)
+		if iv == nil || !iv.vote(ptrs, bases, n16, out) {
+			big = tiesVote16F16AVX512(&ptrs[0], &bptrs[0], &lom1[0], len(raws), &out[0], n16)
+		}
 		done = n16
 	}
 	if !big && done < n {

@@ -33,7 +33,7 @@ func BenchmarkTiesVoteF16(b *testing.B) {
 	raws, bases := make([][]byte, r), make([][]float64, r)
 	base := make([]float64, n)
 	for j := range base {
-		base[j] = float64(float32(rng.NormFloat64() * 1e-2))
+		base[j] = num.F16ToF64(num.F16FromF64(rng.NormFloat64() * 1e-2)) // a float16 base, as a model
 	}
 	lom1 := make([]int64, r)
 	for i := range r {
@@ -47,10 +47,22 @@ func BenchmarkTiesVoteF16(b *testing.B) {
 	}
 	out := make([]float64, n)
 	ptrs, bptrs := make([]*byte, r), make([]*float64, r)
-	b.SetBytes(int64(2 * r * n))
-	for b.Loop() {
-		if tiesVoteF16Fast(raws, bases, ptrs, bptrs, lom1, out) != n {
-			b.Fatal("not voted")
-		}
+	iv := &tiesIntVote{lom1: make([]int32, r)}
+	for i := range r {
+		iv.lom1[i] = tiesLom1F32(uint64(lom1[i] + 1))
+	}
+	// float64: the float64 vote alone; int: the integer vote where it can (all of it here).
+	for _, c := range []struct {
+		name string
+		iv   *tiesIntVote
+	}{{"float64", nil}, {"int", iv}} {
+		b.Run(c.name, func(b *testing.B) {
+			b.SetBytes(int64(2 * r * n))
+			for b.Loop() {
+				if tiesVoteF16Fast(raws, bases, ptrs, bptrs, lom1, c.iv, out) != n {
+					b.Fatal("not voted")
+				}
+			}
+		})
 	}
 }

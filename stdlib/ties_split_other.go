@@ -28,7 +28,7 @@ func tiesRangeSplitFast(dst, keys []uint32, lo, hi uint32) (scanned, below int, 
 	return 0, 0, dst
 }
 
-func tiesVoteF16Fast(raws [][]byte, bases [][]float64, ptrs []*byte, bptrs []*float64, lom1 []int64, out []float64) int {
+func tiesVoteF16Fast(raws [][]byte, bases [][]float64, ptrs []*byte, bptrs []*float64, lom1 []int64, iv *tiesIntVote, out []float64) int {
 	return 0
 }
 

@@ -50,6 +50,8 @@ type tiesVoter struct {
 	// lom1 is lo - 1 and ptrs scratch for the models' column pointers, for tiesVoteFast.
 	lom1 []int64
 	ptrs []*float64
+	// iv: the same thresholds for float32 magnitudes, for the integer float16 vote.
+	iv tiesIntVote
 
 	// multiRowSum's cascade for size = r rows: level 0 takes groups of levelStep rows.
 	levelPower, levelStep int
@@ -72,6 +74,28 @@ type tiesVoter struct {
 // tiesInfBits is the bit pattern of +Inf: above it, NaNs.
 const tiesInfBits = 0x7ff0000000000000
 
+// tiesIntVote is the integer float16 vote's state (tiesVote16F16IntAVX512, amd64): per model
+// the keep threshold for float32 magnitudes (tiesLom1F32), and the tile's bases as float32.
+type tiesIntVote struct {
+	lom1  []int32
+	bptrs []*float32
+	bufs  [][]float32 // tiesVoteTile each: the tile's distinct bases
+}
+
+// tiesLom1F32 is the keep threshold lo (a float64 magnitude's bits, 1 to +Inf's; keep
+// bits(|v|) >= lo) for float32 magnitudes, minus one: for a float32 x >= 0,
+// bits64(float64(x)) >= lo exactly when bits32(x) > tiesLom1F32(lo), because the smallest
+// float32 at or above a float64 t is t rounded to float32, or the next one up when that is
+// below t.
+func tiesLom1F32(lo uint64) int32 {
+	t := math.Float64frombits(lo)
+	f := float32(t)
+	if float64(f) < t {
+		f = math.Nextafter32(f, float32(math.Inf(1)))
+	}
+	return int32(math.Float32bits(f)) - 1
+}
+
 // tiesVoterPool recycles voters from key to key (putTiesVoter): a fresh one is ~55 KiB to
 // zero and collect, plus its tile buffers; on the scale-4 SDXL TIES benchmark the voters were
 // 211 of the run's 618 MB allocated.
@@ -89,11 +113,13 @@ func newTiesVoter(th []float64, n int, voteSgn bool) *tiesVoter {
 	// they are), so the whole struct is reset; the slices keep their storage.
 	*t = tiesVoter{th: th, n: n, voteSgn: voteSgn,
 		col: tiesResize(t.col, r), lo: tiesResize(t.lo, r), lom1: tiesResize(t.lom1, r), ptrs: tiesResize(t.ptrs, r),
-		tb: t.tb, raws: t.raws, rawT: t.rawT, bases: t.bases, baseT: t.baseT, rptrs: t.rptrs, bptrs: t.bptrs}
+		tb: t.tb, raws: t.raws, rawT: t.rawT, bases: t.bases, baseT: t.baseT, rptrs: t.rptrs, bptrs: t.bptrs,
+		iv: tiesIntVote{lom1: tiesResize(t.iv.lom1, r), bptrs: t.iv.bptrs, bufs: t.iv.bufs}}
 	for i, x := range th {
 		// th is a magnitude (+0 or positive, or NaN: then no finite value is kept).
 		t.lo[i] = min(max(math.Float64bits(x), 1), tiesInfBits)
 		t.lom1[i] = int64(t.lo[i]) - 1
+		t.iv.lom1[i] = tiesLom1F32(t.lo[i])
 	}
 	if n >= 4 { // SumDim0Torch: 16-column blocks only for cols >= 4
 		t.blockEnd = n - n%16
@@ -125,7 +151,9 @@ func tiesResize[T any](s []T, n int) []T {
 // tiesVoterBytes is what a tiesVoter for r models holds (runFrom's tile of every model
 // included).
 func tiesVoterBytes(r int) int64 {
-	return (3*8*reduceLevels+8)*tiesVoteTile + (40+8*tiesVoteTile+24+112)*int64(r) + 512
+	// Per model: its tile, pointers, thresholds and, for the integer vote, a float32 tile of
+	// its base (at most one per model).
+	return (3*8*reduceLevels+8)*tiesVoteTile + (40+8*tiesVoteTile+24+112+4*tiesVoteTile+36)*int64(r) + 512
 }
 
 // run writes to out the output columns [lo, lo+len(out)) from ms, the models' values at those
@@ -175,7 +203,7 @@ func (t *tiesVoter) runFrom(src ops.ArgSource, lo int, out []float64) error {
 			for i := range r {
 				t.rawT[i], t.baseT[i] = t.raws[i][2*off:2*(off+n)], t.bases[i][off:off+n]
 			}
-			done = tiesVoteF16Fast(t.rawT, t.baseT, t.rptrs, t.bptrs, t.lom1, out[off:off+n])
+			done = tiesVoteF16Fast(t.rawT, t.baseT, t.rptrs, t.bptrs, t.lom1, &t.iv, out[off:off+n])
 			tiesF16Columns.Add(int64(done))
 			if done == n {
 				continue
