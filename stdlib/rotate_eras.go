@@ -133,18 +133,17 @@ func (r rotate00x) kernel(c *ops.Call) error {
 		// Interpolate the relationship between the neurons: ws(A, B Rᵀ, interp).
 		br := mulRT(bm)
 		for i := range rows {
-			for j := range cols {
-				am.Set(i, j, ws00x(am.At(i, j), br.At(i, j), interp))
+			ar, brr := laRow(am, i), laRow(br, i)
+			for j := range ar {
+				ar[j] = ws00x(ar[j], brr[j], interp)
 			}
 		}
 	}
 	res := mulPow(am)
 	for j := range cols {
-		m := ws00x(ca[j], cb[j], alignment)
-		for i := range rows {
-			out[i*cols+j] = res.At(i, j) + m
-		}
+		ca[j] = ws00x(ca[j], cb[j], alignment)
 	}
+	laAddRowsTo(out, res, ca)
 	return nil
 }
 
@@ -157,11 +156,7 @@ func centreRows(x []float64, rows, cols int) (*mat.Dense, []float64) {
 		mean[j] /= float64(rows)
 	}
 	m := laDenseOf(rows, cols, x)
-	for i := range rows {
-		for j := range cols {
-			m.Set(i, j, m.At(i, j)-mean[j])
-		}
-	}
+	laSubRow(m, mean)
 	return m, mean
 }
 

@@ -68,6 +68,23 @@ func laDenseOf(r, c int, data []float64) *mat.Dense {
 	return mat.NewDense(r, c, append([]float64(nil), data...))
 }
 
+// laRow is row i of m, its storage (m's rows are contiguous: gonum's Dense is row-major).
+func laRow(m *mat.Dense, i int) []float64 {
+	raw := m.RawMatrix()
+	return raw.Data[i*raw.Stride : i*raw.Stride+raw.Cols]
+}
+
+// laSubRow subtracts the row vector v from every row of m, in place.
+func laSubRow(m *mat.Dense, v []float64) {
+	r, _ := m.Dims()
+	for i := range r {
+		row := laRow(m, i)
+		for j := range row {
+			row[j] -= v[j]
+		}
+	}
+}
+
 // laMul returns a b.
 func laMul(a, b mat.Matrix) *mat.Dense {
 	var c mat.Dense
