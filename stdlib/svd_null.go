@@ -51,7 +51,7 @@ func polarNull(a *mat.Dense) (p *mat.Dense, pairs []nullPair, ok bool) {
 		}
 		if k == 0 {
 			x = laClone(r)
-			smax, _ = extremeSingularValues(r, lu)
+			smax = largestSingularValue(r)
 			if !(smax > 0) || math.IsInf(smax, 0) {
 				return nil, nil, false
 			}
