@@ -265,7 +265,9 @@ func rotateKernel(c *ops.Call) error {
 			}
 		}
 	}
-	res, err := tr.apply(a2, alignment)
+	// b's centred copy is not read past this point: a full-rank transform writes its product
+	// there instead of into a fresh key-sized matrix (the same product, so the same bits).
+	res, err := tr.applyInto(b2, a2, alignment)
 	if err != nil {
 		return fmt.Errorf("%s: %v", name, err)
 	}
@@ -422,17 +424,35 @@ func (tr *orthoTransform) lowRankVectors() error {
 	return nil
 }
 
+// applyInto is apply, its result written into dst (x's size, aliasing neither x nor the
+// transform) where the transform is a full rotation; it returns the result, dst or not.
+func (tr *orthoTransform) applyInto(dst, x *mat.Dense, t float64) (*mat.Dense, error) {
+	if tr.q == nil || isClose(t, 0) {
+		return tr.apply(x, t)
+	}
+	return tr.rotate(dst, x, t)
+}
+
+// rotate is a full-rank transform's x q^t, into dst unless it is nil.
+func (tr *orthoTransform) rotate(dst, x *mat.Dense, t float64) (*mat.Dense, error) {
+	p, err := fractionalOrthogonalPower(tr.q, t)
+	if err != nil {
+		return nil, err
+	}
+	if dst == nil {
+		dst = new(mat.Dense)
+	}
+	dst.Mul(x, p)
+	return dst, nil
+}
+
 // apply is the transform's __call__(x, t).
 func (tr *orthoTransform) apply(x *mat.Dense, t float64) (*mat.Dense, error) {
 	if isClose(t, 0) {
 		return x, nil
 	}
 	if tr.q != nil {
-		p, err := fractionalOrthogonalPower(tr.q, t)
-		if err != nil {
-			return nil, err
-		}
-		return laMul(x, p), nil
+		return tr.rotate(nil, x, t)
 	}
 	if tr.pm != nil && (isClose(t, 1) || isClose(t, -1)) {
 		// u v^T = pm bq^T, v v^T = bq bq^T, u u^T = pm pm^T, v u^T = bq pm^T, so
