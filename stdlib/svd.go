@@ -238,7 +238,8 @@ func rotateKernel(c *ops.Call) error {
 	}
 	rows, cols := svdMatrix2D(a.Shape, true)
 	// a's centred copy is made in the output's storage, which is written only at the end
-	// (from res, a new matrix, or a2 itself at alignment 0): one key-sized allocation less,
+	// (from res: a new matrix, b's centred copy, or a2 itself at alignment 0, element by
+	// element in place): one key-sized allocation less,
 	// whose fresh pages cost page faults (a 290 MB token embedding's copies were 8% of an SD1
 	// rotate's CPU time).
 	copy(out, a.Data)
