@@ -239,9 +239,8 @@ func rotateKernel(c *ops.Call) error {
 	rows, cols := svdMatrix2D(a.Shape, true)
 	// a's centred copy is made in the output's storage, which is written only at the end
 	// (from res: a new matrix, b's centred copy, or a2 itself at alignment 0, element by
-	// element in place): one key-sized allocation less,
-	// whose fresh pages cost page faults (a 290 MB token embedding's copies were 8% of an SD1
-	// rotate's CPU time).
+	// element in place): one key-sized allocation less, whose fresh pages cost page faults
+	// (a 290 MB token embedding's copies were 8% of an SD1 rotate's CPU time).
 	copy(out, a.Data)
 	a2 := mat.NewDense(rows, cols, out)
 	b2 := laDenseOf(rows, cols, b.Data)
@@ -277,19 +276,6 @@ func rotateKernel(c *ops.Call) error {
 	}
 	laAddRowsTo(out, res, aMean)
 	return nil
-}
-
-// laAddRowsTo writes m plus the row vector add to out (m's rows after one another), a row at a
-// time: the matrices are row-major, and a column at a time (as the formula reads, and as the
-// loops once ran) strided the whole of a 290 MB token embedding once per column.
-func laAddRowsTo(out []float64, m *mat.Dense, add []float64) {
-	r, c := m.Dims()
-	for i := range r {
-		o := out[i*c : (i+1)*c]
-		for j, x := range laRow(m, i) {
-			o[j] = x + add[j]
-		}
-	}
 }
 
 // svdCentre subtracts centralization times the column means from m in place and returns them
@@ -497,12 +483,6 @@ func laLowRankApply(x, r, l *mat.Dense) *mat.Dense {
 	e := laMul(laMul(x, l), r.T())
 	e.Add(d, e)
 	return e
-}
-
-// laAddInto is x + y, written into y.
-func laAddInto(x, y *mat.Dense) *mat.Dense {
-	y.Add(x, y)
-	return y
 }
 
 // fractionalOrthogonalPower is sd-mecha's fractional_orthogonal_matrix_power(q, t).

@@ -85,6 +85,25 @@ func laSubRow(m *mat.Dense, v []float64) {
 	}
 }
 
+// laAddRowsTo writes m plus the row vector add to out (m's rows after one another), a row at a
+// time: the matrices are row-major, and a column at a time (as the formula reads, and as the
+// loops once ran) strided the whole of a 290 MB token embedding once per column.
+func laAddRowsTo(out []float64, m *mat.Dense, add []float64) {
+	r, c := m.Dims()
+	for i := range r {
+		o := out[i*c : (i+1)*c]
+		for j, x := range laRow(m, i) {
+			o[j] = x + add[j]
+		}
+	}
+}
+
+// laAddInto is x + y, written into y.
+func laAddInto(x, y *mat.Dense) *mat.Dense {
+	y.Add(x, y)
+	return y
+}
+
 // laMul returns a b.
 func laMul(a, b mat.Matrix) *mat.Dense {
 	var c mat.Dense

@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"math"
 	"math/rand/v2"
 	"os"
 	"sort"
@@ -82,15 +81,16 @@ func measureRates(p *bytecode.Program) machineRates {
 	// (other processes, a VM's neighbours) slows one timing more often than all. With the best
 	// of two, consecutive plans of x215a on d16 models said 34 s to 1 min 19; with five, 38-55 s
 	// (the run takes 54-61 s).
-	best := func(f func()) float64 {
+	bestOf := func(times int, f func()) float64 {
 		d := time.Duration(1<<63 - 1)
-		for range 5 {
+		for range times {
 			t := time.Now()
 			f()
 			d = min(d, time.Since(t))
 		}
 		return d.Seconds()
 	}
+	best := func(f func()) float64 { return bestOf(5, f) }
 	for _, d := range []ops.DType{ops.F16, ops.BF16, ops.F32, ops.F64} {
 		r.decodeSec[d] = best(func() { num.DecodeInto(dst, src[:n*d.Size()], d) }) / n
 		r.encodeSec[d] = best(func() { num.EncodeInto(src[:n*d.Size()], dst, d, false) }) / n
@@ -111,14 +111,10 @@ func measureRates(p *bytecode.Program) machineRates {
 	}
 	var z mat.Dense
 	z.Mul(x, y) // warm-up: the BLAS's workers, its packing buffers and z are made on first use
-	// The best of 25 (five bests of five): one product takes ~1 ms, and on a shared machine two
-	// timings were often both slowed (consecutive plans of one recipe priced its rotate at 1 h
-	// and at 2 h 10; with the best of ten, 50-54 min over six plans, against 68 min measured).
-	d := math.Inf(1)
-	for range 5 {
-		d = min(d, best(func() { z.Mul(x, y) }))
-	}
-	r.flops = 2 * m * m * m / max(d, 1e-9)
+	// The best of 25: one product takes ~1 ms, and on a shared machine two timings were often
+	// both slowed (consecutive plans of one recipe priced its rotate at 1 h and at 2 h 10; with
+	// the best of ten, 50-54 min over six plans, against 68 min measured).
+	r.flops = 2 * m * m * m / max(bestOf(25, func() { z.Mul(x, y) }), 1e-9)
 	return r
 }
 
