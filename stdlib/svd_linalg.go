@@ -465,8 +465,15 @@ func orthoPower(t, atPi float64) func(cos, sin float64) (g, h float64) {
 // fed it back growing ~4x a step (measured on the golden's clip_l keys: by step 17 the matrix
 // was no longer orthogonal and the iteration diverged to NaN, where eig's route converged).
 func laLogm(m mat.Matrix) (*mat.Dense, error) {
-	l, _, err := laLogmParts(m)
-	return l, err
+	o, err := orthoDecompose("logm", m)
+	if err != nil {
+		return nil, err
+	}
+	n, _ := m.Dims()
+	l := o.fn(logmOfOrtho, n)
+	d := l.RawMatrix().Data
+	laSymSkew(nil, d, d, n) // in place: l's skew part
+	return l, nil
 }
 
 // logmOfOrtho is laLogm's function of an orthogonal matrix (orthoFunc): on a plane turned by
@@ -481,20 +488,6 @@ func logmOfOrtho(cos, sin float64) (g, h float64) {
 	return 0, 0
 }
 
-// laLogmParts is laLogm that also returns m's decomposition, for more functions of m
-// (log_stiefel's geodesic points).
-func laLogmParts(m mat.Matrix) (*mat.Dense, *orthoParts, error) {
-	o, err := orthoDecompose("logm", m)
-	if err != nil {
-		return nil, nil, err
-	}
-	n, _ := m.Dims()
-	l := o.fn(logmOfOrtho, n)
-	d := l.RawMatrix().Data
-	laSymSkew(nil, d, d, n) // in place: l's skew part
-	return l, o, nil
-}
-
 // orthoFunc evaluates a function of an orthogonal matrix q given as g(C) + h(C) S, where
 // C = (q + qᵀ)/2 and S = (q - qᵀ)/2 are q's symmetric and skew parts. q is normal, so they
 // commute, and on each plane that q turns by an angle a (q = cos a I + sin a J there), C is
@@ -505,8 +498,8 @@ func laLogmParts(m mat.Matrix) (*mat.Dense, *orthoParts, error) {
 // ~12 s for one 1280x1280 q; C is symmetric, and symeig decomposes it in 0.8 s. With C's
 // eigenvalues w (ascending) and orthonormal eigenvectors y_j (rows of Y), S y_j is sin a_j
 // times a unit vector of the same plane, so sin a_j = |S y_j| (accurate even where w_j is
-// near -1 and acos would lose half the digits), and with W = S Yᵀ (columns S y_j) and S skew,
-// Y S = -Wᵀ:
+// near -1 and acos would lose half the digits; sinFromCos says where the cheaper
+// sqrt(1 - w_j²) is as good), and with W = S Yᵀ (columns S y_j) and S skew, Y S = -Wᵀ:
 //
 //	g(C) + h(C) S = Yᵀ diag(g) Y + Yᵀ diag(h) Y S = Yᵀ (diag(g) Y - diag(h) Wᵀ).
 func orthoFunc(op string, q mat.Matrix, f func(cos, sin float64) (g, h float64)) (*mat.Dense, error) {
@@ -519,15 +512,24 @@ func orthoFunc(op string, q mat.Matrix, f func(cos, sin float64) (g, h float64))
 }
 
 // orthoParts is an orthogonal matrix's symmetric part decomposed for orthoFunc: the
-// eigenvalues cos a_j of C, the sines |S y_j|, the eigenvectors y_j (rows of y) and the
-// vectors (S y_j)ᵀ (rows of wt). One decomposition serves any number of functions of q.
+// eigenvalues cos a_j of C, the sines sin a_j, the eigenvectors y_j (rows of y), q's skew part
+// s, and the first columns of W = S Yᵀ as wt's rows, (S y_j)ᵀ, made when a function needs
+// them. One decomposition serves any number of functions of q.
 type orthoParts struct {
 	cos, sin []float64
-	y, wt    *mat.Dense
+	y, s, wt *mat.Dense
 }
 
+// sinFromCos: at or above this cos a_j, sin a_j is sqrt((1 - cos)(1 + cos)); below it, |S y_j|.
+// The formula's error is the eigenvalue's (~1e-16) over sin a_j: large for small angles, where
+// every function orthoFunc takes is even in a_j (depends on a_j² ~ sin² a_j, to ~1e-16 with
+// it), and large for angles near pi, where logm's a/sin(a) is not: those take the product.
+// Computing every |S y_j| was a full product, W = S Yᵀ, per decomposition (~2n³ flops; 15% of
+// a wide key's fractional rotate), where log_stiefel's steps need no other column of W.
+const sinFromCos = -0.5
+
 // orthoDecompose decomposes q's symmetric part for orthoFunc: one symmetric
-// eigen-decomposition and one GEMM (W = S Yᵀ).
+// eigen-decomposition, and the product S y_j for each angle near pi.
 func orthoDecompose(op string, q mat.Matrix) (*orthoParts, error) {
 	if err := laCheckFinite(op, q); err != nil {
 		return nil, err
@@ -545,14 +547,54 @@ func orthoDecompose(op string, q mat.Matrix) (*orthoParts, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %v", op, err)
 	}
-	o := &orthoParts{cos: w, sin: make([]float64, n), y: mat.NewDense(n, n, yt)} // yt and skew are ours: no copies
-	// Row j of wt is (S y_j)ᵀ = y_jᵀ Sᵀ: wt = Y Sᵀ, each element the same products summed in
-	// the same order as column j of S Yᵀ, without that product's transpose copied.
-	o.wt = laMul(o.y, mat.NewDense(n, n, skew).T())
-	for j := range n {
-		o.sin[j] = floats.Norm(o.wt.RawRowView(j), 2)
+	// yt and skew are ours: no copies.
+	o := &orthoParts{cos: w, sin: make([]float64, n), y: mat.NewDense(n, n, yt), s: mat.NewDense(n, n, skew)}
+	var far []int
+	for j, c := range w {
+		if c >= sinFromCos {
+			o.sin[j] = math.Sqrt(max(0, (1-c)*(1+c)))
+		} else {
+			far = append(far, j)
+		}
+	}
+	if len(far) > 0 {
+		yf := mat.NewDense(len(far), n, nil)
+		for i, j := range far {
+			copy(yf.RawRowView(i), o.y.RawRowView(j))
+		}
+		sy := laMul(yf, o.s.T()) // rows (S y_j)ᵀ
+		for i, j := range far {
+			o.sin[j] = floats.Norm(sy.RawRowView(i), 2)
+		}
 	}
 	return o, nil
+}
+
+// wtCols returns the first cols columns of wt (rows (S y_j)ᵀ), making them if needed: wt = Y
+// Sᵀ, each element the same products summed in the same order as in column j of S Yᵀ, without
+// that product's transpose copied.
+func (o *orthoParts) wtCols(cols int) *mat.Dense {
+	if o.wt != nil {
+		if _, c := o.wt.Dims(); c >= cols {
+			return o.wt
+		}
+	}
+	n, _ := o.y.Dims()
+	o.wt = laMul(o.y, o.s.Slice(0, cols, 0, n).T())
+	return o.wt
+}
+
+// logmRows is rows r.. of laLogm of q: h(C) S with h = a/sin(a) (logmOfOrtho), as
+// (Y[:, r:]ᵀ diag(h) Y) S, two products of (n-r) x n x n; log_stiefel's steps need only these
+// rows until the last. Not made exactly skew.
+func (o *orthoParts) logmRows(r int) *mat.Dense {
+	n, _ := o.y.Dims()
+	hy := laClone(o.y.Slice(0, n, r, n)) // diag(h) Y[:, r:]
+	for j := range n {
+		_, h := logmOfOrtho(o.cos[j], o.sin[j])
+		floats.Scale(h, hy.RawRowView(j))
+	}
+	return laMul(laMul(hy.T(), o.y), o.s)
 }
 
 // laSymSkew sets sym and skew to the symmetric and skew parts (q + qᵀ)/2 and (q - qᵀ)/2 of the
@@ -593,9 +635,10 @@ func laSymSkew(sym, skew, q []float64, n int) {
 func (o *orthoParts) fn(f func(cos, sin float64) (g, h float64), cols int) *mat.Dense {
 	n, _ := o.y.Dims()
 	mid := mat.NewDense(n, cols, nil)
+	wt := o.wtCols(cols)
 	for j := range n {
 		g, h := f(o.cos[j], o.sin[j])
-		yr, wr, out := o.y.RawRowView(j)[:cols], o.wt.RawRowView(j)[:cols], mid.RawRowView(j)
+		yr, wr, out := o.y.RawRowView(j)[:cols], wt.RawRowView(j)[:cols], mid.RawRowView(j)
 		for k := range out {
 			out[k] = float64(g*yr[k]) - float64(h*wr[k])
 		}

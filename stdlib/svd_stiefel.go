@@ -80,18 +80,22 @@ func logStiefel(a, b *mat.Dense, eps float64, maxIters int) (*stiefelLog, error)
 
 	lg := &stiefelLog{a: a, q: q, p: p, k: k}
 	for range maxIters {
-		var parts *orthoParts
-		lg.l, parts, err = laLogmParts(v)
+		parts, err := orthoDecompose("logm", v)
 		if err != nil {
 			return nil, fmt.Errorf("log_stiefel: %v", err)
 		}
-		c := laClone(lg.l.Slice(p, p+k, p, p+k))
+		lg.last = parts
+		// A step reads rows p.. of l = logm(v) only: its lower-right block c, made exactly
+		// skew (see laLogm), and lb = l[p:, :p].
+		rows := parts.logmRows(p)
+		c := laClone(rows.Slice(0, k, p, p+k))
+		cd := c.RawMatrix().Data
+		laSymSkew(nil, cd, cd, k)
 		if laFrobenius(c) <= eps {
 			lg.converged = parts
 			break
 		}
-		l := lg.l
-		lb := l.Slice(p, p+k, 0, p)
+		lb := rows.Slice(0, k, 0, p)
 		s := laMul(lb, lb.T())
 		s.Scale(1.0/12, s)
 		for i := range k {
@@ -112,17 +116,29 @@ func logStiefel(a, b *mat.Dense, eps float64, maxIters int) (*stiefelLog, error)
 // first p columns [a q] maps to b.
 type stiefelLog struct {
 	a, q *mat.Dense // n x p and n x k, orthonormal columns, q ⟂ a
-	l    *mat.Dense // (p+k) x (p+k), skew
+	l    *mat.Dense // (p+k) x (p+k), skew; made from last when first needed
 	p, k int
-	// converged is v's decomposition when the iteration stopped on eps (l = logm(v) with
-	// |l[p:, p:]| <= eps), nil when it ran out of steps.
-	converged *orthoParts
+	// last is the decomposition of the last logm's v; converged is the same when the
+	// iteration stopped on eps (|l[p:, p:]| <= eps), nil when it ran out of steps.
+	last, converged *orthoParts
+}
+
+// logm is l, the last logm, whole: the steps made only its rows p.. (logmRows).
+func (lg *stiefelLog) logm() *mat.Dense {
+	if lg.l == nil {
+		n := lg.p + lg.k
+		lg.l = lg.last.fn(logmOfOrtho, n)
+		d := lg.l.RawMatrix().Data
+		laSymSkew(nil, d, d, n) // in place: l's skew part
+	}
+	return lg.l
 }
 
 // delta is the tangent, sd-mecha's log_stiefel result.
 func (lg *stiefelLog) delta() *mat.Dense {
 	p, k := lg.p, lg.k
-	return laAdd(laMul(lg.a, lg.l.Slice(0, p, 0, p)), laMul(lg.q, lg.l.Slice(p, p+k, 0, p)))
+	l := lg.logm()
+	return laAdd(laMul(lg.a, l.Slice(0, p, 0, p)), laMul(lg.q, l.Slice(p, p+k, 0, p)))
 }
 
 // point is sd-mecha's exp_stiefel(a, c·delta), computed in the factors.
@@ -148,7 +164,7 @@ func (lg *stiefelLog) point(c float64) *mat.Dense {
 		e = lg.converged.fn(orthoPower(c, 1), p) // logm is 0 on a plane turned by pi
 	} else {
 		lt := mat.NewDense(p+k, p+k, nil)
-		lt.Scale(c, lg.l)
+		lt.Scale(c, lg.logm())
 		for i := p; i < p+k; i++ {
 			clear(lt.RawRowView(i)[p:])
 		}
