@@ -6,8 +6,9 @@
 // whose level-3 part runs on whatever BLAS blas64 holds: fastblas in mechac, which also
 // supplies its Dsymv), Cuppen's divide and conquer on the tridiagonal matrix (dc.go; blocks
 // of up to 32 by the implicit QL iteration), and the reflectors applied to its eigenvectors
-// (gonum's Dormqr, LAPACK's dormtr). gonum's Dsyev instead applies the QL iteration's plane
-// rotations to two strided columns of the vector matrix at a time: 9.4 s at 1280x1280. This
+// (LAPACK's dormtr, in larger blocks than gonum's Dormqr: reflect.go). gonum's Dsyev instead
+// applies the QL iteration's plane rotations to two strided columns of the vector matrix at a
+// time: 9.4 s at 1280x1280. This
 // takes 0.42 s at 1280 and 3.0 s at 2560 (BenchmarkDecompose; 0.8 s and 6.6 s with the QL
 // iteration for the whole matrix, its rotations batched as the leaves' still are).
 //
@@ -47,12 +48,7 @@ func Decompose(a []float64, n int) (w, vt []float64, err error) {
 	d, e, tau := make([]float64, n), make([]float64, max(n-1, 1)), make([]float64, max(n-1, 1))
 	query := []float64{0}
 	impl.Dsytrd(blas.Lower, n, a, n, d, e, tau, query, -1)
-	lwork := int(query[0])
-	if n > 1 { // (a workspace query reads no c)
-		impl.Dormqr(blas.Left, blas.NoTrans, n-1, n, n-1, a[n:], n, tau, nil, n, query, -1)
-		lwork = max(lwork, int(query[0]))
-	}
-	work := make([]float64, max(lwork, n))
+	work := make([]float64, max(int(query[0]), n))
 	impl.Dsytrd(blas.Lower, n, a, n, d, e, tau, work, len(work))
 	// a holds T's reflectors below the subdiagonal: A = Q T Qᵀ, Q = H(0) ... H(n-2).
 	z, err := tridiagonalDC(d, e[:n-1], n)
@@ -62,7 +58,7 @@ func Decompose(a []float64, n int) (w, vt []float64, err error) {
 	// The eigenvectors are Q Z: the reflectors applied to Z's rows 1.. (LAPACK's dormtr for a
 	// lower Dsytrd), ~2n³ flops where forming Q (Dorgtr) and multiplying took ~10n³/3.
 	if n > 1 {
-		impl.Dormqr(blas.Left, blas.NoTrans, n-1, n, n-1, a[n:], n, tau, z[n:], n, work, len(work))
+		applyQ(n-1, n, n-1, a[n:], n, tau, z[n:], n)
 	}
 	vt = make([]float64, n*n)
 	transpose(vt, z, n)
