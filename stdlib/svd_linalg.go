@@ -469,11 +469,16 @@ func laLogm(m mat.Matrix) (*mat.Dense, error) {
 	if err != nil {
 		return nil, err
 	}
-	n, _ := m.Dims()
+	return o.logm(), nil
+}
+
+// logm is laLogm of the decomposed matrix.
+func (o *orthoParts) logm() *mat.Dense {
+	n, _ := o.y.Dims()
 	l := o.fn(logmOfOrtho, n)
 	d := l.RawMatrix().Data
 	laSymSkew(nil, d, d, n) // in place: l's skew part
-	return l, nil
+	return l
 }
 
 // logmOfOrtho is laLogm's function of an orthogonal matrix (orthoFunc): on a plane turned by

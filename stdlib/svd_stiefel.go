@@ -126,10 +126,7 @@ type stiefelLog struct {
 // logm is l, the last logm, whole: the steps made only its rows p.. (logmRows).
 func (lg *stiefelLog) logm() *mat.Dense {
 	if lg.l == nil {
-		n := lg.p + lg.k
-		lg.l = lg.last.fn(logmOfOrtho, n)
-		d := lg.l.RawMatrix().Data
-		laSymSkew(nil, d, d, n) // in place: l's skew part
+		lg.l = lg.last.logm()
 	}
 	return lg.l
 }
