@@ -22,7 +22,7 @@ var specTemplates = []struct {
 
 // TestSpecEntries: SPEC.md names every method the default registry defines (issue 4: one
 // entry per method), by its own name or, for the templated families, by the template and its
-// configs.
+// configs; and every method has the one-line formula explain shows.
 func TestSpecEntries(t *testing.T) {
 	raw, err := os.ReadFile("../SPEC.md")
 	if err != nil {
@@ -34,6 +34,10 @@ func TestSpecEntries(t *testing.T) {
 		t.Fatalf("only %d methods registered", len(defs))
 	}
 	for _, d := range defs {
+		// mechac explain prints the definition's formula under each line of a recipe.
+		if d.Formula == "" || strings.ContainsAny(d.Formula, "\n\r") {
+			t.Errorf("%s: Formula must be one non-empty line, is %q", d.Name, d.Formula)
+		}
 		if strings.Contains(spec, d.Name) {
 			continue
 		}
