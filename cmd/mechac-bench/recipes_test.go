@@ -1,6 +1,7 @@
 package main
 
 import (
+	"math"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -119,5 +120,36 @@ func TestRecipeNames(t *testing.T) {
 	}
 	if got := strings.Join(names, ","); got != "average,ties" {
 		t.Errorf("recipes %s, want average,ties (the --recipes flag and BENCHMARKS.md name them)", got)
+	}
+}
+
+// TestSummarize: the median wall of each recipe and cache state against its fastest read plus
+// its output at the sitting's fastest write rate, in the order the runs came.
+func TestSummarize(t *testing.T) {
+	run := func(recipe string, wall, read, write float64, out int64) Result {
+		return Result{Recipe: recipe, Cache: "warm", WallSeconds: wall, OutputBytes: out,
+			Bound: Bound{ReadSeconds: read, WriteSeconds: write, WriteBytes: out}}
+	}
+	got := summarize([]Result{
+		run("ties", 1.8, 0.30, 1.50, 100),
+		run("ties", 1.6, 0.25, 1.20, 100),
+		run("ties", 1.7, 0.40, 1.40, 100),
+		run("average", 1.0, 0.20, 0.25, 50), // the sitting's fastest write: 200 bytes/s
+		run("average", 1.2, 0.22, 0.60, 50),
+	})
+	want := []Summary{
+		{Recipe: "ties", Cache: "warm", Runs: 3, MedianWall: 1.7, FastestBound: 0.25 + 0.5, Ratio: 1.7 / 0.75},
+		{Recipe: "average", Cache: "warm", Runs: 2, MedianWall: 1.1, FastestBound: 0.2 + 0.25, Ratio: 1.1 / 0.45},
+	}
+	if len(got) != len(want) {
+		t.Fatalf("got %d summaries, want %d: %+v", len(got), len(want), got)
+	}
+	for i := range want {
+		g, w := got[i], want[i]
+		if g.Recipe != w.Recipe || g.Cache != w.Cache || g.Runs != w.Runs ||
+			math.Abs(g.MedianWall-w.MedianWall) > 1e-12 || math.Abs(g.FastestBound-w.FastestBound) > 1e-12 ||
+			math.Abs(g.Ratio-w.Ratio) > 1e-12 {
+			t.Errorf("summary %d: got %+v, want %+v", i, g, w)
+		}
 	}
 }
