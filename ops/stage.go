@@ -73,6 +73,16 @@ type RawKeySource interface {
 	KeyOperands(i int) (a, b []byte, dt DType, ok bool)
 }
 
+// WholeKeySource is a RawKeySource that also gives an argument's two operands over the whole
+// tensor, not only the chunk: a Stager may then read a few places of every argument at the
+// first chunk (ties_sum's sparse sample) instead of every element of every chunk. The keys and
+// the rules are RawKeySource's.
+type WholeKeySource interface {
+	RawKeySource
+	// WholeKeyOperands is KeyOperands over every element of the tensor.
+	WholeKeyOperands(i int) (a, b []byte, dt DType, ok bool)
+}
+
 // ArgChunker is a Stager whose output chunk can take its tensor arguments a piece at a time:
 // the VM may call ChunkFrom in place of Chunk (same lo, same out), and src.Arg gives argument
 // i's values at chunk offsets [off, off+len(dst)), any pieces in any order, so that the VM

@@ -1,7 +1,9 @@
 package stdlib
 
 import (
+	"fmt"
 	"math"
+	"slices"
 
 	"github.com/mechac/mechac/ops"
 	"github.com/mechac/mechac/ops/num"
@@ -64,5 +66,40 @@ func BenchmarkTiesVoteF16(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// BenchmarkTiesKeysSplitF16 is the range pass's fused split (tiesKeysSplitFast) over one
+// chunk of float16 delta operands in the CPU cache, with a bracket holding ~3.5% of the keys
+// (about what an 8192-key sample's bracket holds): ns per element.
+func BenchmarkTiesKeysSplitF16(b *testing.B) {
+	for _, n := range []int{1 << 16, 1 << 24} {
+		b.Run(fmt.Sprint(n), func(b *testing.B) { benchTiesKeysSplitF16(b, n) })
+	}
+}
+
+func benchTiesKeysSplitF16(b *testing.B, n int) {
+	rng := rand.New(rand.NewPCG(45, 46))
+	base, model := make([]float64, n), make([]float64, n)
+	for j := range base {
+		base[j] = rng.NormFloat64() * 1e-2
+		model[j] = base[j] + rng.NormFloat64()*1e-3
+	}
+	ra, rb := make([]byte, 2*n), make([]byte, 2*n)
+	num.EncodeInto(ra, model, ops.F16, false)
+	num.EncodeInto(rb, base, ops.F16, false)
+	keys := make([]uint32, n)
+	if !num.SubAbsKeys(keys, ra, rb, ops.F16) {
+		b.Fatal("not finite")
+	}
+	sorted := append([]uint32(nil), keys...)
+	slices.Sort(sorted)
+	lo, hi := sorted[n*78/100], sorted[n*815/1000]
+	dst := make([]uint32, 0, n+8)
+	b.SetBytes(2 * int64(n))
+	for b.Loop() {
+		if sc, _, _ := tiesKeysSplitFast(dst[:0], ra, rb, lo, hi); sc != n {
+			b.Fatal("no vector path")
+		}
 	}
 }

@@ -188,7 +188,8 @@ func tiesPutKeys(b []uint32) {
 //     counts the stored keys below and inside the bracket, and selects among those inside when
 //     the rank falls there; else it histograms the stored keys and selects in the coarse bucket
 //     of the rank (no extra pass). Keys below tiesSampleMin skip the sample.
-//   - Two-pass mode: the sample pass, then a range pass (tiesRange) that counts each delta's
+//   - Two-pass mode: the sample pass (sparse where the source offers whole deltas:
+//     sampleSparse), then a range pass (tiesRange) that counts each delta's
 //     keys below its bracket and collects those inside; when the rank misses a bracket (or a
 //     bracket holds more than tiesStageCandCap keys), a histogram pass and a bucket pass follow,
 //     as without a sample (tiesHist, tiesBucket).
@@ -231,6 +232,10 @@ type tiesStager struct {
 	// offsets of a chunk's sampled elements.
 	scratch []uint32
 	at      []uint32
+	// sampled marks the deltas sampleSparse sampled (nil: none), spread their brackets'
+	// widening (tiesRunSpread).
+	sampled []bool
+	spread  []float64
 }
 
 // tiesPhase is what a statistics pass of tiesStager does.
@@ -437,11 +442,18 @@ func (s *tiesStager) observe(pass, lo, n int, src ops.KeySource) error {
 			s.keys = tiesGetKeys(s.r * s.n)
 		}
 	}
-	// The sampled offsets, the same for every delta. (Asking the caller for the sampled keys
-	// alone cost more than all of them: each is on a cache line of its own, read either way,
-	// and the scattered reads wait for memory where a stream is prefetched. Measured.) Their
-	// buffer is a recycled key buffer: a fresh slice per key was 79 of the TIES benchmark's
-	// 618 MB allocated, and computing them per delta cost 2% of its CPU time.
+	if phase == tiesSample && lo == 0 && !s.onePass {
+		s.sampleSparse(src)
+	}
+	if phase == tiesSample && s.sparseAll() {
+		return nil // every delta sampled at the first chunk
+	}
+	// The full sample's offsets, the same for every delta. (Asking the caller for the sampled
+	// keys alone cost more than all of them: each is on a cache line of its own, read either
+	// way, and the scattered reads wait for memory where a stream is prefetched. Measured: the
+	// sparse sample takes whole lines.) Their buffer is a recycled key buffer: a fresh slice
+	// per key was 79 of the TIES benchmark's 618 MB allocated, and computing them per delta
+	// cost 2% of its CPU time.
 	if phase == tiesSample {
 		if need := n>>s.shift + 2; cap(s.at) < need {
 			s.putKeys(s.at)
@@ -452,6 +464,9 @@ func (s *tiesStager) observe(pass, lo, n int, src ops.KeySource) error {
 	for i := range s.r {
 		if phase == tiesRange && (s.over[i] || s.rangeFused(i, src)) {
 			continue // missed already, or done
+		}
+		if phase == tiesSample && s.sampled != nil && s.sampled[i] {
+			continue // sampled sparsely at the first chunk
 		}
 		// The keys go where one-pass mode keeps them, else to a chunk's scratch.
 		var keys []uint32
@@ -502,6 +517,145 @@ func (s *tiesStager) observe(pass, lo, n int, src ops.KeySource) error {
 		}
 	}
 	return nil
+}
+
+// The sparse sample. The sample pass over every element of a large delta costs a pass over
+// its bytes in memory, which is what the statistics and output passes are bound by, for a few
+// thousand sampled keys. Where the source offers the whole delta's stored bytes
+// (ops.WholeKeySource), the sample takes tiesSparseRuns runs of one cache line each instead:
+// one run at a hashed place in each of tiesSparseRuns equal strata of the tensor, every key of
+// the run. The bracket then widens by how much more the fraction of keys below the rank varies
+// from run to run than it would for as many independent keys (tiesRunSpread: neighbours in a
+// row of a weight matrix share its scale), and a delta whose runs vary more than
+// tiesSparseMaxSpread times that takes the full sample instead. On the scale-4 TIES benchmark
+// the full sample pass was ~11% of the CPU time, the sparse one ~3%.
+//
+// Why 3: a bracket collects ~3.5% more of the delta's keys per unit of spread (4 standard
+// deviations each side of a 2^13-key sample), and a collected key costs ~2.5 ns (its store in
+// the split, its share of the selection) where the full sample costs ~0.2 ns per element: the
+// wider bracket costs more than the full sample past a spread of about 3.3. Lognormal row
+// scales of sigma 0.3, 0.6 and 1 give spreads of about 2, 2.8 and 3.5.
+const (
+	tiesSparseRuns      = 256 // runs per delta
+	tiesSparseRunBytes  = 64  // a run is one cache line of the stored delta
+	tiesSparseMinStrata = 8   // lines per stratum at the least: below, the full sample
+	tiesSparseMaxSpread = 3.0
+)
+
+// tiesRunBufs holds the sparse sample's gathered bytes: a delta's runs, then the base's.
+var tiesRunBufs = sync.Pool{New: func() any { return new([2 * tiesSparseRuns * tiesSparseRunBytes]byte) }}
+
+// tiesSparseDeltas counts the deltas the sparse sample served (for the tests).
+var tiesSparseDeltas atomic.Int64
+
+// sampleSparse runs the tiesSample phase with the sparse sample over each delta that src
+// offers whole, marking those it did in s.sampled and their bracket's widening in s.spread.
+// A delta with a key that is not finite in its runs is left to the full sample, which decides
+// what such a key means (Keys); keys it does not sample the range pass checks (rangeFused).
+func (s *tiesStager) sampleSparse(src ops.KeySource) {
+	ws, ok := src.(ops.WholeKeySource)
+	if !ok {
+		return
+	}
+	const nb = 1 << tiesCoarseBits
+	q := (float64(s.rank) + 0.5) / float64(s.n)
+	var lastB *byte
+	runs := tiesRunBufs.Get().(*[2 * tiesSparseRuns * tiesSparseRunBytes]byte)
+	defer tiesRunBufs.Put(runs)
+	for i := range s.r {
+		a, b, dt, ok := ws.WholeKeyOperands(i)
+		size := dt.Size()
+		if !ok || size == 0 || len(a) != s.n*size || len(b) != len(a) {
+			continue
+		}
+		rl := tiesSparseRunBytes / size // keys per run
+		strata := s.n / rl / tiesSparseRuns
+		if rl < 8 || strata < tiesSparseMinStrata {
+			continue
+		}
+		// The runs' bytes side by side, then their keys in one call. The base's runs are
+		// gathered once for the deltas that share it.
+		keys := s.chunkKeys(tiesSparseRuns * rl)
+		ra, rb := runs[:tiesSparseRuns*tiesSparseRunBytes], runs[tiesSparseRuns*tiesSparseRunBytes:]
+		tiesGatherRuns(ra, a, strata)
+		if &b[0] != lastB {
+			tiesGatherRuns(rb, b, strata)
+			lastB = &b[0]
+		}
+		if !num.SubAbsKeys(keys, ra, rb, dt) {
+			continue
+		}
+		h := s.hist[i*nb : (i+1)*nb : (i+1)*nb]
+		for _, u := range keys {
+			h[u>>tiesFineShift&(nb-1)]++
+		}
+		spread := tiesRunSpread(h, keys, rl, q)
+		if spread > tiesSparseMaxSpread {
+			clear(h)
+			continue
+		}
+		if s.sampled == nil {
+			s.sampled, s.spread = make([]bool, s.r), make([]float64, s.r)
+		}
+		s.sampled[i], s.spread[i] = true, spread
+		tiesSparseDeltas.Add(1)
+	}
+}
+
+// sparseAll reports whether sampleSparse sampled every delta.
+func (s *tiesStager) sparseAll() bool {
+	if s.sampled == nil {
+		return false
+	}
+	for _, ok := range s.sampled {
+		if !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// tiesGatherRuns copies into dst the tiesSparseRuns runs of tiesSparseRunBytes bytes that the
+// sparse sample takes from src, one in each stratum of strata runs.
+func tiesGatherRuns(dst, src []byte, strata int) {
+	for j := range tiesSparseRuns {
+		off := (j*strata + tiesStratumAt(j, strata)) * tiesSparseRunBytes
+		copy(dst[j*tiesSparseRunBytes:(j+1)*tiesSparseRunBytes], src[off:off+tiesSparseRunBytes])
+	}
+}
+
+// tiesStratumAt is the run sampled in stratum j of strata runs: a multiplicative hash of j,
+// so that the runs do not fall at one period of the tensor (a row length).
+func tiesStratumAt(j, strata int) int {
+	return int(uint64(uint32(j)*0x9E3779B9) * uint64(strata) >> 32)
+}
+
+// tiesRunSpread is how many times wider than for independent keys the sample's bracket must
+// be, at least 1: the standard deviation of the count of sampled keys below the rank's coarse
+// bucket, estimated from the spread of the runs' counts (runs of rl keys, h their histogram),
+// over the binomial one of as many independent keys. Between runs of one stratum it is the
+// ratio of the two standard errors; the strata only make the true one smaller.
+func tiesRunSpread(h, keys []uint32, rl int, q float64) float64 {
+	b, _ := tiesBucketOf(h, int(q*float64(len(keys))))
+	runs := len(keys) / rl
+	var sum, sum2 float64
+	lim := b << tiesFineShift // u < lim: below the bucket (keys and lim are below 2^31)
+	for j := range runs {
+		c := uint32(0)
+		for _, u := range keys[j*rl : (j+1)*rl] {
+			c += (u - lim) >> 31
+		}
+		sum += float64(c)
+		sum2 += float64(c) * float64(c)
+	}
+	mean := sum / float64(runs)
+	v := (sum2 - sum*mean) / float64(runs-1) // the variance of a run's count
+	p := mean / float64(rl)
+	iid := float64(rl) * p * (1 - p) // a run's binomial variance at the same fraction
+	if iid <= 0 || v <= 0 {
+		return 1
+	}
+	return max(1, math.Sqrt(v/iid))
 }
 
 // rangeFused runs the tiesRange phase over delta i's chunk with the keys made in the split's
@@ -650,6 +804,9 @@ func (s *tiesStager) bracket(i int) int {
 	q := (float64(s.rank) + 0.5) / float64(s.n)
 	at := q * float64(ns)
 	w := tiesSampleSigmas*math.Sqrt(float64(ns)*q*(1-q)) + tiesSampleSlack
+	if s.spread != nil && s.spread[i] > 1 {
+		w *= s.spread[i]
+	}
 	if tiesSampleSigmas < 0 {
 		// The tests' bracket that misses: above every key but an all-ones NaN's.
 		s.lo[i], s.hi[i] = math.MaxInt32, math.MaxInt32

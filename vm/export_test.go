@@ -23,6 +23,9 @@ func FusedLoadCount(p *bytecode.Program, opts Options) (int, error) {
 // RawKeyChunks counts the statistics chunks whose keys came from the stored bytes.
 var RawKeyChunks = &rawKeyChunks
 
+// WholeKeyCalls counts the whole operands given to a Stager (ops.WholeKeySource).
+var WholeKeyCalls = &wholeKeyCalls
+
 // DirectChunks counts the output chunks whose staged arguments were made a piece at a time.
 var DirectChunks = &directChunks
 

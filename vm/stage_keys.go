@@ -110,6 +110,17 @@ type rawKeySource struct {
 
 // operands returns the stored bytes of argument i's two operands over the chunk.
 func (src *rawKeySource) operands(i int) (a, b []byte, dt ops.DType, err error) {
+	a, b, dt, err = src.wholeOperands(i)
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	size := dt.Size()
+	lo, hi := src.part.lo*size, (src.part.lo+src.part.n)*size
+	return a[lo:hi], b[lo:hi], dt, nil
+}
+
+// wholeOperands returns the stored bytes of argument i's two operands.
+func (src *rawKeySource) wholeOperands(i int) (a, b []byte, dt ops.DType, err error) {
 	if i < 0 || i >= len(src.st.rawKeys) {
 		return nil, nil, 0, errWhole // cannot happen: a Stager asking for what the VM did not offer
 	}
@@ -118,14 +129,14 @@ func (src *rawKeySource) operands(i int) (a, b []byte, dt ops.DType, err error) 
 	if err != nil {
 		return nil, nil, 0, err
 	}
-	da, dt := ia.data, ia.dtype
 	ib, err := w.cachedRaw(ra.b.B, k.Loads[ra.b.C])
 	if err != nil {
 		return nil, nil, 0, err
 	}
-	size := dt.Size()
-	lo, hi := src.part.lo*size, (src.part.lo+src.part.n)*size
-	return da[lo:hi], ib.data[lo:hi], dt, nil
+	if ia == nil || ib == nil || ia.dtype != ib.dtype || len(ia.data) != len(ib.data) {
+		return nil, nil, 0, errWhole // cannot happen: rawKeysReady checked them
+	}
+	return ia.data, ib.data, ia.dtype, nil
 }
 
 // Keys is ops.KeySource.Keys: the method's RawKeys over the chunk.
@@ -149,6 +160,22 @@ func (src *rawKeySource) KeyOperands(i int) (a, b []byte, dt ops.DType, ok bool)
 	a, b, dt, err := src.operands(i)
 	return a, b, dt, err == nil
 }
+
+// WholeKeyOperands is ops.WholeKeySource.WholeKeyOperands: KeyOperands over the whole tensor.
+func (src *rawKeySource) WholeKeyOperands(i int) (a, b []byte, dt ops.DType, ok bool) {
+	if i < 0 || i >= len(src.st.rawKeys) || !src.w.m.methods[src.st.rawKeys[i].call.B].Difference {
+		return nil, nil, 0, false
+	}
+	a, b, dt, err := src.wholeOperands(i)
+	if err == nil {
+		wholeKeyCalls.Add(1)
+	}
+	return a, b, dt, err == nil
+}
+
+// wholeKeyCalls counts the whole operands given to a Stager (for the tests: the path must
+// run where it can).
+var wholeKeyCalls atomic.Int64
 
 // finite maps a non-finite input under OmitNonFinite to errWhole.
 func (src *rawKeySource) finite(ok bool) error {

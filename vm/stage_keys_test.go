@@ -16,7 +16,8 @@ import (
 // (NoRawKeys) and of whole tensors, for float16, bfloat16 and float32 model sets and a mixed
 // one (whose pairs of unlike dtypes take the slice), with inf and NaN in some inputs (with and
 // without OmitNonFinite), for chunk lengths that give a scalar tail and the default; and it
-// checks that the stored-bytes paths ran where they can. The output pass then makes the
+// checks that the stored-bytes paths ran where they can (the sparse sample's whole operands
+// included). The output pass then makes the
 // arguments a piece at a time (stage_args.go), which NoRawKeys turns off too.
 func TestRawKeysBitwise(t *testing.T) {
 	keys := testKeys(t, 30)
@@ -30,6 +31,11 @@ func TestRawKeysBitwise(t *testing.T) {
 	keys[names[20]] = []int{160, 130}
 	// Several vote tiles and columns past the last 16-column block.
 	keys[names[21]] = []int{131, 67}
+	// Two keys large enough for the sparse sample (ops.WholeKeySource), one with an inf in
+	// its first run (which takes the full sample) and a NaN in no run.
+	keys[names[22]] = []int{320, 260}
+	keys[names[23]] = []int{300, 240}
+	nan[names[23]] = true
 	sets := map[string][]ops.DType{
 		"f16":   {ops.F16, ops.F16, ops.F16, ops.F16, ops.F16},
 		"bf16":  {ops.BF16, ops.BF16, ops.BF16, ops.BF16, ops.BF16},
@@ -58,11 +64,14 @@ func TestRawKeysBitwise(t *testing.T) {
 				run := func(noRaw bool) string {
 					return runSum(t, prog, vm.Options{Registry: stdlib.Default(), Jobs: 2, ChunkElems: chunk, NoRawKeys: noRaw}, label)
 				}
-				before, beforeDirect := vm.RawKeyChunks.Load(), vm.DirectChunks.Load()
+				before, beforeDirect, beforeWhole := vm.RawKeyChunks.Load(), vm.DirectChunks.Load(), vm.WholeKeyCalls.Load()
 				if got := run(false); got != want {
 					t.Errorf("%s: keys from the stored bytes: sha256 %s, whole tensors %s", label, got, want)
 				}
 				took, direct := vm.RawKeyChunks.Load()-before, vm.DirectChunks.Load()-beforeDirect
+				if whole := vm.WholeKeyCalls.Load() - beforeWhole; (whole > 0) != (name != "mixed") {
+					t.Errorf("%s: %d whole operands given for the sparse sample", label, whole)
+				}
 				if got := run(true); got != want {
 					t.Errorf("%s: keys from the slice: sha256 %s, whole tensors %s", label, got, want)
 				}
