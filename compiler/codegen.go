@@ -32,9 +32,12 @@ type generator struct {
 	prog    *bytecode.Program
 	consts  map[string]int
 	methods map[string]int
-	classes map[string]int
-	pending map[*ops.Def]bool
-	errs    pos.ErrorList
+	// methodOf and methodDefs: the method table by Def, and each entry's Def.
+	methodOf   map[*ops.Def]int
+	methodDefs []*ops.Def
+	classes    map[string]int
+	pending    map[*ops.Def]bool
+	errs       pos.ErrorList
 
 	// per key
 	regBytes map[int]int64
@@ -55,13 +58,15 @@ type generator struct {
 	vals    []ops.Value  // emitCall's operand values (stack)
 	tensors []ops.Tensor // emitCall's operand shapes as tensors (stack)
 	shapes  [][]int      // emitCall's register operands' shapes (stack)
-	frees   []bytecode.Instr
-	sig     []byte
-	ins     insertFreesScratch
-	sched   scheduler
-	present []presentOperand // emitCall's tensor operands, for missingOperand
-	lin     map[*ir.Value]*linNode
-	one     *big.Rat
+	// scratchShapes: callScratch's register operands' shapes.
+	scratchShapes [][]int
+	frees         []bytecode.Instr
+	sig           []byte
+	ins           insertFreesScratch
+	sched         scheduler
+	present       []presentOperand // emitCall's tensor operands, for missingOperand
+	lin           map[*ir.Value]*linNode
+	one           *big.Rat
 	// products memoizes mulRat by operand pointers: the coefficients are shared read-only
 	// Rats (linNode.cs), so every key of a chain multiplies the same pairs again.
 	products map[[2]*big.Rat]*big.Rat
@@ -187,29 +192,39 @@ func peakBytes(code bytecode.Code, size map[int]int64, scratch func(bytecode.Ins
 		bytes int64
 		refs  int
 	}
-	regs := map[int]*buf{}
+	// bufs[regs[r]-1] is register r's buffer (regs[r] == 0: none). Slices, not a map of
+	// pointers: this runs for every key of a plan.
+	bufs := make([]buf, 0, len(code.Instrs))
+	regs := make([]int, code.NumRegs)
+	reg := func(r int) *int {
+		for r >= len(regs) {
+			regs = append(regs, 0)
+		}
+		return &regs[r]
+	}
 	var live, peak int64
 	drop := func(r int) {
-		if b := regs[r]; b != nil {
+		if p := reg(r); *p != 0 {
+			b := &bufs[*p-1]
 			b.refs--
 			if b.refs == 0 {
 				live -= b.bytes
 			}
-			delete(regs, r)
+			*p = 0
 		}
 	}
 	for _, in := range code.Instrs {
 		switch in.Op {
 		case bytecode.LOAD, bytecode.CALL:
 			drop(in.A)
-			b := &buf{bytes: size[in.A], refs: 1}
-			regs[in.A] = b
-			live += b.bytes
+			bufs = append(bufs, buf{bytes: size[in.A], refs: 1})
+			*reg(in.A) = len(bufs)
+			live += size[in.A]
 		case bytecode.MOVE:
 			drop(in.A)
-			if b := regs[in.B]; b != nil {
-				b.refs++
-				regs[in.A] = b
+			if b := *reg(in.B); b != 0 {
+				bufs[b-1].refs++
+				*reg(in.A) = b
 			}
 		case bytecode.FREE, bytecode.MISS:
 			drop(in.A)
@@ -224,18 +239,26 @@ func peakBytes(code bytecode.Code, size map[int]int64, scratch func(bytecode.Ins
 
 // callScratch is the scratch of a CALL of the key being generated (ops.Def.CallScratch): from
 // its output's shape, its register operands' shapes and its constant numbers.
+//
+// It runs for every CALL of every key (finishKey's peakBytes), so it takes the Def from the
+// method table's side and builds the constant numbers only for a Def whose scratch reads them.
 func (g *generator) callScratch(in bytecode.Instr) int64 {
-	d, ok := g.c.opts.Registry.Lookup(g.prog.Methods[in.B])
-	if !ok {
+	d := g.methodDefs[in.B]
+	if d.ScratchIn == nil && d.ScratchFor == nil && d.Scratch == nil {
 		return 0
 	}
-	var shapes [][]int
+	shapes := g.scratchShapes[:0]
 	for _, o := range in.Operands {
 		if o.Kind == bytecode.OpReg {
 			shapes = append(shapes, g.regShapes[o.Index])
 		}
 	}
-	return d.CallScratch(g.regShapes[in.A], shapes, callNumbers(g.prog.Consts, d, in))
+	g.scratchShapes = shapes[:0]
+	var numbers map[string]float64
+	if d.ScratchIn != nil || d.ScratchFor != nil {
+		numbers = callNumbers(g.prog.Consts, d, in)
+	}
+	return d.CallScratch(g.regShapes[in.A], shapes, numbers)
 }
 
 // callNumbers is bytecode.CallNumbers with d's parameter names.
@@ -266,13 +289,24 @@ func (g *generator) constant(c bytecode.Const) int {
 	return i
 }
 
+// method is d's index in the plan's method table, added at its first use. The Defs are
+// kept beside the names (methodDefs) for callScratch.
 func (g *generator) method(d *ops.Def) int {
-	if i, ok := g.methods[d.FullName()]; ok {
+	if i, ok := g.methodOf[d]; ok {
 		return i
 	}
-	i := len(g.prog.Methods)
-	g.prog.Methods = append(g.prog.Methods, d.FullName())
-	g.methods[d.FullName()] = i
+	name := d.FullName()
+	i, ok := g.methods[name]
+	if !ok {
+		i = len(g.prog.Methods)
+		g.prog.Methods = append(g.prog.Methods, name)
+		g.methodDefs = append(g.methodDefs, d)
+		g.methods[name] = i
+	}
+	if g.methodOf == nil {
+		g.methodOf = map[*ops.Def]int{}
+	}
+	g.methodOf[d] = i
 	return i
 }
 
