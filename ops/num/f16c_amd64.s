@@ -107,3 +107,69 @@ pack:
 	MOVQ AX, bad+32(FP)
 	VZEROUPPER
 	RET
+
+DATA f32OneBit<>+0(SB)/4, $1
+GLOBL f32OneBit<>(SB), RODATA|NOPTR, $4
+
+// func encodeF16AVX512(dst *byte, src *float64, n int, viaF32 bool) (bad uint64)
+// encodeF16C sixteen values a step (n a positive multiple of 16), with AVX-512's embedded
+// rounding: round-to-odd to float32 is the conversion toward zero (VCVTPD2PS.RZ_SAE) with the
+// last bit set where it was inexact, in place of the AVX2 loop's fix-up of a nearest-even
+// conversion. The same bits: a value is rounded to float32 by round-to-odd (or, viaF32, to
+// nearest even), then to float16 to nearest even.
+TEXT ·encodeF16AVX512(SB), NOSPLIT, $0-40
+	MOVQ    dst+0(FP), DI
+	MOVQ    src+8(FP), SI
+	MOVQ    n+16(FP), CX
+	MOVBLZX viaF32+24(FP), DX
+	VPBROADCASTD f32OneBit<>(SB), Y15
+	KXORW   K7, K7, K7 // NaN lanes
+	TESTQ   DX, DX
+	JNZ     e512via
+
+e512odd:
+	VMOVUPD  (SI), Z0
+	VMOVUPD  64(SI), Z1
+	VCMPPD   $3, Z0, Z0, K1 // unordered: NaN
+	VCMPPD   $3, Z1, Z1, K2
+	KORW     K1, K7, K7
+	KORW     K2, K7, K7
+	VCVTPD2PS.RZ_SAE Z0, Y2
+	VCVTPD2PS.RZ_SAE Z1, Y3
+	VCVTPS2PD Y2, Z4
+	VCVTPS2PD Y3, Z5
+	VCMPPD   $0x0c, Z0, Z4, K3 // NEQ_OQ: inexact
+	VCMPPD   $0x0c, Z1, Z5, K4
+	VPORD    Y15, Y2, K3, Y2   // the last bit set where inexact: round to odd
+	VPORD    Y15, Y3, K4, Y3
+	VINSERTF64X4 $1, Y3, Z2, Z2
+	VCVTPS2PH $0, Z2, Y6
+	VMOVDQU  Y6, (DI)
+	ADDQ     $128, SI
+	ADDQ     $32, DI
+	SUBQ     $16, CX
+	JNZ      e512odd
+	JMP      e512done
+
+e512via:
+	VMOVUPD  (SI), Z0
+	VMOVUPD  64(SI), Z1
+	VCMPPD   $3, Z0, Z0, K1
+	VCMPPD   $3, Z1, Z1, K2
+	KORW     K1, K7, K7
+	KORW     K2, K7, K7
+	VCVTPD2PS Z0, Y2
+	VCVTPD2PS Z1, Y3
+	VINSERTF64X4 $1, Y3, Z2, Z2
+	VCVTPS2PH $0, Z2, Y6
+	VMOVDQU  Y6, (DI)
+	ADDQ     $128, SI
+	ADDQ     $32, DI
+	SUBQ     $16, CX
+	JNZ      e512via
+
+e512done:
+	KMOVW    K7, AX
+	MOVQ     AX, bad+32(FP)
+	VZEROUPPER
+	RET

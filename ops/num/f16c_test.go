@@ -2,6 +2,7 @@ package num
 
 import (
 	"encoding/binary"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -100,11 +101,24 @@ func benchBothPaths(b *testing.B, name string, bytes int, f func()) {
 // around every float16 rounding midpoint (exactly on it and a few float64 and float32 ulps to
 // either side, where rounding twice would go wrong), subnormal results, the overflow threshold,
 // zeros, infinities and random values of every magnitude, in both modes (once, and via float32
-// as torch's x.float().half()); a NaN anywhere sends the block to the scalar code.
+// as torch's x.float().half()), by the AVX-512 loop (where the CPU has it) and the AVX2 one; a
+// NaN anywhere sends the block to the scalar code.
 func TestF16CEncodeMatchesScalar(t *testing.T) {
 	if !hasF16C {
 		t.Skip("no F16C on this CPU: EncodeInto uses the scalar code only")
 	}
+	wides := []bool{false}
+	if hasAVX512VL {
+		wides = append(wides, true)
+	}
+	defer func(old bool) { hasAVX512VL = old }(hasAVX512VL)
+	for _, wide := range wides {
+		hasAVX512VL = wide
+		t.Run(fmt.Sprintf("avx512=%v", wide), testF16CEncodeMatchesScalar)
+	}
+}
+
+func testF16CEncodeMatchesScalar(t *testing.T) {
 	var vals []float64
 	for h := uint16(0); h < 0x7c00; h++ {
 		lo, hi := F16ToF64(h), F16ToF64(h+1)
@@ -133,9 +147,12 @@ func TestF16CEncodeMatchesScalar(t *testing.T) {
 				t.Fatalf("via f32 %v: %v (%#x): F16C %#04x, scalar %#04x", via, vals[i], math.Float64bits(vals[i]), g, w)
 			}
 		}
-		// a NaN in a block of eight: the scalar code's payload
+		// a NaN in a block of eight or sixteen: the scalar code's payload
 		nan := []float64{1, 2, math.Float64frombits(0x7ff0000000000123), 4, 5, 6, 7, 8, 9}
-		w2, g2 := make([]byte, 18), make([]byte, 18)
+		if via {
+			nan = []float64{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, math.NaN(), 15, 16, 17}
+		}
+		w2, g2 := make([]byte, 2*len(nan)), make([]byte, 2*len(nan))
 		hasF16C = false
 		EncodeInto(w2, nan, ops.F16, via)
 		hasF16C = old
