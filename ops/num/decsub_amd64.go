@@ -33,10 +33,35 @@ func decodeFMABF16(dst *float64, src *byte, b *float64, c float64, n int) (bad u
 //go:noescape
 func decodeFMAF32(dst *float64, src *byte, b *float64, c float64, n int) (bad uint64)
 
+// The float16 loops sixteen at a time, where the CPU has AVX-512 (hasAVX512): the same bits.
+
+//go:noescape
+func decodeSubF16AVX512(dst *float64, src *byte, b *float64, n int) (bad uint64)
+
+//go:noescape
+func decodeAddF16AVX512(dst *float64, src *byte, b *float64, n int) (bad uint64)
+
+//go:noescape
+func decodeFMAF16AVX512(dst *float64, src *byte, b *float64, c float64, n int) (bad uint64)
+
 var (
 	hasAVX2 = cpu.X86.HasAVX2
 	hasFMA  = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 )
+
+// f16Wide runs a float16 loop over n elements (a multiple of 8): wide, sixteen at a time, over
+// the largest multiple of 16 where the CPU has AVX-512, and narrow, eight at a time, over the
+// rest (from element done). It returns the loops' OR of bad.
+func f16Wide(n int, wide func(n int) uint64, narrow func(done, n int) uint64) uint64 {
+	done, bad := 0, uint64(0)
+	if n16 := n &^ 15; hasAVX512 && n16 > 0 {
+		bad, done = wide(n16), n16
+	}
+	if done < n {
+		bad |= narrow(done, n-done)
+	}
+	return bad
+}
 
 // decodeSubFast is DecodeSubFast's vector path (see there).
 func decodeSubFast(dst []float64, src []byte, d ops.DType, b []float64) int {
@@ -59,10 +84,15 @@ func decodeOpFast(dst []float64, src []byte, d ops.DType, b []float64, add bool)
 	var f func(dst *float64, src *byte, b *float64, n int) (bad uint64)
 	switch {
 	case d == ops.F16 && hasF16C:
-		f = decodeSubF16C
+		f, f512 := decodeSubF16C, decodeSubF16AVX512
 		if add {
-			f = decodeAddF16C
+			f, f512 = decodeAddF16C, decodeAddF16AVX512
 		}
+		if f16Wide(n, func(n int) uint64 { return f512(&dst[0], &src[0], &b[0], n) },
+			func(i, n int) uint64 { return f(&dst[i], &src[2*i], &b[i], n) }) != 0 {
+			return 0
+		}
+		return n
 	case d == ops.BF16 && hasAVX2:
 		f = decodeSubBF16
 		if add {
@@ -91,7 +121,8 @@ func decodeFMAFast(dst []float64, src []byte, d ops.DType, b []float64, c float6
 	var bad uint64
 	switch {
 	case d == ops.F16 && hasF16C:
-		bad = decodeFMAF16C(&dst[0], &src[0], &b[0], c, n)
+		bad = f16Wide(n, func(n int) uint64 { return decodeFMAF16AVX512(&dst[0], &src[0], &b[0], c, n) },
+			func(i, n int) uint64 { return decodeFMAF16C(&dst[i], &src[2*i], &b[i], c, n) })
 	case d == ops.BF16:
 		bad = decodeFMABF16(&dst[0], &src[0], &b[0], c, n)
 	case d == ops.F32:

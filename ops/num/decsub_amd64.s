@@ -150,3 +150,92 @@ TEXT ·decodeFMAF32(SB), NOSPLIT, $0-48
 	VBROADCASTSD c+24(FP), Y15
 	F32_LOOP(FMA_STORE)
 	RETURN_BAD(bad+40(FP))
+
+// The float16 loops sixteen values a step with AVX-512 (n a positive multiple of 16): the
+// same widening (VCVTPH2PS to sixteen float32, VCVTPS2PD of each half) and the same operation
+// per element, so the same bits as the eight-wide loops; the inf/NaN test as HALF_TEST on all
+// sixteen.
+
+// HALF16_TEST_INIT sets Y6 to the float16 exponent mask in all sixteen lanes and clears Y7.
+#define HALF16_TEST_INIT \
+	MOVL $0x7c007c00, AX \
+	VMOVD AX, X6 \
+	VPBROADCASTD X6, Y6 \
+	VPXOR Y7, Y7, Y7
+
+// F16_LOOP512(STORE) widens sixteen float16 per step into Z3 (the low eight) and Z5.
+#define F16_LOOP512(STORE) \
+	HALF16_TEST_INIT \
+loop512: \
+	VMOVDQU (SI), Y0 \
+	VPAND   Y6, Y0, Y1 \
+	VPCMPEQW Y6, Y1, Y1 \
+	VPOR    Y1, Y7, Y7 \
+	VCVTPH2PS Y0, Z2 \
+	VCVTPS2PD Y2, Z3 \
+	VEXTRACTF64X4 $1, Z2, Y4 \
+	VCVTPS2PD Y4, Z5 \
+	STORE \
+	JNZ  loop512
+
+// PLAIN_STORE512 stores Z3 and Z5 to dst and moves src and dst on.
+#define PLAIN_STORE512 \
+	VMOVUPD Z3, (DI) \
+	VMOVUPD Z5, 64(DI) \
+	ADDQ $32, SI \
+	ADDQ $128, DI \
+	SUBQ $16, CX
+
+// OP_STORE512 is OP_STORE for sixteen values.
+#define OP_STORE512(OP) \
+	OP  (DX), Z3, Z3 \
+	OP  64(DX), Z5, Z5 \
+	VMOVUPD Z3, (DI) \
+	VMOVUPD Z5, 64(DI) \
+	ADDQ $32, SI \
+	ADDQ $128, DX \
+	ADDQ $128, DI \
+	SUBQ $16, CX
+
+#define SUB_STORE512 OP_STORE512(VSUBPD)
+#define ADD_STORE512 OP_STORE512(VADDPD)
+
+// FMA_STORE512 is FMA_STORE for sixteen values (c broadcast in Z15).
+#define FMA_STORE512 \
+	VMOVUPD (DX), Z8 \
+	VMOVUPD 64(DX), Z9 \
+	VFMADD231PD Z15, Z3, Z8 \
+	VFMADD231PD Z15, Z5, Z9 \
+	VMOVUPD Z8, (DI) \
+	VMOVUPD Z9, 64(DI) \
+	ADDQ $32, SI \
+	ADDQ $128, DX \
+	ADDQ $128, DI \
+	SUBQ $16, CX
+
+// func decodeF16AVX512(dst *float64, src *byte, n int) (bad uint64)
+TEXT ·decodeF16AVX512(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ n+16(FP), CX
+	F16_LOOP512(PLAIN_STORE512)
+	RETURN_BAD(bad+24(FP))
+
+// func decodeSubF16AVX512(dst *float64, src *byte, b *float64, n int) (bad uint64)
+TEXT ·decodeSubF16AVX512(SB), NOSPLIT, $0-40
+	ARGS(n+24)
+	F16_LOOP512(SUB_STORE512)
+	RETURN_BAD(bad+32(FP))
+
+// func decodeAddF16AVX512(dst *float64, src *byte, b *float64, n int) (bad uint64)
+TEXT ·decodeAddF16AVX512(SB), NOSPLIT, $0-40
+	ARGS(n+24)
+	F16_LOOP512(ADD_STORE512)
+	RETURN_BAD(bad+32(FP))
+
+// func decodeFMAF16AVX512(dst *float64, src *byte, b *float64, c float64, n int) (bad uint64)
+TEXT ·decodeFMAF16AVX512(SB), NOSPLIT, $0-48
+	ARGS(n+32)
+	VBROADCASTSD c+24(FP), Z15
+	F16_LOOP512(FMA_STORE512)
+	RETURN_BAD(bad+40(FP))

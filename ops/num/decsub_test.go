@@ -16,10 +16,23 @@ import (
 // and NaN; and it takes a multiple of 8. DecodeAddFast the same with b + widen(src), the order
 // of n_average's running sum (a NaN b keeps its payload).
 // DecodeFMAFast the same with math.FMA(c, widen(src), b) for a few c.
+// Each by the sixteen-wide float16 loops (AVX-512, where the CPU has it) and the eight-wide.
 func TestDecodeSubFast(t *testing.T) {
-	for _, op := range []string{"sub", "add", "fma"} {
-		testDecodeOpFast(t, op)
+	defer func(old bool) { hasAVX512 = old }(hasAVX512)
+	for _, wide := range wideModes() {
+		hasAVX512 = wide
+		for _, op := range []string{"sub", "add", "fma"} {
+			testDecodeOpFast(t, op)
+		}
 	}
+}
+
+// wideModes is the settings of hasAVX512 the tests run: false, and true where the CPU has it.
+func wideModes() []bool {
+	if hasAVX512 {
+		return []bool{false, true}
+	}
+	return []bool{false}
 }
 
 func testDecodeOpFast(t *testing.T, op string) {
@@ -83,6 +96,9 @@ func testDecodeOpFast(t *testing.T, op string) {
 		}
 		for lo := 0; lo < len(all); lo += 16 {
 			check(d.String()+" patterns", all[lo:lo+16], d)
+		}
+		for lo := 0; lo < len(all); lo += 32 {
+			check(d.String()+" patterns by sixteen", all[lo:lo+32], d)
 		}
 		for lo := 0; lo+24*2 <= len(all); lo += 4096 {
 			check(d.String()+" block of 24", all[lo:lo+48], d)

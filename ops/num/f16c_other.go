@@ -2,8 +2,8 @@
 
 package num
 
-// hasF16C and hasAVX512VL: no vector paths here (the tests read them).
-var hasF16C, hasAVX512VL = false, false
+// hasF16C, hasAVX512 and hasAVX512VL: no vector paths here (the tests read and set them).
+var hasF16C, hasAVX512, hasAVX512VL = false, false, false
 
 func decodeF16Fast(dst []float64, src []byte) int { return 0 }
 

@@ -11,12 +11,21 @@ import (
 )
 
 // TestF16CMatchesTable: the F16C widening gives the table's bits for every float16 pattern (all
-// 65536, eight at a time, so that blocks holding an inf or NaN take the table path), and for
+// 65536, eight and sixteen at a time, so that blocks holding an inf or NaN take the table
+// path), by the sixteen-wide loop (AVX-512, where the CPU has it) and the eight-wide, and for
 // random lengths with non-finite values placed anywhere, through DecodeInto and DecodeFinite.
 func TestF16CMatchesTable(t *testing.T) {
 	if !hasF16C {
 		t.Skip("no F16C on this CPU: DecodeInto uses the table only")
 	}
+	defer func(old bool) { hasAVX512 = old }(hasAVX512)
+	for _, wide := range wideModes() {
+		hasAVX512 = wide
+		t.Run(fmt.Sprintf("avx512=%v", wide), testF16CMatchesTable)
+	}
+}
+
+func testF16CMatchesTable(t *testing.T) {
 	table := func(src []byte) []float64 {
 		old := hasF16C
 		hasF16C = false
@@ -52,6 +61,9 @@ func TestF16CMatchesTable(t *testing.T) {
 	}
 	for lo := 0; lo < len(all); lo += 16 {
 		check("patterns", all[lo:lo+16])
+	}
+	for lo := 0; lo < len(all); lo += 32 {
+		check("patterns by sixteen", all[lo:lo+32])
 	}
 	rng := rand.New(rand.NewPCG(5, 6))
 	for range 300 {
