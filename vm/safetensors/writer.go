@@ -66,6 +66,14 @@ type Writer struct {
 	err    error // first write error; Commit returns it
 	closed bool  // committed or aborted
 
+	// dataMu serializes the workers' writes of tensor data (writeData). The kernel serializes
+	// buffered writes to one file anyway (the inode's lock, held for the copy into the page
+	// cache), and a writer that finds it taken spins on it while its owner copies: on the
+	// scale-4 benchmark models that spinning was 4.5% of the uniform average's CPU samples,
+	// and waiting here instead took 13% off its CPU time and 10% off its wall time (TIES: 6%
+	// and 5%).
+	dataMu sync.Mutex
+
 	// unsynced counts the bytes written since the last writeback was asked for (wrote); kick
 	// asks the writeback goroutine, which returns, closing done, when stop is closed
 	// (stopWriteback). kick is never closed, so a late write cannot panic.
@@ -462,13 +470,21 @@ func (w *Writer) encodeAt(e *outEntry, elem int, data []float64) error {
 		n := min(per, len(data)-i)
 		buf := (*bp)[:n*size]
 		num.EncodeInto(buf, data[i:i+n], e.DType, w.viaF32)
-		if _, err := w.wf.WriteAt(buf, off); err != nil {
+		if err := w.writeData(buf, off); err != nil {
 			return w.ioErr(err)
 		}
 		w.wrote(len(buf))
 		off += int64(len(buf))
 	}
 	return nil
+}
+
+// writeData writes p at off, one worker at a time (dataMu).
+func (w *Writer) writeData(p []byte, off int64) error {
+	w.dataMu.Lock()
+	defer w.dataMu.Unlock()
+	_, err := w.wf.WriteAt(p, off)
+	return err
 }
 
 // WriteRaw writes the tensor's bytes as they are (little-endian, in the declared dtype), e.g.
@@ -481,7 +497,7 @@ func (w *Writer) WriteRaw(name string, data []byte) error {
 	if int64(len(data)) != e.end-e.begin {
 		return w.finish(e, fmt.Errorf("writing %s: tensor %q has %d bytes, got %d", w.path, name, e.end-e.begin, len(data)))
 	}
-	if _, err := w.wf.WriteAt(data, 8+w.hdrLen+e.begin); err != nil {
+	if err := w.writeData(data, 8+w.hdrLen+e.begin); err != nil {
 		return w.finish(e, w.ioErr(err))
 	}
 	w.wrote(len(data))
