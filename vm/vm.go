@@ -200,13 +200,14 @@ func Run(ctx context.Context, p *bytecode.Program, opts Options) (*Stats, error)
 	}()
 	var inputPaths []string
 	tables := safetensors.NewTableCache()
-	for _, in := range p.Inputs {
-		f, err := safetensors.Open(in.Path)
-		if err != nil {
-			return nil, err
+	files, errs := openInputs(p.Inputs)
+	m.inputs = files // closed by the deferred loop above, whatever happens next
+	for i, in := range p.Inputs {
+		if errs[i] != nil {
+			return nil, errs[i]
 		}
+		f := files[i]
 		tables.Share(f.Header)
-		m.inputs = append(m.inputs, f)
 		inputPaths = append(inputPaths, in.Path)
 		if f.Size != in.Size || (in.HeaderHash != "" && hex.EncodeToString(f.HeaderHash[:]) != in.HeaderHash) {
 			return nil, fmt.Errorf("%s changed since the plan was compiled (size or header differs); compile again", in.Path)
@@ -614,6 +615,25 @@ func (w *worker) exec(k *bytecode.Key, part *span) (bool, error) {
 }
 
 // tensorInfo is input file number input and its tensor name, which the plan says it has.
+// openInputs opens the plan's inputs on up to GOMAXPROCS goroutines: each Open reads, hashes
+// and parses a header (~3 ms for an SDXL model's 2515 tensors), which one after the other was
+// the first ~30 ms of a 9-model run and ~0.75 s of a 216-model one. files[i] and errs[i] are
+// input i's; the caller reports the first error in the inputs' order.
+func openInputs(inputs []bytecode.Input) (files []*safetensors.File, errs []error) {
+	files, errs = make([]*safetensors.File, len(inputs)), make([]error, len(inputs))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), len(inputs)) {
+		wg.Go(func() {
+			for i := int(next.Add(1)) - 1; i < len(inputs); i = int(next.Add(1)) - 1 {
+				files[i], errs[i] = safetensors.Open(inputs[i].Path)
+			}
+		})
+	}
+	wg.Wait()
+	return files, errs
+}
+
 func (m *machine) tensorInfo(input int, name string) (*safetensors.File, *safetensors.TensorInfo, error) {
 	f := m.inputs[input]
 	info, ok := f.Tensors[name]
