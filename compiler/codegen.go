@@ -60,13 +60,17 @@ type generator struct {
 	shapes  [][]int      // emitCall's register operands' shapes (stack)
 	// scratchShapes: callScratch's register operands' shapes.
 	scratchShapes [][]int
-	frees         []bytecode.Instr
-	sig           []byte
-	ins           insertFreesScratch
-	sched         scheduler
-	present       []presentOperand // emitCall's tensor operands, for missingOperand
-	lin           map[*ir.Value]*linNode
-	one           *big.Rat
+	// keyU, keyName, keyID: keyIn's last lookup (keyName's id in universe keyU).
+	keyU    *keyUniverse
+	keyName string
+	keyID   int
+	frees   []bytecode.Instr
+	sig     []byte
+	ins     insertFreesScratch
+	sched   scheduler
+	present []presentOperand // emitCall's tensor operands, for missingOperand
+	lin     map[*ir.Value]*linNode
+	one     *big.Rat
 	// products memoizes mulRat by operand pointers: the coefficients are shared read-only
 	// Rats (linNode.cs), so every key of a chain multiplies the same pairs again.
 	products map[[2]*big.Rat]*big.Rat
@@ -385,7 +389,7 @@ func (g *generator) emitAt(v *ir.Value, key string) result {
 
 func (g *generator) emitNew(v *ir.Value) result {
 	t := g.c.keys
-	if v.Op != ir.OpConst && !t.sets[v].has(g.key) {
+	if v.Op != ir.OpConst && !g.keyIn(t.sets[v]) {
 		return result{missing: true}
 	}
 	switch v.Op {

@@ -132,7 +132,7 @@ func (g *generator) foldTarget(v *ir.Value) (*ir.Value, bool) {
 		}
 	}
 	kept := ops_[keep]
-	if kept == nil || kept.Op == ir.OpConst || kept.Op == ir.OpDict || !g.c.keys.sets[kept].has(g.key) {
+	if kept == nil || kept.Op == ir.OpConst || kept.Op == ir.OpDict || !g.keyIn(g.c.keys.sets[kept]) {
 		return nil, false
 	}
 	return kept, true
@@ -151,7 +151,7 @@ func (g *generator) surelyPresent(v *ir.Value, seen map[*ir.Value]bool) bool {
 		return true
 	}
 	seen[v] = true
-	if !g.c.keys.sets[v].has(g.key) {
+	if !g.keyIn(g.c.keys.sets[v]) {
 		return false
 	}
 	switch v.Op {

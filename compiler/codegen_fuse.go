@@ -88,7 +88,7 @@ func (g *generator) linearCoefs(v *ir.Value) ([]*big.Rat, bool) {
 	}
 	ins := n.ins
 	for _, o := range ins {
-		if o == nil || o.Op == ir.OpConst || o.Op == ir.OpDict || !g.c.keys.sets[o].has(g.key) {
+		if o == nil || o.Op == ir.OpConst || o.Op == ir.OpDict || !g.keyIn(g.c.keys.sets[o]) {
 			return nil, false
 		}
 	}

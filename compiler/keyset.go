@@ -48,6 +48,23 @@ func (s keySet) has(k string) bool {
 	return ok && s.hasID(i)
 }
 
+// keyIn is s.has(g.key) with the key's id looked up once per key and universe: the code
+// generator asks it of several sets for every value of every key, and each lookup hashed the
+// key's name (a tenth of the generation's time with the other name lookups).
+func (g *generator) keyIn(s keySet) bool {
+	if s.all || s.u == nil {
+		return s.all
+	}
+	if s.u != g.keyU || g.key != g.keyName {
+		i, ok := s.u.ids[g.key]
+		if !ok {
+			return false // (not cached: a set may add the key to the universe later)
+		}
+		g.keyU, g.keyName, g.keyID = s.u, g.key, i
+	}
+	return s.hasID(g.keyID)
+}
+
 func (s keySet) hasID(i int) bool {
 	w := i >> 6
 	return w < len(s.bits) && s.bits[w]&(1<<(uint(i)&63)) != 0
