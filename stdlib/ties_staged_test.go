@@ -418,7 +418,7 @@ func TestTiesKeyBuffers(t *testing.T) {
 		tiesKeyIdleBytes = bound
 		var bufs [][]uint32
 		for i := range 2 * tiesKeyIdleBufs {
-			bufs = append(bufs, tiesGetKeys(100+i*15)) // each below the bytes bound
+			bufs = append(bufs, tiesGetKeys(100+i*15%1800)) // each below the bytes bound
 		}
 		for _, b := range bufs {
 			tiesPutKeys(b)
