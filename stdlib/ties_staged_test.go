@@ -414,11 +414,21 @@ func TestTiesKeyBuffers(t *testing.T) {
 	if b := tiesGetKeys(900); &b[0] == &a[0] {
 		t.Fatal("a buffer handed out twice")
 	}
+	// A buffer of a larger class serves n keys up to tiesKeysCap(n), no larger one.
+	tiesKeyFree.bufs, tiesKeyFree.bytes = nil, 0
+	big := tiesGetKeys(1100) // class 1280
+	tiesPutKeys(big)
+	if b := tiesGetKeys(800); &b[0] == &big[0] {
+		t.Fatalf("800 keys (at most %d) took a buffer of %d", tiesKeysCap(800), cap(big))
+	}
+	if b := tiesGetKeys(1024); &b[0] != &big[0] || len(b) != 1024 { // class 1024
+		t.Fatalf("1024 keys (up to %d) did not take the idle buffer of %d", tiesKeysCap(1024), cap(big))
+	}
 	for _, bound := range []int64{1 << 20, 4 * 2000} { // the count bound, then the bytes' bound
 		tiesKeyIdleBytes = bound
 		var bufs [][]uint32
 		for i := range 2 * tiesKeyIdleBufs {
-			bufs = append(bufs, tiesGetKeys(100+i*15%1800)) // each below the bytes bound
+			bufs = append(bufs, tiesGetKeys(100+i*15%1500)) // each below the bytes bound
 		}
 		for _, b := range bufs {
 			tiesPutKeys(b)
