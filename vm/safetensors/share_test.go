@@ -1,7 +1,9 @@
 package safetensors
 
 import (
+	"strconv"
 	"testing"
+	"time"
 )
 
 // TestTableCacheShare: files with the same tensor layout share one table (whatever their
@@ -42,5 +44,40 @@ func TestTableCacheShare(t *testing.T) {
 		if got[0] != w[0] || got[1] != w[1] {
 			t.Errorf("m%d a = %v, want %v", i, got, w)
 		}
+	}
+}
+
+// A header is parsed once per process: the same file opened again, and a copy of it under
+// another path, reuse the parse (with their own Path); a file whose size differs (so do the
+// offsets' checks) or whose header differs is parsed.
+func TestHeaderParsedOnce(t *testing.T) {
+	// A seed of this run's own: the cache is the process's, and -count runs the test again.
+	seed := strconv.FormatInt(time.Now().UnixNano(), 10)
+	layout := `{"__metadata__":{"seed":"` + seed + `"},"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}`
+	data := []byte{0, 0, 128, 63, 0, 0, 0, 64}
+	p1 := writeTemp(t, "p1.safetensors", rawFile(layout, data))
+	p2 := writeTemp(t, "p2.safetensors", rawFile(layout, data))
+	p3 := writeTemp(t, "p3.safetensors", rawFile(layout, append(data, 0, 0, 0, 0))) // 4 bytes more
+	p4 := writeTemp(t, "p4.safetensors", rawFile(`{"__metadata__":{"seed":"`+seed+`x"},"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}`, data))
+	for _, c := range []struct {
+		path   string
+		parses int64
+	}{{p1, 1}, {p1, 0}, {p2, 0}, {p3, 1}, {p4, 1}, {p4, 0}} {
+		before := headerParses.Load()
+		f, err := Open(c.path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := headerParses.Load() - before; got != c.parses {
+			t.Errorf("%s: %d parses, want %d", c.path, got, c.parses)
+		}
+		if f.Path != c.path {
+			t.Errorf("opened %s: Path %s", c.path, f.Path)
+		}
+		got := make([]float64, 2)
+		if err := f.ReadFloat64("a", got); err != nil || got[0] != 1 || got[1] != 2 {
+			t.Errorf("%s: read %v, %v", c.path, got, err)
+		}
+		f.Close()
 	}
 }
