@@ -657,7 +657,7 @@ func tiesDropout00xDef(era string, kind dropout00xKind, kw []ops.Param, doc, for
 			g = rng.NewTorch(rng.TorchDefaultSeed)
 		}
 		// The masked deltas go straight into the stack the TIES core filters in place.
-		masked := make([]float64, len(ms)*n)
+		masked := ops.ScratchOf(c, len(ms)*n) // every element is written below
 		if kind < dropoutDella {
 			keep := float64(float32(1 - p)) // torch.full(shape, 1 - p): a float32 tensor
 			if err := bernoulliCheck(name, keep); err != nil {

@@ -365,6 +365,10 @@ type worker struct {
 	pool    map[int][][]float64
 	pooling bool
 	pooled  int64 // bytes held in pool
+	// scratch is the kernels' scratch (ops.Call.Scratch, kernelScratch), kept from call to
+	// call when pooling; scratchFn is kernelScratch as a func value, made once.
+	scratch   []float64
+	scratchFn func(n int) []float64
 	// kernelMissed: the last CALL's kernel reported ErrMissing (not a missing operand).
 	kernelMissed bool
 	// chunking: the worker runs a key in chunks (alloc hands out whole-chunk buffers);
@@ -405,7 +409,21 @@ type worker struct {
 const poolBytes = 64 << 20
 
 func newWorker(m *machine) *worker {
-	return &worker{m: m, pool: map[int][][]float64{}, donor: -1}
+	w := &worker{m: m, pool: map[int][][]float64{}, donor: -1}
+	w.scratchFn = w.kernelScratch
+	return w
+}
+
+// kernelScratch is ops.Call.Scratch: n float64s of the worker's scratch buffer, its contents
+// those of an earlier call. Kept between calls only when pooling (no memory budget): it is
+// then at most the largest scratch a key of the plan asked for, which that key's planned peak
+// counts; under a budget call drops it, as it would a buffer of its own.
+func (w *worker) kernelScratch(n int) []float64 {
+	if cap(w.scratch) < n {
+		w.scratch = nil // the old one is garbage before the new one is made
+		w.scratch = make([]float64, n)
+	}
+	return w.scratch[:n]
 }
 
 func (w *worker) alloc(n int) []float64 {
@@ -672,7 +690,10 @@ func (w *worker) load(input int, name string) (*ops.Tensor, error) {
 func (w *worker) call(k *bytecode.Key, in *bytecode.Instr) (*ops.Tensor, error) {
 	m := w.m
 	d := m.methods[in.B]
-	c := &ops.Call{Key: k.Name, Numerics: m.numerics, Alt: in.Alt, OutputDType: m.outDType}
+	c := &ops.Call{Key: k.Name, Numerics: m.numerics, Alt: in.Alt, OutputDType: m.outDType, Scratch: w.scratchFn}
+	if !w.pooling {
+		defer func() { w.scratch = nil }()
+	}
 	if in.Key != "" {
 		c.Key = in.Key
 	}

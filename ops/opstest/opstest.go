@@ -231,6 +231,18 @@ func Run(d *ops.Def, c *ops.Call) error {
 	before := snapshot(c)
 	outShapeBefore := append([]int{}, c.Out.Shape...)
 	buf := c.Out.Data
+	if c.Scratch == nil {
+		// Scratch of undefined contents, as the VM's: the sentinel NaN, so that a kernel
+		// that reads an element before writing it gives a wrong result.
+		c.Scratch = func(n int) []float64 {
+			s := make([]float64, n)
+			for i := range s {
+				s[i] = math.Float64frombits(Sentinel)
+			}
+			return s
+		}
+		defer func() { c.Scratch = nil }()
+	}
 	if err := d.Kernel(c); err != nil {
 		return err
 	}
