@@ -84,24 +84,14 @@ func TestTiesRangeFused(t *testing.T) {
 				}
 				calls := 0
 				before := tiesFusedChunks.Load()
-				for pass := 0; pass < s.Passes(); pass++ {
-					lo := 0
-					for _, c := range cs {
-						src := f16Keys{a: a, b: b, lo: lo, n: c, called: &calls}
-						var ks ops.KeySource = src
-						if mode == 1 {
-							ks = f16RawKeys{src}
-						}
-						if err := s.ObserveKeys(pass, lo, c, ks); err != nil {
-							t.Fatal(err)
-						}
-						lo += c
+				th[mode] = slices.Clone(runTiesStager(t, s, cs, func(lo, c int) ops.KeySource {
+					src := f16Keys{a: a, b: b, lo: lo, n: c, called: &calls}
+					if mode == 1 {
+						return f16RawKeys{src}
 					}
-					if err := s.EndPass(pass); err != nil {
-						t.Fatal(err)
-					}
-				}
-				th[mode], passes[mode] = slices.Clone(s.th), s.Passes()
+					return src
+				}))
+				passes[mode] = s.Passes()
 				fused := tiesFusedChunks.Load() - before
 				if mode == 1 && !nonFinite && sigmas > 0 && tiesStageCandCap > 64 && fused == 0 {
 					t.Errorf("the range pass never ran fused")

@@ -84,12 +84,12 @@ func decodeOpFast(dst []float64, src []byte, d ops.DType, b []float64, add bool)
 	var f func(dst *float64, src *byte, b *float64, n int) (bad uint64)
 	switch {
 	case d == ops.F16 && hasF16C:
-		f, f512 := decodeSubF16C, decodeSubF16AVX512
+		narrow, wide := decodeSubF16C, decodeSubF16AVX512
 		if add {
-			f, f512 = decodeAddF16C, decodeAddF16AVX512
+			narrow, wide = decodeAddF16C, decodeAddF16AVX512
 		}
-		if f16Wide(n, func(n int) uint64 { return f512(&dst[0], &src[0], &b[0], n) },
-			func(i, n int) uint64 { return f(&dst[i], &src[2*i], &b[i], n) }) != 0 {
+		if f16Wide(n, func(n int) uint64 { return wide(&dst[0], &src[0], &b[0], n) },
+			func(i, n int) uint64 { return narrow(&dst[i], &src[2*i], &b[i], n) }) != 0 {
 			return 0
 		}
 		return n
