@@ -19,6 +19,7 @@ import (
 
 	"github.com/mechac/mechac/compiler"
 	"github.com/mechac/mechac/lang/pos"
+	"github.com/mechac/mechac/vm"
 )
 
 // Exit statuses.
@@ -66,6 +67,9 @@ type env struct {
 }
 
 func main() {
+	// Compilation's heap (the inputs' headers, the key programs) on huge pages: 64 MiB covers
+	// an 8-model SDXL recipe's ~20 MiB several times (vm.PrepareHeap).
+	vm.PrepareHeap(64 << 20)
 	e := &env{stdout: os.Stdout, stderr: os.Stderr, stderrIsTTY: isTerminal(os.Stderr)}
 	os.Exit(mainEnv(e, os.Args[1:]))
 }

@@ -136,6 +136,13 @@ func cmdRun(e *env, args []string) error {
 	// (Both settings are the process's: restored for a caller that runs again, as the tests do.)
 	defer debug.SetMemoryLimit(debug.SetMemoryLimit(-1))
 	defer stdlib.KeepIdleBuffers(true)
+	if limit == 0 {
+		// The run's heap on huge pages, as much as the plan predicts the run holds (the
+		// workers' arenas, outside the heap, included: the pages never touched cost nothing).
+		// Not under a budget, where a partly used huge page's resident 2 MiB would count.
+		predicted, _ := predictPeak(an, workers, 0)
+		vm.PrepareHeap(predicted)
+	}
 	if limit == 0 && debug.SetMemoryLimit(-1) == math.MaxInt64 {
 		// No budget (and no GOMEMLIMIT): a soft limit at the plan's predicted peak, so that
 		// the collector keeps the heap near what `mechac plan` printed instead of letting it
