@@ -1,3 +1,5 @@
+//go:build linux
+
 package vm
 
 import (
@@ -6,6 +8,7 @@ import (
 	"os"
 	"runtime"
 	"strings"
+	"syscall"
 	"testing"
 	"unsafe"
 )
@@ -55,4 +58,44 @@ func vmFlagsAt(p uintptr) (string, error) {
 		return "", err
 	}
 	return "", fmt.Errorf("no mapping holds %#x", p)
+}
+
+// TestPrepareHeapTwice checks that a PrepareHeap after the heap has been used leaves its
+// pages untouched for the allocations that follow: the runtime clears a large allocation on
+// pages it used before (they would then be faulted in 4 KiB at a time, by its clearing, and
+// resident), unless they were returned to the OS.
+func TestPrepareHeapTwice(t *testing.T) {
+	if runtime.GOOS != "linux" || !thpAdvised() {
+		t.Skip("transparent huge pages are not \"madvise\" here: PrepareHeap does nothing")
+	}
+	PrepareHeap(256 << 20)
+	var keep [][]byte
+	for range 256 {
+		b := make([]byte, 512<<10) // 128 MiB used, then dropped
+		b[0] = 1
+		keep = append(keep, b)
+	}
+	runtime.KeepAlive(keep)
+	keep = nil
+	runtime.GC()
+	PrepareHeap(64 << 20)
+	b := make([]byte, 64<<20)
+	if n := residentPages(t, b); n > len(b)/os.Getpagesize()/8 {
+		t.Errorf("%d of the %d pages of an allocation after PrepareHeap are resident before any use, want it untouched", n, len(b)/os.Getpagesize())
+	}
+	runtime.KeepAlive(b)
+}
+
+// residentPages counts the pages of b in memory (mincore).
+func residentPages(t *testing.T, b []byte) int {
+	vec := make([]byte, (len(b)+os.Getpagesize()-1)/os.Getpagesize())
+	_, _, errno := syscall.Syscall(syscall.SYS_MINCORE, uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)), uintptr(unsafe.Pointer(&vec[0])))
+	if errno != 0 {
+		t.Fatal(errno)
+	}
+	n := 0
+	for _, v := range vec {
+		n += int(v & 1)
+	}
+	return n
 }
