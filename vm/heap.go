@@ -5,6 +5,7 @@ import (
 	"runtime/debug"
 	"strings"
 	"sync"
+	"sync/atomic"
 )
 
 // The Go heap on huge pages. The runtime maps its heap without MADV_HUGEPAGE, so where the
@@ -27,10 +28,14 @@ const hugePageBytes = 2 << 20
 // never touched cost no memory. Resident
 // memory may then grow by up to one huge page per partly used 2 MiB of heap, which is why a
 // run under a memory budget does not call it (SPEC §5.2).
+//
+// A call for no more bytes than an earlier one does nothing: compilation uses little of its
+// block, and a second one costs two more collections.
 func PrepareHeap(n int64) {
-	if n < 2*hugePageBytes || !thpAdvised() {
+	if n < 2*hugePageBytes || !thpAdvised() || n <= heapPrepared.Load() {
 		return
 	}
+	heapPrepared.Store(n)
 	// The runtime clears a large allocation that takes pages it handed out before, unless
 	// they were returned to the OS since (they read as zeros): every free page is returned
 	// first, so that the block is not cleared, which would fault it all in (it starts in the
@@ -42,6 +47,9 @@ func PrepareHeap(n int64) {
 	adviseHugePages(make([]byte, n))
 	debug.FreeOSMemory() // collects the block, which nothing references any more
 }
+
+// heapPrepared is the largest block PrepareHeap advised.
+var heapPrepared atomic.Int64
 
 // thpAdvised reports whether transparent huge pages are given where advised only: the
 // kernel's setting, read once.

@@ -20,6 +20,7 @@ func TestPrepareHeapUntouched(t *testing.T) {
 	if runtime.GOOS != "linux" || !thpAdvised() {
 		t.Skip("transparent huge pages are not \"madvise\" here: PrepareHeap does nothing")
 	}
+	heapPrepared.Store(0)
 	var keep [][]byte
 	for range 64 {
 		b := make([]byte, 512<<10) // 32 MiB used, then dropped
@@ -42,6 +43,7 @@ func TestPrepareHeap(t *testing.T) {
 	if runtime.GOOS != "linux" || !thpAdvised() {
 		t.Skip("transparent huge pages are not \"madvise\" here: PrepareHeap does nothing")
 	}
+	heapPrepared.Store(0)
 	PrepareHeap(256 << 20)
 	// Larger than any free run the test binary's heap had before: it comes from the block (it
 	// may start in the free pages just below it, hence its middle).
@@ -91,6 +93,7 @@ func TestPrepareHeapTwice(t *testing.T) {
 	if runtime.GOOS != "linux" || !thpAdvised() {
 		t.Skip("transparent huge pages are not \"madvise\" here: PrepareHeap does nothing")
 	}
+	heapPrepared.Store(0)
 	PrepareHeap(256 << 20)
 	var keep [][]byte
 	for range 256 {
@@ -101,6 +104,7 @@ func TestPrepareHeapTwice(t *testing.T) {
 	runtime.KeepAlive(keep)
 	keep = nil
 	runtime.GC()
+	heapPrepared.Store(0) // a second block, though smaller
 	PrepareHeap(64 << 20)
 	b := make([]byte, 64<<20)
 	if n := residentPages(t, b); n > len(b)/os.Getpagesize()/8 {
@@ -128,4 +132,26 @@ func residentPages(t *testing.T, b []byte) int {
 		n += int(v & 1)
 	}
 	return n
+}
+
+// TestPrepareHeapOnce checks that a call for no more than an earlier one does nothing: no
+// collection.
+func TestPrepareHeapOnce(t *testing.T) {
+	if runtime.GOOS != "linux" || !thpAdvised() {
+		t.Skip("transparent huge pages are not \"madvise\" here: PrepareHeap does nothing")
+	}
+	heapPrepared.Store(0)
+	var ms runtime.MemStats
+	count := func() uint32 { runtime.ReadMemStats(&ms); return ms.NumForcedGC }
+	before := count()
+	PrepareHeap(64 << 20)
+	if got := count() - before; got != 2 {
+		t.Errorf("PrepareHeap(64 MiB) forced %d collections, want 2", got)
+	}
+	before = count()
+	PrepareHeap(32 << 20)
+	PrepareHeap(64 << 20)
+	if got := count() - before; got != 0 {
+		t.Errorf("PrepareHeap after a larger one forced %d collections, want 0", got)
+	}
 }

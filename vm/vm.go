@@ -198,6 +198,11 @@ func Run(ctx context.Context, p *bytecode.Program, opts Options) (*Stats, error)
 			}
 		}
 	}()
+	// The plan's hash (for the output's metadata and the stats) prints and hashes the whole
+	// plan, ~5 ms for 2515 keys: once, while the inputs open.
+	planHash := make(chan string, 1)
+	go func() { planHash <- p.Hash() }()
+	hash := sync.OnceValue(func() string { return <-planHash })
 	var inputPaths []string
 	tables := safetensors.NewTableCache()
 	files, errs := openInputs(p.Inputs)
@@ -228,7 +233,7 @@ func Run(ctx context.Context, p *bytecode.Program, opts Options) (*Stats, error)
 		meta[k] = v
 	}
 	meta["mecha_recipe"] = p.Recipe
-	meta["mechac_plan_hash"] = p.Hash()
+	meta["mechac_plan_hash"] = hash()
 	meta["mechac_numerics"] = p.Numerics
 	wopts := opts.Writer
 	wopts.Inputs = append(wopts.Inputs, inputPaths...)
@@ -328,7 +333,7 @@ func Run(ctx context.Context, p *bytecode.Program, opts Options) (*Stats, error)
 	slices.Sort(omitted)
 	return &Stats{
 		Keys: len(p.Keys) - len(omitted), Omitted: omitted, BytesRead: m.bytesRead.Load(),
-		BytesOut: total, Elapsed: time.Since(start), PlanHash: p.Hash(), NonFiniteIn: m.nonFinite,
+		BytesOut: total, Elapsed: time.Since(start), PlanHash: hash(), NonFiniteIn: m.nonFinite,
 	}, nil
 }
 

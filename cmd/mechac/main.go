@@ -67,9 +67,10 @@ type env struct {
 }
 
 func main() {
-	// Compilation's heap (the inputs' headers, the key programs) on huge pages: 64 MiB covers
-	// an 8-model SDXL recipe's ~20 MiB several times (vm.PrepareHeap).
-	vm.PrepareHeap(64 << 20)
+	// The heap on huge pages (vm.PrepareHeap): 256 MiB covers the compilation of an 8-model
+	// SDXL recipe (~20 MiB) and its merge in most cases (the TIES benchmark's plan predicts
+	// 231 MiB), so that run need not prepare again.
+	vm.PrepareHeap(256 << 20)
 	e := &env{stdout: os.Stdout, stderr: os.Stderr, stderrIsTTY: isTerminal(os.Stderr)}
 	os.Exit(mainEnv(e, os.Args[1:]))
 }
