@@ -110,6 +110,17 @@ type DeltaSource interface {
 	Delta(i int) (raw []byte, dt DType, base []float64, ok bool)
 }
 
+// RawDeltaSource is a DeltaSource that also offers a difference's base as stored, when the
+// base was read from a file in the model's dtype: Delta's base is then the exact widening of
+// these bytes, and a Stager may widen them in its own precision (float16 to float32) instead
+// of narrowing Delta's float64 base.
+type RawDeltaSource interface {
+	DeltaSource
+	// DeltaBase returns argument i's base as stored over the chunk (Delta's dtype); ok is
+	// false when Delta's is not ok or the base is not such a read.
+	DeltaBase(i int) (raw []byte, ok bool)
+}
+
 // StageCall describes the call a Stager is made for: its keyword arguments (constants, in
 // KwOnly order), the number of tensor arguments, the output shape and numerics.
 type StageCall struct {

@@ -237,6 +237,24 @@ b32loop:
 	VZEROUPPER
 	RET
 
+// func tiesBase16To32AVX512(b *byte, dst *float32, n int)
+// dst = float32(b) for n (a positive multiple of 16) float16 values b.
+TEXT ·tiesBase16To32AVX512(SB), NOSPLIT, $0-24
+	MOVQ b+0(FP), SI
+	MOVQ dst+8(FP), DI
+	MOVQ n+16(FP), CX
+
+b16loop:
+	VCVTPH2PS (SI), Z0
+	VMOVUPS   Z0, (DI)
+	ADDQ      $32, SI
+	ADDQ      $64, DI
+	SUBQ      $16, CX
+	JNZ       b16loop
+
+	VZEROUPPER
+	RET
+
 // func tiesVote16F16IntAVX512(raws **byte, bases **float32, lom1 *int32, r int, out *float64, n int) (ok bool)
 // tiesVote16F16AVX512's outputs for n (a positive multiple of 16) columns of r < 128 models,
 // from float32 bases and float32 thresholds (keep where bits(|d|) > lom1), when ok: every

@@ -136,6 +136,9 @@ func tiesVote16F16IntAVX512(raws **byte, bases **float32, lom1 *int32, r int, ou
 //go:noescape
 func tiesBase32AVX512(b *float64, dst *float32, n int) (ok bool)
 
+//go:noescape
+func tiesBase16To32AVX512(b *byte, dst *float32, n int)
+
 // vote is tiesVote16F16AVX512 on n columns (a multiple of 16, at most tiesVoteTile) by the
 // integer vote: the models' float16 values at ptrs (set for n columns) minus bases. It reports
 // false, having written nothing that counts, when a base is not a float32 integer multiple of
@@ -158,7 +161,12 @@ func (iv *tiesIntVote) vote(ptrs []*byte, bases [][]float64, n int, out []float6
 		}
 		buf := iv.bufs[distinct][:n]
 		distinct++
-		if !tiesBase32AVX512(&b[0], &buf[0], n) {
+		if i < len(iv.baseT) && len(iv.baseT[i]) >= 2*n {
+			// The stored float16 base: its float32 widening is exact and always qualifies
+			// (the float64 base is that widening, widened again).
+			tiesBase16To32AVX512(&iv.baseT[i][0], &buf[0], n)
+			tiesBase16Tiles.Add(1)
+		} else if !tiesBase32AVX512(&b[0], &buf[0], n) {
 			return false
 		}
 		iv.bptrs[i] = &buf[0]

@@ -4,6 +4,9 @@ package stdlib
 
 var tiesSplitVector = false
 
+// tiesAVX512 is false: no AVX-512 loops here.
+var tiesAVX512 = false
+
 func tiesSplitFast(m, split []float64, cnt []int32, lo uint64) int { return 0 }
 
 func tiesVoteFast(ms [][]float64, off int, ptrs []*float64, lom1 []int64, out []float64, voteSgn bool) int {

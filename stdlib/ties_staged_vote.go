@@ -69,7 +69,14 @@ type tiesVoter struct {
 	bases, baseT [][]float64
 	rptrs        []*byte
 	bptrs        []*float64
+	// baseRaws: each model's base as stored over the chunk, where the source offers it
+	// (ops.RawDeltaSource; nil else), for the integer vote.
+	baseRaws [][]byte
 }
+
+// tiesBase16Tiles counts the tiles whose base the integer vote widened from its stored
+// float16 (for the tests).
+var tiesBase16Tiles atomic.Int64
 
 // tiesInfBits is the bit pattern of +Inf: above it, NaNs.
 const tiesInfBits = 0x7ff0000000000000
@@ -80,6 +87,9 @@ type tiesIntVote struct {
 	lom1  []int32
 	bptrs []*float32
 	bufs  [][]float32 // tiesVoteTile each: the tile's distinct bases
+	// baseT, when set, holds each model's base as stored float16 over the tile (nil for a
+	// model whose base is not): widened to float32 directly, not narrowed from float64.
+	baseT [][]byte
 }
 
 // tiesLom1F32 is the keep threshold lo (a float64 magnitude's bits, 1 to +Inf's; keep
@@ -114,7 +124,7 @@ func newTiesVoter(th []float64, n int, voteSgn bool) *tiesVoter {
 	*t = tiesVoter{th: th, n: n, voteSgn: voteSgn,
 		col: tiesResize(t.col, r), lo: tiesResize(t.lo, r), lom1: tiesResize(t.lom1, r), ptrs: tiesResize(t.ptrs, r),
 		tb: t.tb, raws: t.raws, rawT: t.rawT, bases: t.bases, baseT: t.baseT, rptrs: t.rptrs, bptrs: t.bptrs,
-		iv: tiesIntVote{lom1: tiesResize(t.iv.lom1, r), bptrs: t.iv.bptrs, bufs: t.iv.bufs}}
+		baseRaws: t.baseRaws, iv: tiesIntVote{lom1: tiesResize(t.iv.lom1, r), bptrs: t.iv.bptrs, bufs: t.iv.bufs, baseT: t.iv.baseT}}
 	for i, x := range th {
 		// th is a magnitude (+0 or positive, or NaN: then no finite value is kept).
 		t.lo[i] = min(max(math.Float64bits(x), 1), tiesInfBits)
@@ -193,7 +203,14 @@ func (t *tiesVoter) runFrom(src ops.ArgSource, lo int, out []float64) error {
 		return ms, nil
 	}
 	raws := t.deltas(src)
-	defer func() { clear(t.raws); clear(t.bases); clear(t.rawT); clear(t.baseT) }()
+	defer func() {
+		clear(t.raws)
+		clear(t.bases)
+		clear(t.rawT)
+		clear(t.baseT)
+		clear(t.baseRaws)
+		clear(t.iv.baseT)
+	}()
 	nb := min(max(t.blockEnd-lo, 0), w)
 	for off := 0; off < nb; off += tiesVoteTile {
 		n := min(tiesVoteTile, nb-off)
@@ -202,6 +219,9 @@ func (t *tiesVoter) runFrom(src ops.ArgSource, lo int, out []float64) error {
 			// Widened and subtracted in the vote's own loop (tiesVote8F16).
 			for i := range r {
 				t.rawT[i], t.baseT[i] = t.raws[i][2*off:2*(off+n)], t.bases[i][off:off+n]
+				if b := t.baseRaws[i]; b != nil {
+					t.iv.baseT[i] = b[2*off : 2*(off+n)]
+				}
 			}
 			done = tiesVoteF16Fast(t.rawT, t.baseT, t.rptrs, t.bptrs, t.lom1, &t.iv, out[off:off+n])
 			tiesF16Columns.Add(int64(done))
@@ -245,13 +265,20 @@ func (t *tiesVoter) deltas(src ops.ArgSource) bool {
 		t.raws, t.bases = make([][]byte, r), make([][]float64, r)
 		t.rawT, t.baseT = make([][]byte, r), make([][]float64, r)
 		t.rptrs, t.bptrs = make([]*byte, r), make([]*float64, r)
+		t.baseRaws, t.iv.baseT = make([][]byte, r), make([][]byte, r)
 	}
+	rs, _ := src.(ops.RawDeltaSource)
 	for i := range r {
 		raw, dt, base, ok := ds.Delta(i)
 		if !ok || dt != ops.F16 {
 			return false
 		}
 		t.raws[i], t.bases[i] = raw, base
+		if rs != nil {
+			if b, ok := rs.DeltaBase(i); ok && len(b) == len(raw) {
+				t.baseRaws[i] = b
+			}
+		}
 	}
 	return true
 }

@@ -33,23 +33,37 @@ func (d *deltaArgs) Delta(i int) ([]byte, ops.DType, []float64, bool) {
 	return d.raws[i], ops.F16, d.bases[i], true
 }
 
+// rawDeltaArgs is deltaArgs that also offers the bases as stored float16
+// (ops.RawDeltaSource), as the VM does where a base is read from a file.
+type rawDeltaArgs struct {
+	deltaArgs
+	baseRaws [][]byte
+}
+
+func (d *rawDeltaArgs) DeltaBase(i int) ([]byte, bool) { return d.baseRaws[i], true }
+
 // TestTiesVoteFromDeltas: ChunkFrom over float16 differences (tiesVote8F16 where it applies)
 // writes Chunk's bits on the same values, for model counts on both sides of one cascade level,
 // both votes, lengths with columns past the 16-column blocks and tiles not a multiple of 8,
-// and models or bases holding an inf or a NaN (the tile is voted from Arg's values then); and
-// the float16 loop runs where it applies.
+// and models or bases holding an inf or a NaN (the tile is voted from Arg's values then), with
+// the bases as float64 or also as stored float16; and the float16 loop runs where it applies.
 func TestTiesVoteFromDeltas(t *testing.T) {
 	rng := rand.New(rand.NewPCG(41, 42))
 	for _, n := range []int{8, 37, 512, 1000, 1300} {
 		for _, r := range []int{1, 3, 8, 15, 16, 20} {
 			for _, vote := range []bool{false, true} {
-				for _, bad := range []string{"", "raw inf", "raw nan", "base nan"} {
+				for _, bad := range []string{"", "raw inf", "raw nan", "base nan", "raw base", "raw base nan"} {
 					name := fmt.Sprint(n, r, vote, bad)
+					rawBase := bad == "raw base" || bad == "raw base nan"
 					d := &deltaArgs{}
 					args := make([][]float64, r)
 					base := make([]float64, n)
+					scale := 1.0
+					if rawBase {
+						scale = 0.01 // a base wrongly read as 0 still gives |d| < 1: the integer vote runs on it
+					}
 					for j := range base {
-						base[j] = num.F16ToF64(num.F16FromF64(rng.NormFloat64()))
+						base[j] = num.F16ToF64(num.F16FromF64(rng.NormFloat64() * scale))
 					}
 					for range r {
 						raw := make([]byte, 2*n)
@@ -67,11 +81,21 @@ func TestTiesVoteFromDeltas(t *testing.T) {
 						binary.LittleEndian.PutUint16(d.raws[r/2][2*(n/2):], 0x7c00)
 					case "raw nan":
 						binary.LittleEndian.PutUint16(d.raws[0][2*(n-1):], 0x7d01) // a signaling NaN
-					case "base nan":
+					case "base nan", "raw base nan":
 						d.bases = append([][]float64(nil), d.bases...)
 						b := append([]float64(nil), base...)
 						b[n/3] = math.NaN()
 						d.bases[r-1] = b
+					}
+					var src ops.ArgSource = d
+					if rawBase {
+						rd := &rawDeltaArgs{deltaArgs: *d}
+						for _, b := range d.bases {
+							raw := make([]byte, 2*n)
+							num.EncodeInto(raw, b, ops.F16, false)
+							rd.baseRaws = append(rd.baseRaws, raw)
+						}
+						src, d = rd, &rd.deltaArgs
 					}
 					for i := range r {
 						args[i] = make([]float64, n)
@@ -87,18 +111,22 @@ func TestTiesVoteFromDeltas(t *testing.T) {
 					want := make([]float64, n)
 					newTiesVoter(th, n, vote).run(args, 0, want)
 					got := make([]float64, n)
-					before := tiesF16Columns.Load()
-					if err := newTiesVoter(th, n, vote).runFrom(d, 0, got); err != nil {
+					before, before16 := tiesF16Columns.Load(), tiesBase16Tiles.Load()
+					if err := newTiesVoter(th, n, vote).runFrom(src, 0, got); err != nil {
 						t.Fatal(err)
 					}
 					if j := tiesFirstDiff(got, want); j >= 0 {
 						t.Fatalf("%s: [%d] = %v, want %v", name, j, got[j], want[j])
 					}
 					fused := tiesF16Columns.Load() - before
-					if can := !vote && r < 16 && n >= 16 && tiesSplitVector && num.HasF16C(); bad == "" && can != (fused > 0) {
+					can := !vote && r < 16 && n >= 16 && tiesSplitVector && num.HasF16C()
+					if (bad == "" || bad == "raw base") && can != (fused > 0) {
 						t.Errorf("%s: %d columns voted from float16", name, fused)
 					}
-					if bad != "" && d.asked == 0 {
+					if wide := tiesBase16Tiles.Load() - before16; bad == "raw base" && can && tiesAVX512 != (wide > 0) {
+						t.Errorf("%s: %d tiles' bases widened from float16", name, wide)
+					}
+					if bad != "" && bad != "raw base" && d.asked == 0 {
 						t.Errorf("%s: no piece asked of Arg", name)
 					}
 				}

@@ -85,8 +85,11 @@ type rawArg struct {
 	raw   []byte
 	dtype ops.DType
 	base  []float64
-	fused func(out []float64, raw []byte, dt ops.DType, b []float64) bool
-	diff  bool // the method is a plain difference (Def.Difference)
+	// baseRaw is the base's stored bytes over the chunk, when the base register is a LOAD of
+	// the model's dtype (nil else): base is their widening.
+	baseRaw []byte
+	fused   func(out []float64, raw []byte, dt ops.DType, b []float64) bool
+	diff    bool // the method is a plain difference (Def.Difference)
 }
 
 // load finds every argument's operands over the chunk: errWhole when a base is not a float64
@@ -109,8 +112,13 @@ func (src *rawArgSource) load() error {
 		}
 		size := in.dtype.Size()
 		d := w.m.methods[ra.call.B]
-		src.args = append(src.args, rawArg{raw: in.data[src.part.lo*size : (src.part.lo+n)*size], dtype: in.dtype,
-			base: base.t.Data, fused: d.LoadFused, diff: d.Difference})
+		lo, hi := src.part.lo*size, (src.part.lo+n)*size
+		var baseRaw []byte
+		if ib, err := w.cachedRaw(ra.b.B, k.Loads[ra.b.C]); err == nil && ib != nil && ib.dtype == in.dtype && len(ib.data) >= hi {
+			baseRaw = ib.data[lo:hi]
+		}
+		src.args = append(src.args, rawArg{raw: in.data[lo:hi], dtype: in.dtype,
+			base: base.t.Data, baseRaw: baseRaw, fused: d.LoadFused, diff: d.Difference})
 	}
 	return nil
 }
@@ -136,6 +144,14 @@ func (src *rawArgSource) Delta(i int) (raw []byte, dt ops.DType, base []float64,
 	}
 	a := &src.args[i]
 	return a.raw, a.dtype, a.base, true
+}
+
+// DeltaBase is ops.RawDeltaSource.DeltaBase.
+func (src *rawArgSource) DeltaBase(i int) (raw []byte, ok bool) {
+	if i < 0 || i >= len(src.args) || !src.args[i].diff || src.args[i].baseRaw == nil {
+		return nil, false
+	}
+	return src.args[i].baseRaw, true
 }
 
 // directChunk runs the staged CALL of the output pass with its arguments made a piece at a
