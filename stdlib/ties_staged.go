@@ -1,6 +1,7 @@
 package stdlib
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
@@ -635,7 +636,13 @@ func (s *tiesStager) sparseAll() bool {
 func tiesGatherRuns(dst, src []byte, strata int) {
 	for j := range tiesSparseRuns {
 		off := (j*strata + tiesStratumAt(j, strata)) * tiesSparseRunBytes
-		copy(dst[j*tiesSparseRunBytes:(j+1)*tiesSparseRunBytes], src[off:off+tiesSparseRunBytes])
+		// Eight word moves, which the compiler does inline: copy called memmove, and each call
+		// waited for its line from memory before the next one asked for its own (the gather
+		// was ~2% of the TIES benchmark's CPU samples).
+		d, s := dst[j*tiesSparseRunBytes:(j+1)*tiesSparseRunBytes], src[off:off+tiesSparseRunBytes]
+		for w := 0; w < tiesSparseRunBytes; w += 8 {
+			binary.LittleEndian.PutUint64(d[w:], binary.LittleEndian.Uint64(s[w:]))
+		}
 	}
 }
 
