@@ -27,6 +27,7 @@ func cmdDiff(e *env, args []string) error {
 		}
 		return err
 	}
+	prepareHeap()
 	if fs.NArg() != 2 {
 		return usagef("diff: want two recipes or two outputs, got %d arguments", fs.NArg())
 	}

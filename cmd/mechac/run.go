@@ -67,6 +67,9 @@ func cmdRun(e *env, args []string) error {
 	if err := checkOutputPath(*out); err != nil {
 		return err
 	}
+	if limit == 0 {
+		prepareHeap()
+	}
 	f, src, err := loadRecipe(recipe)
 	if err != nil {
 		return err
