@@ -17,19 +17,8 @@ import (
 // free pages next to its end were used before: the runtime would clear a large allocation
 // that starts there, faulting in the rest of it (it once cost a run 0.6 s).
 func TestPrepareHeapUntouched(t *testing.T) {
-	if runtime.GOOS != "linux" || !thpAdvised() {
-		t.Skip("transparent huge pages are not \"madvise\" here: PrepareHeap does nothing")
-	}
-	heapPrepared.Store(0)
-	var keep [][]byte
-	for range 64 {
-		b := make([]byte, 512<<10) // 32 MiB used, then dropped
-		b[0] = 1
-		keep = append(keep, b)
-	}
-	runtime.KeepAlive(keep)
-	keep = nil
-	runtime.GC()
+	needAdvised(t)
+	useAndDrop(32 << 20)
 	before := minorFaults()
 	PrepareHeap(128 << 20)
 	if n := minorFaults() - before; n > 2048 {
@@ -40,10 +29,7 @@ func TestPrepareHeapUntouched(t *testing.T) {
 // TestPrepareHeap checks that an allocation made after PrepareHeap lands in memory advised for
 // huge pages: the VmFlags of its mapping in /proc/self/smaps hold "hg" (VM_HUGEPAGE).
 func TestPrepareHeap(t *testing.T) {
-	if runtime.GOOS != "linux" || !thpAdvised() {
-		t.Skip("transparent huge pages are not \"madvise\" here: PrepareHeap does nothing")
-	}
-	heapPrepared.Store(0)
+	needAdvised(t)
 	PrepareHeap(256 << 20)
 	// Larger than any free run the test binary's heap had before: it comes from the block (it
 	// may start in the free pages just below it, hence its middle).
@@ -90,20 +76,9 @@ func vmFlagsAt(p uintptr) (string, error) {
 // pages it used before (they would then be faulted in 4 KiB at a time, by its clearing, and
 // resident), unless they were returned to the OS.
 func TestPrepareHeapTwice(t *testing.T) {
-	if runtime.GOOS != "linux" || !thpAdvised() {
-		t.Skip("transparent huge pages are not \"madvise\" here: PrepareHeap does nothing")
-	}
-	heapPrepared.Store(0)
+	needAdvised(t)
 	PrepareHeap(256 << 20)
-	var keep [][]byte
-	for range 256 {
-		b := make([]byte, 512<<10) // 128 MiB used, then dropped
-		b[0] = 1
-		keep = append(keep, b)
-	}
-	runtime.KeepAlive(keep)
-	keep = nil
-	runtime.GC()
+	useAndDrop(128 << 20)
 	heapPrepared.Store(0) // a second block, though smaller
 	PrepareHeap(64 << 20)
 	b := make([]byte, 64<<20)
@@ -111,6 +86,29 @@ func TestPrepareHeapTwice(t *testing.T) {
 		t.Errorf("%d of the %d pages of an allocation after PrepareHeap are resident before any use, want it untouched", n, len(b)/os.Getpagesize())
 	}
 	runtime.KeepAlive(b)
+}
+
+// needAdvised skips a test where PrepareHeap does nothing, and forgets earlier calls.
+func needAdvised(t *testing.T) {
+	t.Helper()
+	if runtime.GOOS != "linux" || !thpAdvised() {
+		t.Skip("transparent huge pages are not \"madvise\" here: PrepareHeap does nothing")
+	}
+	heapPrepared.Store(0)
+}
+
+// useAndDrop touches n bytes of heap in 512 KiB blocks, drops them and collects them: free
+// pages the runtime handed out before.
+func useAndDrop(n int) {
+	var keep [][]byte
+	for range n / (512 << 10) {
+		b := make([]byte, 512<<10)
+		b[0] = 1
+		keep = append(keep, b)
+	}
+	runtime.KeepAlive(keep)
+	keep = nil
+	runtime.GC()
 }
 
 // minorFaults is the process's minor page faults so far.
@@ -137,10 +135,7 @@ func residentPages(t *testing.T, b []byte) int {
 // TestPrepareHeapOnce checks that a call for no more than an earlier one does nothing: no
 // collection.
 func TestPrepareHeapOnce(t *testing.T) {
-	if runtime.GOOS != "linux" || !thpAdvised() {
-		t.Skip("transparent huge pages are not \"madvise\" here: PrepareHeap does nothing")
-	}
-	heapPrepared.Store(0)
+	needAdvised(t)
 	var ms runtime.MemStats
 	count := func() uint32 { runtime.ReadMemStats(&ms); return ms.NumForcedGC }
 	before := count()
