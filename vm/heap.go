@@ -23,11 +23,10 @@ const hugePageBytes = 2 << 20
 // PrepareHeap readies n bytes of Go heap address space for transparent huge pages, where the
 // kernel's setting makes the advice matter ("madvise"; with "always" it is the default, with
 // "never" it is ignored). It allocates an n-byte block, advises it and collects it: its pages
-// stay mapped, untouched, and the runtime hands them out before growing the heap. It runs
-// two collections. The pages
-// never touched cost no memory. Resident
-// memory may then grow by up to one huge page per partly used 2 MiB of heap, which is why a
-// run under a memory budget does not call it (SPEC §5.2).
+// stay mapped, untouched, and the runtime hands them out before growing the heap. It runs two
+// collections. The pages never touched cost no memory. Resident memory may then grow by up to
+// one huge page per partly used 2 MiB of heap, which is why a run under a memory budget does
+// not call it (SPEC §5.2).
 //
 // A call for no more bytes than an earlier one does nothing: compilation uses little of its
 // block, and a second one costs two more collections.

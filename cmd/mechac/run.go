@@ -142,7 +142,7 @@ func cmdRun(e *env, args []string) error {
 	if limit == 0 {
 		// The run's heap on huge pages, as much as the plan predicts the run holds (the
 		// workers' arenas, outside the heap, included: the pages never touched cost nothing),
-		// where that is more than main prepared. Not under a budget, where a partly used huge
+		// where that is more than prepareHeap's. Not under a budget, where a partly used huge
 		// page's resident 2 MiB would count.
 		predicted, _ := predictPeak(an, workers, 0)
 		vm.PrepareHeap(predicted)
