@@ -276,6 +276,107 @@ TEXT ·tiesVote16F16IntAVX512(SB), NOSPLIT, $0-49
 	XORQ         DX, DX                // the byte offset of column j in float64s
 	XORQ         SI, SI                // in float16s
 	XORQ         AX, AX                // in float32s
+	CMPQ         CX, $32
+	JLT          icols
+
+	// Thirty-two columns a step while they last (two sets of sums, Z16-Z19 and Z12-Z15): the
+	// loads, pointer and loop instructions of a model are shared by twice the columns
+	// (BenchmarkTiesVoteF16/int, 8 models: 6-8% faster than sixteen a step).
+xcols:
+	VPXORD Z16, Z16, Z16
+	VPXORD Z17, Z17, Z17
+	VPXORD Z18, Z18, Z18
+	VPXORD Z19, Z19, Z19
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+	VPXORD Z14, Z14, Z14
+	VPXORD Z15, Z15, Z15
+	XORQ   BX, BX
+
+xmodels:
+	MOVQ         (R9)(BX*8), R10
+	MOVQ         (R12)(BX*8), R13
+	VPBROADCASTD (R11)(BX*4), Z27
+	VCVTPH2PS    (R10)(SI*1), Z0
+	VCVTPH2PS    32(R10)(SI*1), Z4
+	VSUBPS       (R13)(AX*1), Z0, Z0
+	VSUBPS       64(R13)(AX*1), Z4, Z4
+	VPANDD       Z21, Z0, Z2
+	VPANDD       Z21, Z4, Z5
+	VPMAXUD      Z2, Z9, Z9
+	VPMAXUD      Z5, Z9, Z9
+	VPCMPGTD     Z27, Z2, K1
+	VPCMPGTD     Z27, Z5, K4
+	VPCMPGTD     Z0, Z26, K1, K2
+	VPCMPGTD     Z4, Z26, K4, K5
+	KXORW        K1, K2, K3
+	KXORW        K4, K5, K6
+	VPSUBD       Z20, Z18, K1, Z18
+	VPSUBD       Z20, Z14, K4, Z14
+	VPSUBD       Z20, Z19, K2, Z19
+	VPSUBD       Z20, Z15, K5, Z15
+	VMULPS       Z28, Z0, Z3
+	VMULPS       Z28, Z4, Z6
+	VCVTPS2DQ    Z3, Z3
+	VCVTPS2DQ    Z6, Z6
+	VPADDD       Z3, Z16, K3, Z16
+	VPADDD       Z6, Z12, K6, Z12
+	VPADDD       Z3, Z17, K2, Z17
+	VPADDD       Z6, Z13, K5, Z13
+	INCQ         BX
+	CMPQ         BX, R8
+	JLT          xmodels
+
+	VPSUBD      Z19, Z18, Z18
+	VPCMPGTD    Z19, Z18, K2
+	VPCMPGTD    Z18, Z19, K3
+	VMOVDQA32.Z Z16, K2, Z0
+	VMOVDQA32   Z17, K3, Z0
+	VMOVDQA32.Z Z18, K2, Z1
+	VMOVDQA32   Z19, K3, Z1
+	VPMAXSD     Z30, Z1, Z1
+	VCVTDQ2PD   Y0, Z2
+	VMULPD      Z29, Z2, Z2
+	VCVTDQ2PD   Y1, Z3
+	VDIVPD      Z3, Z2, Z2
+	VMOVUPD     Z2, (DI)(DX*1)
+	VEXTRACTI64X4 $1, Z0, Y0
+	VEXTRACTI64X4 $1, Z1, Y1
+	VCVTDQ2PD   Y0, Z2
+	VMULPD      Z29, Z2, Z2
+	VCVTDQ2PD   Y1, Z3
+	VDIVPD      Z3, Z2, Z2
+	VMOVUPD     Z2, 64(DI)(DX*1)
+
+	VPSUBD      Z15, Z14, Z14
+	VPCMPGTD    Z15, Z14, K2
+	VPCMPGTD    Z14, Z15, K3
+	VMOVDQA32.Z Z12, K2, Z0
+	VMOVDQA32   Z13, K3, Z0
+	VMOVDQA32.Z Z14, K2, Z1
+	VMOVDQA32   Z15, K3, Z1
+	VPMAXSD     Z30, Z1, Z1
+	VCVTDQ2PD   Y0, Z2
+	VMULPD      Z29, Z2, Z2
+	VCVTDQ2PD   Y1, Z3
+	VDIVPD      Z3, Z2, Z2
+	VMOVUPD     Z2, 128(DI)(DX*1)
+	VEXTRACTI64X4 $1, Z0, Y0
+	VEXTRACTI64X4 $1, Z1, Y1
+	VCVTDQ2PD   Y0, Z2
+	VMULPD      Z29, Z2, Z2
+	VCVTDQ2PD   Y1, Z3
+	VDIVPD      Z3, Z2, Z2
+	VMOVUPD     Z2, 192(DI)(DX*1)
+
+	ADDQ        $256, DX
+	ADDQ        $64, SI
+	ADDQ        $128, AX
+	SUBQ        $32, CX
+	CMPQ        CX, $32
+	JGE         xcols
+	TESTQ       CX, CX
+	JZ          idone
 
 icols:
 	VPXORD Z16, Z16, Z16 // the kept positive deltas' sum, in 2^-24
@@ -333,6 +434,7 @@ imodels:
 	SUBQ        $16, CX
 	JNZ         icols
 
+idone:
 	VPBROADCASTD f32One<>(SB), Z0
 	VPCMPUD      $1, Z0, Z9, K1 // bits(|d|) < bits(1.0)
 	KORTESTW     K1, K1
