@@ -255,6 +255,33 @@ b16loop:
 	VZEROUPPER
 	RET
 
+// INT16_FINISH writes sixteen columns of the integer vote: from the kept positive and
+// negative sums P and N (in 2^-24) and the kept and kept negative counts C and CN (C becomes
+// the kept positive count), the elected sum (P where more kept deltas are positive, N where
+// more are negative, +0 on a tie) over max(its count, 1), as V512_FINISH, to OUTLO (eight
+// columns) and OUTHI (the next eight). Z29 is 2^-24, Z30 int32 1; Z0-Z3, K2, K3 are scratch.
+#define INT16_FINISH(P, N, C, CN, OUTLO, OUTHI) \
+	VPSUBD      CN, C, C \
+	VPCMPGTD    CN, C, K2 \
+	VPCMPGTD    C, CN, K3 \
+	VMOVDQA32.Z P, K2, Z0 \
+	VMOVDQA32   N, K3, Z0 \
+	VMOVDQA32.Z C, K2, Z1 \
+	VMOVDQA32   CN, K3, Z1 \
+	VPMAXSD     Z30, Z1, Z1 \
+	VCVTDQ2PD   Y0, Z2 \
+	VMULPD      Z29, Z2, Z2 \
+	VCVTDQ2PD   Y1, Z3 \
+	VDIVPD      Z3, Z2, Z2 \
+	VMOVUPD     Z2, OUTLO \
+	VEXTRACTI64X4 $1, Z0, Y0 \
+	VEXTRACTI64X4 $1, Z1, Y1 \
+	VCVTDQ2PD   Y0, Z2 \
+	VMULPD      Z29, Z2, Z2 \
+	VCVTDQ2PD   Y1, Z3 \
+	VDIVPD      Z3, Z2, Z2 \
+	VMOVUPD     Z2, OUTHI
+
 // func tiesVote16F16IntAVX512(raws **byte, bases **float32, lom1 *int32, r int, out *float64, n int) (ok bool)
 // tiesVote16F16AVX512's outputs for n (a positive multiple of 16) columns of r < 128 models,
 // from float32 bases and float32 thresholds (keep where bits(|d|) > lom1), when ok: every
@@ -327,47 +354,9 @@ xmodels:
 	CMPQ         BX, R8
 	JLT          xmodels
 
-	VPSUBD      Z19, Z18, Z18
-	VPCMPGTD    Z19, Z18, K2
-	VPCMPGTD    Z18, Z19, K3
-	VMOVDQA32.Z Z16, K2, Z0
-	VMOVDQA32   Z17, K3, Z0
-	VMOVDQA32.Z Z18, K2, Z1
-	VMOVDQA32   Z19, K3, Z1
-	VPMAXSD     Z30, Z1, Z1
-	VCVTDQ2PD   Y0, Z2
-	VMULPD      Z29, Z2, Z2
-	VCVTDQ2PD   Y1, Z3
-	VDIVPD      Z3, Z2, Z2
-	VMOVUPD     Z2, (DI)(DX*1)
-	VEXTRACTI64X4 $1, Z0, Y0
-	VEXTRACTI64X4 $1, Z1, Y1
-	VCVTDQ2PD   Y0, Z2
-	VMULPD      Z29, Z2, Z2
-	VCVTDQ2PD   Y1, Z3
-	VDIVPD      Z3, Z2, Z2
-	VMOVUPD     Z2, 64(DI)(DX*1)
+	INT16_FINISH(Z16, Z17, Z18, Z19, (DI)(DX*1), 64(DI)(DX*1))
 
-	VPSUBD      Z15, Z14, Z14
-	VPCMPGTD    Z15, Z14, K2
-	VPCMPGTD    Z14, Z15, K3
-	VMOVDQA32.Z Z12, K2, Z0
-	VMOVDQA32   Z13, K3, Z0
-	VMOVDQA32.Z Z14, K2, Z1
-	VMOVDQA32   Z15, K3, Z1
-	VPMAXSD     Z30, Z1, Z1
-	VCVTDQ2PD   Y0, Z2
-	VMULPD      Z29, Z2, Z2
-	VCVTDQ2PD   Y1, Z3
-	VDIVPD      Z3, Z2, Z2
-	VMOVUPD     Z2, 128(DI)(DX*1)
-	VEXTRACTI64X4 $1, Z0, Y0
-	VEXTRACTI64X4 $1, Z1, Y1
-	VCVTDQ2PD   Y0, Z2
-	VMULPD      Z29, Z2, Z2
-	VCVTDQ2PD   Y1, Z3
-	VDIVPD      Z3, Z2, Z2
-	VMOVUPD     Z2, 192(DI)(DX*1)
+	INT16_FINISH(Z12, Z13, Z14, Z15, 128(DI)(DX*1), 192(DI)(DX*1))
 
 	ADDQ        $256, DX
 	ADDQ        $64, SI
@@ -406,28 +395,7 @@ imodels:
 	CMPQ         BX, R8
 	JLT          imodels
 
-	// The elected sum (positive where more kept deltas are positive, negative where more are
-	// negative, +0 on a tie) over max(its count, 1), as V512_FINISH.
-	VPSUBD      Z19, Z18, Z18 // the kept positive count
-	VPCMPGTD    Z19, Z18, K2
-	VPCMPGTD    Z18, Z19, K3
-	VMOVDQA32.Z Z16, K2, Z0
-	VMOVDQA32   Z17, K3, Z0
-	VMOVDQA32.Z Z18, K2, Z1
-	VMOVDQA32   Z19, K3, Z1
-	VPMAXSD     Z30, Z1, Z1
-	VCVTDQ2PD   Y0, Z2
-	VMULPD      Z29, Z2, Z2
-	VCVTDQ2PD   Y1, Z3
-	VDIVPD      Z3, Z2, Z2
-	VMOVUPD     Z2, (DI)(DX*1)
-	VEXTRACTI64X4 $1, Z0, Y0
-	VEXTRACTI64X4 $1, Z1, Y1
-	VCVTDQ2PD   Y0, Z2
-	VMULPD      Z29, Z2, Z2
-	VCVTDQ2PD   Y1, Z3
-	VDIVPD      Z3, Z2, Z2
-	VMOVUPD     Z2, 64(DI)(DX*1)
+	INT16_FINISH(Z16, Z17, Z18, Z19, (DI)(DX*1), 64(DI)(DX*1))
 	ADDQ        $128, DX
 	ADDQ        $32, SI
 	ADDQ        $64, AX
