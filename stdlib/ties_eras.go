@@ -107,12 +107,8 @@ func geometricMedian00x(pts []float64, r, n int, eps float64, maxiter int64, fto
 	// weightedThen is weighted(w, dst) that calls then(c0, c1) once dst[c0:c1] is final.
 	weightedThen := func(w []float64, dst []float64, then func(c0, c1 int)) {
 		den := SumTorch(w)
-		prod = SumDim0TorchChunkedThen(r, n, func(buf []float64, c0, c1 int) {
-			cw := c1 - c0
-			for i := 0; i < r; i++ {
-				vecScale(buf[i*cw:(i+1)*cw], pts[i*n+c0:i*n+c1], w[i]) // p_i * w_i
-			}
-		}, dst, prod, func(c0, c1 int) {
+		// sum_i p_i * w_i (the scaled rows summed as SumDim0Torch, never written out)
+		prod = SumDim0TorchScaledThen(pts, r, n, w, dst, prod, func(c0, c1 int) {
 			vecDiv(dst[c0:c1], dst[c0:c1], den)
 			if then != nil {
 				then(c0, c1)

@@ -53,6 +53,16 @@ func vecAddProdLoop(d, v []float64, w float64) {
 	}
 }
 
+// vecAccProdLoop is vecAccProd element by element (see there; which NaN a sum of two keeps is
+// the compiler's choice here: TestSumDim0TorchScaled checks the vector path against
+// addRows16AVX's).
+func vecAccProdLoop(d, v []float64, w float64) {
+	v = v[:len(d)]
+	for i := range d {
+		d[i] = d[i] + float64(v[i]*w)
+	}
+}
+
 // vecTopKLoop is vecTopK element by element (see there).
 func vecTopKLoop(out, a []float64, th float64) {
 	a = a[:len(out)]

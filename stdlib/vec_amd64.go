@@ -38,6 +38,9 @@ func vecTopKAVX2(out, a *float64, th float64, n int)
 func vecAddProdAVX2(d, v *float64, w float64, n int)
 
 //go:noescape
+func vecAccProdAVX2(d, v *float64, w float64, n int)
+
+//go:noescape
 func vecMaskMulScalarAVX2(out, v, u *float64, q float64, n int)
 
 //go:noescape
@@ -125,6 +128,19 @@ func vecAddProd(d, v []float64, w float64) {
 		i = n
 	}
 	vecAddProdLoop(d[i:], v[i:], w)
+}
+
+// vecAccProd sets d[j] = d[j] + float64(v[j] * w) (len(v) >= len(d)): the product rounded, then
+// added to d as the cascade sums add a row (d the first operand, which decides the payload when
+// both are NaN; vecAddProd adds the product first).
+func vecAccProd(d, v []float64, w float64) {
+	v = v[:len(d)]
+	i := 0
+	if n := len(d) &^ 3; vecSubVector && n > 0 {
+		vecAccProdAVX2(&d[0], &v[0], w, n)
+		i = n
+	}
+	vecAccProdLoop(d[i:], v[i:], w)
 }
 
 // vecTopK sets out[i] = a[i] * (1 if |a[i]| >= th else +0) (len(a) >= len(out); out may be a).

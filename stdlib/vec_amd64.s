@@ -326,3 +326,60 @@ fma4:
 fmadone:
 	VZEROUPPER
 	RET
+
+// func vecAccProdAVX2(d, v *float64, w float64, n int)
+// n is a positive multiple of 4: d[j] = d[j] + (v[j] * w), the product rounded on its own
+// (VMULPD, v the first source) and added with d as the first source, as the cascade sums add a
+// row to their accumulators (addRows16AVX): it adds a row scaled by w where those add a row
+// vecScale made. Sixteen a step while they last.
+TEXT ·vecAccProdAVX2(SB), NOSPLIT, $0-32
+	MOVQ d+0(FP), DI
+	MOVQ v+8(FP), SI
+	VBROADCASTSD w+16(FP), Y15
+	MOVQ n+24(FP), CX
+	CMPQ CX, $16
+	JLT  accprod4
+
+accprod16:
+	VMOVUPD (SI), Y0
+	VMOVUPD 32(SI), Y1
+	VMOVUPD 64(SI), Y2
+	VMOVUPD 96(SI), Y3
+	VMULPD  Y15, Y0, Y0
+	VMULPD  Y15, Y1, Y1
+	VMULPD  Y15, Y2, Y2
+	VMULPD  Y15, Y3, Y3
+	VMOVUPD (DI), Y4
+	VMOVUPD 32(DI), Y5
+	VMOVUPD 64(DI), Y6
+	VMOVUPD 96(DI), Y7
+	VADDPD  Y0, Y4, Y4
+	VADDPD  Y1, Y5, Y5
+	VADDPD  Y2, Y6, Y6
+	VADDPD  Y3, Y7, Y7
+	VMOVUPD Y4, (DI)
+	VMOVUPD Y5, 32(DI)
+	VMOVUPD Y6, 64(DI)
+	VMOVUPD Y7, 96(DI)
+	ADDQ $128, SI
+	ADDQ $128, DI
+	SUBQ $16, CX
+	CMPQ CX, $16
+	JGE  accprod16
+	TESTQ CX, CX
+	JZ   accprodDone
+
+accprod4:
+	VMOVUPD (SI), Y0
+	VMULPD  Y15, Y0, Y0
+	VMOVUPD (DI), Y4
+	VADDPD  Y0, Y4, Y4
+	VMOVUPD Y4, (DI)
+	ADDQ $32, SI
+	ADDQ $32, DI
+	SUBQ $4, CX
+	JNZ  accprod4
+
+accprodDone:
+	VZEROUPPER
+	RET

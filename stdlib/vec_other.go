@@ -27,6 +27,9 @@ func vecMaskMulScalar(out, v, u []float64, q float64) { vecMaskMulScalarLoop(out
 // len(d)).
 func vecAddProd(d, v []float64, w float64) { vecAddProdLoop(d, v, w) }
 
+// vecAccProd: see vec_amd64.go.
+func vecAccProd(d, v []float64, w float64) { vecAccProdLoop(d, v, w) }
+
 // vecTopK sets out[i] = a[i] * (1 if |a[i]| >= th else +0) (len(a) >= len(out); out may be a).
 func vecTopK(out, a []float64, th float64) { vecTopKLoop(out, a, th) }
 
