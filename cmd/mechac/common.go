@@ -156,7 +156,7 @@ func parseRecipeCommand(fs *pflag.FlagSet, co *compileOptions, args []string) (*
 		}
 		return nil, err
 	}
-	prepareHeap()
+	prepareHeap(compileHeapBytes)
 	if fs.NArg() != 1 {
 		return nil, usagef("%s: want exactly one recipe, got %d arguments", fs.Name(), fs.NArg())
 	}

@@ -27,7 +27,7 @@ func cmdDiff(e *env, args []string) error {
 		}
 		return err
 	}
-	prepareHeap()
+	prepareHeap(compileHeapBytes)
 	if fs.NArg() != 2 {
 		return usagef("diff: want two recipes or two outputs, got %d arguments", fs.NArg())
 	}

@@ -119,11 +119,26 @@ func report(e *env, err error) int {
 	return exitFailure
 }
 
-// prepareHeap puts the heap on huge pages (vm.PrepareHeap) for a command that compiles,
-// once its flags are known: 256 MiB covers the compilation of an 8-model SDXL recipe
-// (~20 MiB) and its merge in most cases (the TIES benchmark's plan predicts 231 MiB), so that
-// run need not prepare again. Not for run under --max-memory (SPEC §5.2).
-func prepareHeap() { vm.PrepareHeap(256 << 20) }
+// compileHeapBytes is the heap a command that compiles puts on huge pages (prepareHeap), once
+// its flags are known: it covers the compilation of an 8-model SDXL recipe (~20 MiB) and its
+// merge in most cases (the TIES benchmark's plan predicts 231 MiB), so that run need not
+// prepare again. Not for run under --max-memory (SPEC §5.2).
+const compileHeapBytes = 256 << 20
+
+// prepareHeap puts up to n bytes of the heap on huge pages (vm.PrepareHeap), at most a quarter
+// of the memory available now (compileHeapBytes where that is unknown): the block is address
+// space the runtime keeps committed, though never touched, and under a strict overcommit
+// policy a commitment past the machine's limit is refused, which the runtime does not survive.
+func prepareHeap(n int64) {
+	limit := int64(compileHeapBytes)
+	if avail := availableMemory(); avail > 0 {
+		limit = avail / 4
+	}
+	vmPrepareHeap(min(n, limit))
+}
+
+// vmPrepareHeap is vm.PrepareHeap (a variable for the tests).
+var vmPrepareHeap = vm.PrepareHeap
 
 func printUsage(w io.Writer) {
 	fmt.Fprintln(w, "usage: mechac <command> [arguments]")

@@ -68,7 +68,7 @@ func cmdRun(e *env, args []string) error {
 		return err
 	}
 	if limit == 0 {
-		prepareHeap()
+		prepareHeap(compileHeapBytes)
 	}
 	f, src, err := loadRecipe(recipe)
 	if err != nil {
@@ -142,10 +142,10 @@ func cmdRun(e *env, args []string) error {
 	if limit == 0 {
 		// The run's heap on huge pages, as much as the plan predicts the run holds (the
 		// workers' arenas, outside the heap, included: the pages never touched cost nothing),
-		// where that is more than prepareHeap's. Not under a budget, where a partly used huge
+		// where that is more than compileHeapBytes. Not under a budget, where a partly used huge
 		// page's resident 2 MiB would count.
 		predicted, _ := predictPeak(an, workers, 0)
-		vm.PrepareHeap(predicted)
+		prepareHeap(predicted)
 	}
 	if limit == 0 && debug.SetMemoryLimit(-1) == math.MaxInt64 {
 		// No budget (and no GOMEMLIMIT): a soft limit at the plan's predicted peak, so that
