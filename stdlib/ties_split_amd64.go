@@ -165,7 +165,7 @@ func (iv *tiesIntVote) vote(ptrs []*byte, bases [][]float64, n int, out []float6
 			// The stored float16 base: its float32 widening is exact and always qualifies
 			// (the float64 base is that widening, widened again).
 			tiesBase16To32AVX512(&iv.baseT[i][0], &buf[0], n)
-			tiesBase16Tiles.Add(1)
+			iv.base16++
 		} else if !tiesBase32AVX512(&b[0], &buf[0], n) {
 			return false
 		}
