@@ -267,3 +267,43 @@ func checkOutput(t *testing.T, path string, prog *bytecode.Program, recipe, nume
 		t.Errorf("fallback: %d keys, want all but one", nkeys)
 	}
 }
+
+// Options.OpenInput opens every input of the run, once, and the run still checks what it
+// returns against the plan: a file other than the one compiled is refused.
+func TestOpenInput(t *testing.T) {
+	dir := t.TempDir()
+	keys := testKeys(t, 6)
+	writeModel(t, filepath.Join(dir, "a.safetensors"), ops.F16, keys, 1, nil)
+	writeModel(t, filepath.Join(dir, "b.safetensors"), ops.F16, keys, 2, nil)
+	writeModel(t, filepath.Join(dir, "c.safetensors"), ops.F32, keys, 3, nil)
+	src := "version 0.1.0\n" +
+		`model "a.safetensors" model_config="sdxl-sgm" merge_space="weight"` + "\n" +
+		`model "b.safetensors" model_config="sdxl-sgm" merge_space="weight"` + "\n" +
+		`merge "weighted_sum" &0 &1 alpha=0.3`
+	prog := compile(t, dir, src, "exact", ops.F16)
+	want := runSum(t, prog, vm.Options{Registry: stdlib.Default()}, "plain")
+	var mu sync.Mutex
+	opened := map[string]int{}
+	counting := func(path string) (*safetensors.File, error) {
+		mu.Lock()
+		opened[filepath.Base(path)]++
+		mu.Unlock()
+		return safetensors.Open(path)
+	}
+	if got := runSum(t, prog, vm.Options{Registry: stdlib.Default(), OpenInput: counting}, "OpenInput"); got != want {
+		t.Error("the output differs with OpenInput")
+	}
+	if len(opened) != 2 || opened["a.safetensors"] != 1 || opened["b.safetensors"] != 1 {
+		t.Errorf("OpenInput calls %v, want a and b once each", opened)
+	}
+	swapped := func(path string) (*safetensors.File, error) {
+		if filepath.Base(path) == "b.safetensors" {
+			path = filepath.Join(dir, "c.safetensors")
+		}
+		return safetensors.Open(path)
+	}
+	_, err := vm.Run(context.Background(), prog, vm.Options{Registry: stdlib.Default(), Output: filepath.Join(t.TempDir(), "o.safetensors"), OpenInput: swapped})
+	if err == nil || !strings.Contains(err.Error(), "changed since the plan was compiled") {
+		t.Errorf("another file handed over: error %v, want the plan's check to refuse it", err)
+	}
+}

@@ -36,11 +36,46 @@ type modelFinder struct {
 	// tensors (names, dtypes, shapes): the fine-tunes of one architecture usually do, and 216
 	// SDXL tables of 2515 entries each were most of a compilation's memory (90 of 121 MB live).
 	tensorSets map[[sha256.Size]byte]map[string]compiler.TensorInfo
+	// keep, when set (keepOpen), keeps the files whose headers were read, by their resolved
+	// path, for the run to take (open) instead of opening and parsing them again. Their
+	// layouts are shared through tables, as the run shares its own.
+	keep   bool
+	files  map[string]*safetensors.File
+	tables *safetensors.TableCache
 }
 
 func newModelFinder(dirs []string, recipePath string) *modelFinder {
 	return &modelFinder{dirs: dirs, recipeDir: filepath.Dir(recipePath), cache: map[string]*compiler.ModelInfo{},
 		tensorSets: map[[sha256.Size]byte]map[string]compiler.TensorInfo{}}
+}
+
+// keepOpen makes the finder keep the files it reads headers from, for open; close closes
+// those not taken.
+func (m *modelFinder) keepOpen() {
+	m.keep, m.files, m.tables = true, map[string]*safetensors.File{}, safetensors.NewTableCache()
+}
+
+// open is vm.Options.OpenInput: the file the finder kept for the resolved path, now the
+// caller's, or a new one.
+func (m *modelFinder) open(path string) (*safetensors.File, error) {
+	m.mu.Lock()
+	f := m.files[path]
+	delete(m.files, path)
+	m.mu.Unlock()
+	if f != nil {
+		return f, nil
+	}
+	return safetensors.Open(path)
+}
+
+// close closes the kept files that open did not hand out.
+func (m *modelFinder) close() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for p, f := range m.files {
+		f.Close()
+		delete(m.files, p)
+	}
 }
 
 // candidates lists where a recipe path may be, in search order.
@@ -127,7 +162,12 @@ func (m *modelFinder) load(p string) (*compiler.ModelInfo, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
+	kept := false
+	defer func() {
+		if !kept {
+			f.Close()
+		}
+	}()
 	info := &compiler.ModelInfo{
 		Path:       path,
 		Size:       f.Size,
@@ -157,6 +197,10 @@ func (m *modelFinder) load(p string) (*compiler.ModelInfo, error) {
 	defer m.mu.Unlock()
 	if cached, ok := m.cache[p]; ok {
 		return cached, nil // a Prefetch goroutine was first
+	}
+	if m.keep && m.files[path] == nil {
+		m.tables.Share(f.Header)
+		m.files[path], kept = f, true
 	}
 	if ts, ok := m.tensorSets[sum]; ok {
 		info.Tensors = ts

@@ -48,3 +48,56 @@ func TestModelFinderPrefetch(t *testing.T) {
 		t.Errorf("%d tables for the models of one architecture, want 1", len(tables))
 	}
 }
+
+// A finder that keeps its files hands each one out once, already parsed, with the layout
+// shared among the models of one architecture; what it still holds, close closes.
+func TestModelFinderKeepOpen(t *testing.T) {
+	dir := t.TempDir()
+	shapes := map[string][]int{"model.diffusion_model.x": {4, 3}, "model.diffusion_model.y": {5}}
+	for i, name := range []string{"a", "b", "c"} {
+		writeModel(t, filepath.Join(dir, name+".safetensors"), ops.F16, shapes, float64(i))
+	}
+	recipe := filepath.Join(dir, "r.mecha")
+	m := newModelFinder(nil, recipe)
+	m.keepOpen()
+	m.Prefetch([]string{"a.safetensors", "b.safetensors"})
+	for _, p := range []string{"a.safetensors", "./a.safetensors", "b.safetensors", "c.safetensors"} {
+		if _, err := m.Model(p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(m.files) != 3 {
+		t.Fatalf("%d files kept, want 3", len(m.files))
+	}
+	a, b, c := filepath.Join(dir, "a.safetensors"), filepath.Join(dir, "b.safetensors"), filepath.Join(dir, "c.safetensors")
+	kept := m.files[a]
+	fa, err := m.open(a)
+	if err != nil || fa != kept {
+		t.Fatalf("open(a) = %p, %v; want the kept file %p", fa, err, kept)
+	}
+	defer fa.Close()
+	fb, err := m.open(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fb.Close()
+	if fmt.Sprintf("%p", fa.Tensors) != fmt.Sprintf("%p", fb.Tensors) {
+		t.Error("the kept files of one architecture do not share their layout")
+	}
+	again, err := m.open(a) // taken: opened anew
+	if err != nil || again == fa {
+		t.Fatalf("second open(a) = %p, %v; want a new file", again, err)
+	}
+	again.Close()
+	if err := fa.ReadRaw("model.diffusion_model.y", make([]byte, 10)); err != nil {
+		t.Fatalf("reading a handed-out file: %v", err)
+	}
+	fc := m.files[c]
+	m.close()
+	if len(m.files) != 0 {
+		t.Fatalf("%d files left after close", len(m.files))
+	}
+	if err := fc.ReadRaw("model.diffusion_model.y", make([]byte, 10)); err == nil {
+		t.Error("a file close did not close can still be read")
+	}
+}

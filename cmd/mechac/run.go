@@ -79,6 +79,8 @@ func cmdRun(e *env, args []string) error {
 		return err
 	}
 	finder := newModelFinder(co.modelsDirs, recipe)
+	finder.keepOpen()
+	defer finder.close()
 	opts.Models = finder
 	res, err := compiler.Compile(f, opts)
 	printNotes(e, res, *quiet)
@@ -175,6 +177,7 @@ func cmdRun(e *env, args []string) error {
 		ChunkElems: *chunkElems,
 		Output:     *out,
 		Jobs:       *jobs,
+		OpenInput:  finder.open,
 		Progress:   bar.update,
 		Writer:     safetensors.WriterOptions{WrapFile: writerHook},
 		Warn: func(msg string) {
