@@ -95,6 +95,13 @@ func cmdPlan(e *env, args []string) error {
 		in += inp.Size
 	}
 	predicted, idle := predictPeak(an, n, limit)
+	// Without a budget the run also holds, from its start, the heap this compilation left
+	// live (the program, the inputs' headers), as run counts it (unlimitedPeak).
+	var live int64
+	if *maxMem == "" {
+		runtime.GC()
+		live = heapLive()
+	}
 	w := e.stdout
 	// The verdict comes first: against --max-memory, or else against the memory this machine
 	// has available now.
@@ -120,10 +127,10 @@ func cmdPlan(e *env, args []string) error {
 		case *maxMem != "" && budget <= 0:
 			fmt.Fprintf(w, "DOES NOT FIT in %s: mechac's own overhead with %d workers is %s (runtime %s, staged input caches %s, the collector's headroom %s); try fewer workers (-j)\n",
 				what, n, humanBytes(limit-budget), humanBytes(runtimeOverhead(n)), humanBytes(int64(n)*an.IdleStageCache), humanBytes(lag))
-		case predicted+runtimeOverhead(n)+lag > limit:
+		case predicted+runtimeOverhead(n)+lag+live > limit:
 			fmt.Fprintf(w, "fits in %s, with fewer keys in flight than workers at times\n", what)
 		default:
-			fmt.Fprintf(w, "fits in %s (predicted peak %s)\n", what, humanBytes(predicted+runtimeOverhead(n)+lag))
+			fmt.Fprintf(w, "fits in %s (predicted peak %s)\n", what, humanBytes(predicted+runtimeOverhead(n)+lag+live))
 		}
 	}
 	fmt.Fprintf(w, "recipe: %s: %d output keys in %d key classes, %d inputs\n", recipe, len(p.Keys), len(p.Classes), len(p.Inputs))
@@ -149,6 +156,9 @@ func cmdPlan(e *env, args []string) error {
 	lagNote := ""
 	if lag > 0 {
 		lagNote = fmt.Sprintf(" and %s kept free for the collector", humanBytes(lag))
+	}
+	if live > 0 {
+		lagNote = fmt.Sprintf(" and %s of the program and the inputs' headers", humanBytes(live))
 	}
 	fmt.Fprintf(w, "peak:   %s with %d workers (the %d largest keys at once%s, plus ~%s of runtime overhead%s)\n",
 		humanBytes(predicted), n, min(n, len(peaks)), idleNote, humanBytes(runtimeOverhead(n)), lagNote)
@@ -223,6 +233,29 @@ const goLimitSlack = 16 << 20
 // (x215a on d8 models under --max-memory 2GiB: 2.02 GiB peak RSS with two 64 MiB caches).
 func goMemoryLimit(limit int64, workers int, an *vm.Analysis, lag int64) int64 {
 	return limit - goLimitSlack - lag - int64(workers)*an.IdleStageCache
+}
+
+// unlimitedPeak is the peak memory of a run without --max-memory whose keys are predicted to
+// take predicted at once (predictPeak): that, the runtime overhead, and the heap already live
+// when the merge starts (live: the program, the inputs' headers; 216 SDXL models' take tens of
+// MiB, more than the runtime overhead allows for).
+func unlimitedPeak(predicted int64, workers int, live int64) int64 {
+	return predicted + runtimeOverhead(workers) + live
+}
+
+// unlimitedGoLimit is the Go runtime's memory limit of a run without --max-memory: its
+// unlimitedPeak less what the process holds outside the limit's accounting, the binary's
+// pages (goLimitSlack) and each worker's staged input cache (an anonymous mapping, as under
+// goMemoryLimit), so that garbage does not fill the heap to those on top of them. Its floor,
+// the live heap and the runtime overhead, keeps the collector from running back to back
+// where the caches are most of the prediction.
+//
+// The limit was 17/16 of the peak without those subtractions: x215a on d16 models peaked at
+// 1.53 GiB against 1.40 GiB printed (the heap alone reached the limit, 1.43 GiB, with ~0.9 GB
+// live); now both agree (BENCHMARKS.md, session 19).
+func unlimitedGoLimit(predicted int64, workers int, an *vm.Analysis, live int64) int64 {
+	l := unlimitedPeak(predicted, workers, live) - goLimitSlack - int64(workers)*an.IdleStageCache
+	return max(l, live+runtimeOverhead(workers))
 }
 
 // runtimeOverhead is the memory a run uses besides registers: the Go runtime and binary

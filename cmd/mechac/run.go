@@ -150,17 +150,11 @@ func cmdRun(e *env, args []string) error {
 		prepareHeap(predicted)
 	}
 	if limit == 0 && debug.SetMemoryLimit(-1) == math.MaxInt64 {
-		// No budget (and no GOMEMLIMIT): a soft limit at the plan's predicted peak, so that
-		// the collector keeps the heap near what `mechac plan` printed instead of letting it
-		// grow to twice the live bytes (GOGC=100); exceeding it costs collections, never a
-		// failure. The heap already live (the program, the inputs' headers: 216 models' take
-		// tens of MiB, more than the runtime overhead allows for) is added, so that the limit
-		// cannot fall below what the run holds from its start and make the collector run back
-		// to back. x215a on d16 models: peak RSS 1.70 -> 1.39 GiB (predicted 1.49), the same
-		// time.
+		// No budget (and no GOMEMLIMIT): a soft limit, so that the collector keeps the
+		// process at the peak `mechac plan` printed instead of letting the heap grow to twice
+		// the live bytes (GOGC=100); exceeding it costs collections, never a failure.
 		predicted, _ := predictPeak(an, workers, 0)
-		soft := predicted + runtimeOverhead(workers) + heapLive()
-		debug.SetMemoryLimit(soft + soft/16)
+		debug.SetMemoryLimit(unlimitedGoLimit(predicted, workers, an, heapLive()))
 	}
 	if limit > 0 {
 		// Registers are admitted within what is left after the runtime's own overhead and the
