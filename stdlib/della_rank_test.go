@@ -150,3 +150,31 @@ func BenchmarkDellaOrder(b *testing.B) {
 		}
 	}
 }
+
+// The ranker reports a NaN anywhere in the delta (either sign, any payload), at every length
+// (comparison, packed and general sorts), and forgets it at the next delta.
+func TestDellaRankerNaN(t *testing.T) {
+	rnd := rand.New(rand.NewPCG(5, 6))
+	var rk dellaRanker
+	for _, n := range []int{1, 5, dellaRadixMin - 1, dellaRadixMin, dellaMidMin + 3, dellaWideMin + 1} {
+		for _, at := range []int{0, n / 2, n - 1} {
+			for _, nan := range []float64{math.NaN(), math.Float64frombits(0xfff0000000000001), math.Float64frombits(0x7ff8dead00000000)} {
+				delta := make([]float64, n)
+				for i := range delta {
+					delta[i] = rnd.NormFloat64() * 1e-3
+				}
+				if rk.ranks(delta); rk.nan {
+					t.Fatalf("n=%d: NaN reported without one", n)
+				}
+				delta[at] = nan
+				if rk.ranks(delta); !rk.nan {
+					t.Fatalf("n=%d: NaN %#x at %d not reported", n, math.Float64bits(nan), at)
+				}
+				delta[at] = math.Inf(-1) // an infinity is no NaN
+				if rk.order(delta); rk.nan {
+					t.Fatalf("n=%d: -Inf reported as a NaN", n)
+				}
+			}
+		}
+	}
+}

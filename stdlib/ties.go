@@ -739,20 +739,13 @@ func dropoutKeep(delta []float64, p *ops.Tensor, dellaEps float64, numerics ops.
 	}
 	// scipy rankdata(method="ordinal") of |delta| (float64; any NaN makes every rank NaN,
 	// nan_policy="propagate", and nan_to_num then zeroes Delta).
-	hasNaN := false
-	for _, v := range delta {
-		if math.IsNaN(v) {
-			hasNaN = true
-			break
-		}
-	}
-	if hasNaN {
+	ranks := rk.ranks(delta)
+	if rk.nan {
 		for i := range keep {
 			keep[i] = tiesClampUnit(pMin(i))
 		}
 		return
 	}
-	ranks := rk.ranks(delta)
 	if numerics == ops.SDMecha {
 		ne := float32(n)
 		center := float32(float64(n+1) / float64(n*2))

@@ -521,17 +521,16 @@ func eraSeed(name string, v ops.Value) (float64, bool, error) {
 // delta makes scipy's ranks all NaN (float64): every offset is NaN.
 func dellaOffsets(delta []float64, dellaEps float64, rk *dellaRanker, off []float64) {
 	n := len(delta)
-	for _, v := range delta {
-		if math.IsNaN(v) {
-			fill(off, math.NaN())
-			return
-		}
+	ranks := rk.ranks(delta)
+	if rk.nan {
+		fill(off, math.NaN())
+		return
 	}
 	ne := float32(n)
 	center := float32(float64(n+1) / float64(n*2))
 	e := float32(dellaEps)
-	for i, r := range rk.ranks(delta) {
-		off[i] = float64((float32(r+1)/ne - center) * e)
+	for i := dellaOffsetsFast(ranks, ne, center, e, off); i < n; i++ {
+		off[i] = float64((float32(ranks[i]+1)/ne - center) * e)
 	}
 }
 
@@ -539,7 +538,11 @@ func dellaOffsets(delta []float64, dellaEps float64, rk *dellaRanker, off []floa
 // its offset (none when off is nil), clamped as the hotfix does.
 func dellaFillQ(kind dropout00xKind, pMin float64, off []float64) func(qs []float64, lo int) error {
 	return func(qs []float64, lo int) error {
-		for j := range qs {
+		start := 0
+		if off != nil {
+			start = dellaFillQFast(qs, off[lo:], pMin, kind == dropoutDellaFix)
+		}
+		for j := start; j < len(qs); j++ {
 			q := pMin
 			if off != nil {
 				q = pMin + off[lo+j]

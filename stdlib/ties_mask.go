@@ -60,9 +60,11 @@ func bernoulliDraw64(name string, g *rng.Torch, n int, fillQ func(q []float64, l
 		if err := fillQ(q, lo); err != nil {
 			return err
 		}
-		for _, p := range q {
-			if !(p >= 0 && p <= 1) { // bernoulliCheck's test, inline: it ran per element
-				return bernoulliCheck(name, p)
+		if !vecUnit(q) { // bernoulliCheck's test, four at a time: it ran per element
+			for _, p := range q {
+				if err := bernoulliCheck(name, p); err != nil {
+					return err
+				}
 			}
 		}
 		g.Float64s(u)
