@@ -465,8 +465,12 @@ func (w *worker) recycle(b []float64) {
 		w.chunkFree = append(w.chunkFree, b[:cap(b)])
 		return
 	}
+	// No count per size, only poolBytes: a key of a 216-model recipe holds 216 buffers of one
+	// size, and with eight kept per size the next key of that size allocated the rest afresh,
+	// zeroed by the runtime or faulted in by the kernel (x215a: runtime.memclrNoHeapPointers
+	// and clear_page_erms 10.8% of the CPU samples, 8.2% with the count gone).
 	size := int64(len(b)) * 8
-	if w.pooling && len(w.pool[len(b)]) < 8 && w.pooled+size <= poolBytes {
+	if w.pooling && w.pooled+size <= poolBytes {
 		w.pool[len(b)] = append(w.pool[len(b)], b)
 		w.pooled += size
 	}
