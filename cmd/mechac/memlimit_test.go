@@ -30,20 +30,15 @@ func (f *limitProbe) WriteAt(p []byte, off int64) (int, error) {
 	return f.File.WriteAt(p, off)
 }
 
-// TestUnlimitedGoLimit: without --max-memory, the Go runtime's limit during the run, with
-// what the process holds outside it (the binary's pages, the staged input caches), is the peak
-// `mechac plan` printed, not more (x215a on d16 models peaked at 1.53 GiB against 1.40 GiB
-// printed with the limit at 17/16 of the prediction).
-func TestUnlimitedGoLimit(t *testing.T) {
-	if debug.SetMemoryLimit(-1) != math.MaxInt64 {
-		t.Skip("a memory limit is set (GOMEMLIMIT): run keeps it")
-	}
-	dir := t.TempDir()
-	shapes := map[string][]int{"model.diffusion_model.out.2.weight": {640, 160}, "model.diffusion_model.out.0.bias": {320}}
+// tiesFixture writes float16 models base, a and b of the tensors shapes into a temporary
+// folder, and recipe.mecha, base + ties_sum(k=0.5) of a's and b's deltas, beside them.
+func tiesFixture(t *testing.T, shapes map[string][]int) (dir, recipe string) {
+	t.Helper()
+	dir = t.TempDir()
 	for i, name := range []string{"base", "a", "b"} {
 		writeModel(t, filepath.Join(dir, name+".safetensors"), ops.F16, shapes, float64(i))
 	}
-	recipe := `version 0.1.0
+	src := `version 0.1.0
 model "base.safetensors" model_config="sdxl-sgm" merge_space="weight"
 model "a.safetensors" model_config="sdxl-sgm" merge_space="weight"
 merge "subtract" &1 &0
@@ -52,10 +47,22 @@ merge "subtract" &3 &0
 merge "ties_sum" &2 &4 k=0.5
 merge "add_difference" &0 &5
 `
-	path := filepath.Join(dir, "recipe.mecha")
-	if err := os.WriteFile(path, []byte(recipe), 0o644); err != nil {
+	recipe = filepath.Join(dir, "recipe.mecha")
+	if err := os.WriteFile(recipe, []byte(src), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	return dir, recipe
+}
+
+// TestUnlimitedGoLimit: without --max-memory, the Go runtime's limit during the run, with
+// what the process holds outside it (the binary's pages, the staged input caches), is the peak
+// `mechac plan` printed, not more (x215a on d16 models peaked at 1.53 GiB against 1.40 GiB
+// printed with the limit at 17/16 of the prediction).
+func TestUnlimitedGoLimit(t *testing.T) {
+	if debug.SetMemoryLimit(-1) != math.MaxInt64 {
+		t.Skip("a memory limit is set (GOMEMLIMIT): run keeps it")
+	}
+	dir, path := tiesFixture(t, map[string][]int{"model.diffusion_model.out.2.weight": {640, 160}, "model.diffusion_model.out.0.bias": {320}})
 	var stdout, stderr strings.Builder
 	if code := mainEnv(&env{stdout: &stdout, stderr: &stderr}, []string{"plan", path, "-j", "2", "--no-time"}); code != 0 {
 		t.Fatalf("plan: exit status %d: %s", code, stderr.String())
@@ -93,24 +100,7 @@ merge "add_difference" &0 &5
 // 5.2): with them inside it, garbage could fill the heap up to their size on top of them
 // (x215a on d8 models: 2.02 GiB peak RSS under --max-memory 2GiB).
 func TestMaxMemoryGoLimit(t *testing.T) {
-	dir := t.TempDir()
-	shapes := map[string][]int{"model.diffusion_model.out.2.weight": {64, 64}}
-	for i, name := range []string{"base", "a", "b"} {
-		writeModel(t, filepath.Join(dir, name+".safetensors"), ops.F16, shapes, float64(i))
-	}
-	recipe := `version 0.1.0
-model "base.safetensors" model_config="sdxl-sgm" merge_space="weight"
-model "a.safetensors" model_config="sdxl-sgm" merge_space="weight"
-merge "subtract" &1 &0
-model "b.safetensors" model_config="sdxl-sgm" merge_space="weight"
-merge "subtract" &3 &0
-merge "ties_sum" &2 &4 k=0.5
-merge "add_difference" &0 &5
-`
-	path := filepath.Join(dir, "recipe.mecha")
-	if err := os.WriteFile(path, []byte(recipe), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	dir, path := tiesFixture(t, map[string][]int{"model.diffusion_model.out.2.weight": {64, 64}})
 	// The VM's view of the run: the key runs staged in chunks of 512, with an input cache.
 	f, src, err := loadRecipe(path)
 	if err != nil {
