@@ -197,6 +197,9 @@ type scratchCase struct {
 // Every TIES-family method with a Scratch declares at least what a call allocates (r = 20
 // tensors of n = 10000 elements), and not wildly more.
 func TestTiesScratchDeclared(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector's sync.Pool drops pooled buffers at random: the bytes allocated are not the kernels'")
+	}
 	const r, n = 20, 10000
 	rng := rand.New(rand.NewPCG(13, 14))
 	vars := make([]ops.Value, r)
