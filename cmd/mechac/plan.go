@@ -158,7 +158,7 @@ func cmdPlan(e *env, args []string) error {
 		lagNote = fmt.Sprintf(" and %s kept free for the collector", humanBytes(lag))
 	}
 	if live > 0 {
-		lagNote = fmt.Sprintf(" and %s of the program and the inputs' headers", humanBytes(live))
+		lagNote += fmt.Sprintf(" and %s of the program and the inputs' headers", humanBytes(live))
 	}
 	fmt.Fprintf(w, "peak:   %s with %d workers (the %d largest keys at once%s, plus ~%s of runtime overhead%s)\n",
 		humanBytes(predicted), n, min(n, len(peaks)), idleNote, humanBytes(runtimeOverhead(n)), lagNote)
