@@ -64,8 +64,9 @@ type Options struct {
 	ChunkElems int
 	// OpenInput, when set, opens the plan's inputs instead of safetensors.Open: a caller that
 	// compiled the plan in the same process hands over the files whose headers it already
-	// read (9 SDXL headers: 8-14 ms of the TIES benchmark's ~1.4 s). The run owns, checks
-	// (size, header hash) and closes what it returns. It is called from several goroutines.
+	// read (9 SDXL headers: the TIES benchmark's inputs are open ~6 ms sooner, of a ~1.3 s
+	// run). The run owns, checks (size, header hash) and closes what it returns. It is called
+	// from several goroutines.
 	OpenInput func(path string) (*safetensors.File, error)
 }
 
