@@ -297,6 +297,11 @@ type Def struct {
 	// out = f(a, widen(raw)) under LoadFused's contract (out may be a), or nil when it has none
 	// for them. The VM asks once per CALL of a class program (SPEC §5.1).
 	LoadFusedSecond func(numerics Numerics, kw []Value) func(out, a []float64, raw []byte, dt DType) (finite bool)
+	// AddScaled: for a call (a, b, w) with a and b tensors of the output's length and w a
+	// constant scalar other than 0, the kernel's out[i] is math.FMA(b[i], w, a[i]) under every
+	// numerics (add_difference). The VM may then let a staged method whose output is b add it
+	// to a while each piece is in the CPU cache (ops.ArgChunkAdder, SPEC §5.4).
+	AddScaled bool
 	// RawKeys, when set, writes the magnitude keys, float32bits(float32(|x|)), of the kernel's
 	// result over two tensors of len(dst) elements read straight from model files (a and b as
 	// stored, both of dtype dt), and reports whether every widened element of both was

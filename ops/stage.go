@@ -91,6 +91,15 @@ type ArgChunker interface {
 	ChunkFrom(lo int, src ArgSource, out []float64) error
 }
 
+// ArgChunkAdder is an ArgChunker that can also finish its output chunk as a following
+// add_difference(base, out, w) would (Def.AddScaled): ChunkFromAdd writes
+// math.FMA(o, w, base[i]) where ChunkFrom would write o, each piece as soon as it is made,
+// while it is in the CPU cache, instead of in a pass of its own over the chunk. The values
+// must be those two calls' bit for bit.
+type ArgChunkAdder interface {
+	ChunkFromAdd(lo int, src ArgSource, out, base []float64, w float64) error
+}
+
 // ArgSource gives pieces of one output chunk's tensor arguments (ArgChunker).
 type ArgSource interface {
 	// Arg writes argument i's values at chunk offsets [off, off+len(dst)) into dst.

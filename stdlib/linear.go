@@ -91,6 +91,7 @@ var addDifference = define(&ops.Def{
 	ReturnsSymbol: "S",
 	Traits:        ops.Elementwise,
 	Keys:          ops.KeysIntersect,
+	AddScaled:     true,
 	Formula:       "alpha == 0 ? a : a + alpha*b (fused)",
 	Doc: "Adds a delta (task vector) b, scaled by alpha, to a. torch's addcmul is one fused " +
 		"multiply-add per element. A one-element alpha of exactly 0 returns a unchanged; unlike " +

@@ -1110,7 +1110,27 @@ func (s *tiesStager) ChunkFrom(lo int, src ops.ArgSource, out []float64) error {
 	if err := s.advance(lo, len(out)); err != nil {
 		return err
 	}
-	if err := s.voter.runFrom(src, lo, out); err != nil {
+	if err := s.voter.runFrom(src, lo, out, nil, 0); err != nil {
+		return err
+	}
+	s.doneChunk()
+	return nil
+}
+
+// ChunkFromAdd is ChunkFrom with each tile of the output added, scaled by w, to base as it is
+// voted (ops.ArgChunkAdder): add_difference(base, out, w)'s values, while the tile is in the
+// CPU cache. On the TIES benchmark that call's separate pass was 3% of the CPU samples.
+func (s *tiesStager) ChunkFromAdd(lo int, src ops.ArgSource, out, base []float64, w float64) error {
+	if s.voter == nil {
+		return errTiesNoThresholds
+	}
+	if len(base) != len(out) || w == 0 {
+		return fmt.Errorf("ties_sum: an added chunk of %d elements to %d base values, scaled by %v", len(out), len(base), w)
+	}
+	if err := s.advance(lo, len(out)); err != nil {
+		return err
+	}
+	if err := s.voter.runFrom(src, lo, out, base, w); err != nil {
 		return err
 	}
 	s.doneChunk()

@@ -186,8 +186,10 @@ func (t *tiesVoter) run(ms [][]float64, lo int, out []float64) {
 // is made into a buffer that stays in the CPU cache while the tile is voted, where run reads
 // the whole chunk of every model, made before (on the scale-4 TIES benchmark the VM wrote 8
 // chunks of 512 KiB and the vote read them back).
-func (t *tiesVoter) runFrom(src ops.ArgSource, lo int, out []float64) error {
-	r, w := len(t.th), len(out)
+//
+// With base set, each tile is then added, scaled by w, to base's (ChunkFromAdd).
+func (t *tiesVoter) runFrom(src ops.ArgSource, lo int, out, base []float64, w float64) error {
+	r := len(t.th)
 	if len(t.tb) < r {
 		t.tb = make([][]float64, r)
 		buf := make([]float64, r*tiesVoteTile)
@@ -219,7 +221,14 @@ func (t *tiesVoter) runFrom(src ops.ArgSource, lo int, out []float64) error {
 		clear(t.baseRaws)
 		clear(t.iv.baseT)
 	}()
-	nb := min(max(t.blockEnd-lo, 0), w)
+	// add finishes the tile [off, off+n) as add_difference(base, out, w) would.
+	add := func(off, n int) {
+		if base != nil {
+			vecAddScaled(out[off:off+n], base[off:off+n], out[off:off+n], w)
+		}
+	}
+	cols := len(out)
+	nb := min(max(t.blockEnd-lo, 0), cols)
 	for off := 0; off < nb; off += tiesVoteTile {
 		n := min(tiesVoteTile, nb-off)
 		done := 0
@@ -234,6 +243,7 @@ func (t *tiesVoter) runFrom(src ops.ArgSource, lo int, out []float64) error {
 			done = tiesVoteF16Fast(t.rawT, t.baseT, t.rptrs, t.bptrs, t.lom1, &t.iv, out[off:off+n])
 			f16Columns += int64(done)
 			if done == n {
+				add(off, n)
 				continue
 			}
 		}
@@ -242,10 +252,11 @@ func (t *tiesVoter) runFrom(src ops.ArgSource, lo int, out []float64) error {
 			return err
 		}
 		t.tile(ms, 0, n-done, out[off+done:])
+		add(off, n)
 	}
 	// The columns past the last 16-column block (fewer than 16, at the tensor's end).
-	for off := nb; off < w; off += tiesVoteTile {
-		n := min(tiesVoteTile, w-off)
+	for off := nb; off < cols; off += tiesVoteTile {
+		n := min(tiesVoteTile, cols-off)
 		ms, err := fetch(off, n)
 		if err != nil {
 			return err
@@ -253,6 +264,7 @@ func (t *tiesVoter) runFrom(src ops.ArgSource, lo int, out []float64) error {
 		for j := range n {
 			out[off+j] = t.column(ms, j, false)
 		}
+		add(off, n)
 	}
 	return nil
 }

@@ -112,11 +112,29 @@ func TestTiesVoteFromDeltas(t *testing.T) {
 					newTiesVoter(th, n, vote).run(args, 0, want)
 					got := make([]float64, n)
 					before, before16 := tiesF16Columns.Load(), tiesBase16Tiles.Load()
-					if err := newTiesVoter(th, n, vote).runFrom(src, 0, got); err != nil {
+					if err := newTiesVoter(th, n, vote).runFrom(src, 0, got, nil, 0); err != nil {
 						t.Fatal(err)
 					}
 					if j := tiesFirstDiff(got, want); j >= 0 {
 						t.Fatalf("%s: [%d] = %v, want %v", name, j, got[j], want[j])
+					}
+					// Added to a base as it is voted (ChunkFromAdd): add_difference's values,
+					// infinities and NaNs in the added-to values included.
+					to := make([]float64, n)
+					for j := range to {
+						to[j] = rng.NormFloat64()
+					}
+					to[n/2], to[n-1] = math.Inf(-1), math.NaN()
+					for _, w := range []float64{1, -0.7} {
+						wantAdd := make([]float64, n)
+						vecAddScaled(wantAdd, to, want, w)
+						gotAdd := make([]float64, n)
+						if err := newTiesVoter(th, n, vote).runFrom(src, 0, gotAdd, to, w); err != nil {
+							t.Fatal(err)
+						}
+						if j := tiesFirstDiff(gotAdd, wantAdd); j >= 0 {
+							t.Fatalf("%s, added with w %v: [%d] = %v, want %v", name, w, j, gotAdd[j], wantAdd[j])
+						}
 					}
 					fused := tiesF16Columns.Load() - before
 					can := !vote && r < 16 && n >= 16 && tiesSplitVector && num.HasF16C()

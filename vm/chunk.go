@@ -271,6 +271,9 @@ func newMachine(p *bytecode.Program, opts Options) (*machine, error) {
 		m.second = append(m.second, second)
 		if st != nil {
 			st.skip, _ = directArgs(&p.Classes[i], st, fused)
+			if st.skip != nil && !opts.NoAddFusion {
+				st.add = m.addAfter(&p.Classes[i], st)
+			}
 		}
 		code := &p.Classes[i]
 		donors := make([]int, len(code.Instrs))

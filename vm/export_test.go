@@ -29,6 +29,9 @@ var WholeKeyCalls = &wholeKeyCalls
 // DirectChunks counts the output chunks whose staged arguments were made a piece at a time.
 var DirectChunks = &directChunks
 
+// AddedChunks counts the output chunks whose staged CALL also did the add_difference after it.
+var AddedChunks = &addedChunks
+
 // SelectedPasses counts the statistics passes run for some arguments alone.
 var SelectedPasses = &selectedPasses
 

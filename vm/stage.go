@@ -36,6 +36,10 @@ type stagedClass struct {
 	// skip, when the output pass can make the arguments a piece at a time, marks the CALLs
 	// that make them, which then do not run (stage_args.go).
 	skip []bool
+	// add, when the staged CALL's output is only added to a base right after
+	// (add_difference), is that CALL, which the output pass then folds into the staged one's
+	// pieces (stage_args.go).
+	add *stagedAdd
 	// hybrid: a CALL after the staged one is not elementwise, and skipWhole marks the
 	// instructions before it that only the staged call needs (stage_hybrid.go).
 	hybrid    bool

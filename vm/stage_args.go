@@ -174,3 +174,68 @@ func (w *worker) directChunk(k *bytecode.Key, in *bytecode.Instr, part *span) (*
 	}
 	return &ops.Tensor{Shape: []int{part.n}, Data: out, DType: ops.F64}, nil
 }
+
+// addedChunks counts the output chunks directChunkAdd made (for the tests).
+var addedChunks atomic.Int64
+
+// stagedAdd is a CALL at pc that adds the staged CALL's output, scaled by the constant w, to
+// register base: add_difference(base, out, w) (ops.Def.AddScaled), the output's last reader.
+type stagedAdd struct {
+	pc, base int
+	w        float64
+}
+
+// addAfter finds the staged CALL's stagedAdd: the first instruction after it but FREEs is a
+// CALL of an AddScaled method over (a register other than the output, the output, a scalar
+// constant other than 0), no jump lands between them, and a FREE of the output follows it.
+// nil otherwise.
+func (m *machine) addAfter(code *bytecode.Code, st *stagedClass) *stagedAdd {
+	out := code.Instrs[st.pc].A
+	pc := st.pc + 1
+	for pc < len(code.Instrs) && code.Instrs[pc].Op == bytecode.FREE && code.Instrs[pc].A != out {
+		pc++
+	}
+	if pc == len(code.Instrs) {
+		return nil
+	}
+	for _, in := range code.Instrs {
+		if bytecode.Ops[in.Op].Jumps && in.B > st.pc && in.B <= pc {
+			return nil // a jump into the FREEs or onto the add: it does not always follow
+		}
+	}
+	in := &code.Instrs[pc]
+	if in.Op != bytecode.CALL || !m.methods[in.B].AddScaled || len(in.Operands) != 3 || in.A == out {
+		return nil
+	}
+	a, b, c := in.Operands[0], in.Operands[1], in.Operands[2]
+	if a.Kind != bytecode.OpReg || b.Kind != bytecode.OpReg || c.Kind != bytecode.OpConst || a.Index == out || b.Index != out {
+		return nil
+	}
+	w, ok := m.consts[c.Index].Float64()
+	if !ok || w == 0 || !freedAfter(code, pc, out) {
+		return nil
+	}
+	return &stagedAdd{pc: pc, base: a.Index, w: w}
+}
+
+// directChunkAdd is directChunk with the stagedAdd a folded in (ops.ArgChunkAdder): the chunk
+// of the add's result, base its base register's chunk.
+func (w *worker) directChunkAdd(k *bytecode.Key, in *bytecode.Instr, part *span, adder ops.ArgChunkAdder, base []float64, a *stagedAdd) (*ops.Tensor, error) {
+	directChunks.Add(1)
+	addedChunks.Add(1)
+	w.argSrc.w, w.argSrc.k, w.argSrc.st, w.argSrc.part = w, k, w.m.staged[k.Class], part
+	if err := w.argSrc.load(); err != nil {
+		return nil, err
+	}
+	out := w.alloc(part.n)
+	err := adder.ChunkFromAdd(part.lo, &w.argSrc, out, base, a.w)
+	clear(w.argSrc.args)
+	if err != nil {
+		w.recycle(out)
+		if err == errWhole || errors.Is(err, ops.ErrUnstaged) {
+			return nil, errWhole
+		}
+		return nil, fmt.Errorf("%s: %v", w.m.methods[in.B].Name, err)
+	}
+	return &ops.Tensor{Shape: []int{part.n}, Data: out, DType: ops.F64}, nil
+}

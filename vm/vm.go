@@ -58,6 +58,10 @@ type Options struct {
 	// where the keys could come from the stored bytes (stage_keys.go): for tests and
 	// comparisons; the bytes are the same.
 	NoRawKeys bool
+	// NoAddFusion runs an add_difference of a staged method's output as a CALL of its own,
+	// also where the Stager could add each piece as it makes it (stage_args.go's stagedAdd):
+	// for tests and comparisons; the bytes are the same.
+	NoAddFusion bool
 	// ChunkElems is the chunk length, in elements, of chunked execution (chunk.go): 0 means
 	// DefaultChunkElems, a negative value runs every key over whole tensors (for tests and
 	// comparisons). Values below 2 are raised to 2.
@@ -401,6 +405,9 @@ type worker struct {
 	direct ops.ArgChunker
 	argSrc rawArgSource
 	partLo int
+	// addDone is the pc of a stagedAdd the staged CALL did in this part (directChunkAdd),
+	// which then does not run, or -1.
+	addDone int
 	// donor is the register whose buffer the CALL being run may write its result into
 	// (donorFor), or -1.
 	donor int
@@ -535,6 +542,7 @@ func (w *worker) exec(k *bytecode.Key, part *span) (bool, error) {
 		w.partLo = part.lo
 	}
 	pair := m.fused[k.Class]
+	w.addDone = -1
 	for pc := 0; pc < len(code.Instrs); pc++ {
 		in := &code.Instrs[pc]
 		if h := w.hybrid; h != nil && part == nil {
@@ -566,12 +574,27 @@ func (w *worker) exec(k *bytecode.Key, part *span) (bool, error) {
 			}
 			w.set(in.A, t)
 		case bytecode.CALL:
+			if pc == w.addDone {
+				continue // the staged CALL did this add (directChunkAdd)
+			}
 			if w.direct != nil && part != nil {
 				st := m.staged[k.Class]
 				if st.skip[pc] {
 					continue // the staged CALL makes this argument a piece at a time
 				}
 				if pc == st.pc {
+					if a := st.add; a != nil {
+						adder, ok := w.direct.(ops.ArgChunkAdder)
+						if b := w.regs[a.base]; ok && b != nil && b.t != nil && len(b.t.Data) == part.n && len(b.t.Shape) == 1 {
+							t, err := w.directChunkAdd(k, in, part, adder, b.t.Data, a)
+							if err != nil {
+								return false, err
+							}
+							w.set(code.Instrs[a.pc].A, t)
+							w.addDone = a.pc
+							continue
+						}
+					}
 					t, err := w.directChunk(k, in, part)
 					if err != nil {
 						return false, err
