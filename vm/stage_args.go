@@ -157,13 +157,20 @@ func (src *rawArgSource) DeltaBase(i int) (raw []byte, ok bool) {
 // directChunk runs the staged CALL of the output pass with its arguments made a piece at a
 // time (w.direct set).
 func (w *worker) directChunk(k *bytecode.Key, in *bytecode.Instr, part *span) (*ops.Tensor, error) {
+	return w.directChunkWith(k, in, part, func(src ops.ArgSource, out []float64) error {
+		return w.direct.ChunkFrom(part.lo, src, out)
+	})
+}
+
+// directChunkWith is directChunk with the Stager's call (chunk) given.
+func (w *worker) directChunkWith(k *bytecode.Key, in *bytecode.Instr, part *span, chunk func(src ops.ArgSource, out []float64) error) (*ops.Tensor, error) {
 	directChunks.Add(1)
 	w.argSrc.w, w.argSrc.k, w.argSrc.st, w.argSrc.part = w, k, w.m.staged[k.Class], part
 	if err := w.argSrc.load(); err != nil {
 		return nil, err
 	}
 	out := w.alloc(part.n)
-	err := w.direct.ChunkFrom(part.lo, &w.argSrc, out)
+	err := chunk(&w.argSrc, out)
 	clear(w.argSrc.args) // no reference to the chunk's buffers past it
 	if err != nil {
 		w.recycle(out)
@@ -221,21 +228,8 @@ func (m *machine) addAfter(code *bytecode.Code, st *stagedClass) *stagedAdd {
 // directChunkAdd is directChunk with the stagedAdd a folded in (ops.ArgChunkAdder): the chunk
 // of the add's result, base its base register's chunk.
 func (w *worker) directChunkAdd(k *bytecode.Key, in *bytecode.Instr, part *span, adder ops.ArgChunkAdder, base []float64, a *stagedAdd) (*ops.Tensor, error) {
-	directChunks.Add(1)
 	addedChunks.Add(1)
-	w.argSrc.w, w.argSrc.k, w.argSrc.st, w.argSrc.part = w, k, w.m.staged[k.Class], part
-	if err := w.argSrc.load(); err != nil {
-		return nil, err
-	}
-	out := w.alloc(part.n)
-	err := adder.ChunkFromAdd(part.lo, &w.argSrc, out, base, a.w)
-	clear(w.argSrc.args)
-	if err != nil {
-		w.recycle(out)
-		if err == errWhole || errors.Is(err, ops.ErrUnstaged) {
-			return nil, errWhole
-		}
-		return nil, fmt.Errorf("%s: %v", w.m.methods[in.B].Name, err)
-	}
-	return &ops.Tensor{Shape: []int{part.n}, Data: out, DType: ops.F64}, nil
+	return w.directChunkWith(k, in, part, func(src ops.ArgSource, out []float64) error {
+		return adder.ChunkFromAdd(part.lo, src, out, base, a.w)
+	})
 }
