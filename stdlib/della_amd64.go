@@ -21,9 +21,6 @@ func dellaOffsetsFast(ranks []uint32, ne, center, e float32, off []float64) int 
 //go:noescape
 func dellaFillQAVX2(qs, off *float64, pMin float64, fix bool, n int)
 
-//go:noescape
-func vecUnitAVX2(q *float64, n int) (ok bool)
-
 // dellaFillQFast writes dellaFillQ's probabilities pMin + off[j] (with fix, NaN -> 1e-20 and
 // clamped to [1e-20, 1]) for the first len(qs) &^ 3 and returns how many it wrote (0 without
 // AVX2). The Go loop was 2.6-2.8% of x215a's CPU samples.
@@ -34,21 +31,4 @@ func dellaFillQFast(qs, off []float64, pMin float64, fix bool) int {
 	}
 	dellaFillQAVX2(&qs[0], &off[0], pMin, fix, n)
 	return n
-}
-
-// vecUnit reports whether every q is in [0, 1] (a NaN is not): bernoulliDraw64's range check,
-// four at a time.
-func vecUnit(q []float64) bool {
-	n := 0
-	if vecSubVector {
-		if n = len(q) &^ 3; n > 0 && !vecUnitAVX2(&q[0], n) {
-			return false
-		}
-	}
-	for _, p := range q[n:] {
-		if !(p >= 0 && p <= 1) {
-			return false
-		}
-	}
-	return true
 }

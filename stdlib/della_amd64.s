@@ -74,27 +74,3 @@ qfix:
 	JNZ     qfix
 	VZEROUPPER
 	RET
-
-// func vecUnitAVX2(q *float64, n int) (ok bool)
-// ok when every q[j] of n (a positive multiple of 4) is in [0, 1] (a NaN is not).
-TEXT ·vecUnitAVX2(SB), NOSPLIT, $0-17
-	MOVQ         q+0(FP), SI
-	MOVQ         n+8(FP), CX
-	VXORPD       Y1, Y1, Y1
-	VBROADCASTSD dellaOne<>(SB), Y3
-	VPCMPEQQ     Y5, Y5, Y5       // the lanes found in range so far
-
-uloop:
-	VMOVUPD (SI), Y0
-	VCMPPD  $0x1d, Y1, Y0, Y4 // GE_OQ: q >= 0
-	VCMPPD  $0x12, Y3, Y0, Y6 // LE_OQ: q <= 1
-	VANDPD  Y6, Y4, Y4
-	VANDPD  Y4, Y5, Y5
-	ADDQ    $32, SI
-	SUBQ    $4, CX
-	JNZ     uloop
-	VMOVMSKPD Y5, AX
-	CMPL    AX, $15
-	SETEQ   ok+16(FP)
-	VZEROUPPER
-	RET

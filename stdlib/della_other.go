@@ -7,13 +7,3 @@ func dellaOffsetsFast(ranks []uint32, ne, center, e float32, off []float64) int 
 
 // dellaFillQFast: see della_amd64.go. No vector path here.
 func dellaFillQFast(qs, off []float64, pMin float64, fix bool) int { return 0 }
-
-// vecUnit reports whether every q is in [0, 1] (a NaN is not).
-func vecUnit(q []float64) bool {
-	for _, p := range q {
-		if !(p >= 0 && p <= 1) {
-			return false
-		}
-	}
-	return true
-}

@@ -221,3 +221,23 @@ func vecAddScaled(out, a, b []float64, w float64) {
 	}
 	vecAddScaledLoop(out[i:], a[i:], b[i:], w)
 }
+
+//go:noescape
+func vecUnitAVX2(q *float64, n int) (ok bool)
+
+// vecUnit reports whether every q is in [0, 1] (a NaN is not): bernoulliDraw64's range check,
+// four at a time.
+func vecUnit(q []float64) bool {
+	n := 0
+	if vecSubVector {
+		if n = len(q) &^ 3; n > 0 && !vecUnitAVX2(&q[0], n) {
+			return false
+		}
+	}
+	for _, p := range q[n:] {
+		if !(p >= 0 && p <= 1) {
+			return false
+		}
+	}
+	return true
+}

@@ -52,3 +52,13 @@ func vecDiv(out, a []float64, d float64) { vecDivLoop(out, a, d) }
 // vecAddScaled sets out[i] = math.FMA(b[i], w, a[i]) (len(a), len(b) >= len(out); out may be
 // a or b).
 func vecAddScaled(out, a, b []float64, w float64) { vecAddScaledLoop(out, a, b, w) }
+
+// vecUnit reports whether every q is in [0, 1] (a NaN is not).
+func vecUnit(q []float64) bool {
+	for _, p := range q {
+		if !(p >= 0 && p <= 1) {
+			return false
+		}
+	}
+	return true
+}
