@@ -494,8 +494,11 @@ func (f *File) ReadRawPart(name string, elem int, buf []byte) error {
 	return f.readAt(t, buf, t.Begin+int64(elem)*int64(size))
 }
 
+// readAt reads buf from off: what the page cache holds without the scheduler (readCached),
+// the rest by pread.
 func (f *File) readAt(t *TensorInfo, buf []byte, off int64) error {
-	if err := readFull(f.f, buf, off); err != nil {
+	done := readCached(f.f, buf, off)
+	if err := readFull(f.f, buf[done:], off+int64(done)); err != nil {
 		if errors.Is(err, io.ErrUnexpectedEOF) {
 			return fmt.Errorf("%s: tensor %q: file is shorter than its header says (changed since it was opened?)", f.Path, t.Name)
 		}
