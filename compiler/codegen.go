@@ -95,6 +95,30 @@ func (c *compilation) generate() (*bytecode.Program, error) {
 	if err != nil {
 		return nil, err
 	}
+	g, ok := c.generateParts(keys)
+	if !ok {
+		g = c.newGenerator()
+		for _, k := range keys {
+			if len(g.errs) >= 10 {
+				break
+			}
+			g.genKey(k)
+		}
+	}
+	if len(g.errs) > 0 {
+		return nil, g.errs
+	}
+	if len(g.prog.Keys) == 0 {
+		return nil, pos.Errorf(c.fn.Root.Pos, "the merge produces no tensor: no key is present in every input it needs (are the models of the same kind?)")
+	}
+	if err := bytecode.Verify(g.prog); err != nil {
+		return nil, fmt.Errorf("internal error: generated plan does not verify: %v", err)
+	}
+	return g.prog, nil
+}
+
+// newGenerator is a generator with empty tables, for all of the keys or a part of them.
+func (c *compilation) newGenerator() *generator {
 	g := &generator{
 		c: c,
 		prog: &bytecode.Program{
@@ -118,22 +142,7 @@ func (c *compilation) generate() (*bytecode.Program, error) {
 			Recipe: in.value.Path, Pos: in.value.Pos.String(),
 		})
 	}
-	for _, k := range keys {
-		if len(g.errs) >= 10 {
-			break
-		}
-		g.genKey(k)
-	}
-	if len(g.errs) > 0 {
-		return nil, g.errs
-	}
-	if len(g.prog.Keys) == 0 {
-		return nil, pos.Errorf(c.fn.Root.Pos, "the merge produces no tensor: no key is present in every input it needs (are the models of the same kind?)")
-	}
-	if err := bytecode.Verify(g.prog); err != nil {
-		return nil, fmt.Errorf("internal error: generated plan does not verify: %v", err)
-	}
-	return g.prog, nil
+	return g
 }
 
 func (g *generator) genKey(key string) {

@@ -13,7 +13,7 @@ import (
 // sdxlModels is an in-memory ModelSource of n SDXL-shaped models m0..m(n-1) and a base, all
 // with the config's keys and shapes; shared says whether they share one tensor table (as the
 // CLI's model finder gives models with equal headers) or each has its own.
-func sdxlModels(b *testing.B, reg *ops.Registry, n int, shared bool) memModels {
+func sdxlModels(b testing.TB, reg *ops.Registry, n int, shared bool) memModels {
 	cfg, ok := reg.Config("sdxl-sgm")
 	if !ok {
 		b.Fatal("no sdxl-sgm config")
