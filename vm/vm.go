@@ -146,8 +146,13 @@ type machine struct {
 	consts   []ops.Value
 	inputs   []*safetensors.File
 	numerics ops.Numerics
-	out      *safetensors.Writer
 	warn     func(string)
+
+	// out is the output, set by Run's goroutine before it closes outReady; outErr is the
+	// error that left it nil (writer).
+	out      *safetensors.Writer
+	outErr   error
+	outReady chan struct{}
 
 	// chunkElems is the chunk length (0: no chunked execution); chunkable and chunkPeaks are
 	// per class.
@@ -243,17 +248,10 @@ func Run(ctx context.Context, p *bytecode.Program, opts Options) (*Stats, error)
 		meta[k] = v
 	}
 	meta["mecha_recipe"] = p.Recipe
-	meta["mechac_plan_hash"] = hash()
 	meta["mechac_numerics"] = p.Numerics
 	wopts := opts.Writer
 	wopts.Inputs = append(wopts.Inputs, inputPaths...)
 	wopts.ViaF32 = numerics == ops.SDMecha
-	w, err := safetensors.Create(opts.Output, tensors, meta, wopts)
-	if err != nil {
-		return nil, err
-	}
-	m.out = w
-	defer w.Abort()
 
 	jobs := opts.Jobs
 	if jobs <= 0 {
@@ -264,6 +262,28 @@ func Run(ctx context.Context, p *bytecode.Program, opts Options) (*Stats, error)
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	// The output file is made while the workers start on their first keys: it waits for the
+	// plan's hash (its metadata), and Create preallocates the file and writes its header, 3-7
+	// ms on the TIES benchmark that the workers no longer wait for. A worker's first write
+	// waits for it (m.writer); an error stops the run, and Run reports it.
+	m.outReady = make(chan struct{})
+	go func() {
+		defer close(m.outReady)
+		meta["mechac_plan_hash"] = hash()
+		w, err := safetensors.Create(opts.Output, tensors, meta, wopts)
+		if err != nil {
+			m.outErr = err
+			cancel()
+			return
+		}
+		m.out = w
+	}()
+	defer func() {
+		<-m.outReady
+		if m.out != nil {
+			m.out.Abort()
+		}
+	}()
 	next := atomic.Int64{}
 	var mem *budget
 	if opts.MaxMemory > 0 {
@@ -315,10 +335,14 @@ func Run(ctx context.Context, p *bytecode.Program, opts Options) (*Stats, error)
 					return
 				}
 				if !present {
+					out, err := m.writer()
+					if err != nil {
+						return // Run reports it
+					}
 					omitMu.Lock()
 					omitted = append(omitted, k.Name)
 					omitMu.Unlock()
-					w.Omit(k.Name)
+					out.Omit(k.Name)
 				}
 				if opts.Progress != nil {
 					progMu.Lock()
@@ -331,13 +355,17 @@ func Run(ctx context.Context, p *bytecode.Program, opts Options) (*Stats, error)
 		}()
 	}
 	wg.Wait()
+	<-m.outReady
+	if m.outErr != nil {
+		return nil, m.outErr // (the workers stopped for it)
+	}
 	if firstErr == nil && ctx.Err() != nil {
 		firstErr = ctx.Err()
 	}
 	if firstErr != nil {
 		return nil, firstErr
 	}
-	if err := w.Commit(); err != nil {
+	if err := m.out.Commit(); err != nil {
 		return nil, err
 	}
 	slices.Sort(omitted)
@@ -653,11 +681,14 @@ func (w *worker) exec(k *bytecode.Key, part *span) (bool, error) {
 					return false, err
 				}
 			}
-			var err error
+			out, err := m.writer()
+			if err != nil {
+				return false, err
+			}
 			if part != nil {
-				err = m.out.WriteFloat64Part(k.Name, part.lo, s.t.Data, part.last)
+				err = out.WriteFloat64Part(k.Name, part.lo, s.t.Data, part.last)
 			} else {
-				err = m.out.WriteFloat64(k.Name, s.t.Data)
+				err = out.WriteFloat64(k.Name, s.t.Data)
 			}
 			if err != nil {
 				return false, err
@@ -928,4 +959,15 @@ func (m *machine) donorFor(code *bytecode.Code, pc int) int {
 		return first
 	}
 	return -1
+}
+
+// writer is the output, once Run's goroutine has made it; the error is Create's.
+func (m *machine) writer() (*safetensors.Writer, error) {
+	if m.outReady != nil {
+		<-m.outReady
+	}
+	if m.out == nil {
+		return nil, m.outErr
+	}
+	return m.out, nil
 }

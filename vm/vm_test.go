@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"math"
 	"os"
@@ -305,5 +306,37 @@ func TestOpenInput(t *testing.T) {
 	_, err := vm.Run(context.Background(), prog, vm.Options{Registry: stdlib.Default(), Output: filepath.Join(t.TempDir(), "o.safetensors"), OpenInput: swapped})
 	if err == nil || !strings.Contains(err.Error(), "changed since the plan was compiled") {
 		t.Errorf("another file handed over: error %v, want the plan's check to refuse it", err)
+	}
+}
+
+// The output is made while the workers start: when that fails, Run reports Create's own error
+// (not a key's) and leaves nothing behind, whether the folder is missing or the output is one
+// of the inputs.
+func TestOutputCreateError(t *testing.T) {
+	dir := t.TempDir()
+	keys := testKeys(t, 40)
+	writeModel(t, filepath.Join(dir, "a.safetensors"), ops.F16, keys, 1, nil)
+	writeModel(t, filepath.Join(dir, "b.safetensors"), ops.F16, keys, 2, nil)
+	src := "version 0.1.0\n" +
+		`model "a.safetensors" model_config="sdxl-sgm" merge_space="weight"` + "\n" +
+		`model "b.safetensors" model_config="sdxl-sgm" merge_space="weight"` + "\n" +
+		`merge "weighted_sum" &0 &1 alpha=0.3`
+	prog := compile(t, dir, src, "exact", ops.F16)
+	for _, c := range []struct{ name, out, want string }{
+		{"missing folder", filepath.Join(dir, "nowhere", "o.safetensors"), "nowhere"},
+		{"an input", filepath.Join(dir, "a.safetensors"), "input"},
+	} {
+		_, err := vm.Run(context.Background(), prog, vm.Options{Registry: stdlib.Default(), Output: c.out, Jobs: 2})
+		var ke *vm.KeyError
+		if err == nil || errors.As(err, &ke) || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: error %v, want Create's, naming %q", c.name, err, c.want)
+		}
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) != 2 {
+		t.Errorf("the folder holds %d files after the failed runs, want the 2 inputs", len(entries))
 	}
 }
