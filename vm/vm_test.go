@@ -273,15 +273,8 @@ func checkOutput(t *testing.T, path string, prog *bytecode.Program, recipe, nume
 // returns against the plan: a file other than the one compiled is refused.
 func TestOpenInput(t *testing.T) {
 	dir := t.TempDir()
-	keys := testKeys(t, 6)
-	writeModel(t, filepath.Join(dir, "a.safetensors"), ops.F16, keys, 1, nil)
-	writeModel(t, filepath.Join(dir, "b.safetensors"), ops.F16, keys, 2, nil)
-	writeModel(t, filepath.Join(dir, "c.safetensors"), ops.F32, keys, 3, nil)
-	src := "version 0.1.0\n" +
-		`model "a.safetensors" model_config="sdxl-sgm" merge_space="weight"` + "\n" +
-		`model "b.safetensors" model_config="sdxl-sgm" merge_space="weight"` + "\n" +
-		`merge "weighted_sum" &0 &1 alpha=0.3`
-	prog := compile(t, dir, src, "exact", ops.F16)
+	prog := abWeightedSum(t, dir, 6)
+	writeModel(t, filepath.Join(dir, "c.safetensors"), ops.F32, testKeys(t, 6), 3, nil)
 	want := runSum(t, prog, vm.Options{Registry: stdlib.Default()}, "plain")
 	var mu sync.Mutex
 	opened := map[string]int{}
@@ -314,14 +307,7 @@ func TestOpenInput(t *testing.T) {
 // of the inputs.
 func TestOutputCreateError(t *testing.T) {
 	dir := t.TempDir()
-	keys := testKeys(t, 40)
-	writeModel(t, filepath.Join(dir, "a.safetensors"), ops.F16, keys, 1, nil)
-	writeModel(t, filepath.Join(dir, "b.safetensors"), ops.F16, keys, 2, nil)
-	src := "version 0.1.0\n" +
-		`model "a.safetensors" model_config="sdxl-sgm" merge_space="weight"` + "\n" +
-		`model "b.safetensors" model_config="sdxl-sgm" merge_space="weight"` + "\n" +
-		`merge "weighted_sum" &0 &1 alpha=0.3`
-	prog := compile(t, dir, src, "exact", ops.F16)
+	prog := abWeightedSum(t, dir, 40)
 	for _, c := range []struct{ name, out, want string }{
 		{"missing folder", filepath.Join(dir, "nowhere", "o.safetensors"), "nowhere"},
 		{"an input", filepath.Join(dir, "a.safetensors"), "input"},
@@ -339,4 +325,18 @@ func TestOutputCreateError(t *testing.T) {
 	if len(entries) != 2 {
 		t.Errorf("the folder holds %d files after the failed runs, want the 2 inputs", len(entries))
 	}
+}
+
+// abWeightedSum writes float16 models a and b of n SDXL keys in dir and compiles their
+// weighted sum at alpha 0.3.
+func abWeightedSum(t *testing.T, dir string, n int) *bytecode.Program {
+	t.Helper()
+	keys := testKeys(t, n)
+	writeModel(t, filepath.Join(dir, "a.safetensors"), ops.F16, keys, 1, nil)
+	writeModel(t, filepath.Join(dir, "b.safetensors"), ops.F16, keys, 2, nil)
+	src := "version 0.1.0\n" +
+		`model "a.safetensors" model_config="sdxl-sgm" merge_space="weight"` + "\n" +
+		`model "b.safetensors" model_config="sdxl-sgm" merge_space="weight"` + "\n" +
+		`merge "weighted_sum" &0 &1 alpha=0.3`
+	return compile(t, dir, src, "exact", ops.F16)
 }
