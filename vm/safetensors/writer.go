@@ -2,6 +2,7 @@ package safetensors
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -155,8 +156,8 @@ const (
 )
 
 // Create plans the output file and prepares its temporary file: the header is computed first
-// (tensors sorted by name, data laid out in that order without gaps, JSON padded with spaces to
-// a multiple of 8 bytes so every tensor starts 8-byte aligned), the temporary file is created in
+// (tensors listed by name, data laid out without gaps in dataOrder, JSON padded with spaces to
+// a page, so every tensor starts aligned to its element size), the temporary file is created in
 // the output's folder (so the final rename stays on one file system) and preallocated to the
 // full size, so that a full disk is reported before any merge work, and the header is written.
 //
@@ -239,8 +240,35 @@ func putUint64(b []byte, v uint64) {
 	}
 }
 
-// layout assigns data offsets to the tensors not omitted, in name order, and returns the
-// padded header JSON; it sets w.size.
+// pageBytes is the page the data section is laid out for. Writing a page-aligned 128 KiB part
+// into the page cache took 30% less time than writing it astride pages (415 MiB: 68-70 against
+// 99-105 ms, 2 CPUs, ext4); in `mechac run` the output's pwrite went from 10.6-11.1% to
+// 9.5-9.7% of the uniform average's CPU samples. (A reader that maps the file also finds its
+// large tensors page-aligned.)
+const pageBytes = 4096
+
+// dataOrder lists the tensors not omitted in the order of their data: those of a whole number
+// of pages first, so that each starts on a page (the header is padded to one), then the rest,
+// the widest dtype first, so that each starts aligned to its element size; by name within
+// each group.
+func dataOrder(tensors []*outEntry) []*outEntry {
+	var pages, rest []*outEntry
+	for _, e := range tensors {
+		switch {
+		case e.state == omitted:
+		case int64(e.count)*int64(e.DType.Size())%pageBytes == 0:
+			pages = append(pages, e)
+		default:
+			rest = append(rest, e)
+		}
+	}
+	slices.SortStableFunc(rest, func(a, b *outEntry) int { return b.DType.Size() - a.DType.Size() })
+	return append(pages, rest...)
+}
+
+// layout assigns data offsets to the tensors not omitted (dataOrder) and returns the header
+// JSON, which lists them in name order, padded with spaces so that the data section starts on
+// a page; it sets w.size.
 func (w *Writer) layout() []byte {
 	var b bytes.Buffer
 	b.WriteByte('{')
@@ -262,14 +290,16 @@ func (w *Writer) layout() []byte {
 		b.WriteByte('}')
 	}
 	var off int64
+	for _, e := range dataOrder(w.tensors) {
+		e.begin = off
+		e.end = off + int64(e.count)*int64(e.DType.Size())
+		off = e.end
+	}
 	first := len(w.meta) == 0
 	for _, e := range w.tensors {
 		if e.state == omitted {
 			continue
 		}
-		e.begin = off
-		e.end = off + int64(e.count)*int64(e.DType.Size())
-		off = e.end
 		if !first {
 			b.WriteByte(',')
 		}
@@ -285,7 +315,7 @@ func (w *Writer) layout() []byte {
 		fmt.Fprintf(&b, `],"data_offsets":[%d,%d]}`, e.begin, e.end)
 	}
 	b.WriteByte('}')
-	for b.Len()%8 != 0 {
+	for (8+b.Len())%pageBytes != 0 {
 		b.WriteByte(' ')
 	}
 	w.size = 8 + int64(b.Len()) + off
@@ -572,7 +602,11 @@ func (w *Writer) compact() error {
 	newStart := 8 + w.hdrLen
 	bp := chunkPool.Get().(*[]byte)
 	defer chunkPool.Put(bp)
-	for _, e := range w.tensors {
+	// In the old data's order: every tensor moves towards the start, onto bytes that held
+	// tensors before it, which have moved already.
+	moving := slices.Clone(w.tensors)
+	slices.SortFunc(moving, func(a, b *outEntry) int { return cmp.Compare(old[a.Name][0], old[b.Name][0]) })
+	for _, e := range moving {
 		if e.state == omitted {
 			continue
 		}

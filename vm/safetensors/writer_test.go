@@ -2,6 +2,7 @@ package safetensors
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
@@ -68,6 +69,9 @@ func TestRoundTripAllDTypes(t *testing.T) {
 		}
 		decl = append(decl, OutTensor{Name: "scalar", DType: ops.F32, Shape: []int{}}, OutTensor{Name: "empty", DType: ops.F16, Shape: []int{0}})
 		vals["scalar"], vals["empty"] = []float64{0.3}, []float64{}
+		// Whole pages (4 KiB and 12 KiB), whose data go first.
+		decl = append(decl, OutTensor{Name: "page.b", DType: ops.F16, Shape: []int{2048}}, OutTensor{Name: "page.a", DType: ops.F32, Shape: []int{3, 1024}})
+		vals["page.b"], vals["page.a"] = randomValues(r, 2048), randomValues(r, 3*1024)
 		meta := map[string]string{"mecha_recipe": "merge <a> & \"b\"", "mechac_numerics": "exact"}
 		w, err := Create(out, decl, meta, WriterOptions{ViaF32: via})
 		if err != nil {
@@ -113,12 +117,39 @@ func TestRoundTripAllDTypes(t *testing.T) {
 				}
 			}
 		}
-		// Names sorted by offset = sorted by name for our own files.
-		names := f.Names()
-		for i := 1; i < len(names); i++ {
-			if names[i-1] > names[i] && f.Tensors[names[i-1]].Len() > 0 {
-				t.Errorf("layout not in name order: %v", names)
+		// The data: whole pages first, then the widest dtype first, by name in each group;
+		// every tensor aligned to its element size in the file, whole pages to a page.
+		var want []string
+		for _, pages := range []bool{true, false} {
+			for _, size := range []int{8, 4, 2, 1} {
+				var group []string
+				for _, d := range decl {
+					n := ops.NumElements(d.Shape) * d.DType.Size()
+					if (n%4096 == 0 && n > 0) == pages && (pages || d.DType.Size() == size) && n > 0 {
+						group = append(group, d.Name)
+					}
+				}
+				slices.Sort(group)
+				want = append(want, group...)
+				if pages {
+					break
+				}
 			}
+		}
+		var got []string
+		for _, name := range f.Names() { // by offset
+			ti := f.Tensors[name]
+			if ti.Len() == 0 {
+				continue
+			}
+			got = append(got, name)
+			start := f.DataStart() + ti.Begin
+			if start%int64(ti.DType.Size()) != 0 || (ti.Len()%4096 == 0 && start%4096 != 0) {
+				t.Errorf("%s (%v, %d bytes) starts at byte %d of the file", name, ti.DType, ti.Len(), start)
+			}
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("data order %v, want %v", got, want)
 		}
 		f.Close()
 		st, _ := os.Stat(out)
@@ -151,13 +182,14 @@ func TestWriterDeterministicAndMetadataFirst(t *testing.T) {
 	if !bytes.Equal(a, b) {
 		t.Fatal("same inputs, different bytes")
 	}
-	want := `{"__metadata__":{"mecha_recipe":"r","mechac_plan_hash":"abc"},"a":{"dtype":"BF16","shape":[1,3],"data_offsets":[0,6]},` +
-		`"m":{"dtype":"I64","shape":[1],"data_offsets":[6,14]},"z":{"dtype":"F16","shape":[2],"data_offsets":[14,18]}}`
+	// Listed by name; the 8-byte dtype's data first, then the 2-byte ones by name.
+	want := `{"__metadata__":{"mecha_recipe":"r","mechac_plan_hash":"abc"},"a":{"dtype":"BF16","shape":[1,3],"data_offsets":[8,14]},` +
+		`"m":{"dtype":"I64","shape":[1],"data_offsets":[0,8]},"z":{"dtype":"F16","shape":[2],"data_offsets":[14,18]}}`
 	hdr := string(a[8 : 8+len(want)])
 	if hdr != want {
 		t.Errorf("header\n%s\nwant\n%s", hdr, want)
 	}
-	if n := int(a[0]); n%8 != 0 || strings.TrimRight(string(a[8:8+n]), " ") != want {
+	if n := int(binary.LittleEndian.Uint64(a)); (8+n)%4096 != 0 || strings.TrimRight(string(a[8:8+n]), " ") != want {
 		t.Errorf("padding: length %d, %q", n, a[8:8+n])
 	}
 }
@@ -228,6 +260,7 @@ func TestOmitCompacts(t *testing.T) {
 	decl := []OutTensor{
 		{"a", ops.F16, []int{300, 5}}, {"b", ops.F32, []int{7}}, {"c", ops.F16, []int{1 << 19}},
 		{"d.with.a.long.name.that.makes.the.header.longer", ops.BF16, []int{3, 3}}, {"e", ops.F64, []int{1}},
+		{"bb", ops.F16, []int{2048}}, // a page, omitted: c moves onto it, and a onto c's end
 	}
 	vals := map[string][]float64{}
 	for _, d := range decl {
@@ -254,7 +287,7 @@ func TestOmitCompacts(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	omit := map[string]bool{"b": true, "d.with.a.long.name.that.makes.the.header.longer": true}
+	omit := map[string]bool{"b": true, "bb": true, "d.with.a.long.name.that.makes.the.header.longer": true}
 	compacted := filepath.Join(dir, "compacted.safetensors")
 	// Declare all, omit two: must equal a file declared without them.
 	{
