@@ -9,7 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -173,11 +173,12 @@ func (m *modelFinder) load(p string) (*compiler.ModelInfo, error) {
 		Size:       f.Size,
 		HeaderHash: hex.EncodeToString(f.HeaderHash[:]),
 	}
-	names := make([]string, 0, len(f.Tensors))
-	for name := range f.Tensors {
-		names = append(names, name)
+	// By name: the header's data order is name order in most files (sorting the map's keys
+	// was 0.7 ms a header, 3% of compiling the TIES benchmark).
+	names := slices.Clone(f.Names())
+	if !slices.IsSorted(names) {
+		slices.Sort(names)
 	}
-	sort.Strings(names)
 	// The table's identity: names (length-prefixed, so unambiguous), dtypes and shapes.
 	h := sha256.New()
 	var buf []byte
