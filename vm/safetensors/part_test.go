@@ -228,3 +228,21 @@ func TestWriteback(t *testing.T) {
 		t.Error("a write after Abort was accepted")
 	}
 }
+
+// Writebacks come every writebackBytes, and four times as often over the file's last
+// 4 x writebackBytes, so that Commit's fsync has less left to wait for.
+func TestWritebackEvery(t *testing.T) {
+	defer func(b int64) { writebackBytes = b }(writebackBytes)
+	writebackBytes = 32 << 20
+	for _, c := range []struct{ left, want int64 }{
+		{1 << 40, 32 << 20}, {128 << 20, 32 << 20}, {128<<20 - 1, 8 << 20}, {1, 8 << 20}, {0, 8 << 20},
+	} {
+		if got := writebackEvery(c.left); got != c.want {
+			t.Errorf("%d bytes left: a writeback every %d bytes, want %d", c.left, got, c.want)
+		}
+	}
+	writebackBytes = 2
+	if got := writebackEvery(1); got != 1 {
+		t.Errorf("writebackBytes 2, 1 byte left: every %d bytes, want 1", got)
+	}
+}

@@ -79,6 +79,7 @@ type Writer struct {
 	// asks the writeback goroutine, which returns, closing done, when stop is closed
 	// (stopWriteback). kick is never closed, so a late write cannot panic.
 	unsynced atomic.Int64
+	written  atomic.Int64 // bytes written in all (wrote), for writebackEvery
 	kick     chan struct{}
 	stop     chan struct{}
 	done     chan struct{}
@@ -95,10 +96,23 @@ var writebackBytes int64 = 32 << 20
 
 var writeback = startWriteback
 
-// wrote counts n bytes written and asks for the writeback of the file every writebackBytes.
+// writebackEvery is the bytes written between writebacks when left bytes of the file are
+// still to be written: writebackBytes, and a quarter of it over the file's last four times
+// that. Commit's fsync waits for what was written since the last writeback: with 32 MiB
+// between them the TIES benchmark's final fsync took 26-30 ms, with 8 MiB at the end 5-9 ms
+// (the same CPU time; more writebacks all along had slowed the workers, the first try).
+func writebackEvery(left int64) int64 {
+	if left < 4*writebackBytes {
+		return max(1, writebackBytes/4)
+	}
+	return writebackBytes
+}
+
+// wrote counts n bytes written and asks for the writeback of the file every writebackEvery.
 // A goroutine of its own does it: it waits for the disk, and a worker should not.
 func (w *Writer) wrote(n int) {
-	if w.unsynced.Add(int64(n)) >= writebackBytes && w.unsynced.Swap(0) >= writebackBytes {
+	every := writebackEvery(w.size - w.written.Add(int64(n)))
+	if w.unsynced.Add(int64(n)) >= every && w.unsynced.Swap(0) >= every {
 		select {
 		case w.kick <- struct{}{}:
 		default: // one is pending already
