@@ -33,6 +33,32 @@ func TestPrepareHeapUntouched(t *testing.T) {
 	}
 }
 
+// TestPrepareHeapFirst checks PrepareHeap before any collection, as `mechac run` calls it
+// first: it skips returning the free pages then (there are none a collection freed), and its
+// block must still be untouched, as must an allocation from it.
+func TestPrepareHeapFirst(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector faults in its shadow memory for the collections' work: the faults counted are not the block's")
+	}
+	needAdvised(t)
+	if !inFreshProcess(t) {
+		return
+	}
+	if n := gcCycles(); n != 0 {
+		t.Fatalf("%d collections before the test: this process is not fresh", n)
+	}
+	before := minorFaults()
+	PrepareHeap(128 << 20)
+	if n := minorFaults() - before; n > 2048 {
+		t.Errorf("PrepareHeap(128 MiB) first took %d page faults, want its block untouched", n)
+	}
+	b := make([]byte, 64<<20)
+	defer runtime.KeepAlive(b)
+	if n := residentPages(t, b); n > len(b)/os.Getpagesize()/8 {
+		t.Errorf("%d of the %d pages of an allocation after PrepareHeap are resident before any use, want it untouched", n, len(b)/os.Getpagesize())
+	}
+}
+
 // TestPrepareHeap checks that an allocation made after PrepareHeap lands in memory advised for
 // huge pages: the VmFlags of its mapping in /proc/self/smaps hold "hg" (VM_HUGEPAGE).
 func TestPrepareHeap(t *testing.T) {
