@@ -967,6 +967,9 @@ func (m *machine) writer() (*safetensors.Writer, error) {
 		<-m.outReady
 	}
 	if m.out == nil {
+		if m.outErr == nil {
+			return nil, errors.New("internal error: no output file") // a machine not of Run
+		}
 		return nil, m.outErr
 	}
 	return m.out, nil
