@@ -3,7 +3,6 @@
 package safetensors
 
 import (
-	"os"
 	"sync/atomic"
 	"syscall"
 	"unsafe"
@@ -31,15 +30,11 @@ var cachedReadMax = 4 << 20
 // ENOSYS before 4.14): every read is then the blocking kind, without a probe first.
 var readCachedOff atomic.Bool
 
-// readCached copies into buf the bytes of f from off that the page cache holds, up to the
-// first that it does not, and returns how many it copied (0 when none are cached or the
-// kernel cannot tell).
-func readCached(f *os.File, buf []byte, off int64) (done int) {
-	if len(buf) == 0 || readCachedOff.Load() {
-		return 0
-	}
-	rc, err := f.SyscallConn()
-	if err != nil {
+// readCached copies into buf the bytes of the file of rc from off that the page cache holds,
+// up to the first that it does not, and returns how many it copied (0 when none are cached or
+// the kernel cannot tell).
+func readCached(rc syscall.RawConn, buf []byte, off int64) (done int) {
+	if len(buf) == 0 || rc == nil || readCachedOff.Load() {
 		return 0
 	}
 	_ = rc.Control(func(fd uintptr) {

@@ -37,12 +37,16 @@ func TestReadCached(t *testing.T) {
 	if !cachedAt(f, size-1) {
 		t.Skip("the page cache does not answer RWF_NOWAIT reads here")
 	}
-	file := &File{Header: &Header{Path: path}, f: f}
+	rc, err := f.SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := &File{Header: &Header{Path: path}, f: f, conn: rc}
 	ti := &TensorInfo{Name: "x"}
 	check := func(what string, off, n int, wantCached func(int) bool) {
 		t.Helper()
 		buf := make([]byte, n)
-		done := readCached(f, buf, int64(off))
+		done := readCached(rc, buf, int64(off))
 		if !wantCached(done) {
 			t.Errorf("%s: readCached copied %d of %d bytes", what, done, n)
 		}
@@ -63,7 +67,7 @@ func TestReadCached(t *testing.T) {
 
 	// Past the end: readCached stops at it, readAt reports it.
 	buf := make([]byte, 1000)
-	if done := readCached(f, buf, size-10); done != 10 {
+	if done := readCached(rc, buf, size-10); done != 10 {
 		t.Errorf("a range past the end: readCached copied %d bytes, want the 10 there", done)
 	}
 	if err := file.readAt(ti, buf, size-10); err == nil {
@@ -79,7 +83,7 @@ func TestReadCached(t *testing.T) {
 		t.Fatal(err)
 	}
 	// (No probe first: a RWF_NOWAIT read that misses starts the kernel's read-ahead.)
-	if readCached(f, make([]byte, size), 0) == size {
+	if readCached(rc, make([]byte, size), 0) == size {
 		t.Skip("the file system keeps the file in memory")
 	}
 	// (Done waiting for the read-ahead that probe started, whose pages DONTNEED would keep.)

@@ -2,7 +2,7 @@
 
 package safetensors
 
-import "os"
+import "syscall"
 
 // readCached copies nothing where preadv2 is not wired up: readAt's pread reads it all.
-func readCached(*os.File, []byte, int64) int { return 0 }
+func readCached(syscall.RawConn, []byte, int64) int { return 0 }

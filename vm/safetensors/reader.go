@@ -35,6 +35,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"syscall"
 
 	"github.com/mechac/mechac/ops"
 	"github.com/mechac/mechac/ops/num"
@@ -433,6 +434,9 @@ func (h *Header) checkOverlap() error {
 type File struct {
 	*Header
 	f *os.File
+	// conn is f's, made once at Open: readAt uses it for every tensor (f.SyscallConn
+	// allocates one a call).
+	conn syscall.RawConn
 
 	// warm is the range of the file that WillNeed's probes found in the page cache.
 	warm struct {
@@ -462,7 +466,8 @@ func Open(path string) (*File, error) {
 		f.Close()
 		return nil, err
 	}
-	return &File{Header: h, f: f}, nil
+	conn, _ := f.SyscallConn() // (nil on error: readAt then reads by pread alone)
+	return &File{Header: h, f: f, conn: conn}, nil
 }
 
 // Close closes the file.
@@ -507,7 +512,7 @@ func (f *File) ReadRawPart(name string, elem int, buf []byte) error {
 // readAt reads buf from off: what the page cache holds without the scheduler (readCached),
 // the rest by pread.
 func (f *File) readAt(t *TensorInfo, buf []byte, off int64) error {
-	done := readCached(f.f, buf, off)
+	done := readCached(f.conn, buf, off)
 	if err := readFull(f.f, buf[done:], off+int64(done)); err != nil {
 		if errors.Is(err, io.ErrUnexpectedEOF) {
 			return fmt.Errorf("%s: tensor %q: file is shorter than its header says (changed since it was opened?)", f.Path, t.Name)
