@@ -67,13 +67,10 @@ type Writer struct {
 	err    error // first write error; Commit returns it
 	closed bool  // committed or aborted
 
-	// dataMu serializes the workers' writes of tensor data (writeData). The kernel serializes
-	// buffered writes to one file anyway (the inode's lock, held for the copy into the page
-	// cache), and a writer that finds it taken spins on it while its owner copies: on the
-	// scale-4 benchmark models that spinning was 4.5% of the uniform average's CPU samples,
-	// and waiting here instead took 13% off its CPU time and 10% off its wall time (TIES: 6%
-	// and 5%).
-	dataMu sync.Mutex
+	// wq is the queue of the workers' writes of tensor data (writeData): one goroutine at a
+	// time writes it, and a worker that finds another writing leaves its write there and
+	// goes on computing.
+	wq writeQueue
 
 	// unsynced counts the bytes written since the last writeback was asked for (wrote); kick
 	// asks the writeback goroutine, which returns, closing done, when stop is closed
@@ -182,6 +179,7 @@ func Create(path string, tensors []OutTensor, metadata map[string]string, opts W
 		return nil, err
 	}
 	w := &Writer{path: path, viaF32: opts.ViaF32, meta: metadata, byName: make(map[string]*outEntry, len(tensors))}
+	w.wq.cond.L = &w.wq.mu
 	for _, t := range tensors {
 		if t.Name == "" || t.Name == metadataKey {
 			return nil, fmt.Errorf("writing %s: invalid tensor name %q", path, t.Name)
@@ -503,32 +501,140 @@ func (w *Writer) WriteFloat64Part(name string, elem int, data []float64, last bo
 	return w.finish(e, nil)
 }
 
-// encodeAt narrows data through a pooled buffer and writes it from element elem of e.
+// encodeAt narrows data through pooled buffers and writes it from element elem of e.
 func (w *Writer) encodeAt(e *outEntry, elem int, data []float64) error {
-	bp := chunkPool.Get().(*[]byte)
-	defer chunkPool.Put(bp)
 	size := e.DType.Size()
 	per := chunkSize / size
 	off := 8 + w.hdrLen + e.begin + int64(elem)*int64(size)
 	for i := 0; i < len(data); i += per {
 		n := min(per, len(data)-i)
+		bp := chunkPool.Get().(*[]byte)
 		buf := (*bp)[:n*size]
 		num.EncodeInto(buf, data[i:i+n], e.DType, w.viaF32)
-		if err := w.writeData(buf, off); err != nil {
-			return w.ioErr(err)
+		if err := w.writeData(bp, buf, off); err != nil {
+			return err
 		}
-		w.wrote(len(buf))
 		off += int64(len(buf))
 	}
 	return nil
 }
 
-// writeData writes p at off, one worker at a time (dataMu).
-func (w *Writer) writeData(p []byte, off int64) error {
-	w.dataMu.Lock()
-	defer w.dataMu.Unlock()
-	_, err := w.wf.WriteAt(p, off)
-	return err
+// The workers' writes of tensor data go through a queue that one goroutine at a time writes
+// (writeQueue). The kernel serializes buffered writes to one file anyway (the inode's lock,
+// held for the copy into the page cache), and a writer that finds it taken spins on it while
+// its owner copies: on the scale-4 benchmark models that spinning was 4.5% of the uniform
+// average's CPU samples. A mutex instead took 13% off its CPU time (TIES: 6%), but a worker
+// that found it taken slept, and in this VM a sleeping thread took ~130 µs to run again
+// after the unlock, while the pwrite it had waited for took ~15 µs: on the TIES benchmark the
+// workers waited ~450 times a run, runnable but not running for ~210 ms in all (an execution
+// trace), a tenth of the time of two cores. A worker that finds the queue being written now
+// leaves its buffer in it and goes on; the writer writes it after its own.
+
+// writeQueueMax is the most encode buffers (chunkSize each) handed to the queue and not yet
+// written; a worker that would pass it waits (SPEC §5.2 counts them in the fixed overhead).
+const writeQueueMax = 4
+
+// writeQueue is the queue of data writes waiting for the goroutine that writes (busy).
+type writeQueue struct {
+	mu    sync.Mutex
+	cond  sync.Cond // broadcast when queued buffers are written and when busy clears
+	items []queuedWrite
+	spare []queuedWrite // the last batch's storage, for the next one
+	bufs  int           // pooled buffers queued or being written
+	busy  bool          // a goroutine is writing the queue
+}
+
+// queuedWrite is a write of p at off; bp, when not nil, is p's chunkPool buffer, returned to
+// the pool once written.
+type queuedWrite struct {
+	bp  *[]byte
+	p   []byte
+	off int64
+}
+
+// writeData writes p at off, or leaves it to the goroutine writing the queue if one is: bp
+// (p's chunkPool buffer) then belongs to the queue; with bp nil (the caller's own memory),
+// writeData returns only once p is written. It returns the file's first error (w.err): a
+// failed write fails every later one and Commit, whoever made it.
+func (w *Writer) writeData(bp *[]byte, p []byte, off int64) error {
+	q := &w.wq
+	q.mu.Lock()
+	for q.busy {
+		if bp != nil && q.bufs < writeQueueMax {
+			q.items = append(q.items, queuedWrite{bp, p, off})
+			q.bufs++
+			q.mu.Unlock()
+			return w.firstErr()
+		}
+		q.cond.Wait()
+	}
+	q.busy = true
+	q.mu.Unlock()
+	w.writeOne(queuedWrite{bp, p, off})
+	w.drain()
+	return w.firstErr()
+}
+
+// drain writes the queue until it is empty, then clears busy; the caller has set busy.
+func (w *Writer) drain() {
+	q := &w.wq
+	q.mu.Lock()
+	for len(q.items) > 0 {
+		batch := q.items
+		q.items, q.spare = q.spare[:0], nil
+		q.mu.Unlock()
+		for i := range batch {
+			w.writeOne(batch[i])
+			batch[i] = queuedWrite{}
+		}
+		q.mu.Lock()
+		q.bufs -= len(batch)
+		q.spare = batch[:0]
+		q.cond.Broadcast()
+	}
+	q.busy = false
+	q.cond.Broadcast()
+	q.mu.Unlock()
+}
+
+// writeOne writes one queued write (none once the file has failed) and recycles its buffer.
+func (w *Writer) writeOne(x queuedWrite) {
+	if w.firstErr() == nil {
+		if _, err := w.wf.WriteAt(x.p, x.off); err != nil {
+			w.fail(w.ioErr(err))
+		} else {
+			w.wrote(len(x.p))
+		}
+	}
+	if x.bp != nil {
+		chunkPool.Put(x.bp)
+	}
+}
+
+// waitWrites returns once no goroutine is writing the queue (and so the queue is empty).
+func (w *Writer) waitWrites() {
+	q := &w.wq
+	q.mu.Lock()
+	for q.busy {
+		q.cond.Wait()
+	}
+	q.mu.Unlock()
+}
+
+// firstErr returns the file's first error.
+func (w *Writer) firstErr() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.err
+}
+
+// fail records err as the file's error unless it has one.
+func (w *Writer) fail(err error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.err == nil {
+		w.err = err
+	}
 }
 
 // WriteRaw writes the tensor's bytes as they are (little-endian, in the declared dtype), e.g.
@@ -541,11 +647,7 @@ func (w *Writer) WriteRaw(name string, data []byte) error {
 	if int64(len(data)) != e.end-e.begin {
 		return w.finish(e, fmt.Errorf("writing %s: tensor %q has %d bytes, got %d", w.path, name, e.end-e.begin, len(data)))
 	}
-	if err := w.writeData(data, 8+w.hdrLen+e.begin); err != nil {
-		return w.finish(e, w.ioErr(err))
-	}
-	w.wrote(len(data))
-	return w.finish(e, nil)
+	return w.finish(e, w.writeData(nil, data, 8+w.hdrLen+e.begin))
 }
 
 // Omit drops a declared tensor that turned out not to exist at run time. Commit then compacts
@@ -563,8 +665,9 @@ func (w *Writer) Omit(name string) {
 // temporary file is fsynced, renamed over the output path and the folder is fsynced, so the
 // output appears complete or not at all. On error the temporary file is removed.
 func (w *Writer) Commit() error {
-	// A writeback in flight may still record the file's error: wait for it before reading
-	// w.err (publish would stop it only after the check).
+	// A write or a writeback in flight may still record the file's error: wait for them
+	// before reading w.err (publish would stop the writebacks only after the check).
+	w.waitWrites()
 	w.stopWriteback()
 	w.mu.Lock()
 	if w.closed {
@@ -702,6 +805,7 @@ func syncDir(dir string) error {
 // Abort discards the output: it closes and removes the temporary file. It is idempotent and a
 // no-op after a successful Commit.
 func (w *Writer) Abort() {
+	w.waitWrites()
 	w.stopWriteback()
 	w.mu.Lock()
 	wasClosed := w.closed
