@@ -77,6 +77,7 @@ type Writer struct {
 	// (stopWriteback). kick is never closed, so a late write cannot panic.
 	unsynced atomic.Int64
 	written  atomic.Int64 // bytes written in all (wrote), for writebackEvery
+	ring     *syncRing    // the writebacks' io_uring, or nil: the goroutine's kick
 	kick     chan struct{}
 	stop     chan struct{}
 	done     chan struct{}
@@ -105,11 +106,18 @@ func writebackEvery(left int64) int64 {
 	return writebackBytes
 }
 
-// wrote counts n bytes written and asks for the writeback of the file every writebackEvery.
-// A goroutine of its own does it: it waits for the disk, and a worker should not.
+// wrote counts n bytes written and asks for the writeback of the file every writebackEvery:
+// of the io_uring where there is one (syncring_linux.go), else of a goroutine of its own. It
+// waits for the disk, and a worker should not.
 func (w *Writer) wrote(n int) {
 	every := writebackEvery(w.size - w.written.Add(int64(n)))
 	if w.unsynced.Add(int64(n)) >= every && w.unsynced.Swap(0) >= every {
+		if w.ring != nil {
+			if err := w.ring.kick(); err != nil {
+				w.writebackFailed(err)
+			}
+			return
+		}
 		select {
 		case w.kick <- struct{}{}:
 		default: // one is pending already
@@ -117,8 +125,14 @@ func (w *Writer) wrote(n int) {
 	}
 }
 
-// startWritebacks starts the goroutine that serves wrote's requests.
+// startWritebacks sets up what serves wrote's requests: the io_uring, else the goroutine.
 func (w *Writer) startWritebacks() {
+	if useSyncRing {
+		if r, err := newSyncRing(w.f); err == nil {
+			w.ring = r
+			return
+		}
+	}
 	w.kick, w.stop, w.done = make(chan struct{}, 1), make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(w.done)
@@ -126,13 +140,7 @@ func (w *Writer) startWritebacks() {
 			select {
 			case <-w.kick:
 				if err := writeback(w.f); err != nil {
-					// The error is the file's (a disk that failed a write): Commit must
-					// fail, and only this call has seen it.
-					w.mu.Lock()
-					if w.err == nil && !w.closed {
-						w.err = w.ioErr(err)
-					}
-					w.mu.Unlock()
+					w.writebackFailed(err)
 				}
 			case <-w.stop:
 				return
@@ -141,9 +149,27 @@ func (w *Writer) startWritebacks() {
 	}()
 }
 
-// stopWriteback ends the writeback goroutine and waits for it.
+// writebackFailed records a writeback's error. It is the file's (a disk that failed a
+// write): Commit must fail, and only this writeback has seen it.
+func (w *Writer) writebackFailed(err error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.err == nil && !w.closed {
+		w.err = w.ioErr(err)
+	}
+}
+
+// stopWriteback waits for the writebacks in flight (recording their errors) and ends what
+// served them.
 func (w *Writer) stopWriteback() {
 	w.stopOnce.Do(func() {
+		if w.ring != nil {
+			if err := w.ring.wait(); err != nil {
+				w.writebackFailed(err)
+			}
+			w.ring.close()
+			return
+		}
 		if w.stop != nil {
 			close(w.stop)
 			<-w.done
