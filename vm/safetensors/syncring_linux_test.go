@@ -24,8 +24,9 @@ func newTestRing(t *testing.T, f *os.File) *syncRing {
 	return r
 }
 
-// TestSyncRing: writebacks submitted to the ring complete, at most syncRingDepth at a time,
-// and a failed one is returned once, by the next kick or by wait.
+// TestSyncRing: writebacks submitted to the ring complete, at most syncRingDepth at a time; a
+// refused submission is skipped; a failed writeback is returned once, by the next kick or by
+// wait.
 func TestSyncRing(t *testing.T) {
 	f, err := os.Create(filepath.Join(t.TempDir(), "f"))
 	if err != nil {
@@ -50,6 +51,21 @@ func TestSyncRing(t *testing.T) {
 	}
 	if r.inflight != 0 || r.asked.Load() < 1 {
 		t.Fatalf("after wait: %d in flight, %d asked", r.inflight, r.asked.Load())
+	}
+	// A submission the kernel refuses (here an unknown system call) is skipped, not an error,
+	// and the ring works on.
+	enter := r.enter
+	r.enter = 1 << 20
+	if err := r.kick(); err != nil || r.inflight != 0 {
+		t.Fatalf("a refused submission: %v, %d in flight", err, r.inflight)
+	}
+	r.enter = enter
+	asked := r.asked.Load()
+	if err := r.kick(); err != nil || r.asked.Load() != asked+1 {
+		t.Fatalf("after a refused submission: %v, %d asked, want %d", err, r.asked.Load(), asked+1)
+	}
+	if err := r.wait(); err != nil || r.inflight != 0 {
+		t.Fatalf("after a refused submission: %v, %d in flight", err, r.inflight)
 	}
 	// A writeback that fails (here on a descriptor that is no file).
 	r.fileFd = -1
