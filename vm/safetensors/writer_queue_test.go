@@ -127,14 +127,7 @@ func TestWriteQueue(t *testing.T) {
 	if err := w.WriteFloat64(fmt.Sprintf("t%d", writeQueueMax+1), queueValues(writeQueueMax+2)); err != nil {
 		t.Fatal(err)
 	}
-	if err := w.Commit(); err != nil {
-		t.Fatal(err)
-	}
-	f, err := Open(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
+	f := commitOpen(t, w, out)
 	for i, d := range decl[:len(decl)-1] {
 		got := make([]float64, 1024)
 		if err := f.ReadFloat64(d.Name, got); err != nil {

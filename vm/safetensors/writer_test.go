@@ -40,6 +40,20 @@ func randomValues(r *rand.Rand, n int) []float64 {
 	return v
 }
 
+// commitOpen commits w and opens its output path, closed at the test's end.
+func commitOpen(t *testing.T, w *Writer, path string) *File {
+	t.Helper()
+	if err := w.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	f, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	return f
+}
+
 // listDir returns the names in dir, to check that no temporary file is left behind.
 func listDir(t *testing.T, dir string) []string {
 	t.Helper()
@@ -227,14 +241,7 @@ func TestConcurrentWrites(t *testing.T) {
 	if err := w.WriteFloat64("k000", make([]float64, 1000)); err == nil {
 		t.Error("second write of a tensor accepted")
 	}
-	if err := w.Commit(); err != nil {
-		t.Fatal(err)
-	}
-	f, err := Open(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
+	f := commitOpen(t, w, out)
 	// Read back concurrently too.
 	for i, d := range decl {
 		wg.Go(func() {
