@@ -200,8 +200,7 @@ func readHeader(r io.ReaderAt, size int64, path string) (*Header, error) {
 		c.Path = path
 		return &c, nil
 	}
-	headerParses.Add(1)
-	if err := h.parse(raw); err != nil {
+	if err := h.parseWithTable(raw); err != nil {
 		return nil, fail("%v", err)
 	}
 	c := *h
