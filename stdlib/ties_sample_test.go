@@ -131,10 +131,11 @@ func TestTiesRangeKernels(t *testing.T) {
 }
 
 // tiesSelectRange gives the rank-th smallest for every rank, through its histogram narrowing
-// (tiesSelectMin keys and more) and without, on ties, one value, and wide and narrow ranges.
+// (tiesSelectMin keys and more, its histograms of every size) and without, on ties, one
+// value, and wide and narrow ranges.
 func TestTiesSelectRange(t *testing.T) {
 	rng := rand.New(rand.NewPCG(35, 36))
-	for _, n := range []int{1, 10, tiesSelectMin - 1, tiesSelectMin, 9000, 40000} {
+	for _, n := range []int{1, 10, tiesSelectMin - 1, tiesSelectMin, 1000, 2100, 9000, 40000} {
 		for _, kind := range []string{"wide", "narrow", "ties", "one"} {
 			keys := make([]uint32, n)
 			lo, hi := uint32(0), uint32(math.MaxInt32)
