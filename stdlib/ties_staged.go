@@ -108,7 +108,8 @@ func tiesStageScratch(r, n int) int64 {
 // and the bracket's collected keys. A fresh one costs its zeroing and page faults, ~5% of a
 // TIES merge's CPU time. The keys of the tensors of a checkpoint take a few dozen sizes, so a
 // buffer is made with the capacity of its size class (n rounded up to three significant bits:
-// at most tiesKeysCap(n), as Scratch declares) and a later key of the same class reuses it.
+// at most tiesKeysCap(n), as Scratch declares) and a later key of that class or a somewhat
+// smaller one reuses it.
 // Every key is written before it is read, so a reused buffer needs no clearing.
 //
 // The idle buffers are bounded: at most tiesKeyIdleBufs of them and tiesKeyIdleBytes bytes
@@ -120,8 +121,17 @@ func tiesStageScratch(r, n int) int64 {
 // allocated 114 MiB afresh, 24 buffers 349 MiB, 12 buffers 519 MiB (4.78 against 5.14 CPU-s).
 // With the sparse sample's brackets (more sizes) 48 buffers allocated 161 MiB afresh, 128
 // buffers and a larger class accepted (tiesGetKeys) 36 MiB: page faults per run 14.1 K ->
-// 11.7 K, CPU time -4.5% in 14 interleaved pairs (and within the noise in 12 others).
+// 11.7 K, CPU time -4.5% in 14 interleaved pairs (and within the noise in 12 others). Idle
+// buffers of up to tiesKeyReuse times the class, the smallest first: 35.5 -> 13.9 MiB afresh,
+// peak RSS 127-148 -> 107-126 MB, -2.5% wall over 10 interleaved pairs.
 const tiesKeyIdleBufs = 128
+
+// tiesKeyReuse is how many times n keys' class an idle buffer tiesGetKeys hands out for them
+// may hold. A larger buffer than the key's Scratch declares costs no memory: it is resident
+// already, among the idle buffers the plan's peak counts (StageDef.Idle), and a run under a
+// memory budget keeps none. A fresh buffer costs its zeroing and its page faults, which this
+// virtual machine makes dear (~1-2.5 ms a MiB for fresh memory).
+const tiesKeyReuse = 4
 
 // tiesKeyIdleBytes bounds the bytes of the idle key buffers (a variable for the tests).
 var tiesKeyIdleBytes = 3 * tiesStageKeyBudget
@@ -146,13 +156,14 @@ func tiesKeyClass(n int) int {
 // tiesKeysCap is the largest key buffer tiesGetKeys hands out for n keys.
 func tiesKeysCap(n int) int { return n + n/4 }
 
-// tiesGetKeys returns a buffer of n keys, a recycled one of n's size class if one is idle.
+// tiesGetKeys returns a buffer of n keys: an idle one if one fits (tiesKeyReuse), else a new
+// one of n's size class.
 func tiesGetKeys(n int) []uint32 {
 	c := tiesKeyClass(n)
 	f := &tiesKeyFree
 	f.Lock()
-	// The newest idle buffer of n's class, else the smallest one of a class up to
-	// tiesKeysCap(n), the most Scratch declares for n keys.
+	// The newest idle buffer of n's class, else the smallest larger one up to tiesKeyReuse
+	// times the class.
 	best := -1
 	for i := len(f.bufs) - 1; i >= 0; i-- {
 		cb := cap(f.bufs[i])
@@ -160,7 +171,7 @@ func tiesGetKeys(n int) []uint32 {
 			best = i
 			break
 		}
-		if cb > c && cb <= tiesKeysCap(n) && (best < 0 || cb < cap(f.bufs[best])) {
+		if cb > c && cb <= tiesKeyReuse*c && (best < 0 || cb < cap(f.bufs[best])) {
 			best = i
 		}
 	}

@@ -387,7 +387,8 @@ func TestTiesStagedExtremes(t *testing.T) {
 }
 
 // Key buffers: a size class holds n and at most tiesKeysCap(n) keys (what Scratch declares);
-// a returned buffer serves a later key of its class; the idle list keeps its bounds, the
+// a returned buffer serves a later key of its class or a smaller one (the smallest fitting
+// buffer, up to tiesKeyReuse times the class); the idle list keeps its bounds, the
 // least recently returned buffer dropped first, and keeps nothing under a memory limit.
 func TestTiesKeyBuffers(t *testing.T) {
 	for n := range 5000 {
@@ -415,15 +416,27 @@ func TestTiesKeyBuffers(t *testing.T) {
 	if b := tiesGetKeys(900); &b[0] == &a[0] {
 		t.Fatal("a buffer handed out twice")
 	}
-	// A buffer of a larger class serves n keys up to tiesKeysCap(n), no larger one.
+	// A buffer of a larger class serves n keys up to tiesKeyReuse times their class, the
+	// smallest such first; no larger one.
 	tiesKeyFree.bufs, tiesKeyFree.bytes = nil, 0
-	big := tiesGetKeys(1100) // class 1280
-	tiesPutKeys(big)
-	if b := tiesGetKeys(800); &b[0] == &big[0] {
-		t.Fatalf("800 keys (at most %d) took a buffer of %d", tiesKeysCap(800), cap(big))
+	big := tiesGetKeys(1100)   // class 1280
+	small := tiesGetKeys(1000) // class 1024
+	huge := tiesGetKeys(2000)  // class 2048
+	tiesPutKeys(small)
+	tiesPutKeys(huge) // (the newest idle buffer)
+	// 200 keys: class 224, up to 896.
+	if b := tiesGetKeys(200); &b[0] == &small[0] || &b[0] == &huge[0] {
+		t.Fatalf("200 keys (class %d) took an idle buffer of %d", tiesKeyClass(200), cap(b))
 	}
-	if b := tiesGetKeys(1024); &b[0] != &big[0] || len(b) != 1024 { // class 1024
-		t.Fatalf("1024 keys (up to %d) did not take the idle buffer of %d", tiesKeysCap(1024), cap(big))
+	if b := tiesGetKeys(700); &b[0] != &small[0] || len(b) != 700 { // class 768: both fit
+		t.Fatalf("700 keys took a buffer of %d, want the smaller idle one of %d", cap(b), cap(small))
+	}
+	if b := tiesGetKeys(700); &b[0] != &huge[0] {
+		t.Fatalf("700 keys took a buffer of %d, want the idle one of %d", cap(b), cap(huge))
+	}
+	tiesPutKeys(big)
+	if b := tiesGetKeys(300); &b[0] != &big[0] { // class 320, up to 1280
+		t.Fatalf("300 keys (class %d) did not take the idle buffer of %d", tiesKeyClass(300), cap(big))
 	}
 	for _, bound := range []int64{1 << 20, 4 * 2000} { // the count bound, then the bytes' bound
 		tiesKeyIdleBytes = bound
