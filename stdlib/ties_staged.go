@@ -123,7 +123,8 @@ func tiesStageScratch(r, n int) int64 {
 // buffers and a larger class accepted (tiesGetKeys) 36 MiB: page faults per run 14.1 K ->
 // 11.7 K, CPU time -4.5% in 14 interleaved pairs (and within the noise in 12 others). Idle
 // buffers of up to tiesKeyReuse times the class, the smallest first: 35.5 -> 13.9 MiB afresh,
-// peak RSS 127-148 -> 107-126 MB, -2.5% wall over 10 interleaved pairs.
+// peak RSS 138-144 -> 123-125 MB, -2.5% wall over 10 interleaved pairs (in an hour when fresh
+// memory was dear; the same time in another).
 const tiesKeyIdleBufs = 128
 
 // tiesKeyReuse is how many times n keys' class an idle buffer tiesGetKeys hands out for them
@@ -1049,7 +1050,7 @@ func tiesCompact(keys []uint32, want uint32, shift uint) int {
 // quickselect. Quickselect costs ~2 ns a key on random keys, a histogram pass and its
 // compaction ~0.6 (BenchmarkTiesSelectRange): at 1 << 12 the selections among 1000-4000 keys
 // took 2-2.2 ns a key, at 1 << 9 0.64-0.74. Most of a TIES merge's selections are of a few
-// thousand keys (the scale-4 benchmark: ~4500 of its ~9000 above 1000 keys are below 8000),
+// thousand keys (the scale-4 benchmark: ~4700 of its ~8400 above 1000 keys are below 8192),
 // and the change took 3% off its CPU time.
 const tiesSelectMin = 1 << 9
 
