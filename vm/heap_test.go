@@ -14,15 +14,23 @@ import (
 	"unsafe"
 )
 
-// TestPrepareHeapUntouched checks that PrepareHeap does not touch its block when the heap's
-// free pages next to its end were used before: the runtime would clear a large allocation
-// that starts there, faulting in the rest of it (it once cost a run 0.6 s).
-func TestPrepareHeapUntouched(t *testing.T) {
+// freshPrepareHeapTest is the common start of the PrepareHeap measurements: it skips them
+// under the race detector and where huge pages are not advised, and reports whether this is
+// the fresh process that measures (inFreshProcess).
+func freshPrepareHeapTest(t *testing.T) bool {
+	t.Helper()
 	if raceEnabled {
 		t.Skip("the race detector faults in its shadow memory for the collections' work: the faults counted are not the block's")
 	}
 	needAdvised(t)
-	if !inFreshProcess(t) {
+	return inFreshProcess(t)
+}
+
+// TestPrepareHeapUntouched checks that PrepareHeap does not touch its block when the heap's
+// free pages next to its end were used before: the runtime would clear a large allocation
+// that starts there, faulting in the rest of it (it once cost a run 0.6 s).
+func TestPrepareHeapUntouched(t *testing.T) {
+	if !freshPrepareHeapTest(t) {
 		return
 	}
 	useAndDrop(32 << 20)
@@ -37,11 +45,7 @@ func TestPrepareHeapUntouched(t *testing.T) {
 // first: it skips returning the free pages then (there are none a collection freed), and its
 // block must still be untouched, as must an allocation from it.
 func TestPrepareHeapFirst(t *testing.T) {
-	if raceEnabled {
-		t.Skip("the race detector faults in its shadow memory for the collections' work: the faults counted are not the block's")
-	}
-	needAdvised(t)
-	if !inFreshProcess(t) {
+	if !freshPrepareHeapTest(t) {
 		return
 	}
 	if n := gcCycles(); n != 0 {
