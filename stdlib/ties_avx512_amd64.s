@@ -282,17 +282,47 @@ b16loop:
 	VDIVPD      Z3, Z2, Z2 \
 	VMOVUPD     Z2, OUTHI
 
-// func tiesVote16F16IntAVX512(raws **byte, bases **float32, lom1 *int32, r int, out *float64, n int) (ok bool)
+// INT16_FINISH_ADD is INT16_FINISH followed by add_difference(a, out, w) on its sixteen
+// columns: each output is FMA(out, w, a) (Z31 is w, a the float64 operand at ADDLO and ADDHI),
+// vecAddScaled's one rounding, while the column is still in a register.
+#define INT16_FINISH_ADD(P, N, C, CN, OUTLO, OUTHI, ADDLO, ADDHI) \
+	VPSUBD      CN, C, C \
+	VPCMPGTD    CN, C, K2 \
+	VPCMPGTD    C, CN, K3 \
+	VMOVDQA32.Z P, K2, Z0 \
+	VMOVDQA32   N, K3, Z0 \
+	VMOVDQA32.Z C, K2, Z1 \
+	VMOVDQA32   CN, K3, Z1 \
+	VPMAXSD     Z30, Z1, Z1 \
+	VCVTDQ2PD   Y0, Z2 \
+	VMULPD      Z29, Z2, Z2 \
+	VCVTDQ2PD   Y1, Z3 \
+	VDIVPD      Z3, Z2, Z2 \
+	VFMADD213PD ADDLO, Z31, Z2 \
+	VMOVUPD     Z2, OUTLO \
+	VEXTRACTI64X4 $1, Z0, Y0 \
+	VEXTRACTI64X4 $1, Z1, Y1 \
+	VCVTDQ2PD   Y0, Z2 \
+	VMULPD      Z29, Z2, Z2 \
+	VCVTDQ2PD   Y1, Z3 \
+	VDIVPD      Z3, Z2, Z2 \
+	VFMADD213PD ADDHI, Z31, Z2 \
+	VMOVUPD     Z2, OUTHI
+
+// func tiesVote16F16IntAVX512(raws **byte, bases **float32, lom1 *int32, r int, out *float64, n int, add *float64, w float64) (ok bool)
 // tiesVote16F16AVX512's outputs for n (a positive multiple of 16) columns of r < 128 models,
 // from float32 bases and float32 thresholds (keep where bits(|d|) > lom1), when ok: every
 // |m - b| was below 1 (and no NaN). Otherwise out holds garbage and the caller votes again.
-TEXT ·tiesVote16F16IntAVX512(SB), NOSPLIT, $0-49
+// With add not nil, each output is then FMA(vote, w, add[j]) (INT16_FINISH_ADD).
+TEXT ·tiesVote16F16IntAVX512(SB), NOSPLIT, $0-65
 	MOVQ raws+0(FP), R9
 	MOVQ bases+8(FP), R12
 	MOVQ lom1+16(FP), R11
 	MOVQ r+24(FP), R8
 	MOVQ out+32(FP), DI
 	MOVQ n+40(FP), CX
+	MOVQ add+48(FP), R14
+	VBROADCASTSD w+56(FP), Z31
 	VPBROADCASTD i32Abs<>(SB), Z21
 	VPTERNLOGD   $0xff, Z20, Z20, Z20 // -1
 	VPXORD       Z26, Z26, Z26         // 0
@@ -359,10 +389,17 @@ xmodels:
 	CMPQ         BX, R8
 	JLT          xmodels
 
+	TESTQ       R14, R14
+	JNZ         xadd
 	INT16_FINISH(Z16, Z17, Z18, Z19, (DI)(DX*1), 64(DI)(DX*1))
-
 	INT16_FINISH(Z12, Z13, Z14, Z15, 128(DI)(DX*1), 192(DI)(DX*1))
+	JMP         xnext
 
+xadd:
+	INT16_FINISH_ADD(Z16, Z17, Z18, Z19, (DI)(DX*1), 64(DI)(DX*1), (R14)(DX*1), 64(R14)(DX*1))
+	INT16_FINISH_ADD(Z12, Z13, Z14, Z15, 128(DI)(DX*1), 192(DI)(DX*1), 128(R14)(DX*1), 192(R14)(DX*1))
+
+xnext:
 	ADDQ        $256, DX
 	ADDQ        $64, SI
 	ADDQ        $128, AX
@@ -400,7 +437,15 @@ imodels:
 	CMPQ         BX, R8
 	JLT          imodels
 
+	TESTQ       R14, R14
+	JNZ         iadd
 	INT16_FINISH(Z16, Z17, Z18, Z19, (DI)(DX*1), 64(DI)(DX*1))
+	JMP         inext
+
+iadd:
+	INT16_FINISH_ADD(Z16, Z17, Z18, Z19, (DI)(DX*1), 64(DI)(DX*1), (R14)(DX*1), 64(R14)(DX*1))
+
+inext:
 	ADDQ        $128, DX
 	ADDQ        $32, SI
 	ADDQ        $64, AX
@@ -411,6 +456,6 @@ idone:
 	VPBROADCASTD f32One<>(SB), Z0
 	VPCMPUD      $1, Z0, Z9, K1 // bits(|d|) < bits(1.0)
 	KORTESTW     K1, K1
-	SETCS        ok+48(FP)
+	SETCS        ok+64(FP)
 	VZEROUPPER
 	RET

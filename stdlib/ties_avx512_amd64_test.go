@@ -218,7 +218,7 @@ func TestTiesVoteInt512(t *testing.T) {
 		}
 		tiesVote16F16AVX512(&ptrs[0], &bptrs[0], &lom1[0], r, &want[0], n)
 		iv := tiesIntVote{lom1: lom1f}
-		ok := iv.vote(ptrs, bases, n, got)
+		ok := iv.vote(ptrs, bases, n, got, nil, 0)
 		if ok != premise {
 			t.Fatalf("case %d (r %d, n %d, kind %d): ok %v, premise %v", iter, r, n, kind, ok, premise)
 		}
@@ -230,6 +230,29 @@ func TestTiesVoteInt512(t *testing.T) {
 			if math.Float64bits(got[j]) != math.Float64bits(want[j]) {
 				t.Fatalf("case %d (r %d, n %d): column %d: %x (%g), float64 vote %x (%g)", iter, r, n, j,
 					math.Float64bits(got[j]), got[j], math.Float64bits(want[j]), want[j])
+			}
+		}
+		// The add folded in (ChunkFromAdd): add_difference(a, vote, w) as vecAddScaled makes it,
+		// for a weight and an a of any sign and size, zeros included.
+		a := make([]float64, n)
+		for j := range a {
+			switch rng.IntN(8) {
+			case 0:
+				a[j] = math.Copysign(0, rng.NormFloat64())
+			default:
+				a[j] = rng.NormFloat64() * math.Pow(2, float64(rng.IntN(40)-20))
+			}
+		}
+		w := []float64{1, -1, 0.5, 0.3, -2.7, 1e-300}[rng.IntN(6)]
+		wantAdd, gotAdd := make([]float64, n), make([]float64, n)
+		vecAddScaled(wantAdd, a, want, w)
+		if !iv.vote(ptrs, bases, n, gotAdd, a, w) {
+			t.Fatalf("case %d: the vote with an add declined", iter)
+		}
+		for j := range n {
+			if math.Float64bits(gotAdd[j]) != math.Float64bits(wantAdd[j]) {
+				t.Fatalf("case %d (r %d, n %d, w %g): column %d: %x (%g), vote then vecAddScaled %x (%g)", iter, r, n, w, j,
+					math.Float64bits(gotAdd[j]), gotAdd[j], math.Float64bits(wantAdd[j]), wantAdd[j])
 			}
 		}
 	}

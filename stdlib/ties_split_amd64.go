@@ -131,7 +131,7 @@ func tiesVote8F16(raws **byte, bases **float64, lom1 *int64, r int, out *float64
 func tiesVote16F16AVX512(raws **byte, bases **float64, lom1 *int64, r int, out *float64, n int) (big bool)
 
 //go:noescape
-func tiesVote16F16IntAVX512(raws **byte, bases **float32, lom1 *int32, r int, out *float64, n int) (ok bool)
+func tiesVote16F16IntAVX512(raws **byte, bases **float32, lom1 *int32, r int, out *float64, n int, add *float64, w float64) (ok bool)
 
 //go:noescape
 func tiesBase32AVX512(b *float64, dst *float32, n int) (ok bool)
@@ -143,7 +143,10 @@ func tiesBase16To32AVX512(b *byte, dst *float32, n int)
 // integer vote: the models' float16 values at ptrs (set for n columns) minus bases. It reports
 // false, having written nothing that counts, when a base is not a float32 integer multiple of
 // 2^-24 or a difference is not below 1 (or is NaN): then the float64 vote runs.
-func (iv *tiesIntVote) vote(ptrs []*byte, bases [][]float64, n int, out []float64) bool {
+//
+// With add set (n long), each output column j is then add_difference(add[j], vote, w), as
+// vecAddScaled would make it (the same FMA), while the column is in a register.
+func (iv *tiesIntVote) vote(ptrs []*byte, bases [][]float64, n int, out, add []float64, w float64) bool {
 	r := len(ptrs)
 	if len(iv.lom1) < r || r >= 128 {
 		return false
@@ -171,7 +174,11 @@ func (iv *tiesIntVote) vote(ptrs []*byte, bases [][]float64, n int, out []float6
 		}
 		iv.bptrs[i] = &buf[0]
 	}
-	return tiesVote16F16IntAVX512(&ptrs[0], &iv.bptrs[0], &iv.lom1[0], r, &out[0], n)
+	var ap *float64
+	if add != nil {
+		ap = &add[:n][0]
+	}
+	return tiesVote16F16IntAVX512(&ptrs[0], &iv.bptrs[0], &iv.lom1[0], r, &out[0], n, ap, w)
 }
 
 // tiesAVX512: where the CPU and the OS have AVX-512, the float16 vote and range split run
@@ -187,20 +194,29 @@ var tiesAVX512 = cpu.X86.HasAVX512F
 // votes the tile the other way). ptrs, bptrs are scratch for r pointers.
 //
 // iv, when not nil, holds the thresholds for float32 magnitudes and scratch for the integer
-// vote (tiesVote16F16IntAVX512), which takes the 16-column steps where it can.
-func tiesVoteF16Fast(raws [][]byte, bases [][]float64, ptrs []*byte, bptrs []*float64, lom1 []int64, iv *tiesIntVote, out []float64) int {
+// vote (tiesVote16F16IntAVX512), which takes the 16-column steps where it can. With add set
+// (len(out) long), the integer vote also finishes its columns as add_difference(add, out, w):
+// added is how many leading columns of out it finished so (the caller adds the others).
+func tiesVoteF16Fast(raws [][]byte, bases [][]float64, ptrs []*byte, bptrs []*float64, lom1 []int64, iv *tiesIntVote, out, add []float64, w float64) (done, added int) {
 	n := len(out) &^ 7
 	if !tiesSplitVector || !num.HasF16C() || n == 0 || len(raws) == 0 {
-		return 0
+		return 0, 0
 	}
 	ptrs, bptrs, lom1 = ptrs[:len(raws)], bptrs[:len(raws)], lom1[:len(raws)]
 	for i, r := range raws {
 		ptrs[i], bptrs[i] = &r[:2*n][0], &bases[i][:n][0]
 	}
 	var big bool
-	done := 0
 	if n16 := n &^ 15; tiesAVX512 && n16 > 0 {
-		if iv == nil || !iv.vote(ptrs, bases, n16, out) {
+		var a []float64
+		if add != nil {
+			a = add[:n16]
+		}
+		if iv != nil && iv.vote(ptrs, bases, n16, out, a, w) {
+			if add != nil {
+				added = n16
+			}
+		} else {
 			big = tiesVote16F16AVX512(&ptrs[0], &bptrs[0], &lom1[0], len(raws), &out[0], n16)
 		}
 		done = n16
@@ -214,9 +230,9 @@ func tiesVoteF16Fast(raws [][]byte, bases [][]float64, ptrs []*byte, bptrs []*fl
 	clear(ptrs) // no reference to the chunks past the call
 	clear(bptrs)
 	if big {
-		return 0
+		return 0, 0
 	}
-	return n
+	return n, added
 }
 
 //go:noescape

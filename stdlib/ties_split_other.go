@@ -31,8 +31,8 @@ func tiesRangeSplitFast(dst, keys []uint32, lo, hi uint32) (scanned, below int, 
 	return 0, 0, dst
 }
 
-func tiesVoteF16Fast(raws [][]byte, bases [][]float64, ptrs []*byte, bptrs []*float64, lom1 []int64, iv *tiesIntVote, out []float64) int {
-	return 0
+func tiesVoteF16Fast(raws [][]byte, bases [][]float64, ptrs []*byte, bptrs []*float64, lom1 []int64, iv *tiesIntVote, out, add []float64, w float64) (done, added int) {
+	return 0, 0
 }
 
 func tiesKeysSplitFast(dst []uint32, a, b []byte, lo, hi uint32) (scanned, below int, out []uint32) {

@@ -240,10 +240,17 @@ func (t *tiesVoter) runFrom(src ops.ArgSource, lo int, out, base []float64, w fl
 					t.iv.baseT[i] = b[2*off : 2*(off+n)]
 				}
 			}
-			done = tiesVoteF16Fast(t.rawT, t.baseT, t.rptrs, t.bptrs, t.lom1, &t.iv, out[off:off+n])
+			// The add, where the integer vote can, on each column as it is voted (the same
+			// FMA): a separate pass over the tile was ~1.6% of the TIES benchmark's CPU.
+			var addT []float64
+			if base != nil {
+				addT = base[off : off+n]
+			}
+			var added int
+			done, added = tiesVoteF16Fast(t.rawT, t.baseT, t.rptrs, t.bptrs, t.lom1, &t.iv, out[off:off+n], addT, w)
 			f16Columns += int64(done)
 			if done == n {
-				add(off, n)
+				add(off+added, n-added)
 				continue
 			}
 		}
