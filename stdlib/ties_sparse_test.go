@@ -188,3 +188,33 @@ func TestTiesBracketSpread(t *testing.T) {
 		}
 	}
 }
+
+// TestTiesRunCounts holds tiesRunCounts (the AVX2 loop on amd64) to tiesRunCountsLoop: runs of
+// the float16 and float32 lengths and of 8, keys of every size below 2^31 with ties at lim, and
+// limits from 0 to 2^31 - 1.
+func TestTiesRunCounts(t *testing.T) {
+	rng := rand.New(rand.NewPCG(61, 62))
+	for iter := range 500 {
+		rl := []int{8, 16, 32}[rng.IntN(3)]
+		keys := make([]uint32, rl*(1+rng.IntN(300))+rng.IntN(rl)) // a partial run at the end is not counted
+		lim := []uint32{0, 1, 1 << 30, math.MaxInt32, rng.Uint32() >> 1}[rng.IntN(5)]
+		for j := range keys {
+			switch rng.IntN(6) {
+			case 0:
+				keys[j] = lim
+			case 1:
+				keys[j] = lim - 1
+			case 2:
+				keys[j] = math.MaxInt32
+			default:
+				keys[j] = rng.Uint32() >> (1 + rng.IntN(8))
+			}
+			keys[j] &= math.MaxInt32
+		}
+		ws, ws2 := tiesRunCountsLoop(keys, rl, lim)
+		gs, gs2 := tiesRunCounts(keys, rl, lim)
+		if gs != ws || gs2 != ws2 {
+			t.Fatalf("case %d (rl %d, %d keys, lim %#x): sums %d, %d; the loop's %d, %d", iter, rl, len(keys), lim, gs, gs2, ws, ws2)
+		}
+	}
+}

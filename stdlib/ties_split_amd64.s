@@ -598,3 +598,47 @@ kdone:
 	SETNE bad+64(FP)
 	VZEROUPPER
 	RET
+
+// func tiesRunCountsAVX2(keys *uint32, runs, rl int, lim uint32) (sum, sum2 uint64)
+// tiesRunCountsLoop for runs runs of rl keys (rl a positive multiple of 8; every key and lim
+// below 2^31, so that the signed compare is the unsigned one): per run, c = its keys below
+// lim, eight a step; sum = the sum of the c, sum2 = of their squares.
+TEXT ·tiesRunCountsAVX2(SB), NOSPLIT, $0-48
+	MOVQ         keys+0(FP), SI
+	MOVQ         runs+8(FP), CX
+	MOVQ         rl+16(FP), R8
+	MOVL         lim+24(FP), AX
+	VMOVD        AX, X15
+	VPBROADCASTD X15, Y15
+	XORQ         R10, R10 // sum
+	XORQ         R11, R11 // sum2
+
+crun:
+	VPXOR Y0, Y0, Y0
+	MOVQ  R8, DX
+
+ckey:
+	VMOVDQU  (SI), Y1
+	VPCMPGTD Y1, Y15, Y1 // lim > key: -1
+	VPSUBD   Y1, Y0, Y0
+	ADDQ     $32, SI
+	SUBQ     $8, DX
+	JNZ      ckey
+
+	VEXTRACTI128 $1, Y0, X1
+	VPADDD       X1, X0, X0
+	VPSHUFD      $0x4e, X0, X1
+	VPADDD       X1, X0, X0
+	VPSHUFD      $0xb1, X0, X1
+	VPADDD       X1, X0, X0
+	VMOVD        X0, AX
+	ADDQ         AX, R10
+	IMULQ        AX, AX
+	ADDQ         AX, R11
+	DECQ         CX
+	JNZ          crun
+
+	MOVQ R10, sum+32(FP)
+	MOVQ R11, sum2+40(FP)
+	VZEROUPPER
+	RET

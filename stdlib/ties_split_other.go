@@ -38,3 +38,7 @@ func tiesVoteF16Fast(raws [][]byte, bases [][]float64, ptrs []*byte, bptrs []*fl
 func tiesKeysSplitFast(dst []uint32, a, b []byte, lo, hi uint32) (scanned, below int, out []uint32) {
 	return 0, 0, dst
 }
+
+func tiesRunCounts(keys []uint32, rl int, lim uint32) (sum, sum2 uint64) {
+	return tiesRunCountsLoop(keys, rl, lim)
+}

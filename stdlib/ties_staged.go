@@ -672,16 +672,10 @@ func tiesStratumAt(j, strata int) int {
 func tiesRunSpread(h, keys []uint32, rl int, q float64) float64 {
 	b, _ := tiesBucketOf(h, int(q*float64(len(keys))))
 	runs := len(keys) / rl
-	var sum, sum2 float64
 	lim := b << tiesFineShift // u < lim: below the bucket (keys and lim are below 2^31)
-	for j := range runs {
-		c := uint32(0)
-		for _, u := range keys[j*rl : (j+1)*rl] {
-			c += (u - lim) >> 31
-		}
-		sum += float64(c)
-		sum2 += float64(c) * float64(c)
-	}
+	// (Integer sums: the float64 ones they replace were of integers below 2^53, as exact.)
+	si, s2i := tiesRunCounts(keys[:runs*rl], rl, lim)
+	sum, sum2 := float64(si), float64(s2i)
 	mean := sum / float64(runs)
 	v := (sum2 - sum*mean) / float64(runs-1) // the variance of a run's count
 	p := mean / float64(rl)
@@ -690,6 +684,20 @@ func tiesRunSpread(h, keys []uint32, rl int, q float64) float64 {
 		return 1
 	}
 	return max(1, math.Sqrt(v/iid))
+}
+
+// tiesRunCountsLoop counts, in each run of rl keys of keys (len(keys)/rl runs), the keys below
+// lim (every key and lim below 2^31), and returns the sum of those counts and of their squares.
+func tiesRunCountsLoop(keys []uint32, rl int, lim uint32) (sum, sum2 uint64) {
+	for j := range len(keys) / rl {
+		c := uint64(0)
+		for _, u := range keys[j*rl : (j+1)*rl] {
+			c += uint64((u - lim) >> 31)
+		}
+		sum += c
+		sum2 += c * c
+	}
+	return sum, sum2
 }
 
 // rangeFused runs the tiesRange phase over delta i's chunk with the keys made in the split's
