@@ -139,7 +139,7 @@ func tiesBase32AVX512(b *float64, dst *float32, n int) (ok bool)
 //go:noescape
 func tiesBase16To32AVX512(b *byte, dst *float32, n int)
 
-// vote is tiesVote16F16AVX512 on n columns (a multiple of 16, at most tiesVoteTile) by the
+// vote is tiesVote16F16AVX512 on n columns (a multiple of 16, at most tiesRawSpan) by the
 // integer vote: the models' float16 values at ptrs (set for n columns) minus bases. It reports
 // false, having written nothing that counts, when a base is not a float32 integer multiple of
 // 2^-24 or a difference is not below 1 (or is NaN): then the float64 vote runs.
@@ -160,7 +160,7 @@ func (iv *tiesIntVote) vote(ptrs []*byte, bases [][]float64, n int, out, add []f
 			continue
 		}
 		if distinct == len(iv.bufs) {
-			iv.bufs = append(iv.bufs, make([]float32, tiesVoteTile))
+			iv.bufs = append(iv.bufs, make([]float32, tiesRawSpan))
 		}
 		buf := iv.bufs[distinct][:n]
 		distinct++

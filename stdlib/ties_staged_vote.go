@@ -17,6 +17,12 @@ import (
 // loop is a stride-1 pass over one model's tile instead of a loop over the models per element.
 const tiesVoteTile = 512
 
+// tiesRawSpan is how many columns runFrom hands the float16 vote at once (tiesVoteF16Fast, a
+// multiple of tiesVoteTile): its loops keep nothing per column outside their registers, and at
+// 512 columns a call the calls' own work (pointers and slices set per model, the bases'
+// checks) was ~2% of the scale-4 TIES benchmark's CPU samples.
+const tiesRawSpan = 8 * tiesVoteTile
+
 // tiesVoter computes ties_sum's output columns once the thresholds th (one per model) are
 // known: d_i = v_i * (|v_i| >= th_i), the elected sign, the agreeing d_i summed in
 // SumDim0Torch's order for an [r, n] stack, and their count.
@@ -86,7 +92,7 @@ const tiesInfBits = 0x7ff0000000000000
 type tiesIntVote struct {
 	lom1  []int32
 	bptrs []*float32
-	bufs  [][]float32 // tiesVoteTile each: the tile's distinct bases
+	bufs  [][]float32 // tiesRawSpan each: the span's distinct bases
 	// baseT, when set, holds each model's base as stored float16 over the tile (nil for a
 	// model whose base is not): widened to float32 directly, not narrowed from float64.
 	baseT [][]byte
@@ -165,7 +171,7 @@ func tiesResize[T any](s []T, n int) []T {
 func tiesVoterBytes(r int) int64 {
 	// Per model: its tile, pointers, thresholds and, for the integer vote, a float32 tile of
 	// its base (at most one per model).
-	return (3*8*reduceLevels+8)*tiesVoteTile + (40+8*tiesVoteTile+24+112+4*tiesVoteTile+36)*int64(r) + 512
+	return (3*8*reduceLevels+8)*tiesVoteTile + (40+8*tiesVoteTile+24+112+4*tiesRawSpan+36)*int64(r) + 512
 }
 
 // run writes to out the output columns [lo, lo+len(out)) from ms, the models' values at those
@@ -227,39 +233,61 @@ func (t *tiesVoter) runFrom(src ops.ArgSource, lo int, out, base []float64, w fl
 			vecAddScaled(out[off:off+n], base[off:off+n], out[off:off+n], w)
 		}
 	}
+	// voteTiles votes the columns [from, to) from their values, a tile at a time, and adds.
+	voteTiles := func(from, to int) error {
+		for off := from; off < to; off += tiesVoteTile {
+			n := min(tiesVoteTile, to-off)
+			ms, err := fetch(off, n)
+			if err != nil {
+				return err
+			}
+			t.tile(ms, 0, n, out[off:])
+			add(off, n)
+		}
+		return nil
+	}
 	cols := len(out)
 	nb := min(max(t.blockEnd-lo, 0), cols)
-	for off := 0; off < nb; off += tiesVoteTile {
-		n := min(tiesVoteTile, nb-off)
-		done := 0
-		if raws {
-			// Widened and subtracted in the vote's own loop (tiesVote8F16).
-			for i := range r {
-				t.rawT[i], t.baseT[i] = t.raws[i][2*off:2*(off+n)], t.bases[i][off:off+n]
-				if b := t.baseRaws[i]; b != nil {
-					t.iv.baseT[i] = b[2*off : 2*(off+n)]
-				}
-			}
-			// The add, where the integer vote can, on each column as it is voted (the same
-			// FMA): a separate pass over the tile was ~1.6% of the TIES benchmark's CPU.
-			var addT []float64
-			if base != nil {
-				addT = base[off : off+n]
-			}
-			var added int
-			done, added = tiesVoteF16Fast(t.rawT, t.baseT, t.rptrs, t.bptrs, t.lom1, &t.iv, out[off:off+n], addT, w)
-			f16Columns += int64(done)
-			if done == n {
-				add(off+added, n-added)
-				continue
-			}
-		}
-		ms, err := fetch(off+done, n-done)
-		if err != nil {
+	if !raws {
+		if err := voteTiles(0, nb); err != nil {
 			return err
 		}
-		t.tile(ms, 0, n-done, out[off+done:])
-		add(off, n)
+	}
+	for off := 0; raws && off < nb; {
+		// Widened and subtracted in the vote's own loop (tiesVote8F16), tiesRawSpan columns a
+		// call: the loop keeps no state per column outside its registers.
+		span := min(tiesRawSpan, nb-off)
+		for i := range r {
+			t.rawT[i], t.baseT[i] = t.raws[i][2*off:2*(off+span)], t.bases[i][off:off+span]
+			if b := t.baseRaws[i]; b != nil {
+				t.iv.baseT[i] = b[2*off : 2*(off+span)]
+			}
+		}
+		// The add, where the integer vote can, on each column as it is voted (the same
+		// FMA): a separate pass over the tile was ~1.6% of the TIES benchmark's CPU.
+		var addT []float64
+		if base != nil {
+			addT = base[off : off+span]
+		}
+		done, added := tiesVoteF16Fast(t.rawT, t.baseT, t.rptrs, t.bptrs, t.lom1, &t.iv, out[off:off+span], addT, w)
+		f16Columns += int64(done)
+		if done == 0 {
+			// Declined (a column with an inf or a NaN): the span from its values.
+			if err := voteTiles(off, off+span); err != nil {
+				return err
+			}
+			off += span
+			continue
+		}
+		if done < span { // the last columns of a span of no multiple of 8 (fewer than 8)
+			ms, err := fetch(off+done, span-done)
+			if err != nil {
+				return err
+			}
+			t.tile(ms, 0, span-done, out[off+done:])
+		}
+		add(off+added, span-added)
+		off += span
 	}
 	// The columns past the last 16-column block (fewer than 16, at the tensor's end).
 	for off := nb; off < cols; off += tiesVoteTile {
