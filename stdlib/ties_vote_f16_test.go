@@ -44,12 +44,13 @@ func (d *rawDeltaArgs) DeltaBase(i int) ([]byte, bool) { return d.baseRaws[i], t
 
 // TestTiesVoteFromDeltas: ChunkFrom over float16 differences (tiesVote8F16 where it applies)
 // writes Chunk's bits on the same values, for model counts on both sides of one cascade level,
-// both votes, lengths with columns past the 16-column blocks and tiles not a multiple of 8,
+// both votes, lengths with columns past the 16-column blocks and tiles not a multiple of 8 and
+// of several spans,
 // and models or bases holding an inf or a NaN (the tile is voted from Arg's values then), with
 // the bases as float64 or also as stored float16; and the float16 loop runs where it applies.
 func TestTiesVoteFromDeltas(t *testing.T) {
 	rng := rand.New(rand.NewPCG(41, 42))
-	for _, n := range []int{8, 37, 512, 1000, 1300} {
+	for _, n := range []int{8, 37, 512, 1000, 1300, 9000} { // 9000: three spans (tiesRawSpan)
 		for _, r := range []int{1, 3, 8, 15, 16, 20} {
 			for _, vote := range []bool{false, true} {
 				for _, bad := range []string{"", "raw inf", "raw nan", "base nan", "raw base", "raw base nan"} {
@@ -146,6 +147,10 @@ func TestTiesVoteFromDeltas(t *testing.T) {
 					}
 					if bad != "" && bad != "raw base" && d.asked == 0 {
 						t.Errorf("%s: no piece asked of Arg", name)
+					}
+					// An inf in the middle span: the spans around it are still voted from float16.
+					if bad == "raw inf" && n > 2*tiesRawSpan && can && fused < int64(n-tiesRawSpan) {
+						t.Errorf("%s: %d columns voted from float16, want the %d outside the middle span", name, fused, n-tiesRawSpan)
 					}
 				}
 			}
