@@ -108,3 +108,69 @@ func TestTies00xMedianStagedMatchesWhole(t *testing.T) {
 		}
 	}
 }
+
+// TestTiesChunkFromAddMatchesChunk: every ties_sum Stager that is an ops.ArgChunkAdder (the
+// 0.0.4/0.0.9 cores scaled by alpha included) writes ChunkFromAdd's output as Chunk's followed
+// by add_difference(base, out, w), bit for bit.
+func TestTiesChunkFromAddMatchesChunk(t *testing.T) {
+	rng := rand.New(rand.NewPCG(63, 64))
+	adders := 0
+	for _, full := range []string{"ties_sum", "ties_sum@0.0.4", "ties_sum@0.0.9", "ties_sum@0.0.x", "ties_sum@fork-0.0.12"} {
+		d, ok := Default().Lookup(full)
+		if !ok || d.Stage == nil {
+			t.Fatalf("%s: no staged form", full)
+		}
+		for _, alpha := range []float64{1, 0.5, 1.3} {
+			const n, r = 1100, 3
+			ms := tiesTestData(rng, r, n, false)
+			given := map[string]ops.Value{"k": ops.Float(0.2)}
+			for _, q := range d.KwOnly {
+				if q.Name == "alpha" {
+					given["alpha"] = ops.Float(alpha)
+				}
+			}
+			kw := kwOf(d, given)
+			// Two Stagers through the same passes: one for Chunk, one for ChunkFromAdd.
+			var stagers [2]ops.Stager
+			for i := range stagers {
+				s, ok, err := d.Stage.New(ops.StageCall{Kw: kw, Tensors: r, Shape: []int{n}, Numerics: ops.Exact})
+				if err != nil || !ok {
+					t.Fatalf("%s: New: %v %v", full, ok, err)
+				}
+				for p := 0; p < s.Passes(); p++ {
+					if err := s.Observe(p, 0, ms); err != nil {
+						t.Fatal(err)
+					}
+					if err := s.EndPass(p); err != nil {
+						t.Fatal(err)
+					}
+				}
+				stagers[i] = s
+			}
+			adder, ok := stagers[1].(ops.ArgChunkAdder)
+			if !ok {
+				continue
+			}
+			adders++
+			base := make([]float64, n)
+			for j := range base {
+				base[j] = rng.NormFloat64()
+			}
+			want := make([]float64, n)
+			if err := stagers[0].Chunk(0, ms, want); err != nil {
+				t.Fatal(err)
+			}
+			vecAddScaled(want, base, want, 0.7)
+			got := make([]float64, n)
+			if err := adder.ChunkFromAdd(0, testArgs(ms), got, base, 0.7); err != nil {
+				t.Fatal(err)
+			}
+			if j := tiesFirstDiff(got, want); j >= 0 {
+				t.Fatalf("%s alpha %v: [%d] = %v, Chunk then add %v", full, alpha, j, got[j], want[j])
+			}
+		}
+	}
+	if adders == 0 {
+		t.Fatal("no Stager was an ArgChunkAdder")
+	}
+}

@@ -1216,6 +1216,21 @@ func (s *tiesScaledStager) ChunkFrom(lo int, src ops.ArgSource, out []float64) e
 	return nil
 }
 
+// ChunkFromAdd is ChunkFrom times alpha, then add_difference(base, out, w). The method it
+// would have from the embedded ties_sum Stager added the vote before the scaling: a recipe
+// adding a ties_sum@0.0.9 of alpha 0.5 to its base got the unscaled vote where the key ran
+// staged (TestTiesChunkFromAddMatchesChunk).
+func (s *tiesScaledStager) ChunkFromAdd(lo int, src ops.ArgSource, out, base []float64, w float64) error {
+	if len(base) != len(out) || w == 0 {
+		return fmt.Errorf("ties_sum: an added chunk of %d elements to %d base values, scaled by %v", len(out), len(base), w)
+	}
+	if err := s.ChunkFrom(lo, src, out); err != nil {
+		return err
+	}
+	vecAddScaled(out, base, out, w)
+	return nil
+}
+
 func (s *tiesScaledStager) scale(out []float64) {
 	for j, v := range out {
 		out[j] = s.alpha * v

@@ -37,21 +37,23 @@ func TestAddFusedBitwise(t *testing.T) {
 		writeModel(t, filepath.Join(dir, fmt.Sprintf("m%d.safetensors", i)), ops.F16, keys, 21+uint64(i), nan)
 		head += fmt.Sprintf("model \"m%d.safetensors\" model_config=\"sdxl-sgm\" merge_space=\"weight\"\n", i)
 	}
-	deltas := "merge \"subtract\" &1 &0\nmerge \"subtract\" &2 &0\nmerge \"subtract\" &3 &0\nmerge \"subtract\" &4 &0\nmerge \"subtract\" &5 &0\n" +
-		"merge \"ties_sum\" &6 &7 &8 &9 &10 k=0.3\n"
+	deltas := "merge \"subtract\" &1 &0\nmerge \"subtract\" &2 &0\nmerge \"subtract\" &3 &0\nmerge \"subtract\" &4 &0\nmerge \"subtract\" &5 &0\n"
+	const ties = "merge \"ties_sum\" &6 &7 &8 &9 &10 k=0.3\n"
 	for _, c := range []struct {
-		name, tail string
-		folded     bool
+		name, ties, tail string
+		folded           bool
 	}{
-		{"fallback", "merge \"add_difference\" &0 &11\nmerge \"fallback\" &12 &0", true},
-		{"alpha", "merge \"add_difference\" &0 &11 alpha=-0.7", true},
+		{"fallback", ties, "merge \"add_difference\" &0 &11\nmerge \"fallback\" &12 &0", true},
+		{"alpha", ties, "merge \"add_difference\" &0 &11 alpha=-0.7", true},
 		// m1's LOAD is fused into its subtract, which the output pass skips: no base chunk to
 		// add to when the vote runs, and the add runs apart.
-		{"other base", "merge \"add_difference\" &1 &11 alpha=1.5", false},
-		{"alpha 0", "merge \"add_difference\" &0 &11 alpha=0", false},
+		{"other base", ties, "merge \"add_difference\" &1 &11 alpha=1.5", false},
+		{"alpha 0", ties, "merge \"add_difference\" &0 &11 alpha=0", false},
+		// The 0.0.9 core scales its vote by alpha before the add (it once added it unscaled).
+		{"0.0.9 alpha", "merge \"ties_sum@0.0.9\" &6 &7 &8 &9 &10 k=0.3 alpha=0.5\n", "merge \"add_difference\" &0 &11 alpha=-0.7", true},
 	} {
 		for _, numerics := range []string{"exact", "sd-mecha"} {
-			prog := compile(t, dir, head+deltas+c.tail, numerics, ops.F32)
+			prog := compile(t, dir, head+deltas+c.ties+c.tail, numerics, ops.F32)
 			for _, chunk := range []int{64, 0} {
 				run := func(noFusion bool) string {
 					return runSum(t, prog, vm.Options{Registry: stdlib.Default(), Jobs: 2, ChunkElems: chunk, NoAddFusion: noFusion},
