@@ -100,6 +100,16 @@ type ArgChunkAdder interface {
 	ChunkFromAdd(lo int, src ArgSource, out, base []float64, w float64) error
 }
 
+// LazyBaseAdder is an ArgChunkAdder whose ChunkFromAdd may also take a nil base, when src is
+// a LazyBaseSource and the add's operand is every argument's base: base[i] is then that base,
+// widened from DeltaBase's bytes or taken from BaseValues. The VM then widens the base's
+// chunk only where the Stager asks for it (SPEC §5.4).
+type LazyBaseAdder interface {
+	ArgChunkAdder
+	// AddsLazyBase reports whether ChunkFromAdd takes a nil base.
+	AddsLazyBase() bool
+}
+
 // ArgSource gives pieces of one output chunk's tensor arguments (ArgChunker).
 type ArgSource interface {
 	// Arg writes argument i's values at chunk offsets [off, off+len(dst)) into dst.
@@ -128,6 +138,16 @@ type RawDeltaSource interface {
 	// DeltaBase returns argument i's base as stored over the chunk (Delta's dtype); ok is
 	// false when Delta's is not ok or the base is not such a read.
 	DeltaBase(i int) (raw []byte, ok bool)
+}
+
+// LazyBaseSource is a RawDeltaSource whose Delta may give a nil base where DeltaBase's is
+// there: the float64 base is not made until BaseValues(i) asks for it, with Arg's errors (a
+// non-finite element where the plan omits non-finite inputs). A Stager that uses DeltaBase's
+// bytes alone must ask BaseValues for any piece where a base value is not finite, so that
+// such an input is reported as it would be.
+type LazyBaseSource interface {
+	RawDeltaSource
+	BaseValues(i int) ([]float64, error)
 }
 
 // StageCall describes the call a Stager is made for: its keyword arguments (constants, in

@@ -283,9 +283,10 @@ b16loop:
 	VMOVUPD     Z2, OUTHI
 
 // INT16_FINISH_ADD is INT16_FINISH followed by add_difference(a, out, w) on its sixteen
-// columns: each output is FMA(out, w, a) (Z31 is w, a the float64 operand at ADDLO and ADDHI),
+// columns: each output is FMA(out, w, a) (Z31 is w; a is in Z7 for the first eight columns,
+// Z8 for the next eight, loaded by the caller from float64 or widened exactly from float32),
 // vecAddScaled's one rounding, while the column is still in a register.
-#define INT16_FINISH_ADD(P, N, C, CN, OUTLO, OUTHI, ADDLO, ADDHI) \
+#define INT16_FINISH_ADD(P, N, C, CN, OUTLO, OUTHI) \
 	VPSUBD      CN, C, C \
 	VPCMPGTD    CN, C, K2 \
 	VPCMPGTD    C, CN, K3 \
@@ -298,7 +299,7 @@ b16loop:
 	VMULPD      Z29, Z2, Z2 \
 	VCVTDQ2PD   Y1, Z3 \
 	VDIVPD      Z3, Z2, Z2 \
-	VFMADD213PD ADDLO, Z31, Z2 \
+	VFMADD213PD Z7, Z31, Z2 \
 	VMOVUPD     Z2, OUTLO \
 	VEXTRACTI64X4 $1, Z0, Y0 \
 	VEXTRACTI64X4 $1, Z1, Y1 \
@@ -306,23 +307,29 @@ b16loop:
 	VMULPD      Z29, Z2, Z2 \
 	VCVTDQ2PD   Y1, Z3 \
 	VDIVPD      Z3, Z2, Z2 \
-	VFMADD213PD ADDHI, Z31, Z2 \
+	VFMADD213PD Z8, Z31, Z2 \
 	VMOVUPD     Z2, OUTHI
 
-// func tiesVote16F16IntAVX512(raws **byte, bases **float32, lom1 *int32, r int, out *float64, n int, add *float64, w float64) (ok bool)
+// func tiesVote16F16IntAVX512(raws **byte, bases **float32, lom1 *int32, r int, out *float64, n int, add *float64, add32 *float32, w float64) (ok bool)
 // tiesVote16F16AVX512's outputs for n (a positive multiple of 16) columns of r < 128 models,
 // from float32 bases and float32 thresholds (keep where bits(|d|) > lom1), when ok: every
 // |m - b| was below 1 (and no NaN). Otherwise out holds garbage and the caller votes again.
-// With add not nil, each output is then FMA(vote, w, add[j]) (INT16_FINISH_ADD).
-TEXT ·tiesVote16F16IntAVX512(SB), NOSPLIT, $0-65
+// With add not nil, each output is then FMA(vote, w, add[j]); with add nil and add32 not nil,
+// FMA(vote, w, float64(add32[j])) (INT16_FINISH_ADD).
+TEXT ·tiesVote16F16IntAVX512(SB), NOSPLIT, $0-73
 	MOVQ raws+0(FP), R9
 	MOVQ bases+8(FP), R12
 	MOVQ lom1+16(FP), R11
 	MOVQ r+24(FP), R8
 	MOVQ out+32(FP), DI
 	MOVQ n+40(FP), CX
-	MOVQ add+48(FP), R14
-	VBROADCASTSD w+56(FP), Z31
+	MOVQ add+48(FP), R14 // the addend, float64 (add) or else float32 (add32), or none
+	TESTQ R14, R14
+	JNZ   addset
+	MOVQ  add32+56(FP), R14
+
+addset:
+	VBROADCASTSD w+64(FP), Z31
 	VPBROADCASTD i32Abs<>(SB), Z21
 	VPTERNLOGD   $0xff, Z20, Z20, Z20 // -1
 	VPXORD       Z26, Z26, Z26         // 0
@@ -396,8 +403,23 @@ xmodels:
 	JMP         xnext
 
 xadd:
-	INT16_FINISH_ADD(Z16, Z17, Z18, Z19, (DI)(DX*1), 64(DI)(DX*1), (R14)(DX*1), 64(R14)(DX*1))
-	INT16_FINISH_ADD(Z12, Z13, Z14, Z15, 128(DI)(DX*1), 192(DI)(DX*1), 128(R14)(DX*1), 192(R14)(DX*1))
+	CMPQ        add+48(FP), $0
+	JEQ         xadd32
+	VMOVUPD     (R14)(DX*1), Z7
+	VMOVUPD     64(R14)(DX*1), Z8
+	INT16_FINISH_ADD(Z16, Z17, Z18, Z19, (DI)(DX*1), 64(DI)(DX*1))
+	VMOVUPD     128(R14)(DX*1), Z7
+	VMOVUPD     192(R14)(DX*1), Z8
+	INT16_FINISH_ADD(Z12, Z13, Z14, Z15, 128(DI)(DX*1), 192(DI)(DX*1))
+	JMP         xnext
+
+xadd32:
+	VCVTPS2PD   (R14)(AX*1), Z7
+	VCVTPS2PD   32(R14)(AX*1), Z8
+	INT16_FINISH_ADD(Z16, Z17, Z18, Z19, (DI)(DX*1), 64(DI)(DX*1))
+	VCVTPS2PD   64(R14)(AX*1), Z7
+	VCVTPS2PD   96(R14)(AX*1), Z8
+	INT16_FINISH_ADD(Z12, Z13, Z14, Z15, 128(DI)(DX*1), 192(DI)(DX*1))
 
 xnext:
 	ADDQ        $256, DX
@@ -443,7 +465,18 @@ imodels:
 	JMP         inext
 
 iadd:
-	INT16_FINISH_ADD(Z16, Z17, Z18, Z19, (DI)(DX*1), 64(DI)(DX*1), (R14)(DX*1), 64(R14)(DX*1))
+	CMPQ        add+48(FP), $0
+	JEQ         iadd32
+	VMOVUPD     (R14)(DX*1), Z7
+	VMOVUPD     64(R14)(DX*1), Z8
+	JMP         iaddz
+
+iadd32:
+	VCVTPS2PD   (R14)(AX*1), Z7
+	VCVTPS2PD   32(R14)(AX*1), Z8
+
+iaddz:
+	INT16_FINISH_ADD(Z16, Z17, Z18, Z19, (DI)(DX*1), 64(DI)(DX*1))
 
 inext:
 	ADDQ        $128, DX
@@ -456,6 +489,6 @@ idone:
 	VPBROADCASTD f32One<>(SB), Z0
 	VPCMPUD      $1, Z0, Z9, K1 // bits(|d|) < bits(1.0)
 	KORTESTW     K1, K1
-	SETCS        ok+64(FP)
+	SETCS        ok+72(FP)
 	VZEROUPPER
 	RET

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/mechac/mechac/ops"
 	"github.com/mechac/mechac/ops/num"
 )
 
@@ -218,7 +219,7 @@ func TestTiesVoteInt512(t *testing.T) {
 		}
 		tiesVote16F16AVX512(&ptrs[0], &bptrs[0], &lom1[0], r, &want[0], n)
 		iv := tiesIntVote{lom1: lom1f}
-		ok := iv.vote(ptrs, bases, n, got, nil, 0)
+		ok := iv.vote(ptrs, bases, n, got, nil, false, 0)
 		if ok != premise {
 			t.Fatalf("case %d (r %d, n %d, kind %d): ok %v, premise %v", iter, r, n, kind, ok, premise)
 		}
@@ -246,15 +247,44 @@ func TestTiesVoteInt512(t *testing.T) {
 		w := []float64{1, -1, 0.5, 0.3, -2.7, 1e-300}[rng.IntN(6)]
 		wantAdd, gotAdd := make([]float64, n), make([]float64, n)
 		vecAddScaled(wantAdd, a, want, w)
-		if !iv.vote(ptrs, bases, n, gotAdd, a, w) {
+		if !iv.vote(ptrs, bases, n, gotAdd, a, false, w) {
 			t.Fatalf("case %d: the vote with an add declined", iter)
 		}
-		for j := range n {
-			if math.Float64bits(gotAdd[j]) != math.Float64bits(wantAdd[j]) {
-				t.Fatalf("case %d (r %d, n %d, w %g): column %d: %x (%g), vote then vecAddScaled %x (%g)", iter, r, n, w, j,
-					math.Float64bits(gotAdd[j]), gotAdd[j], math.Float64bits(wantAdd[j]), wantAdd[j])
+		same := func(what string, got, want []float64) {
+			t.Helper()
+			for j := range n {
+				if math.Float64bits(got[j]) != math.Float64bits(want[j]) {
+					t.Fatalf("case %d (r %d, n %d, w %g), %s: column %d: %x (%g), vote then vecAddScaled %x (%g)", iter, r, n, w, what, j,
+						math.Float64bits(got[j]), got[j], math.Float64bits(want[j]), want[j])
+				}
 			}
 		}
+		same("add", gotAdd, wantAdd)
+		if nb != 1 {
+			continue
+		}
+		// Added to the models' one base (addBase: its float32 widening, widened again), from
+		// the float64 bases and from the stored float16 alone (bases nil, as a lazy source).
+		vecAddScaled(wantAdd, bases[0], want, w)
+		if !iv.vote(ptrs, bases, n, gotAdd, nil, true, w) {
+			t.Fatalf("case %d: the vote with the base added declined", iter)
+		}
+		same("base added", gotAdd, wantAdd)
+		if kind == 3 {
+			continue // a base off the float16 grid has no stored float16
+		}
+		base16 := make([]byte, 2*n)
+		num.EncodeInto(base16, bases[0], ops.F16, false)
+		iv.baseT = make([][]byte, r)
+		for i := range r {
+			iv.baseT[i] = base16
+		}
+		clear(gotAdd)
+		if !iv.vote(ptrs, make([][]float64, r), n, gotAdd, nil, true, w) {
+			t.Fatalf("case %d: the vote from stored bases declined", iter)
+		}
+		iv.baseT = nil
+		same("stored base added", gotAdd, wantAdd)
 	}
 	t.Logf("%d of 2000 cases took the integer vote", oks)
 	if oks < 500 {

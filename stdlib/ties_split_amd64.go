@@ -131,7 +131,7 @@ func tiesVote8F16(raws **byte, bases **float64, lom1 *int64, r int, out *float64
 func tiesVote16F16AVX512(raws **byte, bases **float64, lom1 *int64, r int, out *float64, n int) (big bool)
 
 //go:noescape
-func tiesVote16F16IntAVX512(raws **byte, bases **float32, lom1 *int32, r int, out *float64, n int, add *float64, w float64) (ok bool)
+func tiesVote16F16IntAVX512(raws **byte, bases **float32, lom1 *int32, r int, out *float64, n int, add *float64, add32 *float32, w float64) (ok bool)
 
 //go:noescape
 func tiesBase32AVX512(b *float64, dst *float32, n int) (ok bool)
@@ -140,45 +140,59 @@ func tiesBase32AVX512(b *float64, dst *float32, n int) (ok bool)
 func tiesBase16To32AVX512(b *byte, dst *float32, n int)
 
 // vote is tiesVote16F16AVX512 on n columns (a multiple of 16, at most tiesRawSpan) by the
-// integer vote: the models' float16 values at ptrs (set for n columns) minus bases. It reports
-// false, having written nothing that counts, when a base is not a float32 integer multiple of
-// 2^-24 or a difference is not below 1 (or is NaN): then the float64 vote runs.
+// integer vote: the models' float16 values at ptrs (set for n columns) minus their bases, each
+// from its stored float16 (iv.baseT) where set, else from bases (which may then be nil). It
+// reports false, having written nothing that counts, when a base is not a float32 integer
+// multiple of 2^-24 or a difference is not below 1 (or is NaN): then the float64 vote runs.
 //
 // With add set (n long), each output column j is then add_difference(add[j], vote, w), as
-// vecAddScaled would make it (the same FMA), while the column is in a register.
-func (iv *tiesIntVote) vote(ptrs []*byte, bases [][]float64, n int, out, add []float64, w float64) bool {
+// vecAddScaled would make it (the same FMA), while the column is in a register; with addBase
+// instead, the addend is the models' one base (false when they have several).
+func (iv *tiesIntVote) vote(ptrs []*byte, bases [][]float64, n int, out, add []float64, addBase bool, w float64) bool {
 	r := len(ptrs)
 	if len(iv.lom1) < r || r >= 128 {
 		return false
 	}
 	iv.bptrs = tiesResize(iv.bptrs, r)
 	defer clear(iv.bptrs)
+	stored := func(i int) bool { return i < len(iv.baseT) && len(iv.baseT[i]) >= 2*n }
 	distinct := 0
-	for i, b := range bases {
-		if i > 0 && &b[0] == &bases[i-1][0] { // the usual case: one base for every delta
-			iv.bptrs[i] = iv.bptrs[i-1]
-			continue
+	for i := range r {
+		if i > 0 { // the usual case: one base for every delta
+			switch {
+			case stored(i) && stored(i-1) && &iv.baseT[i][0] == &iv.baseT[i-1][0],
+				!stored(i) && !stored(i-1) && bases[i] != nil && bases[i-1] != nil && &bases[i][0] == &bases[i-1][0]:
+				iv.bptrs[i] = iv.bptrs[i-1]
+				continue
+			}
 		}
 		if distinct == len(iv.bufs) {
 			iv.bufs = append(iv.bufs, make([]float32, tiesRawSpan))
 		}
 		buf := iv.bufs[distinct][:n]
 		distinct++
-		if i < len(iv.baseT) && len(iv.baseT[i]) >= 2*n {
+		if stored(i) {
 			// The stored float16 base: its float32 widening is exact and always qualifies
 			// (the float64 base is that widening, widened again).
 			tiesBase16To32AVX512(&iv.baseT[i][0], &buf[0], n)
 			iv.base16++
-		} else if !tiesBase32AVX512(&b[0], &buf[0], n) {
+		} else if bases[i] == nil || !tiesBase32AVX512(&bases[i][0], &buf[0], n) {
 			return false
 		}
 		iv.bptrs[i] = &buf[0]
 	}
 	var ap *float64
-	if add != nil {
+	var ap32 *float32
+	switch {
+	case add != nil:
 		ap = &add[:n][0]
+	case addBase:
+		if distinct != 1 {
+			return false
+		}
+		ap32 = iv.bptrs[0] // the base's exact float32 widening: widened again, its float64
 	}
-	return tiesVote16F16IntAVX512(&ptrs[0], &iv.bptrs[0], &iv.lom1[0], r, &out[0], n, ap, w)
+	return tiesVote16F16IntAVX512(&ptrs[0], &iv.bptrs[0], &iv.lom1[0], r, &out[0], n, ap, ap32, w)
 }
 
 // tiesAVX512: where the CPU and the OS have AVX-512, the float16 vote and range split run
@@ -195,16 +209,38 @@ var tiesAVX512 = cpu.X86.HasAVX512F
 //
 // iv, when not nil, holds the thresholds for float32 magnitudes and scratch for the integer
 // vote (tiesVote16F16IntAVX512), which takes the 16-column steps where it can. With add set
-// (len(out) long), the integer vote also finishes its columns as add_difference(add, out, w):
-// added is how many leading columns of out it finished so (the caller adds the others).
-func tiesVoteF16Fast(raws [][]byte, bases [][]float64, ptrs []*byte, bptrs []*float64, lom1 []int64, iv *tiesIntVote, out, add []float64, w float64) (done, added int) {
+// (len(out) long), the integer vote also finishes its columns as add_difference(add, out, w);
+// with addBase, as add_difference(base, out, w) of the models' one base: added is how many
+// leading columns of out it finished so (the caller adds the others).
+//
+// A nil bases[i] (a base not widened yet, its stored float16 in iv.baseT) leaves only the
+// integer vote: where it cannot take every column, nothing is done (0, 0) and the caller
+// votes again with the bases.
+func tiesVoteF16Fast(raws [][]byte, bases [][]float64, ptrs []*byte, bptrs []*float64, lom1 []int64, iv *tiesIntVote, out, add []float64, addBase bool, w float64) (done, added int) {
 	n := len(out) &^ 7
 	if !tiesSplitVector || !num.HasF16C() || n == 0 || len(raws) == 0 {
 		return 0, 0
 	}
 	ptrs, bptrs, lom1 = ptrs[:len(raws)], bptrs[:len(raws)], lom1[:len(raws)]
+	lazy := false
 	for i, r := range raws {
-		ptrs[i], bptrs[i] = &r[:2*n][0], &bases[i][:n][0]
+		ptrs[i] = &r[:2*n][0]
+		if bases[i] == nil {
+			lazy = true
+		} else {
+			bptrs[i] = &bases[i][:n][0]
+		}
+	}
+	defer clear(ptrs) // no reference to the chunks past the call
+	defer clear(bptrs)
+	if lazy {
+		if iv == nil || !tiesAVX512 || n != len(out) || n&15 != 0 || !iv.vote(ptrs, bases, n, out, add, addBase, w) {
+			return 0, 0
+		}
+		if add != nil || addBase {
+			added = n
+		}
+		return n, added
 	}
 	var big bool
 	if n16 := n &^ 15; tiesAVX512 && n16 > 0 {
@@ -212,8 +248,8 @@ func tiesVoteF16Fast(raws [][]byte, bases [][]float64, ptrs []*byte, bptrs []*fl
 		if add != nil {
 			a = add[:n16]
 		}
-		if iv != nil && iv.vote(ptrs, bases, n16, out, a, w) {
-			if add != nil {
+		if iv != nil && iv.vote(ptrs, bases, n16, out, a, addBase, w) {
+			if add != nil || addBase {
 				added = n16
 			}
 		} else {
@@ -227,8 +263,6 @@ func tiesVoteF16Fast(raws [][]byte, bases [][]float64, ptrs []*byte, bptrs []*fl
 		}
 		big = tiesVote8F16(&ptrs[0], &bptrs[0], &lom1[0], len(raws), &out[done], n-done)
 	}
-	clear(ptrs) // no reference to the chunks past the call
-	clear(bptrs)
 	if big {
 		return 0, 0
 	}

@@ -61,7 +61,7 @@ func BenchmarkTiesVoteF16(b *testing.B) {
 		b.Run(c.name, func(b *testing.B) {
 			b.SetBytes(int64(2 * r * n))
 			for b.Loop() {
-				if done, _ := tiesVoteF16Fast(raws, bases, ptrs, bptrs, lom1, c.iv, out, nil, 0); done != n {
+				if done, _ := tiesVoteF16Fast(raws, bases, ptrs, bptrs, lom1, c.iv, out, nil, false, 0); done != n {
 					b.Fatal("not voted")
 				}
 			}

@@ -31,7 +31,7 @@ func tiesRangeSplitFast(dst, keys []uint32, lo, hi uint32) (scanned, below int, 
 	return 0, 0, dst
 }
 
-func tiesVoteF16Fast(raws [][]byte, bases [][]float64, ptrs []*byte, bptrs []*float64, lom1 []int64, iv *tiesIntVote, out, add []float64, w float64) (done, added int) {
+func tiesVoteF16Fast(raws [][]byte, bases [][]float64, ptrs []*byte, bptrs []*float64, lom1 []int64, iv *tiesIntVote, out, add []float64, addBase bool, w float64) (done, added int) {
 	return 0, 0
 }
 

@@ -1137,7 +1137,7 @@ func (s *tiesStager) ChunkFrom(lo int, src ops.ArgSource, out []float64) error {
 	if err := s.advance(lo, len(out)); err != nil {
 		return err
 	}
-	if err := s.voter.runFrom(src, lo, out, nil, 0); err != nil {
+	if err := s.voter.runFrom(src, lo, out, nil, false, 0); err != nil {
 		return err
 	}
 	s.doneChunk()
@@ -1146,23 +1146,27 @@ func (s *tiesStager) ChunkFrom(lo int, src ops.ArgSource, out []float64) error {
 
 // ChunkFromAdd is ChunkFrom with each tile of the output added, scaled by w, to base as it is
 // voted (ops.ArgChunkAdder): add_difference(base, out, w)'s values, while the tile is in the
-// CPU cache. On the TIES benchmark that call's separate pass was 3% of the CPU samples.
+// CPU cache. On the TIES benchmark that call's separate pass was 3% of the CPU samples. A nil
+// base is the models' base, from src (ops.LazyBaseAdder).
 func (s *tiesStager) ChunkFromAdd(lo int, src ops.ArgSource, out, base []float64, w float64) error {
 	if s.voter == nil {
 		return errTiesNoThresholds
 	}
-	if len(base) != len(out) || w == 0 {
+	if base != nil && len(base) != len(out) || w == 0 {
 		return fmt.Errorf("ties_sum: an added chunk of %d elements to %d base values, scaled by %v", len(out), len(base), w)
 	}
 	if err := s.advance(lo, len(out)); err != nil {
 		return err
 	}
-	if err := s.voter.runFrom(src, lo, out, base, w); err != nil {
+	if err := s.voter.runFrom(src, lo, out, base, base == nil, w); err != nil {
 		return err
 	}
 	s.doneChunk()
 	return nil
 }
+
+// AddsLazyBase is ops.LazyBaseAdder's: ChunkFromAdd takes a nil base.
+func (s *tiesStager) AddsLazyBase() bool { return true }
 
 // The 0.0.x ties_sum cores without a geometric median or the model-stock factor (ties_sum@0.0.4,
 // @0.0.9, @0.0.x and the fork's: x72a's 73-model merge) are ties_sum's filter and vote with
@@ -1230,6 +1234,9 @@ func (s *tiesScaledStager) ChunkFromAdd(lo int, src ops.ArgSource, out, base []f
 	vecAddScaled(out, base, out, w)
 	return nil
 }
+
+// AddsLazyBase is false: ChunkFromAdd adds to the base it is given.
+func (s *tiesScaledStager) AddsLazyBase() bool { return false }
 
 func (s *tiesScaledStager) scale(out []float64) {
 	for j, v := range out {

@@ -1,6 +1,7 @@
 package stdlib
 
 import (
+	"fmt"
 	"math"
 	"sync"
 	"sync/atomic"
@@ -193,8 +194,9 @@ func (t *tiesVoter) run(ms [][]float64, lo int, out []float64) {
 // the whole chunk of every model, made before (on the scale-4 TIES benchmark the VM wrote 8
 // chunks of 512 KiB and the vote read them back).
 //
-// With base set, each tile is then added, scaled by w, to base's (ChunkFromAdd).
-func (t *tiesVoter) runFrom(src ops.ArgSource, lo int, out, base []float64, w float64) error {
+// With base set, each tile is then added, scaled by w, to base's (ChunkFromAdd); with addBase
+// (and base nil), to the models' one base, from an ops.LazyBaseSource (lazy: see there).
+func (t *tiesVoter) runFrom(src ops.ArgSource, lo int, out, base []float64, addBase bool, w float64) error {
 	r := len(t.th)
 	if len(t.tb) < r {
 		t.tb = make([][]float64, r)
@@ -212,7 +214,42 @@ func (t *tiesVoter) runFrom(src ops.ArgSource, lo int, out, base []float64, w fl
 		}
 		return ms, nil
 	}
-	raws := t.deltas(src)
+	lazy, _ := src.(ops.LazyBaseSource)
+	if addBase && lazy == nil {
+		return fmt.Errorf("ties_sum: an add to the base of a source without one")
+	}
+	// widen makes every float64 base the source has not made yet (and the added base).
+	widen := func() error {
+		if lazy == nil {
+			return nil
+		}
+		for i := range r {
+			if i < len(t.bases) && i < len(t.raws) && t.bases[i] == nil && t.raws[i] != nil {
+				b, err := lazy.BaseValues(i)
+				if err != nil {
+					return err
+				}
+				t.bases[i] = b
+			}
+		}
+		if addBase && base == nil {
+			b, err := lazy.BaseValues(0)
+			if err != nil {
+				return err
+			}
+			base = b
+		}
+		return nil
+	}
+	raws, err := t.deltas(src)
+	if err != nil {
+		return err
+	}
+	if !raws {
+		if err := widen(); err != nil {
+			return err
+		}
+	}
 	// The tests' counters, added once per call: an atomic add per tile from both workers
 	// bounced one cache line between the cores ~400 K times a TIES run.
 	f16Columns := int64(0)
@@ -228,10 +265,17 @@ func (t *tiesVoter) runFrom(src ops.ArgSource, lo int, out, base []float64, w fl
 		clear(t.iv.baseT)
 	}()
 	// add finishes the tile [off, off+n) as add_difference(base, out, w) would.
-	add := func(off, n int) {
-		if base != nil {
-			vecAddScaled(out[off:off+n], base[off:off+n], out[off:off+n], w)
+	add := func(off, n int) error {
+		if n == 0 || base == nil && !addBase {
+			return nil
 		}
+		if base == nil {
+			if err := widen(); err != nil {
+				return err
+			}
+		}
+		vecAddScaled(out[off:off+n], base[off:off+n], out[off:off+n], w)
+		return nil
 	}
 	// voteTiles votes the columns [from, to) from their values, a tile at a time, and adds.
 	voteTiles := func(from, to int) error {
@@ -242,7 +286,9 @@ func (t *tiesVoter) runFrom(src ops.ArgSource, lo int, out, base []float64, w fl
 				return err
 			}
 			t.tile(ms, 0, n, out[off:])
-			add(off, n)
+			if err := add(off, n); err != nil {
+				return err
+			}
 		}
 		return nil
 	}
@@ -257,19 +303,37 @@ func (t *tiesVoter) runFrom(src ops.ArgSource, lo int, out, base []float64, w fl
 		// Widened and subtracted in the vote's own loop (tiesVote8F16), tiesRawSpan columns a
 		// call: the loop keeps no state per column outside its registers.
 		span := min(tiesRawSpan, nb-off)
-		for i := range r {
-			t.rawT[i], t.baseT[i] = t.raws[i][2*off:2*(off+span)], t.bases[i][off:off+span]
-			if b := t.baseRaws[i]; b != nil {
-				t.iv.baseT[i] = b[2*off : 2*(off+span)]
+		setSpan := func() {
+			for i := range r {
+				t.rawT[i], t.baseT[i] = t.raws[i][2*off:2*(off+span)], nil
+				if t.bases[i] != nil {
+					t.baseT[i] = t.bases[i][off : off+span]
+				}
+				if b := t.baseRaws[i]; b != nil {
+					t.iv.baseT[i] = b[2*off : 2*(off+span)]
+				}
 			}
 		}
+		setSpan()
 		// The add, where the integer vote can, on each column as it is voted (the same
 		// FMA): a separate pass over the tile was ~1.6% of the TIES benchmark's CPU.
 		var addT []float64
 		if base != nil {
 			addT = base[off : off+span]
 		}
-		done, added := tiesVoteF16Fast(t.rawT, t.baseT, t.rptrs, t.bptrs, t.lom1, &t.iv, out[off:off+span], addT, w)
+		done, added := tiesVoteF16Fast(t.rawT, t.baseT, t.rptrs, t.bptrs, t.lom1, &t.iv, out[off:off+span], addT, addBase && base == nil, w)
+		if done == 0 && t.lazyBases() {
+			// The integer vote could not take the span, and only it votes from the stored
+			// bases alone: the float64 bases, and the span again.
+			if err := widen(); err != nil {
+				return err
+			}
+			setSpan()
+			if base != nil {
+				addT = base[off : off+span]
+			}
+			done, added = tiesVoteF16Fast(t.rawT, t.baseT, t.rptrs, t.bptrs, t.lom1, &t.iv, out[off:off+span], addT, false, w)
+		}
 		f16Columns += int64(done)
 		if done == 0 {
 			// Declined (a column with an inf or a NaN): the span from its values.
@@ -286,7 +350,9 @@ func (t *tiesVoter) runFrom(src ops.ArgSource, lo int, out, base []float64, w fl
 			}
 			t.tile(ms, 0, span-done, out[off+done:])
 		}
-		add(off+added, span-added)
+		if err := add(off+added, span-added); err != nil {
+			return err
+		}
 		off += span
 	}
 	// The columns past the last 16-column block (fewer than 16, at the tensor's end).
@@ -299,9 +365,22 @@ func (t *tiesVoter) runFrom(src ops.ArgSource, lo int, out, base []float64, w fl
 		for j := range n {
 			out[off+j] = t.column(ms, j, false)
 		}
-		add(off, n)
+		if err := add(off, n); err != nil {
+			return err
+		}
 	}
 	return nil
+}
+
+// lazyBases reports whether some model's float64 base is not made (runFrom from an
+// ops.LazyBaseSource).
+func (t *tiesVoter) lazyBases() bool {
+	for i := range len(t.th) {
+		if t.raws[i] != nil && t.bases[i] == nil {
+			return true
+		}
+	}
+	return false
 }
 
 // tiesF16Columns counts the columns tiesVote8F16 voted (for the tests).
@@ -310,11 +389,11 @@ var tiesF16Columns atomic.Int64
 // deltas reports whether runFrom can vote from the models' stored float16 and their bases
 // (ops.DeltaSource, every argument a float16 difference) with tiesVote8F16: a vote of signs
 // over fewer models than one cascade level. It leaves the operands in raws and bases.
-func (t *tiesVoter) deltas(src ops.ArgSource) bool {
+func (t *tiesVoter) deltas(src ops.ArgSource) (bool, error) {
 	ds, ok := src.(ops.DeltaSource)
 	r := len(t.th)
 	if !ok || t.voteSgn || r >= t.levelStep {
-		return false
+		return false, nil
 	}
 	if len(t.raws) < r {
 		t.raws, t.bases = make([][]byte, r), make([][]float64, r)
@@ -323,10 +402,11 @@ func (t *tiesVoter) deltas(src ops.ArgSource) bool {
 		t.baseRaws, t.iv.baseT = make([][]byte, r), make([][]byte, r)
 	}
 	rs, _ := src.(ops.RawDeltaSource)
+	lazy, _ := src.(ops.LazyBaseSource)
 	for i := range r {
 		raw, dt, base, ok := ds.Delta(i)
 		if !ok || dt != ops.F16 {
-			return false
+			return false, nil
 		}
 		t.raws[i], t.bases[i] = raw, base
 		if rs != nil {
@@ -334,8 +414,19 @@ func (t *tiesVoter) deltas(src ops.ArgSource) bool {
 				t.baseRaws[i] = b
 			}
 		}
+		if base == nil && (lazy == nil || t.baseRaws[i] == nil) {
+			// A base not made, and nothing to vote from in its place: made now.
+			if lazy == nil {
+				return false, nil
+			}
+			b, err := lazy.BaseValues(i)
+			if err != nil {
+				return false, err
+			}
+			t.bases[i] = b
+		}
 	}
-	return true
+	return true, nil
 }
 
 // tiesKeptSign is tiesSign(v * keep) with keep = |v| >= th (false for a NaN v): the vote of a

@@ -42,6 +42,23 @@ type rawDeltaArgs struct {
 
 func (d *rawDeltaArgs) DeltaBase(i int) ([]byte, bool) { return d.baseRaws[i], true }
 
+// lazyDeltaArgs is rawDeltaArgs whose float64 bases are made only when asked for
+// (ops.LazyBaseSource), as the VM's where a staged add's base is the deltas' base: Delta
+// gives none, BaseValues counts the calls.
+type lazyDeltaArgs struct {
+	rawDeltaArgs
+	widened int
+}
+
+func (d *lazyDeltaArgs) Delta(i int) ([]byte, ops.DType, []float64, bool) {
+	return d.raws[i], ops.F16, nil, true
+}
+
+func (d *lazyDeltaArgs) BaseValues(i int) ([]float64, error) {
+	d.widened++
+	return d.bases[i], nil
+}
+
 // TestTiesVoteFromDeltas: ChunkFrom over float16 differences (tiesVote8F16 where it applies)
 // writes Chunk's bits on the same values, for model counts on both sides of one cascade level,
 // both votes, lengths with columns past the 16-column blocks and tiles not a multiple of 8 and
@@ -113,7 +130,7 @@ func TestTiesVoteFromDeltas(t *testing.T) {
 					newTiesVoter(th, n, vote).run(args, 0, want)
 					got := make([]float64, n)
 					before, before16 := tiesF16Columns.Load(), tiesBase16Tiles.Load()
-					if err := newTiesVoter(th, n, vote).runFrom(src, 0, got, nil, 0); err != nil {
+					if err := newTiesVoter(th, n, vote).runFrom(src, 0, got, nil, false, 0); err != nil {
 						t.Fatal(err)
 					}
 					if j := tiesFirstDiff(got, want); j >= 0 {
@@ -130,7 +147,7 @@ func TestTiesVoteFromDeltas(t *testing.T) {
 						wantAdd := make([]float64, n)
 						vecAddScaled(wantAdd, to, want, w)
 						gotAdd := make([]float64, n)
-						if err := newTiesVoter(th, n, vote).runFrom(src, 0, gotAdd, to, w); err != nil {
+						if err := newTiesVoter(th, n, vote).runFrom(src, 0, gotAdd, to, false, w); err != nil {
 							t.Fatal(err)
 						}
 						if j := tiesFirstDiff(gotAdd, wantAdd); j >= 0 {
@@ -151,6 +168,32 @@ func TestTiesVoteFromDeltas(t *testing.T) {
 					// An inf in the middle span: the spans around it are still voted from float16.
 					if bad == "raw inf" && n > 2*tiesRawSpan && can && fused < int64(n-tiesRawSpan) {
 						t.Errorf("%s: %d columns voted from float16, want the %d outside the middle span", name, fused, n-tiesRawSpan)
+					}
+					if !rawBase {
+						continue
+					}
+					// The bases not made until asked for (ops.LazyBaseSource), added to as
+					// the models' one base (ChunkFromAdd's nil base) or not at all.
+					lazy := &lazyDeltaArgs{rawDeltaArgs: *src.(*rawDeltaArgs)}
+					gotLazy := make([]float64, n)
+					if err := newTiesVoter(th, n, vote).runFrom(lazy, 0, gotLazy, nil, false, 0); err != nil {
+						t.Fatal(err)
+					}
+					if j := tiesFirstDiff(gotLazy, want); j >= 0 {
+						t.Fatalf("%s, lazy bases: [%d] = %v, want %v", name, j, gotLazy[j], want[j])
+					}
+					if bad == "raw base" && can && tiesAVX512 && lazy.widened != 0 {
+						t.Errorf("%s: %d bases made for a vote the stored ones could take", name, lazy.widened)
+					}
+					for _, w := range []float64{1, -0.7} {
+						wantAdd := make([]float64, n)
+						vecAddScaled(wantAdd, d.bases[0], want, w)
+						if err := newTiesVoter(th, n, vote).runFrom(lazy, 0, gotLazy, nil, true, w); err != nil {
+							t.Fatal(err)
+						}
+						if j := tiesFirstDiff(gotLazy, wantAdd); j >= 0 {
+							t.Fatalf("%s, lazy base added with w %v: [%d] = %v, want %v", name, w, j, gotLazy[j], wantAdd[j])
+						}
 					}
 				}
 			}

@@ -274,6 +274,10 @@ func newMachine(p *bytecode.Program, opts Options) (*machine, error) {
 			if st.skip != nil && !opts.NoAddFusion {
 				st.add = m.addAfter(&p.Classes[i], st)
 			}
+			st.lazyBase = -1
+			if !opts.NoLazyBase {
+				st.lazyBase = lazyBaseLoad(&p.Classes[i], st, fused)
+			}
 		}
 		code := &p.Classes[i]
 		donors := make([]int, len(code.Instrs))

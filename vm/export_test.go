@@ -40,3 +40,7 @@ var HybridKeys = &hybridKeys
 
 // StagedKeys counts the keys whose statistics passes ran to the end.
 var StagedKeys = &stagedKeys
+
+// LazyLoads and LazyWidened count the output-pass base chunks left unwidened and those
+// widened later (stage_lazy.go).
+var LazyLoads, LazyWidened = &lazyLoads, &lazyWidened

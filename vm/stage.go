@@ -40,6 +40,10 @@ type stagedClass struct {
 	// (add_difference), is that CALL, which the output pass then folds into the staged one's
 	// pieces (stage_args.go).
 	add *stagedAdd
+	// lazyBase is the pc of the LOAD of the base that add adds to and every argument
+	// subtracts, which the output pass widens only where something reads it (stage_lazy.go);
+	// -1 when there is none.
+	lazyBase int
 	// hybrid: a CALL after the staged one is not elementwise, and skipWhole marks the
 	// instructions before it that only the staged call needs (stage_hybrid.go).
 	hybrid    bool
@@ -111,7 +115,7 @@ func (m *machine) stageClass(code *bytecode.Code) *stagedClass {
 				if !ok {
 					return nil
 				}
-				st = &stagedClass{pc: pc, kw: kw, r: r, def: d.Stage}
+				st = &stagedClass{pc: pc, kw: kw, r: r, def: d.Stage, lazyBase: -1}
 				continue
 			}
 			if d.Traits != ops.Elementwise || d.OutShape != nil || d.OutShapeKey != nil ||

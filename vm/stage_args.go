@@ -80,11 +80,11 @@ type rawArgSource struct {
 }
 
 // rawArg is one argument's operands over the chunk: the model's stored bytes and the base's
-// float64 values.
+// float64 values (the register's: none yet where it is the lazy base, stage_lazy.go).
 type rawArg struct {
 	raw   []byte
 	dtype ops.DType
-	base  []float64
+	base  *slot
 	// baseRaw is the base's stored bytes over the chunk, when the base register is a LOAD of
 	// the model's dtype (nil else): base is their widening.
 	baseRaw []byte
@@ -100,7 +100,8 @@ func (src *rawArgSource) load() error {
 	for i := range src.st.rawKeys {
 		ra := &src.st.rawKeys[i]
 		base := w.regs[ra.call.Operands[1].Index]
-		if base == nil || base.t.DType != ops.F64 || len(base.t.Data) != n {
+		lazy := base != nil && base == w.lazy.slot
+		if base == nil || base.t.DType != ops.F64 || !lazy && len(base.t.Data) != n {
 			return errWhole
 		}
 		in, err := w.cachedRaw(ra.a.B, k.Loads[ra.a.C])
@@ -117,8 +118,13 @@ func (src *rawArgSource) load() error {
 		if ib, err := w.cachedRaw(ra.b.B, k.Loads[ra.b.C]); err == nil && ib != nil && ib.dtype == in.dtype && len(ib.data) >= hi {
 			baseRaw = ib.data[lo:hi]
 		}
+		if lazy && baseRaw == nil { // nothing to vote from in its place
+			if err := w.widenLazy(); err != nil {
+				return err
+			}
+		}
 		src.args = append(src.args, rawArg{raw: in.data[lo:hi], dtype: in.dtype,
-			base: base.t.Data, baseRaw: baseRaw, fused: d.LoadFused, diff: d.Difference})
+			base: base, baseRaw: baseRaw, fused: d.LoadFused, diff: d.Difference})
 	}
 	return nil
 }
@@ -129,8 +135,12 @@ func (src *rawArgSource) Arg(i, off int, dst []float64) error {
 		return errWhole // cannot happen: a Stager asking for what the VM did not offer
 	}
 	a := &src.args[i]
+	base, err := src.BaseValues(i)
+	if err != nil {
+		return err
+	}
 	size := a.dtype.Size()
-	finite := a.fused(dst, a.raw[off*size:(off+len(dst))*size], a.dtype, a.base[off:off+len(dst)])
+	finite := a.fused(dst, a.raw[off*size:(off+len(dst))*size], a.dtype, base[off:off+len(dst)])
 	if src.w.m.prog.OmitNonFinite && !finite {
 		return errWhole // as loadPart: the whole-tensor run reports the input
 	}
@@ -143,7 +153,25 @@ func (src *rawArgSource) Delta(i int) (raw []byte, dt ops.DType, base []float64,
 		return nil, 0, nil, false
 	}
 	a := &src.args[i]
-	return a.raw, a.dtype, a.base, true
+	return a.raw, a.dtype, a.base.t.Data, true // no base yet where it is lazy: BaseValues
+}
+
+// BaseValues is ops.LazyBaseSource.BaseValues: argument i's float64 base over the chunk,
+// widened now if it was not (stage_lazy.go).
+func (src *rawArgSource) BaseValues(i int) ([]float64, error) {
+	if i < 0 || i >= len(src.args) {
+		return nil, errWhole // cannot happen: a Stager asking for what the VM did not offer
+	}
+	b := src.args[i].base
+	if b.t.Data == nil {
+		if b != src.w.lazy.slot {
+			return nil, errWhole // cannot happen: only the lazy base has no data
+		}
+		if err := src.w.widenLazy(); err != nil {
+			return nil, err
+		}
+	}
+	return b.t.Data, nil
 }
 
 // DeltaBase is ops.RawDeltaSource.DeltaBase.

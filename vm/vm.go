@@ -62,6 +62,10 @@ type Options struct {
 	// also where the Stager could add each piece as it makes it (stage_args.go's stagedAdd):
 	// for tests and comparisons; the bytes are the same.
 	NoAddFusion bool
+	// NoLazyBase widens the base chunk of a staged key's output pass at its LOAD also where
+	// the Stager could vote and add from the stored base alone (stage_lazy.go): for tests
+	// and comparisons; the bytes are the same.
+	NoLazyBase bool
 	// ChunkElems is the chunk length, in elements, of chunked execution (chunk.go): 0 means
 	// DefaultChunkElems, a negative value runs every key over whole tensors (for tests and
 	// comparisons). Values below 2 are raised to 2.
@@ -436,6 +440,8 @@ type worker struct {
 	// addDone is the pc of a stagedAdd the staged CALL did in this part (directChunkAdd),
 	// which then does not run, or -1.
 	addDone int
+	// lazy is the base chunk of the output pass not widened yet (stage_lazy.go).
+	lazy lazyBase
 	// donor is the register whose buffer the CALL being run may write its result into
 	// (donorFor), or -1.
 	donor int
@@ -520,8 +526,13 @@ func (w *worker) release(r int) {
 	}
 	s.refs--
 	if s.refs == 0 && s.t != nil {
+		if s == w.lazy.slot { // a base chunk never widened: no buffer
+			w.lazy = lazyBase{}
+		}
 		// Keep a few buffers per size: enough for the next key of the same class.
-		w.recycle(s.t.Data)
+		if s.t.Data != nil {
+			w.recycle(s.t.Data)
+		}
 		s.t = nil
 	}
 }
@@ -571,6 +582,7 @@ func (w *worker) exec(k *bytecode.Key, part *span) (bool, error) {
 	}
 	pair := m.fused[k.Class]
 	w.addDone = -1
+	defer func() { w.lazy = lazyBase{} }()
 	for pc := 0; pc < len(code.Instrs); pc++ {
 		in := &code.Instrs[pc]
 		if h := w.hybrid; h != nil && part == nil {
@@ -589,6 +601,9 @@ func (w *worker) exec(k *bytecode.Key, part *span) (bool, error) {
 		case bytecode.LOAD:
 			if part != nil && pair != nil && pair[pc] > 0 {
 				continue // its CALL runs it (load_fused.go)
+			}
+			if part != nil && w.direct != nil && m.staged[k.Class].lazyBase == pc && w.loadLazy(in, k, part) {
+				continue // widened where something reads it (stage_lazy.go)
 			}
 			var t *ops.Tensor
 			var err error
@@ -613,7 +628,13 @@ func (w *worker) exec(k *bytecode.Key, part *span) (bool, error) {
 				if pc == st.pc {
 					if a := st.add; a != nil {
 						adder, ok := w.direct.(ops.ArgChunkAdder)
-						if b := w.regs[a.base]; ok && b != nil && b.t != nil && len(b.t.Data) == part.n && len(b.t.Shape) == 1 {
+						b := w.regs[a.base]
+						if ok && b != nil && b == w.lazy.slot && !addsLazyBase(adder) {
+							if err := w.widenLazy(); err != nil {
+								return false, err
+							}
+						}
+						if ok && b != nil && b.t != nil && (len(b.t.Data) == part.n || b == w.lazy.slot) && len(b.t.Shape) == 1 {
 							t, err := w.directChunkAdd(k, in, part, adder, b.t.Data, a)
 							if err != nil {
 								return false, err
@@ -629,6 +650,11 @@ func (w *worker) exec(k *bytecode.Key, part *span) (bool, error) {
 					}
 					w.set(in.A, t)
 					continue
+				}
+			}
+			if w.lazy.slot != nil && w.readsLazy(in) {
+				if err := w.widenLazy(); err != nil {
+					return false, err
 				}
 			}
 			if part != nil && pair != nil && pair[pc] > 0 {
@@ -668,6 +694,11 @@ func (w *worker) exec(k *bytecode.Key, part *span) (bool, error) {
 			s := w.regs[in.A]
 			if s == nil {
 				return false, nil
+			}
+			if s == w.lazy.slot {
+				if err := w.widenLazy(); err != nil {
+					return false, err
+				}
 			}
 			if part != nil {
 				if len(s.t.Data) != part.n {
