@@ -44,3 +44,7 @@ var StagedKeys = &stagedKeys
 // LazyLoads and LazyWidened count the output-pass base chunks left unwidened and those
 // widened later (stage_lazy.go).
 var LazyLoads, LazyWidened = &lazyLoads, &lazyWidened
+
+// BatchReads and BatchKeys count the reads of batches of small keys and the keys they served
+// (read_batch.go).
+var BatchReads, BatchKeys = &batchReads, &batchKeys

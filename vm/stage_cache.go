@@ -98,6 +98,12 @@ func (w *worker) cachedRaw(input int, name string) (*rawInput, error) {
 			return &w.raw[i], nil
 		}
 	}
+	if e := w.batchRaw(input, name); e != nil {
+		// Read with its batch (read_batch.go): the cache points into the batch's buffer.
+		w.raw = append(w.raw, rawInput{input: input, name: name, dtype: e.dtype, data: e.data})
+		w.rawNext = len(w.raw)
+		return &w.raw[len(w.raw)-1], nil
+	}
 	f, info, err := w.m.tensorInfo(input, name)
 	if err != nil {
 		return nil, err

@@ -54,6 +54,10 @@ type Analysis struct {
 	// each key with its own cache bytes, and the arena outlives the key (a fresh one per key
 	// costs its page faults, more than the merge's own system time).
 	IdleStageCache int64
+	// ReadBatch is the memory each worker may keep for reading small staged keys' inputs
+	// together in a run without --max-memory (read_batch.go): BatchBufBytes where two keys
+	// or more batch, else 0.
+	ReadBatch int64
 }
 
 // Analyze returns the Analysis of p under opts.
@@ -64,9 +68,15 @@ func Analyze(p *bytecode.Program, opts Options) (*Analysis, error) {
 	}
 	a := &Analysis{Peaks: make([]int64, len(p.Keys)), Chunked: make([]bool, len(p.Keys)), ChunkElems: m.chunkElems,
 		Staged: make([]*StagedCall, len(p.Classes)), Fused: make([][]bool, len(p.Classes))}
+	batching := 0
 	for i := range p.Keys {
 		k := &p.Keys[i]
 		a.Peaks[i], a.Chunked[i] = m.admitPeak(k), m.chunked(k)
+		if !opts.NoReadBatch && m.chunkElems > 0 && m.batchElems(k) > 0 {
+			if batching++; batching == 2 {
+				a.ReadBatch = BatchBufBytes
+			}
+		}
 		if a.Chunked[i] && !opts.NoStageCache && m.stagedKey(k) != nil {
 			need := 8 * int64(len(m.loads[k.Class])) * int64(ops.NumElements(k.Shape))
 			a.IdleStageCache = max(a.IdleStageCache, min(need, stageCacheBytes))

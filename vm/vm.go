@@ -66,6 +66,9 @@ type Options struct {
 	// the Stager could vote and add from the stored base alone (stage_lazy.go): for tests
 	// and comparisons; the bytes are the same.
 	NoLazyBase bool
+	// NoReadBatch reads every key's inputs apart also where small staged keys could be read
+	// together (read_batch.go): for tests and comparisons; the bytes are the same.
+	NoReadBatch bool
 	// ChunkElems is the chunk length, in elements, of chunked execution (chunk.go): 0 means
 	// DefaultChunkElems, a negative value runs every key over whole tensors (for tests and
 	// comparisons). Values below 2 are raised to 2.
@@ -144,6 +147,12 @@ func (e *KeyError) Error() string { return fmt.Sprintf("key %q: %v", e.Key, e.Er
 func (e *KeyError) Unwrap() error { return e.Err }
 
 type machine struct {
+	// batchRuns is, at the position of the first key of each batch of small staged keys in
+	// order, its length (read_batch.go); nil: no batches.
+	batchRuns []int32
+	// order is the keys' indices in the order the workers take them (read_batch.go); nil:
+	// the plan's.
+	order    []int32
 	outDType ops.DType
 	prog     *bytecode.Program
 	methods  []*ops.Def
@@ -292,6 +301,8 @@ func Run(ctx context.Context, p *bytecode.Program, opts Options) (*Stats, error)
 	var mem *budget
 	if opts.MaxMemory > 0 {
 		mem = newBudget(opts.MaxMemory)
+	} else if !opts.NoReadBatch {
+		m.planBatches() // (not under a budget, whose admission counts each key's cache alone)
 	}
 	var (
 		errOnce  sync.Once
@@ -313,14 +324,24 @@ func Run(ctx context.Context, p *bytecode.Program, opts Options) (*Stats, error)
 			wk := newWorker(m)
 			defer wk.closeRaw()
 			wk.pooling = mem == nil
-			for {
+			defer wk.endBatch()
+			first, n := 0, 0
+			for pos := 0; ; pos++ {
 				if ctx.Err() != nil {
 					return
 				}
-				i := int(next.Add(1) - 1)
-				if i >= len(p.Keys) {
-					return
+				if pos >= first+n { // the next keys: one, or a batch (read_batch.go)
+					wk.endBatch()
+					if first, n = m.claimKeys(&next); first >= len(p.Keys) {
+						return
+					}
+					pos = first
+					if n > 1 {
+						wk.readBatch(first, n)
+					}
 				}
+				wk.useBatch(pos - first)
+				i := m.keyAt(pos)
 				k := &p.Keys[i]
 				var present bool
 				err := errWhole
@@ -442,6 +463,11 @@ type worker struct {
 	addDone int
 	// lazy is the base chunk of the output pass not widened yet (stage_lazy.go).
 	lazy lazyBase
+	// batch holds, per key of the batch being run, its inputs read together (read_batch.go);
+	// batchCur the current key's; batchBuf their memory.
+	batch    [][]batchEntry
+	batchCur []batchEntry
+	batchBuf []byte
 	// donor is the register whose buffer the CALL being run may write its result into
 	// (donorFor), or -1.
 	donor int

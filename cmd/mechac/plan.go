@@ -153,6 +153,9 @@ func cmdPlan(e *env, args []string) error {
 	case *maxMem != "" && an.IdleStageCache > 0:
 		idleNote = fmt.Sprintf(" and each worker's %s staged input cache", humanBytes(an.IdleStageCache))
 	}
+	if *maxMem == "" && an.ReadBatch > 0 {
+		idleNote += fmt.Sprintf(" and each worker's %s for reading small keys together", humanBytes(an.ReadBatch))
+	}
 	lagNote := ""
 	if lag > 0 {
 		lagNote = fmt.Sprintf(" and %s kept free for the collector", humanBytes(lag))
@@ -171,7 +174,8 @@ func cmdPlan(e *env, args []string) error {
 
 // predictPeak is the memory n workers' keys are predicted to take at once, besides the runtime
 // overhead: the n largest keys' admission peaks, plus, without a limit, the idle buffers of
-// the staged methods the program uses (StageDef.Idle), or under --max-memory each worker's
+// the staged methods the program uses (StageDef.Idle) and each worker's buffer for small keys
+// read together (vm.Analysis.ReadBatch; idle does not count it), or under --max-memory each worker's
 // staged input cache, which it keeps between keys (counted with the fixed overhead, as run
 // does). idle is the first of these.
 func predictPeak(an *vm.Analysis, n int, limit int64) (predicted, idle int64) {
@@ -188,7 +192,8 @@ func predictPeak(an *vm.Analysis, n int, limit int64) (predicted, idle int64) {
 				idle += st.Def.Idle()
 			}
 		}
-		return predicted + idle, idle
+		// And each worker's buffer for small keys read together (vm.Analysis.ReadBatch).
+		return predicted + idle + int64(n)*an.ReadBatch, idle
 	}
 	return predicted + int64(n)*an.IdleStageCache, 0
 }

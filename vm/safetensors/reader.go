@@ -626,3 +626,20 @@ func (f *File) WillNeed(name string) {
 
 // willNeedWindow is how far past a cached tensor WillNeed probes the page cache.
 const willNeedWindow = 16 << 20
+
+// ReadSpan reads the bytes of the data section at file offsets [off, off+len(buf)) into buf:
+// the stored bytes of several tensors side by side (and what lies between them), read with
+// one call where reading them one by one would take one each.
+func (f *File) ReadSpan(off int64, buf []byte) error {
+	if off < f.DataStart() || off+int64(len(buf)) > f.Size {
+		return fmt.Errorf("%s: bytes [%d, %d) are outside the data section [%d, %d)", f.Path, off, off+int64(len(buf)), f.DataStart(), f.Size)
+	}
+	done := readCached(f.conn, buf, off)
+	if err := readFull(f.f, buf[done:], off+int64(done)); err != nil {
+		if errors.Is(err, io.ErrUnexpectedEOF) {
+			return fmt.Errorf("%s: file is shorter than its header says (changed since it was opened?)", f.Path)
+		}
+		return fmt.Errorf("%s: %w", f.Path, err)
+	}
+	return nil
+}
