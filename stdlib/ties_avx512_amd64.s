@@ -261,25 +261,11 @@ b16loop:
 // more are negative, +0 on a tie) over max(its count, 1), as V512_FINISH, to OUTLO (eight
 // columns) and OUTHI (the next eight). Z29 is 2^-24, Z30 int32 1; Z0-Z3, K2, K3 are scratch.
 #define INT16_FINISH(P, N, C, CN, OUTLO, OUTHI) \
-	VPSUBD      CN, C, C \
-	VPCMPGTD    CN, C, K2 \
-	VPCMPGTD    C, CN, K3 \
-	VMOVDQA32.Z P, K2, Z0 \
-	VMOVDQA32   N, K3, Z0 \
-	VMOVDQA32.Z C, K2, Z1 \
-	VMOVDQA32   CN, K3, Z1 \
-	VPMAXSD     Z30, Z1, Z1 \
-	VCVTDQ2PD   Y0, Z2 \
-	VMULPD      Z29, Z2, Z2 \
-	VCVTDQ2PD   Y1, Z3 \
-	VDIVPD      Z3, Z2, Z2 \
+	INT16_PICK(P, N, C, CN) \
+	INT16_MEAN \
 	VMOVUPD     Z2, OUTLO \
-	VEXTRACTI64X4 $1, Z0, Y0 \
-	VEXTRACTI64X4 $1, Z1, Y1 \
-	VCVTDQ2PD   Y0, Z2 \
-	VMULPD      Z29, Z2, Z2 \
-	VCVTDQ2PD   Y1, Z3 \
-	VDIVPD      Z3, Z2, Z2 \
+	INT16_HIGH \
+	INT16_MEAN \
 	VMOVUPD     Z2, OUTHI
 
 // INT16_FINISH_ADD is INT16_FINISH followed by add_difference(a, out, w) on its sixteen
@@ -287,6 +273,18 @@ b16loop:
 // Z8 for the next eight, loaded by the caller from float64 or widened exactly from float32),
 // vecAddScaled's one rounding, while the column is still in a register.
 #define INT16_FINISH_ADD(P, N, C, CN, OUTLO, OUTHI) \
+	INT16_PICK(P, N, C, CN) \
+	INT16_MEAN \
+	VFMADD213PD Z7, Z31, Z2 \
+	VMOVUPD     Z2, OUTLO \
+	INT16_HIGH \
+	INT16_MEAN \
+	VFMADD213PD Z8, Z31, Z2 \
+	VMOVUPD     Z2, OUTHI
+
+// INT16_PICK leaves the elected sums in Z0 and their counts, at least 1, in Z1 (int32, sixteen
+// columns) for INT16_FINISH.
+#define INT16_PICK(P, N, C, CN) \
 	VPSUBD      CN, C, C \
 	VPCMPGTD    CN, C, K2 \
 	VPCMPGTD    C, CN, K3 \
@@ -294,21 +292,19 @@ b16loop:
 	VMOVDQA32   N, K3, Z0 \
 	VMOVDQA32.Z C, K2, Z1 \
 	VMOVDQA32   CN, K3, Z1 \
-	VPMAXSD     Z30, Z1, Z1 \
+	VPMAXSD     Z30, Z1, Z1
+
+// INT16_MEAN is the float64 mean of the low eight columns of Y0 (sums in 2^-24) and Y1
+// (counts) in Z2; INT16_HIGH moves the high eight to Y0 and Y1.
+#define INT16_MEAN \
 	VCVTDQ2PD   Y0, Z2 \
 	VMULPD      Z29, Z2, Z2 \
 	VCVTDQ2PD   Y1, Z3 \
-	VDIVPD      Z3, Z2, Z2 \
-	VFMADD213PD Z7, Z31, Z2 \
-	VMOVUPD     Z2, OUTLO \
+	VDIVPD      Z3, Z2, Z2
+
+#define INT16_HIGH \
 	VEXTRACTI64X4 $1, Z0, Y0 \
-	VEXTRACTI64X4 $1, Z1, Y1 \
-	VCVTDQ2PD   Y0, Z2 \
-	VMULPD      Z29, Z2, Z2 \
-	VCVTDQ2PD   Y1, Z3 \
-	VDIVPD      Z3, Z2, Z2 \
-	VFMADD213PD Z8, Z31, Z2 \
-	VMOVUPD     Z2, OUTHI
+	VEXTRACTI64X4 $1, Z1, Y1
 
 // func tiesVote16F16IntAVX512(raws **byte, bases **float32, lom1 *int32, r int, out *float64, n int, add *float64, add32 *float32, w float64) (ok bool)
 // tiesVote16F16AVX512's outputs for n (a positive multiple of 16) columns of r < 128 models,
