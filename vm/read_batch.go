@@ -118,8 +118,9 @@ type batchEntry struct {
 	data  []byte
 }
 
-// batchSpan is one input tensor of a batch to read: its file offsets and entry.
+// batchSpan is one input tensor of a batch to read: its input, file offsets and entry.
 type batchSpan struct {
+	input      int
 	begin, end int64
 	key, entry int
 }
@@ -143,22 +144,27 @@ func (w *worker) readBatch(first, n int) {
 				w.batch = w.batch[:0]
 				return
 			}
-			spans = append(spans, batchSpan{begin: info.Begin, end: info.End, key: ki, entry: len(w.batch[ki])})
+			spans = append(spans, batchSpan{input: in.B, begin: info.Begin, end: info.End, key: ki, entry: len(w.batch[ki])})
 			w.batch[ki] = append(w.batch[ki], batchEntry{input: in.B, name: name, dtype: info.DType})
 		}
 	}
-	// Per input file, in file order: ranges of tensors at most batchGap apart.
-	input := func(s batchSpan) int { return w.batch[s.key][s.entry].input }
+	// Per input file, in file order: ranges of tensors at most batchGap apart, each one read.
 	slices.SortFunc(spans, func(a, b batchSpan) int {
-		return cmp.Or(cmp.Compare(input(a), input(b)), cmp.Compare(a.begin, b.begin))
+		return cmp.Or(cmp.Compare(a.input, b.input), cmp.Compare(a.begin, b.begin))
 	})
+	type batchRange struct {
+		begin, end int64
+		spans      []batchSpan
+	}
+	var ranges []batchRange
 	var total int64
 	for i := 0; i < len(spans); {
 		j, end := i+1, spans[i].end
-		for j < len(spans) && input(spans[j]) == input(spans[i]) && spans[j].begin <= end+batchGap {
+		for j < len(spans) && spans[j].input == spans[i].input && spans[j].begin <= end+batchGap {
 			end = max(end, spans[j].end)
 			j++
 		}
+		ranges = append(ranges, batchRange{begin: spans[i].begin, end: end, spans: spans[i:j]})
 		total += end - spans[i].begin
 		i = j
 	}
@@ -172,24 +178,18 @@ func (w *worker) readBatch(first, n int) {
 	}
 	buf := w.batchBuf[:0]
 	var read int64
-	for i := 0; i < len(spans); {
-		j, begin, end := i+1, spans[i].begin, spans[i].end
-		for j < len(spans) && input(spans[j]) == input(spans[i]) && spans[j].begin <= end+batchGap {
-			end = max(end, spans[j].end)
-			j++
-		}
+	for _, r := range ranges {
 		at := len(buf)
-		buf = buf[:at+int(end-begin)]
-		if err := m.inputs[input(spans[i])].ReadSpan(begin, buf[at:]); err != nil {
+		buf = buf[:at+int(r.end-r.begin)]
+		if err := m.inputs[r.spans[0].input].ReadSpan(r.begin, buf[at:]); err != nil {
 			w.batch = w.batch[:0]
 			return
 		}
 		batchReads.Add(1)
-		for _, s := range spans[i:j] {
-			w.batch[s.key][s.entry].data = buf[at+int(s.begin-begin) : at+int(s.end-begin)]
+		for _, s := range r.spans {
+			w.batch[s.key][s.entry].data = buf[at+int(s.begin-r.begin) : at+int(s.end-r.begin)]
 			read += s.end - s.begin
 		}
-		i = j
 	}
 	m.bytesRead.Add(read)
 }

@@ -50,7 +50,7 @@ func lazyBaseLoad(code *bytecode.Code, st *stagedClass, fused []int) int {
 			pc = i
 			continue
 		}
-		if pc >= 0 && writes(in, b.A) {
+		if pc >= 0 && bytecode.Ops[in.Op].WritesA && in.A == b.A {
 			return -1 // another value in the register before the staged CALL
 		}
 	}
@@ -58,15 +58,6 @@ func lazyBaseLoad(code *bytecode.Code, st *stagedClass, fused []int) int {
 		return -1
 	}
 	return pc
-}
-
-// writes reports whether in writes register r.
-func writes(in *bytecode.Instr, r int) bool {
-	switch in.Op {
-	case bytecode.LOAD, bytecode.CALL, bytecode.MOVE, bytecode.MISS:
-		return in.A == r
-	}
-	return false
 }
 
 // loadLazy runs the LOAD in of key k's output pass chunk part without widening it, where its

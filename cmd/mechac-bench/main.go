@@ -306,7 +306,6 @@ func measure(mechac, recipe, work string, o options, inputs []string, cache stri
 
 const ioChunk = 8 << 20
 
-// readAll reads every file once, sequentially, in 8 MiB reads, and returns the bytes read.
 // primed holds the inputs primeInputs has read into the page cache in this process.
 var primed = map[string]bool{}
 
@@ -339,6 +338,7 @@ func primeInputs(paths []string) error {
 	return nil
 }
 
+// readAll reads every file once, sequentially, in 8 MiB reads, and returns the bytes read.
 func readAll(paths []string) (int64, error) {
 	buf := make([]byte, ioChunk)
 	var total int64

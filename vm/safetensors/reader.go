@@ -508,15 +508,19 @@ func (f *File) ReadRawPart(name string, elem int, buf []byte) error {
 	return f.readAt(t, buf, t.Begin+int64(elem)*int64(size))
 }
 
-// readAt reads buf from off: what the page cache holds without the scheduler (readCached),
-// the rest by pread.
+// readAt reads buf from off, bytes of tensor t (nil: of several, ReadSpan): what the page
+// cache holds without the scheduler (readCached), the rest by pread.
 func (f *File) readAt(t *TensorInfo, buf []byte, off int64) error {
 	done := readCached(f.conn, buf, off)
 	if err := readFull(f.f, buf[done:], off+int64(done)); err != nil {
-		if errors.Is(err, io.ErrUnexpectedEOF) {
-			return fmt.Errorf("%s: tensor %q: file is shorter than its header says (changed since it was opened?)", f.Path, t.Name)
+		what := ""
+		if t != nil {
+			what = fmt.Sprintf(" tensor %q:", t.Name)
 		}
-		return fmt.Errorf("%s: tensor %q: %w", f.Path, t.Name, err)
+		if errors.Is(err, io.ErrUnexpectedEOF) {
+			return fmt.Errorf("%s:%s file is shorter than its header says (changed since it was opened?)", f.Path, what)
+		}
+		return fmt.Errorf("%s:%s %w", f.Path, what, err)
 	}
 	return nil
 }
@@ -634,12 +638,5 @@ func (f *File) ReadSpan(off int64, buf []byte) error {
 	if off < f.DataStart() || off+int64(len(buf)) > f.Size {
 		return fmt.Errorf("%s: bytes [%d, %d) are outside the data section [%d, %d)", f.Path, off, off+int64(len(buf)), f.DataStart(), f.Size)
 	}
-	done := readCached(f.conn, buf, off)
-	if err := readFull(f.f, buf[done:], off+int64(done)); err != nil {
-		if errors.Is(err, io.ErrUnexpectedEOF) {
-			return fmt.Errorf("%s: file is shorter than its header says (changed since it was opened?)", f.Path)
-		}
-		return fmt.Errorf("%s: %w", f.Path, err)
-	}
-	return nil
+	return f.readAt(nil, buf, off)
 }
