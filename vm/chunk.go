@@ -134,7 +134,7 @@ func (m *machine) admitPeak(k *bytecode.Key) int64 {
 		if st := m.stagedKey(k); st != nil && st.hybrid {
 			return m.hybridPeak(k, st)
 		}
-		return m.chunkPeaks[k.Class] + m.stageScratch(k) + m.stageCacheSize(k)
+		return m.chunkPeaks[k.Class] + m.stageScratch(k) + m.stageCacheBytesOf(k)
 	}
 	return k.Peak
 }
@@ -235,7 +235,11 @@ func (w *worker) loadPart(input int, name string, part *span) (*ops.Tensor, erro
 
 // newMachine resolves p's methods and decides, per key class, chunked execution and its peak.
 func newMachine(p *bytecode.Program, opts Options) (*machine, error) {
-	m := &machine{prog: p, noInPlace: opts.NoInPlace, noStageCache: opts.NoStageCache, noRawKeys: opts.NoRawKeys}
+	m := &machine{prog: p, noInPlace: opts.NoInPlace, noStageCache: opts.NoStageCache, noRawKeys: opts.NoRawKeys,
+		stageCacheMax: stageCacheBytes}
+	if opts.StageCacheBytes > 0 {
+		m.stageCacheMax = opts.StageCacheBytes
+	}
 	// The numerics before the class programs are looked at: which loads fuse depends on them.
 	// (Run has refused a plan without valid numerics; Analyze's callers may leave them out,
 	// which counts as the default, exact.)

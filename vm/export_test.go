@@ -26,6 +26,9 @@ var RawKeyChunks = &rawKeyChunks
 // WholeKeyCalls counts the whole operands given to a Stager (ops.WholeKeySource).
 var WholeKeyCalls = &wholeKeyCalls
 
+// WindowReads counts the chunks read into a stage cache window.
+var WindowReads = &windowReads
+
 // DirectChunks counts the output chunks whose staged arguments were made a piece at a time.
 var DirectChunks = &directChunks
 

@@ -213,13 +213,12 @@ func (w *worker) deferredLoad(k *bytecode.Key, code *bytecode.Code, ld, pc int, 
 // rawPart returns part of an input tensor's bytes as stored: from the staged key's cache when
 // it has one, else read into the worker's scratch buffer (valid until the next rawPart).
 func (w *worker) rawPart(input int, name string, part *span) ([]byte, ops.DType, error) {
-	r, err := w.cachedRaw(input, name)
+	r, err := w.rawAt(input, name, part)
 	if err != nil {
 		return nil, 0, err
 	}
 	if r != nil {
-		size := r.dtype.Size()
-		return r.data[part.lo*size : (part.lo+part.n)*size], r.dtype, nil
+		return r.part(part.lo, part.n), r.dtype, nil
 	}
 	f, info, err := w.m.tensorInfo(input, name)
 	if err != nil {

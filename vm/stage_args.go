@@ -104,26 +104,24 @@ func (src *rawArgSource) load() error {
 		if base == nil || base.t.DType != ops.F64 || !lazy && len(base.t.Data) != n {
 			return errWhole
 		}
-		in, err := w.cachedRaw(ra.a.B, k.Loads[ra.a.C])
+		in, err := w.rawAt(ra.a.B, k.Loads[ra.a.C], src.part)
 		if err != nil {
 			return err
 		}
 		if in == nil {
 			return errWhole
 		}
-		size := in.dtype.Size()
 		d := w.m.methods[ra.call.B]
-		lo, hi := src.part.lo*size, (src.part.lo+n)*size
 		var baseRaw []byte
-		if ib, err := w.cachedRaw(ra.b.B, k.Loads[ra.b.C]); err == nil && ib != nil && ib.dtype == in.dtype && len(ib.data) >= hi {
-			baseRaw = ib.data[lo:hi]
+		if ib, err := w.rawAt(ra.b.B, k.Loads[ra.b.C], src.part); err == nil && ib != nil && ib.dtype == in.dtype {
+			baseRaw = ib.part(src.part.lo, n)
 		}
 		if lazy && baseRaw == nil { // nothing to vote from in its place
 			if err := w.widenLazy(); err != nil {
 				return err
 			}
 		}
-		src.args = append(src.args, rawArg{raw: in.data[lo:hi], dtype: in.dtype,
+		src.args = append(src.args, rawArg{raw: in.part(src.part.lo, n), dtype: in.dtype,
 			base: base, baseRaw: baseRaw, fused: d.LoadFused, diff: d.Difference})
 	}
 	return nil

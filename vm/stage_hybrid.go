@@ -103,7 +103,7 @@ func (m *machine) hybridPeak(k *bytecode.Key, st *stagedClass) int64 {
 	code := &m.prog.Classes[k.Class]
 	n := ops.NumElements(k.Shape)
 	size := 8 * int64(n)
-	staged := m.chunkPeaks[k.Class] + m.stageScratch(k) + m.stageCacheSize(k) + size
+	staged := m.chunkPeaks[k.Class] + m.stageScratch(k) + m.stageCacheBytesOf(k) + size
 	live := map[int]bool{}
 	var whole int64
 	for pc := range code.Instrs {

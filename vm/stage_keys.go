@@ -78,20 +78,31 @@ func lastDef(code *bytecode.Code, pc, r int) int {
 
 // rawKeysReady reports whether key k's statistics passes can take their keys from the stored
 // bytes: its class has rawKeyArgs, its inputs are cached (which reads them, as the first pass
-// would), and the two operands of each argument have the same dtype. Anything else (an input
-// that cannot be read included) takes the slice, which reports what it finds.
+// would) or have a window, and the two operands of each argument have the same dtype.
+// Anything else (an input that cannot be read included) takes the slice, which reports what
+// it finds.
 func (w *worker) rawKeysReady(k *bytecode.Key, st *stagedClass) bool {
 	if st.rawKeys == nil || !w.rawOn || w.m.noRawKeys {
 		return false
 	}
+	dtype := func(l *bytecode.Instr) (ops.DType, bool) {
+		if w.rawWindow { // read at each chunk: only the dtype now
+			if _, info, err := w.m.tensorInfo(l.B, k.Loads[l.C]); err == nil {
+				return info.DType, true
+			}
+			return 0, false
+		}
+		if r, err := w.cachedRaw(l.B, k.Loads[l.C]); r != nil && err == nil {
+			return r.dtype, true
+		}
+		return 0, false
+	}
 	for _, ra := range st.rawKeys {
-		a, err := w.cachedRaw(ra.a.B, k.Loads[ra.a.C])
-		if a == nil || err != nil {
+		a, ok := dtype(ra.a)
+		if !ok {
 			return false
 		}
-		dt := a.dtype
-		b, err := w.cachedRaw(ra.b.B, k.Loads[ra.b.C])
-		if b == nil || err != nil || b.dtype != dt {
+		if b, ok := dtype(ra.b); !ok || b != a {
 			return false
 		}
 	}
@@ -110,16 +121,26 @@ type rawKeySource struct {
 
 // operands returns the stored bytes of argument i's two operands over the chunk.
 func (src *rawKeySource) operands(i int) (a, b []byte, dt ops.DType, err error) {
-	a, b, dt, err = src.wholeOperands(i)
+	if i < 0 || i >= len(src.st.rawKeys) {
+		return nil, nil, 0, errWhole // cannot happen: a Stager asking for what the VM did not offer
+	}
+	w, k, ra, part := src.w, src.k, &src.st.rawKeys[i], src.part
+	ia, err := w.rawAt(ra.a.B, k.Loads[ra.a.C], part)
 	if err != nil {
 		return nil, nil, 0, err
 	}
-	size := dt.Size()
-	lo, hi := src.part.lo*size, (src.part.lo+src.part.n)*size
-	return a[lo:hi], b[lo:hi], dt, nil
+	ib, err := w.rawAt(ra.b.B, k.Loads[ra.b.C], part)
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	if ia == nil || ib == nil || ia.dtype != ib.dtype {
+		return nil, nil, 0, errWhole // cannot happen: rawKeysReady checked them
+	}
+	return ia.part(part.lo, part.n), ib.part(part.lo, part.n), ia.dtype, nil
 }
 
-// wholeOperands returns the stored bytes of argument i's two operands.
+// wholeOperands returns the stored bytes of argument i's two operands whole: errWhole in a
+// window.
 func (src *rawKeySource) wholeOperands(i int) (a, b []byte, dt ops.DType, err error) {
 	if i < 0 || i >= len(src.st.rawKeys) {
 		return nil, nil, 0, errWhole // cannot happen: a Stager asking for what the VM did not offer
@@ -134,7 +155,7 @@ func (src *rawKeySource) wholeOperands(i int) (a, b []byte, dt ops.DType, err er
 		return nil, nil, 0, err
 	}
 	if ia == nil || ib == nil || ia.dtype != ib.dtype || len(ia.data) != len(ib.data) {
-		return nil, nil, 0, errWhole // cannot happen: rawKeysReady checked them
+		return nil, nil, 0, errWhole // a window; else cannot happen: rawKeysReady checked them
 	}
 	return ia.data, ib.data, ia.dtype, nil
 }

@@ -23,9 +23,9 @@ import (
 // chunk it widens from. slot is nil when there is none.
 type lazyBase struct {
 	slot  *slot
-	raw   []byte // the whole cached input
+	raw   []byte // the cached input's bytes over the chunk
 	dtype ops.DType
-	part  *span
+	n     int
 }
 
 // lazyBaseLoad returns the pc of the LOAD whose base the output pass of staged class code can
@@ -63,12 +63,12 @@ func lazyBaseLoad(code *bytecode.Code, st *stagedClass, fused []int) int {
 // loadLazy runs the LOAD in of key k's output pass chunk part without widening it, where its
 // input is cached: it reports false (nothing done) where it is not.
 func (w *worker) loadLazy(in *bytecode.Instr, k *bytecode.Key, part *span) bool {
-	r, err := w.cachedRaw(in.B, k.Loads[in.C])
+	r, err := w.rawAt(in.B, k.Loads[in.C], part)
 	if r == nil || err != nil {
 		return false
 	}
 	w.set(in.A, &ops.Tensor{Shape: []int{part.n}, DType: ops.F64})
-	w.lazy = lazyBase{slot: w.regs[in.A], raw: r.data, dtype: r.dtype, part: part}
+	w.lazy = lazyBase{slot: w.regs[in.A], raw: r.part(part.lo, part.n), dtype: r.dtype, n: part.n}
 	lazyLoads.Add(1)
 	return true
 }
@@ -86,9 +86,8 @@ func (w *worker) widenLazy() error {
 		return nil
 	}
 	lazyWidened.Add(1)
-	data := w.alloc(l.part.n)
-	size := l.dtype.Size()
-	finite := num.DecodeFinite(data, l.raw[l.part.lo*size:(l.part.lo+l.part.n)*size], l.dtype)
+	data := w.alloc(l.n)
+	finite := num.DecodeFinite(data, l.raw, l.dtype)
 	if w.m.prog.OmitNonFinite && !finite {
 		w.recycle(data)
 		return errWhole

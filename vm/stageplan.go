@@ -49,7 +49,8 @@ type Analysis struct {
 	// IdleStageCache is the memory each worker may keep between keys for staged keys' input
 	// caches (a worker's arena grows to the largest cache it has held): a bound on the largest
 	// staged key's cache, its LOADs' n elements at 8 bytes each (the plan has no input dtypes),
-	// at most stageCacheBytes (past it a key runs without the cache); 0 when no key runs
+	// at most stageCacheBytes (past it a key runs without the cache, or with a window of one
+	// chunk of each input where it takes keys from the stored bytes); 0 when no key runs
 	// staged. A run under --max-memory counts it with the fixed overhead: the budget admits
 	// each key with its own cache bytes, and the arena outlives the key (a fresh one per key
 	// costs its page faults, more than the merge's own system time).
@@ -77,9 +78,14 @@ func Analyze(p *bytecode.Program, opts Options) (*Analysis, error) {
 				a.ReadBatch = BatchBufBytes
 			}
 		}
-		if a.Chunked[i] && !opts.NoStageCache && m.stagedKey(k) != nil {
-			need := 8 * int64(len(m.loads[k.Class])) * int64(ops.NumElements(k.Shape))
-			a.IdleStageCache = max(a.IdleStageCache, min(need, stageCacheBytes))
+		if st := m.stagedKey(k); a.Chunked[i] && !opts.NoStageCache && st != nil {
+			n, loads := int64(ops.NumElements(k.Shape)), int64(len(m.loads[k.Class]))
+			need := min(8*loads*n, m.stageCacheMax)
+			if st.rawKeys != nil && !opts.NoRawKeys {
+				// Past the limit, a window of one chunk of each input (stage_cache.go).
+				need = max(need, 8*loads*min(n, int64(m.chunkElems)))
+			}
+			a.IdleStageCache = max(a.IdleStageCache, need)
 		}
 	}
 	if m.chunkElems <= 0 {

@@ -51,6 +51,10 @@ type Options struct {
 	// NoStageCache reads a staged key's inputs chunk by chunk in every pass instead of once
 	// (stage_cache.go): for tests and comparisons; the bytes are the same.
 	NoStageCache bool
+	// StageCacheBytes, when positive, replaces the 64 MiB limit past which a staged key keeps
+	// a window of its inputs instead of the whole tensors (stage_cache.go): for tests and
+	// comparisons; the bytes are the same.
+	StageCacheBytes int64
 	// NoLoadFusion runs every LOAD on its own, also those a LoadFused method could read
 	// (load_fused.go): for tests and comparisons; the bytes are the same.
 	NoLoadFusion bool
@@ -180,6 +184,8 @@ type machine struct {
 	noRawKeys bool
 	// noStageCache: Options.NoStageCache.
 	noStageCache bool
+	// stageCacheMax is the most raw input bytes a staged key caches whole (stage_cache.go).
+	stageCacheMax int64
 	// fused pairs, per class, the LOADs run by a later CALL with that CALL (load_fused.go).
 	fused [][]int
 	// second is, per class and pc, the LoadFusedSecond kernel of a CALL paired with the LOAD
@@ -473,10 +479,14 @@ type worker struct {
 	donor int
 	// raw holds a staged key's input tensors, read once (stage_cache.go), when rawOn;
 	// rawArena is their memory, reused from key to key.
-	raw      []rawInput
-	rawOn    bool
-	rawNext  int // where cachedPart's search starts
-	rawArena []byte
+	raw     []rawInput
+	rawOn   bool
+	rawNext int // where findRaw's search starts
+	// rawWindow is set when raw holds one chunk of each input (windowLo, windowN), not
+	// whole tensors.
+	rawWindow         bool
+	windowLo, windowN int
+	rawArena          []byte
 	// rawScratch holds the bytes of a fused LOAD's chunk when the key has no cache.
 	rawScratch []byte
 }
