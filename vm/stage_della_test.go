@@ -88,19 +88,25 @@ func everyKeyStaged(t *testing.T, name string) *ops.Registry {
 	return reg
 }
 
-// checkStagedRuns runs prog under reg for chunk lengths, -j, --max-memory and without the
-// staged input cache, and fails where the bytes are not want's.
+// checkStagedRuns runs prog under reg for chunk lengths, -j, --max-memory, without the staged
+// input cache and with a window of it for every key (a 1-byte limit), and fails where the
+// bytes are not want's.
 func checkStagedRuns(t *testing.T, prog *bytecode.Program, reg *ops.Registry, want string) {
 	t.Helper()
 	for _, c := range []struct {
 		chunk, jobs int
 		mem         int64
 		noCache     bool
-	}{{7, 1, 0, false}, {64, 2, 0, false}, {0, 2, 0, false}, {100, 2, 0, true}, {5, 2, 4096, false}} {
-		got := runSum(t, prog, vm.Options{Registry: reg, Jobs: c.jobs, ChunkElems: c.chunk, MaxMemory: c.mem,
-			NoStageCache: c.noCache}, fmt.Sprint(c))
-		if got != want {
-			t.Errorf("chunk %d -j %d --max-memory %d no cache %v: sha256 %s, whole tensors %s", c.chunk, c.jobs, c.mem, c.noCache, got, want)
+		window      bool
+	}{{7, 1, 0, false, false}, {64, 2, 0, false, false}, {0, 2, 0, false, false}, {100, 2, 0, true, false},
+		{5, 2, 4096, false, false}, {7, 2, 0, false, true}, {64, 1, 4096, false, true}} {
+		opts := vm.Options{Registry: reg, Jobs: c.jobs, ChunkElems: c.chunk, MaxMemory: c.mem, NoStageCache: c.noCache}
+		if c.window {
+			opts.StageCacheBytes = 1
+		}
+		if got := runSum(t, prog, opts, fmt.Sprint(c)); got != want {
+			t.Errorf("chunk %d -j %d --max-memory %d no cache %v window %v: sha256 %s, whole tensors %s",
+				c.chunk, c.jobs, c.mem, c.noCache, c.window, got, want)
 		}
 	}
 }

@@ -81,15 +81,17 @@ func TestRawKeysBitwise(t *testing.T) {
 				}
 				// Every key past the cache's limit: a window of one chunk of each input.
 				before, beforeDirect, beforeWin := vm.RawKeyChunks.Load(), vm.DirectChunks.Load(), vm.WindowReads.Load()
-				beforeWhole = vm.WholeKeyCalls.Load()
+				beforeWhole, beforeLazy := vm.WholeKeyCalls.Load(), vm.LazyLoads.Load()
 				if got := runSum(t, prog, vm.Options{Registry: stdlib.Default(), Jobs: 2, ChunkElems: chunk, StageCacheBytes: 1}, label); got != want {
 					t.Errorf("%s: keys from a window of the stored bytes: sha256 %s, whole tensors %s", label, got, want)
 				}
 				took, direct = vm.RawKeyChunks.Load()-before, vm.DirectChunks.Load()-beforeDirect
 				win, whole := vm.WindowReads.Load()-beforeWin, vm.WholeKeyCalls.Load()-beforeWhole
-				if win == 0 || whole != 0 || (took > 0) != (name != "mixed") || (direct > 0) != (name != "mixed") {
+				lazy := vm.LazyLoads.Load() - beforeLazy
+				if win == 0 || whole != 0 || (took > 0) != (name != "mixed") || (direct > 0) != (name != "mixed") ||
+					(lazy > 0) != (name != "mixed") {
 					t.Errorf("%s, windows: %d chunks read into windows, %d whole operands given, %d chunks took their keys "+
-						"from the stored bytes, %d their arguments a piece at a time", label, win, whole, took, direct)
+						"from the stored bytes, %d their arguments a piece at a time, %d lazy bases", label, win, whole, took, direct, lazy)
 				}
 			}
 		}
