@@ -81,7 +81,7 @@ func Analyze(p *bytecode.Program, opts Options) (*Analysis, error) {
 		if st := m.stagedKey(k); a.Chunked[i] && !opts.NoStageCache && st != nil {
 			n, loads := int64(ops.NumElements(k.Shape)), int64(len(m.loads[k.Class]))
 			need := min(8*loads*n, m.stageCacheMax)
-			if st.rawKeys != nil && !opts.NoRawKeys {
+			if m.windowed(st) {
 				// Past the limit, a window of one chunk of each input (stage_cache.go).
 				need = max(need, 8*loads*min(n, int64(m.chunkElems)))
 			}
