@@ -255,9 +255,10 @@ b16loop:
 	VZEROUPPER
 	RET
 
-// INT16_FINISH writes sixteen columns of the integer vote: from the kept positive and
-// negative sums P and N (in 2^-24) and the kept and kept negative counts C and CN (C becomes
-// the kept positive count), the elected sum (P where more kept deltas are positive, N where
+// INT16_FINISH writes sixteen columns of the integer vote: from the kept deltas' sum P and
+// the kept negative ones' N (in 2^-24; P becomes the kept positive ones', exactly: the loops
+// add each kept delta to P whatever its sign, which saves the mask of the positive ones) and
+// the kept and kept negative counts C and CN (C becomes the kept positive count), the elected sum (P where more kept deltas are positive, N where
 // more are negative, +0 on a tie) over max(its count, 1), as V512_FINISH, to OUTLO (eight
 // columns) and OUTHI (the next eight). Z29 is 2^-24, Z30 int32 1; Z0-Z3, K2, K3 are scratch.
 #define INT16_FINISH(P, N, C, CN, OUTLO, OUTHI) \
@@ -285,6 +286,7 @@ b16loop:
 // INT16_PICK leaves the elected sums in Z0 and their counts, at least 1, in Z1 (int32, sixteen
 // columns) for INT16_FINISH.
 #define INT16_PICK(P, N, C, CN) \
+	VPSUBD      N, P, P \
 	VPSUBD      CN, C, C \
 	VPCMPGTD    CN, C, K2 \
 	VPCMPGTD    C, CN, K3 \
@@ -374,8 +376,6 @@ xmodels:
 	VPCMPGTD     Z27, Z5, K4
 	VPCMPGTD     Z0, Z26, K1, K2
 	VPCMPGTD     Z4, Z26, K4, K5
-	KXORW        K1, K2, K3
-	KXORW        K4, K5, K6
 	VPSUBD       Z20, Z18, K1, Z18
 	VPSUBD       Z20, Z14, K4, Z14
 	VPSUBD       Z20, Z19, K2, Z19
@@ -384,8 +384,8 @@ xmodels:
 	VMULPS       Z28, Z4, Z6
 	VCVTPS2DQ    Z3, Z3
 	VCVTPS2DQ    Z6, Z6
-	VPADDD       Z3, Z16, K3, Z16
-	VPADDD       Z6, Z12, K6, Z12
+	VPADDD       Z3, Z16, K1, Z16
+	VPADDD       Z6, Z12, K4, Z12
 	VPADDD       Z3, Z17, K2, Z17
 	VPADDD       Z6, Z13, K5, Z13
 	INCQ         BX
@@ -428,7 +428,7 @@ xnext:
 	JZ          idone
 
 icols:
-	VPXORD Z16, Z16, Z16 // the kept positive deltas' sum, in 2^-24
+	VPXORD Z16, Z16, Z16 // the kept deltas' sum, in 2^-24 (the positive ones' at the finish)
 	VPXORD Z17, Z17, Z17 // the kept negative deltas' sum
 	VPXORD Z18, Z18, Z18 // the kept count
 	VPXORD Z19, Z19, Z19 // the kept negative count
@@ -444,12 +444,11 @@ imodels:
 	VPMAXUD      Z2, Z9, Z9
 	VPCMPGTD     Z27, Z2, K1          // kept
 	VPCMPGTD     Z0, Z26, K1, K2      // kept, negative (sign bit set: -0 too, as the float64 loop)
-	KXORW        K1, K2, K3           // kept, positive
 	VPSUBD       Z20, Z18, K1, Z18
 	VPSUBD       Z20, Z19, K2, Z19
 	VMULPS       Z28, Z0, Z3
 	VCVTPS2DQ    Z3, Z3
-	VPADDD       Z3, Z16, K3, Z16
+	VPADDD       Z3, Z16, K1, Z16
 	VPADDD       Z3, Z17, K2, Z17
 	INCQ         BX
 	CMPQ         BX, R8
