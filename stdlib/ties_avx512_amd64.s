@@ -120,7 +120,7 @@ GLOBL k512Max<>(SB), RODATA|NOPTR, $4
 // K512_SPLIT makes the sixteen magnitude keys of the float16 pairs at off(SI) and off(R10)
 // (float32bits(|float32(a) - float32(b)|), as RSPLIT_KEYS_F16), keeps their maximum in Z12,
 // counts those >= lo (Z14 = lo - 1) into Z13's lanes and appends those also <= hi (Z15) to
-// DI by a compress. Z0, Z3, K1-K3, AX and DX are scratch; Z20 is all ones (-1).
+// DI by a compress. Z0, Z3, K1, K3, AX and DX are scratch; Z20 is all ones (-1).
 #define K512_SPLIT(off) \
 	VCVTPH2PS   off(SI), Z0 \
 	VCVTPH2PS   off(R10), Z3 \
@@ -129,8 +129,7 @@ GLOBL k512Max<>(SB), RODATA|NOPTR, $4
 	VPMAXSD     Z0, Z12, Z12 \
 	VPCMPGTD    Z14, Z0, K1 \
 	VPSUBD      Z20, Z13, K1, Z13 \
-	VPCMPGTD    Z15, Z0, K1, K2 \
-	KXORW       K1, K2, K3 \
+	VPCMPD      $2, Z15, Z0, K1, K3 \
 	VPCOMPRESSD Z0, K3, Z3 \
 	VMOVDQU32   Z3, (DI) \
 	KMOVW       K3, AX \
