@@ -52,8 +52,8 @@ func (r *rawInput) part(lo, n int) []byte {
 
 // stageCacheSize is the bytes of k's stage cache: the raw bytes of its LOADs (distinct input
 // tensors) when k is staged and they fit the cache's limit, else those of one chunk of each
-// (window true) where the statistics passes can take keys from them; 0 when k has none. Without open inputs (a plan's Analyze) it assumes
-// float16 tensors.
+// (window true) where the statistics passes can take keys from them; 0 when k has none.
+// Without open inputs (a plan's Analyze) it assumes float16 tensors.
 func (m *machine) stageCacheSize(k *bytecode.Key) (size int64, window bool) {
 	if m.stagedKey(k) == nil || m.chunkElems <= 0 || m.noStageCache {
 		return 0, false
@@ -87,8 +87,8 @@ func (m *machine) stageCacheSize(k *bytecode.Key) (size int64, window bool) {
 // where the Stager takes keys from the stored bytes (StageDef.KeyPasses), which the class's
 // arguments offer. Elsewhere only the LOADs would read it, which read their chunks alone
 // (and a pass of an ops.ArgSelector only some of them), and a window would cost its memory
-// for nothing: the x215a recipe's DELLA keys, admitted with it under --max-memory 2GiB, ran
-// ~5% slower.
+// for nothing (the x215a recipe's DELLA keys, admitted with it under --max-memory 2GiB, ran
+// ~5% slower in two pairs, within that hour's noise).
 func (m *machine) windowed(st *stagedClass) bool {
 	return st.rawKeys != nil && st.def.KeyPasses != nil && !m.noRawKeys
 }
