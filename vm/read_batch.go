@@ -109,15 +109,6 @@ func (m *machine) claimKeys(next *atomic.Int64) (int, int) {
 	}
 }
 
-// batchEntry is one input tensor of a batch's key, read: data points into the worker's
-// batch buffer.
-type batchEntry struct {
-	input int
-	name  string
-	dtype ops.DType
-	data  []byte
-}
-
 // batchSpan is one input tensor of a batch to read: its input, file offsets and entry.
 type batchSpan struct {
 	input      int
@@ -145,7 +136,7 @@ func (w *worker) readBatch(first, n int) {
 				return
 			}
 			spans = append(spans, batchSpan{input: in.B, begin: info.Begin, end: info.End, key: ki, entry: len(w.batch[ki])})
-			w.batch[ki] = append(w.batch[ki], batchEntry{input: in.B, name: name, dtype: info.DType})
+			w.batch[ki] = append(w.batch[ki], rawInput{input: in.B, name: name, dtype: info.DType})
 		}
 	}
 	// Per input file, in file order: ranges of tensors at most batchGap apart, each one read.
@@ -210,8 +201,9 @@ func (w *worker) endBatch() {
 	w.batch, w.batchCur = w.batch[:0], nil
 }
 
-// batchRaw returns the current key's input tensor read by its batch, or nil.
-func (w *worker) batchRaw(input int, name string) *batchEntry {
+// batchRaw returns the current key's input tensor read by its batch (its data in the worker's
+// batch buffer), or nil.
+func (w *worker) batchRaw(input int, name string) *rawInput {
 	for i := range w.batchCur {
 		if e := &w.batchCur[i]; e.input == input && e.name == name && e.data != nil {
 			return e

@@ -187,7 +187,7 @@ func (w *worker) cachedRaw(input int, name string) (*rawInput, error) {
 	}
 	if e := w.batchRaw(input, name); e != nil {
 		// Read with its batch (read_batch.go): the cache points into the batch's buffer.
-		return w.addRaw(rawInput{input: input, name: name, dtype: e.dtype, data: e.data}), nil
+		return w.addRaw(*e), nil
 	}
 	f, info, err := w.m.tensorInfo(input, name)
 	if err != nil {

@@ -471,8 +471,8 @@ type worker struct {
 	lazy lazyBase
 	// batch holds, per key of the batch being run, its inputs read together (read_batch.go);
 	// batchCur the current key's; batchBuf their memory.
-	batch    [][]batchEntry
-	batchCur []batchEntry
+	batch    [][]rawInput
+	batchCur []rawInput
 	batchBuf []byte
 	// donor is the register whose buffer the CALL being run may write its result into
 	// (donorFor), or -1.
