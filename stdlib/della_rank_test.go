@@ -2,6 +2,7 @@ package stdlib
 
 import (
 	"cmp"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -121,32 +122,42 @@ func TestNewDellaRankerRefusesHugeTensors(t *testing.T) {
 	}
 }
 
-// BenchmarkDellaOrder times the ranks of one delta of 1 Mi elements: a fine-tune's float16
-// weights minus its base's (weights ~N(0, 0.02), changes ~N(0, 0.002): the packed path), and
-// differences of unrelated float16 values over a wide exponent range (the general path).
+// BenchmarkDellaOrder times the ranks of one delta: a fine-tune's float16 weights minus its
+// base's (weights ~N(0, 0.02), changes ~N(0, 0.002): the counting sort from 2^18 elements, else
+// the packed radix sort), and differences of unrelated float16 values over a wide exponent range
+// (the packed radix sort). Modes: sort (the ranker as it runs), radix (orderCounted off),
+// compare (the comparison sort).
 func BenchmarkDellaOrder(b *testing.B) {
 	rnd := rand.New(rand.NewPCG(1, 2))
 	f16 := func(x float64) float64 { return num.F16ToF64(num.F16FromF64(x)) }
-	deltas := map[string][]float64{"finetune": make([]float64, 1<<20), "wide": make([]float64, 1<<20)}
-	for i := range 1 << 20 {
+	const most = 1 << 22
+	deltas := map[string][]float64{"finetune": make([]float64, most), "wide": make([]float64, most)}
+	for i := range most {
 		base := f16(rnd.NormFloat64() * 0.02)
 		deltas["finetune"][i] = f16(base+rnd.NormFloat64()*0.002) - base
 		deltas["wide"][i] = num.F16ToF64(uint16(rnd.Uint32()&0x33ff)) - num.F16ToF64(uint16(rnd.Uint32()&0x33ff))
 	}
 	for _, data := range []string{"finetune", "wide"} {
-		delta := deltas[data]
-		for _, mode := range []string{"radix", "compare"} {
-			b.Run(data+"/"+mode, func(b *testing.B) {
-				var rk dellaRanker
-				for b.Loop() {
-					if mode == "radix" {
-						rk.order(delta)
-					} else {
-						refDellaOrder(delta)
-					}
+		for _, n := range []int{1 << 16, 1 << 18, 1 << 20, most} {
+			delta := deltas[data][:n]
+			for _, mode := range []string{"sort", "radix", "compare"} {
+				if mode == "compare" && n > 1<<20 {
+					continue
 				}
-				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(len(delta)), "ns/elem")
-			})
+				b.Run(fmt.Sprintf("%s/%d/%s", data, n, mode), func(b *testing.B) {
+					defer func(on bool) { dellaCounting = on }(dellaCounting)
+					dellaCounting = mode == "sort"
+					var rk dellaRanker
+					for b.Loop() {
+						if mode == "compare" {
+							refDellaOrder(delta)
+						} else {
+							rk.ranks(delta)
+						}
+					}
+					b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/elem")
+				})
+			}
 		}
 	}
 }
@@ -176,5 +187,109 @@ func TestDellaRankerNaN(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestDellaRankerCounted holds the counting sort (orderCounted) to the comparison sort where it
+// applies (magnitudes on a grid spanning at most n steps: float16 fine-tune deltas, quantized
+// values with ties and signed zeros, a span of exactly n, huge magnitudes) and checks that it
+// declines, the ranker still right, where it does not (a span of n + 1, an infinity, steps
+// finer than 2^-1023, a NaN; below dellaCountMin).
+func TestDellaRankerCounted(t *testing.T) {
+	rnd := rand.New(rand.NewPCG(9, 10))
+	f16 := func(x float64) float64 { return num.F16ToF64(num.F16FromF64(x)) }
+	perm := func(n int) []int { return rnd.Perm(n) }
+	cases := []struct {
+		name    string
+		n       int
+		counted bool
+		gen     func(n int) []float64
+	}{
+		{"f16 fine-tune", dellaWideMin + 3, true, func(n int) []float64 {
+			d := make([]float64, n)
+			for i := range d {
+				base := f16(rnd.NormFloat64() * 0.02)
+				d[i] = f16(base+rnd.NormFloat64()*0.002) - base
+			}
+			return d
+		}},
+		{"f16 fine-tune, short", dellaCountMin - 1, false, func(n int) []float64 {
+			d := make([]float64, n)
+			for i := range d {
+				d[i] = float64(rnd.IntN(64)-32) / 1024
+			}
+			return d
+		}},
+		{"quantized, ties, signed zeros", dellaCountMin, true, func(n int) []float64 {
+			d := make([]float64, n)
+			for i := range d {
+				d[i] = math.Ldexp(float64(rnd.IntN(2001)-1000), -20)
+				if i%97 == 0 {
+					d[i] = math.Copysign(0, -1)
+				}
+			}
+			return d
+		}},
+		{"span n", dellaCountMin + 5, true, func(n int) []float64 {
+			d := make([]float64, n)
+			for i, k := range perm(n) {
+				d[i] = math.Copysign(math.Ldexp(float64(k+7), -10), float64(i%2*2-1)) // 7..n+6: n steps
+			}
+			return d
+		}},
+		{"span n+1", dellaCountMin + 5, false, func(n int) []float64 {
+			d := make([]float64, n)
+			for i, k := range perm(n) {
+				d[i] = math.Ldexp(float64(k+7), -10)
+			}
+			d[0] = math.Ldexp(float64(n+7), -10) // one step past: n + 1 steps
+			return d
+		}},
+		{"huge magnitudes", dellaCountMin, true, func(n int) []float64 {
+			d := make([]float64, n)
+			for i := range d {
+				d[i] = math.Ldexp(float64(rnd.IntN(5000)+1), 1000)
+			}
+			return d
+		}},
+		{"an infinity", dellaCountMin, false, func(n int) []float64 {
+			d := make([]float64, n)
+			for i := range d {
+				d[i] = float64(rnd.IntN(100))
+			}
+			d[n/2] = math.Inf(-1)
+			return d
+		}},
+		{"subnormal steps", dellaCountMin, false, func(n int) []float64 {
+			d := make([]float64, n)
+			for i := range d {
+				d[i] = math.Float64frombits(uint64(rnd.IntN(1000)))
+			}
+			return d
+		}},
+	}
+	var rk dellaRanker
+	for _, c := range cases {
+		delta := c.gen(c.n)
+		want := refDellaOrder(delta)
+		for _, ranks := range []bool{false, true} {
+			before := dellaCountedSorts.Load()
+			got := rk.sort(delta, ranks)
+			if counted := dellaCountedSorts.Load() > before; counted != c.counted {
+				t.Fatalf("%s (ranks %v): counted %v, want %v", c.name, ranks, counted, c.counted)
+			}
+			for r, i := range want {
+				if ranks && got[i] != uint32(r) || !ranks && got[r] != i {
+					t.Fatalf("%s (ranks %v): rank %d / position %d differs from the comparison sort", c.name, ranks, r, i)
+				}
+			}
+		}
+	}
+	// A NaN: not counted (the ranks are then unspecified, and the caller sees d.nan).
+	delta := make([]float64, dellaCountMin)
+	delta[3] = math.NaN()
+	before := dellaCountedSorts.Load()
+	if rk.ranks(delta); !rk.nan || dellaCountedSorts.Load() != before {
+		t.Fatalf("NaN: nan %v, counted %v", rk.nan, dellaCountedSorts.Load() != before)
 	}
 }
