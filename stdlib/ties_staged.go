@@ -1153,7 +1153,7 @@ func (s *tiesStager) ChunkFromAdd(lo int, src ops.ArgSource, out, base []float64
 		return errTiesNoThresholds
 	}
 	if base != nil && len(base) != len(out) || w == 0 {
-		return fmt.Errorf("ties_sum: an added chunk of %d elements to %d base values, scaled by %v", len(out), len(base), w)
+		return tiesAddErr(out, base, w)
 	}
 	if err := s.advance(lo, len(out)); err != nil {
 		return err
@@ -1163,6 +1163,11 @@ func (s *tiesStager) ChunkFromAdd(lo int, src ops.ArgSource, out, base []float64
 	}
 	s.doneChunk()
 	return nil
+}
+
+// tiesAddErr is ChunkFromAdd's error for a base of another length than out, or a zero w.
+func tiesAddErr(out, base []float64, w float64) error {
+	return fmt.Errorf("ties_sum: an added chunk of %d elements to %d base values, scaled by %v", len(out), len(base), w)
 }
 
 // AddsLazyBase is ops.LazyBaseAdder's: ChunkFromAdd takes a nil base.
@@ -1225,8 +1230,8 @@ func (s *tiesScaledStager) ChunkFrom(lo int, src ops.ArgSource, out []float64) e
 // adding a ties_sum@0.0.9 of alpha 0.5 to its base got the unscaled vote where the key ran
 // staged (TestTiesChunkFromAddMatchesChunk).
 func (s *tiesScaledStager) ChunkFromAdd(lo int, src ops.ArgSource, out, base []float64, w float64) error {
-	if len(base) != len(out) || w == 0 {
-		return fmt.Errorf("ties_sum: an added chunk of %d elements to %d base values, scaled by %v", len(out), len(base), w)
+	if len(base) != len(out) || w == 0 { // (no lazy base here: AddsLazyBase is false)
+		return tiesAddErr(out, base, w)
 	}
 	if err := s.ChunkFrom(lo, src, out); err != nil {
 		return err
