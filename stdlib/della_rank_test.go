@@ -293,3 +293,47 @@ func TestDellaRankerCounted(t *testing.T) {
 		t.Fatalf("NaN: nan %v, counted %v", rk.nan, dellaCountedSorts.Load() != before)
 	}
 }
+
+// TestDellaRankerCountedRandom: random grids (from subnormal steps to 2^1000), spans on both
+// sides of n and offsets from zero, signs and ties: the ranker agrees with the comparison sort,
+// and counts exactly where the grid and the span allow.
+func TestDellaRankerCountedRandom(t *testing.T) {
+	rnd := rand.New(rand.NewPCG(11, 12))
+	var rk dellaRanker
+	for iter := range 24 {
+		n := dellaCountMin + rnd.IntN(4096)
+		g := rnd.IntN(2100) - 1100 // the steps' exponent
+		span := 1 + rnd.IntN(2*n)
+		off := uint64(rnd.IntN(3)) * uint64(rnd.IntN(1<<20)) // the smallest magnitude, in steps
+		if off+uint64(span) >= 1<<52 {
+			off = 0
+		}
+		delta := make([]float64, n)
+		for i := range delta {
+			k := off + uint64(rnd.IntN(span))
+			delta[i] = math.Ldexp(float64(k), g)
+			if rnd.IntN(2) == 0 {
+				delta[i] = -delta[i]
+			}
+		}
+		delta[0], delta[1] = math.Ldexp(float64(off), g), math.Ldexp(float64(off+uint64(span)-1), g) // the span's ends
+		want := refDellaOrder(delta)
+		before := dellaCountedSorts.Load()
+		ranks := rk.ranks(delta)
+		counted := dellaCountedSorts.Load() > before
+		for r, i := range want {
+			if ranks[i] != uint32(r) {
+				t.Fatalf("iter %d (n %d, 2^%d steps, span %d, counted %v): position %d has rank %d, want %d", iter, n, g, span, counted, i, ranks[i], r)
+			}
+		}
+		// Where every value is exact (no subnormal rounding) and the steps are at least
+		// 2^-1023, the grid is found and the span decides.
+		if exact := g >= -1023 && math.Ldexp(1, g) != 0; exact && counted != (span <= n) {
+			// The lowest set bit may be coarser than 2^g (all drawn multiples even, say),
+			// which only shrinks the span in steps: counted then when span <= n anyway.
+			if !counted {
+				t.Fatalf("iter %d (n %d, 2^%d steps, span %d): not counted", iter, n, g, span)
+			}
+		}
+	}
+}
