@@ -2,13 +2,16 @@
 // bound: how long it takes to read every input once and to write an output of the merge's size.
 //
 //	go run ./cmd/mechac-bench [--scale 4] [--models 8] [--dir DIR] [--mechac PATH] [-j N]
-//	                          [--cache both|cold|warm] [--repeat R] [--recipes average,ties] [--json]
+//	                          [--cache both|cold|warm] [--repeat R] [--recipes average,ties,della] [--json]
 //
 // It builds mechac (or uses --mechac), writes the synthetic models with `mechac synth` unless
-// DIR already holds them, writes two recipes, and runs `mechac run` on each as a child process:
+// DIR already holds them, writes the recipes, and runs `mechac run` on each as a child process:
 //
 //   - average: n_average(m0, ..., mN-1), the uniform average of the N fine-tunes;
-//   - ties: fallback(add_difference(base, ties_sum(subtract(m0, base), ..., k=0.2)), base).
+//   - ties: fallback(add_difference(base, ties_sum(subtract(m0, base), ..., k=0.2)), base);
+//   - della (only when --recipes names it): add_difference(base, ties_sum_with_dropout(
+//     subtract(m0, base), ...)) with DELLA's ranked dropout, TIES at k=1 and the geometric
+//     median, as the real recipes' author calls it (the workload of ../shared/recipes).
 //
 // For every run it reports the wall time, the user+system CPU time and the peak RSS of the
 // child (from wait4's rusage), and the bound measured right after it in the same process: the
@@ -143,7 +146,11 @@ func run(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	if len(todo) != len(o.recipes) {
-		return fmt.Errorf("--recipes %q: known recipes are average and ties", o.recipes)
+		var known []string
+		for _, r := range recipes(o.models) {
+			known = append(known, r.Name)
+		}
+		return fmt.Errorf("--recipes %q: known recipes are %s", o.recipes, strings.Join(known, ", "))
 	}
 	logf := func(format string, a ...any) { fmt.Fprintf(stderr, "mechac-bench: "+format+"\n", a...) }
 

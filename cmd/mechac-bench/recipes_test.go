@@ -75,6 +75,25 @@ merge "fallback" &6 &0`,
 			text:   recipes(8)[1].Text,
 			merges: 11,
 		},
+		{
+			name: "della of 2",
+			text: dellaRecipe(2),
+			want: `version 0.1.0
+model "base.safetensors" model_config="sdxl-sgm" merge_space="weight"
+model "m0.safetensors" model_config="sdxl-sgm" merge_space="weight"
+merge "subtract" &1 &0
+model "m1.safetensors" model_config="sdxl-sgm" merge_space="weight"
+merge "subtract" &3 &0
+merge "ties_sum_with_dropout" &2 &4 probability=0.1 della_eps=-0.1 rescale=0.0 k=1.0 vote_sgn=true apply_stock=false cos_eps=1e-06 apply_median=true eps=1e-06 maxiter=100 ftol=1e-20 seed=250829
+merge "add_difference" &0 &5`,
+			inputs: []string{"base.safetensors", "m0.safetensors", "m1.safetensors"},
+			merges: 4,
+		},
+		{
+			name:   "recipes(8)[2]",
+			text:   recipes(8)[2].Text,
+			merges: 10,
+		},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -118,8 +137,8 @@ func TestRecipeNames(t *testing.T) {
 			t.Errorf("recipe %s: empty description or not dialect C", r.Name)
 		}
 	}
-	if got := strings.Join(names, ","); got != "average,ties" {
-		t.Errorf("recipes %s, want average,ties (the --recipes flag and BENCHMARKS.md name them)", got)
+	if got := strings.Join(names, ","); got != "average,ties,della" {
+		t.Errorf("recipes %s, want average,ties,della (the --recipes flag and BENCHMARKS.md name them)", got)
 	}
 }
 
