@@ -113,6 +113,9 @@ func cmdRun(e *env, args []string) error {
 	if err := checkMemory(e, prog, an, *quiet); err != nil {
 		return err
 	}
+	if limit > 0 && !*quiet {
+		warnOverBudget(e, prog, an, limit, lag)
+	}
 	for _, tool := range []struct {
 		path  string
 		start func(io.Writer) error
@@ -298,6 +301,27 @@ func checkMemory(e *env, prog *bytecode.Program, an *vm.Analysis, quiet bool) er
 			name, humanBytes(need), humanBytes(mi.available+mi.swapFree))
 	}
 	return nil
+}
+
+// warnOverBudget warns, before any tensor is read, when the largest key alone needs more than
+// --max-memory (what mechac plan calls DOES NOT FIT): the run admits such a key alone, with no
+// other key in flight, and the process's peak then goes past the limit. A user who set the
+// limit learns it before the merge, not from the machine.
+func warnOverBudget(e *env, prog *bytecode.Program, an *vm.Analysis, limit, lag int64) {
+	if len(prog.Keys) == 0 {
+		return
+	}
+	largest := 0
+	for i, p := range an.Peaks {
+		if p > an.Peaks[largest] {
+			largest = i
+		}
+	}
+	if need := an.Peaks[largest] + runtimeOverhead(1) + lag; need > limit {
+		fmt.Fprintf(e.stderr, "warning: key %s alone needs %s%s, more than --max-memory %s: it runs with no other key in flight, and the peak goes past the limit (mechac plan --max-memory shows each key's need)\n",
+			prog.Keys[largest].Name, humanBytes(need),
+			keyCause(prog, stdlib.Default(), &prog.Keys[largest], an.Chunked[largest]), humanBytes(limit))
+	}
 }
 
 // heapLive is the Go heap's live bytes as of the last collection (runtime/metrics).
