@@ -116,14 +116,34 @@ func (m *machine) chunked(k *bytecode.Key) bool {
 	return m.chunkElems > 0 && (m.chunkable[k.Class] || m.stagedKey(k) != nil)
 }
 
-// stagedKey is the staged form of key k's class when k runs staged (StageDef.Accepts), else
-// nil.
+// stagedKey is the staged form of key k's class when k runs staged (StageDef.Accepts, or
+// Options.StageAbove: see stagedOver), else nil.
 func (m *machine) stagedKey(k *bytecode.Key) *stagedClass {
 	st := m.staged[k.Class]
-	if st == nil || !st.accepts(k.Shape, m.numerics) {
+	if st == nil || !st.accepts(k.Shape, m.numerics) && !m.stagedOver(k, st) {
 		return nil
 	}
 	return st
+}
+
+// stagedOver reports whether key k, which its StageDef declines, runs staged in st all the
+// same: under Options.StageAbove, when its whole-tensor peak is above it and the staged form
+// needs less (its chunk buffers have a whole chunk's capacity, so on a small key the staged
+// form can need more than the whole one).
+func (m *machine) stagedOver(k *bytecode.Key, st *stagedClass) bool {
+	if m.stageAbove <= 0 || k.Peak <= m.stageAbove || m.chunkElems <= 0 {
+		return false
+	}
+	return m.stagedPeak(k, st) < k.Peak
+}
+
+// stagedPeak is what key k is admitted with staged in st (admitPeak's staged figure).
+func (m *machine) stagedPeak(k *bytecode.Key, st *stagedClass) int64 {
+	if st.hybrid {
+		return m.hybridPeak(k, st)
+	}
+	cache, _ := m.stageCacheSizeOf(k, st)
+	return m.chunkPeaks[k.Class] + stageScratchOf(k, st) + cache
 }
 
 // admitPeak is the memory a key is admitted with under --max-memory: its chunked peak when it
@@ -131,10 +151,10 @@ func (m *machine) stagedKey(k *bytecode.Key) *stagedClass {
 // what a Stager keeps between passes), else the plan's Key.Peak.
 func (m *machine) admitPeak(k *bytecode.Key) int64 {
 	if m.chunked(k) {
-		if st := m.stagedKey(k); st != nil && st.hybrid {
-			return m.hybridPeak(k, st)
+		if st := m.stagedKey(k); st != nil {
+			return m.stagedPeak(k, st)
 		}
-		return m.chunkPeaks[k.Class] + m.stageScratch(k) + m.stageCacheBytesOf(k)
+		return m.chunkPeaks[k.Class]
 	}
 	return k.Peak
 }
@@ -236,6 +256,7 @@ func (w *worker) loadPart(input int, name string, part *span) (*ops.Tensor, erro
 // newMachine resolves p's methods and decides, per key class, chunked execution and its peak.
 func newMachine(p *bytecode.Program, opts Options) (*machine, error) {
 	m := &machine{prog: p, noInPlace: opts.NoInPlace, noStageCache: opts.NoStageCache, noRawKeys: opts.NoRawKeys,
+		stageAbove:    opts.StageAbove,
 		stageCacheMax: stageCacheBytes}
 	if opts.StageCacheBytes > 0 {
 		m.stageCacheMax = opts.StageCacheBytes

@@ -224,8 +224,11 @@ func (st *stagedClass) accepts(shape []int, num ops.Numerics) bool {
 }
 
 // stageScratch is what the Stager of key k keeps between passes (0 when k is not staged).
-func (m *machine) stageScratch(k *bytecode.Key) int64 {
-	st := m.stagedKey(k)
+func (m *machine) stageScratch(k *bytecode.Key) int64 { return stageScratchOf(k, m.stagedKey(k)) }
+
+// stageScratchOf is what the Stager of key k keeps between passes were k staged in st (0 for
+// a nil st).
+func stageScratchOf(k *bytecode.Key, st *stagedClass) int64 {
 	if st == nil || st.def.Scratch == nil {
 		return 0
 	}

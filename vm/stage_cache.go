@@ -55,7 +55,12 @@ func (r *rawInput) part(lo, n int) []byte {
 // (window true) where the statistics passes can take keys from them; 0 when k has none.
 // Without open inputs (a plan's Analyze) it assumes float16 tensors.
 func (m *machine) stageCacheSize(k *bytecode.Key) (size int64, window bool) {
-	if m.stagedKey(k) == nil || m.chunkElems <= 0 || m.noStageCache {
+	return m.stageCacheSizeOf(k, m.stagedKey(k))
+}
+
+// stageCacheSizeOf is stageCacheSize were k staged in st (0 for a nil st).
+func (m *machine) stageCacheSizeOf(k *bytecode.Key, st *stagedClass) (size int64, window bool) {
+	if st == nil || m.chunkElems <= 0 || m.noStageCache {
 		return 0, false
 	}
 	n := int64(ops.NumElements(k.Shape))
@@ -76,7 +81,7 @@ func (m *machine) stageCacheSize(k *bytecode.Key) (size int64, window bool) {
 	switch {
 	case total <= m.stageCacheMax:
 		return total, false
-	case m.windowed(m.staged[k.Class]):
+	case m.windowed(st):
 		return win, true
 	}
 	// Nothing would read a window's bytes but the LOADs, which read their chunks themselves.
@@ -91,12 +96,6 @@ func (m *machine) stageCacheSize(k *bytecode.Key) (size int64, window bool) {
 // ~5% slower in two pairs, within that hour's noise).
 func (m *machine) windowed(st *stagedClass) bool {
 	return st.rawKeys != nil && st.def.KeyPasses != nil && !m.noRawKeys
-}
-
-// stageCacheBytesOf is stageCacheSize's bytes alone.
-func (m *machine) stageCacheBytesOf(k *bytecode.Key) int64 {
-	size, _ := m.stageCacheSize(k)
-	return size
 }
 
 // distinctLoads is the LOADs of a class program that read distinct (input, slot) pairs, in

@@ -290,3 +290,95 @@ func TestDropout013StagedBitwise(t *testing.T) {
 		checkStagedMethod(t, compileEra(t, dir, src, "fork-0.0.19"), "ties_sum_with_dropout")
 	}
 }
+
+// TestStageAbove: under Options.StageAbove (run sets it to its --max-memory budget), a key its
+// StageDef declines (DELLA below a GiB) runs staged when its whole-tensor peak is above the
+// bound and the staged form needs less, and only then; the plan's figures say the same; the
+// bytes are the whole-tensor run's.
+func TestStageAbove(t *testing.T) {
+	dir := t.TempDir()
+	// dellaRecipe's models with one key large enough (64 Ki elements) that its Stager's fixed
+	// buffers are small next to the whole kernel's 16 bytes per element and delta.
+	keys := testKeys(t, 30)
+	var names []string
+	for k := range keys {
+		names = append(names, k)
+	}
+	slices.Sort(names)
+	keys[names[4]] = []int{256, 256}
+	src := "version 0.1.0\n"
+	for i := range 5 {
+		writeModel(t, filepath.Join(dir, fmt.Sprintf("m%d.safetensors", i)), ops.F16, keys, 70+uint64(i), nil)
+		src += fmt.Sprintf("model \"m%d.safetensors\" model_config=\"sdxl-sgm\" merge_space=\"weight\"\n", i)
+	}
+	src += fourDeltas +
+		"merge \"ties_sum_with_dropout\" &5 &6 &7 &8 probability=0.1 della_eps=-0.1 k=1.0 vote_sgn=true " +
+		"apply_median=true seed=241011\nmerge \"add_difference\" &0 &9\n"
+	prog := compileEra(t, dir, src, "")
+	const chunk = 64 // chunk buffers small enough that the staged form needs less than whole
+	plain, err := vm.Analyze(prog, vm.Options{Registry: stdlib.Default(), ChunkElems: chunk})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if slices.Contains(plain.Chunked, true) {
+		t.Fatal("without StageAbove: a DELLA key below a GiB runs staged")
+	}
+	var most int64
+	for _, k := range prog.Keys {
+		most = max(most, k.Peak)
+	}
+	// Above every key's peak: nothing changes.
+	if an, err := vm.Analyze(prog, vm.Options{Registry: stdlib.Default(), ChunkElems: chunk, StageAbove: most}); err != nil || slices.Contains(an.Chunked, true) {
+		t.Fatalf("StageAbove at the largest peak: a key runs staged (err %v)", err)
+	}
+	// Below the largest: the keys above it whose staged form needs less run staged, at that
+	// smaller peak; the others stay whole.
+	above := most / 4
+	an, err := vm.Analyze(prog, vm.Options{Registry: stdlib.Default(), ChunkElems: chunk, StageAbove: above})
+	if err != nil {
+		t.Fatal(err)
+	}
+	staged := 0
+	for i, k := range prog.Keys {
+		switch {
+		case an.Chunked[i]:
+			staged++
+			if k.Peak <= above || an.Peaks[i] >= k.Peak {
+				t.Errorf("key %s staged: whole peak %d, staged %d, bound %d", k.Name, k.Peak, an.Peaks[i], above)
+			}
+		case an.Peaks[i] != k.Peak:
+			t.Errorf("key %s whole: admitted with %d, its peak %d", k.Name, an.Peaks[i], k.Peak)
+		}
+	}
+	if staged == 0 {
+		t.Fatalf("StageAbove %d (largest peak %d): no key runs staged", above, most)
+	}
+	// At the smallest bound the small keys, whose Stager's fixed buffers outweigh their whole
+	// kernel, stay whole all the same.
+	low, err := vm.Analyze(prog, vm.Options{Registry: stdlib.Default(), ChunkElems: chunk, StageAbove: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	whole := 0
+	for i, k := range prog.Keys {
+		if !low.Chunked[i] {
+			whole++
+		} else if low.Peaks[i] >= k.Peak {
+			t.Errorf("StageAbove 1: key %s staged at %d, its whole peak %d", k.Name, low.Peaks[i], k.Peak)
+		}
+	}
+	if whole == 0 {
+		t.Error("StageAbove 1: every key staged, the small ones too")
+	}
+	want := runSum(t, prog, vm.Options{Registry: stdlib.Default(), Jobs: 2, ChunkElems: -1}, "whole")
+	before := vm.StagedKeys.Load()
+	for _, mem := range []int64{0, most} {
+		got := runSum(t, prog, vm.Options{Registry: stdlib.Default(), Jobs: 2, ChunkElems: chunk, StageAbove: above, MaxMemory: mem}, "staged above")
+		if got != want {
+			t.Errorf("StageAbove %d, --max-memory %d: sha256 %s, whole tensors %s", above, mem, got, want)
+		}
+	}
+	if got := vm.StagedKeys.Load() - before; got < int64(2*staged) {
+		t.Errorf("%d keys ran their statistics passes, want %d", got, 2*staged)
+	}
+}

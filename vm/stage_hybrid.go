@@ -103,7 +103,8 @@ func (m *machine) hybridPeak(k *bytecode.Key, st *stagedClass) int64 {
 	code := &m.prog.Classes[k.Class]
 	n := ops.NumElements(k.Shape)
 	size := 8 * int64(n)
-	staged := m.chunkPeaks[k.Class] + m.stageScratch(k) + m.stageCacheBytesOf(k) + size
+	cache, _ := m.stageCacheSizeOf(k, st)
+	staged := m.chunkPeaks[k.Class] + stageScratchOf(k, st) + cache + size
 	live := map[int]bool{}
 	var whole int64
 	for pc := range code.Instrs {

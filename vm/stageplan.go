@@ -22,13 +22,12 @@ type StagedCall struct {
 	// cached and alike (stage_keys.go; a plan assumes they are).
 	RawKeys bool
 
-	class    *stagedClass
-	numerics ops.Numerics
+	m *machine
 }
 
-// Takes reports whether a key of shape of the class runs staged (StageDef.Accepts; keys it
-// does not take run over whole tensors).
-func (s *StagedCall) Takes(shape []int) bool { return s.class.accepts(shape, s.numerics) }
+// Takes reports whether key k of the class runs staged (StageDef.Accepts, or
+// Options.StageAbove; keys it does not take run over whole tensors).
+func (s *StagedCall) Takes(k *bytecode.Key) bool { return s.m.stagedKey(k) != nil }
 
 // Analysis is what a run of a plan under some options will decide before it reads a file: the
 // VM's own decisions (newMachine), found once for `mechac plan`'s figures and `run`'s checks.
@@ -94,7 +93,7 @@ func Analyze(p *bytecode.Program, opts Options) (*Analysis, error) {
 	for i, st := range m.staged {
 		if st != nil {
 			a.Staged[i] = &StagedCall{PC: st.pc, Slice: st.slice, Tensors: st.r, Def: st.def,
-				RawKeys: st.rawKeys != nil && !opts.NoRawKeys && !opts.NoStageCache, class: st, numerics: m.numerics}
+				RawKeys: st.rawKeys != nil && !opts.NoRawKeys && !opts.NoStageCache, m: m}
 		}
 	}
 	for i, pair := range m.fused {

@@ -45,6 +45,13 @@ type Options struct {
 	// than the whole budget runs alone. Buffers are then not pooled across keys, so freed
 	// memory goes back to the runtime.
 	MaxMemory int64
+	// StageAbove, when positive, runs staged every key whose whole-tensor peak (Key.Peak) is
+	// above it and whose class has a staged form (stage.go), also where StageDef.Accepts
+	// declines the key (a staged form that reads its inputs many times over is slower on
+	// small keys). run sets it to its --max-memory budget: a key that would not fit whole
+	// runs in the staged form's far smaller memory instead of alone past the limit. Analyze
+	// takes it too, so that a plan's figures are the run's.
+	StageAbove int64
 	// NoInPlace gives every CALL a fresh buffer, also for InPlace methods whose first operand
 	// dies at the call (for tests comparing the two).
 	NoInPlace bool
@@ -184,6 +191,8 @@ type machine struct {
 	noRawKeys bool
 	// noStageCache: Options.NoStageCache.
 	noStageCache bool
+	// stageAbove: Options.StageAbove.
+	stageAbove int64
 	// stageCacheMax is the most raw input bytes a staged key caches whole (stage_cache.go).
 	stageCacheMax int64
 	// fused pairs, per class, the LOADs run by a later CALL with that CALL (load_fused.go).

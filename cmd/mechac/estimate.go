@@ -187,7 +187,7 @@ func estimatePlan(p *bytecode.Program, reg *ops.Registry, staged []*vm.StagedCal
 		if k.Class < len(staged) {
 			st = staged[k.Class]
 		}
-		if st != nil && !st.Takes(k.Shape) {
+		if st != nil && !st.Takes(&k) {
 			st = nil // the key runs whole
 		}
 		for pc, in := range code.Instrs {

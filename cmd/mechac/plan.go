@@ -78,6 +78,17 @@ func cmdPlan(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	// Under --max-memory, run also keeps the collector's headroom free (collectorLag),
+	// refuses a budget below its own overhead (keyBudget), and stages the keys that would not
+	// fit the budget whole (stageOverBudget).
+	var lag, budget int64
+	if *maxMem != "" {
+		lag = collectorLag(p, an)
+		budget = keyBudget(limit, n, an, lag)
+		if an, lag, budget, _, err = stageOverBudget(p, an, vm.Options{Registry: opts.Registry}, limit, n, lag, budget); err != nil {
+			return err
+		}
+	}
 	peaks, chunked := an.Peaks, an.Chunked
 	var in, out int64
 	largest, nChunked := 0, 0
@@ -110,13 +121,6 @@ func cmdPlan(e *env, args []string) error {
 		if avail := availableMemory(); avail > 0 {
 			limit, what = avail, "available memory "+humanBytes(avail)
 		}
-	}
-	// Under --max-memory, run also keeps the collector's headroom free (collectorLag), and
-	// refuses a budget below its own overhead (keyBudget).
-	var lag, budget int64
-	if *maxMem != "" {
-		lag = collectorLag(p, an)
-		budget = keyBudget(limit, n, an, lag)
 	}
 	if limit > 0 && len(p.Keys) > 0 {
 		need := peaks[largest] + runtimeOverhead(1) + lag
@@ -223,6 +227,30 @@ func collectorLag(p *bytecode.Program, an *vm.Analysis) int64 {
 // refuses.
 func keyBudget(limit int64, workers int, an *vm.Analysis, lag int64) int64 {
 	return limit - runtimeOverhead(workers) - int64(workers)*an.IdleStageCache - lag
+}
+
+// stageOverBudget is the analysis of a run under --max-memory (limit > 0) whose keys that would
+// not fit the budget whole run staged (vm.Options.StageAbove = budget: a DELLA, median or TIES
+// key below its method's own staging threshold still fits in chunks), with the collector's
+// headroom and the budget found again from it, and the StageAbove to run with. Staging more
+// keys can grow the workers' input caches; where the budget left would not cover mechac's own
+// overhead any more, the first analysis stands (stageAbove 0). Without a budget it returns its
+// arguments as they are.
+func stageOverBudget(p *bytecode.Program, an *vm.Analysis, opts vm.Options, limit int64, workers int, lag, budget int64) (*vm.Analysis, int64, int64, int64, error) {
+	if limit <= 0 || budget <= 0 {
+		return an, lag, budget, 0, nil
+	}
+	opts.StageAbove = budget
+	staged, err := vm.Analyze(p, opts)
+	if err != nil {
+		return nil, 0, 0, 0, err
+	}
+	sLag := collectorLag(p, staged)
+	sBudget := keyBudget(limit, workers, staged, sLag)
+	if sBudget <= 0 {
+		return an, lag, budget, 0, nil
+	}
+	return staged, sLag, sBudget, budget, nil
 }
 
 // goLimitSlack is how far below --max-memory (besides collectorLag and the input caches) run

@@ -110,6 +110,12 @@ func cmdRun(e *env, args []string) error {
 		return usagef("run: --max-memory %s is less than mechac's own overhead with %d workers, %s (mechac plan --max-memory details it; try fewer workers, -j)",
 			*maxMem, workers, humanBytes(limit-budget))
 	}
+	// Under a budget, keys that would not fit it whole run staged where their method has a
+	// staged form (vm.Options.StageAbove), as plan --max-memory counts them.
+	an, lag, budget, stageAbove, err := stageOverBudget(prog, an, vm.Options{Registry: stdlib.Default(), ChunkElems: *chunkElems}, limit, workers, lag, budget)
+	if err != nil {
+		return err
+	}
 	if err := checkMemory(e, prog, an, *quiet); err != nil {
 		return err
 	}
@@ -171,6 +177,7 @@ func cmdRun(e *env, args []string) error {
 	stats, err := vm.Run(ctx, prog, vm.Options{
 		Registry:   stdlib.Default(),
 		MaxMemory:  limit,
+		StageAbove: stageAbove,
 		ChunkElems: *chunkElems,
 		Output:     *out,
 		Jobs:       *jobs,
