@@ -23,15 +23,22 @@ const fourDeltas = "merge \"subtract\" &1 &0\nmerge \"subtract\" &2 &0\nmerge \"
 // lines, in dialect B's or C's form.
 func dellaRecipe(t *testing.T, dir string, seed uint64, dialectC bool) string {
 	t.Helper()
+	return dellaRecipeShapes(t, dir, seed, dialectC, map[int][]int{4: {64, 40}, 9: {37, 41}, 15: {300, 8}})
+}
+
+// dellaRecipeShapes is dellaRecipe with the shapes of the keys at the given places of testKeys'
+// sorted names.
+func dellaRecipeShapes(t *testing.T, dir string, seed uint64, dialectC bool, shapes map[int][]int) string {
+	t.Helper()
 	keys := testKeys(t, 30)
 	var names []string
 	for k := range keys {
 		names = append(names, k)
 	}
 	slices.Sort(names)
-	keys[names[4]] = []int{64, 40}
-	keys[names[9]] = []int{37, 41}
-	keys[names[15]] = []int{300, 8}
+	for i, shape := range shapes {
+		keys[names[i]] = shape
+	}
 	src := ""
 	if dialectC {
 		src = "version 0.1.0\n"
@@ -297,21 +304,9 @@ func TestDropout013StagedBitwise(t *testing.T) {
 // bytes are the whole-tensor run's.
 func TestStageAbove(t *testing.T) {
 	dir := t.TempDir()
-	// dellaRecipe's models with one key large enough (64 Ki elements) that its Stager's fixed
-	// buffers are small next to the whole kernel's 16 bytes per element and delta.
-	keys := testKeys(t, 30)
-	var names []string
-	for k := range keys {
-		names = append(names, k)
-	}
-	slices.Sort(names)
-	keys[names[4]] = []int{256, 256}
-	src := "version 0.1.0\n"
-	for i := range 5 {
-		writeModel(t, filepath.Join(dir, fmt.Sprintf("m%d.safetensors", i)), ops.F16, keys, 70+uint64(i), nil)
-		src += fmt.Sprintf("model \"m%d.safetensors\" model_config=\"sdxl-sgm\" merge_space=\"weight\"\n", i)
-	}
-	src += fourDeltas +
+	// One key large enough (64 Ki elements) that its Stager's fixed buffers are small next to
+	// the whole kernel's 16 bytes per element and delta.
+	src := dellaRecipeShapes(t, dir, 70, true, map[int][]int{4: {256, 256}}) + fourDeltas +
 		"merge \"ties_sum_with_dropout\" &5 &6 &7 &8 probability=0.1 della_eps=-0.1 k=1.0 vote_sgn=true " +
 		"apply_median=true seed=241011\nmerge \"add_difference\" &0 &9\n"
 	prog := compileEra(t, dir, src, "")
