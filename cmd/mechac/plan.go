@@ -237,7 +237,9 @@ func keyBudget(limit int64, workers int, an *vm.Analysis, lag int64) int64 {
 // overhead any more, the first analysis stands (stageAbove 0). Without a budget it returns its
 // arguments as they are.
 func stageOverBudget(p *bytecode.Program, an *vm.Analysis, opts vm.Options, limit int64, workers int, lag, budget int64) (*vm.Analysis, int64, int64, int64, error) {
-	if limit <= 0 || budget <= 0 {
+	// Only a key whose whole peak is above the budget can change (vm's stagedOver): with
+	// none (x215a under 2 GiB, say) the analysis would be this one again.
+	if limit <= 0 || budget <= 0 || !slices.ContainsFunc(p.Keys, func(k bytecode.Key) bool { return k.Peak > budget }) {
 		return an, lag, budget, 0, nil
 	}
 	opts.StageAbove = budget

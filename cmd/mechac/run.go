@@ -289,12 +289,7 @@ func checkMemory(e *env, prog *bytecode.Program, an *vm.Analysis, quiet bool) er
 		return nil
 	}
 	peaks, chunked := an.Peaks, an.Chunked
-	largest := 0
-	for i := range peaks {
-		if peaks[i] > peaks[largest] {
-			largest = i
-		}
-	}
+	largest := largestPeak(peaks)
 	need := peaks[largest] + runtimeOverhead(1)
 	name := prog.Keys[largest].Name
 	switch {
@@ -318,17 +313,23 @@ func warnOverBudget(e *env, prog *bytecode.Program, an *vm.Analysis, limit, lag 
 	if len(prog.Keys) == 0 {
 		return
 	}
-	largest := 0
-	for i, p := range an.Peaks {
-		if p > an.Peaks[largest] {
-			largest = i
-		}
-	}
+	largest := largestPeak(an.Peaks)
 	if need := an.Peaks[largest] + runtimeOverhead(1) + lag; need > limit {
 		fmt.Fprintf(e.stderr, "warning: key %s alone needs %s%s, more than --max-memory %s: it runs with no other key in flight, and the peak goes past the limit (mechac plan --max-memory shows each key's need)\n",
 			prog.Keys[largest].Name, humanBytes(need),
 			keyCause(prog, stdlib.Default(), &prog.Keys[largest], an.Chunked[largest]), humanBytes(limit))
 	}
+}
+
+// largestPeak is the index of the largest of peaks (the first of equals; 0 for none).
+func largestPeak(peaks []int64) int {
+	largest := 0
+	for i, p := range peaks {
+		if p > peaks[largest] {
+			largest = i
+		}
+	}
+	return largest
 }
 
 // heapLive is the Go heap's live bytes as of the last collection (runtime/metrics).
