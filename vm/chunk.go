@@ -181,7 +181,8 @@ func (w *worker) runChunked(k *bytecode.Key) (bool, error) {
 		f.WillNeed(info.Name)
 	}
 	w.chunking = true
-	w.startRaw(m.stageCacheSize(k))
+	size, window := m.stageCacheSize(k)
+	w.startRaw(k, size, window)
 	defer func() {
 		w.chunking, w.stager, w.stagedIn, w.direct, w.rawReady = false, nil, nil, nil, false
 		w.endRaw()

@@ -51,3 +51,14 @@ var LazyLoads, LazyWidened = &lazyLoads, &lazyWidened
 // BatchReads and BatchKeys count the reads of batches of small keys and the keys they served
 // (read_batch.go).
 var BatchReads, BatchKeys = &batchReads, &batchKeys
+
+// MappedTensors, MapSweeps and MapReleased count the input tensors read through mappings, the
+// sweeps that unmapped them and the bytes unmapped (input_map.go).
+var MappedTensors, MapSweeps, MapReleased = &mappedTensors, &mapSweeps, &mapReleased
+
+// SetMapSweepBytes sets mapSweepBytes and returns the value it had.
+func SetMapSweepBytes(n int64) int64 {
+	old := mapSweepBytes
+	mapSweepBytes = n
+	return old
+}

@@ -192,6 +192,12 @@ func (w *worker) cachedRaw(input int, name string) (*rawInput, error) {
 	if err != nil {
 		return nil, err
 	}
+	if w.rawMapped {
+		if b := w.m.mapper.tensor(w, input, name); b != nil {
+			w.m.bytesRead.Add(info.Len())
+			return w.addRaw(rawInput{input: input, name: name, dtype: info.DType, data: b}), nil
+		}
+	}
 	buf := w.rawBuf(int(info.Len()))
 	if err := f.ReadRaw(name, buf); err != nil {
 		return nil, err
@@ -212,11 +218,12 @@ func (w *worker) rawBuf(n int) []byte {
 	return b
 }
 
-// startRaw turns the cache on for a key whose LOADs take size bytes (0: off), whole or in a
-// window of one chunk each.
-func (w *worker) startRaw(size int64, window bool) {
+// startRaw turns the cache on for key k whose LOADs take size bytes (0: off), whole or in a
+// window of one chunk each, and whole through mappings where the run maps k (input_map.go).
+func (w *worker) startRaw(k *bytecode.Key, size int64, window bool) {
 	w.raw = w.raw[:0]
 	w.rawOn, w.rawWindow, w.windowLo, w.windowN = size > 0, window && size > 0, 0, 0
+	w.rawMapped = w.rawOn && !w.rawWindow && w.m.mapsKey(k)
 	if !w.rawOn {
 		return
 	}
@@ -237,9 +244,11 @@ func (w *worker) closeRaw() {
 	w.rawArena = nil
 }
 
-// endRaw forgets the key's cached inputs (the arena stays for the next key).
+// endRaw forgets the key's cached inputs (the arena stays for the next key) and hands the
+// mapped ones to the mapper (input_map.go), which unmaps them in time.
 func (w *worker) endRaw() {
+	w.m.mapper.keyDone(w)
 	clear(w.raw)
-	w.raw, w.rawOn, w.rawWindow, w.rawNext = w.raw[:0], false, false, 0
+	w.raw, w.rawOn, w.rawWindow, w.rawMapped, w.rawNext = w.raw[:0], false, false, false, 0
 	w.rawArena = w.rawArena[:0]
 }

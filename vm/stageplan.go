@@ -3,6 +3,7 @@ package vm
 import (
 	"github.com/mechac/mechac/ops"
 	"github.com/mechac/mechac/vm/bytecode"
+	"github.com/mechac/mechac/vm/safetensors"
 )
 
 // StagedCall is the CALL of a key class that the VM runs in stages (stage.go, SPEC §5.4), as a
@@ -54,6 +55,13 @@ type Analysis struct {
 	// each key with its own cache bytes, and the arena outlives the key (a fresh one per key
 	// costs its page faults, more than the merge's own system time).
 	IdleStageCache int64
+	// MapBacklog is the memory a run without --max-memory may hold in pages of inputs that
+	// finished keys read through mappings and no sweep has unmapped yet (input_map.go):
+	// mapSweepBytes (at most the input files' size) where staged keys cache their inputs and
+	// the system maps them, else 0.
+	// The keys in flight's own mapped pages are at most their cache's bytes, which their
+	// peaks count.
+	MapBacklog int64
 	// ReadBatch is the memory each worker may keep for reading small staged keys' inputs
 	// together in a run without --max-memory (read_batch.go): BatchBufBytes where two keys
 	// or more batch, else 0.
@@ -86,6 +94,13 @@ func Analyze(p *bytecode.Program, opts Options) (*Analysis, error) {
 			}
 			a.IdleStageCache = max(a.IdleStageCache, need)
 		}
+	}
+	if a.IdleStageCache > 0 && !opts.NoMapInputs && mapsInputs {
+		var files int64 // (no more than the files hold, in whole pages)
+		for _, in := range p.Inputs {
+			files += (in.Size + safetensors.MapPageSize() - 1) / safetensors.MapPageSize() * safetensors.MapPageSize()
+		}
+		a.MapBacklog = min(mapSweepBytes, files)
 	}
 	if m.chunkElems <= 0 {
 		return a, nil

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"math"
 	"runtime"
+	"runtime/debug"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -80,6 +81,10 @@ type Options struct {
 	// NoReadBatch reads every key's inputs apart also where small staged keys could be read
 	// together (read_batch.go): for tests and comparisons; the bytes are the same.
 	NoReadBatch bool
+	// NoMapInputs copies a staged key's cached inputs from the files also where it could read
+	// them through mappings (input_map.go, which does so only without MaxMemory): for tests
+	// and comparisons; the bytes are the same.
+	NoMapInputs bool
 	// ChunkElems is the chunk length, in elements, of chunked execution (chunk.go): 0 means
 	// DefaultChunkElems, a negative value runs every key over whole tensors (for tests and
 	// comparisons). Values below 2 are raised to 2.
@@ -189,6 +194,8 @@ type machine struct {
 	noInPlace bool
 	// noRawKeys: Options.NoRawKeys.
 	noRawKeys bool
+	// mapper, without a memory budget, maps staged keys' inputs (input_map.go); nil: none.
+	mapper *inputMapper
 	// noStageCache: Options.NoStageCache.
 	noStageCache bool
 	// stageAbove: Options.StageAbove.
@@ -260,6 +267,9 @@ func Run(ctx context.Context, p *bytecode.Program, opts Options) (*Stats, error)
 		if f.Size != in.Size || (in.HeaderHash != "" && hex.EncodeToString(f.HeaderHash[:]) != in.HeaderHash) {
 			return nil, fmt.Errorf("%s changed since the plan was compiled (size or header differs); compile again", in.Path)
 		}
+	}
+	if opts.MaxMemory <= 0 && !opts.NoMapInputs && mapsInputs {
+		m.mapper = newInputMapper(files)
 	}
 	tensors := make([]safetensors.OutTensor, len(p.Keys))
 	var total int64
@@ -336,6 +346,10 @@ func Run(ctx context.Context, p *bytecode.Program, opts Options) (*Stats, error)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			if m.mapper != nil {
+				// A mapped input that shrinks faults; runGuarded makes that the key's error.
+				debug.SetPanicOnFault(true)
+			}
 			wk := newWorker(m)
 			defer wk.closeRaw()
 			wk.pooling = mem == nil
@@ -362,7 +376,7 @@ func Run(ctx context.Context, p *bytecode.Program, opts Options) (*Stats, error)
 				err := errWhole
 				if m.chunked(k) {
 					held := mem.acquire(m.admitPeak(k))
-					present, err = wk.runChunked(k)
+					present, err = wk.runGuarded(k, wk.runChunked)
 					mem.release(held)
 				}
 				if err == errWhole {
@@ -493,7 +507,9 @@ type worker struct {
 	rawNext int // where findRaw's search starts
 	// rawWindow is set when raw holds one chunk of each input (windowLo, windowN), not
 	// whole tensors.
-	rawWindow         bool
+	rawWindow bool
+	// rawMapped: raw's inputs are read through mappings (input_map.go), not into rawArena.
+	rawMapped         bool
 	windowLo, windowN int
 	rawArena          []byte
 	// rawScratch holds the bytes of a fused LOAD's chunk when the key has no cache.

@@ -160,6 +160,9 @@ func cmdPlan(e *env, args []string) error {
 	if *maxMem == "" && an.ReadBatch > 0 {
 		idleNote += fmt.Sprintf(" and each worker's %s for reading small keys together", humanBytes(an.ReadBatch))
 	}
+	if *maxMem == "" && an.MapBacklog > 0 {
+		idleNote += fmt.Sprintf(" and up to %s of inputs read through mappings and not unmapped yet", humanBytes(an.MapBacklog))
+	}
 	lagNote := ""
 	if lag > 0 {
 		lagNote = fmt.Sprintf(" and %s kept free for the collector", humanBytes(lag))
@@ -196,8 +199,9 @@ func predictPeak(an *vm.Analysis, n int, limit int64) (predicted, idle int64) {
 				idle += st.Def.Idle()
 			}
 		}
-		// And each worker's buffer for small keys read together (vm.Analysis.ReadBatch).
-		return predicted + idle + int64(n)*an.ReadBatch, idle
+		// And each worker's buffer for small keys read together (vm.Analysis.ReadBatch), and
+		// the mapped inputs not unmapped yet (vm.Analysis.MapBacklog).
+		return predicted + idle + int64(n)*an.ReadBatch + an.MapBacklog, idle
 	}
 	return predicted + int64(n)*an.IdleStageCache, 0
 }
@@ -280,8 +284,8 @@ func unlimitedPeak(predicted int64, workers int, live int64) int64 {
 
 // unlimitedGoLimit is the Go runtime's memory limit of a run without --max-memory: its
 // unlimitedPeak less what the process holds outside the limit's accounting, the binary's
-// pages (goLimitSlack) and each worker's staged input cache (an anonymous mapping, as under
-// goMemoryLimit), so that garbage does not fill the heap to those on top of them. Its floor,
+// pages (goLimitSlack), each worker's staged input cache (an anonymous mapping, as under
+// goMemoryLimit) and the mapped inputs' backlog (vm.Analysis.MapBacklog), so that garbage does not fill the heap to those on top of them. Its floor,
 // the live heap and the runtime overhead, keeps the collector from running back to back
 // where the caches are most of the prediction.
 //
@@ -289,7 +293,7 @@ func unlimitedPeak(predicted int64, workers int, live int64) int64 {
 // 1.53 GiB against 1.40 GiB printed (the heap alone reached the limit, 1.43 GiB, with ~0.9 GB
 // live); now both agree (BENCHMARKS.md, session 19).
 func unlimitedGoLimit(predicted int64, workers int, an *vm.Analysis, live int64) int64 {
-	l := unlimitedPeak(predicted, workers, live) - goLimitSlack - int64(workers)*an.IdleStageCache
+	l := unlimitedPeak(predicted, workers, live) - goLimitSlack - int64(workers)*an.IdleStageCache - an.MapBacklog
 	return max(l, live+runtimeOverhead(workers))
 }
 
