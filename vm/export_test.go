@@ -52,9 +52,9 @@ var LazyLoads, LazyWidened = &lazyLoads, &lazyWidened
 // (read_batch.go).
 var BatchReads, BatchKeys = &batchReads, &batchKeys
 
-// MappedTensors, MapSweeps and MapReleased count the input tensors read through mappings, the
-// sweeps that unmapped them and the bytes unmapped (input_map.go).
-var MappedTensors, MapSweeps, MapReleased = &mappedTensors, &mapSweeps, &mapReleased
+// MappedTensors and MapSweeps count the input tensors read through mappings and the sweeps
+// that unmapped them (input_map.go).
+var MappedTensors, MapSweeps = &mappedTensors, &mapSweeps
 
 // SetMapSweepBytes sets mapSweepBytes and returns the value it had.
 func SetMapSweepBytes(n int64) int64 {

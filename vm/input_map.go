@@ -3,7 +3,6 @@ package vm
 import (
 	"fmt"
 	"runtime"
-	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -11,7 +10,7 @@ import (
 	"github.com/mechac/mechac/vm/safetensors"
 )
 
-// Staged keys' inputs read through mappings (safetensors.MapTensor). Without a memory budget,
+// Staged keys' inputs read through mappings (safetensors.Mappings). Without a memory budget,
 // a staged key whose inputs fit its cache (stage_cache.go) takes each input's bytes from a
 // mapping of the whole file instead of copying them into the worker's cache: every pass reads
 // the page cache's own pages. On the scale-4 TIES benchmark this took the copies (~16% of
@@ -20,10 +19,10 @@ import (
 // session 26).
 //
 // The mapped pages a key read count in the process's resident memory until they are
-// unmapped. When a key ends, its ranges join a list; once the list covers mapSweepBytes (in
-// whole huge pages), a sweep unmaps them, except the pages of the keys the other workers are
-// running (which would only fault back in). The resident memory the mappings add is then at
-// most the running keys' inputs, as the cache's was, plus mapSweepBytes (SPEC §5.2).
+// unmapped. When a key ends, its ranges' pages are counted; once the finished keys' come to
+// mapSweepBytes (in whole huge pages), a sweep unmaps every mapped page (keyDone). The
+// resident memory the mappings add is then at most the running keys' inputs, as the cache's
+// was, plus mapSweepBytes (SPEC §5.4).
 //
 // A key is mapped only when the pages its inputs span (whole 2 MiB pages: a mapping's
 // granule in resident memory) come to at most the cache's limit, stageCacheBytes: what a
@@ -41,17 +40,18 @@ import (
 // NoMapInputs turns it off.
 
 // mapSweepBytes is how much the finished keys' mapped ranges cover (in 2 MiB pages) before a
-// sweep unmaps them. Each sweep makes one madvise call per input range, each of which flushes
-// the other workers' TLBs: 16, 64 and 256 MiB took the same time on the scale-4 TIES
-// benchmark (5 interleaved runs each), 256 MiB with 40 MB more peak RSS. A variable for the
-// tests.
+// sweep unmaps them. A sweep is one madvise call, which flushes the other workers' TLBs (one
+// call per input and sweep cost ~1.6% of the scale-4 TIES run's CPU time; one per sweep
+// ~1.1%, mostly the unmapping itself; 6 interleaved pairs 1.652 -> 1.588 CPU-s). A variable
+// for the tests.
 var mapSweepBytes int64 = 64 << 20
 
-// mapsInputs: the system maps files as MapTensor needs (Linux; elsewhere every input is read).
+// mapsInputs: the system maps files as safetensors.Mappings needs (Linux; elsewhere every
+// input is read).
 const mapsInputs = runtime.GOOS == "linux"
 
-// Counts for the tests: tensors served by a mapping, sweeps, bytes unmapped.
-var mappedTensors, mapSweeps, mapReleased atomic.Int64
+// Counts for the tests: tensors served by a mapping, and sweeps.
+var mappedTensors, mapSweeps atomic.Int64
 
 // mappedRange is a range of an input file's offsets that a key read through the mapping.
 type mappedRange struct {
@@ -61,25 +61,22 @@ type mappedRange struct {
 
 // inputMapper hands out mapped tensors and unmaps them once used (see above).
 type inputMapper struct {
+	maps   *safetensors.Mappings
 	inputs []*safetensors.File
 	// off is set when a mapping failed: the run reads its inputs instead.
 	off atomic.Bool
 
 	mu sync.Mutex
-	// running is each worker's current key's ranges (a worker's entry is its own; the sweep
-	// reads the others').
-	running map[*worker][]mappedRange
-	// done is the finished keys' ranges not unmapped yet; doneBytes the bytes of their
-	// pages, where a page the input's previous range had (donePages: per input, that range's
-	// pages) is not counted again. Pages shared by ranges further apart count twice, which
-	// only sweeps sooner.
-	done      []mappedRange
+	// doneBytes is the bytes of the pages finished keys mapped since the last sweep, where a
+	// page the input's previous range had (donePages: per input, that range's pages) is not
+	// counted again. Pages shared by ranges further apart count twice, which only sweeps
+	// sooner.
 	doneBytes int64
 	donePages []mappedRange
 }
 
 func newInputMapper(inputs []*safetensors.File) *inputMapper {
-	return &inputMapper{inputs: inputs, running: map[*worker][]mappedRange{}, donePages: make([]mappedRange, len(inputs))}
+	return &inputMapper{maps: safetensors.NewMappings(inputs), inputs: inputs, donePages: make([]mappedRange, len(inputs))}
 }
 
 // mapsKey reports whether staged key k, whose inputs its cache would hold whole, reads them
@@ -107,129 +104,63 @@ func (mp *inputMapper) tensor(w *worker, input int, name string) []byte {
 	if mp == nil || mp.off.Load() {
 		return nil
 	}
-	f := mp.inputs[input]
-	b, err := f.MapTensor(name)
+	b, err := mp.maps.Tensor(input, name)
 	if err != nil {
 		mp.off.Store(true) // no mapping here: every read is a copy, as without the mapper
 		return nil
 	}
-	t := f.Tensors[name]
+	t := mp.inputs[input].Tensors[name]
 	mappedTensors.Add(1)
-	mp.mu.Lock()
-	mp.running[w] = append(mp.running[w], mappedRange{input, t.Begin, t.End})
-	mp.mu.Unlock()
+	w.mappedRanges = append(w.mappedRanges, mappedRange{input, t.Begin, t.End})
 	return b
 }
 
-// keyDone moves the worker's ranges to the finished ones, and sweeps when they cover
-// mapSweepBytes.
+// keyDone counts the pages of the worker's key's ranges, and sweeps when the finished keys'
+// come to mapSweepBytes: every mapped page of every input is unmapped, with one system call
+// (safetensors.Mappings.Release), also those of the keys other workers are running, which
+// fault them back in (a few faults of 2 MiB each, against a TLB flush per call and input).
 func (mp *inputMapper) keyDone(w *worker) {
-	if mp == nil {
-		return
-	}
-	mp.mu.Lock()
-	defer mp.mu.Unlock()
-	rs := mp.running[w]
-	if len(rs) == 0 {
+	if mp == nil || len(w.mappedRanges) == 0 {
 		return
 	}
 	page := safetensors.MapPageSize()
-	for _, r := range rs {
-		mp.done = append(mp.done, r)
+	mp.mu.Lock()
+	for _, r := range w.mappedRanges {
 		lo, hi := r.lo/page*page, (r.hi+page-1)/page*page
 		prev := mp.donePages[r.input]
 		mp.doneBytes += hi - lo - max(0, min(hi, prev.hi)-max(lo, prev.lo))
 		mp.donePages[r.input] = mappedRange{r.input, lo, hi}
 	}
-	mp.running[w] = rs[:0]
-	if mp.doneBytes >= mapSweepBytes {
-		mp.sweep(w)
+	sweep := mp.doneBytes >= mapSweepBytes
+	if sweep {
+		mp.doneBytes = 0
+		clear(mp.donePages)
+	}
+	mp.mu.Unlock()
+	w.mappedRanges = w.mappedRanges[:0]
+	if sweep && mp.maps.Release() {
+		mapSweeps.Add(1)
 	}
 }
 
-// sweep unmaps the finished keys' ranges, widened to whole pages, but for the pages of the
-// keys other workers than w are running. mp.mu is held.
-func (mp *inputMapper) sweep(w *worker) {
-	page := safetensors.MapPageSize()
-	var busy []mappedRange
-	for o, rs := range mp.running {
-		if o != w {
-			busy = append(busy, rs...)
-		}
-	}
-	for _, r := range mergeRanges(mp.done, page) {
-		for _, piece := range subtractRanges(r, busy, page) {
-			mapReleased.Add(mp.inputs[piece.input].ReleaseMapped(piece.lo, piece.hi))
-		}
-	}
-	mapSweeps.Add(1)
-	mp.done, mp.doneBytes = mp.done[:0], 0
-	clear(mp.donePages)
-}
-
-// mergeRanges returns rs widened to whole pages and merged where they touch, by input and
-// offset.
-func mergeRanges(rs []mappedRange, page int64) []mappedRange {
-	out := make([]mappedRange, 0, len(rs))
-	for _, r := range rs {
-		out = append(out, mappedRange{r.input, r.lo / page * page, (r.hi + page - 1) / page * page})
-	}
-	slices.SortFunc(out, func(a, b mappedRange) int {
-		if a.input != b.input {
-			return a.input - b.input
-		}
-		return int(min(max(a.lo-b.lo, -1), 1))
-	})
-	merged := out[:0]
-	for _, r := range out {
-		if n := len(merged); n > 0 && merged[n-1].input == r.input && r.lo <= merged[n-1].hi {
-			merged[n-1].hi = max(merged[n-1].hi, r.hi)
-			continue
-		}
-		merged = append(merged, r)
-	}
-	return merged
-}
-
-// subtractRanges returns the parts of r (whole pages) outside every range of busy of the
-// same input widened to whole pages, in order.
-func subtractRanges(r mappedRange, busy []mappedRange, page int64) []mappedRange {
-	out := []mappedRange{r}
-	for _, b := range busy {
-		if b.input != r.input {
-			continue
-		}
-		lo, hi := b.lo/page*page, (b.hi+page-1)/page*page
-		next := out[:0:0]
-		for _, p := range out {
-			if hi <= p.lo || lo >= p.hi {
-				next = append(next, p)
-				continue
-			}
-			if p.lo < lo {
-				next = append(next, mappedRange{p.input, p.lo, lo})
-			}
-			if hi < p.hi {
-				next = append(next, mappedRange{p.input, hi, p.hi})
-			}
-		}
-		out = next
-	}
-	return out
-}
-
-// mapFaultError is the error of a key whose mapped input faulted: the file shrank (or its
-// storage failed) while the run read it. What the key read is unknown, so the run stops.
+// faultError is the error of a key whose mapped input faulted at addr: the file shrank (or
+// its storage failed) while the run read it. What the key read is unknown, so the run stops.
+// Nil when addr is not in a mapping.
 func (mp *inputMapper) faultError(addr uintptr) error {
 	if mp == nil {
 		return nil
 	}
-	for _, f := range mp.inputs {
-		if f.MappedFault(addr) {
-			return fmt.Errorf("%s: reading it faulted (at %#x): the file was truncated or its storage failed while the merge read it", f.Path, addr)
-		}
+	if path, ok := mp.maps.Fault(addr); ok {
+		return fmt.Errorf("%s: reading it faulted (at %#x): the file was truncated or its storage failed while the merge read it", path, addr)
 	}
 	return nil
+}
+
+// close unmaps the inputs at the end of a run.
+func (mp *inputMapper) close() {
+	if mp != nil {
+		mp.maps.Close()
+	}
 }
 
 // runGuarded is run(k), with a fault in a mapped input (the file shrank while the key read

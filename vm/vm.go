@@ -270,6 +270,7 @@ func Run(ctx context.Context, p *bytecode.Program, opts Options) (*Stats, error)
 	}
 	if opts.MaxMemory <= 0 && !opts.NoMapInputs && mapsInputs {
 		m.mapper = newInputMapper(files)
+		defer m.mapper.close() // (after the workers: Run waits for them before it returns)
 	}
 	tensors := make([]safetensors.OutTensor, len(p.Keys))
 	var total int64
@@ -509,7 +510,9 @@ type worker struct {
 	// whole tensors.
 	rawWindow bool
 	// rawMapped: raw's inputs are read through mappings (input_map.go), not into rawArena.
-	rawMapped         bool
+	rawMapped bool
+	// mappedRanges is the ranges of the input files the key read through mappings.
+	mappedRanges      []mappedRange
 	windowLo, windowN int
 	rawArena          []byte
 	// rawScratch holds the bytes of a fused LOAD's chunk when the key has no cache.

@@ -11,7 +11,7 @@ import (
 	"testing"
 )
 
-// mappedFile writes a file of two float16 tensors, "a" (n elements) then "b" (3 MiB of them,
+// mappedFile writes a file of two float16 tensors, "a" (n elements) then "b" (3 Mi of them,
 // so that it spans several huge pages), and opens it.
 func mappedFile(t *testing.T, n int) (*File, []byte, string) {
 	t.Helper()
@@ -23,7 +23,7 @@ func mappedFile(t *testing.T, n int) (*File, []byte, string) {
 	}
 	header := fmt.Sprintf(`{"a":{"dtype":"F16","shape":[%d],"data_offsets":[0,%d]},"b":{"dtype":"F16","shape":[%d],"data_offsets":[%d,%d]}}`,
 		n, 2*n, nb, 2*n, len(data))
-	path := writeTemp(t, "m.safetensors", rawFile(header, data))
+	path := writeTemp(t, fmt.Sprintf("m%d.safetensors", n), rawFile(header, data))
 	f, err := Open(path)
 	if err != nil {
 		t.Fatal(err)
@@ -32,54 +32,59 @@ func mappedFile(t *testing.T, n int) (*File, []byte, string) {
 	return f, data, path
 }
 
-// MapTensor gives the bytes ReadRaw reads, before and after ReleaseMapped (which unmaps
-// whole huge pages around the range and leaves the bytes readable), and at an unaligned start.
-func TestMapTensor(t *testing.T) {
-	f, data, _ := mappedFile(t, 1000)
-	for _, name := range []string{"a", "b"} {
-		m, err := f.MapTensor(name)
-		if err != nil {
-			t.Fatal(err)
+// Mappings.Tensor gives the bytes ReadRaw reads, for two files in one reservation, each at a
+// huge-page boundary; after Release (which unmaps every page) the bytes are the same; after
+// Close nothing is mapped.
+func TestMappings(t *testing.T) {
+	f1, _, _ := mappedFile(t, 1000)
+	f2, data2, _ := mappedFile(t, 5)
+	ms := NewMappings([]*File{f1, f2})
+	defer ms.Close()
+	if ms.Release() {
+		t.Error("Release before any mapping reported pages")
+	}
+	for i, f := range []*File{f1, f2} {
+		for _, name := range []string{"a", "b"} {
+			m, err := ms.Tensor(i, name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			buf := make([]byte, f.Tensors[name].Len())
+			if err := f.ReadRaw(name, buf); err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(m, buf) || cap(m) != len(m) {
+				t.Fatalf("file %d %s: the mapping's %d bytes (cap %d) differ from ReadRaw's", i, name, len(m), cap(m))
+			}
+			if p := uintptrOf(m) - uintptr(f.Tensors[name].Begin); p%uintptr(MapPageSize()) != 0 {
+				t.Errorf("file %d mapped at %#x, not %d-aligned", i, p, MapPageSize())
+			}
 		}
-		buf := make([]byte, f.Tensors[name].Len())
-		if err := f.ReadRaw(name, buf); err != nil {
-			t.Fatal(err)
-		}
-		if !bytes.Equal(m, buf) || cap(m) != len(m) {
-			t.Fatalf("%s: the mapping's %d bytes (cap %d) differ from ReadRaw's", name, len(m), cap(m))
-		}
 	}
-	if p := uintptrOf(f.mapped()); p%uintptr(MapPageSize()) != 0 {
-		t.Errorf("mapping at %#x, not %d-aligned", p, MapPageSize())
+	if !ms.Release() {
+		t.Error("Release reported nothing released")
 	}
-	b := f.Tensors["b"]
-	if got := f.ReleaseMapped(b.Begin+1, b.Begin+2); got != MapPageSize() {
-		t.Errorf("ReleaseMapped of 1 byte released %d bytes, want one huge page", got)
+	m, _ := ms.Tensor(1, "b")
+	if !bytes.Equal(m, data2[10:]) {
+		t.Error("tensor b differs after the pages were released")
 	}
-	if got := f.ReleaseMapped(-5, f.Size+MapPageSize()); got != f.Size {
-		t.Errorf("ReleaseMapped past the file's ends released %d bytes, want the file's %d", got, f.Size)
+	if _, err := ms.Tensor(0, "c"); err == nil {
+		t.Error("Tensor of a missing tensor: no error")
 	}
-	m, _ := f.MapTensor("b")
-	if !bytes.Equal(m, data[2000:]) {
-		t.Error("tensor b differs after its pages were released")
-	}
-	if _, err := f.MapTensor("c"); err == nil {
-		t.Error("MapTensor of a missing tensor: no error")
-	}
-	f.Close()
-	if got := f.ReleaseMapped(0, f.Size); got != 0 {
-		t.Errorf("ReleaseMapped after Close released %d bytes", got)
-	}
-	if _, err := f.MapTensor("a"); err == nil {
-		t.Error("MapTensor after Close: no error")
+	ms.Close()
+	if ms.Release() {
+		t.Error("Release after Close reported pages")
 	}
 }
 
 // A file truncated while mapped faults on a read past its new end; with SetPanicOnFault the
-// fault is a panic that recover sees, at an address MappedFault attributes to the file.
-func TestMappedFaultTruncated(t *testing.T) {
-	f, _, path := mappedFile(t, 1000)
-	m, err := f.MapTensor("b")
+// fault is a panic that recover sees, at an address Fault attributes to the file.
+func TestMappingsFaultTruncated(t *testing.T) {
+	f1, _, _ := mappedFile(t, 1000)
+	f2, _, path := mappedFile(t, 1000)
+	ms := NewMappings([]*File{f1, f2})
+	defer ms.Close()
+	m, err := ms.Tensor(1, "b")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,12 +95,12 @@ func TestMappedFaultTruncated(t *testing.T) {
 	if !ok {
 		t.Fatal("reading past the truncated end did not fault")
 	}
-	if !f.MappedFault(addr) {
-		t.Errorf("fault at %#x not in the mapping [%#x, +%d)", addr, uintptrOf(f.mapped()), len(f.mapped()))
+	if got, ok := ms.Fault(addr); !ok || got != path {
+		t.Errorf("fault at %#x attributed to %q, %v; want %s", addr, got, ok, path)
 	}
 	var other [1]byte
-	if f.MappedFault(uintptrOf(other[:])) {
-		t.Error("MappedFault claims an address outside the mapping")
+	if got, ok := ms.Fault(uintptrOf(other[:])); ok {
+		t.Errorf("Fault claims an address outside the mappings for %s", got)
 	}
 }
 

@@ -7,9 +7,12 @@ import (
 	"unsafe"
 )
 
-// mapFile maps nothing here: the VM reads the file instead. (Other systems can map files,
-// but the alignment and release this package relies on are Linux's.)
-func mapFile(*os.File, int64) ([]byte, error) { return nil, errNoMapping }
+// Nothing is mapped here: the VM reads the files instead. (Other systems can map files, but
+// the alignment and release this package relies on are Linux's.)
+
+func reserveAligned(int) ([]byte, error) { return nil, errNoMapping }
+
+func mapFileAt(*os.File, []byte) ([]byte, error) { return nil, errNoMapping }
 
 func releaseMapping([]byte) error { return errNoMapping }
 

@@ -442,9 +442,6 @@ type File struct {
 		sync.Mutex
 		lo, hi int64
 	}
-
-	// mapping is the whole file mapped (mapped.go), made by the first MapTensor.
-	mapping fileMapping
 }
 
 // Open opens a safetensors file and validates its header (see ReadHeader). Error messages are
@@ -472,11 +469,8 @@ func Open(path string) (*File, error) {
 	return &File{Header: h, f: f, conn: conn}, nil
 }
 
-// Close closes the file and unmaps it (MapTensor's slices are invalid after it).
-func (f *File) Close() error {
-	f.closeMapping()
-	return f.f.Close()
-}
+// Close closes the file.
+func (f *File) Close() error { return f.f.Close() }
 
 func (f *File) lookup(name string) (*TensorInfo, error) {
 	t, ok := f.Tensors[name]
