@@ -486,3 +486,171 @@ idone:
 	SETCS        ok+72(FP)
 	VZEROUPPER
 	RET
+
+// The integer vote over one shared float16 base (tiesVote16F16IntSharedAVX512): where every
+// model's delta is from the same stored float16 base b, the base is widened in registers,
+// once per 32 columns for all the models, as B = float32(b) * 2^24 (exact), and each model's
+// scaled difference D = float32(m) * 2^24 - B is one FMA: (m - b) * 2^24 exactly, an
+// integer below 2^24 in magnitude where |m - b| < 1 (one rounding of an exact integer). Its
+// int32 conversion is tiesVote16F16IntAVX512's, its sign the difference's (zeros included:
+// an FMA's exact zero takes the sign x - y does), and bits(|D|) = bits(|m - b|) + 24<<23
+// for every nonzero |m - b| of the integer vote's (normal float32 either way), so the
+// thresholds come scaled (tiesLom1Scaled) and the keep decisions, sums, counts and outputs
+// are tiesVote16F16IntAVX512's, bit for bit. The premise check is bits(|D|) < bits(2^24).
+// It takes the base's float32 widening pass (tiesBase16To32AVX512) and the vote's VMULPS away.
+
+// VSHARED_ADD adds the sixteen columns of the model at R10 (float16 at OFF(R10)(SI*1)) over the
+// scaled base BASE to the vote P, N, C, CN, as imodels does: Z27 is the model's scaled lom1.
+#define VSHARED_ADD(OFF, BASE, P, N, C, CN, T0, T2, KK, KN) \
+	VCVTPH2PS    OFF(R10)(SI*1), T0 \
+	VFMSUB213PS  BASE, Z28, T0 \
+	VPANDD       Z21, T0, T2 \
+	VPMAXUD      T2, Z9, Z9 \
+	VPCMPGTD     Z27, T2, KK \
+	VPCMPGTD     T0, Z26, KK, KN \
+	VPSUBD       Z20, C, KK, C \
+	VPSUBD       Z20, CN, KN, CN \
+	VCVTPS2DQ    T0, T0 \
+	VPADDD       T0, P, KK, P \
+	VPADDD       T0, N, KN, N
+
+// SHARED_BASE_F64 sets Z7 and Z8 to the float64 base of the sixteen columns whose scaled
+// float32 base is in BASE (BASEY its low half): B * 2^-24, exact, the addend of
+// INT16_FINISH_ADD.
+#define SHARED_BASE_F64(BASEY, BASE) \
+	VCVTPS2PD      BASEY, Z7 \
+	VMULPD         Z29, Z7, Z7 \
+	VEXTRACTF32X8  $1, BASE, Y8 \
+	VCVTPS2PD      Y8, Z8 \
+	VMULPD         Z29, Z8, Z8
+
+// func tiesVote16F16IntSharedAVX512(raws **byte, base *byte, lom1s *int32, r int, out *float64, n int, add *float64, addBase bool, w float64) (ok bool)
+// tiesVote16F16IntAVX512 over the float16 base at base, shared by the r < 128 models, with
+// the scaled thresholds lom1s (see above): with add not nil each output is FMA(vote, w,
+// add[j]); with addBase, FMA(vote, w, float64(b[j])). n is a positive multiple of 16.
+TEXT ·tiesVote16F16IntSharedAVX512(SB), NOSPLIT, $0-73
+	MOVQ raws+0(FP), R9
+	MOVQ base+8(FP), R12
+	MOVQ lom1s+16(FP), R11
+	MOVQ r+24(FP), R8
+	MOVQ out+32(FP), DI
+	MOVQ n+40(FP), CX
+	MOVQ add+48(FP), R14
+	MOVBQZX addBase+56(FP), R15
+	VBROADCASTSD w+64(FP), Z31
+	VPBROADCASTD i32Abs<>(SB), Z21
+	VPTERNLOGD   $0xff, Z20, Z20, Z20 // -1
+	VPXORD       Z26, Z26, Z26         // 0
+	VPBROADCASTD f32Two24<>(SB), Z28
+	VPBROADCASTQ f64TwoM24<>(SB), Z29
+	VPBROADCASTD i32One<>(SB), Z30
+	VPXORD       Z9, Z9, Z9            // the largest bits(|D|)
+	XORQ         DX, DX                // the byte offset of column j in float64s
+	XORQ         SI, SI                // in float16s
+	CMPQ         CX, $32
+	JLT          scols
+
+scols32:
+	VCVTPH2PS (R12)(SI*1), Z22
+	VCVTPH2PS 32(R12)(SI*1), Z23
+	VMULPS    Z28, Z22, Z22
+	VMULPS    Z28, Z23, Z23
+	VPXORD Z16, Z16, Z16
+	VPXORD Z17, Z17, Z17
+	VPXORD Z18, Z18, Z18
+	VPXORD Z19, Z19, Z19
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+	VPXORD Z14, Z14, Z14
+	VPXORD Z15, Z15, Z15
+	XORQ   BX, BX
+
+smodels32:
+	MOVQ         (R9)(BX*8), R10
+	VPBROADCASTD (R11)(BX*4), Z27
+	PREFETCHT0   1024(R10)(SI*1) // as tiesVote16F16IntAVX512's
+	VSHARED_ADD(0, Z22, Z16, Z17, Z18, Z19, Z0, Z2, K1, K2)
+	VSHARED_ADD(32, Z23, Z12, Z13, Z14, Z15, Z4, Z5, K4, K5)
+	INCQ         BX
+	CMPQ         BX, R8
+	JLT          smodels32
+
+	TESTQ       R14, R14
+	JNZ         sadd32
+	TESTQ       R15, R15
+	JNZ         sbase32
+	INT16_FINISH(Z16, Z17, Z18, Z19, (DI)(DX*1), 64(DI)(DX*1))
+	INT16_FINISH(Z12, Z13, Z14, Z15, 128(DI)(DX*1), 192(DI)(DX*1))
+	JMP         snext32
+
+sadd32:
+	VMOVUPD     (R14)(DX*1), Z7
+	VMOVUPD     64(R14)(DX*1), Z8
+	INT16_FINISH_ADD(Z16, Z17, Z18, Z19, (DI)(DX*1), 64(DI)(DX*1))
+	VMOVUPD     128(R14)(DX*1), Z7
+	VMOVUPD     192(R14)(DX*1), Z8
+	INT16_FINISH_ADD(Z12, Z13, Z14, Z15, 128(DI)(DX*1), 192(DI)(DX*1))
+	JMP         snext32
+
+sbase32:
+	SHARED_BASE_F64(Y22, Z22)
+	INT16_FINISH_ADD(Z16, Z17, Z18, Z19, (DI)(DX*1), 64(DI)(DX*1))
+	SHARED_BASE_F64(Y23, Z23)
+	INT16_FINISH_ADD(Z12, Z13, Z14, Z15, 128(DI)(DX*1), 192(DI)(DX*1))
+
+snext32:
+	ADDQ        $256, DX
+	ADDQ        $64, SI
+	SUBQ        $32, CX
+	CMPQ        CX, $32
+	JGE         scols32
+	TESTQ       CX, CX
+	JZ          sdone
+
+scols:
+	VCVTPH2PS (R12)(SI*1), Z22
+	VMULPS    Z28, Z22, Z22
+	VPXORD Z16, Z16, Z16
+	VPXORD Z17, Z17, Z17
+	VPXORD Z18, Z18, Z18
+	VPXORD Z19, Z19, Z19
+	XORQ   BX, BX
+
+smodels:
+	MOVQ         (R9)(BX*8), R10
+	VPBROADCASTD (R11)(BX*4), Z27
+	VSHARED_ADD(0, Z22, Z16, Z17, Z18, Z19, Z0, Z2, K1, K2)
+	INCQ         BX
+	CMPQ         BX, R8
+	JLT          smodels
+
+	TESTQ       R14, R14
+	JNZ         sadd
+	TESTQ       R15, R15
+	JNZ         sbase
+	INT16_FINISH(Z16, Z17, Z18, Z19, (DI)(DX*1), 64(DI)(DX*1))
+	JMP         snext
+
+sadd:
+	VMOVUPD     (R14)(DX*1), Z7
+	VMOVUPD     64(R14)(DX*1), Z8
+	INT16_FINISH_ADD(Z16, Z17, Z18, Z19, (DI)(DX*1), 64(DI)(DX*1))
+	JMP         snext
+
+sbase:
+	SHARED_BASE_F64(Y22, Z22)
+	INT16_FINISH_ADD(Z16, Z17, Z18, Z19, (DI)(DX*1), 64(DI)(DX*1))
+
+snext:
+	ADDQ        $128, DX
+	ADDQ        $32, SI
+	SUBQ        $16, CX
+	JNZ         scols
+
+sdone:
+	VPBROADCASTD f32Two24<>(SB), Z0
+	VPCMPUD      $1, Z0, Z9, K1 // bits(|D|) < bits(2^24)
+	KORTESTW     K1, K1
+	SETCS        ok+72(FP)
+	VZEROUPPER
+	RET

@@ -223,6 +223,18 @@ func TestTiesVoteInt512(t *testing.T) {
 		if ok != premise {
 			t.Fatalf("case %d (r %d, n %d, kind %d): ok %v, premise %v", iter, r, n, kind, ok, premise)
 		}
+		if nb == 1 && kind != 3 {
+			// The shared-base vote's premise check: the same verdict.
+			base16 := make([]byte, 2*n)
+			num.EncodeInto(base16, bases[0], ops.F16, false)
+			sv := tiesIntVote{lom1: lom1f, lom1s: make([]int32, r), baseT: make([][]byte, r)}
+			for i := range r {
+				sv.lom1s[i], sv.baseT[i] = tiesLom1Scaled(lom1f[i]), base16
+			}
+			if sok := sv.vote(ptrs, make([][]float64, r), n, make([]float64, n), nil, false, 0); sok != premise || sv.base16 != 1 {
+				t.Fatalf("case %d (r %d, n %d, kind %d): shared-base ok %v (%d tiles), premise %v", iter, r, n, kind, sok, sv.base16, premise)
+			}
+		}
 		if !ok {
 			continue
 		}
@@ -283,8 +295,30 @@ func TestTiesVoteInt512(t *testing.T) {
 		if !iv.vote(ptrs, make([][]float64, r), n, gotAdd, nil, true, w) {
 			t.Fatalf("case %d: the vote from stored bases declined", iter)
 		}
-		iv.baseT = nil
 		same("stored base added", gotAdd, wantAdd)
+		// The one stored base widened in registers (tiesVote16F16IntSharedAVX512), with the
+		// thresholds scaled: alone, with the base added, and with another addend.
+		iv.lom1s = make([]int32, r)
+		for i := range r {
+			iv.lom1s[i] = tiesLom1Scaled(lom1f[i])
+		}
+		clear(got)
+		if !iv.vote(ptrs, make([][]float64, r), n, got, nil, false, 0) {
+			t.Fatalf("case %d: the shared-base vote declined", iter)
+		}
+		same("shared base", got, want)
+		clear(gotAdd)
+		if !iv.vote(ptrs, make([][]float64, r), n, gotAdd, nil, true, w) {
+			t.Fatalf("case %d: the shared-base vote with the base added declined", iter)
+		}
+		same("shared base added", gotAdd, wantAdd)
+		vecAddScaled(wantAdd, a, want, w)
+		clear(gotAdd)
+		if !iv.vote(ptrs, make([][]float64, r), n, gotAdd, a, false, w) {
+			t.Fatalf("case %d: the shared-base vote with an add declined", iter)
+		}
+		same("shared base, add", gotAdd, wantAdd)
+		iv.baseT, iv.lom1s = nil, nil
 	}
 	t.Logf("%d of 2000 cases took the integer vote", oks)
 	if oks < 500 {
@@ -316,6 +350,29 @@ func TestTiesLom1F32(t *testing.T) {
 			want := math.Float64bits(float64(x)) >= lo
 			if got := int32(math.Float32bits(x)) > m; got != want {
 				t.Fatalf("lo %x (%g), x %g: keep %v, want %v", lo, math.Float64frombits(lo), x, got, want)
+			}
+		}
+	}
+}
+
+// tiesLom1Scaled keeps what tiesLom1F32's threshold keeps, for the integer vote's differences
+// scaled by 2^24: zero and the multiples of 2^-24 below 1, against thresholds of every kind.
+func TestTiesLom1Scaled(t *testing.T) {
+	rng := rand.New(rand.NewPCG(59, 60))
+	lom1s := []int32{-1, 0, 1, 0x337fffff, 0x33800000, 0x33800001, 0x3f7fffff, 0x3f800000, 0x7f7fffff, 0x7fffffff}
+	for range 200 {
+		lom1s = append(lom1s, tiesLom1F32(math.Float64bits(rng.Float64()*math.Pow(2, float64(-rng.IntN(30))))))
+	}
+	ds := []float32{0, 0x1p-24, 0x2p-24, 1 - 0x1p-24}
+	for range 2000 {
+		ds = append(ds, float32(rng.IntN(1<<24))*0x1p-24)
+	}
+	for _, l := range lom1s {
+		s := tiesLom1Scaled(l)
+		for _, d := range ds {
+			keep := int32(math.Float32bits(d)) > l
+			if got := int32(math.Float32bits(d*(1<<24))) > s; got != keep {
+				t.Fatalf("lom1 %#x (scaled %#x), |d| %g: keep %v scaled, %v not", l, s, d, got, keep)
 			}
 		}
 	}

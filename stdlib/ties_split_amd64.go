@@ -153,9 +153,23 @@ func (iv *tiesIntVote) vote(ptrs []*byte, bases [][]float64, n int, out, add []f
 	if len(iv.lom1) < r || r >= 128 {
 		return false
 	}
+	stored := func(i int) bool { return i < len(iv.baseT) && len(iv.baseT[i]) >= 2*n }
+	if shared := stored(0) && len(iv.lom1s) >= r; shared {
+		// The usual case: every delta from one stored float16 base, widened in registers.
+		for i := 1; i < r && shared; i++ {
+			shared = stored(i) && &iv.baseT[i][0] == &iv.baseT[0][0]
+		}
+		if shared {
+			var ap *float64
+			if add != nil {
+				ap = &add[:n][0]
+			}
+			iv.base16++
+			return tiesVote16F16IntSharedAVX512(&ptrs[0], &iv.baseT[0][0], &iv.lom1s[0], r, &out[0], n, ap, add == nil && addBase, w)
+		}
+	}
 	iv.bptrs = tiesResize(iv.bptrs, r)
 	defer clear(iv.bptrs)
-	stored := func(i int) bool { return i < len(iv.baseT) && len(iv.baseT[i]) >= 2*n }
 	distinct := 0
 	for i := range r {
 		if i > 0 { // the usual case: one base for every delta
@@ -344,3 +358,6 @@ func tiesKeysSplitFast(dst []uint32, a, b []byte, lo, hi uint32) (scanned, below
 	}
 	return n, below, dst[:len(dst)+m]
 }
+
+//go:noescape
+func tiesVote16F16IntSharedAVX512(raws **byte, base *byte, lom1s *int32, r int, out *float64, n int, add *float64, addBase bool, w float64) (ok bool)

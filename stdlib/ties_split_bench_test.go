@@ -53,11 +53,19 @@ func BenchmarkTiesVoteF16(b *testing.B) {
 	for i := range r {
 		iv.lom1[i] = tiesLom1F32(uint64(lom1[i] + 1))
 	}
-	// float64: the float64 vote alone; int: the integer vote where it can (all of it here).
+	// The same from the stored float16 base, widened in registers (tiesVote16F16IntSharedAVX512).
+	shared := &tiesIntVote{lom1: iv.lom1, lom1s: make([]int32, r), baseT: make([][]byte, r)}
+	base16 := make([]byte, 2*n)
+	num.EncodeInto(base16, base, ops.F16, false)
+	for i := range r {
+		shared.lom1s[i], shared.baseT[i] = tiesLom1Scaled(iv.lom1[i]), base16
+	}
+	// float64: the float64 vote alone; int: the integer vote where it can (all of it here);
+	// shared: the integer vote over the one stored base.
 	for _, c := range []struct {
 		name string
 		iv   *tiesIntVote
-	}{{"float64", nil}, {"int", iv}} {
+	}{{"float64", nil}, {"int", iv}, {"shared", shared}} {
 		b.Run(c.name, func(b *testing.B) {
 			b.SetBytes(int64(2 * r * n))
 			for b.Loop() {

@@ -91,7 +91,9 @@ const tiesInfBits = 0x7ff0000000000000
 // tiesIntVote is the integer float16 vote's state (tiesVote16F16IntAVX512, amd64): per model
 // the keep threshold for float32 magnitudes (tiesLom1F32), and the tile's bases as float32.
 type tiesIntVote struct {
-	lom1  []int32
+	lom1 []int32
+	// lom1s is lom1 for differences scaled by 2^24 (tiesLom1Scaled), when set (r long).
+	lom1s []int32
 	bptrs []*float32
 	bufs  [][]float32 // tiesRawSpan each: the span's distinct bases
 	// baseT, when set, holds each model's base as stored float16 over the tile (nil for a
@@ -115,6 +117,19 @@ func tiesLom1F32(lo uint64) int32 {
 	return int32(math.Float32bits(f)) - 1
 }
 
+// tiesLom1Scaled is the integer vote's threshold lom1 (keep bits(|d|) > lom1, float32) for
+// the differences scaled by 2^24 (D = d * 2^24, tiesVote16F16IntSharedAVX512), over the
+// integer vote's differences: 0, and the multiples of 2^-24 below 1, whose scaled bits are
+// bits(|d|) + 24<<23. A threshold below 2^-24's bits keeps every nonzero one, scaled or not
+// (and zero as before), so it stays; one at or above 1.0's keeps none.
+func tiesLom1Scaled(lom1 int32) int32 {
+	const tiny, one, shift = 0x33800000, 0x3f800000, 24 << 23 // bits(2^-24), bits(1)
+	if lom1 < tiny {
+		return lom1
+	}
+	return min(lom1, one) + shift
+}
+
 // tiesVoterPool recycles voters from key to key (putTiesVoter): a fresh one is ~55 KiB to
 // zero and collect, plus its tile buffers; on the scale-4 SDXL TIES benchmark the voters were
 // 211 of the run's 618 MB allocated.
@@ -133,12 +148,13 @@ func newTiesVoter(th []float64, n int, voteSgn bool) *tiesVoter {
 	*t = tiesVoter{th: th, n: n, voteSgn: voteSgn,
 		col: tiesResize(t.col, r), lo: tiesResize(t.lo, r), lom1: tiesResize(t.lom1, r), ptrs: tiesResize(t.ptrs, r),
 		tb: t.tb, raws: t.raws, rawT: t.rawT, bases: t.bases, baseT: t.baseT, rptrs: t.rptrs, bptrs: t.bptrs,
-		baseRaws: t.baseRaws, iv: tiesIntVote{lom1: tiesResize(t.iv.lom1, r), bptrs: t.iv.bptrs, bufs: t.iv.bufs, baseT: t.iv.baseT}}
+		baseRaws: t.baseRaws, iv: tiesIntVote{lom1: tiesResize(t.iv.lom1, r), lom1s: tiesResize(t.iv.lom1s, r), bptrs: t.iv.bptrs, bufs: t.iv.bufs, baseT: t.iv.baseT}}
 	for i, x := range th {
 		// th is a magnitude (+0 or positive, or NaN: then no finite value is kept).
 		t.lo[i] = min(max(math.Float64bits(x), 1), tiesInfBits)
 		t.lom1[i] = int64(t.lo[i]) - 1
 		t.iv.lom1[i] = tiesLom1F32(t.lo[i])
+		t.iv.lom1s[i] = tiesLom1Scaled(t.iv.lom1[i])
 	}
 	if n >= 4 { // SumDim0Torch: 16-column blocks only for cols >= 4
 		t.blockEnd = n - n%16
