@@ -156,6 +156,12 @@ TEXT ·tiesSubKeysSplitF16AVX512(SB), NOSPLIT, $0-57
 	VPXORD       Z13, Z13, Z13   // per lane, the keys >= lo
 
 k512loop:
+	// Each stream 2 KiB ahead (a hint: it never faults). With the inputs mapped
+	// (vm/input_map.go) the split is the first pass to read most of a key's bytes, from the
+	// page cache's pages rather than a copy just made: TIES on scale-4 models, 8 interleaved
+	// rounds, 1.575 -> 1.445 CPU-s (512 B: 1.563, 4 KiB: 1.484; once a line: as this).
+	PREFETCHT0 2048(SI)
+	PREFETCHT0 2048(R10)
 	K512_SPLIT(0)
 	ADDQ $32, SI
 	ADDQ $32, R10
