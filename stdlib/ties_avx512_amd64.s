@@ -260,6 +260,26 @@ b16loop:
 	VZEROUPPER
 	RET
 
+// INT16_CONSTS sets the integer votes' constants: Z21 the magnitude mask, Z20 -1, Z26 0, Z28
+// 2^24 (float32), Z29 2^-24 (float64), Z30 int32 1, and Z9 (the largest magnitude's bits, for
+// the premise check) 0.
+#define INT16_CONSTS \
+	VPBROADCASTD i32Abs<>(SB), Z21 \
+	VPTERNLOGD   $0xff, Z20, Z20, Z20 \
+	VPXORD       Z26, Z26, Z26 \
+	VPBROADCASTD f32Two24<>(SB), Z28 \
+	VPBROADCASTQ f64TwoM24<>(SB), Z29 \
+	VPBROADCASTD i32One<>(SB), Z30 \
+	VPXORD       Z9, Z9, Z9
+
+// INT16_ZERO clears sixteen columns' vote: the kept deltas' sum P, in 2^-24 (the positive
+// ones' at the finish), the kept negative ones' N, the kept count C and kept negative count CN.
+#define INT16_ZERO(P, N, C, CN) \
+	VPXORD P, P, P \
+	VPXORD N, N, N \
+	VPXORD C, C, C \
+	VPXORD CN, CN, CN
+
 // INT16_FINISH writes sixteen columns of the integer vote: from the kept deltas' sum P and
 // the kept negative ones' N (in 2^-24; P becomes the kept positive ones', exactly: the loops
 // add each kept delta to P whatever its sign, which saves the mask of the positive ones) and
@@ -287,6 +307,20 @@ b16loop:
 	INT16_MEAN \
 	VFMADD213PD Z8, Z31, Z2 \
 	VMOVUPD     Z2, OUTHI
+
+// INT16_FINISH32 is INT16_FINISH of thirty-two columns, the sums in Z16-Z19 and Z12-Z15, to
+// the float64s at DI + DX; INT16_FINISH32_ADD adds each to the float64 at R14 + DX.
+#define INT16_FINISH32 \
+	INT16_FINISH(Z16, Z17, Z18, Z19, (DI)(DX*1), 64(DI)(DX*1)) \
+	INT16_FINISH(Z12, Z13, Z14, Z15, 128(DI)(DX*1), 192(DI)(DX*1))
+
+#define INT16_FINISH32_ADD \
+	VMOVUPD     (R14)(DX*1), Z7 \
+	VMOVUPD     64(R14)(DX*1), Z8 \
+	INT16_FINISH_ADD(Z16, Z17, Z18, Z19, (DI)(DX*1), 64(DI)(DX*1)) \
+	VMOVUPD     128(R14)(DX*1), Z7 \
+	VMOVUPD     192(R14)(DX*1), Z8 \
+	INT16_FINISH_ADD(Z12, Z13, Z14, Z15, 128(DI)(DX*1), 192(DI)(DX*1))
 
 // INT16_PICK leaves the elected sums in Z0 and their counts, at least 1, in Z1 (int32, sixteen
 // columns) for INT16_FINISH.
@@ -333,13 +367,7 @@ TEXT ·tiesVote16F16IntAVX512(SB), NOSPLIT, $0-73
 
 addset:
 	VBROADCASTSD w+64(FP), Z31
-	VPBROADCASTD i32Abs<>(SB), Z21
-	VPTERNLOGD   $0xff, Z20, Z20, Z20 // -1
-	VPXORD       Z26, Z26, Z26         // 0
-	VPBROADCASTD f32Two24<>(SB), Z28
-	VPBROADCASTQ f64TwoM24<>(SB), Z29
-	VPBROADCASTD i32One<>(SB), Z30
-	VPXORD       Z9, Z9, Z9            // the largest bits(|d|)
+	INT16_CONSTS
 	XORQ         DX, DX                // the byte offset of column j in float64s
 	XORQ         SI, SI                // in float16s
 	XORQ         AX, AX                // in float32s
@@ -350,14 +378,8 @@ addset:
 	// loads, pointer and loop instructions of a model are shared by twice the columns
 	// (BenchmarkTiesVoteF16/int, 8 models: 6-8% faster than sixteen a step).
 xcols:
-	VPXORD Z16, Z16, Z16
-	VPXORD Z17, Z17, Z17
-	VPXORD Z18, Z18, Z18
-	VPXORD Z19, Z19, Z19
-	VPXORD Z12, Z12, Z12
-	VPXORD Z13, Z13, Z13
-	VPXORD Z14, Z14, Z14
-	VPXORD Z15, Z15, Z15
+	INT16_ZERO(Z16, Z17, Z18, Z19)
+	INT16_ZERO(Z12, Z13, Z14, Z15)
 	XORQ   BX, BX
 
 xmodels:
@@ -399,19 +421,13 @@ xmodels:
 
 	TESTQ       R14, R14
 	JNZ         xadd
-	INT16_FINISH(Z16, Z17, Z18, Z19, (DI)(DX*1), 64(DI)(DX*1))
-	INT16_FINISH(Z12, Z13, Z14, Z15, 128(DI)(DX*1), 192(DI)(DX*1))
+	INT16_FINISH32
 	JMP         xnext
 
 xadd:
 	CMPQ        add+48(FP), $0
 	JEQ         xadd32
-	VMOVUPD     (R14)(DX*1), Z7
-	VMOVUPD     64(R14)(DX*1), Z8
-	INT16_FINISH_ADD(Z16, Z17, Z18, Z19, (DI)(DX*1), 64(DI)(DX*1))
-	VMOVUPD     128(R14)(DX*1), Z7
-	VMOVUPD     192(R14)(DX*1), Z8
-	INT16_FINISH_ADD(Z12, Z13, Z14, Z15, 128(DI)(DX*1), 192(DI)(DX*1))
+	INT16_FINISH32_ADD
 	JMP         xnext
 
 xadd32:
@@ -433,10 +449,7 @@ xnext:
 	JZ          idone
 
 icols:
-	VPXORD Z16, Z16, Z16 // the kept deltas' sum, in 2^-24 (the positive ones' at the finish)
-	VPXORD Z17, Z17, Z17 // the kept negative deltas' sum
-	VPXORD Z18, Z18, Z18 // the kept count
-	VPXORD Z19, Z19, Z19 // the kept negative count
+	INT16_ZERO(Z16, Z17, Z18, Z19)
 	XORQ   BX, BX
 
 imodels:
@@ -544,13 +557,7 @@ TEXT ·tiesVote16F16IntSharedAVX512(SB), NOSPLIT, $0-73
 	MOVQ add+48(FP), R14
 	MOVBQZX addBase+56(FP), R15
 	VBROADCASTSD w+64(FP), Z31
-	VPBROADCASTD i32Abs<>(SB), Z21
-	VPTERNLOGD   $0xff, Z20, Z20, Z20 // -1
-	VPXORD       Z26, Z26, Z26         // 0
-	VPBROADCASTD f32Two24<>(SB), Z28
-	VPBROADCASTQ f64TwoM24<>(SB), Z29
-	VPBROADCASTD i32One<>(SB), Z30
-	VPXORD       Z9, Z9, Z9            // the largest bits(|D|)
+	INT16_CONSTS
 	XORQ         DX, DX                // the byte offset of column j in float64s
 	XORQ         SI, SI                // in float16s
 	CMPQ         CX, $32
@@ -561,14 +568,8 @@ scols32:
 	VCVTPH2PS 32(R12)(SI*1), Z23
 	VMULPS    Z28, Z22, Z22
 	VMULPS    Z28, Z23, Z23
-	VPXORD Z16, Z16, Z16
-	VPXORD Z17, Z17, Z17
-	VPXORD Z18, Z18, Z18
-	VPXORD Z19, Z19, Z19
-	VPXORD Z12, Z12, Z12
-	VPXORD Z13, Z13, Z13
-	VPXORD Z14, Z14, Z14
-	VPXORD Z15, Z15, Z15
+	INT16_ZERO(Z16, Z17, Z18, Z19)
+	INT16_ZERO(Z12, Z13, Z14, Z15)
 	XORQ   BX, BX
 
 smodels32:
@@ -585,17 +586,11 @@ smodels32:
 	JNZ         sadd32
 	TESTQ       R15, R15
 	JNZ         sbase32
-	INT16_FINISH(Z16, Z17, Z18, Z19, (DI)(DX*1), 64(DI)(DX*1))
-	INT16_FINISH(Z12, Z13, Z14, Z15, 128(DI)(DX*1), 192(DI)(DX*1))
+	INT16_FINISH32
 	JMP         snext32
 
 sadd32:
-	VMOVUPD     (R14)(DX*1), Z7
-	VMOVUPD     64(R14)(DX*1), Z8
-	INT16_FINISH_ADD(Z16, Z17, Z18, Z19, (DI)(DX*1), 64(DI)(DX*1))
-	VMOVUPD     128(R14)(DX*1), Z7
-	VMOVUPD     192(R14)(DX*1), Z8
-	INT16_FINISH_ADD(Z12, Z13, Z14, Z15, 128(DI)(DX*1), 192(DI)(DX*1))
+	INT16_FINISH32_ADD
 	JMP         snext32
 
 sbase32:
@@ -616,10 +611,7 @@ snext32:
 scols:
 	VCVTPH2PS (R12)(SI*1), Z22
 	VMULPS    Z28, Z22, Z22
-	VPXORD Z16, Z16, Z16
-	VPXORD Z17, Z17, Z17
-	VPXORD Z18, Z18, Z18
-	VPXORD Z19, Z19, Z19
+	INT16_ZERO(Z16, Z17, Z18, Z19)
 	XORQ   BX, BX
 
 smodels:
