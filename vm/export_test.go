@@ -62,3 +62,10 @@ func SetMapSweepBytes(n int64) int64 {
 	mapSweepBytes = n
 	return old
 }
+
+// SetMapProgressBytes sets mapProgressBytes and returns the value it had.
+func SetMapProgressBytes(n int64) int64 {
+	old := mapProgressBytes
+	mapProgressBytes = n
+	return old
+}

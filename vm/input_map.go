@@ -50,6 +50,11 @@ var mapSweepBytes int64 = 64 << 20
 // input is read).
 const mapsInputs = runtime.GOOS == "linux"
 
+// mapProgressBytes is how many bytes of chunks a key past the cache's limit reads through
+// its mappings before it sweeps (progress): what it holds of mapped pages, about, against the
+// window of one chunk of each input that its peak counts. A variable for the tests.
+var mapProgressBytes int64 = 16 << 20
+
 // Counts for the tests: tensors served by a mapping, and sweeps.
 var mappedTensors, mapSweeps atomic.Int64
 
@@ -79,23 +84,44 @@ func newInputMapper(inputs []*safetensors.File) *inputMapper {
 	return &inputMapper{maps: safetensors.NewMappings(inputs), inputs: inputs, donePages: make([]mappedRange, len(inputs))}
 }
 
-// mapsKey reports whether staged key k, whose inputs its cache would hold whole, reads them
-// through mappings: the pages they span come to at most the cache's limit.
-func (m *machine) mapsKey(k *bytecode.Key) bool {
+// mapsKey reports whether staged key k, whose cache would hold its inputs whole (window
+// false) or a window of one chunk of each (window true), reads them through mappings: whole,
+// when the pages they span come to at most the cache's limit; past it (a window), when a
+// chunk of every input spans at most the cache's limit of pages, and then with sweeps as its
+// passes go (progress). It maps the files it needs first, so that reading them cannot fail
+// after.
+func (m *machine) mapsKey(k *bytecode.Key, window bool) (maps, progress bool) {
 	mp := m.mapper
 	if mp == nil || mp.off.Load() {
-		return false
+		return false, false
 	}
 	page := safetensors.MapPageSize()
 	var pages int64
 	for _, in := range m.loads[k.Class] {
-		t, ok := mp.inputs[in.B].Tensors[k.Loads[in.C]]
+		name := k.Loads[in.C]
+		t, ok := mp.inputs[in.B].Tensors[name]
 		if !ok {
-			return false
+			return false, false
 		}
 		pages += (t.End+page-1)/page - t.Begin/page
+		if _, err := mp.maps.Tensor(in.B, name); err != nil {
+			mp.off.Store(true) // no mapping here: every read is a copy, as without the mapper
+			return false, false
+		}
 	}
-	return pages*page <= m.stageCacheMax
+	if !window {
+		return pages*page <= m.stageCacheMax, false
+	}
+	return m.mapsWindow(k), true
+}
+
+// mapsWindow reports whether a staged key k past the cache's limit can be read through
+// mappings: a chunk's bytes (at most 8 bytes an element) span at most two pages of each
+// input, which must come to at most the cache's own limit (stageCacheBytes, whatever
+// Options.StageCacheBytes says): up to 16 inputs.
+func (m *machine) mapsWindow(k *bytecode.Key) bool {
+	page := safetensors.MapPageSize()
+	return int64(len(m.loads[k.Class]))*2*page <= stageCacheBytes && int64(m.chunkElems)*8 <= page
 }
 
 // tensor returns the stored bytes of an input tensor through its file's mapping and notes the
@@ -106,7 +132,7 @@ func (mp *inputMapper) tensor(w *worker, input int, name string) []byte {
 	}
 	b, err := mp.maps.Tensor(input, name)
 	if err != nil {
-		mp.off.Store(true) // no mapping here: every read is a copy, as without the mapper
+		mp.off.Store(true) // (mapsKey mapped the file: cannot happen)
 		return nil
 	}
 	t := mp.inputs[input].Tensors[name]
@@ -140,6 +166,27 @@ func (mp *inputMapper) keyDone(w *worker) {
 	w.mappedRanges = w.mappedRanges[:0]
 	if sweep && mp.maps.Release() {
 		mapSweeps.Add(1)
+	}
+}
+
+// progress counts the bytes of a chunk (part) of input a worker's key takes through its
+// mapping, once per chunk and input in each pass, when the key sweeps as its passes go (a key
+// past the cache's limit: startRaw): every mapProgressBytes of them, a sweep unmaps every
+// mapped page, so that the key holds about that much of mapped pages however large its
+// tensors.
+func (mp *inputMapper) progress(w *worker, input int, part *span, size int) {
+	if input >= len(w.progLo) {
+		w.progLo = append(w.progLo, make([]int, input+1-len(w.progLo))...)
+	}
+	if w.progLo[input] == part.lo+1 {
+		return
+	}
+	w.progLo[input] = part.lo + 1 // (0: none yet)
+	if w.progBytes += int64(part.n * size); w.progBytes >= mapProgressBytes {
+		w.progBytes = 0
+		if mp.maps.Release() {
+			mapSweeps.Add(1)
+		}
 	}
 }
 

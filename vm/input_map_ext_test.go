@@ -34,7 +34,8 @@ func tiesModels(t *testing.T, dir string) string {
 // TestMappedInputs: staged keys read through mappings of their inputs (input_map.go) write
 // the bytes of the run that copies them (NoMapInputs), with a sweep after every key (which
 // unmaps also the pages the other worker reads) and without, for 1 and 2 workers, with the
-// small keys read in batches (copies: the two large keys' 10 tensors mapped) and not.
+// small keys read in batches (copies: the two large keys' 10 tensors mapped) and not, and
+// past the cache's limit.
 func TestMappedInputs(t *testing.T) {
 	if runtime.GOOS != "linux" {
 		t.Skip("inputs are mapped on Linux only")
@@ -62,6 +63,24 @@ func TestMappedInputs(t *testing.T) {
 			if (sweeps > 0) != (sweep == 1) {
 				t.Errorf("%s: %d sweeps", label, sweeps)
 			}
+		}
+	}
+	// Every key past the cache's limit: read whole through the mappings instead of a window
+	// (no chunk copied), with sweeps as the passes go (every 64 KiB of chunks here) and
+	// without (the default 64 MiB).
+	vm.SetMapSweepBytes(64 << 20)
+	defer vm.SetMapProgressBytes(vm.SetMapProgressBytes(0))
+	for _, sweep := range []int64{64 << 10, 64 << 20} {
+		vm.SetMapProgressBytes(sweep)
+		label := fmt.Sprintf("past the cache, sweep %d", sweep)
+		mapped, sweeps, win := vm.MappedTensors.Load(), vm.MapSweeps.Load(), vm.WindowReads.Load()
+		opts := vm.Options{Registry: stdlib.Default(), Jobs: 2, StageCacheBytes: 1, NoReadBatch: true}
+		if got := runSum(t, prog, opts, label); got != want {
+			t.Errorf("%s: sha256 %s, copied %s", label, got, want)
+		}
+		mapped, sweeps, win = vm.MappedTensors.Load()-mapped, vm.MapSweeps.Load()-sweeps, vm.WindowReads.Load()-win
+		if mapped != 150 || win != 0 || (sweeps > 0) != (sweep < 1<<20) {
+			t.Errorf("%s: %d tensors mapped, %d chunks read into windows, %d sweeps", label, mapped, win, sweeps)
 		}
 	}
 	// Under a budget, and where a key's five inputs span more pages (2 MiB each) than the

@@ -127,7 +127,11 @@ func (w *worker) cachedPart(input int, name string, part *span, dst []float64) (
 // the bytes of earlier parts are gone.
 func (w *worker) rawAt(input int, name string, part *span) (*rawInput, error) {
 	if !w.rawWindow {
-		return w.cachedRaw(input, name)
+		r, err := w.cachedRaw(input, name)
+		if w.mapProgress && r != nil {
+			w.m.mapper.progress(w, input, part, r.dtype.Size())
+		}
+		return r, err
 	}
 	if part.lo != w.windowLo || part.n != w.windowN {
 		w.windowLo, w.windowN = part.lo, part.n
@@ -223,7 +227,16 @@ func (w *worker) rawBuf(n int) []byte {
 func (w *worker) startRaw(k *bytecode.Key, size int64, window bool) {
 	w.raw = w.raw[:0]
 	w.rawOn, w.rawWindow, w.windowLo, w.windowN = size > 0, window && size > 0, 0, 0
-	w.rawMapped = w.rawOn && !w.rawWindow && w.m.mapsKey(k)
+	w.rawMapped, w.mapProgress = false, false
+	if w.rawOn {
+		w.rawMapped, w.mapProgress = w.m.mapsKey(k, w.rawWindow)
+	}
+	if w.rawMapped {
+		// The whole tensors through the mappings: past the cache's limit too, with sweeps as
+		// the passes go instead of a window (input_map.go).
+		w.rawWindow, w.progBytes = false, 0
+		clear(w.progLo)
+	}
 	if !w.rawOn {
 		return
 	}
@@ -249,6 +262,6 @@ func (w *worker) closeRaw() {
 func (w *worker) endRaw() {
 	w.m.mapper.keyDone(w)
 	clear(w.raw)
-	w.raw, w.rawOn, w.rawWindow, w.rawMapped, w.rawNext = w.raw[:0], false, false, false, 0
+	w.raw, w.rawOn, w.rawWindow, w.rawMapped, w.mapProgress, w.rawNext = w.raw[:0], false, false, false, false, 0
 	w.rawArena = w.rawArena[:0]
 }

@@ -62,6 +62,11 @@ type Analysis struct {
 	// The keys in flight's own mapped pages are at most their cache's bytes, which their
 	// peaks count.
 	MapBacklog int64
+	// MapProgress is the memory each worker may hold in mapped pages while it runs a staged
+	// key past the cache's limit through mappings (input_map.go: swept every mapProgressBytes
+	// as the passes go; the key's peak counts a window only), where the plan has such keys
+	// (as a plan sees them: float16 inputs) and the system maps; else 0.
+	MapProgress int64
 	// ReadBatch is the memory each worker may keep for reading small staged keys' inputs
 	// together in a run without --max-memory (read_batch.go): BatchBufBytes where two keys
 	// or more batch, else 0.
@@ -76,7 +81,7 @@ func Analyze(p *bytecode.Program, opts Options) (*Analysis, error) {
 	}
 	a := &Analysis{Peaks: make([]int64, len(p.Keys)), Chunked: make([]bool, len(p.Keys)), ChunkElems: m.chunkElems,
 		Staged: make([]*StagedCall, len(p.Classes)), Fused: make([][]bool, len(p.Classes))}
-	batching := 0
+	batching, mapProgress := 0, false
 	for i := range p.Keys {
 		k := &p.Keys[i]
 		a.Peaks[i], a.Chunked[i] = m.admitPeak(k), m.chunked(k)
@@ -86,6 +91,9 @@ func Analyze(p *bytecode.Program, opts Options) (*Analysis, error) {
 			}
 		}
 		if st := m.stagedKey(k); a.Chunked[i] && !opts.NoStageCache && st != nil {
+			if _, window := m.stageCacheSizeOf(k, st); window && m.mapsWindow(k) {
+				mapProgress = true
+			}
 			n, loads := int64(ops.NumElements(k.Shape)), int64(len(m.loads[k.Class]))
 			need := min(8*loads*n, m.stageCacheMax)
 			if m.windowed(st) {
@@ -94,6 +102,11 @@ func Analyze(p *bytecode.Program, opts Options) (*Analysis, error) {
 			}
 			a.IdleStageCache = max(a.IdleStageCache, need)
 		}
+	}
+	if mapProgress && !opts.NoMapInputs && mapsInputs {
+		// (A sweep comes after mapProgressBytes of chunks, which the last chunk of each input
+		// can pass by two pages each.)
+		a.MapProgress = mapProgressBytes
 	}
 	if a.IdleStageCache > 0 && !opts.NoMapInputs && mapsInputs {
 		var files int64 // (no more than the files hold, in whole pages)

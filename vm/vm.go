@@ -511,8 +511,14 @@ type worker struct {
 	rawWindow bool
 	// rawMapped: raw's inputs are read through mappings (input_map.go), not into rawArena.
 	rawMapped bool
-	// mappedRanges is the ranges of the input files the key read through mappings.
+	// mappedRanges is the ranges of the input files the key read through mappings;
+	// mapProgress is set for a key past the cache's limit read so, which sweeps as its passes
+	// go (progLo: per input, the chunk counted last, plus one; progBytes: the bytes counted
+	// since the last sweep).
 	mappedRanges      []mappedRange
+	mapProgress       bool
+	progLo            []int
+	progBytes         int64
 	windowLo, windowN int
 	rawArena          []byte
 	// rawScratch holds the bytes of a fused LOAD's chunk when the key has no cache.

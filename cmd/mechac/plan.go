@@ -163,6 +163,9 @@ func cmdPlan(e *env, args []string) error {
 	if *maxMem == "" && an.MapBacklog > 0 {
 		idleNote += fmt.Sprintf(" and up to %s of inputs read through mappings and not unmapped yet", humanBytes(an.MapBacklog))
 	}
+	if *maxMem == "" && an.MapProgress > 0 {
+		idleNote += fmt.Sprintf(" and each worker's %s of mapped inputs of keys past the input cache", humanBytes(an.MapProgress))
+	}
 	lagNote := ""
 	if lag > 0 {
 		lagNote = fmt.Sprintf(" and %s kept free for the collector", humanBytes(lag))
@@ -199,9 +202,10 @@ func predictPeak(an *vm.Analysis, n int, limit int64) (predicted, idle int64) {
 				idle += st.Def.Idle()
 			}
 		}
-		// And each worker's buffer for small keys read together (vm.Analysis.ReadBatch), and
-		// the mapped inputs not unmapped yet (vm.Analysis.MapBacklog).
-		return predicted + idle + int64(n)*an.ReadBatch + an.MapBacklog, idle
+		// And each worker's buffer for small keys read together (vm.Analysis.ReadBatch), the
+		// mapped inputs not unmapped yet (vm.Analysis.MapBacklog), and each worker's mapped
+		// pages of a key past the cache (vm.Analysis.MapProgress).
+		return predicted + idle + int64(n)*(an.ReadBatch+an.MapProgress) + an.MapBacklog, idle
 	}
 	return predicted + int64(n)*an.IdleStageCache, 0
 }
@@ -293,7 +297,7 @@ func unlimitedPeak(predicted int64, workers int, live int64) int64 {
 // 1.53 GiB against 1.40 GiB printed (the heap alone reached the limit, 1.43 GiB, with ~0.9 GB
 // live); now both agree (BENCHMARKS.md, session 19).
 func unlimitedGoLimit(predicted int64, workers int, an *vm.Analysis, live int64) int64 {
-	l := unlimitedPeak(predicted, workers, live) - goLimitSlack - int64(workers)*an.IdleStageCache - an.MapBacklog
+	l := unlimitedPeak(predicted, workers, live) - goLimitSlack - int64(workers)*(an.IdleStageCache+an.MapProgress) - an.MapBacklog
 	return max(l, live+runtimeOverhead(workers))
 }
 
