@@ -27,7 +27,11 @@ import (
 // A key is mapped only when the pages its inputs span (whole 2 MiB pages: a mapping's
 // granule in resident memory) come to at most the cache's limit, stageCacheBytes: what a
 // worker holds for its key's inputs is then bounded as the cache was. A key of 216 inputs
-// spans at least 432 MiB of pages, however small its tensors, and is copied.
+// spans at least 432 MiB of pages, however small its tensors, and is copied. A key past the
+// cache's limit (which would keep a window of one chunk of each input, copied pass after
+// pass) with at most 16 inputs is read whole through the mappings too, and sweeps every
+// mapProgressBytes of chunks it reads (progress): at full SDXL size most of TIES's elements
+// are in such keys.
 //
 // Under --max-memory the inputs are copied as before: the budget counts a key's cache, and a
 // mapping's pages would add whole huge pages per input (216 inputs: 432 MiB for a small key).
