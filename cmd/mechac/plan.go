@@ -8,7 +8,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/mechac/mechac/compiler"
 	"github.com/mechac/mechac/ops"
 	"github.com/mechac/mechac/vm"
 	"github.com/mechac/mechac/vm/bytecode"
@@ -54,7 +53,7 @@ func cmdPlan(e *env, args []string) error {
 	}
 	recipe, f, opts := rc.path, rc.file, rc.opts
 	opts.Models = newModelFinder(co.modelsDirs, recipe)
-	res, err := compiler.Compile(f, opts)
+	res, err := compile(f, opts)
 	printNotes(e, res, false)
 	if err != nil {
 		return err

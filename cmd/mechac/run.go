@@ -82,7 +82,11 @@ func cmdRun(e *env, args []string) error {
 	finder.keepOpen()
 	defer finder.close()
 	opts.Models = finder
-	res, err := compiler.Compile(f, opts)
+	compileFn := compile
+	if limit > 0 {
+		compileFn = compiler.Compile // (a budget counts the compilation's memory too)
+	}
+	res, err := compileFn(f, opts)
 	printNotes(e, res, *quiet)
 	if err != nil {
 		return err
