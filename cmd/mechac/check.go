@@ -32,7 +32,7 @@ func cmdCheck(e *env, args []string) error {
 	if found && !template {
 		opts.Models = finder
 	}
-	res, err := compile(f, opts)
+	res, err := compiler.Compile(f, opts)
 	printNotes(e, res, false)
 	if err != nil {
 		return err
@@ -112,7 +112,7 @@ func cmdCompile(e *env, args []string) error {
 	}
 	recipe, f, opts := rc.path, rc.file, rc.opts
 	opts.Models = newModelFinder(co.modelsDirs, recipe)
-	res, err := compile(f, opts)
+	res, err := compiler.Compile(f, opts)
 	printNotes(e, res, false)
 	if err != nil {
 		return err

@@ -5,6 +5,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/mechac/mechac/compiler"
 	"github.com/mechac/mechac/vm/bytecode"
 	"github.com/mechac/mechac/vm/safetensors"
 )
@@ -70,7 +71,7 @@ func compileFor(e *env, recipe string, co *compileOptions) (*bytecode.Program, e
 		return nil, err
 	}
 	opts.Models = newModelFinder(co.modelsDirs, recipe)
-	res, err := compile(f, opts)
+	res, err := compiler.Compile(f, opts)
 	if err != nil {
 		return nil, err
 	}

@@ -15,11 +15,9 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"runtime/debug"
 	"strings"
 
 	"github.com/mechac/mechac/compiler"
-	"github.com/mechac/mechac/lang"
 	"github.com/mechac/mechac/lang/pos"
 	"github.com/mechac/mechac/vm"
 )
@@ -137,24 +135,6 @@ func prepareHeap(n int64) {
 		limit = avail / 4
 	}
 	vmPrepareHeap(min(n, limit))
-}
-
-// compile is compiler.Compile with the garbage collector held off until the heap reaches
-// compileHeapBytes (or a GOMEMLIMIT below it): compilation allocates short-lived values all
-// along (per key, per input), and from an empty heap the collector ran every few MiB (five
-// cycles while the TIES benchmark's recipe compiles). That run now starts its merge ~8 ms
-// sooner: 41 against 49.5 ms after the process started, medians of 16 interleaved runs.
-// x215a's recipe compiles in the same time (0.65-0.70 s against 0.64-0.79) at 187 MB of
-// peak RSS instead of 45 (its merge peaks at 1.4 GiB after). The garbage is collected when
-// the merge's heap is prepared (prepareHeap, vm.PrepareHeap: FreeOSMemory) or by the next
-// collection. Not under run --max-memory, where the compilation's memory counts against a
-// budget that may be small.
-func compile(f *lang.File, opts compiler.Options) (*compiler.Result, error) {
-	defer debug.SetGCPercent(debug.SetGCPercent(-1))
-	limit := debug.SetMemoryLimit(-1)
-	debug.SetMemoryLimit(min(limit, compileHeapBytes))
-	defer debug.SetMemoryLimit(limit)
-	return compiler.Compile(f, opts)
 }
 
 // vmPrepareHeap is vm.PrepareHeap (a variable for the tests).

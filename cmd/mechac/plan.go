@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/mechac/mechac/compiler"
 	"github.com/mechac/mechac/ops"
 	"github.com/mechac/mechac/vm"
 	"github.com/mechac/mechac/vm/bytecode"
@@ -53,7 +54,7 @@ func cmdPlan(e *env, args []string) error {
 	}
 	recipe, f, opts := rc.path, rc.file, rc.opts
 	opts.Models = newModelFinder(co.modelsDirs, recipe)
-	res, err := compile(f, opts)
+	res, err := compiler.Compile(f, opts)
 	printNotes(e, res, false)
 	if err != nil {
 		return err

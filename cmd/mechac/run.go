@@ -82,11 +82,7 @@ func cmdRun(e *env, args []string) error {
 	finder.keepOpen()
 	defer finder.close()
 	opts.Models = finder
-	compileFn := compile
-	if limit > 0 {
-		compileFn = compiler.Compile // (a budget counts the compilation's memory too)
-	}
-	res, err := compileFn(f, opts)
+	res, err := compiler.Compile(f, opts)
 	printNotes(e, res, *quiet)
 	if err != nil {
 		return err
