@@ -102,21 +102,22 @@ func (m *machine) mapsKey(k *bytecode.Key, window bool) (maps, progress bool) {
 	page := safetensors.MapPageSize()
 	var pages int64
 	for _, in := range m.loads[k.Class] {
-		name := k.Loads[in.C]
-		t, ok := mp.inputs[in.B].Tensors[name]
+		t, ok := mp.inputs[in.B].Tensors[k.Loads[in.C]]
 		if !ok {
 			return false, false
 		}
 		pages += (t.End+page-1)/page - t.Begin/page
-		if _, err := mp.maps.Tensor(in.B, name); err != nil {
+	}
+	if window && !m.mapsWindow(k) || !window && pages*page > m.stageCacheMax {
+		return false, false // (before mapping anything: x215a's 216 files stay unmapped)
+	}
+	for _, in := range m.loads[k.Class] {
+		if _, err := mp.maps.Tensor(in.B, k.Loads[in.C]); err != nil {
 			mp.off.Store(true) // no mapping here: every read is a copy, as without the mapper
 			return false, false
 		}
 	}
-	if !window {
-		return pages*page <= m.stageCacheMax, false
-	}
-	return m.mapsWindow(k), true
+	return true, window
 }
 
 // mapsWindow reports whether a staged key k past the cache's limit can be read through
