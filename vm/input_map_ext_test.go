@@ -140,3 +140,42 @@ func sortedNames(keys map[string][]int) []string {
 	slices.Sort(names)
 	return names
 }
+
+// Analyze counts what mapped inputs may hold (on Linux, without NoMapInputs): the finished
+// keys' pages not swept yet, at most the input files' size in whole 2 MiB pages
+// (MapBacklog), and, where keys are past the cache's limit, each worker's pages swept as the
+// passes go (MapProgress).
+func TestAnalyzeMapped(t *testing.T) {
+	dir := t.TempDir()
+	prog := compile(t, dir, tiesModels(t, dir), "exact", ops.F32)
+	var files int64
+	for _, in := range prog.Inputs {
+		files += (in.Size + 2<<20 - 1) / (2 << 20) * (2 << 20)
+	}
+	linux := runtime.GOOS == "linux"
+	for _, c := range []struct {
+		opts              vm.Options
+		backlog, progress bool
+	}{
+		{vm.Options{}, linux, false},
+		{vm.Options{StageCacheBytes: 1}, linux, linux},
+		{vm.Options{StageCacheBytes: 1, NoMapInputs: true}, false, false},
+	} {
+		c.opts.Registry = stdlib.Default()
+		an, err := vm.Analyze(prog, c.opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantBacklog, wantProgress := int64(0), int64(0)
+		if c.backlog {
+			wantBacklog = min(64<<20, files)
+		}
+		if c.progress {
+			wantProgress = 16 << 20
+		}
+		if an.MapBacklog != wantBacklog || an.MapProgress != wantProgress {
+			t.Errorf("cache %d, no map %v: backlog %d, progress %d; want %d, %d", c.opts.StageCacheBytes, c.opts.NoMapInputs,
+				an.MapBacklog, an.MapProgress, wantBacklog, wantProgress)
+		}
+	}
+}
