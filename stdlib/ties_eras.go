@@ -827,8 +827,9 @@ func tiesDropout10xDef(era string, fixed bool, doc string) *ops.Def {
 			}
 		}
 		pMin := 1 - p // torch.ones_like(delta) - probability (a float64 0-dim tensor)
-		// The masked deltas go straight into the stack the TIES core filters in place.
-		masked := make([]float64, len(ms)*n)
+		// The masked deltas go straight into the stack the TIES core filters in place: the
+		// worker's scratch, as 1.1.5's kernel's (every element is written below).
+		masked := ops.ScratchOf(c, len(ms)*n)
 		for i, dl := range ms {
 			if off != nil {
 				dellaOffsets(dl, dellaEps, rk, off)
