@@ -169,14 +169,25 @@ func tiesTopKIndex(n int, k float64) (int, error) {
 // It returns the stacked filtered deltas [R*n] (model-major) and the per-element count of
 // agreeing models (float32 0/1 sums, exact).
 func tiesDeltas(ms [][]float64, n int, k float64, voteSgn bool) (filtered, counts []float64, err error) {
-	d := tiesStack(ms, n)
+	return tiesDeltasIn(make([]float64, len(ms)*n), ms, n, k, voteSgn)
+}
+
+// tiesDeltasIn is tiesDeltas with its stack in d (tiesStackIn).
+func tiesDeltasIn(d []float64, ms [][]float64, n int, k float64, voteSgn bool) (filtered, counts []float64, err error) {
+	d = tiesStackIn(d, ms, n)
 	counts, err = tiesFilterVote(d, len(ms), n, k, voteSgn)
 	return d, counts, err
 }
 
 // tiesStack copies R tensors of n elements into one model-major [R*n] stack.
 func tiesStack(ms [][]float64, n int) []float64 {
-	d := make([]float64, len(ms)*n)
+	return tiesStackIn(make([]float64, len(ms)*n), ms, n)
+}
+
+// tiesStackIn is tiesStack into d (R*n long, its contents overwritten): a kernel's scratch
+// (ops.ScratchOf), which, unlike a fresh stack, is not zeroed and faulted in at every key.
+func tiesStackIn(d []float64, ms [][]float64, n int) []float64 {
+	d = d[:len(ms)*n]
 	for i, m := range ms {
 		copy(d[i*n:(i+1)*n], m[:n])
 	}
@@ -386,15 +397,9 @@ func geometricMedianRowsWith(ps [][]float64, n int, eps float64, maxiter int64, 
 	weighted(w, out)
 }
 
-// tiesExtended is ties_sum_extended's body on the data ms (R tensors of n elements) of shape.
-func tiesExtended(ms [][]float64, n int, shape []int, k float64, voteSgn, applyStock, applyMedian bool,
-	cosEps, eps float64, maxiter int64, ftol float64, out []float64) error {
-	return tiesExtendedStack(tiesStack(ms, n), len(ms), n, shape, k, voteSgn, applyStock, applyMedian,
-		cosEps, eps, maxiter, ftol, out)
-}
-
-// tiesExtendedStack is tiesExtended on a model-major stack of R raw deltas, which it filters
-// in place (its only R x n buffer).
+// tiesExtendedStack is ties_sum_extended's body on a model-major stack of R raw deltas of n
+// elements of shape (tiesStackIn: the kernel's scratch, or DARE/DELLA's masked deltas), which
+// it filters in place (its only R x n buffer).
 func tiesExtendedStack(filtered []float64, r, n int, shape []int, k float64, voteSgn, applyStock, applyMedian bool,
 	cosEps, eps float64, maxiter int64, ftol float64, out []float64) error {
 	counts, err := tiesFilterVote(filtered, r, n, k, voteSgn)
@@ -632,7 +637,7 @@ var tiesSum = define(&ops.Def{
 			}
 			return nil
 		}
-		filtered, counts, err := tiesDeltas(ms, n, o.k, o.voteSgn)
+		filtered, counts, err := tiesDeltasIn(ops.ScratchOf(c, len(ms)*n), ms, n, o.k, o.voteSgn)
 		if err != nil {
 			return fmt.Errorf("ties_sum: %v", err)
 		}
@@ -696,7 +701,8 @@ var tiesSumExtended = define(&ops.Def{
 		if n == 0 {
 			return nil
 		}
-		if err := tiesExtended(ms, n, c.Out.Shape, o.k, o.voteSgn, o.applyStock, o.applyMedian,
+		stack := tiesStackIn(ops.ScratchOf(c, len(ms)*n), ms, n)
+		if err := tiesExtendedStack(stack, len(ms), n, c.Out.Shape, o.k, o.voteSgn, o.applyStock, o.applyMedian,
 			o.cosEps, o.eps, o.maxiter, o.ftol, out); err != nil {
 			return fmt.Errorf("ties_sum_extended: %v", err)
 		}

@@ -40,17 +40,12 @@ type tiesEraOpts struct {
 	torchMedian bool // 0.0.x geometric median (torch.stack sums, float32 initial weights)
 }
 
-// tiesEraCore is ties_sum / ties_sum_extended's body of the eras before 1.1 on R tensors of n
-// elements of the given shape: top-k filter, election, then the disjoint mean (optionally
-// times the model-stock factor) or the geometric median, through nan_to_num with torch's
-// defaults.
-func tiesEraCore(ms [][]float64, n int, shape []int, o tiesEraOpts, out []float64) error {
-	return tiesEraCoreStack(tiesStack(ms, n), len(ms), n, shape, o, out)
-}
-
-// tiesEraCoreStack is tiesEraCore on a model-major stack of R raw deltas, which it filters in
-// place: with the chunked sums of geometricMedian00x, the stack is the core's only R x n
-// buffer.
+// tiesEraCoreStack is ties_sum / ties_sum_extended's body of the eras before 1.1 on a
+// model-major stack of R raw deltas of n elements of the given shape (tiesStackIn: the
+// kernel's scratch, or the masked deltas): top-k filter, election, then the disjoint mean
+// (optionally times the model-stock factor) or the geometric median, through nan_to_num with
+// torch's defaults. It filters the stack in place: with the chunked sums of
+// geometricMedian00x, the stack is the core's only R x n buffer.
 func tiesEraCoreStack(filtered []float64, r, n int, shape []int, o tiesEraOpts, out []float64) error {
 	if r == 0 {
 		return errors.New("no models (torch.stack of an empty list)")
@@ -296,7 +291,7 @@ func tiesSumAlpha00x(era string) *ops.Def {
 		if n == 0 {
 			return nil
 		}
-		if err := tiesEraCore(ms, n, c.Out.Shape, tiesEraOpts{k: h["k"], bySigns: true}, out); err != nil {
+		if err := tiesEraCoreStack(tiesStackIn(ops.ScratchOf(c, len(ms)*n), ms, n), len(ms), n, c.Out.Shape, tiesEraOpts{k: h["k"], bySigns: true}, out); err != nil {
 			return fmt.Errorf("%s: %v", d.FullName(), err)
 		}
 		alpha := h["alpha"]
@@ -351,7 +346,7 @@ func tiesSum00xDef(name, era string, kw []ops.Param, roundMaxiter bool, doc stri
 		if n == 0 {
 			return nil
 		}
-		if err := tiesEraCore(ms, n, c.Out.Shape, o, out); err != nil {
+		if err := tiesEraCoreStack(tiesStackIn(ops.ScratchOf(c, len(ms)*n), ms, n), len(ms), n, c.Out.Shape, o, out); err != nil {
 			return fmt.Errorf("%s: %v", d.FullName(), err)
 		}
 		return nil
@@ -422,7 +417,7 @@ func tiesSum00xDef(name, era string, kw []ops.Param, roundMaxiter bool, doc stri
 	return define(d)
 }
 
-// newCore00xStager is the Stager of the 0.0.x TIES core (tiesEraCore) with options o over c's
+// newCore00xStager is the Stager of the 0.0.x TIES core (tiesEraCoreStack) with options o over c's
 // tensors: with a median, the 0.0.x DELLA Stager without dropout; with the stock factor
 // alone, ties_sum_extended's composed Stager in the 0.0.x polarities; else ties_sum's; all
 // with torch's nan_to_num defaults. false where the core is not staged (no elements, no

@@ -1188,7 +1188,7 @@ func (s *tiesStager) AddsLazyBase() bool { return true }
 
 // The 0.0.x ties_sum cores without a geometric median or the model-stock factor (ties_sum@0.0.4,
 // @0.0.9, @0.0.x and the fork's: x72a's 73-model merge) are ties_sum's filter and vote with
-// torch.nan_to_num's defaults, times alpha for 0.0.4/0.0.9 (tiesEraCore; the whole ties_sum
+// torch.nan_to_num's defaults, times alpha for 0.0.4/0.0.9 (tiesEraCoreStack; the whole ties_sum
 // kernel below 16 models is the same voter): so ties_sum's Stager serves them, with nanToNum,
 // wrapped to scale by alpha where alpha is not 1. Same bits (ties_staged_test.go).
 
