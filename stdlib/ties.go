@@ -164,28 +164,19 @@ func tiesTopKIndex(n int, k float64) (int, error) {
 	return kk, nil
 }
 
-// tiesDeltas is sd-mecha's ties_sum_deltas: every model top-k filtered, the elected sign
+// tiesDeltasIn is sd-mecha's ties_sum_deltas: every model top-k filtered, the elected sign
 // sign(sum over models of (vote_sgn ? delta : sign(delta))), and the deltas agreeing with it.
-// It returns the stacked filtered deltas [R*n] (model-major) and the per-element count of
-// agreeing models (float32 0/1 sums, exact).
-func tiesDeltas(ms [][]float64, n int, k float64, voteSgn bool) (filtered, counts []float64, err error) {
-	return tiesDeltasIn(make([]float64, len(ms)*n), ms, n, k, voteSgn)
-}
-
-// tiesDeltasIn is tiesDeltas with its stack in d (tiesStackIn).
+// It stacks ms into d (tiesStackIn) and returns the stacked filtered deltas [R*n]
+// (model-major) and the per-element count of agreeing models (float32 0/1 sums, exact).
 func tiesDeltasIn(d []float64, ms [][]float64, n int, k float64, voteSgn bool) (filtered, counts []float64, err error) {
 	d = tiesStackIn(d, ms, n)
 	counts, err = tiesFilterVote(d, len(ms), n, k, voteSgn)
 	return d, counts, err
 }
 
-// tiesStack copies R tensors of n elements into one model-major [R*n] stack.
-func tiesStack(ms [][]float64, n int) []float64 {
-	return tiesStackIn(make([]float64, len(ms)*n), ms, n)
-}
-
-// tiesStackIn is tiesStack into d (R*n long, its contents overwritten): a kernel's scratch
-// (ops.ScratchOf), which, unlike a fresh stack, is not zeroed and faulted in at every key.
+// tiesStackIn copies R tensors of n elements into d, one model-major [R*n] stack (its
+// contents overwritten): a kernel's scratch (ops.ScratchOf), which, unlike a fresh stack, is
+// not zeroed and faulted in at every key.
 func tiesStackIn(d []float64, ms [][]float64, n int) []float64 {
 	d = d[:len(ms)*n]
 	for i, m := range ms {
@@ -194,7 +185,7 @@ func tiesStackIn(d []float64, ms [][]float64, n int) []float64 {
 	return d
 }
 
-// tiesFilterVote is tiesDeltas on a stack d of R raw deltas that it filters in place (the
+// tiesFilterVote is tiesDeltasIn on a stack d of R raw deltas that it filters in place (the
 // kernels that compute their deltas, e.g. dropout masks, write them there directly, so the
 // only R x n buffer of the TIES core is d). filterTopK may work in place: its threshold is read
 // from the whole row before any element is written, and each element is written from itself.

@@ -138,7 +138,7 @@ func tiesTopKThreshold(a []float64, k float64) (float64, error) {
 	return tiesKthAbsF32(a, kk), nil
 }
 
-// tiesSumDirect is ties_sum's result (the disjoint mean of tiesDeltas, summed by SumDim0Torch,
+// tiesSumDirect is ties_sum's result (the disjoint mean of tiesDeltasIn, summed by SumDim0Torch,
 // through tiesNanToZero) computed without stacking the R filtered deltas and their votes
 // (2·R·n float64): the thresholds first, then tiesVoter over the whole tensor. For 16 models
 // or more it reports false and does nothing (ties_sum's Scratch declares the stacked path

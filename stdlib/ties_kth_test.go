@@ -119,3 +119,13 @@ func TestTiesSumDirectMatchesStacked(t *testing.T) {
 		t.Error("16 models: want the stacked path")
 	}
 }
+
+// tiesDeltas is tiesDeltasIn into a fresh stack.
+func tiesDeltas(ms [][]float64, n int, k float64, voteSgn bool) (filtered, counts []float64, err error) {
+	return tiesDeltasIn(make([]float64, len(ms)*n), ms, n, k, voteSgn)
+}
+
+// tiesStack is tiesStackIn into a fresh stack.
+func tiesStack(ms [][]float64, n int) []float64 {
+	return tiesStackIn(make([]float64, len(ms)*n), ms, n)
+}

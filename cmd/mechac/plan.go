@@ -289,9 +289,10 @@ func unlimitedPeak(predicted int64, workers int, live int64) int64 {
 // unlimitedGoLimit is the Go runtime's memory limit of a run without --max-memory: its
 // unlimitedPeak less what the process holds outside the limit's accounting, the binary's
 // pages (goLimitSlack), each worker's staged input cache (an anonymous mapping, as under
-// goMemoryLimit) and the mapped inputs' backlog (vm.Analysis.MapBacklog), so that garbage does not fill the heap to those on top of them. Its floor,
-// the live heap and the runtime overhead, keeps the collector from running back to back
-// where the caches are most of the prediction.
+// goMemoryLimit) and mapped inputs (vm.Analysis.MapProgress, MapBacklog), so that garbage
+// does not fill the heap to those on top of them. Its floor, the live heap and the runtime
+// overhead, keeps the collector from running back to back where the caches are most of the
+// prediction.
 //
 // The limit was 17/16 of the peak without those subtractions: x215a on d16 models peaked at
 // 1.53 GiB against 1.40 GiB printed (the heap alone reached the limit, 1.43 GiB, with ~0.9 GB

@@ -102,13 +102,10 @@ func (m *Mappings) reserve() {
 // goroutine reads costs it faults, never wrong bytes. It reports whether there was anything
 // to release.
 func (m *Mappings) Release() bool {
-	region := m.reserved()
-	return region != nil && releaseMapping(region) == nil
+	// (nil before the first Tensor call reserved it; a caller that holds a slice Tensor gave
+	// it, or its address, sees the reservation.)
+	return m.region != nil && releaseMapping(m.region) == nil
 }
-
-// reserved returns the reserved range, or nil before the first Tensor call made it. (Callers
-// hold a slice Tensor gave them, or its address, so the reservation happened before.)
-func (m *Mappings) reserved() []byte { return m.region }
 
 // Fault returns the path of the file whose mapping holds addr, the address of a memory
 // fault: the file was truncated (or its storage failed) while it was mapped.
@@ -127,8 +124,8 @@ func MapPageSize() int64 { return mapAlign }
 // Close unmaps every file's mapping and the reserved range (Tensor's slices are invalid
 // after it).
 func (m *Mappings) Close() {
-	if region := m.reserved(); region != nil {
-		unmapFile(region)
+	if m.region != nil {
+		unmapFile(m.region)
 		m.region = nil
 	}
 }
